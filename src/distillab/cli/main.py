@@ -1,0 +1,69 @@
+"""The `distillab` command. Each command group lives in its own module; errors are caught once here."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from distillab import __version__
+from distillab.errors import DistillabError
+
+app = typer.Typer(
+    name="distillab",
+    help=(
+        "Distill models, detect distillation campaigns, prove distillation.\n\n"
+        "Examples:\n\n"
+        "  distillab demo --out runs/demo\n\n"
+        "  distillab toy teacher --task arith --out runs/teacher\n\n"
+        "  distillab serve --model runs/teacher --port 8000\n\n"
+        "  distillab generate --teacher http://127.0.0.1:8000/v1 --prompts prompts.jsonl --out runs/harvest"
+    ),
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+err_console = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"distillab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """Distill models, detect distillation campaigns, prove distillation."""
+
+
+def _register() -> None:
+    # Imported here so `distillab --help` stays fast: command modules import torch lazily.
+    from distillab.cli import demo, generate, serve, toy
+
+    app.add_typer(toy.app, name="toy")
+    app.command("serve", help=serve.HELP)(serve.serve)
+    app.command("generate", help=generate.HELP)(generate.generate)
+    app.command("demo", help=demo.HELP)(demo.demo)
+
+
+_register()
+
+
+def main() -> None:
+    try:
+        app()
+    except DistillabError as exc:
+        err_console.print(f"error: {exc}", style="bold red", markup=False, highlight=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err_console.print("interrupted", markup=False)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""Shared fixtures: tiny models built in-process (no downloads), saved with save_pretrained."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import string
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from distillab.toy.models import ModelSize, build_model
+from distillab.toy.tokenizer import build_tokenizer
+
+
+def _small_corpus() -> list[str]:
+    docs = [inspect.getdoc(m) or "" for m in (json, string, textwrap, inspect)]
+    arith = [f"Ann has {a} pens. She gets {b} more. {a} + {b} = {a + b}. Answer: {a + b}" for a in range(20)
+             for b in range(0, 20, 3)]
+    return docs + arith
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random 2-layer, 64-dim Llama-style causal LM with the tiny-world tokenizer, saved to disk."""
+    out = tmp_path_factory.mktemp("tiny_model")
+    tokenizer = build_tokenizer(_small_corpus(), vocab_size=400)
+    model = build_model(tokenizer, ModelSize(layers=2, dim=64, heads=4, max_positions=256), seed=0)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
