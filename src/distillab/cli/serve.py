@@ -1,0 +1,7 @@
+"""Placeholder: being written."""
+
+HELP = "(being written)"
+
+
+def serve() -> None:
+    raise NotImplementedError
