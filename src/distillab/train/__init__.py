@@ -1,0 +1,1 @@
+"""Training: distillation losses (``distillab.train.losses``), config, collation and trainer modes."""
