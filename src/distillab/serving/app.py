@@ -1,0 +1,160 @@
+"""The OpenAI-compatible HTTP app: `create_app(engine_or_settings)` -> FastAPI.
+
+Routes are thin (parse -> engine -> format); the conversions live in `requests`, `responses` and
+`streaming` so the gateway can wrap the same engine with accounts, keys, logging and policies. The
+gateway can also build its own app and `include_router(openai_router(), dependencies=[...])`, with a
+`ServingState` in `app.state.serving`.
+
+Run it: `distillab serve --model DIR`, or in-process with `distillab.serving.background.run_in_background`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from distillab import __version__
+from distillab.errors import DistillabError
+from distillab.serving.batcher import Batcher
+from distillab.serving.engine import Engine
+from distillab.serving.errors import RequestError, error_body
+from distillab.serving.requests import chat_request, check_model, completion_requests
+from distillab.serving.responses import ResponseOptions, chat_response, completion_response, new_id
+from distillab.serving.schemas import ChatCompletionRequest, CompletionRequest
+from distillab.serving.settings import ServeSettings
+from distillab.serving.streaming import chat_stream, completion_stream
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServingState:
+    """What the routes need, kept in `app.state.serving`."""
+
+    engine: Engine
+    batcher: Batcher
+    model_name: str
+    created: int = field(default_factory=lambda: int(time.time()))
+
+
+def create_app(source: Engine | ServeSettings, *, model_name: str | None = None, max_batch: int = 16,
+               batch_window_ms: float = 5.0, dependencies: Sequence[Any] = ()) -> FastAPI:
+    """An app serving one model.
+
+    `source`: an Engine already in memory (tests, training code), or ServeSettings to load one from disk
+    (then its model_name, max_batch and batch_window_ms are used and the keyword arguments ignored).
+    `dependencies`: FastAPI dependencies run before every /v1 route (e.g. an API-key check).
+    """
+    if isinstance(source, ServeSettings):
+        engine = Engine.load(source.model, device=source.device, dtype=source.dtype)
+        model_name, max_batch, batch_window_ms = source.served_name, source.max_batch, source.batch_window_ms
+    else:
+        engine = source
+    name = model_name or Path(engine.name_or_path).name
+    state = ServingState(engine, Batcher(engine, max_batch=max_batch, window_s=batch_window_ms / 1000), name)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        # uvicorn has stopped accepting and drained open requests by now; finish the batch in flight.
+        await state.batcher.aclose()
+
+    app = FastAPI(title="distillab", version=__version__, lifespan=lifespan)
+    app.state.serving = state
+    install_error_handlers(app)
+    app.include_router(openai_router(), dependencies=list(dependencies))
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def openai_router() -> APIRouter:
+    """The /v1 routes; they read the ServingState from `request.app.state.serving`."""
+    router = APIRouter(prefix="/v1")
+
+    @router.get("/models")
+    async def list_models(request: Request) -> dict[str, object]:
+        state: ServingState = request.app.state.serving
+        return {"object": "list", "data": [{"id": state.model_name, "object": "model",
+                                            "created": state.created, "owned_by": "distillab"}]}
+
+    @router.post("/chat/completions", response_model=None)
+    async def chat_completions(body: ChatCompletionRequest, request: Request) -> dict[str, object] | StreamingResponse:
+        state: ServingState = request.app.state.serving
+        check_model(body.model, [state.model_name])
+        engine_request = chat_request(body, state.engine)
+        options = ResponseOptions(state.model_name, body.logprobs, body.top_logprobs or 0,
+                                  body.return_tokens_as_token_ids, id=new_id("chatcmpl"))
+        if body.stream:
+            include_usage = bool(body.stream_options and body.stream_options.include_usage)
+            return StreamingResponse(chat_stream(state.batcher, engine_request, state.engine.vocab, options,
+                                                 include_usage), media_type="text/event-stream")
+        generation = await state.batcher.generate(engine_request)
+        return chat_response(generation, state.engine.vocab, options)
+
+    @router.post("/completions", response_model=None)
+    async def completions(body: CompletionRequest, request: Request) -> dict[str, object] | StreamingResponse:
+        state: ServingState = request.app.state.serving
+        check_model(body.model, [state.model_name])
+        engine_requests = completion_requests(body, state.engine)
+        options = ResponseOptions(state.model_name, body.logprobs is not None, body.logprobs or 0,
+                                  body.return_tokens_as_token_ids, id=new_id("cmpl"))
+        if body.stream:
+            if len(engine_requests) > 1:
+                raise RequestError("stream supports a single prompt, not a list", param="prompt")
+            include_usage = bool(body.stream_options and body.stream_options.include_usage)
+            return StreamingResponse(completion_stream(state.batcher, engine_requests[0], state.engine.vocab,
+                                                       options, include_usage), media_type="text/event-stream")
+        generations = await asyncio.gather(*(state.batcher.generate(r) for r in engine_requests))
+        return completion_response(list(generations), state.engine.vocab, options)
+
+    return router
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error leaves as OpenAI's `{"error": {message, type, param, code}}`, validation errors as 400."""
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        param = None
+        for error in exc.errors():
+            loc = [str(part) for part in error.get("loc", ()) if part != "body"]
+            where = ".".join(loc)
+            param = param or where or None
+            problems.append(f"{where}: {error.get('msg')}" if where else str(error.get("msg")))
+        return JSONResponse(error_body("; ".join(problems), param=param), status_code=400)
+
+    @app.exception_handler(RequestError)
+    async def bad_request(request: Request, exc: RequestError) -> JSONResponse:
+        return JSONResponse(error_body(exc.message, type=exc.type, param=exc.param, code=exc.code),
+                            status_code=exc.status)
+
+    @app.exception_handler(DistillabError)
+    async def failed(request: Request, exc: DistillabError) -> JSONResponse:
+        log.error("request failed: %s", exc)
+        return JSONResponse(error_body(str(exc), type="server_error"), status_code=500)
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette still logs the traceback; the client gets the error shape its SDK can parse.
+        return JSONResponse(error_body("internal server error", type="server_error"), status_code=500)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(error_body(str(exc.detail), type="invalid_request_error"),
+                            status_code=exc.status_code, headers=getattr(exc, "headers", None))
