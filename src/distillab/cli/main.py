@@ -43,12 +43,13 @@ def _root(
 
 def _register() -> None:
     # Imported here so `distillab --help` stays fast: command modules import torch lazily.
-    from distillab.cli import demo, generate, serve, toy
+    from distillab.cli import demo, generate, serve, toy, train
 
     app.add_typer(toy.app, name="toy")
     app.command("serve", help=serve.HELP)(serve.serve)
     app.command("generate", help=generate.HELP)(generate.generate)
     app.command("demo", help=demo.HELP)(demo.demo)
+    app.command("train", help=train.HELP)(train.train)
 
 
 _register()
@@ -58,7 +59,7 @@ def main() -> None:
     try:
         app()
     except DistillabError as exc:
-        err_console.print(f"error: {exc}", style="bold red", markup=False, highlight=False)
+        err_console.print(f"error: {exc}", style="bold red", markup=False, highlight=False, soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("interrupted", markup=False)

@@ -1,0 +1,113 @@
+"""`HarvestConfig`: every option of `distillab generate`, documented and validated in one place.
+
+The CLI builds its flags' help and defaults from the field metadata here, so the two cannot drift.
+All problems are collected and reported together, not one per run.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from distillab.data.prompts import SUFFIXES
+from distillab.errors import ConfigError
+from distillab.teacher.base import SamplingParams
+
+
+def _f(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class HarvestConfig:
+    """What to ask which teacher, how fast, and for how much money."""
+
+    teacher: str = _f("", "Teacher: an OpenAI-compatible base URL (http://host:port/v1) or a model directory.")
+    prompts: Path = _f(Path(), "Prompt file: .jsonl, .csv or .parquet with 'messages' or 'prompt' per row.")
+    out: Path = _f(Path(), "Output directory (Parquet records, manifest.json, resume journal).")
+    n: int = _f(1, "Samples per prompt (sent as the API's n; one record per sample).")
+    temperature: float = _f(1.0, "Sampling temperature, 0 to 2.")
+    top_p: float = _f(1.0, "Nucleus sampling probability mass, in (0, 1].")
+    max_tokens: int = _f(256, "Most completion tokens per sample.")
+    stop: tuple[str, ...] = _f((), "Stop sequence (repeat the flag for several).")
+    seed: int | None = _f(None, "Sampling seed, where the server supports one.")
+    top_logprobs: int = _f(20, "Alternatives per token to keep (clamped to what the teacher returns; 0: none).")
+    model: str | None = _f(None, "Server-side model id (default: the first one the server lists).")
+    api_key_env: str = _f("OPENAI_API_KEY", "Environment variable holding the API key (never stored).")
+    concurrency: int = _f(8, "Requests in flight at once.")
+    rpm: float | None = _f(None, "Provider's requests-per-minute limit to stay under.")
+    tpm: float | None = _f(None, "Provider's tokens-per-minute limit to stay under.")
+    timeout: float = _f(120.0, "Seconds to wait for one answer before retrying.")
+    max_retries: int = _f(6, "Retries of a request after 429, 5xx, timeouts or connection errors.")
+    retry_base_delay: float = _f(0.5, "Seconds; first backoff cap, doubling per retry (full jitter).")
+    retry_max_delay: float = _f(60.0, "Seconds; longest backoff (a server's Retry-After may ask for more).")
+    price_in: float = _f(0.0, "USD per million prompt tokens.")
+    price_out: float = _f(0.0, "USD per million completion tokens.")
+    budget_usd: float | None = _f(None, "Stop before total cost (all runs into --out) could exceed this.")
+    terms: str = _f("", "Note on the teacher's terms of use, recorded verbatim in the manifest.")
+    dry_run: bool = _f(False, "Estimate tokens and cost without calling the teacher.")
+    overwrite: bool = _f(False, "Replace a harvest in --out made with a different teacher or params.")
+    progress: bool = _f(True, "Show a progress bar.")
+
+    def __post_init__(self) -> None:
+        self.prompts = Path(self.prompts)
+        self.out = Path(self.out)
+        self.stop = tuple(self.stop)
+        problems = self.problems()
+        if problems:
+            raise ConfigError(problems)
+
+    def problems(self) -> list[str]:
+        """Every invalid value, each naming its flag."""
+        p: list[str] = []
+
+        def need(ok: bool, message: str) -> None:
+            if not ok:
+                p.append(message)
+
+        need(bool(self.teacher), "--teacher is required (a URL or a model directory)")
+        if self.teacher and not self.teacher.startswith(("http://", "https://")):
+            need(Path(self.teacher).is_dir(), f"--teacher {self.teacher!r} is neither an http(s) URL "
+                                              "nor an existing model directory")
+        need(self.prompts.suffix.lower() in SUFFIXES,
+             f"--prompts {str(self.prompts)!r} must end in one of {', '.join(SUFFIXES)}")
+        need(self.prompts.is_file(), f"--prompts {str(self.prompts)!r}: file not found")
+        need(str(self.out) not in ("", "."), "--out is required (a new or harvest directory)")
+        need(not self.out.is_file(), f"--out {str(self.out)!r} is a file, not a directory")
+        need(self.n >= 1, f"--n must be at least 1 (got {self.n})")
+        need(0.0 <= self.temperature <= 2.0, f"--temperature must be in [0, 2] (got {self.temperature})")
+        need(0.0 < self.top_p <= 1.0, f"--top-p must be in (0, 1] (got {self.top_p})")
+        need(self.max_tokens >= 1, f"--max-tokens must be at least 1 (got {self.max_tokens})")
+        need(all(self.stop), "--stop sequences must not be empty")
+        need(self.top_logprobs >= 0, f"--top-logprobs must be 0 or more (got {self.top_logprobs})")
+        need(self.model is None or bool(self.model), "--model must not be empty")
+        need(bool(self.api_key_env), "--api-key-env must name an environment variable")
+        need(self.concurrency >= 1, f"--concurrency must be at least 1 (got {self.concurrency})")
+        for flag, value in (("--rpm", self.rpm), ("--tpm", self.tpm), ("--budget-usd", self.budget_usd)):
+            need(value is None or (math.isfinite(value) and value > 0), f"{flag} must be positive (got {value})")
+        need(self.timeout > 0, f"--timeout must be positive (got {self.timeout})")
+        need(self.max_retries >= 0, f"--max-retries must be 0 or more (got {self.max_retries})")
+        need(self.retry_base_delay >= 0, f"--retry-base-delay must be 0 or more (got {self.retry_base_delay})")
+        need(self.retry_max_delay >= 0, f"--retry-max-delay must be 0 or more (got {self.retry_max_delay})")
+        need(self.price_in >= 0, f"--price-in must be 0 or more (got {self.price_in})")
+        need(self.price_out >= 0, f"--price-out must be 0 or more (got {self.price_out})")
+        need(self.budget_usd is None or self.price_in > 0 or self.price_out > 0,
+             "--budget-usd needs --price-in and/or --price-out to know what requests cost")
+        return p
+
+    def sampling_params(self, top_logprobs: int | None = None, logprobs: bool = True) -> SamplingParams:
+        """Sampling params as sent; `top_logprobs`/`logprobs` after the capability probe's verdict."""
+        return SamplingParams(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens,
+                              stop=self.stop, seed=self.seed, logprobs=logprobs,
+                              top_logprobs=self.top_logprobs if top_logprobs is None else top_logprobs)
+
+
+def field_help(name: str) -> str:
+    """The documented help of a `HarvestConfig` field (the CLI shows it)."""
+    return str({f.name: f.metadata["help"] for f in fields(HarvestConfig)}[name])
+
+
+def field_default(name: str) -> Any:
+    return {f.name: f.default for f in fields(HarvestConfig)}[name]

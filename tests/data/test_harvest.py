@@ -1,0 +1,145 @@
+"""Harvests against fake OpenAI-compatible servers on loopback: faults, probing, budgets, resume."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from distillab.data.config import HarvestConfig
+from distillab.data.harvest import run_harvest
+from distillab.data.journal import read_journal
+from distillab.data.records import read_records
+from distillab.errors import BudgetExceeded, ConfigError
+from fake_openai import PROBE_TEXTS
+
+
+def _config(url: str, prompts: Path, out: Path, **kw: Any) -> HarvestConfig:
+    kw = {"retry_base_delay": 0.0, "progress": False, **kw}
+    return HarvestConfig(teacher=url, prompts=prompts, out=out, **kw)
+
+
+def _run(config: HarvestConfig) -> tuple[Any, str]:
+    buffer = io.StringIO()
+    result = run_harvest(config, console=Console(file=buffer, width=400))
+    return result, buffer.getvalue()
+
+
+def test_faulty_server_every_record_once(fake_server, write_prompts, tmp_path: Path) -> None:
+    fake, url = fake_server(fail_rate=0.3, hang=0.6)
+    prompts = write_prompts(40)
+    result, log = _run(_config(url, prompts, tmp_path / "out", n=2, concurrency=8, timeout=0.3, max_retries=30))
+    table = read_records(tmp_path / "out")
+    assert table.num_rows == result.records == 80
+    assert len(set(table["id"].to_pylist())) == 80
+    pairs = Counter(zip(table["prompt_id"].to_pylist(), table["sample_index"].to_pylist()))
+    assert set(pairs) == {(f"q{i}", s) for i in range(40) for s in (0, 1)} and max(pairs.values()) == 1
+    assert sum(fake.asked.values()) > 40 and "retried after transient errors" in log  # faults did happen
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["counts"] == {"prompts": 40, "records": 80, "new_records": 80, "failed": 0}
+    assert manifest["teacher"]["capabilities"]["mode"] == "topk" and manifest["complete"]
+    assert not (tmp_path / "out" / ".journal").exists()
+
+
+@pytest.mark.parametrize("mode", ["none", "reject"])
+def test_text_only_server_falls_back_with_notice(fake_server, write_prompts, tmp_path: Path, mode: str) -> None:
+    fake, url = fake_server(logprobs=mode)
+    result, log = _run(_config(url, write_prompts(3), tmp_path / "out"))
+    assert result.capabilities.mode == "text" and "text only" in log and "notice:" in log
+    assert ("rejected" if mode == "reject" else "ignored") in result.capabilities.note
+    row = read_records(tmp_path / "out").to_pylist()[0]
+    assert row["completion"] and row["token_logprobs"] is None and row["params"]["logprobs"] is False
+    assert all("logprobs" not in body for body in fake.bodies)
+
+
+def test_topk_clamped_to_what_the_server_returns(fake_server, write_prompts, tmp_path: Path) -> None:
+    _, url = fake_server(logprobs="strings", max_top=5)
+    result, log = _run(_config(url, write_prompts(2, chat=False), tmp_path / "out", top_logprobs=8))
+    assert "--top-logprobs 8 is more than the teacher returns; using 5" in log
+    row = read_records(tmp_path / "out").to_pylist()[0]
+    assert row["params"]["top_logprobs"] == 5 and row["token_ids"] is None
+    assert [len(r) for r in row["top_tokens"]] == [5] * len(row["tokens"])
+    assert row["top_logprobs"][0] == sorted(row["top_logprobs"][0], reverse=True)
+
+
+def test_requests_per_minute_are_paced(fake_server, write_prompts, tmp_path: Path) -> None:
+    fake, url = fake_server()
+    _run(_config(url, write_prompts(40), tmp_path / "out", rpm=1200, concurrency=8))  # 20/s, 1 s burst
+    # 20 may go at once; the other 20 wait for the bucket to refill at 20 per second.
+    assert fake.arrivals[-1] - fake.arrivals[0] >= 0.9
+
+
+def test_server_ignoring_n_still_gives_n_samples(fake_server, write_prompts, tmp_path: Path) -> None:
+    fake, url = fake_server(honor_n=False)
+    result, _ = _run(_config(url, write_prompts(3), tmp_path / "out", n=3))
+    assert result.records == 9 and set(fake.asked.values()) == {3}
+
+
+def test_rejected_prompts_are_counted_and_retried_on_rerun(fake_server, write_prompts, tmp_path: Path) -> None:
+    fake, url = fake_server(reject_containing="number 1")  # "number 1" and "number 10".."19"
+    prompts = write_prompts(12)
+    result, log = _run(_config(url, prompts, tmp_path / "out"))
+    assert result.failed == 3 and result.records == 9 and "rejected by the teacher" in log
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["complete"] is False and "prompt refused" in manifest["failures"][0]["error"]
+    fake.settings.reject_containing = ""
+    result, _ = _run(_config(url, prompts, tmp_path / "out"))
+    assert result.records == 12 and result.new_records == 3 and max(fake.answered.values()) == 1
+
+
+def test_budget_stops_before_crossing_then_resumes(fake_server, write_prompts, tmp_path: Path) -> None:
+    fake, url = fake_server()
+    prompts = write_prompts(10)
+    # Worst case per request: 16 completion tokens at $1000/M = $0.016 (+ prompt); actual use is 6 tokens.
+    kw = {"max_tokens": 16, "price_in": 1000.0, "price_out": 1000.0, "concurrency": 1}
+    with pytest.raises(BudgetExceeded, match=r"before the budget of \$0.05 could be exceeded"):
+        _run(_config(url, prompts, tmp_path / "out", budget_usd=0.05, **kw))
+    journaled = list(read_journal(tmp_path / "out"))
+    spent = sum((r["usage"]["prompt_tokens"] + r["usage"]["completion_tokens"]) * 1e-3 for r in journaled)
+    assert 0 < len(journaled) < 10 and spent <= 0.05
+    assert not (tmp_path / "out" / "manifest.json").exists()
+    result, log = _run(_config(url, prompts, tmp_path / "out", budget_usd=1.0, **kw))
+    assert result.records == 10 and f"resuming: {len(journaled)} records already stored" in log
+    assert max(fake.answered.values()) == 1 and result.cost_usd == pytest.approx(
+        sum(fake.answered.values()) * 6e-3 + result.prompt_tokens * 1e-3)
+
+
+def test_dry_run_asks_nothing(fake_server, write_prompts, tmp_path: Path, tiny_model_dir: Path) -> None:
+    fake, url = fake_server()
+    prompts = write_prompts(4)
+    result, log = _run(_config(url, prompts, tmp_path / "out", dry_run=True, n=2, max_tokens=10, price_out=2.0))
+    estimate = result.estimate
+    assert estimate.records == 8 and estimate.max_completion_tokens == 80 and "heuristic" in estimate.method
+    assert estimate.max_cost_usd == pytest.approx(80 * 2.0 / 1e6) and "Nothing was sent" in estimate.describe()
+    assert not fake.asked and not (tmp_path / "out").exists()
+    local, _ = _run(_config(str(tiny_model_dir), prompts, tmp_path / "out", dry_run=True))
+    assert local.estimate.method == "teacher tokenizer" and local.estimate.prompt_tokens > 0
+
+
+def test_other_params_refused_unless_overwrite(fake_server, write_prompts, tmp_path: Path) -> None:
+    fake, url = fake_server()
+    prompts = write_prompts(2)
+    _run(_config(url, prompts, tmp_path / "out"))
+    with pytest.raises(ConfigError, match="different teacher or params.*temperature.*--overwrite"):
+        _run(_config(url, prompts, tmp_path / "out", temperature=0.5))
+    result, _ = _run(_config(url, prompts, tmp_path / "out", temperature=0.5, overwrite=True))
+    assert result.records == 2 and read_records(tmp_path / "out")["params"].to_pylist()[0]["temperature"] == 0.5
+
+
+def test_more_samples_later_asks_only_for_the_new_ones(fake_server, write_prompts, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    fake, url = fake_server()
+    prompts = write_prompts(3)
+    first, _ = _run(_config(url, prompts, tmp_path / "out", n=1))
+    monkeypatch.setattr("distillab.data.manifest.now_iso", lambda: "later")
+    second, _ = _run(_config(url, prompts, tmp_path / "out", n=3))
+    assert (first.records, second.records, second.skipped) == (3, 9, 3)
+    assert second.manifest["created"] == first.manifest["created"] != "later"
+    assert second.manifest["finished"] == "later" and second.manifest["params"]["n"] == 3
+    assert [body["n"] for body in fake.bodies] == [1, 1, 1, 2, 2, 2]
+    assert not set(fake.asked) & PROBE_TEXTS
