@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
+from distillab.toy.config import SIZES, ModelSize
 from distillab.toy.tokenizer import END
 
-
-@dataclass(frozen=True)
-class ModelSize:
-    """Shape of a tiny model."""
-
-    layers: int = 2
-    dim: int = 64
-    heads: int = 4
-    max_positions: int = 512
+__all__ = ["SIZES", "ModelSize", "build_model", "count_parameters"]
 
 
 def build_model(tokenizer: PreTrainedTokenizerFast, size: ModelSize, seed: int = 0) -> LlamaForCausalLM:
