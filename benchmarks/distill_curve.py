@@ -1,0 +1,155 @@
+"""Student accuracy against the number of teacher queries, SFT vs top-k KD, on the tiny world's arith task.
+
+    python benchmarks/distill_curve.py [--quick] [--teacher DIR] [--budgets 250,500,1000,2000,4000,8000]
+
+The whole user path, nothing special-cased: the cached toy arith teacher (``distillab toy teacher``;
+built first if the cache has none, which takes minutes), a random student a quarter of its size
+(``toy.student.build_student``), one harvest of the teacher's answers with top-20 log-probs
+(``run_harvest`` against the local teacher, exactly what ``distillab generate`` does), then for each
+budget of N queries (the first N prompts of that harvest) two students trained by ``run_train``: ``sft``
+(text only) and ``fkl`` (top-k forward KL mixed with CE, the default W = 0.5). Each student is scored by
+greedy accuracy on the held-out arith test split, next to the teacher's own accuracy.
+
+Every budget trains for ``--epochs`` passes (at least ``--min-steps`` steps), so small budgets are not
+starved of updates. Writes benchmarks/results/distill_curve.json (``--quick``: distill_curve_quick.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import torch
+from rich.console import Console
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def teacher_dir(args: argparse.Namespace) -> Path:
+    if args.teacher:
+        return Path(args.teacher)
+    from distillab.toy.config import TeacherConfig
+    from distillab.toy.train_teacher import toy_teacher
+
+    return toy_teacher(TeacherConfig(task="arith"))
+
+
+def harvest_all(teacher: Path, n: int, out: Path, temperature: float, seed: int) -> Path:
+    """One harvest of the teacher's answers to the first ``n`` arith train prompts."""
+    from distillab.data.config import HarvestConfig
+    from distillab.data.harvest import run_harvest
+    from distillab.toy.prompts import prompt_rows, write_rows
+
+    prompts = write_rows(prompt_rows("arith", "train", n, seed=seed), out.parent / "prompts.jsonl")
+    config = HarvestConfig(teacher=str(teacher), prompts=prompts, out=out, n=1, temperature=temperature,
+                           max_tokens=64, top_logprobs=20, seed=seed, concurrency=64, progress=False)
+    run_harvest(config, console=Console(quiet=True))
+    return out
+
+
+def subset(harvest: Path, prompt_ids: list[str], out: Path) -> Path:
+    """A harvest directory holding only the records of ``prompt_ids`` (the first N queries)."""
+    from distillab.data.records import SCHEMA, data_files
+
+    table = pq.read_table(data_files(harvest)[0], schema=SCHEMA)
+    table = table.filter(pc.is_in(table["prompt_id"], value_set=pa.array(prompt_ids)))
+    (out / "data").mkdir(parents=True)
+    pq.write_table(table, out / "data" / "train-00000-of-00001.parquet")
+    manifest = json.loads((harvest / "manifest.json").read_text())
+    manifest["counts"] = dict(manifest["counts"], prompts=len(prompt_ids), records=table.num_rows)
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return out
+
+
+def accuracy(model_dir: Path, tests: list[Any]) -> float:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from distillab.toy.accuracy import arith_accuracy
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    return arith_accuracy(model, AutoTokenizer.from_pretrained(model_dir), tests)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="budgets 250 and 1000, 200 test problems")
+    parser.add_argument("--teacher", help="teacher directory (default: the cached toy arith teacher)")
+    parser.add_argument("--budgets", default="250,500,1000,2000,4000,8000")
+    parser.add_argument("--losses", default="sft,fkl")
+    parser.add_argument("--tests", type=int, default=500, help="arith test problems to score on")
+    parser.add_argument("--epochs", type=float, default=3.0)
+    parser.add_argument("--min-steps", type=int, default=150)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--temperature", type=float, default=1.0, help="teacher sampling temperature")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    if args.quick:
+        args.budgets, args.tests = "250,1000", 200
+    budgets = sorted(int(b) for b in args.budgets.split(","))
+    torch.set_num_threads(len(os.sched_getaffinity(0)))
+
+    from distillab.toy.arith import problems
+    from distillab.toy.student import build_student
+    from distillab.train.config import TrainConfig
+    from distillab.train.trainer import run_train
+
+    started = time.monotonic()
+    teacher = teacher_dir(args)
+    tests = problems("test", args.tests, seed=args.seed)
+    teacher_acc = accuracy(teacher, tests)
+    print(f"teacher {teacher}: accuracy {teacher_acc:.3f} on {len(tests)} test problems", flush=True)
+    runs = []
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        student_info = build_student(teacher, tmp / "student", seed=args.seed)
+        t0 = time.monotonic()
+        full = harvest_all(teacher, budgets[-1], tmp / "harvest" / "all", args.temperature, args.seed)
+        harvest_seconds = time.monotonic() - t0
+        lines = (tmp / "harvest" / "prompts.jsonl").read_text().splitlines()
+        order = [json.loads(line)["id"] for line in lines]
+        print(f"harvested {budgets[-1]} prompts in {harvest_seconds:.0f}s", flush=True)
+        for n in budgets:
+            data = subset(full, order[:n], tmp / f"harvest-{n}")
+            steps = max(args.min_steps, math.ceil(args.epochs * n / args.batch_size))
+            for loss in args.losses.split(","):
+                out = tmp / f"student-{loss}-{n}"
+                t0 = time.monotonic()
+                config = TrainConfig(student=tmp / "student", data=data, out=out, loss=loss, lr=args.lr,
+                                     max_steps=steps, batch_size=args.batch_size, eval_fraction=0.05,
+                                     seed=args.seed, progress=False)
+                result = run_train(config, console=Console(quiet=True))
+                run = {"queries": n, "loss": loss, "steps": steps,
+                       "train_seconds": round(time.monotonic() - t0, 1), "eval_loss": result.eval.get("loss"),
+                       "accuracy": accuracy(out, tests)}
+                runs.append(run)
+                print(f"  {n:>5} queries  {loss:>4}: accuracy {run['accuracy']:.3f} ({steps} steps, "
+                      f"{run['train_seconds']:.0f}s)", flush=True)
+    result_path = RESULTS / ("distill_curve_quick.json" if args.quick else "distill_curve.json")
+    result = {"benchmark": "distill_curve", "quick": args.quick, "teacher": str(teacher),
+              "teacher_accuracy": teacher_acc, "test_problems": len(tests), "student": student_info,
+              "harvest": {"prompts": budgets[-1], "temperature": args.temperature, "top_logprobs": 20,
+                          "seconds": round(harvest_seconds, 1)},
+              "training": {"epochs": args.epochs, "min_steps": args.min_steps, "batch_size": args.batch_size,
+                           "lr": args.lr, "kd_weight": 0.5},
+              "runs": runs, "seconds": round(time.monotonic() - started, 1), "cpus": os.cpu_count(),
+              "machine": platform.machine(),
+              "command": "python benchmarks/distill_curve.py" + (" --quick" if args.quick else "")}
+    result_path.parent.mkdir(parents=True, exist_ok=True)
+    result_path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {result_path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

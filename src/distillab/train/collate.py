@@ -1,0 +1,94 @@
+"""Batches: which examples go into each micro-batch, and how they become padded tensors.
+
+Data order is a pure function of (seed, position): the training examples are one endless stream of
+epochs, each a fresh permutation seeded by ``(seed, epoch)``, and global micro-batch ``m`` is the
+stream slice ``[m * size * world, (m + 1) * size * world)`` with each process taking its own
+``size``-long part. So there is no sampler state to save: a resumed run recomputes exactly the batches
+the interrupted one would have seen, on any number of steps already done.
+
+Per-token targets all live at the position of the token they describe (``labels[b, t]`` is token
+``t``; ``topk_*[b, t]`` is the teacher's distribution for token ``t``). The objective does the one shift
+(logits at ``t - 1`` predict token ``t``) in one place.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from functools import lru_cache
+
+import torch
+from torch import Tensor
+
+from distillab.train.encode import Example
+from distillab.train.losses import IGNORE_INDEX
+
+
+@dataclass
+class Batch:
+    """A right-padded micro-batch. ``topk_*`` are None when the data has no teacher top-k."""
+
+    input_ids: Tensor
+    """``[B, L]`` int64."""
+    attention_mask: Tensor
+    """``[B, L]`` int64, 1 on real tokens."""
+    labels: Tensor
+    """``[B, L]`` int64: the token on completion positions, ``IGNORE_INDEX`` on prompt and padding."""
+    kd_mask: Tensor
+    """``[B, L]`` bool: completion positions with a teacher top-k distribution."""
+    topk_ids: Tensor | None
+    """``[B, L, K]`` int64, ``-1`` where there is no id."""
+    topk_logprobs: Tensor | None
+    """``[B, L, K]`` float32."""
+
+    def to(self, device: torch.device) -> Batch:
+        moved = {f.name: getattr(self, f.name) for f in fields(self)}
+        return Batch(**{k: v.to(device) if isinstance(v, Tensor) else v for k, v in moved.items()})
+
+    @property
+    def tokens(self) -> int:
+        return int(self.attention_mask.sum())
+
+
+def collate(examples: Sequence[Example], pad_id: int, top_k: int) -> Batch:
+    """Right-pad ``examples`` to their longest; attach the top-k signal when ``top_k > 0``."""
+    length = max(len(e.input_ids) for e in examples)
+    shape = (len(examples), length)
+    ids = torch.full(shape, pad_id, dtype=torch.long)
+    mask = torch.zeros(shape, dtype=torch.long)
+    labels = torch.full(shape, IGNORE_INDEX, dtype=torch.long)
+    kd_mask = torch.zeros(shape, dtype=torch.bool)
+    topk_ids = torch.full((*shape, top_k), -1, dtype=torch.long) if top_k else None
+    topk_lp = torch.full((*shape, top_k), -math.inf, dtype=torch.float32) if top_k else None
+    for row, e in enumerate(examples):
+        n, p = len(e.input_ids), e.n_prompt
+        ids[row, :n] = torch.tensor(e.input_ids)
+        mask[row, :n] = 1
+        labels[row, p:n] = ids[row, p:n]
+        if topk_ids is not None and topk_lp is not None and e.topk_ids is not None:
+            assert e.topk_logprobs is not None
+            s = min(len(e.topk_ids), n - p)
+            kd_mask[row, p:p + s] = True
+            topk_ids[row, p:p + s] = torch.from_numpy(e.topk_ids[:s])
+            topk_lp[row, p:p + s] = torch.from_numpy(e.topk_logprobs[:s])
+    return Batch(ids, mask, labels, kd_mask, topk_ids, topk_lp)
+
+
+@lru_cache(maxsize=4)
+def _epoch_order(n: int, seed: int, epoch: int) -> list[int]:
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n, generator=generator).tolist()
+
+
+def micro_batch(n: int, micro: int, *, size: int, seed: int, rank: int = 0, world: int = 1) -> list[int]:
+    """Indices (into the training examples) of global micro-batch ``micro`` for process ``rank``."""
+    start = (micro * world + rank) * size
+    return [_epoch_order(n, seed, p // n)[p % n] for p in range(start, start + size)]
+
+
+def total_steps(n: int, *, epochs: float, max_steps: int | None, size: int, world: int, accum: int) -> int:
+    """Optimizer steps for the run: ``max_steps``, or enough to see ``epochs`` passes over ``n`` examples."""
+    if max_steps is not None:
+        return max_steps
+    return max(1, math.ceil(epochs * n / (size * world * accum)))

@@ -1,0 +1,102 @@
+"""The training objective: cross-entropy on the teacher's tokens mixed with a distillation term.
+
+    loss = (1 - W) * CE + W * T**2 * KD          W = --kd-weight, T = --temperature
+
+A convex mix, chosen over ``CE + W * KD`` so that W reads as a share (0 is plain SFT, 1 pure
+distillation) and the learning rate means the same for every W. ``T**2`` is Hinton's factor: a
+tempered divergence's gradient shrinks like ``1/T**2``, and the losses themselves leave it out (the
+TRL convention), so it is put back here to keep the two terms' gradients comparable at any T.
+
+The KD term compares the student with whichever teacher signal the run has: the harvest's top-k
+(``kd_mask`` marks the positions that have it) or a local teacher's full logits (every completion
+position). On-policy batches are the student's own samples, where cross-entropy would only reinforce
+whatever it wrote: their loss is the KD term alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from distillab.train.collate import Batch
+from distillab.train.config import TrainConfig
+from distillab.train.losses import IGNORE_INDEX, LOSSES, sft_loss
+
+SCALE_STEPS = 8
+"""Micro-batches over which the two terms' sizes are compared before deciding whether to warn."""
+SCALE_RATIO = 10.0
+
+
+@dataclass
+class Terms:
+    """One micro-batch's loss (with gradient) and its parts (detached tensors: no device sync for logging)."""
+
+    loss: Tensor
+    ce: Tensor
+    kd: Tensor | None
+    tokens: int
+    """Completion tokens the loss is averaged over."""
+
+
+class Objective:
+    """``(student logits, batch[, teacher logits]) -> Terms``, as configured by ``TrainConfig``."""
+
+    def __init__(self, config: TrainConfig):
+        self.spec = LOSSES[config.loss]
+        self.distill = config.loss != "sft"
+        self.weight = config.kd_weight if self.distill else 0.0
+        self.temperature = config.temperature
+        self.params = config.loss_params()
+        self.chunk_size = config.chunk_size
+        self._seen: list[tuple[float, float]] = []
+        self.scale_warning: str | None = None
+
+    def __call__(self, logits: Tensor, batch: Batch, teacher_logits: Tensor | None = None,
+                 on_policy: bool = False) -> Terms:
+        student = logits[:, :-1]
+        labels = batch.labels[:, 1:]
+        tokens = int((labels != IGNORE_INDEX).sum())
+        ce_weight = 0.0 if on_policy else 1.0 - self.weight
+        with torch.set_grad_enabled(torch.is_grad_enabled() and ce_weight > 0):
+            ce = sft_loss(student, labels)
+        if not self.distill:
+            return Terms(ce, ce.detach(), None, tokens)
+        kd = self._kd(student, batch, teacher_logits)
+        kd_scaled = kd * self.temperature**2
+        loss = kd_scaled if ce_weight == 0.0 else ce_weight * ce + self.weight * kd_scaled
+        early = len(self._seen) < SCALE_STEPS and torch.is_grad_enabled()
+        if early and not on_policy and 0.0 < self.weight < 1.0:
+            self._observe(ce_weight * float(ce.detach()), self.weight * float(kd_scaled.detach()))
+        return Terms(loss, ce.detach(), kd.detach(), tokens)
+
+    def _kd(self, student: Tensor, batch: Batch, teacher_logits: Tensor | None) -> Tensor:
+        if teacher_logits is not None:
+            # Same tokenizer, possibly different padding of the embedding matrix: compare on the ids
+            # both models have (rows past the tokenizer's length are never real tokens).
+            vocab = min(student.shape[-1], teacher_logits.shape[-1])
+            mask = batch.labels[:, 1:] != IGNORE_INDEX
+            teacher = teacher_logits[:, :-1, :vocab].to(student.device)
+            return self.spec.full(student[..., :vocab], teacher, mask, temperature=self.temperature,
+                                  chunk_size=self.chunk_size, **self.params)
+        assert self.spec.topk is not None and batch.topk_ids is not None and batch.topk_logprobs is not None
+        return self.spec.topk(student, batch.topk_ids[:, 1:], batch.topk_logprobs[:, 1:],
+                              batch.kd_mask[:, 1:], temperature=self.temperature, **self.params)
+
+    def _observe(self, ce_term: float, kd_term: float) -> None:
+        """Warn (once) when one weighted term is over ``SCALE_RATIO`` times the other early in training."""
+        self._seen.append((ce_term, kd_term))
+        if len(self._seen) < SCALE_STEPS:
+            return
+        ce_mean = sum(c for c, _ in self._seen) / len(self._seen)
+        kd_mean = sum(k for _, k in self._seen) / len(self._seen)
+        big, small = max(ce_mean, kd_mean), min(ce_mean, kd_mean)
+        if small <= 0 or big / small > SCALE_RATIO:
+            ce_raw, kd_raw = ce_mean / (1 - self.weight), kd_mean / self.weight
+            balanced = ce_raw / (ce_raw + kd_raw) if ce_raw + kd_raw > 0 else 0.5
+            which = "the KD term" if kd_mean > ce_mean else "cross-entropy"
+            self.scale_warning = (
+                f"{which} dominates the loss over the first {SCALE_STEPS} batches: (1-W)*CE = {ce_mean:.4g}, "
+                f"W*T^2*KD = {kd_mean:.4g} (W = {self.weight}); --kd-weight {balanced:.2f} would weigh them "
+                "equally")

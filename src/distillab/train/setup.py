@@ -1,0 +1,156 @@
+"""Everything a training run needs before its first step, in the order that makes mistakes cheap.
+
+1. the harvest (``DataError`` naming the path when missing or empty);
+2. the loss against the signal the run has (``check_loss``: "... losses that work: sft");
+3. the tokenizers: the student's, and the teacher's when ``--teacher`` is given (must be the same);
+4. encoding every record, and with a distillation loss checking that the student's tokens line up
+   with the teacher's (a different tokenizer fails here, before any model is loaded);
+5. only then the student (with LoRA if asked) and the teacher weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+
+from distillab.errors import ConfigError, DataError, ModelError
+from distillab.serving.loading import resolve_device
+from distillab.train.config import TrainConfig
+from distillab.train.dataset import Harvest, load_harvest, split_by_prompt
+from distillab.train.encode import EncodeStats, Example, encode_records
+from distillab.train.losses import Signal, check_loss, losses_for
+from distillab.train.online import OnlineTeacher, check_same_tokenizer
+
+MIN_ALIGNED = 0.5
+"""Below this share of teacher tokens reproduced by the student's tokenizer, it is another tokenizer."""
+
+
+@dataclass
+class Setup:
+    """The loaded pieces of a run. ``teacher`` is set only for online distillation."""
+
+    harvest: Harvest
+    signal: Signal
+    tokenizer: PreTrainedTokenizerBase
+    model: PreTrainedModel
+    train: list[Example]
+    eval: list[Example]
+    stats: EncodeStats
+    pad_id: int
+    save_dtype: torch.dtype
+    """The student's dtype on disk: it trains in fp32 (master weights) and is saved back in its own dtype."""
+    teacher: OnlineTeacher | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def top_k(self) -> int:
+        return self.stats.top_k
+
+
+def _tokenizer(config: TrainConfig) -> PreTrainedTokenizerBase:
+    try:
+        return AutoTokenizer.from_pretrained(config.student)
+    except Exception as exc:  # transformers raises many types for a bad directory
+        raise ModelError(f"cannot load a tokenizer from --student {config.student}: {exc}") from exc
+
+
+def _student_config(config: TrainConfig) -> tuple[int, torch.dtype]:
+    """The student's number of output rows (may exceed its tokenizer's length) and saved dtype."""
+    try:
+        model_config = AutoConfig.from_pretrained(config.student)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelError(f"{config.student / 'config.json'}: not a readable model config ({exc})") from exc
+    dtype = getattr(model_config, "dtype", None)
+    dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
+    rows = int(model_config.get_text_config().vocab_size)
+    return rows, dtype if isinstance(dtype, torch.dtype) else torch.float32
+
+
+def _check_alignment(stats: EncodeStats, harvest: Harvest, config: TrainConfig, rows: int) -> list[str]:
+    """``ConfigError`` when the student's tokenizer is not the teacher's; else warnings about the data."""
+    if stats.aligned_fraction < MIN_ALIGNED:
+        strings = " (the harvest has token strings, not ids)" if stats.unmapped_strings else ""
+        raise ConfigError(
+            f"the student's tokenizer ({config.student}) is not the one the harvest's teacher "
+            f"{harvest.describe_teacher()} used{strings}: re-tokenising the completions reproduces only "
+            f"{stats.aligned_fraction:.0%} of the teacher's tokens, so its top-k log-probs cannot be matched "
+            f"to student token ids; losses that work: {', '.join(losses_for('text'))}")
+    notes = []
+    if stats.trimmed_records:
+        notes.append(f"{stats.trimmed_records} of {stats.records} records: the student's tokenisation "
+                     f"departs from the teacher's partway, so their teacher signal stops there "
+                     f"({stats.aligned_fraction:.1%} of teacher tokens kept)")
+    if stats.ids_beyond_vocab:
+        notes.append(f"{stats.ids_beyond_vocab} of {stats.topk_entries} top-k entries have ids beyond the "
+                     f"student's {rows} output rows (a padded teacher vocabulary); their "
+                     "probability goes to the tail bucket")
+    if stats.unmapped_strings:
+        notes.append(f"{stats.unmapped_strings} of {stats.topk_entries} top-k token strings are not single "
+                     "tokens of the student's tokenizer; their probability goes to the tail bucket")
+    return notes
+
+
+def _load_student(config: TrainConfig) -> PreTrainedModel:
+    try:
+        model = AutoModelForCausalLM.from_pretrained(config.student, dtype=torch.float32)
+    except Exception as exc:  # noqa: BLE001 - transformers raises many types; all mean "cannot load"
+        raise ModelError(f"cannot load the student model in {config.student}: {exc}") from exc
+    if not config.lora_r:
+        return model
+    try:
+        from peft import LoraConfig, get_peft_model
+    except ImportError as exc:
+        raise ConfigError("--lora-r needs the peft package (pip install peft)") from exc
+    torch.manual_seed(config.seed)  # LoRA's A matrices are random: seeded, so a rerun is identical
+    lora = LoraConfig(r=config.lora_r, lora_alpha=2 * config.lora_r, lora_dropout=0.0,
+                      target_modules="all-linear", task_type="CAUSAL_LM")
+    return get_peft_model(model, lora)  # type: ignore[return-value]
+
+
+def prepare(config: TrainConfig, device: torch.device, say: Callable[[str], Any]) -> Setup:
+    """Load and check everything (see the module docstring); ``say`` reports progress and warnings."""
+    harvest = load_harvest(config.data)
+    signal: Signal = "logits" if config.teacher is not None else harvest.signal
+    check_loss(config.loss, signal)
+    tokenizer = _tokenizer(config)
+    if config.teacher is not None:
+        check_same_tokenizer(config.teacher, config.student, tokenizer)
+    with_signal = config.loss != "sft" and config.teacher is None
+    rows, dtype = _student_config(config)
+    examples, stats = encode_records(harvest.records, tokenizer, vocab_size=rows,
+                                     max_length=config.max_length, with_signal=with_signal)
+    warnings = _check_alignment(stats, harvest, config, rows) if with_signal else []
+    if stats.dropped_long_prompt:
+        warnings.append(f"{stats.dropped_long_prompt} records dropped: their prompt alone reaches "
+                        f"--max-length {config.max_length}")
+    if stats.truncated:
+        warnings.append(f"{stats.truncated} completions cut to fit --max-length {config.max_length}")
+    train_idx, eval_idx = split_by_prompt([e.prompt_id for e in examples], config.eval_fraction,
+                                          config.seed)
+    if not train_idx:
+        raise DataError(f"{config.data}: no training examples left after the eval split and --max-length")
+    say(f"data: {len(harvest.records)} records from {harvest.describe_teacher()} ({signal} signal); "
+        f"{len(train_idx)} train, {len(eval_idx)} eval (split by prompt)")
+    model = _load_student(config)
+    teacher = None
+    if config.teacher is not None:
+        teacher_device = config.teacher_device or str(device)
+        resolve_device(teacher_device)  # ModelError for a device that is not there
+        teacher = OnlineTeacher.load(config.teacher, device=teacher_device, dtype=config.teacher_dtype)
+        rows_t = teacher.model.get_output_embeddings().weight.shape[0]
+        if rows_t != rows:
+            warnings.append(f"teacher has {rows_t} output rows, student {rows} (same tokenizer, padded "
+                            f"differently): distilling on the {min(rows_t, rows)} ids both have")
+    pad_id = next(i for i in (tokenizer.pad_token_id, tokenizer.eos_token_id, 0) if i is not None)
+    return Setup(harvest, signal, tokenizer, model, [examples[i] for i in train_idx],
+                 [examples[i] for i in eval_idx], stats, pad_id, dtype, teacher, warnings)

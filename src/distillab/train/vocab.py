@@ -1,0 +1,84 @@
+"""Do teacher and student speak the same tokens? Comparing tokenizers, and mapping token strings to ids.
+
+Distillation losses compare distributions id by id, so they only make sense when id ``i`` means the
+same piece of text on both sides. Two situations are fine and common:
+
+- the same tokenizer (same vocabulary contents), even when the *models* have different numbers of
+  embedding rows (Qwen-style padding to a multiple of 64/128): the extra rows are never real tokens;
+- a harvest from an API that gives top-k alternatives only as *strings*: they are mapped to the
+  student's ids when the student's tokenizer has exactly that piece.
+
+Anything else is a different tokenizer, and only ``--loss sft`` (which needs nothing but text) works.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from transformers import PreTrainedTokenizerBase
+
+REPLACEMENT = "\ufffd"
+"""What a token holding part of a UTF-8 character decodes to on its own: not mappable back to an id."""
+
+
+@lru_cache(maxsize=1)
+def _bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's byte -> printable character table, the alphabet of byte-level BPE vocabularies."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1),
+                 *range(ord("®"), ord("ÿ") + 1)]
+    chars = printable[:]
+    extra = 0
+    for b in range(256):
+        if b not in printable:
+            printable.append(b)
+            chars.append(256 + extra)
+            extra += 1
+    return {b: chr(c) for b, c in zip(printable, chars)}
+
+
+def _byte_level(tokenizer: PreTrainedTokenizerBase) -> bool:
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    return backend is not None and "ByteLevel" in repr(getattr(backend, "decoder", None))
+
+
+def same_tokenizer(a: PreTrainedTokenizerBase, b: PreTrainedTokenizerBase) -> bool:
+    """Whether both map every piece (special tokens included) to the same id."""
+    return bool(a.get_vocab() == b.get_vocab())
+
+
+class StringToId:
+    """Maps a token's text (as an OpenAI-style API returns it) to the id of the same single token.
+
+    Tried in order: a special/added token of that exact text; for byte-level BPE tokenizers, the
+    text's UTF-8 bytes spelled in the byte-level alphabet (exact, no re-tokenisation); otherwise
+    re-encoding the text, accepted only when it gives exactly one token that decodes back to it.
+    Returns -1 when the text is not one token of this tokenizer.
+    """
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase):
+        self.tokenizer = tokenizer
+        self.vocab = tokenizer.get_vocab()
+        self.added = {tok: i for tok, i in self.vocab.items() if tok in set(tokenizer.all_special_tokens)
+                      or tok in {t.content for t in getattr(tokenizer, "added_tokens_decoder", {}).values()}}
+        self.byte_level = _byte_level(tokenizer)
+        self.cache: dict[str, int] = {}
+
+    def __call__(self, text: str) -> int:
+        found = self.cache.get(text)
+        if found is None:
+            found = self._lookup(text)
+            self.cache[text] = found
+        return found
+
+    def _lookup(self, text: str) -> int:
+        if not text or REPLACEMENT in text:
+            return -1
+        if text in self.added:
+            return self.added[text]
+        if self.byte_level:
+            table = _bytes_to_unicode()
+            return self.vocab.get("".join(table[b] for b in text.encode("utf-8")), -1)
+        ids = self.tokenizer.encode(text, add_special_tokens=False)
+        if len(ids) == 1 and self.tokenizer.decode(ids, clean_up_tokenization_spaces=False) == text:
+            return int(ids[0])
+        return -1
