@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import sys
 import subprocess
 import time
 from collections.abc import Iterator
@@ -24,7 +25,9 @@ from fake_openai import free_port
 @pytest.fixture(scope="module")
 def transformers_serve(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`transformers serve` pinned to the tiny model directory, offline, on a free loopback port."""
-    exe = shutil.which("transformers")
+    # The venv's own CLI first: CI runs `.venv/bin/python -m pytest` without the venv on PATH.
+    beside = Path(sys.executable).parent / "transformers"
+    exe = str(beside) if beside.exists() else shutil.which("transformers")
     if exe is None:
         pytest.skip("the `transformers` CLI is not installed (pip install 'transformers[serving]')")
     port = free_port()
