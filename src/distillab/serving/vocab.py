@@ -7,24 +7,9 @@ bytes come from the byte-level alphabet when the tokenizer uses one, and from th
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from transformers import PreTrainedTokenizerBase
 
-
-@lru_cache(maxsize=1)
-def _byte_decoder() -> dict[str, int]:
-    """Inverse of GPT-2's bytes_to_unicode: the printable stand-in character for each byte."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + \
-        list(range(ord("®"), ord("ÿ") + 1))
-    chars = printable[:]
-    extra = 0
-    for b in range(256):
-        if b not in printable:
-            printable.append(b)
-            chars.append(256 + extra)
-            extra += 1
-    return {chr(c): b for b, c in zip(printable, chars)}
+from distillab.bytelevel import unicode_to_bytes
 
 
 def _uses_byte_level(tokenizer: PreTrainedTokenizerBase) -> bool:
@@ -60,7 +45,7 @@ class Vocab:
         raw: list[int] | None = None
         if self._byte_level and token_id not in self._special:
             token = self.tokenizer.convert_ids_to_tokens(token_id)
-            table = _byte_decoder()
+            table = unicode_to_bytes()
             if isinstance(token, str) and all(ch in table for ch in token):
                 raw = [table[ch] for ch in token]
         if raw is None:

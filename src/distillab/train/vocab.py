@@ -13,27 +13,12 @@ Anything else is a different tokenizer, and only ``--loss sft`` (which needs not
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from transformers import PreTrainedTokenizerBase
+
+from distillab.bytelevel import bytes_to_unicode
 
 REPLACEMENT = "\ufffd"
 """What a token holding part of a UTF-8 character decodes to on its own: not mappable back to an id."""
-
-
-@lru_cache(maxsize=1)
-def _bytes_to_unicode() -> dict[int, str]:
-    """GPT-2's byte -> printable character table, the alphabet of byte-level BPE vocabularies."""
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1),
-                 *range(ord("®"), ord("ÿ") + 1)]
-    chars = printable[:]
-    extra = 0
-    for b in range(256):
-        if b not in printable:
-            printable.append(b)
-            chars.append(256 + extra)
-            extra += 1
-    return {b: chr(c) for b, c in zip(printable, chars)}
 
 
 def _byte_level(tokenizer: PreTrainedTokenizerBase) -> bool:
@@ -76,7 +61,7 @@ class StringToId:
         if text in self.added:
             return self.added[text]
         if self.byte_level:
-            table = _bytes_to_unicode()
+            table = bytes_to_unicode()
             return self.vocab.get("".join(table[b] for b in text.encode("utf-8")), -1)
         ids = self.tokenizer.encode(text, add_special_tokens=False)
         if len(ids) == 1 and self.tokenizer.decode(ids, clean_up_tokenization_spaces=False) == text:
