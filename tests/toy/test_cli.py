@@ -32,7 +32,7 @@ def test_prompts_command(tmp_path: Path) -> None:
 def test_teacher_then_student(tmp_path: Path) -> None:
     teacher = tmp_path / "teacher"
     args = ["toy", "teacher", "--task", "arith", "--size", "tiny", "--steps", "2", "--batch-size", "4",
-            "--eval-size", "0", "--out", str(teacher)]
+            "--eval-size", "0", "--threads", "1", "--out", str(teacher)]
     assert runner.invoke(app, args).exit_code == 0
     assert json.loads((teacher / "toy_info.json").read_text())["steps_done"] == 2
     again = runner.invoke(app, args)

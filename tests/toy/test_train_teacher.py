@@ -1,4 +1,7 @@
-"""Teacher training: a tiny config for a few steps learns, saves a loadable model dir, and is cached."""
+"""Teacher training: a tiny config for a few steps learns, saves a loadable model dir, and is cached.
+
+One torch thread: torch is already loaded here with spinning OpenMP threads, which crawl on a busy CPU.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +16,13 @@ from distillab.errors import ConfigError
 from distillab.toy.config import TeacherConfig
 from distillab.toy.train_teacher import toy_teacher, train_teacher
 
-TINY = TeacherConfig(task="arith", size="tiny", steps=30, batch_size=16, lr=3e-3, eval_size=16, vocab_size=512)
+TINY = TeacherConfig(task="arith", size="tiny", steps=30, batch_size=16, lr=3e-3, eval_size=16)
 
 
 @pytest.fixture(scope="module")
 def tiny_teacher(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("teacher")
-    info = train_teacher(TINY, out, progress=False)
+    info = train_teacher(TINY, out, progress=False, threads=1)
     return out, info
 
 
@@ -43,16 +46,16 @@ def test_saved_dir_loads_and_chats(tiny_teacher: tuple[Path, dict]) -> None:
 
 
 def test_text_task_trains(tmp_path: Path) -> None:
-    config = TeacherConfig(task="text", size="tiny", steps=12, batch_size=8, eval_size=8, vocab_size=512)
-    info = train_teacher(config, tmp_path, progress=False)
+    config = TeacherConfig(task="text", size="tiny", steps=12, batch_size=8, eval_size=8)
+    info = train_teacher(config, tmp_path, progress=False, threads=1)
     assert info["final_loss"] < info["first_loss"] and info["text_loss"] > 0
 
 
 def test_toy_teacher_is_cached() -> None:
-    config = TeacherConfig(task="arith", size="tiny", steps=3, batch_size=4, eval_size=0, vocab_size=400)
-    first = toy_teacher(config, progress=False)
+    config = TeacherConfig(task="arith", size="tiny", steps=3, batch_size=4, eval_size=0)
+    first = toy_teacher(config, progress=False, threads=1)
     started = time.monotonic()
-    second = toy_teacher(config, progress=False)
+    second = toy_teacher(config, progress=False, threads=1)
     assert second == first and time.monotonic() - started < 1.0
     assert (first / "model.safetensors").exists() and (first / "tokenizer.json").exists()
 
@@ -61,3 +64,10 @@ def test_config_reports_every_problem() -> None:
     with pytest.raises(ConfigError) as err:
         TeacherConfig(task="poetry", size="huge", lr=5.0)
     assert len(err.value.problems) == 3
+
+
+@pytest.mark.slow
+def test_default_arith_teacher_reaches_90_percent(tmp_path: Path) -> None:
+    """The issue's goal (about 5 minutes on 2 cores); benchmarks/toy_teacher.py measures the time."""
+    info = train_teacher(TeacherConfig(task="arith"), tmp_path, progress=False)
+    assert info["arith_accuracy"] >= 0.90

@@ -61,9 +61,9 @@ def test_raw_prompt_gets_eos(tok: PreTrainedTokenizerBase) -> None:
 
 def test_teacher_ids_used_as_sampled_even_when_not_canonical(tok: PreTrainedTokenizerBase) -> None:
     end = tok.convert_tokens_to_ids("<|end|>")
-    pieces = [tok.convert_tokens_to_ids(p) for p in ("Ġ", "p", "e", "n", "s", ".")] + [end]
-    assert tok(" pens.", add_special_tokens=False)["input_ids"] != pieces[:-1]  # not what re-tokenising gives
-    (example,), stats = encode(tok, [record(token_ids=pieces, **topk(pieces))])
+    pieces = [tok.convert_tokens_to_ids(p) for p in ("Ġ", "1", "2", ".")] + [end]
+    assert tok(" 12.", add_special_tokens=False)["input_ids"] != pieces[:-1]  # not what re-tokenising gives
+    (example,), stats = encode(tok, [record(completion=" 12.", token_ids=pieces, **topk(pieces))])
     assert example.input_ids[example.n_prompt:] == pieces and stats.exact_records == 1
     assert stats.aligned_fraction == 1.0 and not stats.trimmed_records
     assert example.topk_ids is not None and example.topk_ids[:, 0].tolist() == pieces
@@ -88,7 +88,7 @@ def test_ids_beyond_the_student_vocabulary_are_dropped(tok: PreTrainedTokenizerB
 
 def test_string_tokens_map_to_ids_with_split_characters_as_wildcards(tok: PreTrainedTokenizerBase) -> None:
     to_id = StringToId(tok)
-    assert to_id(" pens") == tok.convert_tokens_to_ids("Ġpens")
+    assert to_id(" 12") == tok.convert_tokens_to_ids("Ġ12") and to_id("12") == tok.convert_tokens_to_ids("12")
     assert to_id("<|end|>") == tok.convert_tokens_to_ids("<|end|>")
     assert to_id("\ufffd") == -1 and to_id("not one token") == -1
     text = " pens é."

@@ -37,7 +37,7 @@ def test_topk_kd_moves_student_toward_teacher(world: World, tmp_path: Path) -> N
     result, log = train(world, tmp_path / "kd", loss="fkl", kd_weight=0.5, max_steps=40)
     after = AutoModelForCausalLM.from_pretrained(tmp_path / "kd")
     kl_after, agree_after = closeness(after, teacher, world.held_out)
-    assert kl_after < 0.75 * kl_before, (kl_before, kl_after)
+    assert kl_after < 0.85 * kl_before, (kl_before, kl_after)
     assert agree_after > agree_before + 0.2, (agree_before, agree_after)
     moved = [not torch.equal(a, b) for a, b in zip(before_model.parameters(), after.parameters())]
     assert all(moved)
@@ -106,7 +106,7 @@ def test_online_teacher_reduces_kl(world: World, tmp_path: Path, on_policy: floa
                       kd_weight=1.0, on_policy=on_policy, max_new_tokens=10, chunk_size=16, max_steps=25)
     trained = AutoModelForCausalLM.from_pretrained(tmp_path / "online")
     kl_after, _ = closeness(trained, teacher, world.held_out)
-    assert kl_after < 0.75 * kl_before, (kl_before, kl_after)
+    assert kl_after < 0.85 * kl_before, (kl_before, kl_after)
     assert result.record["loss"]["signal"] == "logits"
     assert result.record["teacher"]["online"] == str(world.teacher)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import typer
@@ -46,9 +47,15 @@ def teacher(
     lr: float = typer.Option(_DEFAULT.lr, "--lr", help=help_for("lr")),
     max_minutes: float | None = typer.Option(None, "--max-minutes", help=help_for("max_minutes")),
     eval_size: int = typer.Option(_DEFAULT.eval_size, "--eval-size", help=help_for("eval_size")),
+    threads: int | None = typer.Option(None, "--threads",
+                                       help="CPU threads for torch (default: all this process may use)."),
     force: bool = typer.Option(False, "--force", help="Replace --out, and rebuild even if cached."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Build straight into --out; neither read nor write the cache."),
+    no_cache: bool = typer.Option(False, "--no-cache",
+                                  help="Build straight into --out; neither read nor write the cache."),
 ) -> None:
+    # Idle OpenMP threads must sleep rather than spin: on a shared or busy CPU, spinning threads of a
+    # tiny model's many small ops make training many times slower. Read once, when torch loads.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from distillab.toy.cache import copy_entry, prepare_out
     from distillab.toy.train_teacher import toy_teacher, train_teacher
 
@@ -56,10 +63,10 @@ def teacher(
                            max_minutes=max_minutes, eval_size=eval_size)
     if no_cache:
         prepare_out(out, force=force)
-        train_teacher(config, out)
+        train_teacher(config, out, threads=threads)
     else:
         prepare_out(out, force=force)  # fail before a long build, not after it
-        entry = toy_teacher(config, force=force)
+        entry = toy_teacher(config, force=force, threads=threads)
         copy_entry(entry, out, force=True)
         console.print(f"cache: {entry}", markup=False, highlight=False)
     info = json.loads((out / "toy_info.json").read_text())
@@ -72,7 +79,7 @@ def teacher(
 @app.command(help=(
     "Write a randomly initialised student for a teacher: same tokenizer, at most 1/4 of its parameters.\n\n"
     "Works for any Hugging Face causal LM directory with a config and a tokenizer; the student is a\n"
-    "Llama model with half the layers and the widest hidden size that fits the parameter budget.\n\n"
+    "Llama model with half the layers (at least two) and the widest hidden size within the budget.\n\n"
     "Examples:\n\n"
     "\b\n"
     "  distillab toy student --like runs/teacher --out runs/student\n"
@@ -93,8 +100,9 @@ def student(
         raise ConfigError(f"--max-ratio: must be in (0, 1], got {max_ratio}")
     prepare_out(out, force=force)
     info = build_student(like, out, seed=seed, max_ratio=max_ratio)
-    console.print(f"student: {out}  parameters={info['parameters']:,}  teacher={info['teacher_parameters']:,}  "
-                  f"ratio={info['ratio']:.3f}", markup=False, highlight=False)
+    console.print(f"student: {out}  parameters={info['parameters']:,}  "
+                  f"teacher={info['teacher_parameters']:,}  ratio={info['ratio']:.3f}",
+                  markup=False, highlight=False)
 
 
 @app.command(help=(

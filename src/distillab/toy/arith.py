@@ -6,15 +6,15 @@ A problem is a start amount changed by 2-3 additions or subtractions, told in va
     answer: "12 + 7 = 19. 19 - 5 = 14. Answer: 14"
     final:  "14"
 
-Numbers stay small (see START, MAX_OPERAND) so a model of about a million parameters can learn every
-step on CPU in minutes, while the text still has to be read (names, objects, verbs, sentence shapes vary) to know which
-operation applies. Which split a problem belongs to is a function of its arithmetic skeleton (start
-amount and operations), not of the seed, so no test chain ever appears in train, whatever `n` or
-`seed` is used.
+Numbers stay small (see START, MAX_OPERAND) so a model of under a million parameters can learn every
+step on CPU in minutes, while the text still has to be read (names, objects, verbs and sentence
+shapes vary) to know which operation applies. Which split a problem belongs to is a function of its
+arithmetic skeleton (start amount and operations), not of the seed, so no test chain ever appears in
+train, whatever `n` or `seed` is used.
 
-    >>> from distillab.toy.arith import problems, is_correct
-    >>> test = problems("test", 100, seed=0)
-    >>> is_correct("12 + 7 = 19. Answer: 19", test[0])
+    from distillab.toy.arith import problems, is_correct
+    test = problems("test", 500, seed=0)
+    is_correct(model_output_text, test[0])   # True if it ends in "Answer: <the right number>"
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ from distillab.errors import ConfigError
 Split = Literal["train", "test"]
 TEST_FRACTION = 10
 """One skeleton in TEST_FRACTION goes to the test split."""
-START = (10, 60)
-MAX_OPERAND = 12
+START = (10, 50)
+MAX_OPERAND = 9
 MAX_VALUE = 99
-"""Amounts start in START, change by 2..MAX_OPERAND per step and stay in 0..MAX_VALUE: about 1.7k
-distinct one-step facts, few enough for a ~1M-parameter model to learn in a few minutes on CPU."""
+"""Amounts start in START, change by 2..MAX_OPERAND per step and stay in 0..MAX_VALUE: about 1k
+distinct one-step facts, few enough for a ~0.7M-parameter model to learn in a few minutes on CPU."""
 
 NAMES = [("Mia", "She"), ("Ava", "She"), ("Zoe", "She"), ("Lena", "She"), ("Emma", "She"), ("Sofia", "She"),
          ("Leo", "He"), ("Omar", "He"), ("Ben", "He"), ("Raj", "He"), ("Theo", "He"), ("Noah", "He")]

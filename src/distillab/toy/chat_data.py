@@ -64,7 +64,8 @@ def collate(examples: Sequence[Example], pad_id: int) -> dict[str, torch.Tensor]
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
-def batches(examples: Sequence[Example], batch_size: int, pad_id: int, seed: int) -> Iterator[dict[str, torch.Tensor]]:
+def batches(examples: Sequence[Example], batch_size: int, pad_id: int,
+            seed: int) -> Iterator[dict[str, torch.Tensor]]:
     """Endless shuffled batches of similar-length examples, reshuffled every epoch.
 
     Each epoch is shuffled, cut into windows of 50 batches, and each window sorted by length before it
@@ -85,3 +86,18 @@ def batches(examples: Sequence[Example], batch_size: int, pad_id: int, seed: int
         rng.shuffle(epoch)
         for batch in epoch:
             yield collate([examples[i] for i in batch], pad_id)
+
+
+def answer_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Mean cross-entropy over answer tokens (labels != -100), batch["labels"] of shape (batch, seq).
+
+    Logits are computed only from the batch's earliest answer position on (`logits_to_keep`): the
+    prompt is most of each sequence and its logits would be thrown away. Right padding under a causal
+    mask never lets a real token see a pad, so no attention mask is passed, which keeps attention on
+    the fast path.
+    """
+    labels = batch["labels"]
+    first = int((labels != IGNORE).int().argmax(dim=1).min())
+    logits = model(input_ids=batch["input_ids"], logits_to_keep=labels.shape[1] - first + 1).logits
+    predicted = logits[:, :-1].flatten(0, 1).float()
+    return torch.nn.functional.cross_entropy(predicted, labels[:, first:].flatten(), ignore_index=IGNORE)

@@ -2,12 +2,13 @@
 
 The student is a Llama-architecture model that keeps what distillation needs from the teacher (the
 tokenizer, vocabulary size and special-token ids, so logits line up position by position) and shrinks
-the rest: half the layers, then the widest hidden size (a multiple of the teacher's head size) whose
-parameter count stays within `max_ratio` of the teacher's. Nothing here looks at whether the teacher is
-a toy model; the teacher's size is counted by building its own architecture on the meta device.
+the rest: half the layers (at least two), then the widest hidden size (a multiple of the teacher's
+head size) whose parameter count stays within `max_ratio` of the teacher's. Nothing here looks at
+whether the teacher is a toy model; the teacher's size is counted by building its own architecture on
+the meta device.
 
-    >>> info = build_student(Path("runs/teacher"), Path("runs/student"))
-    >>> info["ratio"] <= 0.25
+    info = build_student(Path("runs/teacher"), Path("runs/student"))
+    info["ratio"]   # student parameters / teacher parameters, <= max_ratio (0.25)
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ def teacher_parameters(config: PretrainedConfig) -> int:
         with torch.device("meta"):
             model = AutoModelForCausalLM.from_config(config)
     except (ValueError, KeyError, TypeError) as exc:
-        raise ModelError(f"model type {config.model_type!r} is not a causal LM transformers can build ({exc})") from exc
+        raise ModelError(f"model type {config.model_type!r} is not a causal LM transformers can build "
+                         f"({exc})") from exc
     return count_parameters(model)
 
 
@@ -60,7 +62,7 @@ def _field(config: PretrainedConfig, *names: str) -> Any:
 
 
 def student_config(teacher: PretrainedConfig, budget: int, vocab_size: int) -> LlamaConfig:
-    """The widest half-depth (or shallower) Llama config with at most `budget` parameters."""
+    """The deepest (up to half the teacher's layers), then widest Llama config within `budget` parameters."""
     text = teacher.get_text_config()
     hidden = int(_field(text, "hidden_size", "n_embd", "d_model"))
     layers = int(_field(text, "num_hidden_layers", "n_layer", "num_layers"))
@@ -69,16 +71,19 @@ def student_config(teacher: PretrainedConfig, budget: int, vocab_size: int) -> L
     ffn = int(getattr(text, "intermediate_size", None) or getattr(text, "n_inner", None) or 4 * hidden)
     head_dim = int(getattr(text, "head_dim", None) or hidden // heads)
     group = max(1, heads // kv_heads)
-    for n_layers in range(max(1, layers // 2), 0, -1):
+    # Half the layers, but two if the teacher has two: one layer cannot copy from its context.
+    for n_layers in range(max(min(2, layers), layers // 2), 0, -1):
         for width in range(hidden // 2 // head_dim * head_dim, 0, -head_dim):
             n_heads = width // head_dim
             cfg = LlamaConfig(
-                vocab_size=vocab_size, hidden_size=width, intermediate_size=max(1, round(width * ffn / hidden)),
+                vocab_size=vocab_size, hidden_size=width,
+                intermediate_size=max(1, round(width * ffn / hidden)),
                 num_hidden_layers=n_layers, num_attention_heads=n_heads,
                 num_key_value_heads=n_heads // group if n_heads % group == 0 else n_heads, head_dim=head_dim,
                 max_position_embeddings=int(getattr(text, "max_position_embeddings", None) or 2048),
                 rms_norm_eps=1e-5, tie_word_embeddings=True, bos_token_id=getattr(text, "bos_token_id", None),
-                eos_token_id=getattr(text, "eos_token_id", None), pad_token_id=getattr(text, "pad_token_id", None),
+                eos_token_id=getattr(text, "eos_token_id", None),
+                pad_token_id=getattr(text, "pad_token_id", None),
             )
             if llama_parameters(cfg) <= budget:
                 return cfg
@@ -86,14 +91,16 @@ def student_config(teacher: PretrainedConfig, budget: int, vocab_size: int) -> L
                      "alone is too large for that budget")
 
 
-def build_student(teacher_dir: Path, out_dir: Path, *, seed: int = 0, max_ratio: float = 0.25) -> dict[str, Any]:
+def build_student(teacher_dir: Path, out_dir: Path, *, seed: int = 0,
+                  max_ratio: float = 0.25) -> dict[str, Any]:
     """Write a random student for `teacher_dir` to `out_dir`; returns sizes and the parameter ratio."""
     teacher_dir, out_dir = Path(teacher_dir), Path(out_dir)
     config = _load_config(teacher_dir)
     try:
         tokenizer = AutoTokenizer.from_pretrained(teacher_dir)
     except (OSError, ValueError, TypeError) as exc:
-        raise ModelError(f"{teacher_dir}: no usable tokenizer; the student reuses the teacher's ({exc})") from exc
+        raise ModelError(f"{teacher_dir}: no usable tokenizer; the student reuses the teacher's "
+                         f"({exc})") from exc
     n_teacher = teacher_parameters(config)
     vocab = max(int(_field(config.get_text_config(), "vocab_size")), len(tokenizer))
     cfg = student_config(config, int(n_teacher * max_ratio), vocab)

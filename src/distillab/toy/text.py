@@ -10,9 +10,9 @@ Tests, IDLE, tkinter and demo packages are skipped.
 A paragraph goes to the test split by a hash of its text, so splits are disjoint and stable across
 seeds and Python versions (a paragraph keeps its split wherever it appears).
 
-    >>> from distillab.toy.text import passages
-    >>> p = passages("test", 3, seed=0)[0]
-    >>> p.prompt, p.continuation   # the first words of a paragraph, and the rest of it
+    from distillab.toy.text import passages
+    p = passages("test", 3, seed=0)[0]
+    p.prompt, p.continuation   # the first words of a paragraph, and the rest of it
 """
 
 from __future__ import annotations
@@ -75,7 +75,8 @@ def _builtin_docstrings() -> list[str]:
     docs: list[str] = []
     for module_name in sorted(sys.builtin_module_names):
         module = sys.modules.get(module_name) or __import__(module_name)
-        objects = [obj for _, obj in inspect.getmembers(module) if inspect.isroutine(obj) or inspect.isclass(obj)]
+        objects = [obj for _, obj in inspect.getmembers(module)
+                   if inspect.isroutine(obj) or inspect.isclass(obj)]
         for obj in list(objects):
             if inspect.isclass(obj) and obj.__module__ == module_name:
                 objects += [m for _, m in inspect.getmembers(obj) if inspect.isroutine(m)]
@@ -103,7 +104,8 @@ def paragraphs() -> tuple[str, ...]:
     Parsing the stdlib takes seconds, so the result is kept in the toy cache (per Python version).
     """
     def build(tmp: Path) -> None:
-        (tmp / "paragraphs.json").write_text(json.dumps(_extract_paragraphs(), ensure_ascii=False), encoding="utf-8")
+        found = _extract_paragraphs()
+        (tmp / "paragraphs.json").write_text(json.dumps(found, ensure_ascii=False), encoding="utf-8")
 
     try:
         entry = cached_build("stdlib-text", {"python": sys.version}, build)
