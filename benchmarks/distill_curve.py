@@ -21,6 +21,7 @@ import json
 import math
 import os
 import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -113,7 +114,27 @@ def main() -> None:
     tests = problems("test", args.tests, seed=args.seed)
     teacher_acc = accuracy(teacher, tests)
     print(f"teacher {teacher}: accuracy {teacher_acc:.3f} on {len(tests)} test problems", flush=True)
-    runs = []
+    runs: list[dict[str, Any]] = []
+    harvest_seconds = 0.0
+    student_info: dict[str, Any] = {}
+
+    def save() -> Path:  # after every run, so a cut-off benchmark keeps what it measured
+        result_path = RESULTS / ("distill_curve_quick.json" if args.quick else "distill_curve.json")
+        result = {"benchmark": "distill_curve", "quick": args.quick, "teacher": str(teacher),
+                  "teacher_accuracy": teacher_acc, "test_problems": len(tests), "student": student_info,
+                  "harvest": {"prompts": budgets[-1], "temperature": args.temperature, "top_logprobs": 20,
+                              "seconds": round(harvest_seconds, 1)},
+                  "training": {"epochs": args.epochs, "min_steps": args.min_steps, "batch_size": args.batch_size,
+                               "lr": args.lr, "kd_weight": 0.5},
+                  "runs": runs, "seconds": round(time.monotonic() - started, 1), "threads": args.threads,
+                  "cpus": os.cpu_count(),
+                  "machine": platform.machine(),
+                  "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+                  "command": " ".join(["python benchmarks/distill_curve.py", *sys.argv[1:]])}
+        result_path.parent.mkdir(parents=True, exist_ok=True)
+        result_path.write_text(json.dumps(result, indent=2) + "\n")
+        return result_path
+
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         student_info = build_student(teacher, tmp / "student", seed=args.seed)
@@ -139,20 +160,8 @@ def main() -> None:
                 runs.append(run)
                 print(f"  {n:>5} queries  {loss:>4}: accuracy {run['accuracy']:.3f} ({steps} steps, "
                       f"{run['train_seconds']:.0f}s)", flush=True)
-    result_path = RESULTS / ("distill_curve_quick.json" if args.quick else "distill_curve.json")
-    result = {"benchmark": "distill_curve", "quick": args.quick, "teacher": str(teacher),
-              "teacher_accuracy": teacher_acc, "test_problems": len(tests), "student": student_info,
-              "harvest": {"prompts": budgets[-1], "temperature": args.temperature, "top_logprobs": 20,
-                          "seconds": round(harvest_seconds, 1)},
-              "training": {"epochs": args.epochs, "min_steps": args.min_steps, "batch_size": args.batch_size,
-                           "lr": args.lr, "kd_weight": 0.5},
-              "runs": runs, "seconds": round(time.monotonic() - started, 1), "threads": args.threads,
-              "cpus": os.cpu_count(),
-              "machine": platform.machine(),
-              "command": "python benchmarks/distill_curve.py" + (" --quick" if args.quick else "")}
-    result_path.parent.mkdir(parents=True, exist_ok=True)
-    result_path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {result_path.relative_to(ROOT)}")
+                save()
+    print(f"wrote {save().relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -87,6 +87,14 @@ def student_config(teacher: PretrainedConfig, budget: int, vocab_size: int) -> L
             )
             if llama_parameters(cfg) <= budget:
                 return cfg
+            # Slightly over: a narrower MLP (down to as wide as the model, in steps of 8) costs less
+            # than halving the width, which is the next option.
+            over = llama_parameters(cfg) - budget
+            mlp = cfg.intermediate_size - -(-over // (3 * width * n_layers))
+            mlp -= mlp % 8
+            if mlp >= width:
+                cfg.intermediate_size = mlp
+                return cfg
     raise ModelError(f"no Llama student fits in {budget:,} parameters: the {vocab_size:,}-token embedding "
                      "alone is too large for that budget")
 
