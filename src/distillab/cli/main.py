@@ -43,13 +43,16 @@ def _root(
 
 def _register() -> None:
     # Imported here so `distillab --help` stays fast: command modules import torch lazily.
-    from distillab.cli import demo, generate, serve, toy, train
+    from distillab.cli import demo, distill, eval, generate, serve, toy, train
 
     app.add_typer(toy.app, name="toy")
     app.command("serve", help=serve.HELP)(serve.serve)
     app.command("generate", help=generate.HELP)(generate.generate)
     app.command("demo", help=demo.HELP)(demo.demo)
     app.command("train", help=train.HELP)(train.train)
+    app.command("eval", help=eval.HELP)(eval.eval_command)
+    app.command("report", help=eval.REPORT_HELP)(eval.report_command)
+    app.command("distill", help=distill.HELP)(distill.distill)
 
 
 _register()

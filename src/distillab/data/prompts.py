@@ -58,7 +58,7 @@ def _parse_messages(value: Any, where: str) -> list[dict[str, str]]:
     return messages
 
 
-def _parse_row(row: Any, where: str, messages_as_json: bool = False) -> PromptRow:
+def parse_row(row: Any, where: str, messages_as_json: bool = False) -> PromptRow:
     if not isinstance(row, dict):
         raise DataError(f"{where}: expected an object with 'messages' or 'prompt', got {type(row).__name__}")
     messages, prompt = row.get("messages"), row.get("prompt")
@@ -91,7 +91,7 @@ def _jsonl_rows(path: Path) -> Iterator[PromptRow]:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise DataError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from exc
-            yield _parse_row(row, where)
+            yield parse_row(row, where)
 
 
 def _csv_rows(path: Path) -> Iterator[PromptRow]:
@@ -110,7 +110,7 @@ def _csv_rows(path: Path) -> Iterator[PromptRow]:
                 raise DataError(f"{path}:{start}: malformed CSV ({exc})") from exc
             if None in row:
                 raise DataError(f"{path}:{start}: more fields than the header has columns")
-            yield _parse_row(row, f"{path}:{start}", messages_as_json=True)
+            yield parse_row(row, f"{path}:{start}", messages_as_json=True)
 
 
 def _parquet_rows(path: Path) -> Iterator[PromptRow]:
@@ -123,7 +123,7 @@ def _parquet_rows(path: Path) -> Iterator[PromptRow]:
     if not {"messages", "prompt"} & set(table.column_names):
         raise DataError(f"{path}: needs a 'messages' or 'prompt' column; has {table.column_names}")
     for index, row in enumerate(table.to_pylist()):
-        yield _parse_row(row, f"{path}:row {index}", messages_as_json=isinstance(row.get("messages"), str))
+        yield parse_row(row, f"{path}:row {index}", messages_as_json=isinstance(row.get("messages"), str))
 
 
 def read_prompts(path: str | Path) -> list[PromptRow]:

@@ -1,0 +1,113 @@
+"""`run_eval` end to end on a tiny random model, against numbers computed without distillab's code."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from distillab.evaluate import EvalConfig, run_eval
+from distillab.toy.models import ModelSize, build_model
+
+PROMPTS = [f"Ann has {a} pens. She gets {b} more." for a, b in [(3, 4), (10, 2), (7, 7), (1, 9), (12, 5), (6, 0)]]
+
+
+def hf_greedy(model_dir: Path, prompts: list[str], max_new_tokens: int) -> list[str]:
+    """Greedy chat completions straight from transformers' `generate`: the independent reference."""
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    out = []
+    for prompt in prompts:
+        ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+                                            return_tensors="pt", return_dict=True)["input_ids"]
+        with torch.no_grad():
+            generated = model.generate(ids, max_new_tokens=max_new_tokens, do_sample=False)
+        out.append(tokenizer.decode(generated[0, ids.shape[1]:], skip_special_tokens=True))
+    return out
+
+
+@pytest.fixture(scope="module")
+def other_model(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A second random model with the same tokenizer: a stand-in for an untrained student."""
+    out = tmp_path_factory.mktemp("other")
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = build_model(tokenizer, ModelSize(layers=1, dim=32, heads=2, max_positions=256), seed=5)
+    # Untied, random output layer: tied random models all predict "repeat the last token", alike.
+    model.config.tie_word_embeddings = False
+    model.lm_head.weight = torch.nn.Parameter(torch.randn(model.lm_head.weight.shape,
+                                                          generator=torch.Generator().manual_seed(5)))
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def test_accuracy_matches_hand_built_answers_and_parity_with_itself(tiny_model_dir: Path, other_model: Path,
+                                                                    tmp_path: Path) -> None:
+    completions = hf_greedy(tiny_model_dir, PROMPTS, max_new_tokens=6)
+    # Items 0, 2 and 4 expect exactly what the model writes; the others expect something it never writes.
+    right = {0, 2, 4}
+    rows = [{"id": f"q{i}", "prompt": None, "messages": [{"role": "user", "content": p}],
+             "answer": completions[i] if i in right else "no model writes this"} for i, p in enumerate(PROMPTS)]
+    task = tmp_path / "task.jsonl"
+    task.write_text("".join(json.dumps({k: v for k, v in r.items() if v is not None}) + "\n" for r in rows))
+    config = EvalConfig(model=str(tiny_model_dir), teacher=str(tiny_model_dir), baseline=str(other_model),
+                        task=str(task), checker="exact", out=tmp_path / "eval", max_tokens=6, speed_requests=2,
+                        progress=False)
+    report = run_eval(config)
+    model = report["models"]["model"]
+    assert (model["correct"], model["accuracy"]) == (3, 0.5)
+    assert report["examples"][0]["model"] == completions[0]
+    same = report["parity"]["model"]
+    assert same["token"]["top1_agreement"] == 1.0 and same["token"]["kl"] == pytest.approx(0.0, abs=1e-4)
+    assert same["answer_agreement"] == 1.0 and same["accuracy_ratio"] == 1.0
+    other = report["parity"]["baseline"]
+    assert other["token"]["top1_agreement"] < 1.0 and other["token"]["kl"] > 0.1
+    n_params = sum(p.numel() for p in AutoModelForCausalLM.from_pretrained(tiny_model_dir).parameters())
+    assert model["size"]["parameters"] == n_params
+    assert model["speed"]["requests"] == 2 and model["speed"]["tokens_per_s"] > 0
+    assert json.loads((tmp_path / "eval" / "report.json").read_text())["models"]["model"]["correct"] == 3
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.external: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        for name, value in attrs:
+            if name in ("src", "href", "xlink:href", "data") and value and not value.startswith("#"):
+                self.external.append(f"{tag} {name}={value}")
+
+
+def test_report_html_is_self_contained(tiny_model_dir: Path, tmp_path: Path) -> None:
+    config = EvalConfig(model=str(tiny_model_dir), teacher=str(tiny_model_dir), task="arith", n=4, max_tokens=4,
+                        speed_requests=1, out=tmp_path / "eval", progress=False)
+    run_eval(config)
+    page = (tmp_path / "eval" / "report.html").read_text()
+    parser = _Links()
+    parser.feed(page)
+    parser.close()
+    assert parser.tags.count("svg") >= 3 and "table" in parser.tags
+    assert parser.external == [] and "<script" not in page and "<link" not in page
+    assert "@import" not in page and not re.search(r"url\((?!#)", page)  # url(#id): a clip path inside the page
+
+
+def test_rerun_reuses_answers_until_the_model_changes(tiny_model_dir: Path, other_model: Path,
+                                                     tmp_path: Path) -> None:
+    from distillab.data.records import read_records
+
+    base = dict(task="arith", n=3, max_tokens=4, speed_requests=0, out=tmp_path / "eval", progress=False)
+    run_eval(EvalConfig(model=str(tiny_model_dir), **base))  # type: ignore[arg-type]
+    answers = tmp_path / "eval" / "answers" / "model"
+    created = read_records(answers, columns=["created"]).column("created").to_pylist()
+    run_eval(EvalConfig(model=str(tiny_model_dir), **base))  # type: ignore[arg-type]
+    assert read_records(answers, columns=["created"]).column("created").to_pylist() == created
+    run_eval(EvalConfig(model=str(other_model), **base))  # type: ignore[arg-type]
+    assert read_records(answers, columns=["created"]).column("created").to_pylist() != created
