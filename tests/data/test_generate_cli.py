@@ -10,9 +10,10 @@ import sys
 import time
 from pathlib import Path
 
+from fake_openai import free_port
+
 from distillab.data.journal import read_journal
 from distillab.data.records import read_records
-from fake_openai import free_port
 
 CONCURRENCY = 4
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_openai import PROBE_TEXTS
 from rich.console import Console
 
 from distillab.data.config import HarvestConfig
@@ -16,7 +17,6 @@ from distillab.data.harvest import run_harvest
 from distillab.data.journal import read_journal
 from distillab.data.records import read_records
 from distillab.errors import BudgetExceeded, ConfigError
-from fake_openai import PROBE_TEXTS
 
 
 def _config(url: str, prompts: Path, out: Path, **kw: Any) -> HarvestConfig:

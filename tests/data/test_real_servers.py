@@ -5,21 +5,21 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import sys
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from fake_openai import free_port
 from rich.console import Console
 
 from distillab.data.config import HarvestConfig
 from distillab.data.harvest import run_harvest
 from distillab.data.records import read_records
 from distillab.errors import TeacherError
-from fake_openai import free_port
 
 
 @pytest.fixture(scope="module")

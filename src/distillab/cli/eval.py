@@ -7,7 +7,9 @@ from typing import Optional
 
 import typer
 
-from distillab.evaluate.config import field_default, field_help
+from distillab.cli.options import option
+from distillab.evaluate.config import EvalConfig
+from distillab.fields import help_of
 
 HELP = """Evaluate a model on a task, next to its teacher: accuracy, agreement, size, speed and cost.
 
@@ -40,12 +42,12 @@ Examples:
 
 
 def _opt(name: str, *flags: str) -> object:
-    return typer.Option(field_default(name), *flags, help=field_help(name), show_default=True)
+    return option(EvalConfig, name, *flags)
 
 
 def eval_command(
-    model: str = typer.Option(..., "--model", help=field_help("model")),
-    out: Path = typer.Option(..., "--out", help=field_help("out")),
+    model: str = typer.Option(..., "--model", help=help_of(EvalConfig, "model")),
+    out: Path = typer.Option(..., "--out", help=help_of(EvalConfig, "out")),
     task: str = _opt("task", "--task"),  # type: ignore[assignment]
     checker: Optional[str] = _opt("checker", "--checker"),  # type: ignore[assignment]
     teacher: Optional[str] = _opt("teacher", "--teacher"),  # type: ignore[assignment]

@@ -7,8 +7,10 @@ from typing import Optional
 
 import typer
 
-from distillab.data.config import HarvestConfig, field_default, field_help
+from distillab.cli.options import option
+from distillab.data.config import HarvestConfig
 from distillab.errors import TeacherError
+from distillab.fields import help_of
 
 HELP = """Harvest a teacher's answers to a prompt file into a Parquet dataset (resumable).
 
@@ -36,18 +38,18 @@ A hosted API, within its published limits and a spending cap:
 
 
 def _opt(name: str, *flags: str) -> object:
-    return typer.Option(field_default(name), *flags, help=field_help(name), show_default=True)
+    return option(HarvestConfig, name, *flags)
 
 
 def generate(
-    teacher: str = typer.Option(..., "--teacher", help=field_help("teacher")),
-    prompts: Path = typer.Option(..., "--prompts", help=field_help("prompts")),
-    out: Path = typer.Option(..., "--out", help=field_help("out")),
+    teacher: str = typer.Option(..., "--teacher", help=help_of(HarvestConfig, "teacher")),
+    prompts: Path = typer.Option(..., "--prompts", help=help_of(HarvestConfig, "prompts")),
+    out: Path = typer.Option(..., "--out", help=help_of(HarvestConfig, "out")),
     n: int = _opt("n", "--n"),  # type: ignore[assignment]
     temperature: float = _opt("temperature", "--temperature"),  # type: ignore[assignment]
     top_p: float = _opt("top_p", "--top-p"),  # type: ignore[assignment]
     max_tokens: int = _opt("max_tokens", "--max-tokens"),  # type: ignore[assignment]
-    stop: Optional[list[str]] = typer.Option(None, "--stop", help=field_help("stop")),
+    stop: Optional[list[str]] = typer.Option(None, "--stop", help=help_of(HarvestConfig, "stop")),
     seed: Optional[int] = _opt("seed", "--seed"),  # type: ignore[assignment]
     top_logprobs: int = _opt("top_logprobs", "--top-logprobs"),  # type: ignore[assignment]
     model: Optional[str] = _opt("model", "--model"),  # type: ignore[assignment]

@@ -7,7 +7,9 @@ from typing import Optional
 
 import typer
 
-from distillab.train.config import TrainConfig, field_default, field_help
+from distillab.cli.options import option
+from distillab.fields import help_of
+from distillab.train.config import TrainConfig
 
 HELP = """Train a student on a harvest written by `distillab generate` (or online from a local teacher).
 
@@ -32,13 +34,13 @@ See docs/train.md.
 
 
 def _opt(name: str, *flags: str) -> object:
-    return typer.Option(field_default(name), *flags, help=field_help(name), show_default=True)
+    return option(TrainConfig, name, *flags)
 
 
 def train(
-    student: Path = typer.Option(..., "--student", help=field_help("student")),
-    data: Path = typer.Option(..., "--data", help=field_help("data")),
-    out: Path = typer.Option(..., "--out", help=field_help("out")),
+    student: Path = typer.Option(..., "--student", help=help_of(TrainConfig, "student")),
+    data: Path = typer.Option(..., "--data", help=help_of(TrainConfig, "data")),
+    out: Path = typer.Option(..., "--out", help=help_of(TrainConfig, "out")),
     loss: str = _opt("loss", "--loss"),  # type: ignore[assignment]
     kd_weight: float = _opt("kd_weight", "--kd-weight"),  # type: ignore[assignment]
     temperature: float = _opt("temperature", "--temperature"),  # type: ignore[assignment]

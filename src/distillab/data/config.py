@@ -7,17 +7,13 @@ All problems are collected and reported together, not one per run.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from distillab.data.prompts import SUFFIXES
 from distillab.errors import ConfigError
+from distillab.fields import documented as _f
 from distillab.teacher.base import SamplingParams
-
-
-def _f(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
 
 
 @dataclass
@@ -102,12 +98,3 @@ class HarvestConfig:
         return SamplingParams(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens,
                               stop=self.stop, seed=self.seed, logprobs=logprobs,
                               top_logprobs=self.top_logprobs if top_logprobs is None else top_logprobs)
-
-
-def field_help(name: str) -> str:
-    """The documented help of a `HarvestConfig` field (the CLI shows it)."""
-    return str({f.name: f.metadata["help"] for f in fields(HarvestConfig)}[name])
-
-
-def field_default(name: str) -> Any:
-    return {f.name: f.default for f in fields(HarvestConfig)}[name]

@@ -19,16 +19,17 @@ Flags given on the command line win over the file; the file wins over the defaul
 from __future__ import annotations
 
 import json
-import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import tomllib
 import yaml
 
 from distillab.data.config import HarvestConfig
 from distillab.errors import ConfigError
 from distillab.evaluate.config import EvalConfig
+from distillab.fields import documented as _f
 from distillab.train.config import TrainConfig
 
 STAGES = ("generate", "train", "eval")
@@ -38,9 +39,6 @@ SET_BY_DISTILL = {"generate": {"teacher", "prompts", "out", "progress"},
                   "eval": {"model", "out", "teacher", "baseline", "data", "progress"}}
 """Stage options that `distill` fills in itself (paths inside OUT), so a file may not set them."""
 
-
-def _f(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
 
 
 @dataclass

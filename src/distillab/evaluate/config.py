@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from distillab.errors import ConfigError
-
-
-def _f(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
+from distillab.fields import documented as _f
 
 
 @dataclass
@@ -55,11 +51,3 @@ class EvalConfig:
             problems.append(f"concurrency: must be >= 1, got {self.concurrency}")
         if problems:
             raise ConfigError(problems)
-
-
-def field_help(name: str) -> str:
-    return str(next(f for f in fields(EvalConfig) if f.name == name).metadata["help"])
-
-
-def field_default(name: str) -> Any:
-    return next(f for f in fields(EvalConfig) if f.name == name).default

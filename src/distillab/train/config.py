@@ -9,19 +9,17 @@ the tokenizers agree?) happen in ``distillab.train.setup``, still before any tra
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from distillab.errors import ConfigError
+from distillab.fields import documented as _f
 
 LOSS_NAMES = ("sft", "fkl", "rkl", "gjsd", "skl", "tv")
 """The keys of ``distillab.train.losses.LOSSES`` (a test keeps them equal), spelled out here so that
 ``distillab --help`` does not import torch."""
 
-
-def _f(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
 
 
 @dataclass
@@ -135,12 +133,3 @@ class TrainConfig:
 
 RUN_ONLY = ("resume", "progress", "save_every", "eval_every")
 """Fields that may differ between a run and its resumption: they do not change the weights."""
-
-
-def field_help(name: str) -> str:
-    """The documented help of a `TrainConfig` field (the CLI shows it)."""
-    return str({f.name: f.metadata["help"] for f in fields(TrainConfig)}[name])
-
-
-def field_default(name: str) -> Any:
-    return {f.name: f.default for f in fields(TrainConfig)}[name]
