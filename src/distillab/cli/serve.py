@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 from pathlib import Path
+from typing import Optional
 
 import typer
 
+from distillab.errors import ConfigError
 from distillab.serving.settings import ServeSettings, help_for
 
-HELP = """Serve a Hugging Face causal LM over the OpenAI API, with token log-probabilities.
+HELP = """Serve a Hugging Face causal LM over the OpenAI API, with token log-probabilities; with --db,
+as a gateway with API keys per account, a durable request log, rate limits and policies.
 
 Endpoints: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health.
 Concurrent requests are batched together (up to --max-batch sequences).
@@ -29,30 +33,95 @@ Examples:
   client = OpenAI(base_url="http://127.0.0.1:8000/v1", api_key="unused")
   reply = client.chat.completions.create(model="teacher", messages=[{"role": "user", "content": "hi"}])
   print(reply.choices[0].message.content)'
+
+As a gateway (keys, request log, limits; admin API when DISTILLAB_ADMIN_TOKEN is set):
+
+\b
+  distillab keys create --db gateway.db --account acme --org acme-inc     # prints the key once
+  distillab serve --model runs/teacher --db gateway.db --rpm 60 --tpm 40000
+  distillab serve --upstream http://10.0.0.5:8000/v1 --db postgresql://gw@db/gateway --port 8080
+  distillab logs export --db gateway.db --out requests.parquet
+
+\b
+  curl -X PUT http://127.0.0.1:8000/admin/accounts/acme/state -H "Authorization: Bearer $DISTILLAB_ADMIN_TOKEN" \\
+    -H 'Content-Type: application/json' -d '{"state": "degrade", "reason": "campaign c-17"}'
+
+See docs/serve.md and docs/gateway.md.
 """
 
 
 def serve(
-    model: Path = typer.Option(..., "--model", help=help_for("model")),
+    model: Optional[Path] = typer.Option(None, "--model", help=help_for("model")),
+    upstream: Optional[str] = typer.Option(None, "--upstream", help="Proxy this OpenAI-compatible base URL "
+                                           "(http://host:port/v1) instead of serving a local model."),
+    db: Optional[str] = typer.Option(None, "--db", envvar="DISTILLAB_DB", help="Gateway store: a SQLite file or "
+                                     "postgresql://... URL. Turns on API keys, the request log and policies."),
     host: str = typer.Option("127.0.0.1", "--host", help=help_for("host")),
     port: int = typer.Option(8000, "--port", help=help_for("port")),
-    model_name: str | None = typer.Option(None, "--model-name", help=help_for("model_name")),
+    model_name: Optional[str] = typer.Option(None, "--model-name", help=help_for("model_name")),
     max_batch: int = typer.Option(16, "--max-batch", help=help_for("max_batch")),
     batch_window_ms: float = typer.Option(5.0, "--batch-window-ms", help=help_for("batch_window_ms")),
     device: str = typer.Option("auto", "--device", help=help_for("device")),
     dtype: str = typer.Option("auto", "--dtype", help=help_for("dtype")),
+    rpm: Optional[float] = typer.Option(None, "--rpm", help="Gateway: requests per minute per account."),
+    tpm: Optional[float] = typer.Option(None, "--tpm", help="Gateway: tokens per minute per account "
+                                        "(prompt + max_tokens x n, counted at admission)."),
+    throttle_factor: float = typer.Option(0.1, "--throttle-factor", help="Gateway: share of the limits a "
+                                          "throttled account keeps."),
+    degrade_max_tokens: int = typer.Option(64, "--degrade-max-tokens", help="Gateway: longest answer a "
+                                           "degraded account gets (it also loses logprobs and n > 1)."),
+    upstream_key_env: str = typer.Option("UPSTREAM_API_KEY", "--upstream-key-env", help="Environment variable "
+                                         "with the upstream's API key (never stored)."),
+    admin_token_env: str = typer.Option("DISTILLAB_ADMIN_TOKEN", "--admin-token-env", help="Environment "
+                                        "variable with the admin API token (unset: admin API off)."),
 ) -> None:
-    """Load the model, then run uvicorn until interrupted (Ctrl-C finishes in-flight requests first)."""
+    """Load the model (or point at the upstream), then run uvicorn until interrupted (Ctrl-C drains
+    in-flight requests first)."""
+    import os
+
     import uvicorn
 
-    # torch and transformers come with the app; imported here so `distillab --help` stays fast.
-    from distillab.serving.app import create_app
+    if (model is None) == (upstream is None):
+        raise ConfigError("give exactly one of --model (serve a local model) or --upstream (proxy a server)")
+    if upstream is not None and db is None:
+        raise ConfigError("--upstream runs the gateway, which needs --db (a SQLite file or postgresql:// URL)")
+    if db is None:
+        # A plain model server: no keys, no log. torch comes with the app, so import it only now.
+        from distillab.serving.app import create_app
 
-    settings = ServeSettings(model=model, host=host, port=port, model_name=model_name, max_batch=max_batch,
-                             batch_window_ms=batch_window_ms, device=device, dtype=dtype)
-    app = create_app(settings)
-    _server_class()(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info",
-                                     timeout_graceful_shutdown=30), settings.served_name).run()
+        settings = ServeSettings(model=model, host=host, port=port, model_name=model_name,  # type: ignore[arg-type]
+                                 max_batch=max_batch, batch_window_ms=batch_window_ms, device=device, dtype=dtype)
+        app = create_app(settings)
+        name = settings.served_name
+    else:
+        from distillab.gateway.app import create_gateway
+        from distillab.gateway.policy import Limits
+        from distillab.gateway.store import Store
+
+        limits = Limits(rpm=rpm, tpm=tpm, throttle_factor=throttle_factor, degrade_max_tokens=degrade_max_tokens)
+        problems = [f"--{flag} must be positive (got {value})" for flag, value in
+                    (("rpm", rpm), ("tpm", tpm)) if value is not None and value <= 0]
+        if not 0 < throttle_factor <= 1:
+            problems.append(f"--throttle-factor must be in (0, 1] (got {throttle_factor})")
+        if degrade_max_tokens < 1:
+            problems.append(f"--degrade-max-tokens must be at least 1 (got {degrade_max_tokens})")
+        if problems:
+            raise ConfigError(problems)
+        backend: object
+        if model is not None:
+            from distillab.serving.app import create_app
+
+            settings = ServeSettings(model=model, model_name=model_name, max_batch=max_batch,
+                                     batch_window_ms=batch_window_ms, device=device, dtype=dtype)
+            backend, name = create_app(settings), settings.served_name
+        else:
+            assert upstream is not None
+            backend, name = upstream.rstrip("/"), upstream
+        app = create_gateway(Store(db), backend, limits=limits,  # type: ignore[arg-type]
+                             upstream_key=os.environ.get(upstream_key_env), admin_token=os.environ.get(admin_token_env))
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+    _server_class()(uvicorn.Config(app, host=host, port=port, log_level="info",
+                                     timeout_graceful_shutdown=30), name).run()
 
 
 def _server_class() -> type:

@@ -10,6 +10,7 @@ weight-changing settings is refused rather than silently producing a different m
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,17 @@ from distillab.errors import ConfigError
 from distillab.train.config import RUN_ONLY, TrainConfig
 
 STATE = "state.json"
+
+
+class _TiedWeightsNotice(logging.Filter):
+    """Drops accelerate's "Removed shared tensor ... while saving" warning, printed at every checkpoint of
+    a model with tied input/output embeddings: the tie is restored on load (the resume tests check it)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Removed shared tensor" not in record.getMessage()
+
+
+logging.getLogger("accelerate.utils.other").addFilter(_TiedWeightsNotice())
 
 
 RECENT = 20

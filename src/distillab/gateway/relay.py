@@ -1,0 +1,249 @@
+"""One request through the gateway: who is asking, may they, forward it, record it.
+
+    key -> account (401 if unknown or revoked)
+        -> account state and rate limits (403 blocked, 429 + Retry-After)
+        -> degrade the request if the account is degraded
+        -> forward to the model (streaming chunk by chunk)
+        -> write the request-log record durably, then finish the response
+
+For a streamed answer the record is written after the last chunk arrives from the model and before
+the response ends, so a client that saw the end of its answer was logged. Refused requests are logged
+too, with the decision and its reason; requests with no valid key are counted but not logged (they
+belong to no account).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from distillab.gateway.metrics import Metrics
+from distillab.gateway.policy import Admission, Limits, degrade, estimate_tokens
+from distillab.gateway.upstream import Upstream, UpstreamError
+from distillab.serving.errors import RequestError, error_body
+
+log = logging.getLogger("distillab.gateway")
+STATE_TTL_S = 2.0
+"""How stale an account's state may be in this replica (states are re-read from the store)."""
+
+
+@dataclass
+class Caller:
+    account: str
+    key_id: str
+    org: str | None
+    payment_id: str | None
+
+
+class StateCache:
+    """Account states from the store, re-read at most every STATE_TTL_S seconds."""
+
+    def __init__(self, store: Any):
+        self.store = store
+        self.states: dict[str, str] = {}
+        self.read_at = -1e9
+
+    async def get(self, account: str) -> str:
+        if time.monotonic() - self.read_at > STATE_TTL_S:
+            self.states = await run_in_threadpool(self.store.states)
+            self.read_at = time.monotonic()
+        return self.states.get(account, "allow")
+
+    def forget(self) -> None:
+        self.read_at = -1e9
+
+
+class Relay:
+    """Everything a /v1 request needs: store, admission, upstream, metrics."""
+
+    def __init__(self, store: Any, upstream: Upstream, limits: Limits, metrics: Metrics):
+        self.store = store
+        self.upstream = upstream
+        self.limits = limits
+        self.admission = Admission(limits)
+        self.states = StateCache(store)
+        self.metrics = metrics
+
+    async def authorize(self, request: Request) -> Caller:
+        """The caller behind the request's API key; ``RequestError`` 401 (counted, not logged) otherwise."""
+        header = request.headers.get("authorization", "")
+        scheme, _, secret = header.partition(" ")
+        info = None
+        if scheme.lower() == "bearer" and secret.strip():
+            info = await run_in_threadpool(self.store.verify_key, secret.strip())
+        if info is None or info.revoked:
+            self.metrics.rejections.labels("unauthorized").inc()
+            self.metrics.requests.labels(request.url.path, "401", "unauthorized").inc()
+            if not secret.strip() or scheme.lower() != "bearer":
+                raise RequestError("missing API key: send 'Authorization: Bearer <key>'", status=401,
+                                   code="missing_api_key")
+            raise RequestError(f"{'revoked' if info is not None else 'invalid'} API key", status=401,
+                               code="invalid_api_key")
+        return Caller(info.account, info.key_id, info.org, info.payment_id)
+
+    async def handle(self, request: Request, endpoint: str, caller: Caller) -> Response:
+        started = time.monotonic()
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            body = None
+        if not isinstance(body, dict):
+            self._count(endpoint, 400, "bad_request", started)
+            return _error(400, "the request body must be a JSON object")
+        record = self._record(request, caller, endpoint, body)
+        state = await self.states.get(caller.account)
+        verdict = self.admission.check(caller.account, state, estimate_tokens(body))
+        if not verdict.allowed:
+            self.metrics.rejections.labels(verdict.decision).inc()
+            if verdict.decision == "block":
+                response = _error(403, f"account {caller.account!r} is blocked", code="account_blocked",
+                                  type="permission_error")
+            else:
+                response = _error(429, f"rate limit reached: {verdict.reason}; retry after "
+                                       f"{verdict.retry_after:.1f}s", code="rate_limit_exceeded", type="requests")
+                response.headers["Retry-After"] = str(max(1, round(verdict.retry_after + 0.5)))
+            await self._finish(record, response.status_code, verdict.decision, verdict.reason, started)
+            return response
+        forwarded = degrade(body, self.limits) if verdict.decision == "degrade" else body
+        record.update(decision=verdict.decision, reason=verdict.reason)
+        path = "/chat/completions" if endpoint.endswith("chat/completions") else "/completions"
+        if forwarded.get("stream"):
+            return await self._stream(path, forwarded, record, started)
+        try:
+            answer = await self.upstream.json("POST", path, forwarded)
+        except UpstreamError as exc:
+            self.metrics.rejections.labels("upstream_error").inc()
+            await self._finish(record, exc.status, "upstream_error", str(exc), started)
+            return JSONResponse(exc.body, status_code=exc.status)
+        usage = answer.get("usage") or {}
+        record.update(response=_answer_text(answer), prompt_tokens=usage.get("prompt_tokens"),
+                      completion_tokens=usage.get("completion_tokens"))
+        await self._finish(record, 200, verdict.decision, verdict.reason, started)
+        return JSONResponse(answer)
+
+    async def _stream(self, path: str, body: dict[str, Any], record: dict[str, Any], started: float) -> Response:
+        try:
+            upstream = await self.upstream.open("POST", path, body)
+        except UpstreamError as exc:
+            self.metrics.rejections.labels("upstream_error").inc()
+            await self._finish(record, exc.status, "upstream_error", str(exc), started)
+            return JSONResponse(exc.body, status_code=exc.status)
+        events = SSEText()
+
+        async def chunks() -> AsyncIterator[bytes]:
+            # Each chunk is held back until the next arrives, and the record is written before the last
+            # one (with "data: [DONE]") goes out: a client that saw the end of its answer was logged.
+            held: bytes | None = None
+            logged = False
+            try:
+                async for chunk in upstream.aiter_raw():
+                    events.feed(chunk)
+                    if held is not None:
+                        yield held
+                    held = chunk
+                await upstream.aclose()
+                record.update(response=events.text(), prompt_tokens=events.prompt_tokens,
+                              completion_tokens=events.completion_tokens)
+                await self._finish(record, 200, record["decision"], record["reason"], started)
+                logged = True
+                if held is not None:
+                    yield held
+            finally:
+                if not logged:  # the client went away, or the upstream broke off mid-answer
+                    await upstream.aclose()
+                    record.update(response=events.text(), completion_tokens=events.completion_tokens)
+                    asyncio.ensure_future(self._finish(record, 499, "client_closed", "stream ended early",
+                                                       started))
+
+        return StreamingResponse(chunks(), media_type="text/event-stream")
+
+    def _record(self, request: Request, caller: Caller, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
+        params = {k: v for k, v in body.items() if k not in ("messages", "prompt", "model")}
+        return {"ts": time.time(), "account": caller.account, "key_id": caller.key_id,
+                "ip": request.client.host if request.client else None,
+                "user_agent": request.headers.get("user-agent"), "org": caller.org, "payment_id": caller.payment_id,
+                "endpoint": endpoint, "model": body.get("model"), "messages": body.get("messages"),
+                "prompt": body.get("prompt"), "params": params, "response": None, "prompt_tokens": None,
+                "completion_tokens": None, "status": None, "latency_ms": None, "decision": None, "reason": None}
+
+    async def _finish(self, record: dict[str, Any], status: int, decision: str, reason: str | None,
+                      started: float) -> None:
+        latency = time.monotonic() - started
+        record.update(status=status, decision=decision, reason=reason or None, latency_ms=round(1000 * latency, 2))
+        await run_in_threadpool(self.store.log_request, record)  # durable before the response completes
+        self._count(record["endpoint"], status, decision, started)
+        for kind in ("prompt_tokens", "completion_tokens"):
+            if record.get(kind):
+                self.metrics.tokens.labels(kind.split("_")[0]).inc(record[kind])
+        log.info(json.dumps({"event": "request", "account": record["account"], "endpoint": record["endpoint"],
+                             "status": status, "decision": decision, "reason": reason,
+                             "latency_ms": record["latency_ms"], "completion_tokens": record.get("completion_tokens")}))
+
+    def _count(self, endpoint: str, status: int, decision: str, started: float) -> None:
+        self.metrics.requests.labels(endpoint, str(status), decision).inc()
+        self.metrics.latency.labels(endpoint).observe(time.monotonic() - started)
+
+
+class SSEText:
+    """Reads an OpenAI server-sent-event stream as it passes: the text of choice 0, and the usage."""
+
+    def __init__(self) -> None:
+        self.buffer = b""
+        self.pieces: list[str] = []
+        self.content_chunks = 0
+        self.prompt_tokens: int | None = None
+        self.usage_completion: int | None = None
+
+    def feed(self, chunk: bytes) -> None:
+        self.buffer += chunk
+        *lines, self.buffer = self.buffer.split(b"\n")
+        for line in lines:
+            if not line.startswith(b"data:"):
+                continue
+            data = line[5:].strip()
+            if data == b"[DONE]":
+                continue
+            try:
+                event = json.loads(data)
+            except json.JSONDecodeError:
+                continue
+            if event.get("usage"):
+                self.prompt_tokens = event["usage"].get("prompt_tokens")
+                self.usage_completion = event["usage"].get("completion_tokens")
+            for choice in event.get("choices") or []:
+                if choice.get("index", 0) != 0:
+                    continue
+                piece = (choice.get("delta") or {}).get("content") if "delta" in choice else choice.get("text")
+                if piece:
+                    self.pieces.append(piece)
+                    self.content_chunks += 1
+
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+    @property
+    def completion_tokens(self) -> int:
+        """From the usage chunk when the client asked for one, else one token per content chunk."""
+        return self.usage_completion if self.usage_completion is not None else self.content_chunks
+
+
+def _answer_text(answer: dict[str, Any]) -> str | None:
+    choices = answer.get("choices") or []
+    if not choices:
+        return None
+    first = choices[0]
+    message = first.get("message")
+    return message.get("content") if isinstance(message, dict) else first.get("text")
+
+
+def _error(status: int, message: str, *, code: str | None = None, type: str = "invalid_request_error") -> JSONResponse:
+    return JSONResponse(error_body(message, type=type, code=code), status_code=status)

@@ -1,0 +1,254 @@
+"""The gateway's durable store: accounts, API keys, policy states and decisions, and the request log.
+
+SQLAlchemy Core over SQLite (one file, the default) or PostgreSQL (several gateway replicas):
+
+    store = Store("gateway.db")                       # or "postgresql://gw@db-host/gateway"
+    info, secret = store.create_key("acme", org="acme-inc")
+    store.verify_key(secret)                          # -> KeyInfo, None when unknown or wrong
+    store.log_request({"ts": time.time(), "account": "acme", "endpoint": "/v1/completions", ...})
+
+Every write commits before the call returns. SQLite runs in WAL mode with synchronous=FULL, so a
+returned write survives power loss, and several processes (gateway replicas, `distillab keys`) can
+share one file: readers never block the writer, and writers wait for each other (busy_timeout).
+Times are epoch seconds (floats). Log records follow the "Request log record" table in DESIGN.md, plus
+`id` (increasing), `decision` and `reason`. The tables are in `distillab.gateway.schema`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from distillab.errors import ConfigError, DataError
+from distillab.gateway.keys import Account, KeyInfo, hash_secret, matches, new_salt, new_secret, parse_key_id
+from distillab.gateway.schema import accounts, api_keys, decisions, from_row, metadata, requests, to_row
+
+STATES = ("allow", "throttle", "degrade", "block")
+BUSY_TIMEOUT_MS = 30_000
+_CREATE_LOCK = 0x6469_7374  # any constant shared by every replica: pg_advisory_xact_lock's key
+
+
+def database_url(url: str | os.PathLike[str]) -> sa.URL:
+    """A SQLAlchemy URL; a plain path means a SQLite file, `postgresql://` means the psycopg 3 driver."""
+    text = os.fspath(url)
+    if "://" not in text:
+        return sa.URL.create("sqlite", database=str(Path(text).expanduser().absolute()))
+    try:
+        parsed = sa.make_url(text)
+    except (sa.exc.ArgumentError, ValueError) as exc:
+        raise ConfigError(f"invalid database URL {_redact(text)}: {_redact(str(exc))}") from None
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def _redact(text: str) -> str:
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", text)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")  # first: switching to WAL may wait for a lock
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")  # NORMAL could lose the last commits on power loss
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class Store:
+    """Accounts, keys, policy states and the request log in one database. Thread-safe; call close()."""
+
+    def __init__(self, url: str | os.PathLike[str], *, create: bool = True) -> None:
+        """Open (and with `create`, initialise) the database at `url`: a SQLite path or SQLAlchemy URL.
+
+        With create=False a missing SQLite file is a ConfigError instead of a new empty database.
+        """
+        parsed = database_url(url)
+        self.url = parsed.render_as_string(hide_password=True)
+        self.dialect = parsed.get_backend_name()
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise ConfigError(f"database {self.url}: only SQLite and PostgreSQL are supported")
+        if self.dialect == "sqlite" and parsed.database and parsed.database != ":memory:":
+            path = Path(parsed.database)
+            if not create and not path.exists():
+                raise ConfigError(f"no database at {path} (`distillab keys create --db {path}` makes one)")
+            if not path.parent.is_dir():
+                raise ConfigError(f"database {path}: directory {path.parent} does not exist")
+        kwargs: dict[str, Any] = {}
+        if self.dialect == "postgresql":
+            kwargs["pool_pre_ping"] = True  # survive a database restart under a long-running gateway
+            if "connect_timeout" not in parsed.query:
+                kwargs["connect_args"] = {"connect_timeout": 10}
+        try:
+            self.engine = sa.create_engine(parsed, **kwargs)
+        except (ImportError, sa.exc.NoSuchModuleError) as exc:
+            raise ConfigError(f"database {self.url}: driver missing ({exc}); for PostgreSQL install "
+                              "distillab[postgres]") from None
+        if self.dialect == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        try:
+            self._create_tables()
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            self.engine.dispose()
+            reason = (str(getattr(exc, "orig", exc)).strip().splitlines() or [type(exc).__name__])[0]
+            raise ConfigError(f"cannot open database {self.url}: {reason}") from None
+
+    def _create_tables(self) -> None:
+        # Several processes may open a fresh database at once; each must see the others' tables before
+        # deciding what to create. So the existence checks and CREATEs run under one lock.
+        with self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock; others wait (busy_timeout)
+            else:
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CREATE_LOCK})
+            metadata.create_all(conn)
+            conn.commit()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- accounts and keys --------------------------------------------------------------------------
+
+    def create_key(self, account: str, *, org: str | None = None,
+                   payment_id: str | None = None) -> tuple[KeyInfo, str]:
+        """A new key for `account` (created if missing; org/payment_id updated when given).
+
+        Returns the key's info and its secret. The secret is not stored: this is the only time it exists.
+        """
+        if not account or not account.strip():
+            raise ConfigError("account name must not be empty")
+        key_id, secret = new_secret()
+        salt, now = new_salt(), time.time()
+        insert = sqlite_insert if self.dialect == "sqlite" else pg_insert
+        changes = {k: v for k, v in (("org", org), ("payment_id", payment_id)) if v is not None}
+        with self.engine.begin() as conn:
+            conn.execute(insert(accounts).values(name=account, created=now, **changes)
+                         .on_conflict_do_nothing(index_elements=["name"]))
+            if changes:
+                conn.execute(accounts.update().where(accounts.c.name == account).values(**changes))
+            conn.execute(api_keys.insert().values(key_id=key_id, account=account, salt=salt,
+                                                  hash=hash_secret(salt, secret), created=now,
+                                                  last4=secret[-4:]))
+            row = conn.execute(sa.select(accounts.c.org, accounts.c.payment_id)
+                               .where(accounts.c.name == account)).one()
+        return KeyInfo(key_id, account, row.org, row.payment_id, now, False, secret[-4:]), secret
+
+    def _keys_query(self) -> sa.Select[Any]:
+        return (sa.select(api_keys, accounts.c.org, accounts.c.payment_id)
+                .select_from(api_keys.join(accounts, api_keys.c.account == accounts.c.name)))
+
+    def verify_key(self, secret: str) -> KeyInfo | None:
+        """The key a secret belongs to (check `.revoked`), or None if it is malformed, unknown or wrong."""
+        key_id = parse_key_id(secret) if isinstance(secret, str) else None
+        if key_id is None:
+            return None
+        with self.engine.connect() as conn:
+            row = conn.execute(self._keys_query().where(api_keys.c.key_id == key_id)).first()
+        if row is None or not matches(bytes(row.salt), bytes(row.hash), secret):
+            return None
+        return _key_info(row)
+
+    def revoke_key(self, key_id: str) -> bool:
+        """Revoke a key; False if there is no such key. Revoking twice keeps the first revocation time."""
+        with self.engine.begin() as conn:
+            done = conn.execute(api_keys.update()
+                                .where(api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None))
+                                .values(revoked_at=time.time()))
+            if done.rowcount:
+                return True
+            return conn.execute(sa.select(api_keys.c.key_id).where(api_keys.c.key_id == key_id)).first() \
+                is not None
+
+    def list_keys(self, account: str | None = None) -> list[KeyInfo]:
+        query = self._keys_query().order_by(api_keys.c.account, api_keys.c.created, api_keys.c.key_id)
+        if account is not None:
+            query = query.where(api_keys.c.account == account)
+        with self.engine.connect() as conn:
+            return [_key_info(row) for row in conn.execute(query)]
+
+    def list_accounts(self) -> list[Account]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(accounts).order_by(accounts.c.name)).all()
+        return [Account(r.name, r.org, r.payment_id, r.state, r.state_reason, r.created) for r in rows]
+
+    # -- policy state -------------------------------------------------------------------------------
+
+    def set_state(self, account: str, state: str, reason: str | None, by: str) -> None:
+        """Put `account` in `state` (allow/throttle/degrade/block) and record the decision."""
+        if state not in STATES:
+            raise ConfigError(f"state must be one of {', '.join(STATES)}, not {state!r}")
+        now = time.time()
+        with self.engine.begin() as conn:
+            done = conn.execute(accounts.update().where(accounts.c.name == account).values(
+                state=state, state_reason=reason, state_by=by, state_changed=now))
+            if not done.rowcount:
+                raise DataError(f"no account {account!r} in {self.url}")
+            conn.execute(decisions.insert().values(ts=now, account=account, decision=state, reason=reason,
+                                                   by=by))
+
+    def get_state(self, account: str) -> tuple[str, str | None]:
+        """`(state, reason)` of an account."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(accounts.c.state, accounts.c.state_reason)
+                               .where(accounts.c.name == account)).first()
+        if row is None:
+            raise DataError(f"no account {account!r} in {self.url}")
+        return row.state, row.state_reason
+
+    def states(self) -> dict[str, str]:
+        """Every account's state, for a gateway's in-memory cache."""
+        with self.engine.connect() as conn:
+            return {name: state for name, state in conn.execute(sa.select(accounts.c.name, accounts.c.state))}
+
+    # -- request log --------------------------------------------------------------------------------
+
+    def log_request(self, record: dict[str, Any]) -> None:
+        """Append one request-log record; it is committed (durable) when this returns."""
+        self.log_requests([record])
+
+    def log_requests(self, records: Iterable[dict[str, Any]]) -> None:
+        """Append several records in one transaction: all or none are stored."""
+        rows = [to_row(record) for record in records]
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(requests.insert(), rows)
+
+    def iter_logs(self, *, account: str | None = None, since: float | None = None,
+                  batch: int = 1000) -> Iterator[dict[str, Any]]:
+        """Log records in the order they were written, read `batch` rows at a time.
+
+        Each batch is its own short read, so a long export never holds the database open against writers.
+        """
+        last = 0
+        while True:
+            query = sa.select(requests).where(requests.c.id > last).order_by(requests.c.id).limit(batch)
+            if account is not None:
+                query = query.where(requests.c.account == account)
+            if since is not None:
+                query = query.where(requests.c.ts >= since)
+            with self.engine.connect() as conn:
+                rows = conn.execute(query).mappings().all()
+            for row in rows:
+                yield from_row(row)
+            if len(rows) < batch:
+                return
+            last = rows[-1]["id"]
+
+
+def _key_info(row: Any) -> KeyInfo:
+    return KeyInfo(row.key_id, row.account, row.org, row.payment_id, row.created, row.revoked_at is not None,
+                   row.last4)

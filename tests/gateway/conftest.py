@@ -1,0 +1,115 @@
+"""Gateway store fixtures: the same tests run on a SQLite file and on a throwaway PostgreSQL cluster.
+
+`postgres_server` (session) runs initdb + pg_ctl from PATH or /usr/local/bin in a temporary directory
+on a free port, as an unprivileged user when the tests run as root (postgres refuses root), and tears
+it down at the end. Without the binaries, or when the cluster cannot start, PostgreSQL tests skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from distillab.gateway.store import Store
+
+PG_USER = "distillab-pg"  # the OS user the server runs as, when we are root
+PG_ROLE = "distillab"  # the database superuser
+
+
+def _binary(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    fallback = Path("/usr/local/bin") / name
+    return str(fallback) if fallback.exists() else None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _run(cmd: list[str], cwd: Path) -> None:
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=60)
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}): {(done.stderr or done.stdout)[-800:]}")
+
+
+def _as_server_user(root: Path) -> list[str]:
+    """The prefix that runs a command as the server's user: none unless we are root."""
+    if os.geteuid() != 0:
+        return []
+    if subprocess.run(["id", "-u", PG_USER], capture_output=True).returncode:
+        _run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PG_USER], root)
+    shutil.chown(root, PG_USER, PG_USER)
+    return ["runuser", "-u", PG_USER, "--"]
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A running throwaway PostgreSQL; yields its URL without a database name (trust auth)."""
+    initdb, pg_ctl = _binary("initdb"), _binary("pg_ctl")
+    if not initdb or not pg_ctl or not _binary("postgres"):
+        pytest.skip("PostgreSQL binaries (initdb, pg_ctl, postgres) not found")
+    root = Path(tempfile.mkdtemp(prefix="dlpg-"))
+    data, port = root / "data", _free_port()
+    started = False
+    try:
+        prefix = _as_server_user(root)
+        _run(prefix + [initdb, "-D", str(data), "-U", PG_ROLE, "--auth=trust", "-E", "UTF8", "--locale=C",
+                       "--no-sync", "--no-instructions"], root)
+        # fsync off: a throwaway cluster needs no crash safety, and the tests then cost no disk flushes.
+        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
+        _run(prefix + [pg_ctl, "-D", str(data), "-l", str(root / "server.log"), "-w", "-t", "30",
+                       "-o", options, "start"], root)
+        started = True
+    except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+        shutil.rmtree(root, ignore_errors=True)
+        pytest.skip(f"cannot start a PostgreSQL cluster: {exc}")
+    try:
+        yield f"postgresql+psycopg://{PG_ROLE}@127.0.0.1:{port}"
+    finally:
+        if started:
+            subprocess.run(prefix + [pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"], cwd=root,
+                           capture_output=True, timeout=60)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty database on the session's PostgreSQL server; dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(f"{postgres_server}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{postgres_server}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a store lives: a SQLite file in tmp_path, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "gateway.db")
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    opened = Store(store_url)
+    yield opened
+    opened.close()
