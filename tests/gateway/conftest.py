@@ -1,6 +1,7 @@
 """Gateway store fixtures: the same tests run on a SQLite file and on a throwaway PostgreSQL cluster.
 
-`postgres_server` (session) runs initdb + pg_ctl from PATH or /usr/local/bin in a temporary directory
+`postgres_server` (session) runs initdb + pg_ctl (from PATH, /usr/local/bin or Debian's
+/usr/lib/postgresql/N/bin; `.ci/run` installs them when missing) in a temporary directory
 on a free port, as an unprivileged user when the tests run as root (postgres refuses root), and tears
 it down at the end. Without the binaries, or when the cluster cannot start, PostgreSQL tests skip.
 """
@@ -29,8 +30,11 @@ def _binary(name: str) -> str | None:
     found = shutil.which(name)
     if found:
         return found
-    fallback = Path("/usr/local/bin") / name
-    return str(fallback) if fallback.exists() else None
+    # /usr/local/bin on this project's machines; Debian's postgresql package keeps them off PATH.
+    for folder in [Path("/usr/local/bin"), *sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)]:
+        if (folder / name).exists():
+            return str(folder / name)
+    return None
 
 
 def _free_port() -> int:
