@@ -56,6 +56,10 @@ def _register() -> None:
     app.command("report", help=eval.REPORT_HELP)(eval.report_command)
     app.command("distill", help=distill.HELP)(distill.distill)
 
+    from distillab.cli import detect
+
+    app.command("detect", help=detect.HELP)(detect.detect)
+
 
 _register()
 

@@ -1,0 +1,38 @@
+"""`DetectConfig`: every option of `distillab detect`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from distillab.errors import ConfigError
+from distillab.fields import documented as _f
+
+
+@dataclass
+class DetectConfig:
+    """Which log to score against which honest reference, and how strictly."""
+
+    log: str = _f("", "Request log: .jsonl or .parquet (DESIGN.md format), a gateway .db, or a database URL.")
+    out: Path = _f(Path(), "Output directory: accounts.jsonl, campaigns.json, summary.json, report.html.")
+    labels: Path | None = _f(None, "Labels (.jsonl or .csv: account, label = 'benign' or a campaign id) to "
+                                   "measure precision, recall and the honest false-positive rate.")
+    reference: str | None = _f(None, "Honest reference log to calibrate on (default: the log's own accounts).")
+    target_fpr: float = _f(0.001, "Largest false-positive rate allowed on honest accounts (per test).")
+    fdr: float = _f(0.05, "Benjamini-Hochberg false-discovery rate across all accounts and groups tested.")
+    progress: bool = _f(True, "Show progress.")
+
+    def __post_init__(self) -> None:
+        self.out = Path(self.out)
+        self.labels = Path(self.labels) if self.labels is not None else None
+        problems = []
+        if not self.log:
+            problems.append("log: required")
+        if not 0 < self.target_fpr < 1:
+            problems.append(f"target_fpr: must be in (0, 1), got {self.target_fpr}")
+        if not 0 < self.fdr < 1:
+            problems.append(f"fdr: must be in (0, 1), got {self.fdr}")
+        if self.labels is not None and not self.labels.is_file():
+            problems.append(f"labels: {self.labels} not found")
+        if problems:
+            raise ConfigError(problems)

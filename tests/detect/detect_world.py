@@ -1,0 +1,72 @@
+"""Hand-built request logs whose answers are known: honest chat users and two kinds of campaign."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+TOPICS = ("garden soil", "bread dough", "tax forms", "bike gears", "python lists", "email tone", "cat food",
+          "train times", "guitar chords", "paint colours", "sql joins", "bird songs", "loan rates", "knitting",
+          "moon phases", "chess openings", "coffee grind", "tent poles", "resume gaps", "river fishing")
+VERBS = ("help me understand", "what do you think about", "can you compare", "give me tips on",
+         "why does my", "is it normal that my", "how should I pick", "tell me a story about")
+START = 1_760_000_000.0
+
+
+def honest_account(rng: random.Random, name: str, *, ip: str | None = None) -> list[dict[str, Any]]:
+    records = []
+    ts = START + rng.uniform(0, 5 * 86400)
+    history: list[dict[str, str]] = []
+    for _ in range(rng.randint(5, 40)):
+        ts += rng.expovariate(1 / 1800)
+        if not history or rng.random() < 0.4:
+            history = []
+        question = f"{rng.choice(VERBS)} {rng.choice(TOPICS)} {rng.choice(TOPICS).split()[0]}?"
+        history = history + [{"role": "user", "content": question}]
+        params = {"temperature": 0.7, "max_tokens": rng.choice([128, 256, 512])}
+        if rng.random() < 0.02:
+            params.update(logprobs=True, top_logprobs=5)
+        records.append({"ts": ts, "account": name, "ip": ip or f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.7",
+                        "user_agent": f"app/{rng.randint(1, 9)}", "endpoint": "/v1/chat/completions",
+                        "model": "m", "messages": list(history), "params": params, "status": 200})
+        history = history + [{"role": "assistant", "content": "Sure, here is what I think."}]
+    return records
+
+
+def campaign_prompt(rng: random.Random, i: int) -> str:
+    return f"Solve step by step and show your reasoning: problem {i} about {rng.choice(TOPICS)}."
+
+
+def attacker(rng: random.Random, name: str, count: int, *, payment: str | None = None,
+             ip: str | None = None, start: float = START) -> list[dict[str, Any]]:
+    records = []
+    ts = start
+    for i in range(count):
+        ts += 60 + rng.uniform(-5, 5)
+        records.append({"ts": ts, "account": name, "ip": ip or "192.0.2.10", "user_agent": "python-httpx/0.27",
+                        "payment_id": payment, "endpoint": "/v1/chat/completions", "model": "m",
+                        "messages": [{"role": "user", "content": campaign_prompt(rng, i)}],
+                        "params": {"temperature": 1.0, "max_tokens": 1024, "logprobs": True, "top_logprobs": 20},
+                        "status": 200})
+    return records
+
+
+def world(seed: int, honest: int = 300, *, heavy: bool = True, spread: int = 30) -> tuple[list[dict[str, Any]],
+                                                                                         dict[str, str]]:
+    """A log (sorted by time) and its labels: honest users, a heavy account, a campaign spread thin."""
+    rng = random.Random(seed)
+    records: list[dict[str, Any]] = []
+    labels: dict[str, str] = {}
+    for i in range(honest):
+        name = f"user-{seed}-{i}"
+        records += honest_account(rng, name, ip="203.0.113.5" if i % 10 == 0 else None)  # a shared proxy
+        labels[name] = "benign"
+    if heavy:
+        records += attacker(rng, "heavy", 400)
+        labels["heavy"] = "c-heavy"
+    for j in range(spread):
+        name = f"thin-{j}"
+        records += attacker(rng, name, 12, payment="card-77", ip=f"198.51.100.{j}", start=START + j * 3000)
+        labels[name] = "c-thin"
+    records.sort(key=lambda r: r["ts"])
+    return records, labels
