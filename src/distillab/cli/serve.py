@@ -120,7 +120,8 @@ def serve(
         app = create_gateway(Store(db), backend, limits=limits,  # type: ignore[arg-type]
                              upstream_key=os.environ.get(upstream_key_env), admin_token=os.environ.get(admin_token_env))
         logging.basicConfig(level=logging.INFO, format="%(message)s")
-    _server_class()(uvicorn.Config(app, host=host, port=port, log_level="info",
+    # The gateway writes its own JSON line per request; uvicorn's access log would repeat it.
+    _server_class()(uvicorn.Config(app, host=host, port=port, log_level="info", access_log=db is None,
                                      timeout_graceful_shutdown=30), name).run()
 
 

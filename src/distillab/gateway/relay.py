@@ -62,6 +62,40 @@ class StateCache:
         self.read_at = -1e9
 
 
+class LogWriter:
+    """Group commit: records from requests in flight together are written in one transaction.
+
+    `await write(record)` returns once the record is committed, so every response still waits for its
+    own record to be durable; concurrent requests just share the commit (and its fsync).
+    """
+
+    def __init__(self, store: Any):
+        self.store = store
+        self.pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self.flushing: asyncio.Task[None] | None = None
+
+    async def write(self, record: dict[str, Any]) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.pending.append((record, done))
+        if self.flushing is None or self.flushing.done():
+            self.flushing = asyncio.ensure_future(self._flush())
+        await done
+
+    async def _flush(self) -> None:
+        while self.pending:
+            batch, self.pending = self.pending, []
+            try:
+                await run_in_threadpool(self.store.log_requests, [record for record, _ in batch])
+            except Exception as exc:  # every waiting request learns its record was not stored
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            for _, done in batch:
+                if not done.done():
+                    done.set_result(None)
+
+
 class Relay:
     """Everything a /v1 request needs: store, admission, upstream, metrics."""
 
@@ -72,6 +106,7 @@ class Relay:
         self.admission = Admission(limits)
         self.states = StateCache(store)
         self.metrics = metrics
+        self.log_writer = LogWriter(store)
 
     async def authorize(self, request: Request) -> Caller:
         """The caller behind the request's API key; ``RequestError`` 401 (counted, not logged) otherwise."""
@@ -179,7 +214,7 @@ class Relay:
                       started: float) -> None:
         latency = time.monotonic() - started
         record.update(status=status, decision=decision, reason=reason or None, latency_ms=round(1000 * latency, 2))
-        await run_in_threadpool(self.store.log_request, record)  # durable before the response completes
+        await self.log_writer.write(record)  # committed before the response completes
         self._count(record["endpoint"], status, decision, started)
         for kind in ("prompt_tokens", "completion_tokens"):
             if record.get(kind):
