@@ -43,7 +43,7 @@ def _root(
 
 def _register() -> None:
     # Imported here so `distillab --help` stays fast: command modules import torch lazily.
-    from distillab.cli import demo, distill, eval, generate, keys, logs, serve, toy, train
+    from distillab.cli import demo, distill, eval, generate, keys, logs, serve, simulate, toy, train
 
     app.add_typer(toy.app, name="toy")
     app.add_typer(keys.app, name="keys")
@@ -55,6 +55,7 @@ def _register() -> None:
     app.command("eval", help=eval.HELP)(eval.eval_command)
     app.command("report", help=eval.REPORT_HELP)(eval.report_command)
     app.command("distill", help=distill.HELP)(distill.distill)
+    app.command("simulate", help=simulate.HELP)(simulate.simulate)
 
     from distillab.cli import detect
 

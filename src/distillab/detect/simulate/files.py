@@ -1,0 +1,96 @@
+"""Writing simulated request logs (.jsonl or .parquet) and their labels (.jsonl or .csv), atomically.
+
+JSONL records are nested exactly like `distillab logs export` writes them. Parquet has one fixed flat
+schema, `parquet_schema()`, the gateway export's columns without `id`, `decision` and `reason`:
+`messages`, `prompt` and `params` are JSON text columns (decode with `json.loads`), because their
+shapes vary per request. Both load with `datasets.load_dataset("json" | "parquet", data_files=FILE)`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from distillab.data.journal import fsync_dir
+
+FIELDS = ("ts", "account", "key_id", "ip", "user_agent", "org", "payment_id", "endpoint", "model", "messages",
+          "prompt", "params", "response", "prompt_tokens", "completion_tokens", "status", "latency_ms")
+JSON_FIELDS = ("messages", "prompt", "params")
+LABEL_FIELDS = ("account", "label", "kind")
+CHUNK = 20_000
+_encode = json.JSONEncoder(check_circular=False).encode  # our records hold no cycles
+
+
+def parquet_schema() -> Any:
+    import pyarrow as pa
+
+    text = pa.string()
+    return pa.schema([
+        ("ts", pa.float64()), ("account", text), ("key_id", text), ("ip", text), ("user_agent", text),
+        ("org", text), ("payment_id", text), ("endpoint", text), ("model", text), ("messages", text),
+        ("prompt", text), ("params", text), ("response", text), ("prompt_tokens", pa.int64()),
+        ("completion_tokens", pa.int64()), ("status", pa.int32()), ("latency_ms", pa.float64()),
+    ])
+
+
+@contextmanager
+def atomic(path: Path) -> Iterator[Path]:
+    """A temporary path beside `path` to write; then fsync and rename it over `path` (untouched on error)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def write_records(records: Iterable[dict[str, Any]], out: Path) -> int:
+    """Stream `records` to `out` (.jsonl or .parquet) in chunks; returns how many were written."""
+    records = iter(records)
+    count = 0
+    if out.suffix == ".jsonl":
+        with atomic(out) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+            while chunk := list(islice(records, CHUNK)):
+                fh.write("".join(_encode(record) + "\n" for record in chunk))
+                count += len(chunk)
+        return count
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = parquet_schema()
+    with atomic(out) as tmp, pq.ParquetWriter(str(tmp), schema, compression="zstd") as writer:
+        while chunk := list(islice(records, CHUNK)):
+            columns = {name: [record[name] for record in chunk] for name in FIELDS}
+            for name in JSON_FIELDS:
+                columns[name] = [None if v is None else _encode(v) for v in columns[name]]
+            writer.write_table(pa.Table.from_pydict(columns, schema=schema))
+            count += len(chunk)
+    return count
+
+
+def write_labels(labels: list[dict[str, str]], path: Path) -> None:
+    """One row per account: account, label (`benign` or a campaign id), kind (persona or strategy)."""
+    with atomic(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+        if path.suffix == ".csv":
+            writer = csv.DictWriter(fh, fieldnames=LABEL_FIELDS, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(labels)
+        else:
+            fh.writelines(json.dumps(row) + "\n" for row in labels)
+
+
+def read_labels(path: Path) -> dict[str, dict[str, str]]:
+    """account -> {label, kind} from a labels file written by `write_labels`."""
+    with open(path, encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh)) if path.suffix == ".csv" else [json.loads(line) for line in fh if line.strip()]
+    return {row["account"]: {"label": row["label"], "kind": row["kind"]} for row in rows}
