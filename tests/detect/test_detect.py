@@ -62,9 +62,11 @@ def test_linking_joins_a_campaign_but_not_a_shared_proxy() -> None:
 def test_campaigns_are_flagged_and_honest_users_are_not(tmp_path: Path) -> None:
     records, labels = world(seed=1)
     log = write(tmp_path / "log.jsonl", records)
+    honest, _ = world(seed=2, honest=400, heavy=False, spread=0)  # a clean period to calibrate on
     write(tmp_path / "labels.jsonl", [{"account": a, "label": lab} for a, lab in labels.items()])
     summary = run_detect(DetectConfig(log=str(log), out=tmp_path / "out", labels=tmp_path / "labels.jsonl",
-                                      target_fpr=0.01, progress=False))
+                                      reference=str(write(tmp_path / "ref.jsonl", honest)), target_fpr=0.01,
+                                      progress=False))
     metrics = summary["metrics"]
     assert metrics["campaigns"]["c-heavy"]["detected"] and metrics["campaigns"]["c-thin"]["detected"]
     assert metrics["recall"] == 1.0 and metrics["honest_false_positive_rate"] <= 0.01

@@ -105,12 +105,9 @@ def run_detect(config: DetectConfig, *, console: Console | None = None) -> dict[
     if config.reference:
         reference_stats = collect(config.reference, progress=config.progress, console=console, label="reference")
     else:
-        # The log calibrates itself. Members of linked groups stay out of the reference: a campaign's
-        # accounts would otherwise make each other look ordinary.
-        linked = {m for members in links.clusters for m in members}
-        reference_stats = {a: s for a, s in stats.items() if a not in linked} or stats
-        notes.append(f"calibrated on the log's own accounts (no --reference), leaving out the {len(linked)} "
-                     "accounts in linked groups")
+        reference_stats = stats
+        notes.append("calibrated on the log's own accounts (no --reference); each account is compared with "
+                     "the others")
     reference = Reference([s.features() for s in reference_stats.values()])
     if reference.n < 1 / config.target_fpr:
         notes.append(f"the reference has only {reference.n} accounts: p-values below 1/{reference.n} come from "
@@ -119,7 +116,7 @@ def run_detect(config: DetectConfig, *, console: Console | None = None) -> dict[
     tested: list[dict[str, Any]] = []
     for name, s in stats.items():
         row = s.features()
-        scored = reference.score(row)
+        scored = reference.score(row, in_reference=not config.reference)
         tested.append({"kind": "account", "id": name, "members": [name], "requests": s.n, "features": row,
                        "score": scored.score, "p_value": scored.p_value,
                        "reasons": reference.reasons(row, scored)})

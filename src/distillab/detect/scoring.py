@@ -7,9 +7,10 @@
    p = (1 + #{reference S >= S}) / (1 + N), valid for an honest account exchangeable with the reference
    (P(p <= a) <= a). Ranks cannot go below 1 / (N + 1), which with many accounts tested leaves
    Benjamini-Hochberg nothing to reject; so beyond the highest reference score the p-value comes from
-   a peaks-over-threshold tail fitted to the reference's top 10% (exponential excesses over the 90th
-   percentile u, the generalised Pareto with shape 0): p = (N_tail / (N + 1)) exp(-(S - u) / mean
-   excess). The calibration tests check on honest traffic that this holds.
+   an exponential tail (the generalised Pareto with shape 0) over the reference median u, its scale
+   read off the body's quantiles, (q90 - u) / ln 5, so that a few extreme (attacking) reference
+   accounts cannot stretch it: p = (N_above_u / (N + 1)) exp(-(S - u) / scale). The calibration tests
+   check on honest traffic that this holds.
 4. Across everything tested (accounts and linked groups), Benjamini-Hochberg keeps the expected share
    of false flags among the flags at most `fdr`.
 
@@ -40,7 +41,6 @@ WORDS = {
 }
 
 
-TAIL_QUANTILE = 0.9
 MIN_FOR_TAIL = 50
 """Smaller references give rank p-values only."""
 
@@ -62,10 +62,15 @@ class Reference:
         self.values = {f: sorted(row[f] for row in features) for f in FEATURES}
         self.medians = {f: v[len(v) // 2] for f, v in self.values.items()}
         self.scores = sorted(self._score(row) for row in features)
-        self.tail_from = self.scores[int(TAIL_QUANTILE * (self.n - 1))] if self.n >= MIN_FOR_TAIL else math.inf
-        excess = [s - self.tail_from for s in self.scores if s > self.tail_from]
-        self.tail_n = len(excess)
-        self.tail_scale = max(sum(excess) / len(excess), 1e-6) if excess else 1.0
+        # Tail fit from quantiles of the body: for exponential excesses over the median u,
+        # q90 - q50 = scale * ln 5. A few extreme accounts (attackers) in the reference do not move it.
+        if self.n >= MIN_FOR_TAIL:
+            self.tail_from = self.scores[int(0.5 * (self.n - 1))]
+            q90 = self.scores[int(0.9 * (self.n - 1))]
+            self.tail_scale = max((q90 - self.tail_from) / math.log(5), 1e-6)
+            self.tail_n = sum(1 for x in self.scores if x >= self.tail_from)
+        else:
+            self.tail_from, self.tail_scale, self.tail_n = math.inf, 1.0, 0
 
     def _tail(self, feature: str, x: float) -> float:
         values = self.values[feature]
@@ -75,12 +80,19 @@ class Reference:
     def _score(self, row: dict[str, float]) -> float:
         return -sum(math.log(self._tail(f, row[f])) for f in FEATURES)
 
-    def score(self, row: dict[str, float]) -> Scored:
+    def score(self, row: dict[str, float], *, in_reference: bool = False) -> Scored:
+        """Score ``row``; ``in_reference``: the row is one of the reference accounts, which is then left
+        out of the comparison (an account is never its own evidence of being ordinary)."""
         feature_p = {f: self._tail(f, row[f]) for f in FEATURES}
         s = -sum(math.log(p) for p in feature_p.values())
-        p = (1 + len(self.scores) - bisect_left(self.scores, s - 1e-9)) / (1 + self.n)
-        if s > self.scores[-1] and self.tail_n:  # beyond every reference account: extrapolate
-            p = min(p, self.tail_n / (1 + self.n) * math.exp(-(s - self.tail_from) / self.tail_scale))
+        others = self.scores
+        if in_reference:
+            at = bisect_left(others, s - 1e-9)
+            others = others[:at] + others[at + 1:] if at < len(others) else others[:-1]
+        n = len(others)
+        p = (1 + n - bisect_left(others, s - 1e-9)) / (1 + n)
+        if others and s > others[-1] and self.tail_n:  # beyond every other reference account: extrapolate
+            p = min(p, self.tail_n / (1 + n) * math.exp(-(s - self.tail_from) / self.tail_scale))
         return Scored(s, min(1.0, p), feature_p)
 
     def reasons(self, row: dict[str, float], scored: Scored, top: int = 3) -> list[str]:
