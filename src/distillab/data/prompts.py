@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from distillab.errors import DataError
+from distillab.jsonl import iter_jsonl
 from distillab.teacher.base import PromptInput
 
 SUFFIXES = (".jsonl", ".csv", ".parquet")
@@ -82,16 +83,8 @@ def parse_row(row: Any, where: str, messages_as_json: bool = False) -> PromptRow
 
 
 def _jsonl_rows(path: Path) -> Iterator[PromptRow]:
-    with path.open(encoding="utf-8") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{line_no}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from exc
-            yield parse_row(row, where)
+    for where, row in iter_jsonl(path):
+        yield parse_row(row, where)
 
 
 def _csv_rows(path: Path) -> Iterator[PromptRow]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from distillab.errors import ConfigError, DataError
+from distillab.jsonl import iter_jsonl
 
 JSON_TEXT = ("messages", "prompt", "params")
 
@@ -68,16 +69,8 @@ def read_log(source: str | Path) -> Iterator[dict[str, Any]]:
     if not path.is_file():
         raise ConfigError(f"--log {path}: no such file (expected .jsonl, .parquet, a .db store or a database URL)")
     if path.suffix == ".jsonl":
-        with path.open(encoding="utf-8") as f:
-            for line_no, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                where = f"{path}:{line_no}"
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"{where}: not valid JSON ({exc.msg})") from exc
-                yield _check(record, where)
+        for where, record in iter_jsonl(path):
+            yield _check(record, where)
     elif path.suffix == ".parquet":
         import pyarrow.parquet as pq
 

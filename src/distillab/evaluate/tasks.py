@@ -13,7 +13,6 @@ checker (``--checker``, see ``verifiers``).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 from distillab.data.prompts import parse_row
 from distillab.errors import ConfigError, DataError
 from distillab.evaluate.verifiers import Checker, check_regex, load_checker
+from distillab.jsonl import iter_jsonl
 from distillab.teacher.base import PromptInput
 
 BUILTIN_TASKS = {"arith": "numeric", "text": None}
@@ -72,28 +72,20 @@ def load_task(name_or_file: str, *, n: int, seed: int = 0, checker: str | None =
 def _read_items(path: Path, n: int, *, regex: bool) -> list[Item]:
     items: list[Item] = []
     seen: set[str] = set()
-    with path.open(encoding="utf-8") as f:
-        for line_no, line in enumerate(f, start=1):
-            if len(items) >= n:
-                break
-            if not line.strip():
-                continue
-            where = f"{path}:{line_no}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{where}: not valid JSON ({exc.msg})") from exc
-            parsed = parse_row(row, where)
-            answer = row.get("answer")
-            if not isinstance(answer, (str, int, float)) or isinstance(answer, bool) or str(answer) == "":
-                raise DataError(f"{where}: 'answer' must be a non-empty string or number")
-            if regex:
-                check_regex(str(answer), where)
-            item_id = str(row.get("id", f"line-{line_no}"))
-            if item_id in seen:
-                raise DataError(f"{where}: id {item_id!r} appears twice")
-            seen.add(item_id)
-            items.append(Item(item_id, parsed.input, str(answer)))
+    for where, row in iter_jsonl(path):
+        if len(items) >= n:
+            break
+        parsed = parse_row(row, where)
+        answer = row.get("answer")
+        if not isinstance(answer, (str, int, float)) or isinstance(answer, bool) or str(answer) == "":
+            raise DataError(f"{where}: 'answer' must be a non-empty string or number")
+        if regex:
+            check_regex(str(answer), where)
+        item_id = str(row.get("id", f"line-{where.rsplit(':', 1)[1]}"))
+        if item_id in seen:
+            raise DataError(f"{where}: id {item_id!r} appears twice")
+        seen.add(item_id)
+        items.append(Item(item_id, parsed.input, str(answer)))
     if not items:
         raise DataError(f"{path}: no items")
     return items
