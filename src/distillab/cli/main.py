@@ -18,7 +18,10 @@ app = typer.Typer(
         "  distillab demo --out runs/demo\n\n"
         "  distillab toy teacher --task arith --out runs/teacher\n\n"
         "  distillab serve --model runs/teacher --port 8000\n\n"
-        "  distillab generate --teacher http://127.0.0.1:8000/v1 --prompts prompts.jsonl --out runs/harvest"
+        "  distillab generate --teacher http://127.0.0.1:8000/v1 --prompts prompts.jsonl --out runs/harvest\n\n"
+        "  distillab distill --teacher runs/teacher --student runs/student --prompts prompts.jsonl --out runs/d\n\n"
+        "  distillab serve --model runs/teacher --db gateway.db --rpm 60\n\n"
+        "  distillab detect --log requests.jsonl --out runs/detect"
     ),
     no_args_is_help=True,
     rich_markup_mode=None,
