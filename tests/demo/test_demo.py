@@ -27,5 +27,6 @@ def test_reduced_demo_improves_the_student(own_cache: None, tmp_path: Path) -> N
     report = json.loads((tmp_path / "demo" / "distill" / "eval" / "report.json").read_text())
     assert set(report["models"]) == {"model", "teacher", "baseline"}
     assert Path(summary["report"]).is_file()
+    assert set(summary["stage_seconds"]) == {"generate", "train", "eval"}
     again = run_demo(config)  # everything reused: same numbers, nothing retrained
     assert again["student_token_agreement"] == summary["student_token_agreement"]

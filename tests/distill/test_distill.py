@@ -53,6 +53,8 @@ def test_killed_between_stages_resumes_without_repeating(setup: dict[str, Any]) 
     assert result.report["harvest"]["queries"] == 8 and result.report["training"]["steps"] == 3
     again = run_distill(config, progress=False)
     assert again.ran == [] and again.report is not None
+    stages = json.loads((out / "stages.json").read_text())
+    assert all(stages[stage]["seconds"] >= 0 for stage in ("generate", "train", "eval"))
 
 
 def test_changed_training_settings_rerun_train_and_eval_only(setup: dict[str, Any]) -> None:

@@ -87,6 +87,9 @@ def run_demo(config: DemoConfig, console: Console | None = None) -> dict[str, An
     harvest = out / "distill" / "data"
     summary = summarise(harvest, result.report or {})
     summary["seconds"] = round(time.monotonic() - started, 1)
+    stages = json.loads((out / "distill" / "stages.json").read_text())
+    summary["stage_seconds"] = {stage: stages[stage].get("seconds") for stage in ("generate", "train", "eval")
+                                if stage in stages}
     summary["report"] = str(out / "distill" / "eval" / "report.html")
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
@@ -96,6 +97,7 @@ def run_distill(config: DistillConfig, *, until: str = "eval", progress: bool = 
             result.skipped.append(stage)
             continue
         console.print(f"[bold]{stage}[/]: running")
+        stage_started = time.monotonic()
         if stage == "generate":
             # New settings replace an older harvest in OUT/data; the same ones resume it.
             run_harvest(config.stage_config(stage, progress=progress, overwrite=True), console=console)
@@ -111,7 +113,8 @@ def run_distill(config: DistillConfig, *, until: str = "eval", progress: bool = 
             run_train(train_config, console=console)
         else:
             result.report = run_eval(config.stage_config(stage, progress=progress), console=console)
-        state[stage] = {"hash": digest, "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        state[stage] = {"hash": digest, "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                        "seconds": round(time.monotonic() - stage_started, 1)}
         for later in STAGES[STAGES.index(stage) + 1:]:
             state.pop(later, None)
         _write_atomic(out / STATE, json.dumps(state, indent=2) + "\n")
