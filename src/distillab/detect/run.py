@@ -1,6 +1,7 @@
 """`run_detect`: stream a request log into per-account stats, link accounts, score, flag, report.
 
-    from distillab.detect.config import DetectConfig
+    from distillab.atomic import write_text
+from distillab.detect.config import DetectConfig
     from distillab.detect.run import run_detect
     summary = run_detect(DetectConfig(log="requests.jsonl", out="runs/detect", labels="labels.jsonl"))
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from distillab.atomic import write_text
 from distillab.detect.config import DetectConfig
 from distillab.detect.features import AccountStats
 from distillab.detect.linking import link
@@ -85,12 +86,6 @@ def _metrics(accounts: list[dict[str, Any]], labels: dict[str, str]) -> dict[str
         "campaigns_detected": sum(any(a["flagged"] for a in m) for m in campaigns.values()),
         "unlabelled_accounts": sum(a["account"] not in labels for a in accounts),
     }
-
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def run_detect(config: DetectConfig, *, console: Console | None = None) -> dict[str, Any]:
@@ -163,10 +158,10 @@ def run_detect(config: DetectConfig, *, console: Console | None = None) -> dict[
     summary["records_per_s"] = round(summary["requests"] / max(summary["seconds"], 1e-9))
     out = config.out
     out.mkdir(parents=True, exist_ok=True)
-    _write(out / "accounts.jsonl", "".join(json.dumps(a) + "\n" for a in accounts))
-    _write(out / "campaigns.json", json.dumps(sorted(groups, key=lambda g: g["p_value"]), indent=2) + "\n")
-    _write(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    write_text(out / "accounts.jsonl", "".join(json.dumps(a) + "\n" for a in accounts))
+    write_text(out / "campaigns.json", json.dumps(sorted(groups, key=lambda g: g["p_value"]), indent=2) + "\n")
+    write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     from distillab.detect.report import render
 
-    _write(out / "report.html", render(summary, accounts, groups))
+    write_text(out / "report.html", render(summary, accounts, groups))
     return summary

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from typing import Any
 import yaml
 from rich.console import Console
 
+from distillab.atomic import write_text
 from distillab.distill.config import STAGE_CONFIGS, STAGES, DistillConfig
 
 STATE = "stages.json"
@@ -66,12 +66,6 @@ def _read_state(out: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def run_distill(config: DistillConfig, *, until: str = "eval", progress: bool = True,
                 console: Console | None = None,
                 on_stage_done: Callable[[str], None] | None = None) -> DistillResult:
@@ -84,7 +78,7 @@ def run_distill(config: DistillConfig, *, until: str = "eval", progress: bool = 
     console = console or Console(stderr=True)
     out = config.out
     out.mkdir(parents=True, exist_ok=True)
-    _write_atomic(out / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
+    write_text(out / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
     state = _read_state(out)
     result = DistillResult(out)
     previous = ""
@@ -109,7 +103,7 @@ def run_distill(config: DistillConfig, *, until: str = "eval", progress: bool = 
             save_every = config.train.get("save_every") or 200
             train_config = config.stage_config(stage, progress=progress, resume=resume, save_every=save_every)
             state["train"] = {"started_hash": digest}
-            _write_atomic(out / STATE, json.dumps(state, indent=2) + "\n")
+            write_text(out / STATE, json.dumps(state, indent=2) + "\n")
             run_train(train_config, console=console)
         else:
             result.report = run_eval(config.stage_config(stage, progress=progress), console=console)
@@ -117,7 +111,7 @@ def run_distill(config: DistillConfig, *, until: str = "eval", progress: bool = 
                         "seconds": round(time.monotonic() - stage_started, 1)}
         for later in STAGES[STAGES.index(stage) + 1:]:
             state.pop(later, None)
-        _write_atomic(out / STATE, json.dumps(state, indent=2) + "\n")
+        write_text(out / STATE, json.dumps(state, indent=2) + "\n")
         result.ran.append(stage)
         if on_stage_done:
             on_stage_done(stage)

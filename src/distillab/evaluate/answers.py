@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
+from distillab.atomic import write_text
 from distillab.data.config import HarvestConfig
 from distillab.data.harvest import run_harvest
 from distillab.data.manifest import remove_harvest
@@ -29,9 +29,7 @@ COLUMNS = ["prompt_id", "messages", "prompt", "completion", "finish_reason", "to
 def write_prompts(task: Task, path: Path) -> Path:
     """The task's prompts as a JSONL prompt file, written atomically (same bytes on every run)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in task.prompt_rows()))
-    os.replace(tmp, path)
+    write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in task.prompt_rows()))
     return path
 
 

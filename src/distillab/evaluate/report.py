@@ -9,29 +9,23 @@ adds the accuracy-vs-queries chart.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, Undefined, select_autoescape
 
+from distillab.atomic import write_text
 from distillab.errors import DataError
 from distillab.evaluate import plots
 
 ROLE_NAMES = {"teacher": "teacher", "model": "student", "baseline": "baseline"}
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_report(report: dict[str, Any], out: Path) -> None:
     """``out/report.json`` and ``out/report.html``."""
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out / "report.json", json.dumps(report, indent=2) + "\n")
-    _atomic_write(out / "report.html", render(report))
+    write_text(out / "report.json", json.dumps(report, indent=2) + "\n")
+    write_text(out / "report.html", render(report))
 
 
 def load_report(path: Path) -> dict[str, Any]:

@@ -13,13 +13,12 @@ temporary name, fsynced and renamed, so a reader sees the old file or the comple
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from distillab.data.journal import fsync_dir
+from distillab.atomic import atomic_path
 from distillab.errors import ConfigError
 from distillab.gateway.schema import JSON_FIELDS
 from distillab.gateway.store import Store
@@ -49,16 +48,8 @@ def export_logs(store: Store, out: Path, *, account: str | None = None, since: f
     if not out.parent.is_dir():
         raise ConfigError(f"{out}: directory {out.parent} does not exist")
     records = store.iter_logs(account=account, since=since, batch=BATCH)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(out) as tmp:
         count = _write_jsonl(records, tmp) if out.suffix == ".jsonl" else _write_parquet(records, tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(out.parent)
     return count
 
 

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from distillab.data.journal import fsync_dir
+from distillab.atomic import atomic_path as atomic
 
 FIELDS = ("ts", "account", "key_id", "ip", "user_agent", "org", "payment_id", "endpoint", "model", "messages",
           "prompt", "params", "response", "prompt_tokens", "completion_tokens", "status", "latency_ms")
@@ -37,21 +35,6 @@ def parquet_schema() -> Any:
         ("prompt", text), ("params", text), ("response", text), ("prompt_tokens", pa.int64()),
         ("completion_tokens", pa.int64()), ("status", pa.int32()), ("latency_ms", pa.float64()),
     ])
-
-
-@contextmanager
-def atomic(path: Path) -> Iterator[Path]:
-    """A temporary path beside `path` to write; then fsync and rename it over `path` (untouched on error)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
 
 
 def write_records(records: Iterable[dict[str, Any]], out: Path) -> int:
