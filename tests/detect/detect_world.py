@@ -28,26 +28,34 @@ def honest_account(rng: random.Random, name: str, *, ip: str | None = None) -> l
             params.update(logprobs=True, top_logprobs=5)
         records.append({"ts": ts, "account": name, "ip": ip or f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.7",
                         "user_agent": f"app/{rng.randint(1, 9)}", "endpoint": "/v1/chat/completions",
-                        "model": "m", "messages": list(history), "params": params, "status": 200})
+                        "model": "m", "messages": list(history), "params": params, "status": 200,
+                        "completion_tokens": rng.randint(20, 300)})
         history = history + [{"role": "assistant", "content": "Sure, here is what I think."}]
     return records
 
 
-def campaign_prompt(rng: random.Random, i: int) -> str:
-    return f"Solve step by step and show your reasoning: problem {i} about {rng.choice(TOPICS)}."
+def campaign_prompt(rng: random.Random, i: int, cot: bool = True) -> str:
+    if cot:
+        return f"Solve step by step and show your reasoning: problem {i} about {rng.choice(TOPICS)}."
+    return f"{rng.choice(VERBS).capitalize()} {rng.choice(TOPICS)} and {rng.choice(TOPICS)}, case {i}?"
 
 
 def attacker(rng: random.Random, name: str, count: int, *, payment: str | None = None,
-             ip: str | None = None, start: float = START) -> list[dict[str, Any]]:
+             ip: str | None = None, start: float = START, cot: bool = True,
+             logprobs: bool = True) -> list[dict[str, Any]]:
+    """One-off prompts a minute apart (under a 60/min limit); by default asking for step-by-step
+    reasoning and log-probabilities, with long answers."""
     records = []
     ts = start
+    params: dict[str, Any] = {"temperature": 1.0, "max_tokens": 1024}
+    if logprobs:
+        params.update(logprobs=True, top_logprobs=20)
     for i in range(count):
         ts += 60 + rng.uniform(-5, 5)
         records.append({"ts": ts, "account": name, "ip": ip or "192.0.2.10", "user_agent": "python-httpx/0.27",
                         "payment_id": payment, "endpoint": "/v1/chat/completions", "model": "m",
-                        "messages": [{"role": "user", "content": campaign_prompt(rng, i)}],
-                        "params": {"temperature": 1.0, "max_tokens": 1024, "logprobs": True, "top_logprobs": 20},
-                        "status": 200})
+                        "messages": [{"role": "user", "content": campaign_prompt(rng, i, cot)}],
+                        "params": dict(params), "status": 200, "completion_tokens": 400})
     return records
 
 

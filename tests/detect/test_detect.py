@@ -1,19 +1,26 @@
-"""Detection on hand-built logs: features, linking, flags, calibration on honest-only traffic."""
+"""Detection on hand-built logs: features, linking, flags, queries until flagged, and the two read paths."""
 
 from __future__ import annotations
 
 import json
+import math
 import random
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from detect_world import START, attacker, honest_account, world
 
+from distillab.detect.calibrate import open_log
 from distillab.detect.config import DetectConfig
-from distillab.detect.features import AccountStats
+from distillab.detect.features import FEATURES, AccountStats, StatsTable, prior_of, shrink
 from distillab.detect.linking import link
+from distillab.detect.logs import from_arrow, from_records
 from distillab.detect.run import run_detect
+from distillab.detect.text import Embedder
 from distillab.errors import ConfigError, DataError
 
 
@@ -22,30 +29,62 @@ def write(path: Path, records: list[dict[str, Any]]) -> Path:
     return path
 
 
-def stats_of(records: list[dict[str, Any]]) -> dict[str, AccountStats]:
-    out: dict[str, AccountStats] = {}
-    for r in records:
-        out.setdefault(r["account"], AccountStats(r["account"])).add(r)
-    return out
+def embedder_for(records: list[dict[str, Any]]) -> Embedder:
+    return Embedder.fit([r["messages"][-1]["content"] if r.get("messages") else r["prompt"] for r in records], k=8)
+
+
+def table_of_records(records: list[dict[str, Any]], embedder: Embedder) -> StatsTable:
+    table = StatsTable(embedder)
+    table.update(from_records(records))
+    return table
 
 
 def test_features_on_hand_counted_requests() -> None:
-    base = {"ts": START, "account": "a", "endpoint": "/v1/chat/completions", "model": "m"}
+    base = {"account": "a", "endpoint": "/v1/chat/completions", "model": "m", "status": 200}
     records = [
         {**base, "ts": START, "messages": [{"role": "user", "content": "Explain each step: 2 + 3"}],
-         "params": {"logprobs": True, "top_logprobs": 5, "max_tokens": 100}},
-        {**base, "ts": START + 10, "messages": [{"role": "user", "content": "Explain each step: 4 + 9"}],
-         "params": {"n": 2, "max_tokens": 300}},
+         "params": {"logprobs": True, "top_logprobs": 5, "max_tokens": 100}, "completion_tokens": 7},
+        {**base, "ts": START + 10, "messages": [{"role": "user", "content": "Explain each step: 2 + 3"}],
+         "params": {"n": 2}, "completion_tokens": 15},
         {**base, "ts": START + 20, "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"},
-                                                 {"role": "user", "content": "what is a lemon"}], "params": {}},
-        {**base, "ts": START + 30, "prompt": "def f(x):", "params": {"max_tokens": 44}},
+                                                 {"role": "user", "content": "what is a lemon"}], "params": {},
+         "completion_tokens": 3},
+        {**base, "ts": START + 30, "prompt": "def f(x):", "params": {"max_tokens": 44}, "status": 429},
     ]
-    f = stats_of(records)["a"].features()
-    assert f["cot_share"] == 0.5 and f["logprob_share"] == 0.25 and f["multi_sample_share"] == 0.25
-    assert f["single_shot_share"] == 0.75
-    assert f["template_reuse"] == pytest.approx(1 - 3 / 4)  # the two "Explain each step" prompts share a skeleton
-    assert f["answer_budget"] == pytest.approx(__import__("math").log1p((100 + 300 + 256 + 44) / 4))
-    assert f["regularity"] == pytest.approx(1.0)  # equal gaps
+    table = table_of_records(records, embedder_for(records))
+    stats = table.stats("a")
+    assert stats.counts["n"] == 4 and stats.counts["single"] == 3 and stats.counts["cot"] == 2
+    assert stats.counts["distribution"] == 2  # logprobs, and n = 2
+    assert stats.counts["out_n"] == 3  # the 429 harvested nothing
+    assert stats.counts["out_sum"] == pytest.approx(math.log2(8) + math.log2(16) + math.log2(4))
+    raw = table.raw()
+    events, trials = raw["novelty"]
+    assert trials[0] == 4 and events[0] == pytest.approx(3, abs=0.05)  # one prompt was sent twice
+    features = dict(zip(FEATURES, shrink(raw, dict.fromkeys(FEATURES, 0.0))[0]))
+    assert features["single_shot"] == pytest.approx(3 / (4 + 10))  # shrunk towards the prior (0 here)
+    assert features["coverage"] >= 0 and raw["volume"][0] == pytest.approx(math.log(4))
+
+
+def test_batch_and_one_at_a_time_paths_agree(tmp_path: Path) -> None:
+    rng = random.Random(3)
+    records = honest_account(rng, "h", ip="203.0.113.5") + attacker(rng, "x", 40)
+    records[3]["messages"][-1]["content"] = 'He said "hi"\n\tthen left \\ café \u201cok\u201d'
+    records.sort(key=lambda r: r["ts"])
+    embedder = embedder_for(records)
+    live = {name: AccountStats(name, embedder) for name in ("h", "x")}
+    for record in records:
+        live[record["account"]].update(record)
+    flat = [{**r, **{k: json.dumps(r[k]) for k in ("messages", "params") if r.get(k) is not None}} for r in records]
+    path = tmp_path / "log.parquet"
+    pq.write_table(pa.Table.from_pylist(flat), path)
+    table = StatsTable(embedder)
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=17):
+        table.update(from_arrow(batch, where=str(path), first_row=0))
+    for name, stats in live.items():
+        other = table.stats(name)
+        assert stats.counts == pytest.approx(other.counts)
+        assert np.array_equal(stats.hll, other.hll) and np.array_equal(stats.skeletons, other.skeletons)
+        assert np.allclose(stats.topics, other.topics) and stats.days == other.days and stats.prefixes == other.prefixes
 
 
 def test_linking_joins_a_campaign_but_not_a_shared_proxy() -> None:
@@ -55,47 +94,102 @@ def test_linking_joins_a_campaign_but_not_a_shared_proxy() -> None:
         records += attacker(rng, f"thin-{j}", 12, payment="card-1", ip=f"198.51.100.{j}")
     for i in range(8):
         records += honest_account(rng, f"office-{i}", ip="203.0.113.5")  # one corporate proxy
-    clusters = link(stats_of(records).values()).clusters
+    clusters = link(table_of_records(records, embedder_for(records))).clusters
     assert clusters == [sorted(f"thin-{j}" for j in range(6))]
+
+
+def detect(tmp_path: Path, records: list[dict[str, Any]], reference: list[dict[str, Any]], labels: dict[str, str],
+           **options: Any) -> tuple[dict[str, Any], dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    log = write(tmp_path / "log.jsonl", records)
+    write(tmp_path / "labels.jsonl", [{"account": a, "label": lab} for a, lab in labels.items()])
+    options.setdefault("checkpoint_hours", 0)
+    config = DetectConfig(log=str(log), out=tmp_path / "out", labels=tmp_path / "labels.jsonl",
+                          reference=str(write(tmp_path / "ref.jsonl", reference)), progress=False, **options)
+    summary = run_detect(config)
+    accounts = {json.loads(line)["account"]: json.loads(line) for line in (tmp_path / "out" / "accounts.jsonl").open()}
+    groups = json.loads((tmp_path / "out" / "campaigns.json").read_text())
+    return summary, accounts, groups
 
 
 def test_campaigns_are_flagged_and_honest_users_are_not(tmp_path: Path) -> None:
     records, labels = world(seed=1)
-    log = write(tmp_path / "log.jsonl", records)
     honest, _ = world(seed=2, honest=400, heavy=False, spread=0)  # a clean period to calibrate on
-    write(tmp_path / "labels.jsonl", [{"account": a, "label": lab} for a, lab in labels.items()])
-    summary = run_detect(DetectConfig(log=str(log), out=tmp_path / "out", labels=tmp_path / "labels.jsonl",
-                                      reference=str(write(tmp_path / "ref.jsonl", honest)), target_fpr=0.01,
-                                      progress=False))
+    summary, accounts, groups = detect(tmp_path, records, honest, labels, target_fpr=0.01)
     metrics = summary["metrics"]
     assert metrics["campaigns"]["c-heavy"]["detected"] and metrics["campaigns"]["c-thin"]["detected"]
     assert metrics["recall"] == 1.0 and metrics["honest_false_positive_rate"] <= 0.01
-    accounts = {json.loads(line)["account"]: json.loads(line) for line in (tmp_path / "out" / "accounts.jsonl").open()}
-    assert accounts["thin-3"]["flagged"] and accounts["heavy"]["flagged_by"] == "own traffic"
+    assert accounts["heavy"]["flagged_by"] == "own traffic"
     assert any("step-by-step" in reason for reason in accounts["heavy"]["reasons"])
-    groups = json.loads((tmp_path / "out" / "campaigns.json").read_text())
     thin = next(g for g in groups if "thin-0" in g["members"])
     assert len(thin["members"]) >= 30 and thin["flagged"] and any("payment" in r for r in thin["linked_by"])
     assert "<script" not in (tmp_path / "out" / "report.html").read_text()
 
 
-@pytest.mark.parametrize("seed", [11, 12, 13])
-def test_honest_only_false_positive_rate_stays_under_target(seed: int, tmp_path: Path) -> None:
+def test_a_campaign_spread_thin_is_flagged_only_as_one(tmp_path: Path) -> None:
+    """40 accounts, each three requests under the rate limit: alone each looks ordinary, pooled they
+    are one actor sending over a hundred one-off prompts across every topic, never a conversation."""
+    rng = random.Random(5)
+    records, labels = world(seed=3, heavy=False, spread=0)
+    for j in range(40):
+        name = f"thin-{j}"
+        records += attacker(rng, name, 3, payment="card-77", ip=f"198.51.100.{j % 5}", start=START + j * 600,
+                            cot=False, logprobs=False)
+        labels[name] = "c-thin"
+    records.sort(key=lambda r: r["ts"])
+    honest, _ = world(seed=4, honest=400, heavy=False, spread=0)
+    summary, accounts, groups = detect(tmp_path, records, honest, labels, target_fpr=0.01)
+    group = next(g for g in groups if "thin-0" in g["members"])
+    assert sorted(group["members"]) == sorted(f"thin-{j}" for j in range(40)) and group["flagged"]
+    thin = [accounts[f"thin-{j}"] for j in range(40)]
+    assert all(a["flagged"] for a in thin)
+    assert sum(a["flagged_by"] == "own traffic" for a in thin) < 20  # most are caught only through the group
+    assert summary["metrics"]["honest_false_positive_rate"] <= 0.01
+
+
+def test_queries_until_flagged_counts_requests_at_the_first_flag(tmp_path: Path) -> None:
+    """The attacker sends one request a minute from the log's first second; checkpoints are hourly and
+    it is blatant, so it is flagged at the first checkpoint, having sent exactly 60 requests."""
+    rng = random.Random(9)
+    honest, labels = world(seed=6, honest=200, heavy=False, spread=0)
+    start = min(r["ts"] for r in honest)
+    blatant = attacker(rng, "blatant", 300, start=start - 60)
+    for i, r in enumerate(blatant):
+        r["ts"] = start + 60 * i
+    records = sorted(honest + blatant, key=lambda r: r["ts"])
+    reference, _ = world(seed=7, honest=400, heavy=False, spread=0)
+    summary, accounts, _ = detect(tmp_path, records, reference, {**labels, "blatant": "c-1"}, target_fpr=0.01,
+                                  checkpoint_hours=1.0)
+    assert accounts["blatant"]["flagged_after_requests"] == 60
+    assert summary["metrics"]["median_queries_until_flagged"] == 60
+
+
+def test_honest_only_false_positive_rate_stays_under_target(tmp_path: Path) -> None:
+    """Hand-built honest users (see test_calibration.py for simulated traffic over several seeds)."""
+    seed = 11
     reference, _ = world(seed=seed + 100, honest=600, heavy=False, spread=0)
-    honest, _ = world(seed=seed, honest=600, heavy=False, spread=0)
+    honest, labels = world(seed=seed, honest=600, heavy=False, spread=0)
     target = 0.01
-    summary = run_detect(DetectConfig(log=str(write(tmp_path / "log.jsonl", honest)), out=tmp_path / "out",
-                                      reference=str(write(tmp_path / "ref.jsonl", reference)), target_fpr=target,
-                                      progress=False))
-    accounts = [json.loads(line) for line in (tmp_path / "out" / "accounts.jsonl").open()]
-    realised = sum(a["p_value"] <= target for a in accounts) / len(accounts)
+    summary, accounts, _ = detect(tmp_path, honest, reference, labels, target_fpr=target)
+    realised = sum(a["p_value"] <= target for a in accounts.values()) / len(accounts)
     assert realised <= 2 * target  # p-values are calibrated (a binomial margin for 600 accounts)
     assert summary["flagged_accounts"] <= 0.01 * len(accounts)
+
+
+def test_prior_is_the_reference_average() -> None:
+    rng = random.Random(1)
+    records = honest_account(rng, "a") + honest_account(rng, "b")
+    raw = table_of_records(records, embedder_for(records)).raw()
+    events, trials = raw["single_shot"]
+    assert prior_of(raw)["single_shot"] == pytest.approx(float(np.mean(events / trials)))
 
 
 def test_bad_input(tmp_path: Path) -> None:
     (tmp_path / "bad.jsonl").write_text('{"ts": 1, "account": "a", "prompt": "x"}\n{"ts": 2, "prompt": "y"}\n')
     with pytest.raises(DataError, match="bad.jsonl:2: 'account' must be a non-empty string"):
         run_detect(DetectConfig(log=str(tmp_path / "bad.jsonl"), out=tmp_path / "o", progress=False))
+    pq.write_table(pa.Table.from_pylist([{"ts": 1.0, "account": "a", "prompt": '"x"'},
+                                         {"ts": 2.0, "account": None, "prompt": '"y"'}]), tmp_path / "bad.parquet")
+    with pytest.raises(DataError, match="bad.parquet: row 2: 'account'"):
+        open_log(tmp_path / "bad.parquet")
     with pytest.raises(ConfigError, match="target_fpr"):
         DetectConfig(log="x.jsonl", out=tmp_path, target_fpr=2)

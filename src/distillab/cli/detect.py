@@ -17,7 +17,7 @@ Reads the request-log format (DESIGN.md) from JSONL, Parquet, or the gateway's s
 and each group of linked accounts (shared payment ids, orgs, networks, prompt templates, timing) is
 scored against honest reference traffic with calibrated p-values; flags hold the false-positive rate
 on honest accounts at --target-fpr and the false-discovery rate at --fdr. With --labels it reports
-precision, recall and the honest false-positive rate. Writes accounts.jsonl, campaigns.json,
+precision, recall, the honest false-positive rate and the median queries until flagged. Writes accounts.jsonl, campaigns.json,
 summary.json and report.html to OUT.
 
 Examples:
@@ -43,12 +43,13 @@ def detect(
     reference: Optional[str] = _opt("reference", "--reference"),  # type: ignore[assignment]
     target_fpr: float = _opt("target_fpr", "--target-fpr"),  # type: ignore[assignment]
     fdr: float = _opt("fdr", "--fdr"),  # type: ignore[assignment]
+    checkpoint_hours: Optional[float] = _opt("checkpoint_hours", "--checkpoint-hours"),  # type: ignore[assignment]
     progress: bool = _opt("progress", "--progress/--no-progress"),  # type: ignore[assignment]
 ) -> None:
     from distillab.detect.run import run_detect
 
     summary = run_detect(DetectConfig(log=log, out=out, labels=labels, reference=reference, target_fpr=target_fpr,
-                                      fdr=fdr, progress=progress))
+                                      fdr=fdr, checkpoint_hours=checkpoint_hours, progress=progress))
     print(f"{summary['requests']:,} requests, {summary['accounts']:,} accounts, {summary['groups']} linked groups "
           f"in {summary['seconds']:.1f}s; flagged {summary['flagged_accounts']} accounts, "
           f"{summary['flagged_groups']} groups")
@@ -60,6 +61,8 @@ def detect(
         print(f"precision {pct(metrics['precision'])}, recall {pct(metrics['recall'])}, honest false-positive "
               f"rate {pct(metrics['honest_false_positive_rate'])}, campaigns detected "
               f"{metrics['campaigns_detected']}/{len(metrics['campaigns'])}")
+        if metrics.get("median_queries_until_flagged") is not None:
+            print(f"median queries until flagged {metrics['median_queries_until_flagged']:.0f}")
     for note in summary["notes"]:
         print(f"note: {note}")
     print(f"report: {out / 'report.html'}")

@@ -20,6 +20,9 @@ class DetectConfig:
     reference: str | None = _f(None, "Honest reference log to calibrate on (default: the log's own accounts).")
     target_fpr: float = _f(0.001, "Largest false-positive rate allowed on honest accounts (per test).")
     fdr: float = _f(0.05, "Benjamini-Hochberg false-discovery rate across all accounts and groups tested.")
+    checkpoint_hours: float | None = _f(None, "With --reference: also score the log every this many hours of log "
+                                              "time, as a live detector would, to report queries until flagged "
+                                              "(0: off; default: 2 with --labels, else off).")
     progress: bool = _f(True, "Show progress.")
 
     def __post_init__(self) -> None:
@@ -32,6 +35,10 @@ class DetectConfig:
             problems.append(f"target_fpr: must be in (0, 1), got {self.target_fpr}")
         if not 0 < self.fdr < 1:
             problems.append(f"fdr: must be in (0, 1), got {self.fdr}")
+        if self.checkpoint_hours is None:
+            self.checkpoint_hours = 2.0 if self.labels is not None else 0.0
+        if self.checkpoint_hours < 0:
+            problems.append(f"checkpoint_hours: must be >= 0, got {self.checkpoint_hours}")
         if self.labels is not None and not self.labels.is_file():
             problems.append(f"labels: {self.labels} not found")
         if problems:

@@ -6,32 +6,34 @@ joined, and connected components become candidate campaigns, scored later on the
 | evidence | weight |
 |---|---|
 | same payment id | 2 |
-| near-duplicate prompt templates (MinHash LSH over prompt skeletons, Jaccard >= 0.3) | 2 |
+| near-duplicate prompt templates (MinHash LSH over prompt skeletons, Jaccard >= 0.3) | 1 |
 | same org | 1 |
 | a shared IP /24 (or /48) prefix | 1 |
 | same, rare user agent (used by under 1% of accounts) | 0.5 |
 | synchronised activity (cosine of hourly request counts >= 0.8), given other evidence | 1 |
 
 No single network signal links on its own, so honest users behind one corporate proxy stay apart
-unless they also share templates, an org or a payment method.
+unless they also share templates, an org or a payment method; nor do shared templates alone, so
+teams at different companies running the same public benchmark stay apart.
 """
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import combinations
 
-from datasketch import MinHash, MinHashLSH
+import numpy as np
 
-from distillab.detect.features import AccountStats
+from distillab.detect.features import MINHASH, StatsTable
+from distillab.detect.text import mix64
 
 LINK_AT = 2.0
 MAX_GROUP = 500
 """Groups sharing one value larger than this (a huge proxy, a common user agent) are not paired."""
-NUM_PERM = 64
+BANDS = 16
+"""LSH bands over the MinHash signature (rows per band: MINHASH / BANDS)."""
+JACCARD = 0.3
 
 
 @dataclass
@@ -57,71 +59,86 @@ class _UnionFind:
         self.parent[self.find(a)] = self.find(b)
 
 
-def _signature(stats: AccountStats) -> MinHash:
-    signature = MinHash(num_perm=NUM_PERM, seed=1)
-    signature.update_batch([h.to_bytes(4, "little") for h in stats.skeletons])
-    return signature
+def link(table: StatsTable) -> Links:
+    """Cluster the table's accounts on shared metadata, templates and timing."""
+    names = table.names
+    n = len(names)
+    weights: dict[int, float] = defaultdict(float)
+    why: dict[int, list[tuple[str, str]]] = defaultdict(list)
 
-
-def _cosine(a: dict[int, int], b: dict[int, int]) -> float:
-    dot = sum(v * b.get(k, 0) for k, v in a.items())
-    norm = math.sqrt(sum(v * v for v in a.values()) * sum(v * v for v in b.values()))
-    return dot / norm if norm else 0.0
-
-
-def link(accounts: Iterable[AccountStats]) -> Links:
-    """Cluster accounts on shared metadata, templates and timing."""
-    stats = {s.account: s for s in accounts}
-    weights: dict[frozenset[str], float] = defaultdict(float)
-    reasons: dict[frozenset[str], list[str]] = defaultdict(list)
-
-    def add_groups(values: dict[str, set[str]], weight: float, what: str) -> None:
+    def add_groups(values: dict[str, list[int]], weight: float, what: str) -> None:
         for value, members in values.items():
             if 2 <= len(members) <= MAX_GROUP:
                 for a, b in combinations(sorted(members), 2):
-                    pair = frozenset((a, b))
-                    weights[pair] += weight
-                    reasons[pair].append(f"{what} {value}")
+                    key = a * n + b
+                    weights[key] += weight
+                    if len(why[key]) < 4:
+                        why[key].append((what, value))
 
-    def index(attribute: str) -> dict[str, set[str]]:
-        out: dict[str, set[str]] = defaultdict(set)
-        for s in stats.values():
-            for value in getattr(s, attribute):
-                out[value].add(s.account)
+    def index(attribute: str) -> dict[str, list[int]]:
+        out: dict[str, list[int]] = defaultdict(list)
+        for row, values in enumerate(table.meta[attribute][:n]):
+            for value in values:
+                out[value].append(row)
         return out
 
     add_groups(index("payments"), 2.0, "same payment id")
     add_groups(index("orgs"), 1.0, "same org")
     add_groups(index("prefixes"), 1.0, "shared network")
     agents = index("agents")
-    rare = {ua: m for ua, m in agents.items() if len(m) < max(2, 0.01 * len(stats))}
-    add_groups(rare, 0.5, "same rare user agent")
+    add_groups({ua: m for ua, m in agents.items() if len(m) < max(2, 0.01 * n)}, 0.5, "same rare user agent")
 
-    lsh = MinHashLSH(threshold=0.3, num_perm=NUM_PERM)
-    signatures = {}
-    for name, s in stats.items():
-        if len(s.skeletons) >= 3:
-            signatures[name] = _signature(s)
-            lsh.insert(name, signatures[name])
-    for name, signature in signatures.items():
-        for other in lsh.query(signature):
-            if other > name and signature.jaccard(signatures[other]) >= 0.3:
-                pair = frozenset((name, other))
-                weights[pair] += 2.0
-                reasons[pair].append("near-duplicate prompt templates")
+    signatures = table.skeletons[:n]
+    usable = np.flatnonzero((signatures[:, 0] != np.iinfo(np.uint64).max) & (table.counts["n"][:n] >= 3))
+    rows = MINHASH // BANDS
+    candidates: set[int] = set()
+    for band in range(BANDS):
+        keys = np.zeros(len(usable), np.uint64)
+        for column in range(band * rows, (band + 1) * rows):
+            keys = mix64(keys ^ signatures[usable, column])
+        _, bucket, sizes = np.unique(keys, return_inverse=True, return_counts=True)
+        bucket = bucket.reshape(-1)
+        for shared in np.flatnonzero((sizes >= 2) & (sizes <= MAX_GROUP)):
+            rows_in = sorted(usable[bucket == shared].tolist())
+            candidates.update(x * n + y for x, y in combinations(rows_in, 2))
+    for key in candidates:
+        first, second = divmod(key, n)
+        if float(np.mean(signatures[first] == signatures[second])) >= JACCARD:
+            weights[key] += 1.0
+            why[key].append(("near-duplicate prompt templates", ""))
 
-    for pair, weight in list(weights.items()):
-        a, b = (stats[x] for x in pair)
-        if 0 < weight < LINK_AT and len(a.hours) >= 5 and len(b.hours) >= 5 and _cosine(a.hours, b.hours) >= 0.8:
-            weights[pair] += 1.0
-            reasons[pair].append("synchronised activity")
+    pending = [key for key, weight in weights.items() if 0 < weight < LINK_AT]
+    if pending:
+        activity = _hourly(table)
+        pairs = np.array(pending, np.int64)
+        left, right = pairs // n, pairs % n
+        active = (np.count_nonzero(activity[left], axis=1) >= 5) & (np.count_nonzero(activity[right], axis=1) >= 5)
+        cosine = np.einsum("ij,ij->i", activity[left], activity[right])
+        for key in pairs[active & (cosine >= 0.8)].tolist():
+            weights[key] += 1.0
+            why[key].append(("synchronised activity", ""))
 
     groups = _UnionFind()
-    for pair, weight in weights.items():
+    for key, weight in weights.items():
         if weight >= LINK_AT:
-            groups.union(*pair)
-    members: dict[str, list[str]] = defaultdict(list)
-    for name in stats:
-        members[groups.find(name)].append(name)
-    clusters = sorted((sorted(m) for m in members.values() if len(m) > 1), key=lambda m: (-len(m), m[0]))
-    return Links(clusters, {p: r for p, r in reasons.items() if weights[p] >= LINK_AT})
+            groups.union(*(names[i] for i in divmod(key, n)))
+    components: dict[str, list[str]] = defaultdict(list)
+    for name in names:
+        components[groups.find(name)].append(name)
+    clusters = sorted((sorted(m) for m in components.values() if len(m) > 1), key=lambda m: (-len(m), m[0]))
+    reasons = {frozenset(names[i] for i in divmod(key, n)): [f"{what} {value}".strip() for what, value in why[key]]
+               for key, weight in weights.items() if weight >= LINK_AT}
+    return Links(clusters, reasons)
+
+
+def _hourly(table: StatsTable) -> np.ndarray:
+    """Unit-length vectors of requests per hour, one row per account."""
+    n = len(table.names)
+    first = min((min(h) for h in table.hours[:n] if h), default=0)
+    last = max((max(h) for h in table.hours[:n] if h), default=0)
+    out = np.zeros((n, last - first + 1), np.float32)
+    for row, hours in enumerate(table.hours[:n]):
+        if hours:
+            out[row, np.fromiter(hours.keys(), np.int64) - first] = np.fromiter(hours.values(), np.float32)
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return np.divide(out, norms, out=out, where=norms > 0)

@@ -1,30 +1,78 @@
-"""Read request logs in the DESIGN.md format, streaming: JSONL, Parquet, or a gateway store.
+"""Read request logs in the DESIGN.md format as column batches: JSONL, Parquet, or a gateway store.
 
-`read_log(source)` yields one dict per request, oldest file order first:
+`read_batches(source)` yields `Columns`: one batch of requests reduced to what detection reads (time,
+account, the newest turn's text, whether it carries a conversation, chain-of-thought and
+distribution requests, completion tokens, network and account metadata). Sources:
 
-- a `.jsonl` file (nested `messages`/`params`, as `distillab logs export` and `distillab simulate` write);
-- a `.parquet` file (nested columns, or JSON text columns as `distillab logs export` writes them);
+- a `.parquet` file: read in record batches with pyarrow; JSON-text `messages`/`prompt`/`params` columns
+  (as `distillab logs export` and `distillab simulate` write them) are handled by vectorised string
+  kernels, with a per-row JSON fallback for shapes they do not cover; nested columns work too;
+- a `.jsonl` file (nested `messages`/`params`);
 - a gateway store: a `sqlite:///...` or `postgresql://...` URL, or a `.db` SQLite file.
 
+`request_fields(record)` reduces one record (a dict) the same way: the live, one-request-at-a-time path.
+
 Only `ts`, `account` and one of `messages`/`prompt` are required; unknown fields are kept and ignored.
-`ts` may be epoch seconds or an RFC 3339 string. Bad rows raise `DataError` naming the file and line.
+`ts` may be epoch seconds or an RFC 3339 string. Bad rows raise `DataError` naming the file and row.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from distillab.errors import ConfigError, DataError
 from distillab.jsonl import iter_jsonl
 
-JSON_TEXT = ("messages", "prompt", "params")
+from .text import COT
+
+BATCH = 65_536
+COLUMNS = ("ts", "account", "ip", "user_agent", "org", "payment_id", "messages", "prompt", "params",
+           "completion_tokens", "status")
 
 
-def _ts(value: Any, where: str) -> float:
+@dataclass
+class Columns:
+    """One batch of requests, reduced to what detection reads (all arrays have one row per request)."""
+
+    ts: np.ndarray
+    account: pa.Array
+    text: pa.Array
+    """The newest turn's text (the last message, or the completion prompt)."""
+    conversational: np.ndarray
+    """The request carries earlier assistant turns."""
+    cot: np.ndarray
+    """The text or the system prompt asks for step-by-step reasoning."""
+    distribution: np.ndarray
+    """Asks for log-probabilities or several samples (n > 1)."""
+    completion_tokens: np.ndarray
+    """NaN where unknown or the request failed."""
+    prefix: pa.Array
+    user_agent: pa.Array
+    org: pa.Array
+    payment_id: pa.Array
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def slice(self, start: int, stop: int) -> Columns:
+        """Rows `start` to `stop` (a view)."""
+        cut = {}
+        for name, value in vars(self).items():
+            cut[name] = value.slice(start, stop - start) if isinstance(value, pa.Array) else value[start:stop]
+        return Columns(**cut)
+
+
+# ---- one record -----------------------------------------------------------------------------------
+def to_epoch(value: Any, where: str) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     if isinstance(value, str):
@@ -35,52 +83,271 @@ def _ts(value: Any, where: str) -> float:
     raise DataError(f"{where}: 'ts' must be epoch seconds or an RFC 3339 time, got {value!r}")
 
 
-def _check(record: Any, where: str) -> dict[str, Any]:
+def ip_prefix(ip: str | None) -> str | None:
+    """The /24 of an IPv4 address or the /48 of an IPv6 one."""
+    if not ip:
+        return None
+    if ":" in ip:
+        return ":".join(ip.split(":")[:3]) + "::/48"
+    parts = ip.split(".")
+    return ".".join(parts[:3]) + ".0/24" if len(parts) == 4 else ip
+
+
+def _content(message: Any) -> str:
+    content = message.get("content") if isinstance(message, dict) else None
+    if isinstance(content, list):  # content parts
+        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return str(content or "")
+
+
+def _messages_fields(messages: list[Any]) -> tuple[str, bool, str]:
+    """(newest turn's text, carries assistant turns, system prompt)."""
+    text = _content(messages[-1]) if messages else ""
+    conversational = any(isinstance(m, dict) and m.get("role") == "assistant" for m in messages)
+    first = messages[0] if messages else None
+    system = _content(first) if isinstance(first, dict) and first.get("role") == "system" else ""
+    return text, conversational, system
+
+
+def _prompt_text(prompt: Any) -> str:
+    return " ".join(str(p) for p in prompt) if isinstance(prompt, list) else str(prompt or "")
+
+
+def _distribution(params: Any) -> bool:
+    if not isinstance(params, dict):
+        return False
+    n = params.get("n")
+    return bool(params.get("logprobs") or params.get("top_logprobs")) or (isinstance(n, int) and n > 1)
+
+
+def _tokens(record: dict[str, Any]) -> float:
+    value = record.get("completion_tokens")
+    status = record.get("status")
+    ok = status is None or (isinstance(status, int) and 200 <= status < 300)
+    return float(value) if ok and isinstance(value, (int, float)) and not isinstance(value, bool) else float("nan")
+
+
+def check(record: Any, where: str) -> dict[str, Any]:
+    """The record, validated: DataError naming `where` if it lacks what detection needs."""
     if not isinstance(record, dict):
         raise DataError(f"{where}: expected a JSON object per request")
     if not isinstance(record.get("account"), str) or not record["account"]:
         raise DataError(f"{where}: 'account' must be a non-empty string")
     if record.get("messages") is None and record.get("prompt") is None:
         raise DataError(f"{where}: needs 'messages' or 'prompt'")
-    record["ts"] = _ts(record.get("ts"), where)
-    if not isinstance(record.get("params"), dict):
-        record["params"] = {}
+    record["ts"] = to_epoch(record.get("ts"), where)
     return record
 
 
-def _decode(record: dict[str, Any]) -> dict[str, Any]:
-    for name in JSON_TEXT:
-        value = record.get(name)
-        if isinstance(value, str) and value[:1] in ("[", "{", '"'):
+def request_fields(record: dict[str, Any]) -> dict[str, Any]:
+    """One validated record reduced to the `Columns` fields (one value each)."""
+    messages = record.get("messages")
+    if isinstance(messages, list) and messages:
+        text, conversational, system = _messages_fields(messages)
+    else:
+        text, conversational, system = _prompt_text(record.get("prompt")), False, ""
+    return {"ts": float(record["ts"]), "account": record["account"], "text": text,
+            "conversational": conversational, "cot": bool(COT.search(text) or (system and COT.search(system))),
+            "distribution": _distribution(record.get("params")), "completion_tokens": _tokens(record),
+            "prefix": ip_prefix(record.get("ip")), "user_agent": _str(record.get("user_agent")),
+            "org": _str(record.get("org")), "payment_id": _str(record.get("payment_id"))}
+
+
+def _str(value: Any) -> str | None:
+    return str(value) if value else None
+
+
+def from_records(records: list[dict[str, Any]]) -> Columns:
+    rows = [request_fields(r) for r in records]
+
+    def strings(name: str) -> pa.Array:
+        return pa.array([r[name] for r in rows], pa.string())
+
+    def flags(name: str) -> np.ndarray:
+        return np.fromiter((r[name] for r in rows), bool, len(rows))
+
+    return Columns(np.fromiter((r["ts"] for r in rows), np.float64, len(rows)), strings("account"),
+                   strings("text"), flags("conversational"), flags("cot"), flags("distribution"),
+                   np.fromiter((r["completion_tokens"] for r in rows), np.float64, len(rows)), strings("prefix"),
+                   strings("user_agent"), strings("org"), strings("payment_id"))
+
+
+# ---- a batch of Arrow rows ------------------------------------------------------------------------
+def _unescape(text: pa.Array) -> pa.Array:
+    """JSON-escaped newlines to spaces, so that tokens split where the plain text's would; the other
+    escapes are dropped token by token (`text.ESCAPE`)."""
+    return pc.replace_substring(text, "\\n", " ")
+
+
+def _json_messages(messages: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray]:
+    """From JSON-text messages: (newest turn's text, conversational, system asks for reasoning, rows the
+    string kernels could not read)."""
+    # The newest turn is the last '"content": "' piece when the message list ends with it; other shapes
+    # (compact separators, keys in another order, content parts) go to the per-row JSON fallback.
+    pieces = pc.split_pattern(messages, '"content": "', max_splits=1, reverse=True)
+    offsets = np.asarray(pieces.offsets)
+    if not len(pieces.values):
+        return pa.nulls(len(messages), pa.string()), np.zeros(len(messages), bool), np.zeros(len(messages), bool), \
+            np.ones(len(messages), bool)
+    last = pc.take(pieces.values, pa.array(np.maximum(offsets[1:] - 1, 0)))
+    good = np.diff(offsets) > 1
+    good &= np.asarray(pc.fill_null(pc.ends_with(last, '"}]'), False))
+    text = pc.utf8_slice_codeunits(last, 0, -3)
+    bad = ~good
+    conversational = np.asarray(pc.fill_null(pc.match_substring_regex(messages, r'"role"\s*:\s*"assistant"'), False))
+    system_rows = np.flatnonzero(np.asarray(pc.fill_null(
+        pc.match_substring_regex(messages, r'^\[\s*\{\s*"role"\s*:\s*"system"'), False)))
+    cot_system = np.zeros(len(messages), bool)
+    if system_rows.size:
+        first = pc.extract_regex(pc.take(messages, pa.array(system_rows)),
+                                 r'"content"\s*:\s*"(?P<c>(?:[^"\\]|\\.)*)"')
+        hits = pc.match_substring_regex(pc.struct_field(first, "c"), COT.pattern, ignore_case=True)
+        cot_system[system_rows] = np.asarray(pc.fill_null(hits, False))
+    return _unescape(text), conversational, cot_system, bad
+
+
+def _string_column(batch: pa.RecordBatch, name: str) -> pa.Array:
+    if name not in batch.schema.names:
+        return pa.nulls(batch.num_rows, pa.string())
+    column = batch.column(name)
+    return column if pa.types.is_string(column.type) else pc.cast(column, pa.string())
+
+
+def _per_unique(values: pa.Array, function: Any, out_type: pa.DataType) -> pa.Array:
+    """`function` applied once per distinct value (a dictionary-encoded column)."""
+    encoded = values.dictionary_encode()
+    mapped = pa.array([function(v) for v in encoded.dictionary.to_pylist()], out_type)
+    return pc.take(mapped, encoded.indices)
+
+
+def _params_distribution(text: str | None) -> bool:
+    try:
+        return _distribution(json.loads(text)) if text else False
+    except json.JSONDecodeError:
+        return False
+
+
+def from_arrow(batch: pa.RecordBatch, *, where: str, first_row: int) -> Columns:
+    """`Columns` from Arrow rows with the log's column names (JSON-text or nested columns)."""
+    n = batch.num_rows
+    account = _string_column(batch, "account")
+    missing = pc.or_(pc.is_null(account), pc.equal(pc.fill_null(account, ""), ""))
+    if pc.any(missing).as_py():
+        row = first_row + int(np.flatnonzero(np.asarray(pc.fill_null(missing, True)))[0]) + 1
+        raise DataError(f"{where}: row {row}: 'account' must be a non-empty string")
+    ts_column = batch.column("ts") if "ts" in batch.schema.names else pa.nulls(n)
+    if pa.types.is_integer(ts_column.type) or pa.types.is_floating(ts_column.type):
+        if ts_column.null_count:
+            row = first_row + int(np.flatnonzero(np.asarray(pc.is_null(ts_column)))[0]) + 1
+            raise DataError(f"{where}: row {row}: 'ts' must be epoch seconds or an RFC 3339 time, got None")
+        ts = np.asarray(ts_column.cast(pa.float64()))
+    else:
+        ts = np.array([to_epoch(v, f"{where}: row {first_row + i + 1}") for i, v in enumerate(ts_column.to_pylist())])
+
+    messages = batch.column("messages") if "messages" in batch.schema.names else pa.nulls(n, pa.string())
+    prompt = batch.column("prompt") if "prompt" in batch.schema.names else pa.nulls(n, pa.string())
+    both_missing = pc.and_(pc.is_null(messages), pc.is_null(prompt))
+    if pc.any(both_missing).as_py():
+        row = first_row + int(np.flatnonzero(np.asarray(both_missing))[0]) + 1
+        raise DataError(f"{where}: row {row}: needs 'messages' or 'prompt'")
+    fallback = np.zeros(n, bool)
+    if pa.types.is_string(messages.type) or pa.types.is_null(messages.type):
+        messages = messages.cast(pa.string())
+        text, conversational, cot_system, bad = _json_messages(messages)
+        fallback |= bad & np.asarray(pc.is_valid(messages))
+    else:  # nested list<struct>: read per row
+        text, conversational, cot_system = pa.nulls(n, pa.string()), np.zeros(n, bool), np.zeros(n, bool)
+        fallback |= np.asarray(pc.is_valid(messages))
+    use_prompt = np.asarray(pc.is_null(messages))
+    if use_prompt.any():
+        prompt_text = prompt.cast(pa.string()) if not pa.types.is_list(prompt.type) else pa.nulls(n, pa.string())
+        quoted = pc.fill_null(pc.starts_with(prompt_text, '"'), False)
+        plain = pc.if_else(quoted, _unescape(pc.utf8_slice_codeunits(prompt_text, 1, -1)), prompt_text)
+        fallback |= use_prompt & ~np.asarray(pc.fill_null(pc.is_valid(prompt_text), False))
+        text = pc.if_else(pa.array(use_prompt), plain, text)
+    if fallback.any():
+        text, conversational, cot_system = _fallback(batch, fallback, text, conversational, cot_system)
+    text = pc.fill_null(text, "")
+    cot = np.asarray(pc.match_substring_regex(text, COT.pattern, ignore_case=True)) | cot_system
+
+    params = batch.column("params") if "params" in batch.schema.names else pa.nulls(n, pa.string())
+    if pa.types.is_string(params.type) or pa.types.is_null(params.type):
+        distribution = np.asarray(pc.fill_null(_per_unique(params.cast(pa.string()), _params_distribution,
+                                                           pa.bool_()), False))
+    else:
+        distribution = np.array([_distribution(p) for p in params.to_pylist()], bool)
+    tokens = (np.asarray(pc.fill_null(batch.column("completion_tokens").cast(pa.float64()), np.nan))
+              if "completion_tokens" in batch.schema.names else np.full(n, np.nan))
+    if "status" in batch.schema.names:
+        status = np.asarray(pc.fill_null(batch.column("status").cast(pa.int64()), 200))
+        tokens = np.where((status >= 200) & (status < 300), tokens, np.nan)
+    prefix = _per_unique(_string_column(batch, "ip"), ip_prefix, pa.string())
+    return Columns(ts, account, text, conversational, cot, distribution, tokens, prefix,
+                   _string_column(batch, "user_agent"), _string_column(batch, "org"),
+                   _string_column(batch, "payment_id"))
+
+
+def _fallback(batch: pa.RecordBatch, rows: np.ndarray, text: pa.Array, conversational: np.ndarray,
+              cot_system: np.ndarray) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """Rows the string kernels could not read, decoded as JSON one by one."""
+    texts = text.to_pylist()
+    messages = batch.column("messages") if "messages" in batch.schema.names else None
+    prompts = batch.column("prompt") if "prompt" in batch.schema.names else None
+    for i in np.flatnonzero(rows):
+        value = messages[i].as_py() if messages is not None else None
+        if isinstance(value, str):
             try:
-                record[name] = json.loads(value)
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                value = None
+        if isinstance(value, list) and value:
+            texts[i], conversational[i], system = _messages_fields(value)
+            cot_system[i] = bool(system and COT.search(system))
+            continue
+        prompt = prompts[i].as_py() if prompts is not None else None
+        if isinstance(prompt, str) and prompt[:1] in ('"', "["):
+            try:
+                prompt = json.loads(prompt)
             except json.JSONDecodeError:
                 pass
-    return record
+        texts[i] = _prompt_text(prompt)
+    return pa.array(texts, pa.string()), conversational, cot_system
 
 
-def read_log(source: str | Path) -> Iterator[dict[str, Any]]:
-    """Every request in ``source`` (see the module docstring), validated, one at a time."""
+# ---- sources --------------------------------------------------------------------------------------
+def read_batches(source: str | Path, *, batch_size: int = BATCH) -> Iterator[Columns]:
+    """Every request in ``source`` (see the module docstring), validated, a batch at a time."""
     text = str(source)
     if "://" in text or text.endswith(".db"):
-        yield from _store_rows(text)
+        yield from _record_batches(_store_rows(text), batch_size)
         return
     path = Path(text)
     if not path.is_file():
         raise ConfigError(f"--log {path}: no such file (expected .jsonl, .parquet, a .db store or a database URL)")
     if path.suffix == ".jsonl":
-        for where, record in iter_jsonl(path):
-            yield _check(record, where)
+        yield from _record_batches((check(record, where) for where, record in iter_jsonl(path)), batch_size)
     elif path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
+        file = pq.ParquetFile(path)
+        names = [c for c in COLUMNS if c in file.schema_arrow.names]
         row = 0
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
-            for record in batch.to_pylist():
-                row += 1
-                yield _check(_decode(record), f"{path}: row {row}")
+        for batch in file.iter_batches(batch_size=batch_size, columns=names):
+            yield from_arrow(batch, where=str(path), first_row=row)
+            row += batch.num_rows
     else:
         raise ConfigError(f"--log {path}: expected a .jsonl or .parquet file, a .db store or a database URL")
+
+
+def _record_batches(records: Iterator[dict[str, Any]], size: int) -> Iterator[Columns]:
+    chunk: list[dict[str, Any]] = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) >= size:
+            yield from_records(chunk)
+            chunk = []
+    if chunk:
+        yield from_records(chunk)
 
 
 def _store_rows(url: str) -> Iterator[dict[str, Any]]:
@@ -89,4 +356,4 @@ def _store_rows(url: str) -> Iterator[dict[str, Any]]:
     with Store(url, create=False) as store:
         for n, record in enumerate(store.iter_logs(), start=1):
             if record.get("account"):  # unauthorised requests belong to no account
-                yield _check(record, f"{store.url}: request {n}")
+                yield check(record, f"{store.url}: request {n}")

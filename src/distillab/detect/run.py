@@ -1,48 +1,205 @@
 """`run_detect`: stream a request log into per-account stats, link accounts, score, flag, report.
 
-    from distillab.atomic import write_text
-from distillab.detect.config import DetectConfig
+    from distillab.detect.config import DetectConfig
     from distillab.detect.run import run_detect
-    summary = run_detect(DetectConfig(log="requests.jsonl", out="runs/detect", labels="labels.jsonl"))
+    summary = run_detect(DetectConfig(log="requests.jsonl", out="runs/detect", reference="honest.parquet",
+                                      labels="labels.jsonl"))
 
-Memory grows with the number of accounts (bounded word and skeleton sets each), not with the log.
+Memory grows with the number of accounts (fixed-size sketches each), not with the log. With a
+reference and `checkpoint_hours` (by default when labels are given), the log is also scored at
+checkpoints of log time, as a live detector would see it, which gives each flagged account the number
+of requests it had made when it was first flagged (queries until flagged).
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import statistics
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from distillab.atomic import write_text
+from distillab.detect.calibrate import Units, calibrate, collect, open_log, prefetch, units_of, without_each
 from distillab.detect.config import DetectConfig
-from distillab.detect.features import AccountStats
+from distillab.detect.features import FEATURES, StatsTable
 from distillab.detect.linking import link
-from distillab.detect.logs import read_log
-from distillab.detect.scoring import Reference, benjamini_hochberg
+from distillab.detect.logs import Columns
+from distillab.detect.scoring import Calibration, Scored, benjamini_hochberg
+from distillab.detect.text import Embedder
 from distillab.errors import DataError
 
+MEMBER_P = 0.05
+MEMBER_SLACK = 0.25
+"""A member of a flagged group is flagged with it when its own p-value is at most MEMBER_P, or when
+leaving it out would not make the group look more extreme (its distance would not rise by more than
+MEMBER_SLACK): an honest account linked to a campaign by a shared network dilutes the group and so
+does not go down with it, while each of a campaign's thin accounts carries its share of the evidence."""
 
-def collect(source: str, *, progress: bool, console: Console, label: str) -> dict[str, AccountStats]:
-    stats: dict[str, AccountStats] = {}
-    columns = [SpinnerColumn(), TextColumn(f"{label} {{task.completed:,}} requests"), TimeElapsedColumn()]
-    with Progress(*columns, console=console, disable=not progress) as bar:
+
+def assess(table: StatsTable, calibration: Calibration, config: DetectConfig, *,
+           self_reference: bool = False) -> dict[str, Any]:
+    """Score every account and linked group in `table`; flags at the configured FPR and FDR."""
+    links = link(table)
+    units, _ = units_of(table, links, calibration.prior)
+    n = len(table)
+    exclude = [[j for j in e if j < n] for e in units.exclude] if self_reference else None
+    accounts_scored = calibration.score(units.features[:n], exclude[:n] if exclude else None)
+    groups_scored = calibration.score(units.features[n:], exclude[n:] if exclude else None, groups=True)
+    scored = Scored(*(np.concatenate([getattr(accounts_scored, f), getattr(groups_scored, f)])
+                      for f in ("distance", "p_value", "nearest")))
+    p = scored.p_value
+    q = np.array(benjamini_hochberg(p.tolist()))
+    flagged = (p <= config.target_fpr) & (q <= config.fdr)
+    by: dict[str, str] = {}
+    for i, unit in enumerate(units.ids):
+        if flagged[i] and not units.is_group[i]:
+            by[unit] = "own traffic"
+    n_accounts = len(table)
+    for i, members in enumerate(units.members):
+        if flagged[i] and units.is_group[i]:
+            rest = without_each(table, units.pooled[i - n_accounts], members, calibration.prior)
+            distance = calibration.score(rest, [exclude[i] for _ in members] if exclude else None,
+                                         groups=True).distance
+            for m, left in zip(members, distance):
+                if m not in by and (p[table.index[m]] <= MEMBER_P or
+                                    left <= scored.distance[i] + MEMBER_SLACK):
+                    by[m] = units.ids[i]
+    return {"units": units, "scored": scored, "q": q, "flagged": flagged, "by": by, "links": links}
+
+
+def _checkpoints(batches: Any, hours: float) -> Any:
+    """The batches, cut where log time crosses each checkpoint; yields (columns, checkpoint_reached)."""
+    step = hours * 3600
+    next_at = None
+    for columns in batches:
+        start = 0
+        if next_at is None and len(columns):
+            next_at = float(columns.ts[0]) + step
+        while next_at is not None and start < len(columns):
+            due = columns.ts[start:] >= next_at
+            if not due.any():
+                break
+            cut = start + int(due.argmax())
+            yield columns.slice(start, cut), True
+            start = cut
+            next_at = max(next_at + step, float(columns.ts[cut]) // step * step + step)
+        yield columns.slice(start, len(columns)), False
+
+
+def _counted(batches: Iterator[Columns], console: Console, *, enabled: bool, label: str) -> Iterator[Columns]:
+    """The same batches, counting their records on a progress line (a log's length is not known ahead)."""
+    columns_ = [SpinnerColumn(), TextColumn(f"{label} {{task.completed:,}} requests"), TimeElapsedColumn()]
+    with Progress(*columns_, console=console, disable=not enabled, transient=False) as bar:
         job = bar.add_task(label, total=None)
-        for n, record in enumerate(read_log(source), start=1):
-            account = record["account"]
-            entry = stats.get(account)
-            if entry is None:
-                entry = stats[account] = AccountStats(account)
-            entry.add(record)
-            if n % 5000 == 0:
-                bar.update(job, completed=n)
-        bar.update(job, completed=sum(s.n for s in stats.values()))
-    return stats
+        for columns in batches:
+            yield columns
+            bar.advance(job, len(columns))
+
+
+def prepare_reference(source: str | Path, console: Console | None = None,
+                      progress: bool = False) -> tuple[Embedder, Calibration]:
+    """The embedder fitted on an honest reference log and the calibration on its accounts."""
+    embedder, batches = open_log(source)
+    batches = _counted(batches, console or Console(stderr=True), enabled=progress, label="reference")
+    return embedder, calibrate(collect(batches, embedder))
+
+
+def run_detect(config: DetectConfig, *, console: Console | None = None,
+               prepared: tuple[Embedder, Calibration] | None = None) -> dict[str, Any]:
+    """Score every account and linked group; write the outputs; return the summary. `prepared`: the
+    result of `prepare_reference(config.reference)`, when several logs are scored against one reference."""
+    console = console or Console(stderr=True)
+    started = time.monotonic()
+    notes: list[str] = []
+    reference: Calibration | None = None
+    embedder = None
+    if config.reference:
+        embedder, reference = prepared or prepare_reference(config.reference, console, config.progress)
+    else:
+        notes.append("calibrated on the log's own accounts (no --reference): each account is compared with the "
+                     "accounts it is not linked to; a clean --reference is stronger")
+    embedder, batches = open_log(config.log, embedder)
+    batches = _counted(batches, console, enabled=config.progress, label="reading log")
+    table = StatsTable(embedder)
+    first_flag: dict[str, int] = {}
+    checkpoints = 0
+    hours = config.checkpoint_hours or 0.0
+    if reference is not None and hours > 0:
+        for columns, reached in _checkpoints(prefetch(batches), hours):
+            table.update(columns)
+            if reached and len(table):
+                checkpoints += 1
+                for name in assess(table, reference, config)["by"]:
+                    first_flag.setdefault(name, int(table.counts["n"][table.index[name]]))
+    else:
+        for columns in prefetch(batches):
+            table.update(columns)
+    if not len(table):
+        raise DataError(f"{config.log}: no requests")
+    if reference is None:
+        reference = calibrate(table, self_reference=True)
+    if reference.n < 1 / config.target_fpr:
+        notes.append(f"the reference has only {reference.n} units: p-values below 1/{reference.n + 1} come from "
+                     "the fitted tail; a larger --reference makes them firmer")
+    result = assess(table, reference, config, self_reference=not config.reference)
+    if checkpoints:  # flagged only at the end: first flagged there
+        for name in result["by"]:
+            first_flag.setdefault(name, int(table.counts["n"][table.index[name]]))
+    account_rows, groups = _rows(table, reference, result, first_flag)
+    summary: dict[str, Any] = {
+        "log": config.log, "reference": config.reference or "the log itself",
+        "reference_units": reference.n, "target_fpr": config.target_fpr, "fdr": config.fdr,
+        "accounts": len(account_rows), "requests": int(table.counts["n"][: len(table)].sum()),
+        "groups": len(groups), "flagged_accounts": sum(a["flagged"] for a in account_rows),
+        "flagged_groups": sum(g["flagged"] for g in groups), "checkpoints": checkpoints, "notes": notes,
+    }
+    if config.labels:
+        summary["metrics"] = metrics(account_rows, read_labels(config.labels), ever_flagged=set(first_flag))
+    summary["seconds"] = round(time.monotonic() - started, 2)
+    summary["records_per_s"] = round(summary["requests"] / max(summary["seconds"], 1e-9))
+    _write(config.out, summary, account_rows, groups)
+    return summary
+
+
+def _rows(table: StatsTable, calibration: Calibration, result: dict[str, Any],
+          first_flag: dict[str, int]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    units: Units = result["units"]
+    scored, q, flagged, by = result["scored"], result["q"], result["flagged"], result["by"]
+    account_rows: list[dict[str, Any]] = []
+    groups: list[dict[str, Any]] = []
+    for i, unit in enumerate(units.ids):
+        row = units.features[i]
+        entry = {"requests": units.requests[i], "score": round(float(scored.distance[i]), 4),
+                 "p_value": float(scored.p_value[i]), "q_value": float(q[i]),
+                 "reasons": calibration.reasons(row, int(scored.nearest[i])) if scored.distance[i] > 0 else [],
+                 "features": {f: round(float(v), 4) for f, v in zip(FEATURES, row)},
+                 "requests_per_active_day": round(float(np.exp(units.volume[i])), 1)}
+        if units.is_group[i]:
+            groups.append({"id": unit, "members": units.members[i], "flagged": bool(flagged[i]),
+                           "linked_by": units.linked_by.get(i, []), **entry})
+        else:
+            account_rows.append({"account": unit, "flagged": unit in by, "flagged_by": by.get(unit),
+                                 "flagged_after_requests": first_flag.get(unit) if unit in by else None, **entry})
+    account_rows.sort(key=lambda a: (a["p_value"], -a["score"]))
+    groups.sort(key=lambda g: (g["p_value"], -g["score"]))
+    return account_rows, groups
+
+
+def _write(out: Path, summary: dict[str, Any], account_rows: list[dict[str, Any]], groups: list[dict[str, Any]]) -> None:
+    from distillab.detect.report import render
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / "accounts.jsonl", "".join(json.dumps(a) + "\n" for a in account_rows))
+    write_text(out / "campaigns.json", json.dumps(groups, indent=2) + "\n")
+    write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    write_text(out / "report.html", render(summary, account_rows, groups))
 
 
 def read_labels(path: Path) -> dict[str, str]:
@@ -67,101 +224,35 @@ def read_labels(path: Path) -> dict[str, str]:
     return labels
 
 
-def _metrics(accounts: list[dict[str, Any]], labels: dict[str, str]) -> dict[str, Any]:
-    honest = [a for a in accounts if labels.get(a["account"], "benign") == "benign"]
-    attackers = [a for a in accounts if labels.get(a["account"], "benign") != "benign"]
-    flagged = [a for a in accounts if a["flagged"]]
+def metrics(accounts_: list[dict[str, Any]], labels: dict[str, str], *,
+            ever_flagged: set[str] | None = None) -> dict[str, Any]:
+    """Precision, recall, honest false-positive rate, campaigns detected, queries until flagged; with
+    `ever_flagged` (accounts flagged at any checkpoint), the share of honest accounts ever flagged."""
+    honest = [a for a in accounts_ if labels.get(a["account"], "benign") == "benign"]
+    attackers = [a for a in accounts_ if labels.get(a["account"], "benign") != "benign"]
+    flagged = [a for a in accounts_ if a["flagged"]]
     true_flags = [a for a in flagged if labels.get(a["account"], "benign") != "benign"]
     campaigns: dict[str, list[dict[str, Any]]] = {}
     for a in attackers:
         campaigns.setdefault(labels[a["account"]], []).append(a)
+    until = [a["flagged_after_requests"] for a in true_flags if a["flagged_after_requests"] is not None]
+
+    def median(values: list[int]) -> float | None:
+        return statistics.median(values) if values else None
+
     return {
-        "honest_accounts": len(honest), "campaign_accounts": len(attackers),
-        "flagged_accounts": len(flagged),
+        "honest_accounts": len(honest), "campaign_accounts": len(attackers), "flagged_accounts": len(flagged),
         "precision": len(true_flags) / len(flagged) if flagged else None,
         "recall": len(true_flags) / len(attackers) if attackers else None,
         "honest_false_positive_rate": sum(a["flagged"] for a in honest) / len(honest) if honest else None,
+        "honest_ever_flagged_rate": (sum(a["account"] in ever_flagged or a["flagged"] for a in honest) / len(honest)
+                                     if honest and ever_flagged is not None else None),
         "campaigns": {c: {"accounts": len(m), "flagged_accounts": sum(a["flagged"] for a in m),
-                          "detected": any(a["flagged"] for a in m)} for c, m in sorted(campaigns.items())},
+                          "detected": any(a["flagged"] for a in m),
+                          "median_queries_until_flagged": median([a["flagged_after_requests"] for a in m
+                                                                  if a["flagged"] and a["flagged_after_requests"]])}
+                      for c, m in sorted(campaigns.items())},
         "campaigns_detected": sum(any(a["flagged"] for a in m) for m in campaigns.values()),
-        "unlabelled_accounts": sum(a["account"] not in labels for a in accounts),
+        "median_queries_until_flagged": median(until),
+        "unlabelled_accounts": sum(a["account"] not in labels for a in accounts_),
     }
-
-
-def run_detect(config: DetectConfig, *, console: Console | None = None) -> dict[str, Any]:
-    """Score every account and linked group; write the outputs; return the summary."""
-    console = console or Console(stderr=True)
-    started = time.monotonic()
-    stats = collect(config.log, progress=config.progress, console=console, label="reading log")
-    if not stats:
-        raise DataError(f"{config.log}: no requests")
-    links = link(stats.values())
-    notes = []
-    if config.reference:
-        reference_stats = collect(config.reference, progress=config.progress, console=console, label="reference")
-    else:
-        reference_stats = stats
-        notes.append("calibrated on the log's own accounts (no --reference); each account is compared with "
-                     "the others")
-    reference = Reference([s.features() for s in reference_stats.values()])
-    if reference.n < 1 / config.target_fpr:
-        notes.append(f"the reference has only {reference.n} accounts: p-values below 1/{reference.n} come from "
-                     "the fitted tail; a larger --reference makes them firmer")
-
-    tested: list[dict[str, Any]] = []
-    for name, s in stats.items():
-        row = s.features()
-        scored = reference.score(row, in_reference=not config.reference)
-        tested.append({"kind": "account", "id": name, "members": [name], "requests": s.n, "features": row,
-                       "score": scored.score, "p_value": scored.p_value,
-                       "reasons": reference.reasons(row, scored)})
-    group_of = {m: i for i, members in enumerate(links.clusters) for m in members}
-    why: dict[int, set[str]] = {}
-    for pair, pair_reasons in links.reasons.items():
-        first = next(iter(pair))
-        if first in group_of:
-            why.setdefault(group_of[first], set()).update(pair_reasons)
-    for i, members in enumerate(links.clusters):
-        pooled = AccountStats(f"group-{i + 1}")
-        for m in members:
-            pooled.merge(stats[m])
-        row = pooled.features(members=len(members))
-        scored = reference.score(row)
-        tested.append({"kind": "group", "id": f"group-{i + 1}", "members": members, "requests": pooled.n,
-                       "features": row, "score": scored.score, "p_value": scored.p_value,
-                       "reasons": reference.reasons(row, scored), "linked_by": sorted(why.get(i, set()))[:10]})
-    for entry, q in zip(tested, benjamini_hochberg([t["p_value"] for t in tested])):
-        entry["q_value"] = q
-        entry["flagged"] = entry["p_value"] <= config.target_fpr and q <= config.fdr
-
-    groups = [t for t in tested if t["kind"] == "group"]
-    flagged_by_group = {m: g["id"] for g in groups if g["flagged"] for m in g["members"]}
-    accounts = []
-    for t in tested:
-        if t["kind"] != "account":
-            continue
-        via = "own traffic" if t["flagged"] else flagged_by_group.get(t["id"])
-        accounts.append({"account": t["id"], "requests": t["requests"], "score": round(t["score"], 4),
-                         "p_value": t["p_value"], "q_value": t["q_value"], "flagged": via is not None,
-                         "flagged_by": via, "reasons": t["reasons"], "features": t["features"]})
-    accounts.sort(key=lambda a: (a["p_value"], -a["score"]))
-    summary: dict[str, Any] = {
-        "log": config.log, "reference": config.reference or "the log itself",
-        "reference_accounts": reference.n, "target_fpr": config.target_fpr, "fdr": config.fdr,
-        "accounts": len(accounts), "requests": sum(s.n for s in stats.values()),
-        "groups": len(groups), "flagged_accounts": sum(a["flagged"] for a in accounts),
-        "flagged_groups": sum(g["flagged"] for g in groups), "notes": notes,
-    }
-    if config.labels:
-        summary["metrics"] = _metrics(accounts, read_labels(config.labels))
-    summary["seconds"] = round(time.monotonic() - started, 2)
-    summary["records_per_s"] = round(summary["requests"] / max(summary["seconds"], 1e-9))
-    out = config.out
-    out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "accounts.jsonl", "".join(json.dumps(a) + "\n" for a in accounts))
-    write_text(out / "campaigns.json", json.dumps(sorted(groups, key=lambda g: g["p_value"]), indent=2) + "\n")
-    write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
-    from distillab.detect.report import render
-
-    write_text(out / "report.html", render(summary, accounts, groups))
-    return summary

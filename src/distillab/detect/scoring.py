@@ -1,110 +1,144 @@
-"""Calibrated scores: how unusual is an account (or a linked group) next to honest accounts?
+"""Calibrated scores: is an account (or a linked group) beyond everything honest traffic does?
 
-1. Each feature gets an empirical tail p-value against the honest reference accounts:
-   p_j = (1 + #{reference >= x_j}) / (1 + N).
-2. They are combined Fisher-style into one score, S = -sum_j log p_j.
-3. The score gets a p-value against the reference accounts' own scores: the conformal rank
-   p = (1 + #{reference S >= S}) / (1 + N), valid for an honest account exchangeable with the reference
-   (P(p <= a) <= a). Ranks cannot go below 1 / (N + 1), which with many accounts tested leaves
-   Benjamini-Hochberg nothing to reject; so beyond the highest reference score the p-value comes from
-   an exponential tail (the generalised Pareto with shape 0) over the reference median u, its scale
-   read off the body's quantiles, (q90 - u) / ln 5, so that a few extreme (attacking) reference
-   accounts cannot stretch it: p = (N_above_u / (N + 1)) exp(-(S - u) / scale). The calibration tests
-   check on honest traffic that this holds.
-4. Across everything tested (accounts and linked groups), Benjamini-Hochberg keeps the expected share
-   of false flags among the flags at most `fdr`.
+Honest heavy users are extreme in some direction: benchmark teams send thousands of templated one-off
+prompts with log-probabilities, labelling companies thousands of new items, people long conversations
+across many topics. What they do not do is all of it at once. So the score is a *domination distance*:
+how far an account must be pulled back, feature by feature, before some honest reference unit is at
+least as high on every feature (features are oriented so that larger is more like distillation):
 
-The reference should be honest traffic (`--reference`, e.g. a clean past period). Without one, the
-log's own accounts are the reference: attackers in it only make honest accounts' p-values larger
-(conservative), but many similar attackers can mask each other, which the pooled group test offsets.
+    D(x) = min over reference units r of  sum_j max(0, x_j - r_j) / s_j      (s_j: the feature's spread)
+
+D = 0 when some honest account does at least as much of everything; it is large only for a
+combination no honest account shows (one-off prompts AND broad topic coverage AND long answers, say).
+
+Calibration uses honest traffic only. Each reference unit (honest accounts and the pooled groups that
+linking finds among them) gets its leave-one-out distance to the others; an account's p-value is its
+conformal rank among them, p = (1 + #{D_ref >= D}) / (1 + N), valid for an honest account exchangeable
+with the reference (P(p <= a) <= a). Beyond the largest reference distance the p-value continues with an
+exponential tail fitted to the top reference distances, so that Benjamini-Hochberg across many accounts
+has p-values small enough to work with; the calibration tests check on honest traffic that this holds.
+
+When the log is its own reference (no clean period to calibrate on), an account is compared with the
+others minus itself and the accounts linked to it, and a unit counts as ordinary only when `k` others
+dominate it (k grows with the number of accounts), so that a few accounts of one campaign cannot vouch
+for each other.
+
+    calibration = Calibration.fit(reference_features, prior)
+    scored = calibration.score(features)          # D, p-value, and the nearest honest unit per row
+    calibration.reasons(features[i], scored, i)   # why, in words
 """
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from distillab.detect.features import FEATURES
+import numpy as np
+
+from .features import FEATURES
 
 WORDS = {
-    "cot_share": ("asks for step-by-step reasoning in {v:.0%} of requests", "{m:.0%}"),
-    "logprob_share": ("asks for token log-probabilities in {v:.0%} of requests", "{m:.0%}"),
-    "multi_sample_share": ("asks for several samples (n > 1) in {v:.0%} of requests", "{m:.0%}"),
-    "answer_budget": ("asks for long answers (mean max_tokens {e:.0f})", "{em:.0f}"),
-    "single_shot_share": ("{v:.0%} of requests are one-off prompts, not conversations", "{m:.0%}"),
-    "template_reuse": ("reuses prompt templates ({v:.0%} of prompts repeat a skeleton)", "{m:.0%}"),
-    "breadth": ("covers an unusually broad vocabulary (breadth {v:.1f})", "{m:.1f}"),
-    "regularity": ("sends requests at unusually even intervals (regularity {v:.2f})", "{m:.2f}"),
-    "volume": ("sends many requests per active day ({e:.0f})", "{em:.0f}"),
+    "single_shot": ("{v:.0%} of requests are one-off prompts, not conversations", "{v:.0%}"),
+    "coverage": ("prompts spread over {e:.0f} topic clusters", "{e:.0f}"),
+    "novelty": ("{v:.0%} of prompts are new to the account (few repeats)", "{v:.0%}"),
+    "output": ("answers average {b:.0f} tokens", "{b:.0f}"),
+    "reasoning": ("{v:.0%} of requests ask for step-by-step reasoning", "{v:.0%}"),
+    "distribution": ("{v:.0%} of requests ask for log-probabilities or several samples", "{v:.0%}"),
 }
-
-
-MIN_FOR_TAIL = 50
-"""Smaller references give rank p-values only."""
+MIN_SCALE = {"single_shot": 0.05, "coverage": 0.1, "novelty": 0.05, "output": 0.25, "reasoning": 0.05,
+             "distribution": 0.05}
+"""Floors under each feature's spread, so that where honest accounts agree exactly (none asks for
+reasoning, say) a sliver of difference is not decisive: a twentieth of a share, a tenth of a nat of
+topic breadth, a quarter of a bit of answer length."""
+TAIL_FRACTION = 0.01
+MIN_TAIL = 20
+CHUNK = 256
 
 
 @dataclass(frozen=True)
 class Scored:
-    score: float
-    p_value: float
-    feature_p: dict[str, float]
+    distance: np.ndarray
+    p_value: np.ndarray
+    nearest: np.ndarray
+    """Index of the reference unit that comes closest to dominating each row."""
 
 
-class Reference:
-    """Sorted honest feature values and scores, for tail p-values."""
+def _fmt(template: str, v: float) -> str:
+    return template.format(v=v, e=math.exp(v), b=2 ** v - 1)
 
-    def __init__(self, features: Sequence[dict[str, float]]):
-        if not features:
+
+class Calibration:
+    """Honest reference units' features, their leave-one-out distances, and the fitted tail."""
+
+    def __init__(self, features: np.ndarray, prior: dict[str, float], *, k: int = 1,
+                 exclude: Sequence[Sequence[int]] | None = None, names: Sequence[str] | None = None):
+        if len(features) == 0:
             raise ValueError("an empty reference")
-        self.n = len(features)
-        self.values = {f: sorted(row[f] for row in features) for f in FEATURES}
-        self.medians = {f: v[len(v) // 2] for f, v in self.values.items()}
-        self.scores = sorted(self._score(row) for row in features)
-        # Tail fit from quantiles of the body: for exponential excesses over the median u,
-        # q90 - q50 = scale * ln 5. A few extreme accounts (attackers) in the reference do not move it.
-        if self.n >= MIN_FOR_TAIL:
-            self.tail_from = self.scores[int(0.5 * (self.n - 1))]
-            q90 = self.scores[int(0.9 * (self.n - 1))]
-            self.tail_scale = max((q90 - self.tail_from) / math.log(5), 1e-6)
-            self.tail_n = sum(1 for x in self.scores if x >= self.tail_from)
-        else:
-            self.tail_from, self.tail_scale, self.tail_n = math.inf, 1.0, 0
+        self.features = np.asarray(features, np.float64)
+        self.groups = np.zeros((0, self.features.shape[1]))
+        """Pooled honest reference groups: extra dominators when a linked group is scored."""
+        self.prior = prior
+        self.k = max(1, k)
+        self.names = list(names) if names is not None else [f"reference-{i}" for i in range(len(features))]
+        self.scale = np.maximum(self.features.std(axis=0), [MIN_SCALE[f] for f in FEATURES])
+        self.medians = np.median(self.features, axis=0)
+        exclude = exclude or [[i] for i in range(len(features))]
+        self.loo_unsorted = self._distance(self.features, exclude)[0]
+        self.loo = np.sort(self.loo_unsorted)
+        self.n = len(self.loo)
+        tail = max(MIN_TAIL, int(TAIL_FRACTION * self.n))
+        top = self.loo[-tail:] if self.n >= MIN_TAIL else self.loo
+        self.tail_from = float(top[0])
+        self.tail_n = len(top)
+        excess = top - self.tail_from
+        self.tail_scale = max(float(excess.mean()) if len(excess) else 0.0, 1e-3 * float(np.mean(self.scale)), 1e-9)
 
-    def _tail(self, feature: str, x: float) -> float:
-        values = self.values[feature]
-        at_least = len(values) - bisect_left(values, x - 1e-12)
-        return (1 + at_least) / (1 + self.n)
+    def _distance(self, x: np.ndarray, exclude: Sequence[Sequence[int]] | None,
+                  groups: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """k-th smallest domination distance of each row to the reference units (minus `exclude[i]`),
+        with `groups` also to the pooled reference groups."""
+        out = np.zeros(len(x))
+        nearest = np.zeros(len(x), np.int64)
+        reference = np.concatenate([self.features, self.groups]) if groups else self.features
+        for start in range(0, len(x), CHUNK):
+            block = x[start: start + CHUNK]
+            excess = np.maximum(block[:, None, :] - reference[None, :, :], 0) / self.scale
+            d = excess.sum(axis=2)
+            if exclude is not None:
+                for i in range(len(block)):
+                    d[i, list(exclude[start + i])] = np.inf
+            kth = min(self.k, d.shape[1]) - 1
+            part = np.partition(d, kth, axis=1)[:, kth]
+            out[start: start + len(block)] = np.where(np.isfinite(part), part, 0.0)
+            nearest[start: start + len(block)] = d.argmin(axis=1)
+        return out, nearest
 
-    def _score(self, row: dict[str, float]) -> float:
-        return -sum(math.log(self._tail(f, row[f])) for f in FEATURES)
+    def score(self, features: np.ndarray, exclude: Sequence[Sequence[int]] | None = None, *,
+              groups: bool = False) -> Scored:
+        """Distances and p-values of rows of `features` (FEATURES columns); `exclude[i]`: reference units
+        not to compare row i with (itself and its linked accounts, when the log is its own reference);
+        `groups`: the rows are pooled groups, also compared with the honest reference's pooled groups."""
+        distance, nearest = self._distance(np.atleast_2d(features), exclude, groups)
+        at_least = self.n - np.searchsorted(self.loo, distance - 1e-12, side="left")
+        p = (1 + at_least) / (1 + self.n)
+        beyond = distance > self.loo[-1]
+        tail = self.tail_n / (1 + self.n) * np.exp(-(distance - self.tail_from) / self.tail_scale)
+        p = np.where(beyond, np.minimum(p, tail), p)
+        return Scored(distance, np.minimum(p, 1.0), nearest)
 
-    def score(self, row: dict[str, float], *, in_reference: bool = False) -> Scored:
-        """Score ``row``; ``in_reference``: the row is one of the reference accounts, which is then left
-        out of the comparison (an account is never its own evidence of being ordinary)."""
-        feature_p = {f: self._tail(f, row[f]) for f in FEATURES}
-        s = -sum(math.log(p) for p in feature_p.values())
-        others = self.scores
-        if in_reference:
-            at = bisect_left(others, s - 1e-9)
-            others = others[:at] + others[at + 1:] if at < len(others) else others[:-1]
-        n = len(others)
-        p = (1 + n - bisect_left(others, s - 1e-9)) / (1 + n)
-        if others and s > others[-1] and self.tail_n:  # beyond every other reference account: extrapolate
-            p = min(p, self.tail_n / (1 + n) * math.exp(-(s - self.tail_from) / self.tail_scale))
-        return Scored(s, min(1.0, p), feature_p)
-
-    def reasons(self, row: dict[str, float], scored: Scored, top: int = 3) -> list[str]:
-        """The most unusual features, in words, next to the honest median."""
+    def reasons(self, row: np.ndarray, nearest: int, top: int = 3) -> list[str]:
+        """What puts `row` beyond the honest unit that comes closest to it, in words."""
+        closest = np.concatenate([self.features, self.groups])[nearest]
+        excess = np.maximum(row - closest, 0) / self.scale
         out = []
-        for feature, p in sorted(scored.feature_p.items(), key=lambda kv: kv[1])[:top]:
-            if p > 0.05:
+        for j in np.argsort(-excess)[:top]:
+            if excess[j] <= 0:
                 break
-            text, median = WORDS[feature]
-            v, m = row[feature], self.medians[feature]
-            fill = {"v": v, "m": m, "e": math.expm1(v), "em": math.expm1(m)}
-            out.append(f"{text.format(**fill)}; honest median {median.format(**fill)} (p = {p:.2g})")
+            name = FEATURES[j]
+            text, short = WORDS[name]
+            out.append(f"{_fmt(text, row[j])} (closest honest account: {_fmt(short, closest[j])}; "
+                       f"honest median {_fmt(short, self.medians[j])})")
         return out
 
 

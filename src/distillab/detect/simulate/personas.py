@@ -136,7 +136,7 @@ def _teams(world: World, r: Random, workers: int) -> list[Team]:
         proxy = world.proxies[j] if j < len(world.proxies) else None
         if proxy is None and r.random() < 0.15:
             proxy = r.choice(world.proxies)
-        prefix = proxy.prefix if proxy else in_prefix(r, f"{r.randint(60, 99)}.{r.randint(0, 255)}").rsplit(".", 1)[0]
+        prefix = proxy.prefix if proxy else in_prefix(r, f"{r.randint(60, 99)}.{r.randint(0, 255)}")
         teams.append(Team(world.ids.org(), world.ids.payment() if r.random() < 0.8 else None, prefix,
                           proxy.user_agent if proxy else None, proxy.tz if proxy else r.choice(tm.TIMEZONES)))
     return teams

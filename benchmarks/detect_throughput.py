@@ -1,0 +1,115 @@
+"""Offline throughput of `distillab detect`: records per second on a large simulated log.
+
+    python benchmarks/detect_throughput.py                       # 2000 accounts x 3 days, Parquet
+    python benchmarks/detect_throughput.py --accounts 500 --days 2 --format jsonl
+
+Simulates an honest reference (1000 accounts, 1 day) and a large mixed log, then times:
+
+- `reference`: fitting the embedder and calibrating on the reference (once per reference);
+- `stream`: reading the log and updating every account's stats (what grows with the log);
+- `detect`: everything `distillab detect --log LOG --reference REF --checkpoint-hours 0` does after
+  the reference is prepared (stream, link, score, write the outputs), in process;
+- `detect_with_checkpoints`: the same with checkpoints every 2 hours of log time (the default with
+  --labels, for queries until flagged).
+- `cli`: the whole command as a subprocess, reference and interpreter start included.
+
+Records/s are log records over seconds (goal: >= 50 000/s with lexical features, on 2 cores). Also
+reports the per-account array state (sketches and counters; plus small sets of days, hours and
+network/agent/org/payment values), to show memory grows with accounts, not requests, and the load
+average while it ran (other work on a shared machine slows it down). Writes
+benchmarks/results/detect_throughput.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from distillab.detect.calibrate import collect, open_log
+from distillab.detect.config import DetectConfig
+from distillab.detect.features import StatsTable
+from distillab.detect.run import prepare_reference, run_detect
+from distillab.detect.simulate import SimulateConfig, simulate
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def state_bytes(table: StatsTable) -> int:
+    """Bytes of the per-account arrays actually used (the capacity beyond len(table) is spare)."""
+    arrays = [v for v in vars(table).values() if isinstance(v, np.ndarray)] + list(table.counts.values())
+    return sum(a[: len(table)].nbytes for a in arrays)
+
+
+def cli(args: list[str]) -> float:
+    started = time.monotonic()
+    subprocess.run([str(Path(sys.executable).with_name("distillab")), "detect", *args, "--no-progress"], check=True,
+                   stdout=subprocess.DEVNULL)
+    return time.monotonic() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--accounts", type=int, default=2000)
+    parser.add_argument("--days", type=float, default=3.0)
+    parser.add_argument("--format", choices=("parquet", "jsonl"), default="parquet")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/detect_throughput.json")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        reference = work / "reference.parquet"
+        simulate(SimulateConfig(out=reference, seed=11, accounts=1000, days=1.0, attacker_share=0.0))
+        log = work / f"log.{args.format}"
+        made = simulate(SimulateConfig(out=log, seed=12, accounts=args.accounts, days=args.days))
+        records = made.records
+
+        started = time.monotonic()
+        prepared = prepare_reference(reference)
+        reference_s = time.monotonic() - started
+        embedder = prepared[0]
+        started = time.monotonic()
+        _, batches = open_log(log, embedder)
+        table = collect(batches, embedder)
+        stream_s = time.monotonic() - started
+
+        def detect(hours: float) -> float:
+            config = DetectConfig(log=str(log), out=work / "out", reference=str(reference), checkpoint_hours=hours,
+                                  progress=False)
+            started = time.monotonic()
+            run_detect(config, prepared=prepared)
+            return time.monotonic() - started
+
+        detect_s, checkpoints_s = detect(0.0), detect(2.0)
+        cli_s = cli(["--log", str(log), "--reference", str(reference), "--out", str(work / "cli"),
+                     "--checkpoint-hours", "0"])
+
+    result = {
+        "benchmark": "detect_throughput", "format": args.format, "accounts": len(table), "records": records,
+        "days": args.days,
+        "command": f"distillab detect --log LOG.{args.format} --reference REF.parquet --out OUT --checkpoint-hours 0",
+        "records_per_s": {"stream": round(records / stream_s), "detect": round(records / detect_s),
+                          "detect_with_checkpoints": round(records / checkpoints_s), "cli": round(records / cli_s)},
+        "seconds": {"reference": round(reference_s, 2), "stream": round(stream_s, 2), "detect": round(detect_s, 2),
+                    "detect_with_checkpoints": round(checkpoints_s, 2), "cli": round(cli_s, 2)},
+        "load_average_1min": round(os.getloadavg()[0], 2),
+        "state_bytes_per_account": round(state_bytes(table) / max(len(table), 1)),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "goal_records_per_s": 50_000,
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+    }
+    print(json.dumps(result, indent=2))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
