@@ -4,6 +4,7 @@ the request log, rate limits, account states, the admin API and metrics. Real se
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import openai
 import pytest
 
 from distillab.gateway.app import create_gateway
+from distillab.gateway.keycache import KEY_TTL_S
 from distillab.gateway.policy import Limits
 from distillab.gateway.store import Store
 from distillab.serving.app import create_app
@@ -113,6 +115,28 @@ def test_keys_are_required_and_checked(store: Store, upstream: str) -> None:
             openai.OpenAI(base_url=base + "/v1", api_key=key, max_retries=0).chat.completions.create(
                 model="tiny", messages=CHAT, max_tokens=2)  # type: ignore[arg-type]
     assert list(store.iter_logs(account="carol")) == []
+
+
+def test_a_revoked_key_is_refused_at_once_here_and_within_the_cache_ttl_elsewhere(store: Store,
+                                                                                   upstream: str) -> None:
+    here, key = store.create_key("hank")
+    elsewhere, other_key = store.create_key("hank")
+    body = {"model": "tiny", "messages": CHAT, "max_tokens": 1}
+    with gateway(store, upstream) as base:
+        def status(secret: str) -> int:
+            return httpx.post(base + "/v1/chat/completions", json=body,
+                              headers={"Authorization": f"Bearer {secret}"}).status_code
+
+        assert status(key) == 200 and status(other_key) == 200  # verified, and now remembered
+        admin = {"Authorization": f"Bearer {ADMIN}"}
+        assert httpx.delete(base + f"/admin/keys/{here.key_id}", headers=admin).status_code == 200
+        assert status(key) == 401  # revoked through this gateway: at once
+        assert store.revoke_key(elsewhere.key_id)  # by `distillab keys revoke` or another replica
+        deadline = time.monotonic() + KEY_TTL_S + 5
+        while status(other_key) != 401:
+            assert time.monotonic() < deadline, "the gateway kept trusting a revoked key"
+            time.sleep(0.2)
+    assert {r["status"] for r in store.iter_logs(account="hank")} == {200}  # refused keys are not logged
 
 
 def test_admin_api_needs_the_admin_token(store: Store, upstream: str) -> None:

@@ -186,6 +186,22 @@ def test_sqlite_connections_are_wal_full_sync_with_busy_timeout(tmp_path: Path) 
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
 
 
+def test_without_fsync_commits_do_not_wait_for_the_disk_but_still_commit(store_url: str) -> None:
+    with Store(store_url, fsync=False) as store:
+        store.log_request(_records()[0])
+        with store.engine.connect() as conn:
+            if store.dialect == "sqlite":
+                assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+                assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            else:
+                assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "off"
+    with Store(store_url) as store:  # another process sees the record; the default waits for the disk
+        assert len(list(store.iter_logs())) == 1
+        with store.engine.connect() as conn:
+            setting = "PRAGMA synchronous" if store.dialect == "sqlite" else "SHOW synchronous_commit"
+            assert conn.exec_driver_sql(setting).scalar() in (2, "on")
+
+
 # -- policy state --------------------------------------------------------------------------------------
 
 

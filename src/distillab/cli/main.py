@@ -64,6 +64,14 @@ def _register() -> None:
 
     app.command("detect", help=detect.HELP)(detect.detect)
 
+    from distillab.cli import prove
+
+    app.add_typer(prove.app, name="prove")
+
+    from distillab.cli import watermark
+
+    app.add_typer(watermark.app, name="watermark")
+
 
 _register()
 

@@ -10,6 +10,9 @@ from typing import Optional
 import typer
 
 from distillab.errors import ConfigError
+from distillab.fields import default_of, help_of
+from distillab.provenance.config import WatermarkConfig
+from distillab.provenance.keys import KEY_ENV
 from distillab.serving.settings import ServeSettings, help_for
 
 HELP = """Serve a Hugging Face causal LM over the OpenAI API, with token log-probabilities; with --db,
@@ -46,8 +49,19 @@ As a gateway (keys, request log, limits; admin API when DISTILLAB_ADMIN_TOKEN is
   curl -X PUT http://127.0.0.1:8000/admin/accounts/acme/state -H "Authorization: Bearer $DISTILLAB_ADMIN_TOKEN" \\
     -H 'Content-Type: application/json' -d '{"state": "degrade", "reason": "campaign c-17"}'
 
-See docs/serve.md and docs/gateway.md.
+With a watermark (every sampled token; see docs/prove.md), one key for all, or one per account:
+
+\b
+  openssl rand -hex 32 > watermark.key
+  distillab serve --model runs/teacher --watermark-key-file watermark.key --watermark-delta 2
+  distillab serve --model runs/teacher --db gateway.db --watermark-key-file watermark.key --watermark-per-account
+
+See docs/serve.md, docs/gateway.md and docs/prove.md.
 """
+
+
+def _wm_help(name: str) -> str:
+    return f"{help_of(WatermarkConfig, name)} [default: {default_of(WatermarkConfig, name)}]"
 
 
 def serve(
@@ -74,6 +88,22 @@ def serve(
                                          "with the upstream's API key (never stored)."),
     admin_token_env: str = typer.Option("DISTILLAB_ADMIN_TOKEN", "--admin-token-env", help="Environment "
                                         "variable with the admin API token (unset: admin API off)."),
+    log_fsync: bool = typer.Option(True, "--log-fsync/--no-log-fsync", help="Gateway: a request's log record "
+                                   "is on disk (fsync) before its answer ends. --no-log-fsync: it survives the "
+                                   "gateway crashing, but the last records may be lost on power loss or an OS "
+                                   "crash; saves one disk flush per batch of records."),
+    watermark_key_file: Path | None = typer.Option(None, "--watermark-key-file",
+                                                      help=help_for("watermark_key_file")),
+    watermark_scheme: str | None = typer.Option(None, "--watermark-scheme",
+                                                   help=_wm_help("scheme")),
+    watermark_context: int | None = typer.Option(None, "--watermark-context",
+                                                    help=_wm_help("context")),
+    watermark_gamma: float | None = typer.Option(None, "--watermark-gamma",
+                                                    help=_wm_help("gamma")),
+    watermark_delta: float | None = typer.Option(None, "--watermark-delta",
+                                                    help=_wm_help("delta")),
+    watermark_per_account: bool = typer.Option(False, "--watermark-per-account",
+                                               help=help_for("watermark_per_account")),
 ) -> None:
     """Load the model (or point at the upstream), then run uvicorn until interrupted (Ctrl-C drains
     in-flight requests first)."""
@@ -85,12 +115,18 @@ def serve(
         raise ConfigError("give exactly one of --model (serve a local model) or --upstream (proxy a server)")
     if upstream is not None and db is None:
         raise ConfigError("--upstream runs the gateway, which needs --db (a SQLite file or postgresql:// URL)")
+    flags = {"scheme": watermark_scheme, "context": watermark_context, "gamma": watermark_gamma,
+             "delta": watermark_delta}
+    watermark = _watermark(watermark_key_file, {k: v for k, v in flags.items() if v is not None},
+                           watermark_per_account, upstream=upstream is not None, gateway=db is not None)
     if db is None:
         # A plain model server: no keys, no log. torch comes with the app, so import it only now.
         from distillab.serving.app import create_app
 
         settings = ServeSettings(model=model, host=host, port=port, model_name=model_name,  # type: ignore[arg-type]
-                                 max_batch=max_batch, batch_window_ms=batch_window_ms, device=device, dtype=dtype)
+                                 max_batch=max_batch, batch_window_ms=batch_window_ms, device=device, dtype=dtype,
+                                 watermark=watermark, watermark_key_file=watermark_key_file,
+                                 watermark_per_account=watermark_per_account)
         app = create_app(settings)
         name = settings.served_name
     else:
@@ -112,17 +148,42 @@ def serve(
             from distillab.serving.app import create_app
 
             settings = ServeSettings(model=model, model_name=model_name, max_batch=max_batch,
-                                     batch_window_ms=batch_window_ms, device=device, dtype=dtype)
+                                     batch_window_ms=batch_window_ms, device=device, dtype=dtype,
+                                     watermark=watermark, watermark_key_file=watermark_key_file,
+                                     watermark_per_account=watermark_per_account)
             backend, name = create_app(settings), settings.served_name
         else:
             assert upstream is not None
             backend, name = upstream.rstrip("/"), upstream
-        app = create_gateway(Store(db), backend, limits=limits,  # type: ignore[arg-type]
+        app = create_gateway(Store(db, fsync=log_fsync), backend, limits=limits,  # type: ignore[arg-type]
                              upstream_key=os.environ.get(upstream_key_env), admin_token=os.environ.get(admin_token_env))
         logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if watermark is not None:
+        served = app if db is None else backend
+        print(served.state.serving.watermarker.describe(), flush=True)  # type: ignore[attr-defined]
     # The gateway writes its own JSON line per request; uvicorn's access log would repeat it.
     _server_class()(uvicorn.Config(app, host=host, port=port, log_level="info", access_log=db is None,
                                      timeout_graceful_shutdown=30), name).run()
+
+
+def _watermark(key_file: Path | None, flags: dict[str, object], per_account: bool, *, upstream: bool,
+               gateway: bool) -> WatermarkConfig | None:
+    """The watermark settings, or None: on when a key file is given or $DISTILLAB_WATERMARK_KEY is set."""
+    import os
+
+    wanted = key_file is not None or bool(os.environ.get(KEY_ENV, "").strip())
+    if upstream and (wanted or flags or per_account):
+        source = "--watermark-key-file" if key_file is not None else f"${KEY_ENV}" if wanted else "--watermark-*"
+        raise ConfigError(f"{source}: an --upstream server samples the tokens itself, so distillab cannot "
+                          "watermark them; serve the model here with --model to watermark its answers")
+    if not wanted:
+        if flags or per_account:
+            raise ConfigError("--watermark-* flags need a key: --watermark-key-file FILE or $" + KEY_ENV)
+        return None
+    if per_account and not gateway:
+        raise ConfigError("--watermark-per-account needs the gateway (--db): only the gateway knows which "
+                          "account is asking")
+    return WatermarkConfig(**flags)  # type: ignore[arg-type]
 
 
 def _server_class() -> type:

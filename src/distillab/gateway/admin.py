@@ -73,6 +73,7 @@ def admin_router() -> APIRouter:
     async def revoke_key(key_id: str, request: Request) -> dict[str, Any]:
         if not await run_in_threadpool(request.app.state.store.revoke_key, key_id):
             raise RequestError(f"no key {key_id!r}", status=404, code="key_not_found")
+        request.app.state.relay.keys.forget(key_id)  # this replica refuses it at once
         return {"key_id": key_id, "revoked": True}
 
     @router.get("/logs")

@@ -48,6 +48,8 @@ class Account:
     state_reason: str | None
     created: float
     """Epoch seconds."""
+    state_by: str | None = None
+    """Who set the state: "admin", "detector", or None (never set)."""
 
 
 def new_secret() -> tuple[str, str]:

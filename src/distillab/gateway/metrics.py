@@ -1,9 +1,10 @@
 """Prometheus metrics of the gateway, in a registry of its own (several apps in one process, as in the
-tests, do not collide): requests by endpoint, status and decision; latency; tokens; rejections."""
+tests, do not collide): requests by endpoint, status and decision; latency; tokens; rejections; and the live
+detector's flags, scoring time and backlog."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -18,6 +19,14 @@ class Metrics:
                                  buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120))
         self.tokens = Counter("distillab_tokens", "Tokens served.", ["kind"], registry=self.registry)
         self.rejections = Counter("distillab_rejections", "Requests refused.", ["reason"], registry=self.registry)
+        self.detector_flags = Counter("distillab_detector_flags", "Accounts the live detector put in a state.",
+                                      ["state", "by"], registry=self.registry)
+        self.detector_seconds = Gauge("distillab_detector_scoring_seconds", "Duration of the live detector's "
+                                      "last scoring of all accounts and linked groups.", registry=self.registry)
+        self.detector_backlog = Gauge("distillab_detector_backlog", "Logged requests waiting to be folded into "
+                                      "the live detector's per-account state.", registry=self.registry)
+        self.detector_dropped = Counter("distillab_detector_dropped", "Requests the live detector skipped "
+                                        "because its backlog was full.", registry=self.registry)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

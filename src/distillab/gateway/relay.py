@@ -20,16 +20,20 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from distillab.gateway.keycache import KeyCache
 from distillab.gateway.metrics import Metrics
 from distillab.gateway.policy import Admission, Limits, degrade, estimate_tokens
 from distillab.gateway.upstream import Upstream, UpstreamError
 from distillab.serving.errors import RequestError, error_body
+
+if TYPE_CHECKING:  # the detector (numpy, pyarrow) is imported only by gateways that run one
+    from distillab.gateway.detector import LiveDetector
 
 log = logging.getLogger("distillab.gateway")
 STATE_TTL_S = 2.0
@@ -51,15 +55,26 @@ class StateCache:
         self.store = store
         self.states: dict[str, str] = {}
         self.read_at = -1e9
+        self.reading: asyncio.Future[None] | None = None
+        self.generation = 0  # bumped by forget(): a read begun before it does not count as fresh
 
     async def get(self, account: str) -> str:
         if time.monotonic() - self.read_at > STATE_TTL_S:
-            self.states = await run_in_threadpool(self.store.states)
-            self.read_at = time.monotonic()
+            if self.reading is None or self.reading.done():  # one read for all the requests waiting on it
+                self.reading = asyncio.ensure_future(self._read())
+            await asyncio.shield(self.reading)
         return self.states.get(account, "allow")
 
+    async def _read(self) -> None:
+        started, generation = time.monotonic(), self.generation
+        states = await run_in_threadpool(self.store.states)
+        if generation == self.generation:
+            self.states, self.read_at = states, started
+
     def forget(self) -> None:
+        self.generation += 1
         self.read_at = -1e9
+        self.reading = None
 
 
 class LogWriter:
@@ -99,14 +114,17 @@ class LogWriter:
 class Relay:
     """Everything a /v1 request needs: store, admission, upstream, metrics."""
 
-    def __init__(self, store: Any, upstream: Upstream, limits: Limits, metrics: Metrics):
+    def __init__(self, store: Any, upstream: Upstream, limits: Limits, metrics: Metrics,
+                 detector: LiveDetector | None = None):
         self.store = store
         self.upstream = upstream
         self.limits = limits
         self.admission = Admission(limits)
         self.states = StateCache(store)
+        self.keys = KeyCache(store.verify_key)
         self.metrics = metrics
         self.log_writer = LogWriter(store)
+        self.detector = detector
 
     async def authorize(self, request: Request) -> Caller:
         """The caller behind the request's API key; ``RequestError`` 401 (counted, not logged) otherwise."""
@@ -114,7 +132,7 @@ class Relay:
         scheme, _, secret = header.partition(" ")
         info = None
         if scheme.lower() == "bearer" and secret.strip():
-            info = await run_in_threadpool(self.store.verify_key, secret.strip())
+            info = await self.keys.verify(secret.strip())
         if info is None or info.revoked:
             self.metrics.rejections.labels("unauthorized").inc()
             self.metrics.requests.labels(request.url.path, "401", "unauthorized").inc()
@@ -151,10 +169,12 @@ class Relay:
         forwarded = degrade(body, self.limits) if verdict.decision == "degrade" else body
         record.update(decision=verdict.decision, reason=verdict.reason)
         path = "/chat/completions" if endpoint.endswith("chat/completions") else "/completions"
+        # Forwarded as the client sent it, unless degraded: no second encoding of the body.
+        payload = await request.body() if forwarded is body else forwarded
         if forwarded.get("stream"):
-            return await self._stream(path, forwarded, record, started)
+            return await self._stream(path, payload, record, started)
         try:
-            answer = await self.upstream.json("POST", path, forwarded)
+            raw, answer = await self.upstream.fetch("POST", path, payload, account=caller.account)
         except UpstreamError as exc:
             self.metrics.rejections.labels("upstream_error").inc()
             await self._finish(record, exc.status, "upstream_error", str(exc), started)
@@ -163,11 +183,12 @@ class Relay:
         record.update(response=_answer_text(answer), prompt_tokens=usage.get("prompt_tokens"),
                       completion_tokens=usage.get("completion_tokens"))
         await self._finish(record, 200, verdict.decision, verdict.reason, started)
-        return JSONResponse(answer)
+        return Response(raw, media_type="application/json")  # the upstream's bytes, not re-encoded
 
-    async def _stream(self, path: str, body: dict[str, Any], record: dict[str, Any], started: float) -> Response:
+    async def _stream(self, path: str, body: bytes | dict[str, Any], record: dict[str, Any],
+                      started: float) -> Response:
         try:
-            upstream = await self.upstream.open("POST", path, body)
+            upstream = await self.upstream.open("POST", path, body, account=record["account"])
         except UpstreamError as exc:
             self.metrics.rejections.labels("upstream_error").inc()
             await self._finish(record, exc.status, "upstream_error", str(exc), started)
@@ -180,12 +201,12 @@ class Relay:
             held: bytes | None = None
             logged = False
             try:
-                async for chunk in upstream.aiter_raw():
+                async for chunk in upstream.content.iter_any():
                     events.feed(chunk)
                     if held is not None:
                         yield held
                     held = chunk
-                await upstream.aclose()
+                upstream.release()
                 record.update(response=events.text(), prompt_tokens=events.prompt_tokens,
                               completion_tokens=events.completion_tokens)
                 await self._finish(record, 200, record["decision"], record["reason"], started)
@@ -194,7 +215,7 @@ class Relay:
                     yield held
             finally:
                 if not logged:  # the client went away, or the upstream broke off mid-answer
-                    await upstream.aclose()
+                    upstream.close()
                     record.update(response=events.text(), completion_tokens=events.completion_tokens)
                     asyncio.ensure_future(self._finish(record, 499, "client_closed", "stream ended early",
                                                        started))
@@ -215,6 +236,8 @@ class Relay:
         latency = time.monotonic() - started
         record.update(status=status, decision=decision, reason=reason or None, latency_ms=round(1000 * latency, 2))
         await self.log_writer.write(record)  # committed before the response completes
+        if self.detector is not None:  # queued only: the detector's work happens off the request's path
+            self.detector.observe(record)
         self._count(record["endpoint"], status, decision, started)
         for kind in ("prompt_tokens", "completion_tokens"):
             if record.get(kind):

@@ -8,8 +8,9 @@ SQLAlchemy Core over SQLite (one file, the default) or PostgreSQL (several gatew
     store.log_request({"ts": time.time(), "account": "acme", "endpoint": "/v1/completions", ...})
 
 Every write commits before the call returns. SQLite runs in WAL mode with synchronous=FULL, so a
-returned write survives power loss, and several processes (gateway replicas, `distillab keys`) can
-share one file: readers never block the writer, and writers wait for each other (busy_timeout).
+returned write survives power loss (`fsync=False` trades that for one disk flush less per commit), and
+several processes (gateway replicas, `distillab keys`) can share one file: readers never block the
+writer, and writers wait for each other (busy_timeout).
 Times are epoch seconds (floats). Log records follow the "Request log record" table in DESIGN.md, plus
 `id` (increasing), `decision` and `reason`. The tables are in `distillab.gateway.schema`.
 """
@@ -54,11 +55,12 @@ def _redact(text: str) -> str:
     return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", text)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, fsync: bool) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")  # first: switching to WAL may wait for a lock
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")  # NORMAL could lose the last commits on power loss
+    # NORMAL (in WAL mode): a commit survives the process dying, but the last ones may be lost on power loss.
+    cursor.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -66,10 +68,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 class Store:
     """Accounts, keys, policy states and the request log in one database. Thread-safe; call close()."""
 
-    def __init__(self, url: str | os.PathLike[str], *, create: bool = True) -> None:
+    def __init__(self, url: str | os.PathLike[str], *, create: bool = True, fsync: bool = True) -> None:
         """Open (and with `create`, initialise) the database at `url`: a SQLite path or SQLAlchemy URL.
 
         With create=False a missing SQLite file is a ConfigError instead of a new empty database.
+        With fsync=False a commit returns before the disk has it (SQLite synchronous=NORMAL, PostgreSQL
+        synchronous_commit=off): it survives this process crashing, but the last commits may be lost on
+        power loss or an OS crash (PostgreSQL: also a server crash). It saves a disk flush per commit.
         """
         parsed = database_url(url)
         self.url = parsed.render_as_string(hide_password=True)
@@ -85,15 +90,16 @@ class Store:
         kwargs: dict[str, Any] = {}
         if self.dialect == "postgresql":
             kwargs["pool_pre_ping"] = True  # survive a database restart under a long-running gateway
-            if "connect_timeout" not in parsed.query:
-                kwargs["connect_args"] = {"connect_timeout": 10}
+            kwargs["connect_args"] = {} if "connect_timeout" in parsed.query else {"connect_timeout": 10}
+            if not fsync:
+                kwargs["connect_args"]["options"] = "-c synchronous_commit=off"
         try:
             self.engine = sa.create_engine(parsed, **kwargs)
         except (ImportError, sa.exc.NoSuchModuleError) as exc:
             raise ConfigError(f"database {self.url}: driver missing ({exc}); for PostgreSQL install "
                               "distillab[postgres]") from None
         if self.dialect == "sqlite":
-            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            sa.event.listen(self.engine, "connect", lambda conn, _record: _sqlite_pragmas(conn, fsync))
         try:
             self._create_tables()
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
@@ -183,7 +189,7 @@ class Store:
     def list_accounts(self) -> list[Account]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(accounts).order_by(accounts.c.name)).all()
-        return [Account(r.name, r.org, r.payment_id, r.state, r.state_reason, r.created) for r in rows]
+        return [Account(r.name, r.org, r.payment_id, r.state, r.state_reason, r.created, r.state_by) for r in rows]
 
     # -- policy state -------------------------------------------------------------------------------
 
@@ -199,6 +205,48 @@ class Store:
                 raise DataError(f"no account {account!r} in {self.url}")
             conn.execute(decisions.insert().values(ts=now, account=account, decision=state, reason=reason,
                                                    by=by))
+
+    def escalate_state(self, account: str, state: str, reason: str | None, by: str) -> bool:
+        """Raise `account` to `state` on behalf of an automatic decider (`by`, e.g. "detector"), in one
+        conditional UPDATE: only when its state is milder (STATES order) and was not set by an admin, so
+        an admin's decision (a block, or an allow after review) always wins, even one made a moment ago
+        by another replica. Records the decision; returns whether the state changed."""
+        if state not in STATES:
+            raise ConfigError(f"state must be one of {', '.join(STATES)}, not {state!r}")
+        milder = STATES[: STATES.index(state)]
+        now = time.time()
+        with self.engine.begin() as conn:
+            done = conn.execute(accounts.update().where(
+                accounts.c.name == account, accounts.c.state.in_(milder),
+                sa.or_(accounts.c.state_by.is_(None), accounts.c.state_by != "admin"),
+            ).values(state=state, state_reason=reason, state_by=by, state_changed=now))
+            if not done.rowcount:
+                return False
+            conn.execute(decisions.insert().values(ts=now, account=account, decision=state, reason=reason, by=by))
+        return True
+
+    def note_decision(self, account: str, decision: str, reason: str | None, by: str) -> None:
+        """Record a decision that changes no state (the detector's "flag" action: flagged, left as it was)."""
+        with self.engine.begin() as conn:
+            conn.execute(decisions.insert().values(ts=time.time(), account=account, decision=decision,
+                                                   reason=reason, by=by))
+
+    def list_decisions(self, account: str | None = None) -> list[dict[str, Any]]:
+        """Recorded decisions (state changes and flags), oldest first: ts, account, decision, reason, by."""
+        query = sa.select(decisions).order_by(decisions.c.id)
+        if account is not None:
+            query = query.where(decisions.c.account == account)
+        with self.engine.connect() as conn:
+            return [dict(row) for row in conn.execute(query).mappings()]
+
+    def state_info(self, account: str) -> dict[str, Any]:
+        """An account's state, its reason, who set it ("admin", "detector"; None: never set) and when."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(accounts.c.state, accounts.c.state_reason, accounts.c.state_by,
+                                         accounts.c.state_changed).where(accounts.c.name == account)).first()
+        if row is None:
+            raise DataError(f"no account {account!r} in {self.url}")
+        return {"state": row.state, "reason": row.state_reason, "by": row.state_by, "changed": row.state_changed}
 
     def get_state(self, account: str) -> tuple[str, str | None]:
         """`(state, reason)` of an account."""

@@ -1,19 +1,26 @@
 """The model behind the gateway, reached over HTTP: an upstream OpenAI-compatible server, or the
 gateway's own local model server started on loopback.
 
-One httpx client sends every request; responses are streamed through chunk by chunk. Upstream
+One aiohttp session sends every request; responses are streamed through chunk by chunk. aiohttp, not
+httpx: the gateway is a proxy whose every request crosses this client, and httpx's pure-Python
+connection pool cost more CPU per request than everything else in the gateway together (profiled with
+benchmarks/gateway_overhead.py); aiohttp parses HTTP in C and keeps its pool simple. Upstream
 failures become OpenAI-style errors: unreachable -> 502, timeout -> 504, an upstream error body is
 passed through (a non-JSON one is wrapped), so clients always get `{"error": {...}}`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
+from urllib.parse import quote
 
-import httpx
+import aiohttp
+from yarl import URL
 
 from distillab.serving.errors import error_body
+from distillab.serving.settings import ACCOUNT_HEADER
 
 
 class UpstreamError(Exception):
@@ -26,51 +33,86 @@ class UpstreamError(Exception):
 
 
 class Upstream:
-    """An OpenAI-compatible base URL (ending in /v1) and the client that talks to it."""
+    """An OpenAI-compatible base URL (ending in /v1) and the client that talks to it.
+
+    Create it inside the event loop that will use it (the gateway does, in its lifespan).
+    """
 
     def __init__(self, base_url: str, *, api_key: str | None = None, timeout: float = 600.0,
-                 transport: httpx.AsyncBaseTransport | None = None):
+                 send_account: bool = False):
         self.base_url = base_url.rstrip("/")
+        self.send_account = send_account
+        """Only for the gateway's own local model server: name the account (x-distillab-account) so that
+        per-account watermark keys work. Client headers are never forwarded, so clients cannot set it."""
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self.client = httpx.AsyncClient(base_url=self.base_url, headers=headers, transport=transport,
-                                        timeout=httpx.Timeout(timeout, connect=10.0),
-                                        limits=httpx.Limits(max_connections=256, max_keepalive_connections=64))
+        # timeout: connecting, and the wait for each piece of the answer (not the whole answer: a long
+        # stream may take longer than `timeout` in all).
+        # No cookie jar: a cookie the upstream sets must not travel with other accounts' requests. Idle
+        # connections are dropped before uvicorn's (vLLM's, SGLang's) 5 s keep-alive ends: a POST sent on
+        # a connection the server has just closed fails, and is not retried (it may not be idempotent).
+        self.session = aiohttp.ClientSession(
+            headers=headers,
+            connector=aiohttp.TCPConnector(limit=256, limit_per_host=0, keepalive_timeout=4.0),
+            timeout=aiohttp.ClientTimeout(total=None, connect=10.0, sock_read=timeout),
+            cookie_jar=aiohttp.DummyCookieJar())
+        self.urls: dict[str, URL] = {}
 
-    async def open(self, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
-        """Send a request and return the response with its body not yet read (``stream``)."""
-        request = self.client.build_request(method, path, json=body)
+    async def open(self, method: str, path: str, body: bytes | dict[str, Any] | None = None, *,
+                   account: str | None = None) -> aiohttp.ClientResponse:
+        """Send a request (``body``: JSON bytes as the client sent them, or an object to encode) and
+        return the response with its body not yet read: read it, then ``release()`` it, or ``close()``."""
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        if self.send_account and account is not None:
+            headers[ACCOUNT_HEADER] = quote(account, safe="")
+        data = json.dumps(body).encode() if isinstance(body, dict) else body
         try:
-            response = await self.client.send(request, stream=True)
-        except httpx.TimeoutException as exc:
+            url = self.urls.get(path) or self.urls.setdefault(path, URL(self.base_url + path))
+            response = await self.session.request(method, url, data=data, headers=headers)
+        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise UpstreamError(504, error_body(f"the upstream model server timed out ({type(exc).__name__})",
                                                 type="upstream_error", code="upstream_timeout")) from exc
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             raise UpstreamError(502, error_body(f"the upstream model server is unreachable ({type(exc).__name__})",
                                                 type="upstream_error", code="upstream_unavailable")) from exc
-        if response.status_code >= 400:
-            raw = await response.aread()
-            await response.aclose()
-            raise UpstreamError(*_error(response.status_code, raw))
+        if response.status >= 400:
+            raw = await _read(response)
+            raise UpstreamError(*_error(response.status, raw))
         return response
 
-    async def json(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = await self.open(method, path, body)
-        try:
-            raw = await response.aread()
-        finally:
-            await response.aclose()
+    async def fetch(self, method: str, path: str, body: bytes | dict[str, Any] | None = None, *,
+                    account: str | None = None) -> tuple[bytes, dict[str, Any]]:
+        """The whole answer: its bytes as the upstream sent them, and the JSON object they hold."""
+        raw = await _read(await self.open(method, path, body, account=account))
         try:
             data = json.loads(raw)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise UpstreamError(502, error_body("the upstream answered with something that is not JSON",
                                                 type="upstream_error", code="upstream_bad_response")) from exc
         if not isinstance(data, dict):
             raise UpstreamError(502, error_body("the upstream answered with JSON that is not an object",
                                                 type="upstream_error", code="upstream_bad_response"))
-        return data
+        return raw, data
+
+    async def json(self, method: str, path: str, body: bytes | dict[str, Any] | None = None, *,
+                   account: str | None = None) -> dict[str, Any]:
+        return (await self.fetch(method, path, body, account=account))[1]
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        await self.session.close()
+
+
+async def _read(response: aiohttp.ClientResponse) -> bytes:
+    """The rest of an answer; a connection that breaks or stalls mid-answer is a 502 or 504."""
+    try:
+        return await response.read()
+    except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+        raise UpstreamError(504, error_body(f"the upstream model server timed out ({type(exc).__name__})",
+                                            type="upstream_error", code="upstream_timeout")) from exc
+    except aiohttp.ClientError as exc:
+        raise UpstreamError(502, error_body(f"the upstream model server broke off ({type(exc).__name__})",
+                                            type="upstream_error", code="upstream_unavailable")) from exc
+    finally:
+        response.release()
 
 
 def _error(status: int, raw: bytes) -> tuple[int, dict[str, Any]]:

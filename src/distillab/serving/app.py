@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -25,14 +26,16 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from distillab import __version__
-from distillab.errors import DistillabError
+from distillab.errors import ConfigError, DistillabError
+from distillab.provenance.keys import load_key
+from distillab.provenance.watermark import Watermark, Watermarker
 from distillab.serving.batcher import Batcher
 from distillab.serving.engine import Engine
 from distillab.serving.errors import RequestError, error_body
 from distillab.serving.requests import chat_request, check_model, completion_requests
 from distillab.serving.responses import ResponseOptions, chat_response, completion_response, new_id
 from distillab.serving.schemas import ChatCompletionRequest, CompletionRequest
-from distillab.serving.settings import ServeSettings
+from distillab.serving.settings import ACCOUNT_HEADER, ServeSettings
 from distillab.serving.streaming import chat_stream, completion_stream
 
 log = logging.getLogger(__name__)
@@ -46,23 +49,37 @@ class ServingState:
     batcher: Batcher
     model_name: str
     created: int = field(default_factory=lambda: int(time.time()))
+    watermarker: Watermarker | None = None
+
+    def watermark(self, request: Request) -> Watermark | None:
+        """The key to mark this request's answer with: per account (trusted gateway header) or the default."""
+        if self.watermarker is None:
+            return None
+        account = request.headers.get(ACCOUNT_HEADER)
+        return self.watermarker.for_account(unquote(account) if account is not None else None)
 
 
 def create_app(source: Engine | ServeSettings, *, model_name: str | None = None, max_batch: int = 16,
-               batch_window_ms: float = 5.0, dependencies: Sequence[Any] = ()) -> FastAPI:
+               batch_window_ms: float = 5.0, dependencies: Sequence[Any] = (),
+               watermarker: Watermarker | None = None) -> FastAPI:
     """An app serving one model.
 
     `source`: an Engine already in memory (tests, training code), or ServeSettings to load one from disk
-    (then its model_name, max_batch and batch_window_ms are used and the keyword arguments ignored).
+    (then its model_name, max_batch, batch_window_ms and watermark settings are used and the keyword
+    arguments ignored).
     `dependencies`: FastAPI dependencies run before every /v1 route (e.g. an API-key check).
+    `watermarker`: watermark every sampled token (per account: from the x-distillab-account header, which
+    only the gateway in front of this app may set).
     """
     if isinstance(source, ServeSettings):
+        watermarker = _watermarker(source)
         engine = Engine.load(source.model, device=source.device, dtype=source.dtype)
         model_name, max_batch, batch_window_ms = source.served_name, source.max_batch, source.batch_window_ms
     else:
         engine = source
     name = model_name or Path(engine.name_or_path).name
-    state = ServingState(engine, Batcher(engine, max_batch=max_batch, window_s=batch_window_ms / 1000), name)
+    state = ServingState(engine, Batcher(engine, max_batch=max_batch, window_s=batch_window_ms / 1000), name,
+                         watermarker=watermarker)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -82,6 +99,15 @@ def create_app(source: Engine | ServeSettings, *, model_name: str | None = None,
     return app
 
 
+def _watermarker(settings: ServeSettings) -> Watermarker | None:
+    if settings.watermark is None:
+        return None
+    key = load_key(settings.watermark_key_file)
+    if key is None:
+        raise ConfigError("watermarking needs a key: --watermark-key-file FILE or $DISTILLAB_WATERMARK_KEY")
+    return Watermarker(settings.watermark, key, per_account=settings.watermark_per_account)
+
+
 def openai_router() -> APIRouter:
     """The /v1 routes; they read the ServingState from `request.app.state.serving`."""
     router = APIRouter(prefix="/v1")
@@ -97,6 +123,7 @@ def openai_router() -> APIRouter:
         state: ServingState = request.app.state.serving
         check_model(body.model, [state.model_name])
         engine_request = chat_request(body, state.engine)
+        engine_request.watermark = state.watermark(request)
         options = ResponseOptions(state.model_name, body.logprobs, body.top_logprobs or 0,
                                   body.return_tokens_as_token_ids, id=new_id("chatcmpl"))
         if body.stream:
@@ -111,6 +138,8 @@ def openai_router() -> APIRouter:
         state: ServingState = request.app.state.serving
         check_model(body.model, [state.model_name])
         engine_requests = completion_requests(body, state.engine)
+        for engine_request in engine_requests:
+            engine_request.watermark = state.watermark(request)
         options = ResponseOptions(state.model_name, body.logprobs is not None, body.logprobs or 0,
                                   body.return_tokens_as_token_ids, id=new_id("cmpl"))
         if body.stream:

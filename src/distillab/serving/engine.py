@@ -15,6 +15,11 @@ distribution, `log_softmax(logits)`, *before* temperature and top_p. This is vLL
 ("raw_logprobs"); OpenAI does not document its choice, but its logprobs are observed not to move with
 temperature. It is also the signal distillation wants: the teacher's distribution, not our sampling knobs.
 
+Watermark: a request with a `watermark` gets delta added to the logits of the green tokens after its last
+tokens (prompt included) before anything else, so temperature and top_p then shape the marked
+distribution, greedy decoding picks the marked argmax, and the reported log-probabilities are those of
+the distribution actually served, `log_softmax(logits + delta * green)`: they never reveal the unmarked one.
+
 Seeds: each sample draws from its own `torch.Generator`, seeded with `seed + sample_index` (vLLM's rule for
 n > 1), so a seeded request gives the same text whatever else shares its batch (up to floating-point
 differences padding can cause in the forward pass).
@@ -31,6 +36,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from transformers.cache_utils import Cache
 
+from distillab.provenance.watermark import Watermark, apply_watermarks
 from distillab.serving.errors import RequestError
 from distillab.serving.loading import load_model
 from distillab.serving.sampling import sample_token
@@ -65,6 +71,8 @@ class EngineRequest:
     on_event: Callable[[TokenEvent], None] | None = None
     cancelled: bool = False
     """Set (from any thread) to stop generating for this request, e.g. when a streaming client left."""
+    watermark: Watermark | None = None
+    """Mark every sampled token with this key's green-list watermark (see `distillab.provenance.watermark`)."""
 
 
 @dataclass
@@ -206,6 +214,11 @@ class Engine:
     def _step(self, active: list[_Row], logits: torch.Tensor,
               requests: list[EngineRequest]) -> tuple[torch.Tensor, list[int]]:
         """Sample one token for every active row; return the tokens and the indices of rows still going."""
+        marks = [requests[row.request].watermark for row in active]
+        if any(mark is not None for mark in marks):
+            contexts = [_tail(requests[row.request].prompt_ids, row.token_ids, mark.width if mark else 0)
+                        for row, mark in zip(active, marks)]
+            logits = apply_watermarks(logits.float(), marks, contexts)
         logprobs = torch.log_softmax(logits.float(), dim=-1)
         k = min(max(requests[row.request].params.top_logprobs for row in active), logprobs.shape[-1])
         top = logprobs.topk(k, dim=-1) if k else None
@@ -253,6 +266,13 @@ class Engine:
         positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
         out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=False)
         return out.logits.float()
+
+
+def _tail(prompt: list[int], generated: list[int], width: int) -> list[int]:
+    """The last `width` ids of prompt + generated, without copying the whole prompt every step."""
+    if width <= len(generated):
+        return generated[len(generated) - width:]
+    return prompt[max(0, len(prompt) - (width - len(generated))):] + generated
 
 
 def _eos_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> set[int]:

@@ -9,8 +9,12 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from distillab.errors import ConfigError
+from distillab.provenance.config import WatermarkConfig
 
 DTYPE_NAMES = ("float32", "float16", "bfloat16")
+ACCOUNT_HEADER = "x-distillab-account"
+"""Request header naming the account, set by the gateway for its own local model server (and only there):
+with per-account watermark keys, the server marks the answer with that account's key."""
 
 
 @dataclass
@@ -29,6 +33,14 @@ class ServeSettings:
     device: str = field(default="auto", metadata={"help": "cpu, cuda, cuda:N, or auto (CUDA when present)."})
     dtype: str = field(default="auto", metadata={
         "help": "auto (float32 on CPU, bfloat16 on GPU), float32, float16 or bfloat16."})
+    watermark: WatermarkConfig | None = field(default=None, metadata={
+        "help": "Watermark every sampled token with these settings (None: no watermark)."})
+    watermark_key_file: Path | None = field(default=None, metadata={
+        "help": "File holding the watermark master key (default: $DISTILLAB_WATERMARK_KEY). Giving a key turns "
+                "watermarking on; make one with `openssl rand -hex 32 > watermark.key`."})
+    watermark_per_account: bool = field(default=False, metadata={
+        "help": "Mark each account's answers with its own key, derived from the master key, so a radioactive "
+                "student points at the accounts that leaked (needs the gateway: --db)."})
 
     def __post_init__(self) -> None:
         self.model = Path(self.model)
@@ -43,6 +55,8 @@ class ServeSettings:
             problems.append(f"dtype must be auto or one of {', '.join(DTYPE_NAMES)}, got {self.dtype!r}")
         if self.model_name is not None and not self.model_name.strip():
             problems.append("model_name must not be blank")
+        if self.watermark_per_account and self.watermark is None:
+            problems.append("watermark_per_account needs a watermark (give a key)")
         if problems:
             raise ConfigError(problems)
 

@@ -1,0 +1,56 @@
+"""`LiveDetectConfig`: the `distillab serve --detect-*` and `--indicator*` options, validated once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from distillab.errors import ConfigError
+from distillab.fields import documented as _f
+
+ACTIONS = ("flag", "throttle", "degrade", "block")
+
+
+@dataclass
+class LiveDetectConfig:
+    """What the gateway's live detector scores against, how often, and what it does to flagged accounts."""
+
+    reference: Path | None = _f(None, "Honest reference log (.parquet/.jsonl, as for `distillab detect "
+                                      "--reference`) to calibrate the live detector on; turns it on.")
+    action: str = _f("throttle", "State a flagged account is put in: flag (recorded, state unchanged), "
+                                 "throttle, degrade or block. Never lowers a state, never overrides an admin's.")
+    every: float = _f(30.0, "Seconds between scorings of all accounts and linked groups.")
+    target_fpr: float = _f(0.001, "Largest false-positive rate on honest accounts per scoring (p-value cut).")
+    fdr: float = _f(0.05, "Benjamini-Hochberg false-discovery rate across the accounts and groups scored.")
+    indicators: Path | None = _f(None, "Indicator file from another provider (`distillab indicators export`): "
+                                       "pre-flag accounts sending its campaigns' templates.")
+    indicator_key_file: Path | None = _f(None, "File with the sharing key the indicator file was made with.")
+    indicator_min_requests: int = _f(5, "Requests matching one indicator before the action is applied.")
+
+    def __post_init__(self) -> None:
+        self.reference = Path(self.reference) if self.reference is not None else None
+        self.indicators = Path(self.indicators) if self.indicators is not None else None
+        self.indicator_key_file = Path(self.indicator_key_file) if self.indicator_key_file is not None else None
+        problems = []
+        if self.action not in ACTIONS:
+            problems.append(f"detect_action: must be one of {', '.join(ACTIONS)}, got {self.action!r}")
+        if not self.every > 0:
+            problems.append(f"detect_every: must be > 0 seconds, got {self.every}")
+        if not 0 < self.target_fpr < 1:
+            problems.append(f"detect_target_fpr: must be in (0, 1), got {self.target_fpr}")
+        if not 0 < self.fdr < 1:
+            problems.append(f"detect_fdr: must be in (0, 1), got {self.fdr}")
+        if self.indicator_min_requests < 1:
+            problems.append(f"indicator_min_requests: must be >= 1, got {self.indicator_min_requests}")
+        if self.reference is not None and not self.reference.is_file():
+            problems.append(f"detect_reference: {self.reference} not found")
+        if self.indicators is not None and not self.indicators.is_file():
+            problems.append(f"indicators: {self.indicators} not found")
+        if (self.indicators is None) != (self.indicator_key_file is None):
+            problems.append("indicators and indicator_key_file: give both or neither")
+        if problems:
+            raise ConfigError(problems)
+
+    @property
+    def enabled(self) -> bool:
+        return self.reference is not None or self.indicators is not None

@@ -1,0 +1,185 @@
+"""The live detector: the offline detector run incrementally inside the gateway, feeding account states.
+
+    detector = LiveDetector.load(LiveDetectConfig(reference=Path("honest.parquet"), action="degrade"))
+    app = create_gateway(store, backend, detector=detector)
+
+Per request the event loop does one thing: `observe(record)` appends the committed log record to a
+backlog (a list append; nothing else happens on the request's path). A background task, every second,
+hands the backlog to a worker thread, which folds it into per-account state in one vectorised batch
+(`StatsTable.update`, the offline detector's fast path: constant work per request) and, with
+indicators, counts each account's requests matching an imported indicator. Every `every` seconds the
+worker scores all accounts and linked groups against the honest calibration (`detect.run.assess`,
+the same code as `distillab detect`) and decides on accounts newly flagged, or past
+`indicator_min_requests` matching requests. A decision raises the account's state in the store to the
+configured action with the detector's reasons (`Store.escalate_state`: never lowers a state and never
+touches one an admin set, both checked in the same UPDATE), or, for the action "flag", only records
+it. Every replica re-reads states from the store, so a decision holds everywhere within seconds.
+
+Each replica runs its own detector on the requests it serves: see docs/gateway.md for what that means
+behind a load balancer. State lives in memory; a restarted gateway starts from no evidence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from distillab.detect.config import DetectConfig
+from distillab.detect.features import StatsTable
+from distillab.detect.indicators import IndicatorIndex, IndicatorTally, read_key
+from distillab.detect.logs import from_records
+from distillab.detect.run import assess, prepare_reference
+from distillab.detect.scoring import Calibration
+from distillab.detect.text import Embedder
+from distillab.gateway.detect_config import LiveDetectConfig
+from distillab.gateway.metrics import Metrics
+
+log = logging.getLogger("distillab.gateway")
+FOLD_S = 1.0
+"""Seconds between folds of the backlog into the per-account state."""
+MAX_BACKLOG = 200_000
+"""Requests the backlog holds; beyond it requests are skipped (counted) rather than memory growing."""
+MAX_REASON = 2000
+BY = "detector"
+
+
+@dataclass(frozen=True)
+class Decision:
+    account: str
+    source: str
+    """"detector" (scored against the calibration) or "indicator" (matches an imported indicator)."""
+    reason: str
+
+
+class LiveDetector:
+    """Per-account state of the traffic this gateway serves, scored in the background."""
+
+    def __init__(self, config: LiveDetectConfig, reference: tuple[Embedder, Calibration] | None = None,
+                 indicators: IndicatorIndex | None = None):
+        self.config = config
+        self.calibration = reference[1] if reference else None
+        self.table = StatsTable(reference[0]) if reference else None
+        self.tally = IndicatorTally(indicators, config.indicator_min_requests) if indicators else None
+        self.backlog: list[dict[str, Any]] = []
+        self.decided: set[str] = set()
+        self.dropped = 0
+        self._detect = DetectConfig(log="live gateway traffic", target_fpr=config.target_fpr, fdr=config.fdr,
+                                    progress=False)
+
+    @classmethod
+    def load(cls, config: LiveDetectConfig) -> LiveDetector:
+        """Prepare the reference calibration and read the indicators the config names."""
+        reference = prepare_reference(config.reference) if config.reference is not None else None
+        indicators = None
+        if config.indicators is not None and config.indicator_key_file is not None:
+            indicators = IndicatorIndex.load(config.indicators, read_key(config.indicator_key_file))
+        return cls(config, reference, indicators)
+
+    # ---- the request's path (event loop) ------------------------------------------------------------
+    def observe(self, record: dict[str, Any]) -> None:
+        """A request whose log record was just committed: queued for the worker, nothing more."""
+        if len(self.backlog) < MAX_BACKLOG:
+            self.backlog.append(record)
+        else:
+            self.dropped += 1
+
+    # ---- the worker thread --------------------------------------------------------------------------
+    def fold(self, records: list[dict[str, Any]]) -> None:
+        """Add a batch of log records to the per-account state (and the indicator tally)."""
+        usable = [r for r in records if r.get("account") and (r.get("messages") is not None or
+                                                               r.get("prompt") is not None)]
+        if not usable:
+            return
+        columns = from_records(usable)
+        if self.table is not None:
+            self.table.update(columns)
+        if self.tally is not None:
+            self.tally.add_columns(columns)
+
+    def decide(self) -> list[Decision]:
+        """Accounts to act on now: flagged by the calibrated score, or matching an indicator, and not
+        decided on before."""
+        found: dict[str, Decision] = {}
+        if self.table is not None and self.calibration is not None and len(self.table):
+            result = assess(self.table, self.calibration, self._detect)
+            for account in result["by"]:
+                if account not in self.decided:
+                    found[account] = Decision(account, "detector", _reason(account, result, self.calibration))
+        if self.tally is not None:
+            for account, (_, reason) in self.tally.flagged().items():
+                if account not in self.decided and account not in found:
+                    found[account] = Decision(account, "indicator", f"live detector: {reason}")
+        return list(found.values())
+
+    def apply(self, store: Any, decisions: list[Decision]) -> list[Decision]:
+        """Put the decided accounts in the configured state (or record the flag); returns the decisions
+        that changed something. An account decided on is not decided on again by this detector."""
+        done = []
+        for decision in decisions:
+            reason = decision.reason[:MAX_REASON]
+            if self.config.action == "flag":
+                store.note_decision(decision.account, "flag", reason, BY)
+                changed = True
+            else:
+                changed = store.escalate_state(decision.account, self.config.action, reason, BY)
+            self.decided.add(decision.account)
+            if changed:
+                done.append(decision)
+        return done
+
+    def step(self, store: Any, records: list[dict[str, Any]], score: bool) -> list[Decision]:
+        """One round in the worker thread: fold, and when due, decide and apply."""
+        self.fold(records)
+        return self.apply(store, self.decide()) if score else []
+
+    # ---- the background task ------------------------------------------------------------------------
+    async def run(self, store: Any, metrics: Metrics, on_change: Callable[[], None]) -> None:
+        """Fold the backlog every FOLD_S seconds and score every `every` seconds, until cancelled.
+        `on_change` runs (on the event loop) after a state changed, so this replica applies it at once."""
+        loop = asyncio.get_running_loop()
+        score_at = loop.time() + self.config.every
+        while True:
+            await asyncio.sleep(min(FOLD_S, self.config.every))
+            batch, self.backlog = self.backlog, []
+            metrics.detector_backlog.set(len(batch))
+            if self.dropped:
+                metrics.detector_dropped.inc(self.dropped)
+                self.dropped = 0
+            due = loop.time() >= score_at
+            started = time.perf_counter()
+            try:
+                changed = await run_in_threadpool(self.step, store, batch, due)
+            except Exception:  # a detector fault must not take the gateway down; the next round retries
+                log.exception("live detector: a round failed")
+                continue
+            if not due:
+                continue
+            score_at = loop.time() + self.config.every
+            metrics.detector_seconds.set(time.perf_counter() - started)
+            for decision in changed:
+                metrics.detector_flags.labels(self.config.action, decision.source).inc()
+                log.info(json.dumps({"event": "detector", "account": decision.account, "action": self.config.action,
+                                     "by": decision.source, "reason": decision.reason[:MAX_REASON]}))
+            if changed:
+                on_change()
+
+
+def _reason(account: str, result: dict[str, Any], calibration: Calibration) -> str:
+    """Why `assess` flagged `account`: its own score's reasons, or its linked group's."""
+    units, scored, q = result["units"], result["scored"], result["q"]
+    by = result["by"][account]
+    i = units.ids.index(account) if by == "own traffic" else units.ids.index(by)
+    words = calibration.reasons(units.features[i], int(scored.nearest[i])) if scored.distance[i] > 0 else []
+    stats = f"p={scored.p_value[i]:.2g}, q={q[i]:.2g}"
+    if by == "own traffic":
+        return f"live detector ({stats}): " + "; ".join(words)
+    linked = units.linked_by.get(i, [])
+    return (f"live detector: member of a linked group of {len(units.members[i])} accounts"
+            + (f" ({', '.join(linked[:3])})" if linked else "") + f" ({stats}): " + "; ".join(words))

@@ -1,0 +1,31 @@
+"""Helpers for the prove tests: the master key, keys, and exact-calibration tools (fixtures: conftest.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from distillab.provenance.config import WatermarkConfig
+from distillab.provenance.keys import derive
+from distillab.provenance.watermark import Watermark
+
+MASTER = b"test-master-key-0123456789abcdef"
+
+
+def mark(config: WatermarkConfig | None = None, account: str | None = None, master: bytes = MASTER) -> Watermark:
+    return Watermark(config or WatermarkConfig(), derive(master, account), account=account)
+
+
+def random_keys(n: int, config: WatermarkConfig | None = None) -> list[Watermark]:
+    """`n` unrelated keys (none of them ever marked anything)."""
+    return [Watermark(config or WatermarkConfig(), derive(b"unrelated-key-%06d-xxxxxxxx" % i)) for i in range(n)]
+
+
+def randomized_p(green: int, scored: int, gamma: float, u: float) -> float:
+    """The randomized binomial p-value P(X > g) + u P(X = g): exactly Uniform(0, 1) under the null."""
+    from scipy.stats import binom
+
+    return float(binom.sf(green, scored, gamma) + u * binom.pmf(green, scored, gamma))
+
+
+def rng(seed: int = 0) -> np.random.Generator:
+    return np.random.default_rng(seed)
