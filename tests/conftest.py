@@ -6,12 +6,23 @@ import inspect
 import json
 import string
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
 from distillab.toy.models import ModelSize, build_model
 from distillab.toy.tokenizer import build_tokenizer
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_thread() -> Iterator[None]:
+    """Tiny matmuls on a shared 2-core box: one torch thread is much faster than two fighting others."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def _small_corpus() -> list[str]:

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from distillab.gateway.app import create_gateway
 from distillab.gateway.store import Store

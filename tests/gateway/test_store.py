@@ -178,12 +178,11 @@ def test_concurrent_first_open_creates_tables_once(tmp_path: Path) -> None:
 
 
 def test_sqlite_connections_are_wal_full_sync_with_busy_timeout(tmp_path: Path) -> None:
-    with Store(f"sqlite:///{tmp_path / 'g.db'}") as store:
-        with store.engine.connect() as conn:
-            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
-            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
-            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    with Store(f"sqlite:///{tmp_path / 'g.db'}") as store, store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
 
 
 def test_without_fsync_commits_do_not_wait_for_the_disk_but_still_commit(store_url: str) -> None:
@@ -323,9 +322,8 @@ def test_database_urls() -> None:
 
 
 def test_bad_databases_give_clear_errors(tmp_path: Path) -> None:
-    with _closed_port() as port:
-        with pytest.raises(DistillabError) as caught:
-            Store(f"postgresql://gw:s3cret-pw@127.0.0.1:{port}/gateway?connect_timeout=5")
+    with _closed_port() as port, pytest.raises(DistillabError) as caught:
+        Store(f"postgresql://gw:s3cret-pw@127.0.0.1:{port}/gateway?connect_timeout=5")
     message = str(caught.value)
     assert "s3cret-pw" not in message and f"gw:***@127.0.0.1:{port}/gateway" in message
     with pytest.raises(ConfigError, match="only SQLite and PostgreSQL"):

@@ -7,7 +7,6 @@ teacher leaves no room), and trained text models have that much entropy too.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,15 +15,6 @@ from transformers import AutoTokenizer
 
 from distillab.serving.engine import Engine
 from distillab.toy.models import ModelSize, build_model
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _one_thread() -> Iterator[None]:
-    # Tiny matmuls on a shared 2-core box: one thread is much faster than two threads fighting others.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

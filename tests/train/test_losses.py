@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import partial
 
 import pytest
@@ -48,15 +48,6 @@ ZERO_SAFE = ["fkl", "gjsd0.3", "skl0.1", "tv"]
 
 P_TEACHER = [0.5, 0.3, 0.2]
 Q_STUDENT = [0.1, 0.6, 0.3]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """The tensors here are tiny: extra threads only add wake-up latency (10x+ on a busy shared CPU)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _random(b: int = 3, t: int = 5, v: int = 11, seed: int = 0, dtype: torch.dtype = torch.float64,

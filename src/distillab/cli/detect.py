@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -27,6 +26,10 @@ Examples:
   distillab detect --log gateway.db --reference last-month.parquet --out runs/detect --target-fpr 0.001
   distillab simulate --out traffic.jsonl && \\
       distillab detect --log traffic.jsonl --labels traffic.labels.jsonl --out runs/detect
+  distillab detect --log gateway.db --reference honest.parquet --out runs/detect \\
+      --export-indicators campaigns.indicators.json --indicator-key-file sharing.key
+  distillab detect --log requests.parquet --reference honest.parquet --out runs/detect \\
+      --indicators partner.indicators.json --indicator-key-file sharing.key
 
 See docs/detect.md.
 """
@@ -39,17 +42,24 @@ def _opt(name: str, *flags: str) -> object:
 def detect(
     log: str = typer.Option(..., "--log", help=help_of(DetectConfig, "log")),
     out: Path = typer.Option(..., "--out", help=help_of(DetectConfig, "out")),
-    labels: Optional[Path] = _opt("labels", "--labels"),  # type: ignore[assignment]
-    reference: Optional[str] = _opt("reference", "--reference"),  # type: ignore[assignment]
+    labels: Path | None = _opt("labels", "--labels"),  # type: ignore[assignment]
+    reference: str | None = _opt("reference", "--reference"),  # type: ignore[assignment]
     target_fpr: float = _opt("target_fpr", "--target-fpr"),  # type: ignore[assignment]
     fdr: float = _opt("fdr", "--fdr"),  # type: ignore[assignment]
-    checkpoint_hours: Optional[float] = _opt("checkpoint_hours", "--checkpoint-hours"),  # type: ignore[assignment]
+    checkpoint_hours: float | None = _opt("checkpoint_hours", "--checkpoint-hours"),  # type: ignore[assignment]
     progress: bool = _opt("progress", "--progress/--no-progress"),  # type: ignore[assignment]
+    indicators: Path | None = _opt("indicators", "--indicators"),  # type: ignore[assignment]
+    indicator_key_file: Path | None = _opt("indicator_key_file", "--indicator-key-file"),  # type: ignore[assignment]
+    indicator_min_requests: int = _opt("indicator_min_requests", "--indicator-min-requests"),  # type: ignore[assignment]
+    export_indicators: Path | None = _opt("export_indicators", "--export-indicators"),  # type: ignore[assignment]
 ) -> None:
     from distillab.detect.run import run_detect
 
     summary = run_detect(DetectConfig(log=log, out=out, labels=labels, reference=reference, target_fpr=target_fpr,
-                                      fdr=fdr, checkpoint_hours=checkpoint_hours, progress=progress))
+                                      fdr=fdr, checkpoint_hours=checkpoint_hours, progress=progress,
+                                      indicators=indicators, indicator_key_file=indicator_key_file,
+                                      indicator_min_requests=indicator_min_requests,
+                                      export_indicators=export_indicators))
     print(f"{summary['requests']:,} requests, {summary['accounts']:,} accounts, {summary['groups']} linked groups "
           f"in {summary['seconds']:.1f}s; flagged {summary['flagged_accounts']} accounts, "
           f"{summary['flagged_groups']} groups")
@@ -63,6 +73,12 @@ def detect(
               f"{metrics['campaigns_detected']}/{len(metrics['campaigns'])}")
         if metrics.get("median_queries_until_flagged") is not None:
             print(f"median queries until flagged {metrics['median_queries_until_flagged']:.0f}")
+    if "indicator_matches" in summary:
+        print(f"{summary['indicator_matches']} accounts match an imported indicator")
+    exported = summary.get("exported_indicators")
+    if exported:
+        print(f"indicators: {exported['campaigns']} campaigns, {exported['templates']} templates "
+              f"({exported['templates_dropped_as_honest']} dropped as also honest) -> {exported['out']}")
     for note in summary["notes"]:
         print(f"note: {note}")
     print(f"report: {out / 'report.html'}")

@@ -64,6 +64,10 @@ def _register() -> None:
 
     app.command("detect", help=detect.HELP)(detect.detect)
 
+    from distillab.cli import indicators
+
+    app.add_typer(indicators.app, name="indicators")
+
     from distillab.cli import prove
 
     app.add_typer(prove.app, name="prove")

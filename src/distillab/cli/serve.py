@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import socket
 from pathlib import Path
-from typing import Optional
 
 import typer
 
+from distillab.cli.options import option
+from distillab.detect.live_config import LiveDetectConfig
 from distillab.errors import ConfigError
 from distillab.fields import default_of, help_of
 from distillab.provenance.config import WatermarkConfig
@@ -49,6 +50,12 @@ As a gateway (keys, request log, limits; admin API when DISTILLAB_ADMIN_TOKEN is
   curl -X PUT http://127.0.0.1:8000/admin/accounts/acme/state -H "Authorization: Bearer $DISTILLAB_ADMIN_TOKEN" \\
     -H 'Content-Type: application/json' -d '{"state": "degrade", "reason": "campaign c-17"}'
 
+With the live detector (scored against honest reference traffic) and another provider's indicators:
+
+\b
+  distillab serve --upstream http://10.0.0.5:8000/v1 --db gateway.db --detect-reference honest.parquet \\
+    --detect-action degrade --indicators partner.indicators.json --indicator-key-file sharing.key
+
 With a watermark (every sampled token; see docs/prove.md), one key for all, or one per account:
 
 \b
@@ -56,8 +63,12 @@ With a watermark (every sampled token; see docs/prove.md), one key for all, or o
   distillab serve --model runs/teacher --watermark-key-file watermark.key --watermark-delta 2
   distillab serve --model runs/teacher --db gateway.db --watermark-key-file watermark.key --watermark-per-account
 
-See docs/serve.md, docs/gateway.md and docs/prove.md.
+See docs/serve.md, docs/gateway.md, docs/detect.md and docs/prove.md.
 """
+
+
+def _detect(name: str, *flags: str) -> object:
+    return option(LiveDetectConfig, name, *flags)
 
 
 def _wm_help(name: str) -> str:
@@ -65,20 +76,20 @@ def _wm_help(name: str) -> str:
 
 
 def serve(
-    model: Optional[Path] = typer.Option(None, "--model", help=help_for("model")),
-    upstream: Optional[str] = typer.Option(None, "--upstream", help="Proxy this OpenAI-compatible base URL "
+    model: Path | None = typer.Option(None, "--model", help=help_for("model")),
+    upstream: str | None = typer.Option(None, "--upstream", help="Proxy this OpenAI-compatible base URL "
                                            "(http://host:port/v1) instead of serving a local model."),
-    db: Optional[str] = typer.Option(None, "--db", envvar="DISTILLAB_DB", help="Gateway store: a SQLite file or "
+    db: str | None = typer.Option(None, "--db", envvar="DISTILLAB_DB", help="Gateway store: a SQLite file or "
                                      "postgresql://... URL. Turns on API keys, the request log and policies."),
     host: str = typer.Option("127.0.0.1", "--host", help=help_for("host")),
     port: int = typer.Option(8000, "--port", help=help_for("port")),
-    model_name: Optional[str] = typer.Option(None, "--model-name", help=help_for("model_name")),
+    model_name: str | None = typer.Option(None, "--model-name", help=help_for("model_name")),
     max_batch: int = typer.Option(16, "--max-batch", help=help_for("max_batch")),
     batch_window_ms: float = typer.Option(5.0, "--batch-window-ms", help=help_for("batch_window_ms")),
     device: str = typer.Option("auto", "--device", help=help_for("device")),
     dtype: str = typer.Option("auto", "--dtype", help=help_for("dtype")),
-    rpm: Optional[float] = typer.Option(None, "--rpm", help="Gateway: requests per minute per account."),
-    tpm: Optional[float] = typer.Option(None, "--tpm", help="Gateway: tokens per minute per account "
+    rpm: float | None = typer.Option(None, "--rpm", help="Gateway: requests per minute per account."),
+    tpm: float | None = typer.Option(None, "--tpm", help="Gateway: tokens per minute per account "
                                         "(prompt + max_tokens x n, counted at admission)."),
     throttle_factor: float = typer.Option(0.1, "--throttle-factor", help="Gateway: share of the limits a "
                                           "throttled account keeps."),
@@ -104,6 +115,14 @@ def serve(
                                                     help=_wm_help("delta")),
     watermark_per_account: bool = typer.Option(False, "--watermark-per-account",
                                                help=help_for("watermark_per_account")),
+    detect_reference: Path | None = _detect("reference", "--detect-reference"),  # type: ignore[assignment]
+    detect_action: str = _detect("action", "--detect-action"),  # type: ignore[assignment]
+    detect_every: float = _detect("every", "--detect-every"),  # type: ignore[assignment]
+    detect_target_fpr: float = _detect("target_fpr", "--detect-target-fpr"),  # type: ignore[assignment]
+    detect_fdr: float = _detect("fdr", "--detect-fdr"),  # type: ignore[assignment]
+    indicators: Path | None = _detect("indicators", "--indicators"),  # type: ignore[assignment]
+    indicator_key_file: Path | None = _detect("indicator_key_file", "--indicator-key-file"),  # type: ignore[assignment]
+    indicator_min_requests: int = _detect("indicator_min_requests", "--indicator-min-requests"),  # type: ignore[assignment]
 ) -> None:
     """Load the model (or point at the upstream), then run uvicorn until interrupted (Ctrl-C drains
     in-flight requests first)."""
@@ -119,6 +138,11 @@ def serve(
              "delta": watermark_delta}
     watermark = _watermark(watermark_key_file, {k: v for k, v in flags.items() if v is not None},
                            watermark_per_account, upstream=upstream is not None, gateway=db is not None)
+    detect = LiveDetectConfig(reference=detect_reference, action=detect_action, every=detect_every,
+                              target_fpr=detect_target_fpr, fdr=detect_fdr, indicators=indicators,
+                              indicator_key_file=indicator_key_file, indicator_min_requests=indicator_min_requests)
+    if detect.enabled and db is None:
+        raise ConfigError("--detect-reference and --indicators need the gateway (--db): only it knows the accounts")
     if db is None:
         # A plain model server: no keys, no log. torch comes with the app, so import it only now.
         from distillab.serving.app import create_app
@@ -155,8 +179,15 @@ def serve(
         else:
             assert upstream is not None
             backend, name = upstream.rstrip("/"), upstream
+        detector = None
+        if detect.enabled:
+            from distillab.gateway.detector import LiveDetector
+
+            detector = LiveDetector.load(detect)
+            print(f"live detector: {detector.describe()}", flush=True)
         app = create_gateway(Store(db, fsync=log_fsync), backend, limits=limits,  # type: ignore[arg-type]
-                             upstream_key=os.environ.get(upstream_key_env), admin_token=os.environ.get(admin_token_env))
+                             upstream_key=os.environ.get(upstream_key_env), admin_token=os.environ.get(admin_token_env),
+                             detector=detector)
         logging.basicConfig(level=logging.INFO, format="%(message)s")
     if watermark is not None:
         served = app if db is None else backend

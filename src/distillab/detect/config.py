@@ -24,6 +24,12 @@ class DetectConfig:
                                               "time, as a live detector would, to report queries until flagged "
                                               "(0: off; default: 2 with --labels, else off).")
     progress: bool = _f(True, "Show progress.")
+    indicators: Path | None = _f(None, "Indicator file from another provider: pre-flag accounts with at least "
+                                       "--indicator-min-requests requests matching one of its campaigns' templates.")
+    indicator_key_file: Path | None = _f(None, "File with the sharing key for --indicators and --export-indicators.")
+    indicator_min_requests: int = _f(5, "Requests matching one indicator that flag an account.")
+    export_indicators: Path | None = _f(None, "Also write the flagged campaigns as an indicator file (JSON) to "
+                                              "share with another provider: no prompts, accounts or addresses.")
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
@@ -41,5 +47,14 @@ class DetectConfig:
             problems.append(f"checkpoint_hours: must be >= 0, got {self.checkpoint_hours}")
         if self.labels is not None and not self.labels.is_file():
             problems.append(f"labels: {self.labels} not found")
+        for name in ("indicators", "indicator_key_file", "export_indicators"):
+            value = getattr(self, name)
+            setattr(self, name, Path(value) if value is not None else None)
+        if self.indicators is not None and not self.indicators.is_file():
+            problems.append(f"indicators: {self.indicators} not found")
+        if (self.indicators is not None or self.export_indicators is not None) and self.indicator_key_file is None:
+            problems.append("indicator_key_file: required with --indicators or --export-indicators (the sharing key)")
+        if self.indicator_min_requests < 1:
+            problems.append(f"indicator_min_requests: must be >= 1, got {self.indicator_min_requests}")
         if problems:
             raise ConfigError(problems)

@@ -1,11 +1,15 @@
-"""`export_indicators`: turn the campaigns `distillab detect` flagged into a shareable indicator file.
+"""`export_indicators`: turn flagged campaigns into a shareable indicator file.
 
-    from distillab.detect.indicator_export import export_indicators
+    from distillab.detect.indicator_export import export_indicators, flagged_campaigns, labelled_campaigns
     from distillab.detect.indicators import read_key
-    export_indicators("runs/detect", "requests.parquet", read_key("sharing.key"), "campaigns.indicators.json")
+    export_indicators(flagged_campaigns("runs/detect"), "requests.parquet", read_key("sharing.key"),
+                      "campaigns.indicators.json")
+    export_indicators(labelled_campaigns("confirmed.labels.jsonl"), ...)    # campaigns an analyst confirmed
 
-A campaign is a flagged linked group (its members flagged with it) or an account flagged on its own
-traffic. The log is read once more: each campaign's prompts (the first `MAX_PROMPTS`) are grouped into
+A campaign is a linked group that `distillab detect` flagged (its members flagged with it), an account
+it flagged on its own traffic, or the accounts sharing one campaign label in a labels file (the
+`--labels` format: account, label; "benign" rows are ignored; such campaigns have no behaviour
+profile). The log is read once more: each campaign's prompts (the first `MAX_PROMPTS`) are grouped into
 templates (greedy MinHash LSH clustering at the Jaccard threshold: a prompt joins the first template
 it matches, else starts one); a template needs `MIN_SUPPORT` prompts. Templates that prompts of two or
 more unflagged accounts also match (checked on up to `HONEST_PER_ACCOUNT` prompts of each, `HONEST_MAX`
@@ -44,7 +48,7 @@ HONEST_PER_ACCOUNT, HONEST_MAX = 200, 100_000
 class Campaign:
     id: str
     kind: str
-    """"group" (a linked group) or "account" (flagged on its own traffic)."""
+    """"group" (a linked group), "account" (flagged on its own traffic) or "labelled"."""
     members: set[str]
     requests: int
     profile: dict[str, float]
@@ -54,8 +58,9 @@ class Campaign:
     agents: Counter[str] = field(default_factory=Counter)
 
 
-def flagged_campaigns(detect_out: Path) -> list[Campaign]:
+def flagged_campaigns(detect_out: str | Path) -> list[Campaign]:
     """The flagged campaigns in a `distillab detect` output directory."""
+    detect_out = Path(detect_out)
     try:
         accounts = [json.loads(line) for line in (detect_out / "accounts.jsonl").read_text().splitlines() if line]
         groups = json.loads((detect_out / "campaigns.json").read_text())
@@ -74,17 +79,27 @@ def flagged_campaigns(detect_out: Path) -> list[Campaign]:
     return campaigns
 
 
+def labelled_campaigns(labels: str | Path) -> list[Campaign]:
+    """One campaign per non-benign label in a labels file (.jsonl or .csv: account, label)."""
+    from distillab.detect.run import read_labels
+
+    members: dict[str, set[str]] = {}
+    for account, label in read_labels(Path(labels)).items():
+        if label != "benign":
+            members.setdefault(label, set()).add(account)
+    return [Campaign(label, "labelled", names, 0, {}, []) for label, names in sorted(members.items())]
+
+
 def _profile(unit: dict[str, Any]) -> dict[str, float]:
     profile = {name: round(float(value), 2) for name, value in unit.get("features", {}).items()}
     profile["requests_per_active_day"] = float(f"{unit.get('requests_per_active_day', 0.0):.2g}")
     return profile
 
 
-def export_indicators(detect_out: str | Path, log: str | Path, key: bytes, out: str | Path, *,
+def export_indicators(campaigns: list[Campaign], log: str | Path, key: bytes, out: str | Path, *,
                       threshold: float = THRESHOLD) -> dict[str, Any]:
-    """Write the indicator file for the flagged campaigns in `detect_out` (whose log is `log`); returns a
-    summary: campaigns, templates kept and dropped as honest."""
-    campaigns = flagged_campaigns(Path(detect_out))
+    """Write the indicator file for `campaigns`, reading their prompts, networks and agents from `log`;
+    returns a summary: campaigns, templates kept and dropped as also honest."""
     of = {m: c for c in campaigns for m in c.members}
     honest: list[tuple[str, str]] = []
     per_account: Counter[str] = Counter()
@@ -93,18 +108,21 @@ def export_indicators(detect_out: str | Path, log: str | Path, key: bytes, out: 
                                              columns.prefix.to_pylist(), columns.user_agent.to_pylist()):
             campaign = of.get(name)
             if campaign is not None:
+                if campaign.kind == "labelled":
+                    campaign.requests += 1
                 if len(campaign.prompts) < MAX_PROMPTS:
                     campaign.prompts.append(text)
                 if prefix:
                     campaign.networks[prefix] += 1
                 if agent:
                     campaign.agents[agent] += 1
-            elif per_account[name] < HONEST_PER_ACCOUNT and len(honest) < HONEST_MAX:
+            elif per_account[name] < HONEST_PER_ACCOUNT and len(honest) < HONEST_MAX:  # prompts of the others
                 per_account[name] += 1
                 honest.append((name, text))
     signer = Signer(key)
     honest_signatures = [(name, signer.signature(text)) for name, text in honest]
-    indicators, dropped = [], 0
+    indicators: list[dict[str, Any]] = []
+    dropped = 0
     for campaign in campaigns:
         templates, shared = _templates(signer, campaign.prompts, honest_signatures, threshold)
         dropped += shared

@@ -139,15 +139,18 @@ def check(record: Any, where: str) -> dict[str, Any]:
     return record
 
 
-def request_fields(record: dict[str, Any]) -> dict[str, Any]:
-    """One validated record reduced to the `Columns` fields (one value each)."""
+def request_fields(record: dict[str, Any], *, cot: bool = True) -> dict[str, Any]:
+    """One validated record reduced to the `Columns` fields (one value each), plus its system prompt.
+    With cot=False the reasoning check is left to the caller ("cot" is None): `from_records` does it
+    for a whole batch with one Arrow kernel, many times faster than Python's `re` on each text."""
     messages = record.get("messages")
     if isinstance(messages, list) and messages:
         text, conversational, system = _messages_fields(messages)
     else:
         text, conversational, system = _prompt_text(record.get("prompt")), False, ""
-    return {"ts": float(record["ts"]), "account": record["account"], "text": text,
-            "conversational": conversational, "cot": bool(COT.search(text) or (system and COT.search(system))),
+    return {"ts": float(record["ts"]), "account": record["account"], "text": text, "system": system,
+            "conversational": conversational,
+            "cot": bool(COT.search(text) or (system and COT.search(system))) if cot else None,
             "distribution": _distribution(record.get("params")), "completion_tokens": _tokens(record),
             "prefix": ip_prefix(record.get("ip")), "user_agent": _str(record.get("user_agent")),
             "org": _str(record.get("org")), "payment_id": _str(record.get("payment_id"))}
@@ -158,7 +161,7 @@ def _str(value: Any) -> str | None:
 
 
 def from_records(records: list[dict[str, Any]]) -> Columns:
-    rows = [request_fields(r) for r in records]
+    rows = [request_fields(r, cot=False) for r in records]
 
     def strings(name: str) -> pa.Array:
         return pa.array([r[name] for r in rows], pa.string())
@@ -166,10 +169,19 @@ def from_records(records: list[dict[str, Any]]) -> Columns:
     def flags(name: str) -> np.ndarray:
         return np.fromiter((r[name] for r in rows), bool, len(rows))
 
+    text = strings("text")
     return Columns(np.fromiter((r["ts"] for r in rows), np.float64, len(rows)), strings("account"),
-                   strings("text"), flags("conversational"), flags("cot"), flags("distribution"),
+                   text, flags("conversational"), _cot(text, strings("system")), flags("distribution"),
                    np.fromiter((r["completion_tokens"] for r in rows), np.float64, len(rows)), strings("prefix"),
                    strings("user_agent"), strings("org"), strings("payment_id"))
+
+
+def _cot(text: pa.Array, system: pa.Array) -> np.ndarray:
+    """Whether each text or system prompt asks for step-by-step reasoning (`COT`, as RE2 reads it)."""
+    def hits(values: pa.Array) -> np.ndarray:
+        return np.asarray(pc.fill_null(pc.match_substring_regex(values, COT.pattern, ignore_case=True), False))
+
+    return hits(text) | hits(system)
 
 
 # ---- a batch of Arrow rows ------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from distillab.atomic import write_text
 from distillab.detect.calibrate import Units, calibrate, collect, open_log, prefetch, units_of, without_each
 from distillab.detect.config import DetectConfig
 from distillab.detect.features import FEATURES, StatsTable
+from distillab.detect.indicators import IndicatorIndex, IndicatorTally, read_key
 from distillab.detect.linking import link
 from distillab.detect.logs import Columns
 from distillab.detect.scoring import Calibration, Scored, benjamini_hochberg
@@ -128,12 +129,15 @@ def run_detect(config: DetectConfig, *, console: Console | None = None,
     embedder, batches = open_log(config.log, embedder)
     batches = _counted(batches, console, enabled=config.progress, label="reading log")
     table = StatsTable(embedder)
+    tally = _tally(config)
     first_flag: dict[str, int] = {}
     checkpoints = 0
     hours = config.checkpoint_hours or 0.0
     if reference is not None and hours > 0:
         for columns, reached in _checkpoints(prefetch(batches), hours):
             table.update(columns)
+            if tally is not None:
+                tally.add_columns(columns)
             if reached and len(table):
                 checkpoints += 1
                 for name in assess(table, reference, config)["by"]:
@@ -141,6 +145,8 @@ def run_detect(config: DetectConfig, *, console: Console | None = None,
     else:
         for columns in prefetch(batches):
             table.update(columns)
+            if tally is not None:
+                tally.add_columns(columns)
     if not len(table):
         raise DataError(f"{config.log}: no requests")
     if reference is None:
@@ -149,10 +155,14 @@ def run_detect(config: DetectConfig, *, console: Console | None = None,
         notes.append(f"the reference has only {reference.n} units: p-values below 1/{reference.n + 1} come from "
                      "the fitted tail; a larger --reference makes them firmer")
     result = assess(table, reference, config, self_reference=not config.reference)
+    indicated: dict[str, str] = {}
+    for account, (indicator, reason) in (tally.flagged() if tally else {}).items():
+        result["by"].setdefault(account, f"indicator {indicator}")  # matches another provider's campaign
+        indicated[account] = reason
     if checkpoints:  # flagged only at the end: first flagged there
         for name in result["by"]:
             first_flag.setdefault(name, int(table.counts["n"][table.index[name]]))
-    account_rows, groups = _rows(table, reference, result, first_flag)
+    account_rows, groups = _rows(table, reference, result, first_flag, indicated)
     summary: dict[str, Any] = {
         "log": config.log, "reference": config.reference or "the log itself",
         "reference_units": reference.n, "target_fpr": config.target_fpr, "fdr": config.fdr,
@@ -160,25 +170,42 @@ def run_detect(config: DetectConfig, *, console: Console | None = None,
         "groups": len(groups), "flagged_accounts": sum(a["flagged"] for a in account_rows),
         "flagged_groups": sum(g["flagged"] for g in groups), "checkpoints": checkpoints, "notes": notes,
     }
+    if tally is not None:
+        summary["indicator_matches"] = len(indicated)
     if config.labels:
         summary["metrics"] = metrics(account_rows, read_labels(config.labels), ever_flagged=set(first_flag))
     summary["seconds"] = round(time.monotonic() - started, 2)
     summary["records_per_s"] = round(summary["requests"] / max(summary["seconds"], 1e-9))
     _write(config.out, summary, account_rows, groups)
+    if config.export_indicators is not None and config.indicator_key_file is not None:
+        from distillab.detect.indicator_export import export_indicators, flagged_campaigns
+
+        summary["exported_indicators"] = export_indicators(flagged_campaigns(config.out), config.log,
+                                                           read_key(config.indicator_key_file),
+                                                           config.export_indicators)
     return summary
 
 
-def _rows(table: StatsTable, calibration: Calibration, result: dict[str, Any],
-          first_flag: dict[str, int]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _tally(config: DetectConfig) -> IndicatorTally | None:
+    if config.indicators is None or config.indicator_key_file is None:
+        return None
+    index = IndicatorIndex.load(config.indicators, read_key(config.indicator_key_file))
+    return IndicatorTally(index, config.indicator_min_requests)
+
+
+def _rows(table: StatsTable, calibration: Calibration, result: dict[str, Any], first_flag: dict[str, int],
+          indicated: dict[str, str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     units: Units = result["units"]
     scored, q, flagged, by = result["scored"], result["q"], result["flagged"], result["by"]
     account_rows: list[dict[str, Any]] = []
     groups: list[dict[str, Any]] = []
     for i, unit in enumerate(units.ids):
         row = units.features[i]
+        reasons = calibration.reasons(row, int(scored.nearest[i])) if scored.distance[i] > 0 else []
+        if unit in indicated and not units.is_group[i]:
+            reasons.append(indicated[unit])
         entry = {"requests": units.requests[i], "score": round(float(scored.distance[i]), 4),
-                 "p_value": float(scored.p_value[i]), "q_value": float(q[i]),
-                 "reasons": calibration.reasons(row, int(scored.nearest[i])) if scored.distance[i] > 0 else [],
+                 "p_value": float(scored.p_value[i]), "q_value": float(q[i]), "reasons": reasons,
                  "features": {f: round(float(v), 4) for f, v in zip(FEATURES, row)},
                  "requests_per_active_day": round(float(np.exp(units.volume[i])), 1)}
         if units.is_group[i]:

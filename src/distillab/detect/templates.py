@@ -66,11 +66,9 @@ def ends(text: str) -> tuple[list[str], list[str]]:
 
 def shingles(text: str) -> set[str]:
     """Words and adjacent word pairs of the first and last EDGE masked words, tagged by end."""
-    out: set[str] = set()
-    for tag, part in zip("ht", ends(text)):
-        out.update(f"{tag}:{w}" for w in part)
-        out.update(f"{tag}:{a} {b}" for a, b in pairwise(part))
-    return out
+    head, tail = ends(text)
+    return {*["h:" + w for w in head], *["t:" + w for w in tail], *[f"h:{a} {b}" for a, b in pairwise(head)],
+            *[f"t:{a} {b}" for a, b in pairwise(tail)]}
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> float:
@@ -98,13 +96,13 @@ class Signer:
         if not found:
             return np.full(NUM_PERM, np.iinfo(np.uint64).max, np.uint64)
         try:
-            rows = [self._rows[s] for s in found]
+            rows = np.fromiter(map(self._rows.__getitem__, found), np.intp, len(found))
         except KeyError:
             if len(self._rows) + len(found) > CACHE:
                 self._rows.clear()
             self._add([s for s in found if s not in self._rows])
-            rows = [self._rows[s] for s in found]
-        return self._values[rows].min(axis=0)
+            rows = np.fromiter(map(self._rows.__getitem__, found), np.intp, len(found))
+        return np.minimum.reduce(self._values.take(rows, axis=0))
 
     def _add(self, new: list[str]) -> None:
         start = len(self._rows)

@@ -34,11 +34,11 @@ from starlette.concurrency import run_in_threadpool
 from distillab.detect.config import DetectConfig
 from distillab.detect.features import StatsTable
 from distillab.detect.indicators import IndicatorIndex, IndicatorTally, read_key
+from distillab.detect.live_config import LiveDetectConfig
 from distillab.detect.logs import from_records
 from distillab.detect.run import assess, prepare_reference
 from distillab.detect.scoring import Calibration
 from distillab.detect.text import Embedder
-from distillab.gateway.detect_config import LiveDetectConfig
 from distillab.gateway.metrics import Metrics
 
 log = logging.getLogger("distillab.gateway")
@@ -66,7 +66,7 @@ class LiveDetector:
         self.config = config
         self.calibration = reference[1] if reference else None
         self.table = StatsTable(reference[0]) if reference else None
-        self.tally = IndicatorTally(indicators, config.indicator_min_requests) if indicators else None
+        self.tally = IndicatorTally(indicators, config.indicator_min_requests) if indicators is not None else None
         self.backlog: list[dict[str, Any]] = []
         self.decided: set[str] = set()
         self.dropped = 0
@@ -81,6 +81,18 @@ class LiveDetector:
         if config.indicators is not None and config.indicator_key_file is not None:
             indicators = IndicatorIndex.load(config.indicators, read_key(config.indicator_key_file))
         return cls(config, reference, indicators)
+
+    def describe(self) -> str:
+        c = self.config
+        parts = []
+        if self.calibration is not None:
+            parts.append(f"calibrated on {self.calibration.n} honest reference units; flags at p <= {c.target_fpr:g} "
+                         f"and q <= {c.fdr:g}, scored every {c.every:g}s")
+        if self.tally is not None:
+            index = self.tally.index
+            parts.append(f"{len(index)} indicators ({len(index.templates)} templates), acting after "
+                         f"{c.indicator_min_requests} matching requests")
+        return "; ".join(parts) + f"; action: {c.action}"
 
     # ---- the request's path (event loop) ------------------------------------------------------------
     def observe(self, record: dict[str, Any]) -> None:
@@ -154,6 +166,8 @@ class LiveDetector:
                 self.dropped = 0
             due = loop.time() >= score_at
             started = time.perf_counter()
+            if due:
+                score_at = loop.time() + self.config.every
             try:
                 changed = await run_in_threadpool(self.step, store, batch, due)
             except Exception:  # a detector fault must not take the gateway down; the next round retries
@@ -161,7 +175,6 @@ class LiveDetector:
                 continue
             if not due:
                 continue
-            score_at = loop.time() + self.config.every
             metrics.detector_seconds.set(time.perf_counter() - started)
             for decision in changed:
                 metrics.detector_flags.labels(self.config.action, decision.source).inc()
