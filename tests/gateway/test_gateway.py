@@ -152,6 +152,8 @@ def test_admin_api_needs_the_admin_token(store: Store, upstream: str) -> None:
         assert names == {"dave", "erin"}
         listed = httpx.get(base + "/admin/keys", params={"account": "erin"}, headers=admin).json()["data"]
         assert len(listed) == 1 and "key" not in listed[0] and "hash" not in listed[0]
+        blank = httpx.post(base + "/admin/keys", json={"account": "\r"}, headers=admin)  # found by the fuzzer
+        assert blank.status_code == 400 and blank.json()["error"]["param"] == "account"
     with run_in_background(create_gateway(store, upstream)) as base:  # no admin token: admin API off
         assert httpx.get(base + "/admin/accounts", headers={"Authorization": "Bearer x"}).status_code == 403
 

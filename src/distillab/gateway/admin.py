@@ -65,8 +65,11 @@ def admin_router() -> APIRouter:
     @router.post("/keys", status_code=201)
     async def create_key(new: NewKey, request: Request) -> dict[str, Any]:
         store = request.app.state.store
-        info, secret = await run_in_threadpool(lambda: store.create_key(new.account, org=new.org,
-                                                                        payment_id=new.payment_id))
+        try:
+            info, secret = await run_in_threadpool(lambda: store.create_key(new.account, org=new.org,
+                                                                            payment_id=new.payment_id))
+        except DistillabError as exc:  # e.g. a blank account name: the client's mistake, not ours
+            raise RequestError(str(exc), status=400, param="account") from exc
         return {**_plain(info), "key": secret}
 
     @router.delete("/keys/{key_id}")
