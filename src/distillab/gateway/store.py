@@ -18,7 +18,9 @@ Times are epoch seconds (floats). Log records follow the "Request log record" ta
 from __future__ import annotations
 
 import os
+import random
 import re
+import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -57,8 +59,19 @@ def _redact(text: str) -> str:
 
 def _sqlite_pragmas(dbapi_connection: Any, fsync: bool) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")  # first: switching to WAL may wait for a lock
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    # Switching a fresh file to WAL upgrades a shared lock to an exclusive one. When another connection is
+    # doing the same, SQLite answers "locked" at once instead of calling the busy handler (waiting could
+    # deadlock), so retry until the busy timeout. WAL is persistent: later opens do not switch again.
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01 + random.random() * 0.04)
     # NORMAL (in WAL mode): a commit survives the process dying, but the last ones may be lost on power loss.
     cursor.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
     cursor.execute("PRAGMA foreign_keys=ON")
