@@ -1,0 +1,75 @@
+"""`ContestConfig`: the size of `distillab demo`'s contest and the defenses it compares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from distillab.errors import ConfigError
+from distillab.fields import documented as _f
+from distillab.toy.config import TeacherConfig
+
+DEFENSES = ("off", "detect", "detect+degrade")
+"""off: the gateway only serves and logs; detect: the live detector flags (states unchanged);
+detect+degrade: flagged accounts are degraded (no log-probabilities, short answers)."""
+
+
+@dataclass
+class ContestConfig:
+    """What the contest runs. The defaults fit in minutes on 2 CPU cores once the tiny world is cached."""
+
+    out: Path = _f(Path("runs/demo"), "Directory for everything the demo writes (world/ is reused by reruns).")  # noqa: RUF009
+    defenses: tuple[str, ...] = _f(("off", "detect+degrade"), "Defenses to run, each a separate contest "
+                                                              "round: " + ", ".join(DEFENSES) + ".")
+    campaign_accounts: int = _f(30, "Accounts the distillation campaign spreads its queries over.")
+    campaign_queries: int = _f(1500, "Teacher queries the campaign sends (arith train-split problems).")
+    honest_accounts: int = _f(60, "Simulated honest accounts using the gateway at the same time.")
+    honest_requests: int = _f(400, "Requests the honest accounts send (their first ones in time).")
+    reference_accounts: int = _f(1000, "Honest accounts in the reference traffic the detector is calibrated on "
+                                       "(simulated with another seed: the provider's known-good history).")
+    rpm: int = _f(60, "The gateway's per-account rate limit (requests per minute); the campaign stays under it.")
+    degrade_max_tokens: int = _f(12, "Longest answer a degraded account gets (a worked answer is ~25 tokens).")
+    detect_every: float = _f(3.0, "Seconds between the live detector's scorings.")
+    watermark_delta: float = _f(2.0, "Watermark bias added to green-list logits.")
+    steps: int = _f(500, "Optimizer steps for each student (attacker's and control).")
+    curve_points: tuple[float, ...] = _f((0.25, 0.5), "Extraction curve: besides the full harvest, students "
+                                                      "trained on these shares of it (first queries first).")
+    eval_items: int = _f(200, "Held-out arith problems every model answers.")
+    attribution_prompts: int = _f(60, "Held-out prompts the attribution test samples every model on.")
+    attribution_samples: int = _f(10, "Completions per prompt and model for the attribution test.")
+    radioactivity_texts: int = _f(300, "Held-out prompts whose plain teacher answers the suspect reads "
+                                       "(radioactivity, open mode).")
+    seed: int = _f(0, "Seed of the simulated traffic and the students.")
+    teacher: TeacherConfig = field(default_factory=lambda: TeacherConfig(task="arith"))
+
+    def __post_init__(self) -> None:
+        self.out = Path(self.out)
+        if isinstance(self.defenses, str):
+            self.defenses = tuple(d.strip() for d in self.defenses.split(",") if d.strip())
+        self.defenses = tuple(self.defenses)
+        problems = []
+        unknown = [d for d in self.defenses if d not in DEFENSES]
+        if unknown or not self.defenses:
+            problems.append(f"defense: {', '.join(map(repr, unknown)) or 'none given'}; choose from "
+                            f"{', '.join(DEFENSES)} (comma-separated)")
+        if len(set(self.defenses)) != len(self.defenses):
+            problems.append("defense: one is named twice")
+        for name in ("campaign_accounts", "campaign_queries", "honest_accounts", "reference_accounts", "rpm",
+                     "degrade_max_tokens", "steps", "eval_items", "attribution_prompts", "radioactivity_texts"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name}: must be >= 1, got {getattr(self, name)}")
+        if self.honest_requests < 0:
+            problems.append(f"honest_requests: must be >= 0, got {self.honest_requests}")
+        if self.attribution_samples < 2:
+            problems.append(f"attribution_samples: must be >= 2, got {self.attribution_samples}")
+        if not self.detect_every > 0:
+            problems.append(f"detect_every: must be > 0, got {self.detect_every}")
+        if not self.watermark_delta > 0:
+            problems.append(f"watermark_delta: must be > 0, got {self.watermark_delta}")
+        if any(not 0 < p < 1 for p in self.curve_points):
+            problems.append(f"curve_points: each must be in (0, 1), got {list(self.curve_points)}")
+        if self.campaign_queries < self.campaign_accounts:
+            problems.append(f"campaign_queries ({self.campaign_queries}) must be >= campaign_accounts "
+                            f"({self.campaign_accounts})")
+        if problems:
+            raise ConfigError(problems)

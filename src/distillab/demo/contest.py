@@ -1,0 +1,53 @@
+"""`run_contest(config)`: the whole story of `distillab demo` on the tiny world.
+
+1. the world (OUT/world, reused): teacher, random student, watermark key, honest reference traffic, and two
+   innocent students trained on the task's own answers (the control and the attribution bystander);
+2. one round per defense (OUT/round-DEFENSE): the gateway serves the watermarked teacher while simulated
+   honest users and a many-account campaign query it; the campaign's harvest trains the attacker's student
+   (and smaller ones for the extraction curve); the detector runs live (unless the defense is off) and
+   offline; radioactivity and attribution tests run on the attacker's student;
+3. the same tests on the control student, which never saw teacher output;
+4. OUT/summary.json and OUT/report.html: every number comes from this run's files.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from rich.console import Console
+
+from distillab.atomic import write_text
+from distillab.demo.config import ContestConfig
+from distillab.demo.proof import prove
+from distillab.demo.round import evaluate, run_contest_round
+from distillab.demo.story import render_report
+from distillab.demo.world import build_world
+
+
+def run_contest(config: ContestConfig, console: Console | None = None) -> dict[str, Any]:
+    """Run (or resume) every step; returns the summary, also written to OUT/summary.json with OUT/report.html."""
+    console = console or Console(stderr=True)
+    started = time.monotonic()
+    config.out.mkdir(parents=True, exist_ok=True)
+    console.rule("the world: teacher, students, watermark key, honest reference traffic")
+    world = build_world(config, console)
+    console.rule("the control: a student that never saw the teacher's answers")
+    control = {"accuracy": evaluate(world.control, world.root / "eval-control", config, console),
+               "proof": prove(world.control, world.root / "prove-control", world, config, console)}
+    teacher = evaluate(world.teacher, world.root / "eval-teacher", config, console)
+    untrained = evaluate(world.student_init, world.root / "eval-student-init", config, console)
+    rounds = {defense: run_contest_round(config, world, defense, console) for defense in config.defenses}
+    summary = {
+        "teacher": {"path": str(world.teacher), "accuracy": teacher},
+        "untrained_student_accuracy": untrained,
+        "control": control,
+        "rounds": rounds,
+        "config": {k: (str(v) if k == "out" else v) for k, v in vars(config).items() if k != "teacher"},
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    write_text(config.out / "summary.json", json.dumps(summary, indent=1, default=str) + "\n")
+    write_text(config.out / "report.html", render_report(summary))
+    summary["report"] = str(config.out / "report.html")
+    return summary

@@ -1,0 +1,80 @@
+"""The proof side of the contest: radioactivity and attribution tests of one suspect student.
+
+- Radioactivity (open mode): the suspect reads the teacher's *plain* answers to held-out problems (made by
+  the provider from its own unwatermarked model, so `unmarked_texts` is valid) and its most likely next
+  tokens are scored against the watermark key; exact binomial p over distinct (context, token) pairs.
+- Attribution: completions of the suspect, the teacher and an unrelated "bystander" student to the same
+  held-out prompts; is the suspect closer to the teacher than to the bystander (one-sided t-test over
+  prompts on the MMD difference), and is it the teacher itself (MMD permutation test).
+
+The texts and prompts are made once in OUT/world and shared by every suspect.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from distillab.demo.config import ContestConfig
+from distillab.demo.world import World, cached
+from distillab.toy.prompts import prompt_rows, write_rows
+
+
+def plain_texts(world: World, config: ContestConfig, console: Console) -> Path:
+    """The teacher's unwatermarked answers to held-out problems (the provider runs its own model)."""
+    from distillab.data.config import HarvestConfig
+    from distillab.data.harvest import run_harvest
+
+    prompts = write_rows(prompt_rows("arith", "test", config.radioactivity_texts, seed=config.seed + 7),
+                         world.root / "radioactivity-prompts.jsonl")
+    out = world.root / "plain-texts"
+    cached(out, {"teacher": str(world.teacher), "n": config.radioactivity_texts, "seed": config.seed + 7},
+           lambda: run_harvest(HarvestConfig(teacher=str(world.teacher), prompts=prompts, out=out, max_tokens=64,
+                                             temperature=1.0, top_logprobs=0, overwrite=True,
+                                             terms="the provider's own model", progress=console.is_terminal),
+                               console=console), done="manifest.json")
+    return out
+
+
+def attribution_prompts(world: World, config: ContestConfig) -> Path:
+    return write_rows(prompt_rows("arith", "test", config.attribution_prompts, seed=config.seed + 9),
+                      world.root / "attribution-prompts.jsonl")
+
+
+def _brief(result: Any) -> dict[str, Any]:
+    return {"name": result.name, "question": result.question, "p_value": result.p_value,
+            "significant": result.significant, "verdict": result.verdict(), "effect": result.effect,
+            "sample_sizes": result.sample_sizes}
+
+
+def prove(suspect: Path, out: Path, world: World, config: ContestConfig, console: Console) -> dict[str, Any]:
+    """Run both tests on `suspect` into `out`; returns their p-values and verdicts (also in out/proof.json)."""
+    from distillab.provenance import AttributionConfig, RadioactivityConfig, run_attribution, run_radioactivity
+    from distillab.provenance.report import write_evidence
+
+    texts = plain_texts(world, config, console)
+    prompts = attribution_prompts(world, config)
+    settings = {"suspect": (suspect / "distillab_train.json").read_text(), "texts": str(texts),
+                "prompts": prompts.read_text(), "samples": config.attribution_samples,
+                "key": world.key_file.read_text(), "bystander": (world.bystander / "distillab_train.json").read_text()}
+
+    def run() -> None:
+        console.print(f"radioactivity test of {suspect}")
+        radioactive = run_radioactivity(RadioactivityConfig(
+            suspect=str(suspect), out=out / "radioactivity", key_file=world.key_file, mode="open", texts=texts,
+            unmarked_texts=True, tokenizer=world.teacher, progress=console.is_terminal), console=console)
+        console.print(f"attribution test of {suspect}")
+        attributed = run_attribution(AttributionConfig(
+            suspect=str(suspect), references=(str(world.teacher), str(world.bystander)), out=out / "attribution",
+            prompts=prompts, samples_per_prompt=config.attribution_samples, max_tokens=40, seed=config.seed,
+            progress=console.is_terminal), console=console)
+        write_evidence([*radioactive, *attributed], out)
+        proof = {"radioactivity": [_brief(r) for r in radioactive], "attribution": [_brief(r) for r in attributed]}
+        (out / "proof.json").write_text(json.dumps(proof, indent=1) + "\n")
+
+    out.mkdir(parents=True, exist_ok=True)
+    cached(out / "proof.json", settings, run, done="")
+    return dict(json.loads((out / "proof.json").read_text()))

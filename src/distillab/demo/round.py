@@ -1,0 +1,207 @@
+"""One contest round under one defense, in OUT/round-DEFENSE/:
+
+    gateway.db, gateway.log   the gateway's store (keys, request log, decisions) and its output
+    labels.jsonl              which accounts were the campaign's (for scoring the detector; never shown to it)
+    traffic.json              what the round sent and got back, and when each account was flagged live
+    harvest/                  the attacker's harvest: every answer the campaign kept, in arrival order
+    harvest-NN/               its first NN% (the extraction curve)
+    student/, student-NN/     students trained on them
+    eval/, eval-NN/           their held-out arith accuracy
+    detect/                   `distillab detect` over the round's log, calibrated on the honest reference
+    prove/                    radioactivity and attribution tests of the attacker's student
+
+Every step is skipped when its output is already there with the same settings, so a killed demo resumes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import shutil
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from distillab.atomic import write_text
+from distillab.data.prompts import PromptRow
+from distillab.data.written import write_harvest
+from distillab.demo.config import ContestConfig
+from distillab.demo.world import World, cached, train_student
+from distillab.teacher.base import Generation
+from distillab.toy import arith
+
+MODEL_NAME = "tiny-teacher"
+CAMPAIGN_LABEL = "campaign-demo"
+HARVEST_TERMS = ("Simulated distillation campaign run by `distillab demo` against its own tiny teacher, through a "
+                 "gateway whose admin created every key: a red-team test of the provider's defenses.")
+
+
+def campaign_prompts(config: ContestConfig) -> list[list[dict[str, str]]]:
+    return [[{"role": "user", "content": p.prompt}] for p in arith.problems("train", config.campaign_queries,
+                                                                            config.seed + 3)]
+
+
+def honest_records(config: ContestConfig, url: str) -> list[dict[str, Any]]:
+    from distillab.detect.simulate import SimulateConfig
+    from distillab.detect.simulate.run import Traffic
+
+    if not config.honest_requests:
+        return []
+    simulated = SimulateConfig(gateway=url, labels=Path(os.devnull + ".jsonl"), accounts=config.honest_accounts,
+                               days=1.0, attacker_share=0.0, seed=config.seed, rate_limit_rpm=config.rpm,
+                               max_requests=config.honest_requests)
+    return list(Traffic(simulated).records())
+
+
+def gateway_args(config: ContestConfig, world: World, defense: str, db: Path) -> tuple[str, ...]:
+    args = ["--db", str(db), "--model-name", MODEL_NAME, "--rpm", str(config.rpm), "--max-batch", "32",
+            "--watermark-key-file", str(world.key_file), "--watermark-delta", str(config.watermark_delta),
+            "--degrade-max-tokens", str(config.degrade_max_tokens), "--no-log-fsync"]
+    if defense != "off":
+        args += ["--detect-reference", str(world.reference_log), "--detect-every", str(config.detect_every),
+                 "--detect-action", "degrade" if defense == "detect+degrade" else "flag"]
+    return tuple(args)
+
+
+def run_traffic(config: ContestConfig, world: World, defense: str, where: Path, console: Console) -> dict[str, Any]:
+    """Serve, send the round's traffic, keep the attacker's harvest; returns traffic.json's content."""
+    from distillab.demo.traffic import run_round
+    from distillab.gateway.store import Store
+    from distillab.serving.process import serve_process
+
+    for stale in ("gateway.db", "gateway.db-wal", "gateway.db-shm", "harvest"):
+        path = where / stale
+        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    db = where / "gateway.db"
+    token = secrets.token_urlsafe(24)
+    prompts = campaign_prompts(config)
+    os.environ["DISTILLAB_DEMO_ADMIN_TOKEN"] = token
+    args = (*gateway_args(config, world, defense, db), "--admin-token-env", "DISTILLAB_DEMO_ADMIN_TOKEN")
+    with serve_process(world.teacher, extra_args=args, log=where / "gateway.log") as url:
+        base = url.removesuffix("/v1")
+        honest = honest_records(config, base)
+        console.print(f"gateway at {base} ({defense}); campaign: {len(prompts)} queries over "
+                      f"{config.campaign_accounts} accounts under {config.rpm} rpm; honest: {len(honest)} requests "
+                      f"from {len({r['account'] for r in honest})} accounts")
+        traffic = asyncio.run(run_round(base, token, MODEL_NAME, prompts, honest,
+                                        accounts=config.campaign_accounts, rpm=config.rpm, seed=config.seed))
+    os.environ.pop("DISTILLAB_DEMO_ADMIN_TOKEN", None)
+    labels = [{"account": a, "label": CAMPAIGN_LABEL, "kind": "many-accounts"} for a in traffic.campaign_accounts]
+    labels += [{"account": a, "label": "benign", "kind": "honest"} for a in traffic.honest_accounts]
+    write_text(where / "labels.jsonl", "".join(json.dumps(row) + "\n" for row in labels))
+
+    kept = [a for a in traffic.answers if a.generation is not None]
+    rows = [PromptRow(prompts[a.index], f"q{a.index:06d}", f"campaign query {a.index}") for a in kept]
+    generations: list[Generation] = [a.generation for a in kept if a.generation is not None]
+    write_harvest(where / "harvest", rows, generations, teacher=MODEL_NAME, endpoint="the demo gateway",
+                  terms=HARVEST_TERMS, params={"temperature": 1.0, "max_tokens": 64, "top_logprobs": 20})
+
+    with Store(db, create=False) as store:
+        decisions = [d for d in store.list_decisions() if d["by"] == "detector"]
+    campaign = set(traffic.campaign_accounts)
+    sent_at: dict[str, list[float]] = {}
+    for a in traffic.answers:
+        sent_at.setdefault(a.account, []).append(a.sent)
+    flags = []
+    for d in decisions:
+        at = round(d["ts"] - traffic.started_epoch, 2)
+        flags.append({"account": d["account"], "campaign": d["account"] in campaign, "decision": d["decision"],
+                      "reason": d["reason"], "at_s": at,
+                      "after_queries": sum(t < at for t in sent_at.get(d["account"], [])) if d["account"] in campaign
+                      else None})
+    summary = {
+        "defense": defense, "seconds": traffic.seconds,
+        "campaign": {"accounts": len(campaign), "queries": len(prompts), "answered": len(kept),
+                     "degraded": sum(a.degraded for a in kept), "blocked_accounts": len(traffic.blocked_accounts),
+                     "statuses": traffic.campaign_statuses,
+                     "completion_tokens": sum(g.completion_tokens for g in generations)},
+        "honest": {"accounts": len(traffic.honest_accounts), "requests": len(honest),
+                   "statuses": traffic.honest_statuses},
+        "flags": flags,
+        "answers": [{"index": a.index, "account": a.account, "sent": a.sent, "status": a.status,
+                     "degraded": a.degraded} for a in traffic.answers],
+    }
+    return summary
+
+
+def prefix_harvest(source: Path, share: float, out: Path) -> Path:
+    """The first `share` of the records in `source` (arrival order) as a harvest of their own."""
+    import pyarrow.parquet as pq
+
+    from distillab.data.manifest import finish, read_manifest
+    from distillab.data.records import data_files
+    from distillab.data.store import DATA_FILE
+
+    table = pq.read_table(data_files(source)[0])
+    keep = max(1, round(table.num_rows * share))
+    shutil.rmtree(out, ignore_errors=True)
+    (out / DATA_FILE).parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table.slice(0, keep), out / DATA_FILE, compression="zstd")
+    manifest = read_manifest(source)
+    manifest["counts"] = dict(manifest.get("counts", {}), records=keep, prompts=keep)
+    manifest["notices"] = [*manifest.get("notices", []), f"the first {keep} records of {source}"]
+    finish(out, manifest)
+    return out
+
+
+def evaluate(model: Path, out: Path, config: ContestConfig, console: Console) -> float | None:
+    from distillab.evaluate.config import EvalConfig
+    from distillab.evaluate.run import run_eval
+
+    settings = {"model": str(model), "n": config.eval_items,
+                "trained": (model / "distillab_train.json").read_text() if (model / "distillab_train.json").is_file()
+                else None}
+    cached(out, settings, lambda: run_eval(EvalConfig(model=str(model), out=out, task="arith", n=config.eval_items,
+                                                      max_tokens=64, speed_requests=0, progress=console.is_terminal),
+                                           console=console), done="report.json")
+    report = json.loads((out / "report.json").read_text())
+    return (report.get("models", {}).get("model") or {}).get("accuracy")
+
+
+def run_contest_round(config: ContestConfig, world: World, defense: str, console: Console) -> dict[str, Any]:
+    from distillab.demo.proof import prove
+    from distillab.detect.config import DetectConfig
+    from distillab.detect.run import run_detect
+
+    where = config.out / f"round-{defense}"
+    where.mkdir(parents=True, exist_ok=True)
+    console.rule(f"round: defense {defense}")
+    settings = {"defense": defense, "campaign_accounts": config.campaign_accounts, "queries": config.campaign_queries,
+                "honest_accounts": config.honest_accounts, "honest_requests": config.honest_requests,
+                "rpm": config.rpm, "degrade": config.degrade_max_tokens, "every": config.detect_every,
+                "delta": config.watermark_delta, "seed": config.seed, "teacher": str(world.teacher),
+                "key": world.key_file.read_text(), "reference": str(world.reference_log)}
+    traffic_file = where / "traffic.json"
+
+    def traffic() -> None:
+        write_text(traffic_file, json.dumps(run_traffic(config, world, defense, where, console), indent=1) + "\n")
+
+    cached(traffic_file, settings, traffic, done="")
+    summary: dict[str, Any] = json.loads(traffic_file.read_text())
+    summary["settings"] = {k: v for k, v in settings.items() if k != "key"}
+
+    console.print("offline detection over the round's request log")
+    detect_out = where / "detect"
+    cached(detect_out, {"traffic": traffic_file.stat().st_mtime_ns}, lambda: run_detect(DetectConfig(
+        log=str(where / "gateway.db"), out=detect_out, labels=where / "labels.jsonl",
+        reference=str(world.reference_log), progress=False), console=console), done="summary.json")
+    summary["detect"] = json.loads((detect_out / "summary.json").read_text())
+
+    harvest = where / "harvest"
+    curve = []
+    for share in (*sorted(config.curve_points), 1.0):
+        tag = "" if share == 1.0 else f"-{round(share * 100):02d}"
+        data = harvest if share == 1.0 else prefix_harvest(harvest, share, where / f"harvest{tag}")
+        manifest = json.loads((data / "manifest.json").read_text())
+        console.print(f"training the attacker's student on {manifest['counts']['records']} answers")
+        student = train_student(data, world.student_init, where / f"student{tag}", steps=config.steps,
+                                seed=config.seed, loss="fkl", console=console)
+        accuracy = evaluate(student, where / f"eval{tag}", config, console)
+        curve.append({"share": share, "answers": manifest["counts"]["records"], "accuracy": accuracy})
+    summary["curve"] = curve
+    summary["student_accuracy"] = curve[-1]["accuracy"]
+    summary["proof"] = prove(where / "student", where / "prove", world, config, console)
+    return summary
