@@ -1,4 +1,4 @@
-"""`distillab demo`: the tiny world's distillation path end to end, no downloads."""
+"""`distillab demo`: the whole contest on the tiny world (serve, attack, distill, detect, prove), no downloads."""
 
 from __future__ import annotations
 
@@ -6,38 +6,88 @@ from pathlib import Path
 
 import typer
 
-HELP = """Run distillab end to end on the built-in tiny world (CPU, no downloads).
+from distillab.demo.config import DEFENSES, ContestConfig
+from distillab.fields import default_of
+from distillab.fields import help_of as _h
 
-Builds (or reuses) the tiny arith teacher and a random student a quarter of its size, serves the
-teacher with `distillab serve` on loopback, and runs `distillab distill` against it: harvest answers
-with top-20 log-probabilities over HTTP, train the student, evaluate student, teacher and the untrained
-student on held-out problems. Prints where the report is; opens nothing. The first run also trains
-the teacher (about 4 minutes on 2 cores); later runs reuse it, and a rerun skips finished stages.
+DEFAULT_OUT = Path("runs/demo")
+DEFAULT_DEFENSES = ",".join(default_of(ContestConfig, "defenses"))
+DEFENSE_HELP = "Comma-separated defenses, one round each: " + ", ".join(DEFENSES) + "."
+
+HELP = """Run the distillation contest end to end on the built-in tiny world (CPU, no downloads).
+
+A provider serves its tiny arith teacher through `distillab serve` (API keys, request log, watermark on);
+simulated honest users and a distillation campaign (many accounts, each under the rate limit) query it
+over HTTP; the campaign's answers train the attacker's student; the detector flags the campaign live and
+offline; radioactivity and attribution tests ask whether the student came from the teacher, beside a
+control student that never saw its answers. One round per --defense, compared in OUT/report.html
+(numbers in OUT/summary.json). The first run builds the tiny world (teacher about 4 minutes on 2 cores,
+then the innocent students); later runs reuse it, and a rerun skips every finished step.
 
 Examples:
 
 \b
-  distillab demo
-  distillab demo --out runs/demo --prompts 500 --steps 200      # a quicker, weaker student
+  distillab demo                                        # rounds "off" and "detect+degrade"
+  distillab demo --defense off,detect,detect+degrade    # all three defenses side by side
+  distillab demo --out runs/quick --campaign-queries 600 --steps 200   # quicker, weaker students
+  distillab demo --distill-only --prompts 3000          # only the distillation path (serve + distill)
 """
 
 
 def demo(
-    out: Path = typer.Option(Path("runs/demo"), "--out", help="Directory for everything the demo writes."),
-    prompts: int = typer.Option(3000, "--prompts", min=1, help="Teacher queries: arith prompts to harvest."),
-    steps: int = typer.Option(1200, "--steps", min=1, help="Student training steps."),
-    eval_items: int = typer.Option(200, "--eval-items", min=1, help="Held-out problems each model answers."),
+    out: Path = typer.Option(DEFAULT_OUT, "--out", help="Directory for everything the demo writes."),
+    defense: str = typer.Option(DEFAULT_DEFENSES, "--defense",
+                                help=DEFENSE_HELP),
+    campaign_queries: int = typer.Option(default_of(ContestConfig, "campaign_queries"), "--campaign-queries",
+                                         min=1, help=_h(ContestConfig, "campaign_queries")),
+    campaign_accounts: int = typer.Option(default_of(ContestConfig, "campaign_accounts"), "--campaign-accounts",
+                                          min=1, help=_h(ContestConfig, "campaign_accounts")),
+    honest_requests: int = typer.Option(default_of(ContestConfig, "honest_requests"), "--honest-requests",
+                                        min=0, help=_h(ContestConfig, "honest_requests")),
+    steps: int = typer.Option(default_of(ContestConfig, "steps"), "--steps", min=1,
+                              help=_h(ContestConfig, "steps")),
+    eval_items: int = typer.Option(default_of(ContestConfig, "eval_items"), "--eval-items", min=1,
+                                   help=_h(ContestConfig, "eval_items")),
+    seed: int = typer.Option(0, "--seed", help=_h(ContestConfig, "seed")),
+    distill_only: bool = typer.Option(False, "--distill-only", help="Run only the distillation path: serve the "
+                                      "teacher, harvest, train and evaluate a student (no gateway, no contest)."),
+    prompts: int = typer.Option(3000, "--prompts", min=1, help="With --distill-only: arith prompts to harvest."),
 ) -> None:
+    if distill_only:
+        _distill_only(out, prompts, steps, eval_items)
+        return
+    from distillab.demo.contest import run_contest
+
+    config = ContestConfig(out=out, defenses=defense, campaign_queries=campaign_queries,  # type: ignore[arg-type]
+                           campaign_accounts=campaign_accounts, honest_requests=honest_requests, steps=steps,
+                           eval_items=eval_items, seed=seed)
+    summary = run_contest(config)
+    print(f"teacher accuracy {_pct(summary['teacher']['accuracy'])}; control student "
+          f"{_pct(summary['control']['accuracy'])}; untrained {_pct(summary['untrained_student_accuracy'])}")
+    for name, round_ in summary["rounds"].items():
+        metrics = round_["detect"].get("metrics") or {}
+        radio = next(iter(round_["proof"]["radioactivity"]), {})
+        print(f"defense {name}: attacker's student {_pct(round_['student_accuracy'])} from "
+              f"{round_['campaign']['answered']} answers ({round_['campaign']['degraded']} degraded); "
+              f"flagged live {sum(f['campaign'] for f in round_['flags'])}/{round_['campaign']['accounts']} "
+              f"campaign accounts; offline recall {_pct(metrics.get('recall'))}; radioactivity "
+              f"p = {radio.get('p_value', float('nan')):.2g}")
+    control_radio = next(iter(summary["control"]["proof"]["radioactivity"]), {})
+    print(f"control student radioactivity p = {control_radio.get('p_value', float('nan')):.2g}")
+    print(f"demo finished in {summary['seconds']:.0f}s; report: {summary['report']}")
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def _distill_only(out: Path, prompts: int, steps: int, eval_items: int) -> None:
     from distillab.demo import DemoConfig, run_demo
 
     summary = run_demo(DemoConfig(out=out, prompts=prompts, steps=steps, eval_items=eval_items))
-
-    def pct(value: float | None) -> str:
-        return "n/a" if value is None else f"{100 * value:.1f}%"
-
-    print(f"teacher accuracy {pct(summary['teacher_accuracy'])}; student {pct(summary['student_accuracy'])} "
-          f"(untrained {pct(summary['untrained_student_accuracy'])}); token agreement with the teacher "
-          f"{pct(summary['student_token_agreement'])} (untrained "
-          f"{pct(summary['untrained_student_token_agreement'])})")
+    print(f"teacher accuracy {_pct(summary['teacher_accuracy'])}; student {_pct(summary['student_accuracy'])} "
+          f"(untrained {_pct(summary['untrained_student_accuracy'])}); token agreement with the teacher "
+          f"{_pct(summary['student_token_agreement'])} (untrained "
+          f"{_pct(summary['untrained_student_token_agreement'])})")
     print(f"demo finished in {summary['seconds']:.0f}s from {summary['teacher_queries']} teacher queries")
     print(f"report: {summary['report']}")

@@ -24,14 +24,16 @@ class ContestConfig:
     campaign_accounts: int = _f(30, "Accounts the distillation campaign spreads its queries over.")
     campaign_queries: int = _f(1500, "Teacher queries the campaign sends (arith train-split problems).")
     honest_accounts: int = _f(60, "Simulated honest accounts using the gateway at the same time.")
-    honest_requests: int = _f(400, "Requests the honest accounts send (their first ones in time).")
+    honest_requests: int = _f(400, "Requests the honest accounts send (each account's first ones, spread over the "
+                                        "accounts, in time order).")
     reference_accounts: int = _f(1000, "Honest accounts in the reference traffic the detector is calibrated on "
                                        "(simulated with another seed: the provider's known-good history).")
     rpm: int = _f(60, "The gateway's per-account rate limit (requests per minute); the campaign stays under it.")
     degrade_max_tokens: int = _f(12, "Longest answer a degraded account gets (a worked answer is ~25 tokens).")
     detect_every: float = _f(3.0, "Seconds between the live detector's scorings.")
     watermark_delta: float = _f(2.0, "Watermark bias added to green-list logits.")
-    steps: int = _f(500, "Optimizer steps for each student (attacker's and control).")
+    steps: int = _f(500, "Optimizer steps for a student trained on the whole harvest (attacker's, control, "
+                         "bystander); the extraction curve's students get the same passes over less data.")
     curve_points: tuple[float, ...] = _f((0.25, 0.5), "Extraction curve: besides the full harvest, students "
                                                       "trained on these shares of it (first queries first).")
     eval_items: int = _f(200, "Held-out arith problems every model answers.")
@@ -40,7 +42,8 @@ class ContestConfig:
     radioactivity_texts: int = _f(300, "Held-out prompts whose plain teacher answers the suspect reads "
                                        "(radioactivity, open mode).")
     seed: int = _f(0, "Seed of the simulated traffic and the students.")
-    teacher: TeacherConfig = field(default_factory=lambda: TeacherConfig(task="arith"))
+    teacher: TeacherConfig = field(default_factory=lambda: TeacherConfig(task="arith"),
+                                   metadata={"help": "The tiny teacher to build or reuse (`distillab toy teacher`)."})
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)

@@ -52,7 +52,12 @@ def _brief(result: Any) -> dict[str, Any]:
 
 def prove(suspect: Path, out: Path, world: World, config: ContestConfig, console: Console) -> dict[str, Any]:
     """Run both tests on `suspect` into `out`; returns their p-values and verdicts (also in out/proof.json)."""
-    from distillab.provenance import AttributionConfig, RadioactivityConfig, run_attribution, run_radioactivity
+    from distillab.provenance import (
+        AttributionConfig,
+        RadioactivityConfig,
+        run_attribution,
+        run_radioactivity,
+    )
     from distillab.provenance.report import write_evidence
 
     texts = plain_texts(world, config, console)

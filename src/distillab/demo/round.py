@@ -51,9 +51,17 @@ def honest_records(config: ContestConfig, url: str) -> list[dict[str, Any]]:
     if not config.honest_requests:
         return []
     simulated = SimulateConfig(gateway=url, labels=Path(os.devnull + ".jsonl"), accounts=config.honest_accounts,
-                               days=1.0, attacker_share=0.0, seed=config.seed, rate_limit_rpm=config.rpm,
-                               max_requests=config.honest_requests)
-    return list(Traffic(simulated).records())
+                               days=1.0, attacker_share=0.0, seed=config.seed, rate_limit_rpm=config.rpm)
+    # The whole day's requests, then each account's first ones in turn, so the sample spreads over the
+    # accounts instead of being the few that happen to start earliest; sent in time order.
+    records = list(Traffic(simulated).records())
+    rank: dict[str, int] = {}
+    order = []
+    for i, record in enumerate(records):
+        rank[record["account"]] = rank.get(record["account"], -1) + 1
+        order.append((rank[record["account"]], i))
+    chosen = sorted(i for _, i in sorted(order)[: config.honest_requests])
+    return [records[i] for i in chosen]
 
 
 def gateway_args(config: ContestConfig, world: World, defense: str, db: Path) -> tuple[str, ...]:
@@ -181,6 +189,7 @@ def run_contest_round(config: ContestConfig, world: World, defense: str, console
 
     cached(traffic_file, settings, traffic, done="")
     summary: dict[str, Any] = json.loads(traffic_file.read_text())
+    summary.pop("answers")  # per-query detail stays in traffic.json
     summary["settings"] = {k: v for k, v in settings.items() if k != "key"}
 
     console.print("offline detection over the round's request log")
@@ -197,7 +206,9 @@ def run_contest_round(config: ContestConfig, world: World, defense: str, console
         data = harvest if share == 1.0 else prefix_harvest(harvest, share, where / f"harvest{tag}")
         manifest = json.loads((data / "manifest.json").read_text())
         console.print(f"training the attacker's student on {manifest['counts']['records']} answers")
-        student = train_student(data, world.student_init, where / f"student{tag}", steps=config.steps,
+        # Every student makes the same number of passes over its data: a smaller harvest, fewer steps.
+        steps = max(1, round(config.steps * share))
+        student = train_student(data, world.student_init, where / f"student{tag}", steps=steps,
                                 seed=config.seed, loss="fkl", console=console)
         accuracy = evaluate(student, where / f"eval{tag}", config, console)
         curve.append({"share": share, "answers": manifest["counts"]["records"], "accuracy": accuracy})

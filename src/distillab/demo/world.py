@@ -1,4 +1,7 @@
-"""The contest's fixed pieces, built once in OUT/world and reused by every round and rerun.
+"""The contest's fixed pieces, built once and reused by every round, rerun and output directory.
+
+They live in the tiny-world cache (`$DISTILLAB_CACHE/toy/contest-KEY/`, KEY from the teacher and seed), so a
+second `distillab demo --out elsewhere` trains nothing it has trained before:
 
     teacher            the cached tiny arith teacher (`distillab toy teacher`), the model the provider serves
     student-init       a random student a quarter of its size: where every student starts
@@ -10,8 +13,8 @@
     bystander          a second innocent student (other problems, other seed): the attribution test's control
                        reference, "as close as an unrelated model of the same kind would be"
 
-Each piece records the settings it was built with (`.NAME.settings.json` beside it); a piece built with other settings is
-rebuilt, a finished one is reused, and a killed training resumes from its last checkpoint.
+Each piece records the settings it was built with (`.NAME.settings.json` beside it); a piece built with
+other settings is rebuilt, a finished one is reused, and a killed training resumes from its last checkpoint.
 """
 
 from __future__ import annotations
@@ -109,16 +112,17 @@ def reference_answers(out: Path, n: int, seed: int) -> Path:
 
 def build_world(config: ContestConfig, console: Console) -> World:
     from distillab.detect.simulate import SimulateConfig, simulate
+    from distillab.toy.cache import cache_key, cache_root
     from distillab.toy.student import build_student
     from distillab.toy.train_teacher import toy_teacher
 
-    root = config.out / "world"
-    root.mkdir(parents=True, exist_ok=True)
     teacher = toy_teacher(config.teacher, progress=console.is_terminal)
+    root = cache_root() / f"contest-{cache_key({'teacher': teacher.name, 'seed': config.seed})}"
+    root.mkdir(parents=True, exist_ok=True)
     info = json.loads((teacher / "toy_info.json").read_text())
     accuracy = info.get("arith_accuracy")
     console.print(f"teacher: {teacher} ({info.get('parameters', 0):,} parameters, arith accuracy "
-                  f"{accuracy if accuracy is not None else 'n/a'})")
+                  f"{accuracy if accuracy is not None else 'n/a'}); the rest of the world: {root}")
 
     init = root / "student-init"
     cached(init, {"teacher": str(teacher), "seed": config.seed},

@@ -1,0 +1,94 @@
+"""`distillab demo`'s contest at a tiny size: every step runs over real HTTP, the numbers in the summary are
+the ones in the run's own files, the defense changes what the attacker gets, and a rerun reuses everything."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from distillab.demo.config import ContestConfig
+from distillab.demo.contest import run_contest
+from distillab.errors import ConfigError
+from distillab.gateway.store import Store
+from distillab.toy.config import TeacherConfig
+
+
+@pytest.fixture()
+def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISTILLAB_CACHE", str(tmp_path / "cache"))
+
+
+def tiny(out: Path, **overrides: object) -> ContestConfig:
+    teacher = TeacherConfig(task="arith", size="tiny", steps=250, batch_size=32, eval_size=10)
+    settings: dict[str, object] = {
+        "out": out, "defenses": ("detect+degrade",), "campaign_accounts": 6, "campaign_queries": 48,
+        "honest_accounts": 10, "honest_requests": 24, "reference_accounts": 200, "rpm": 600, "detect_every": 0.5,
+        "steps": 8, "curve_points": (0.5,), "eval_items": 8, "attribution_prompts": 6, "attribution_samples": 2,
+        "radioactivity_texts": 10, "teacher": teacher, **overrides}
+    return ContestConfig(**settings)  # type: ignore[arg-type]
+
+
+def test_config_errors_name_the_field() -> None:
+    with pytest.raises(ConfigError) as info:
+        ContestConfig(defenses="off,shields-up", campaign_queries=3, campaign_accounts=5, curve_points=(1.5,))
+    text = str(info.value)
+    assert "shields-up" in text and "campaign_queries" in text and "curve_points" in text
+
+
+def test_tiny_contest_end_to_end(own_cache: None, tmp_path: Path) -> None:
+    config = tiny(tmp_path / "demo")
+    summary = run_contest(config)
+    round_ = summary["rounds"]["detect+degrade"]
+    where = config.out / "round-detect+degrade"
+
+    # The campaign's answers are the attacker's harvest, exactly; degraded ones lost their log-probabilities
+    # and were cut to the degraded length.
+    campaign = round_["campaign"]
+    assert campaign["queries"] == 48 and campaign["accounts"] == 6
+    records = pq.read_table(next((where / "harvest" / "data").glob("*.parquet"))).to_pylist()
+    assert len(records) == campaign["answered"] > 0
+    degraded = [r for r in records if not r["top_logprobs"]]
+    assert len(degraded) == campaign["degraded"]
+    assert all(r["usage"]["completion_tokens"] <= config.degrade_max_tokens for r in degraded)
+
+    # Live flags come from the gateway's own decision log, and name campaign accounts only.
+    with Store(where / "gateway.db", create=False) as store:
+        decided = {d["account"] for d in store.list_decisions() if d["by"] == "detector"}
+        logged = list(store.iter_logs())
+    assert {f["account"] for f in round_["flags"]} == decided
+    assert decided and all(f["campaign"] for f in round_["flags"])
+    assert campaign["degraded"] > 0
+    labels = [json.loads(line) for line in (where / "labels.jsonl").read_text().splitlines()]
+    assert {row["account"] for row in labels if row["label"] != "benign"} >= decided
+    assert len(logged) == round_["detect"]["requests"]
+    assert any(r["account"] == round_["flags"][0]["account"] for r in logged)
+    honest_sent = sum(r["account"] not in {row["account"] for row in labels if row["label"] != "benign"}
+                      for r in logged)
+    assert honest_sent == round_["honest"]["requests"]
+
+    # The offline detector scored the round's log; the curve's students are trained on prefixes.
+    assert round_["detect"]["metrics"]["campaign_accounts"] == 6
+    assert [point["answers"] for point in round_["curve"]] == [round(campaign["answered"] * 0.5), campaign["answered"]]
+    assert all(point["accuracy"] is not None for point in round_["curve"])
+
+    # The proof ran on the attacker's student and on the control, with p-values in [0, 1].
+    for proof in (round_["proof"], summary["control"]["proof"]):
+        tests = proof["radioactivity"] + proof["attribution"]
+        assert {t["name"].split(":")[0] for t in tests} >= {"radioactivity/open", "attribution/equality",
+                                                             "attribution/closer"}
+        assert all(0 < t["p_value"] <= 1 for t in tests)
+    assert (where / "prove" / "evidence.html").is_file()
+    report = (config.out / "report.html").read_text()
+    assert "<svg" in report
+    assert json.loads((config.out / "summary.json").read_text())["rounds"]["detect+degrade"]["campaign"] == campaign
+
+    # A rerun reuses every step: same numbers, no gateway round, no training.
+    started = time.monotonic()
+    again = run_contest(config)
+    assert time.monotonic() - started < 30
+    assert again["rounds"]["detect+degrade"]["student_accuracy"] == round_["student_accuracy"]
+    assert again["rounds"]["detect+degrade"]["proof"] == round_["proof"]
