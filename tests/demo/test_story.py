@@ -63,9 +63,9 @@ def _round(defense: str, *, degraded: int, tokens: int, accuracy: float, flags: 
                    "metrics": {"precision": 1.0, "recall": 0.8333, "honest_false_positive_rate": 0.0,
                                "median_queries_until_flagged": 7,
                                "campaigns": {"campaign-demo": {"detected": True}}, "campaigns_detected": 1}},
-        "curve": [{"share": 0.5, "answers": 30, "accuracy": accuracy / 2},
-                  {"share": 1.0, "answers": 60, "accuracy": accuracy}],
-        "student_accuracy": accuracy,
+        "curve": [{"share": 0.5, "answers": 30, "score": accuracy / 2},
+                  {"share": 1.0, "answers": 60, "score": accuracy}],
+        "student_score": accuracy,
         "proof": proof,
     }
 
@@ -74,9 +74,9 @@ def sample_summary() -> dict[str, Any]:
     """The shape of a real tiny contest's summary.json (two rounds), with distinct numbers to look for."""
     degrade_flags = [_flag(f"acct-{i}", 1.92 + i / 100, 3) for i in range(5)]
     return {
-        "teacher": {"path": TEACHER, "accuracy": 0.08333333333333333},
-        "untrained_student_accuracy": 0.0,
-        "control": {"accuracy": 0.0125,
+        "teacher": {"path": TEACHER, "score": 0.08333333333333333},
+        "untrained_student_score": 0.0,
+        "control": {"score": 0.0125,
                     "proof": _proof("/runs/demo/world/control", 0.858608, 0.000999, 0.2088, 0.99999)},
         "rounds": {
             "off": _round("off", degraded=0, tokens=1165, accuracy=0.0625, flags=[],
@@ -137,21 +137,21 @@ def test_the_proof_table_names_tests_plainly_and_quotes_the_verdicts() -> None:
 
 
 def test_leak_per_thousand_queries() -> None:
-    round_ = {"student_accuracy": 0.5, "campaign": {"queries": 2000}}
+    round_ = {"student_score": 0.5, "campaign": {"queries": 2000}}
     assert leak_per_1000(round_, 0.1) == pytest.approx(20.0)
     assert leak_per_1000(round_, None) is None
-    assert leak_per_1000({"student_accuracy": 0.5, "campaign": {"queries": 0}}, 0.1) is None
+    assert leak_per_1000({"student_score": 0.5, "campaign": {"queries": 0}}, 0.1) is None
     assert leak_per_1000({"campaign": None}, 0.1) is None
 
 
 def test_missing_values_read_n_a_instead_of_failing() -> None:
     summary = sample_summary()
     summary["teacher"] = None
-    summary["control"] = {"accuracy": None, "proof": None}
+    summary["control"] = {"score": None, "proof": None}
     summary["seconds"] = None
-    del summary["untrained_student_accuracy"], summary["config"]
+    del summary["untrained_student_score"], summary["config"]
     holey = summary["rounds"]["detect+degrade"]
-    holey.update(curve=None, student_accuracy=None, detect={"metrics": None}, campaign=None, honest={})
+    holey.update(curve=None, student_score=None, detect={"metrics": None}, campaign=None, honest={})
     holey["flags"] += [{**_flag("acct-x", 0.0, None), "at_s": None}, {"account": None}, None]
     page = render_report(summary)
     text = _text(page)
@@ -163,9 +163,9 @@ def test_missing_values_read_n_a_instead_of_failing() -> None:
 
 @pytest.mark.parametrize("summary", [
     {},
-    {"rounds": None, "teacher": {"accuracy": float("nan")}},
+    {"rounds": None, "teacher": {"score": float("nan")}},
     {"rounds": {"detect": {}}},
-    {"rounds": {"detect": {"flags": [], "curve": [{"answers": None, "accuracy": 0.1}], "proof": {}}},
+    {"rounds": {"detect": {"flags": [], "curve": [{"answers": None, "score": 0.1}], "proof": {}}},
      "control": {"proof": {"radioactivity": [{"name": "radioactivity/open", "p_value": None}]}}},
 ], ids=["empty", "no-rounds", "empty-round", "empty-flags"])
 def test_sparse_summaries_render(summary: dict[str, Any]) -> None:

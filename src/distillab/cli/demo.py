@@ -16,7 +16,7 @@ DEFENSE_HELP = "Comma-separated defenses, one round each: " + ", ".join(DEFENSES
 
 HELP = """Run the distillation contest end to end on the built-in tiny world (CPU, no downloads).
 
-A provider serves its tiny arith teacher through `distillab serve` (API keys, request log, watermark on);
+A provider serves its tiny teacher (the text task: stdlib docstring continuations) through `distillab serve` (API keys, request log, watermark on);
 simulated honest users and a distillation campaign (many accounts, each under the rate limit) query it
 over HTTP; the campaign's answers train the attacker's student; the detector flags the campaign live and
 offline; radioactivity and attribution tests ask whether the student came from the teacher, beside a
@@ -62,12 +62,12 @@ def demo(
                            campaign_accounts=campaign_accounts, honest_requests=honest_requests, steps=steps,
                            eval_items=eval_items, seed=seed)
     summary = run_contest(config)
-    print(f"teacher accuracy {_pct(summary['teacher']['accuracy'])}; control student "
-          f"{_pct(summary['control']['accuracy'])}; untrained {_pct(summary['untrained_student_accuracy'])}")
+    print(f"score: {summary['metric']}. Teacher {_pct(summary['teacher']['score'])}; control student "
+          f"{_pct(summary['control']['score'])}; untrained {_pct(summary['untrained_student_score'])}")
     for name, round_ in summary["rounds"].items():
         metrics = round_["detect"].get("metrics") or {}
         radio = next(iter(round_["proof"]["radioactivity"]), {})
-        print(f"defense {name}: attacker's student {_pct(round_['student_accuracy'])} from "
+        print(f"defense {name}: attacker's student {_pct(round_['student_score'])} from "
               f"{round_['campaign']['answered']} answers ({round_['campaign']['degraded']} degraded); "
               f"flagged live {sum(f['campaign'] for f in round_['flags'])}/{round_['campaign']['accounts']} "
               f"campaign accounts; offline recall {_pct(metrics.get('recall'))}; radioactivity "

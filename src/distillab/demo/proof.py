@@ -1,6 +1,6 @@
 """The proof side of the contest: radioactivity and attribution tests of one suspect student.
 
-- Radioactivity (open mode): the suspect reads the teacher's *plain* answers to held-out problems (made by
+- Radioactivity (open mode): the suspect reads the teacher's *plain* answers to held-out prompts (made by
   the provider from its own unwatermarked model, so `unmarked_texts` is valid) and its most likely next
   tokens are scored against the watermark key; exact binomial p over distinct (context, token) pairs.
 - Attribution: completions of the suspect, the teacher and an unrelated "bystander" student to the same
@@ -28,10 +28,11 @@ def plain_texts(world: World, config: ContestConfig, console: Console) -> Path:
     from distillab.data.config import HarvestConfig
     from distillab.data.harvest import run_harvest
 
-    prompts = write_rows(prompt_rows("arith", "test", config.radioactivity_texts, seed=config.seed + 7),
+    prompts = write_rows(prompt_rows(config.task, "test", config.radioactivity_texts, seed=config.seed + 7),
                          world.root / "radioactivity-prompts.jsonl")
     out = world.root / "plain-texts"
-    cached(out, {"teacher": str(world.teacher), "n": config.radioactivity_texts, "seed": config.seed + 7},
+    cached(out, {"teacher": str(world.teacher), "task": config.task, "n": config.radioactivity_texts,
+                 "seed": config.seed + 7},
            lambda: run_harvest(HarvestConfig(teacher=str(world.teacher), prompts=prompts, out=out, max_tokens=64,
                                              temperature=1.0, top_logprobs=0, overwrite=True,
                                              terms="the provider's own model", progress=console.is_terminal),
@@ -40,7 +41,7 @@ def plain_texts(world: World, config: ContestConfig, console: Console) -> Path:
 
 
 def attribution_prompts(world: World, config: ContestConfig) -> Path:
-    return write_rows(prompt_rows("arith", "test", config.attribution_prompts, seed=config.seed + 9),
+    return write_rows(prompt_rows(config.task, "test", config.attribution_prompts, seed=config.seed + 9),
                       world.root / "attribution-prompts.jsonl")
 
 

@@ -6,7 +6,7 @@
     harvest/                  the attacker's harvest: every answer the campaign kept, in arrival order
     harvest-NN/               its first NN% (the extraction curve)
     student/, student-NN/     students trained on them
-    eval/, eval-NN/           their held-out arith accuracy
+    eval/, eval-NN/           their score on held-out prompts (see `ContestConfig.metric`)
     detect/                   `distillab detect` over the round's log, calibrated on the honest reference
     prove/                    radioactivity and attribution tests of the attacker's student
 
@@ -31,7 +31,7 @@ from distillab.data.written import write_harvest
 from distillab.demo.config import ContestConfig
 from distillab.demo.world import World, cached, train_student
 from distillab.teacher.base import Generation
-from distillab.toy import arith
+from distillab.toy.prompts import prompt_rows
 
 MODEL_NAME = "tiny-teacher"
 CAMPAIGN_LABEL = "campaign-demo"
@@ -40,8 +40,7 @@ HARVEST_TERMS = ("Simulated distillation campaign run by `distillab demo` agains
 
 
 def campaign_prompts(config: ContestConfig) -> list[list[dict[str, str]]]:
-    return [[{"role": "user", "content": p.prompt}] for p in arith.problems("train", config.campaign_queries,
-                                                                            config.seed + 3)]
+    return [row["messages"] for row in prompt_rows(config.task, "train", config.campaign_queries, config.seed + 3)]
 
 
 def honest_records(config: ContestConfig, url: str) -> list[dict[str, Any]]:
@@ -155,18 +154,23 @@ def prefix_harvest(source: Path, share: float, out: Path) -> Path:
     return out
 
 
-def evaluate(model: Path, out: Path, config: ContestConfig, console: Console) -> float | None:
+def evaluate(model: Path, out: Path, config: ContestConfig, world: World, console: Console) -> float | None:
+    """The model's score on held-out prompts: arith accuracy, or on the text task its top-1 token agreement
+    with the teacher (teacher-forced on the teacher's answers)."""
     from distillab.evaluate.config import EvalConfig
     from distillab.evaluate.run import run_eval
 
-    settings = {"model": str(model), "n": config.eval_items,
-                "trained": (model / "distillab_train.json").read_text() if (model / "distillab_train.json").is_file()
-                else None}
-    cached(out, settings, lambda: run_eval(EvalConfig(model=str(model), out=out, task="arith", n=config.eval_items,
-                                                      max_tokens=64, speed_requests=0, progress=console.is_terminal),
-                                           console=console), done="report.json")
+    teacher = None if config.task == "arith" else str(world.teacher)
+    trained = model / "distillab_train.json"
+    settings = {"model": str(model), "task": config.task, "n": config.eval_items, "teacher": teacher,
+                "trained": trained.read_text() if trained.is_file() else None}
+    cached(out, settings, lambda: run_eval(EvalConfig(
+        model=str(model), out=out, task=config.task, teacher=teacher, n=config.eval_items, max_tokens=64,
+        speed_requests=0, progress=console.is_terminal), console=console), done="report.json")
     report = json.loads((out / "report.json").read_text())
-    return (report.get("models", {}).get("model") or {}).get("accuracy")
+    if config.task == "arith":
+        return (report.get("models", {}).get("model") or {}).get("accuracy")
+    return ((report.get("parity", {}).get("model") or {}).get("token") or {}).get("top1_agreement")
 
 
 def run_contest_round(config: ContestConfig, world: World, defense: str, console: Console) -> dict[str, Any]:
@@ -201,7 +205,10 @@ def run_contest_round(config: ContestConfig, world: World, defense: str, console
 
     harvest = where / "harvest"
     curve = []
-    for share in (*sorted(config.curve_points), 1.0):
+    # The extraction curve is the undefended leak rate: its smaller students are trained in the first
+    # round only (a defended round adds its full-harvest point).
+    shares = (*sorted(config.curve_points), 1.0) if defense == config.defenses[0] else (1.0,)
+    for share in shares:
         tag = "" if share == 1.0 else f"-{round(share * 100):02d}"
         data = harvest if share == 1.0 else prefix_harvest(harvest, share, where / f"harvest{tag}")
         manifest = json.loads((data / "manifest.json").read_text())
@@ -210,9 +217,9 @@ def run_contest_round(config: ContestConfig, world: World, defense: str, console
         steps = max(1, round(config.steps * share))
         student = train_student(data, world.student_init, where / f"student{tag}", steps=steps,
                                 seed=config.seed, loss="fkl", console=console)
-        accuracy = evaluate(student, where / f"eval{tag}", config, console)
-        curve.append({"share": share, "answers": manifest["counts"]["records"], "accuracy": accuracy})
+        score = evaluate(student, where / f"eval{tag}", config, world, console)
+        curve.append({"share": share, "answers": manifest["counts"]["records"], "score": score})
     summary["curve"] = curve
-    summary["student_accuracy"] = curve[-1]["accuracy"]
+    summary["student_score"] = curve[-1]["score"]
     summary["proof"] = prove(where / "student", where / "prove", world, config, console)
     return summary

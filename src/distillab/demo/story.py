@@ -87,8 +87,8 @@ def _campaign(round_: dict[str, Any], key: str) -> str:
 
 
 def leak_per_1000(round_: dict[str, Any], untrained: Any) -> float | None:
-    """Accuracy points the full harvest added over the untrained student, per 1,000 teacher queries sent."""
-    student, base = _number(round_.get("student_accuracy")), _number(untrained)
+    """Score points the full harvest added over the untrained student, per 1,000 teacher queries sent."""
+    student, base = _number(round_.get("student_score")), _number(untrained)
     queries = _number(_dict(round_.get("campaign")).get("queries"))
     if student is None or base is None or not queries:
         return None
@@ -115,12 +115,27 @@ def _test_label(name: str, teacher: Any) -> str:
     return kind + colon + _plain(models, teacher)
 
 
+def _metric(summary: dict[str, Any]) -> str:
+    return str(summary.get("metric") or "score")
+
+
+def _metric_note(summary: dict[str, Any]) -> str:
+    """What the score means, in words, for the metrics the contest reports."""
+    metric = _metric(summary)
+    if "agreement" in metric:
+        return (" on held-out prompts: how often its most likely next token is the teacher's, reading the "
+                "teacher's own answers (the teacher scores 100% by definition)")
+    if "accuracy" in metric:
+        return ": the share of held-out problems it answers correctly"
+    return ""
+
+
 def _headline(summary: dict[str, Any]) -> str:
-    rounds, untrained = _rounds(summary), summary.get("untrained_student_accuracy")
-    cards = [("the provider's teacher", _pct(_dict(summary.get("teacher")).get("accuracy")))]
-    cards += [(f"attacker's student, defense “{name}”", _pct(r.get("student_accuracy")))
+    rounds, untrained = _rounds(summary), summary.get("untrained_student_score")
+    cards = [("the provider's teacher", _pct(_dict(summary.get("teacher")).get("score")))]
+    cards += [(f"attacker's student, defense “{name}”", _pct(r.get("student_score")))
               for name, r in rounds.items()]
-    control = _dict(summary.get("control")).get("accuracy")
+    control = _dict(summary.get("control")).get("score")
     cards += [("control student (never saw the teacher)", _pct(control)),
               ("untrained student", _pct(untrained))]
     shown = "".join(f'<div class="card"><div class="value">{value}</div><div>{escape(label)}</div></div>'
@@ -138,40 +153,40 @@ def _headline(summary: dict[str, Any]) -> str:
             f"“{escape(name)}”" for name, r in rounds.items())
         campaign += ", and the attacker trained a student on the answers it kept."
     return (f'<h1>The distillation contest</h1><div class="cards">{shown}</div>'
-            f"<p>Accuracy is the share of held-out problems a model answers correctly. {campaign} "
+            f"<p>Each model's score is its {escape(_metric(summary))}{_metric_note(summary)}. {campaign} "
             f"The whole run took {_duration(summary.get('seconds'))}.</p>")
 
 
 def _curve_points(round_: dict[str, Any]) -> list[tuple[float, float]]:
-    points = [(_number(_dict(p).get("answers")), _number(_dict(p).get("accuracy")))
+    points = [(_number(_dict(p).get("answers")), _number(_dict(p).get("score")))
               for p in _list(round_.get("curve"))]
     return [(x, y) for x, y in points if x is not None and y is not None]
 
 
 def _curve(summary: dict[str, Any]) -> str:
-    rounds, untrained = _rounds(summary), summary.get("untrained_student_accuracy")
+    rounds, untrained = _rounds(summary), summary.get("untrained_student_score")
     series = {f"defense {name}": points for name, r in rounds.items() if (points := _curve_points(r))}
-    references = [Reference("teacher", _number(_dict(summary.get("teacher")).get("accuracy"))),
-                  Reference("control", _number(_dict(summary.get("control")).get("accuracy"))),
+    references = [Reference("teacher", _number(_dict(summary.get("teacher")).get("score"))),
+                  Reference("control", _number(_dict(summary.get("control")).get("score"))),
                   Reference("untrained", _number(untrained))]
-    chart = (line_chart(series, references, title="Attacker's student accuracy by teacher answers kept",
-                        xlabel="teacher answers the attacker kept", ylabel="held-out accuracy")
+    chart = (line_chart(series, references, title=f"Attacker's student {_metric(summary)} by teacher answers kept",
+                        xlabel="teacher answers the attacker kept", ylabel=_metric(summary))
              if series else '<p class="note">No extraction curve was recorded.</p>')
     table = "".join(f"<tr><td>{escape(name)}</td><td>"
                     + " · ".join(f"{_num(x)} answers → {_pct(y)}" for x, y in sorted(points)) + "</td></tr>"
                     for name, points in series.items())
     leaks = "".join(f"<li>defense “{escape(name)}”: <b>{_leak(leak_per_1000(r, untrained))}</b> per 1,000 "
-                    f"queries (student {_pct(r.get('student_accuracy'))}, untrained {_pct(untrained)}, "
+                    f"queries (student {_pct(r.get('student_score'))}, untrained {_pct(untrained)}, "
                     f"{_campaign(r, 'queries')} queries)</li>" for name, r in rounds.items())
     if table:
-        table = ("<table><tr><th>round</th><th>teacher answers kept → student accuracy</th></tr>"
+        table = ("<table><tr><th>round</th><th>teacher answers kept → student score</th></tr>"
                  f"{table}</table>")
     return ("<h2>1. The extraction curve: what the teacher's answers bought the attacker</h2>"
             "<p>Students trained on the first part of the harvest, then on all of it, show how capability "
             "grows with the answers kept. The dashed lines are the teacher, the control student (trained on "
             "the task without the teacher) and the untrained student the attacker started from.</p>"
             f'<div class="chart">{chart}</div>{table}'
-            "<p><b>Capability leaked per 1,000 teacher queries</b> is the attacker's student's accuracy "
+            "<p><b>Capability leaked per 1,000 teacher queries</b> is the attacker's student's score "
             "minus the untrained student's, in percentage points, divided by the thousands of queries the "
             "campaign sent: what each 1,000 queries bought the attacker at this run's scale. The curve shows "
             f"whether the gain keeps growing or stalls as more answers are kept.</p><ul>{leaks}</ul>")
@@ -267,7 +282,7 @@ def _caught(summary: dict[str, Any]) -> str:
 DEFENSE_ROWS = ("teacher queries the campaign sent", "answers the attacker kept",
                 "of which degraded (short, no log-probabilities)", "campaign accounts blocked",
                 "answer tokens the attacker received", "honest requests served",
-                "attacker's student accuracy", "capability leaked per 1,000 queries")
+                "attacker's student score", "capability leaked per 1,000 queries")
 
 
 def _defense_column(round_: dict[str, Any], untrained: Any) -> list[str]:
@@ -276,7 +291,7 @@ def _defense_column(round_: dict[str, Any], untrained: Any) -> list[str]:
     served = _dict(honest.get("statuses")).get("200")
     return [_campaign(round_, "queries"), _campaign(round_, "answered"), _campaign(round_, "degraded"),
             _campaign(round_, "blocked_accounts"), _campaign(round_, "completion_tokens"),
-            f"{_num(served)} of {_num(honest.get('requests'))}", _pct(round_.get("student_accuracy")),
+            f"{_num(served)} of {_num(honest.get('requests'))}", _pct(round_.get("student_score")),
             _leak(leak_per_1000(round_, untrained))]
 
 
@@ -284,7 +299,7 @@ def _defenses(summary: dict[str, Any]) -> str:
     rounds = _rounds(summary)
     if not rounds:
         return "<h2>3. What the defense did to the attacker</h2><p>No round ran.</p>"
-    columns = [_defense_column(r, summary.get("untrained_student_accuracy")) for r in rounds.values()]
+    columns = [_defense_column(r, summary.get("untrained_student_score")) for r in rounds.values()]
     head = "".join(f"<th>{escape(name)}</th>" for name in rounds)
     body = "".join(f"<tr><td>{escape(label)}</td>" + "".join(f'<td class="num">{c[i]}</td>' for c in columns)
                    + "</tr>" for i, label in enumerate(DEFENSE_ROWS))

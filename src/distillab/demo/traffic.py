@@ -2,7 +2,7 @@
 keeps what it gets back.
 
 The campaign is the "many accounts, each under the rate limit" strategy aimed at the teacher's skill: a
-shared work queue of arith problems dealt round-robin to `campaign_accounts` accounts, one request at a
+shared work queue of the task's prompts dealt round-robin to `campaign_accounts` accounts, one request at a
 time per account, spaced to stay under the gateway's per-account limit, asking for top-20 log-probabilities
 at temperature 1. Each 200 answer is kept exactly as returned (text, tokens, log-probabilities), in the
 order it arrived: that is the attacker's harvest. A 429 is waited out (Retry-After) and retried; a 403 ends
@@ -30,6 +30,9 @@ from distillab.teacher.base import Generation
 from distillab.teacher.openai_format import parse_response
 
 HONEST_CONCURRENCY = 8
+MAX_TOKENS = 64
+"""Longest answer either side asks for (a worked arith answer is about 25 tokens, a text continuation
+is cut here)."""
 RETRY_AFTER_CAP_S = 5.0
 
 
@@ -62,15 +65,18 @@ class TrafficResult:
 
 
 def campaign_body(model: str, messages: list[dict[str, str]]) -> dict[str, Any]:
-    return {"model": model, "messages": messages, "temperature": 1.0, "max_tokens": 64, "logprobs": True,
+    return {"model": model, "messages": messages, "temperature": 1.0, "max_tokens": MAX_TOKENS, "logprobs": True,
             "top_logprobs": 20}
 
 
 def honest_body(record: dict[str, Any], model: str) -> dict[str, Any]:
     """The request a simulated honest record stands for, sent to `model`; no streaming, so its answer is
-    read whole (the gateway logs streamed and plain requests alike)."""
+    read whole (the gateway logs streamed and plain requests alike). Answers are capped at the campaign's
+    `MAX_TOKENS`: the simulated users ask a real assistant for up to 4k tokens, which the tiny teacher
+    would spend rambling, and a batch lasts as long as its longest answer."""
     text = {"messages": record["messages"]} if record["messages"] is not None else {"prompt": record["prompt"]}
     params = {k: v for k, v in record["params"].items() if k != "stream"}
+    params["max_tokens"] = min(int(params.get("max_tokens") or MAX_TOKENS), MAX_TOKENS)
     return {**text, **params, "model": model}
 
 

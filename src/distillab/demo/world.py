@@ -3,12 +3,13 @@
 They live in the tiny-world cache (`$DISTILLAB_CACHE/toy/contest-KEY/`, KEY from the teacher and seed), so a
 second `distillab demo --out elsewhere` trains nothing it has trained before:
 
-    teacher            the cached tiny arith teacher (`distillab toy teacher`), the model the provider serves
+    teacher            the cached tiny teacher (`distillab toy teacher`, text task by default), the model the
+                       provider serves
     student-init       a random student a quarter of its size: where every student starts
     watermark.key      the provider's watermark master key (random, made once, mode 600)
     honest-reference   honest traffic from another seed: the provider's known-good history the detector is
                        calibrated on (never the traffic it then judges)
-    control            a student trained on the worked answers of the task itself (no teacher output): the
+    control            a student trained on the task's own reference answers (no teacher output): the
                        "innocent" model whose p-values must not be significant
     bystander          a second innocent student (other problems, other seed): the attribution test's control
                        reference, "as close as an unrelated model of the same kind would be"
@@ -35,6 +36,7 @@ from distillab.data.written import write_harvest
 from distillab.demo.config import ContestConfig
 from distillab.teacher.base import Generation, Sample
 from distillab.toy import arith
+from distillab.toy.prompts import prompt_rows
 
 TERMS = "Tiny-world teacher built locally by distillab; the user owns it and may distill it."
 STUDENT_TRAIN = {"batch_size": 32, "lr": 3e-3, "eval_fraction": 0.02, "kd_weight": 0.5, "save_every": 100}
@@ -46,7 +48,6 @@ innocent ones with sft on reference answers): the same optimiser, so only their 
 class World:
     root: Path
     teacher: Path
-    teacher_accuracy: float | None
     student_init: Path
     key_file: Path
     reference_log: Path
@@ -99,14 +100,19 @@ def train_student(data: Path, init: Path, out: Path, *, steps: int, seed: int, l
     return out
 
 
-def reference_answers(out: Path, n: int, seed: int) -> Path:
-    """A harvest of the task's own worked answers to `n` train-split problems (no model involved)."""
+def reference_answers(out: Path, task: str, n: int, seed: int) -> Path:
+    """A harvest of the task's own answers to `n` train-split prompts (no model involved): the worked
+    solutions of arith problems, the true continuations of text passages."""
     rows, answers = [], []
-    for problem in arith.problems("train", n, seed):
-        rows.append(PromptRow([{"role": "user", "content": problem.prompt}], problem.id, f"arith seed {seed}"))
-        answers.append(Generation([Sample(problem.answer, "stop")], 0, 0))
-    write_harvest(out, rows, answers, teacher="arith reference answers",
-                  terms="The tiny world's own generated problems and worked answers (no model output).")
+    if task == "arith":
+        pairs = [(p.id, p.prompt, p.answer) for p in arith.problems("train", n, seed)]
+    else:
+        pairs = [(r["id"], r["messages"][0]["content"], r["reference"]) for r in prompt_rows(task, "train", n, seed)]
+    for pid, prompt, answer in pairs:
+        rows.append(PromptRow([{"role": "user", "content": prompt}], pid, f"{task} seed {seed}"))
+        answers.append(Generation([Sample(answer, "stop")], 0, 0))
+    write_harvest(out, rows, answers, teacher=f"{task} reference answers",
+                  terms="The tiny world's own prompts and reference answers (no model output).")
     return out
 
 
@@ -120,9 +126,8 @@ def build_world(config: ContestConfig, console: Console) -> World:
     root = cache_root() / f"contest-{cache_key({'teacher': teacher.name, 'seed': config.seed})}"
     root.mkdir(parents=True, exist_ok=True)
     info = json.loads((teacher / "toy_info.json").read_text())
-    accuracy = info.get("arith_accuracy")
-    console.print(f"teacher: {teacher} ({info.get('parameters', 0):,} parameters, arith accuracy "
-                  f"{accuracy if accuracy is not None else 'n/a'}); the rest of the world: {root}")
+    console.print(f"teacher: {teacher} ({info.get('parameters', 0):,} parameters, {config.task} task); the rest "
+                  f"of the world: {root}")
 
     init = root / "student-init"
     cached(init, {"teacher": str(teacher), "seed": config.seed},
@@ -142,15 +147,15 @@ def build_world(config: ContestConfig, console: Console) -> World:
 
     n = config.campaign_queries
     control_data = root / "control-data"
-    cached(control_data, {"n": n, "seed": config.seed + 1}, lambda: reference_answers(control_data, n, config.seed + 1),
+    cached(control_data, {"task": config.task, "n": n, "seed": config.seed + 1}, lambda: reference_answers(control_data, config.task, n, config.seed + 1),
            done="manifest.json")
     bystander_data = root / "bystander-data"
-    cached(bystander_data, {"n": n, "seed": config.seed + 2},
-           lambda: reference_answers(bystander_data, n, config.seed + 2), done="manifest.json")
+    cached(bystander_data, {"task": config.task, "n": n, "seed": config.seed + 2},
+           lambda: reference_answers(bystander_data, config.task, n, config.seed + 2), done="manifest.json")
     console.print("training the control student (reference answers, no teacher output)")
     control = train_student(control_data, init, root / "control", steps=config.steps, seed=config.seed + 1,
                             loss="sft", console=console)
     console.print("training the bystander student (other reference answers, other seed)")
     bystander = train_student(bystander_data, init, root / "bystander", steps=config.steps, seed=config.seed + 2,
                               loss="sft", console=console)
-    return World(root, teacher, accuracy, init, key, reference, control, bystander)
+    return World(root, teacher, init, key, reference, control, bystander)
