@@ -4,6 +4,7 @@ the ones in the run's own files, the defense changes what the attacker gets, and
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
@@ -68,7 +69,11 @@ def test_tiny_contest_end_to_end(tmp_path: Path) -> None:
     # The offline detector scored the round's log; the curve's students are trained on prefixes.
     assert round_["detect"]["metrics"]["campaign_accounts"] == 6
     assert [point["answers"] for point in round_["curve"]] == [round(campaign["answered"] * 0.5), campaign["answered"]]
-    assert all(0 <= point["score"] <= 1 for point in round_["curve"])
+    # Scores are shares of the teacher's gain over the untrained student: finite, and the teacher's is 1.
+    assert all(math.isfinite(point["score"]) for point in round_["curve"])
+    assert summary["teacher"]["score"] == 1.0 and summary["untrained_student_score"] == 0.0
+    losses = summary["reference_losses"]
+    assert losses["teacher"] < losses["untrained"]
 
     # The proof ran on the attacker's student and on the control, with p-values in [0, 1].
     for proof in (round_["proof"], summary["control"]["proof"]):

@@ -21,8 +21,9 @@ simulated honest users and a distillation campaign (many accounts, each under th
 over HTTP; the campaign's answers train the attacker's student; the detector flags the campaign live and
 offline; radioactivity and attribution tests ask whether the student came from the teacher, beside a
 control student that never saw its answers. One round per --defense, compared in OUT/report.html
-(numbers in OUT/summary.json). The first run builds the tiny world (teacher about 4 minutes on 2 cores,
-then the innocent students); later runs reuse it, and a rerun skips every finished step.
+(numbers in OUT/summary.json). The first run also builds the tiny world into the cache (the text
+teacher, honest reference traffic, the innocent students: several minutes on 2 cores); later runs reuse
+it, and a rerun into the same OUT skips every finished step.
 
 Examples:
 

@@ -9,10 +9,10 @@ from distillab.errors import ConfigError
 from distillab.fields import documented as _f
 from distillab.toy.config import TeacherConfig
 
-METRICS = {"text": "token agreement with the teacher", "arith": "held-out accuracy"}
-"""The contest's tasks and what a student's score is on each: the text task has no right answers, so
-capability is how often the student's next token is the teacher's (teacher-forced on the teacher's own
-held-out answers); arith problems are checked."""
+METRICS = {"text": "share of the teacher's skill", "arith": "held-out accuracy"}
+"""The contest's tasks and what a student's score is on each: on the text task, its held-out loss on real
+text as a share of the teacher's gain over the untrained student (`distillab.demo.score`); arith problems
+are checked."""
 DEFENSES = ("off", "detect", "detect+degrade")
 """off: the gateway only serves and logs; detect: the live detector flags (states unchanged);
 detect+degrade: flagged accounts are degraded (no log-probabilities, short answers)."""
@@ -26,22 +26,22 @@ class ContestConfig:
     defenses: tuple[str, ...] = _f(("off", "detect+degrade"), "Defenses to run, each a separate contest "
                                                               "round: " + ", ".join(DEFENSES) + ".")
     campaign_accounts: int = _f(30, "Accounts the distillation campaign spreads its queries over.")
-    campaign_queries: int = _f(1500, "Teacher queries the campaign sends (train-split prompts of the task).")
+    campaign_queries: int = _f(1000, "Teacher queries the campaign sends (train-split prompts of the task).")
     honest_accounts: int = _f(60, "Simulated honest accounts using the gateway at the same time.")
-    honest_requests: int = _f(400, "Requests the honest accounts send (each account's first ones, spread over the "
+    honest_requests: int = _f(300, "Requests the honest accounts send (each account's first ones, spread over the "
                                         "accounts, in time order).")
     reference_accounts: int = _f(1000, "Honest accounts in the reference traffic the detector is calibrated on "
                                        "(simulated with another seed: the provider's known-good history).")
     rpm: int = _f(60, "The gateway's per-account rate limit (requests per minute); the campaign stays under it.")
     degrade_max_tokens: int = _f(12, "Longest answer a degraded account gets (a full answer is up to 64 tokens).")
     detect_every: float = _f(3.0, "Seconds between the live detector's scorings.")
-    watermark_delta: float = _f(2.0, "Watermark bias added to green-list logits.")
+    watermark_delta: float = _f(1.0, "Watermark bias added to green-list logits (1: a small quality cost, still a strong mark on free text).")
     steps: int = _f(400, "Optimizer steps for a student trained on the whole harvest (attacker's, control, "
                          "bystander); the extraction curve's students get the same passes over less data.")
     curve_points: tuple[float, ...] = _f((0.25, 0.5), "Extraction curve: in the first round, besides the full "
                                                       "harvest, students trained on these shares of it (first "
                                                       "queries first).")
-    eval_items: int = _f(200, "Held-out prompts every model answers for its score.")
+    eval_items: int = _f(100, "Held-out prompts every model answers for its score.")
     attribution_prompts: int = _f(60, "Held-out prompts the attribution test samples every model on.")
     attribution_samples: int = _f(10, "Completions per prompt and model for the attribution test.")
     radioactivity_texts: int = _f(300, "Held-out prompts whose plain teacher answers the suspect reads "

@@ -21,7 +21,7 @@ from rich.console import Console
 from distillab.atomic import write_text
 from distillab.demo.config import ContestConfig
 from distillab.demo.proof import prove
-from distillab.demo.round import evaluate, run_contest_round
+from distillab.demo.round import evaluate, reference_losses, run_contest_round
 from distillab.demo.story import render_report
 from distillab.demo.world import build_world
 
@@ -41,6 +41,7 @@ def run_contest(config: ContestConfig, console: Console | None = None) -> dict[s
     rounds = {defense: run_contest_round(config, world, defense, console) for defense in config.defenses}
     summary = {
         "task": config.task, "metric": config.metric,
+        "reference_losses": reference_losses(config, world) if config.task != "arith" else None,
         "teacher": {"path": str(world.teacher), "score": teacher},
         "untrained_student_score": untrained,
         "control": control,

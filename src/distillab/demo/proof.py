@@ -13,6 +13,7 @@ The texts and prompts are made once in OUT/world and shared by every suspect.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,23 @@ def attribution_prompts(world: World, config: ContestConfig) -> Path:
                       world.root / "attribution-prompts.jsonl")
 
 
+def share_reference_samples(out: Path, world: World) -> None:
+    """Point the attribution run's reference sample directories at one shared set in the world, so the
+    teacher and the bystander are sampled once for every suspect. `sample()` still checks that the stored
+    samples are of the very same model (its fingerprint stamp) and resumes or redoes them otherwise."""
+    for role in ("reference-1", "reference-2"):
+        shared = world.root / "attribution-samples" / role
+        shared.mkdir(parents=True, exist_ok=True)
+        (out / "samples").mkdir(parents=True, exist_ok=True)
+        for name, target in ((role, shared), (f"{role}.model", shared.with_name(f"{role}.model"))):
+            link = out / "samples" / name
+            if not link.is_symlink():
+                if link.is_dir():
+                    shutil.rmtree(link)
+                link.unlink(missing_ok=True)
+                link.symlink_to(target)
+
+
 def _brief(result: Any) -> dict[str, Any]:
     return {"name": result.name, "question": result.question, "p_value": result.p_value,
             "significant": result.significant, "verdict": result.verdict(), "effect": result.effect,
@@ -73,6 +91,7 @@ def prove(suspect: Path, out: Path, world: World, config: ContestConfig, console
             suspect=str(suspect), out=out / "radioactivity", key_file=world.key_file, mode="open", texts=texts,
             unmarked_texts=True, tokenizer=world.teacher, progress=console.is_terminal), console=console)
         console.print(f"attribution test of {suspect}")
+        share_reference_samples(out / "attribution", world)
         attributed = run_attribution(AttributionConfig(
             suspect=str(suspect), references=(str(world.teacher), str(world.bystander)), out=out / "attribution",
             prompts=prompts, samples_per_prompt=config.attribution_samples, max_tokens=40, seed=config.seed,

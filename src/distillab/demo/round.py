@@ -75,7 +75,7 @@ def gateway_args(config: ContestConfig, world: World, defense: str, db: Path) ->
 
 def run_traffic(config: ContestConfig, world: World, defense: str, where: Path, console: Console) -> dict[str, Any]:
     """Serve, send the round's traffic, keep the attacker's harvest; returns traffic.json's content."""
-    from distillab.demo.traffic import run_round
+    from distillab.demo.traffic import MAX_TOKENS, TOP_LOGPROBS, run_round
     from distillab.gateway.store import Store
     from distillab.serving.process import serve_process
 
@@ -104,7 +104,7 @@ def run_traffic(config: ContestConfig, world: World, defense: str, where: Path, 
     rows = [PromptRow(prompts[a.index], f"q{a.index:06d}", f"campaign query {a.index}") for a in kept]
     generations: list[Generation] = [a.generation for a in kept if a.generation is not None]
     write_harvest(where / "harvest", rows, generations, teacher=MODEL_NAME, endpoint="the demo gateway",
-                  terms=HARVEST_TERMS, params={"temperature": 1.0, "max_tokens": 64, "top_logprobs": 20})
+                  terms=HARVEST_TERMS, params={"temperature": 1.0, "max_tokens": MAX_TOKENS, "top_logprobs": TOP_LOGPROBS})
 
     with Store(db, create=False) as store:
         decisions = [d for d in store.list_decisions() if d["by"] == "detector"]
@@ -155,22 +155,43 @@ def prefix_harvest(source: Path, share: float, out: Path) -> Path:
 
 
 def evaluate(model: Path, out: Path, config: ContestConfig, world: World, console: Console) -> float | None:
-    """The model's score on held-out prompts: arith accuracy, or on the text task its top-1 token agreement
-    with the teacher (teacher-forced on the teacher's answers)."""
-    from distillab.evaluate.config import EvalConfig
-    from distillab.evaluate.run import run_eval
-
-    teacher = None if config.task == "arith" else str(world.teacher)
+    """The model's score on held-out prompts (`ContestConfig.metric`): arith accuracy, or on the text task
+    its held-out loss on real text as a share of the teacher's gain (`distillab.demo.score`)."""
     trained = model / "distillab_train.json"
-    settings = {"model": str(model), "task": config.task, "n": config.eval_items, "teacher": teacher,
+    settings = {"model": str(model), "task": config.task, "n": config.eval_items,
                 "trained": trained.read_text() if trained.is_file() else None}
-    cached(out, settings, lambda: run_eval(EvalConfig(
-        model=str(model), out=out, task=config.task, teacher=teacher, n=config.eval_items, max_tokens=64,
-        speed_requests=0, progress=console.is_terminal), console=console), done="report.json")
-    report = json.loads((out / "report.json").read_text())
     if config.task == "arith":
+        from distillab.evaluate.config import EvalConfig
+        from distillab.evaluate.run import run_eval
+
+        cached(out, settings, lambda: run_eval(EvalConfig(
+            model=str(model), out=out, task=config.task, n=config.eval_items, max_tokens=64, speed_requests=0,
+            progress=console.is_terminal), console=console), done="report.json")
+        report = json.loads((out / "report.json").read_text())
         return (report.get("models", {}).get("model") or {}).get("accuracy")
-    return ((report.get("parity", {}).get("model") or {}).get("token") or {}).get("top1_agreement")
+    from distillab.demo.score import share_of_teacher
+
+    bounds = reference_losses(config, world)
+    cached(out / "score.json", settings, lambda: write_text(out / "score.json", json.dumps(
+        {"reference_loss": model_loss(model, config)}) + "\n"), done="")
+    loss = json.loads((out / "score.json").read_text())["reference_loss"]
+    return share_of_teacher(loss, bounds["untrained"], bounds["teacher"])
+
+
+def model_loss(model: Path, config: ContestConfig) -> float:
+    from distillab.demo.score import reference_loss
+
+    return reference_loss(model, prompt_rows(config.task, "test", config.eval_items, config.seed + 11))
+
+
+def reference_losses(config: ContestConfig, world: World) -> dict[str, float]:
+    """The teacher's and the untrained student's held-out loss: the ends of the text task's score."""
+    path = world.root / "reference-losses.json"
+    cached(path, {"teacher": str(world.teacher), "init": str(world.student_init), "n": config.eval_items,
+                  "seed": config.seed}, lambda: write_text(path, json.dumps(
+        {"teacher": model_loss(world.teacher, config), "untrained": model_loss(world.student_init, config)}) + "\n"),
+           done="")
+    return dict(json.loads(path.read_text()))
 
 
 def run_contest_round(config: ContestConfig, world: World, defense: str, console: Console) -> dict[str, Any]:

@@ -63,6 +63,11 @@ def _num(value: Any) -> str:
     return f"{number:,.0f}" if number == int(number) else f"{number:,.1f}"
 
 
+def _num2(value: Any) -> str:
+    number = _number(value)
+    return NA if number is None else f"{number:.2f}"
+
+
 def _p(value: Any) -> str:
     number = _number(value)
     return NA if number is None else format_p(number)
@@ -122,9 +127,12 @@ def _metric(summary: dict[str, Any]) -> str:
 def _metric_note(summary: dict[str, Any]) -> str:
     """What the score means, in words, for the metrics the contest reports."""
     metric = _metric(summary)
-    if "agreement" in metric:
-        return (" on held-out prompts: how often its most likely next token is the teacher's, reading the "
-                "teacher's own answers (the teacher scores 100% by definition)")
+    if "skill" in metric:
+        losses = _dict(summary.get("reference_losses"))
+        return (": its loss on held-out real text (the task's reference continuations) as a share of the "
+                f"teacher's gain over the untrained student, so the teacher scores 100% (loss "
+                f"{_num2(losses.get('teacher'))} nats/token) and the untrained student 0% (loss "
+                f"{_num2(losses.get('untrained'))})")
     if "accuracy" in metric:
         return ": the share of held-out problems it answers correctly"
     return ""

@@ -3,7 +3,7 @@ keeps what it gets back.
 
 The campaign is the "many accounts, each under the rate limit" strategy aimed at the teacher's skill: a
 shared work queue of the task's prompts dealt round-robin to `campaign_accounts` accounts, one request at a
-time per account, spaced to stay under the gateway's per-account limit, asking for top-20 log-probabilities
+time per account, spaced to stay under the gateway's per-account limit, asking for top-5 log-probabilities
 at temperature 1. Each 200 answer is kept exactly as returned (text, tokens, log-probabilities), in the
 order it arrived: that is the attacker's harvest. A 429 is waited out (Retry-After) and retried; a 403 ends
 that account (it is blocked). Degraded answers are kept as they come (shorter, without log-probabilities).
@@ -30,6 +30,9 @@ from distillab.teacher.base import Generation
 from distillab.teacher.openai_format import parse_response
 
 HONEST_CONCURRENCY = 8
+TOP_LOGPROBS = 5
+"""Alternatives per token the campaign asks for: enough for logit distillation, and a quarter of the JSON
+top-20 costs (on 2 CPU cores the gateway serves about 20 such requests/s against 13 with top-20)."""
 MAX_TOKENS = 64
 """Longest answer either side asks for (a worked arith answer is about 25 tokens, a text continuation
 is cut here)."""
@@ -66,7 +69,7 @@ class TrafficResult:
 
 def campaign_body(model: str, messages: list[dict[str, str]]) -> dict[str, Any]:
     return {"model": model, "messages": messages, "temperature": 1.0, "max_tokens": MAX_TOKENS, "logprobs": True,
-            "top_logprobs": 20}
+            "top_logprobs": TOP_LOGPROBS}
 
 
 def honest_body(record: dict[str, Any], model: str) -> dict[str, Any]:
