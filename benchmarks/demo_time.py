@@ -35,6 +35,12 @@ def run_demo(out: Path, cache: Path | None) -> tuple[float, dict]:
     return time.monotonic() - started, json.loads((out / "summary.json").read_text())
 
 
+def short(name: str) -> str:
+    """A test's name with each model path cut to its last part."""
+    kind, _, models = name.partition(": ")
+    return kind + (": " + " vs ".join(Path(m).name for m in models.split(" vs ")) if models else "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--warm-only", action="store_true")
@@ -55,7 +61,7 @@ def main() -> None:
                      "flagged_live": sum(f["campaign"] for f in r["flags"]),
                      "honest_flagged_live": sum(not f["campaign"] for f in r["flags"]),
                      "offline_recall": (r["detect"].get("metrics") or {}).get("recall"),
-                     "p_values": {t["name"].split(":")[0]: t["p_value"]
+                     "p_values": {short(t["name"]): t["p_value"]
                                   for t in r["proof"]["radioactivity"] + r["proof"]["attribution"]}}
               for name, r in summary["rounds"].items()}
     control = summary["control"]["proof"]
@@ -64,7 +70,7 @@ def main() -> None:
         "metric": summary["metric"], "teacher_score": summary["teacher"]["score"],
         "control_score": summary["control"]["score"], "untrained_score": summary["untrained_student_score"],
         "rounds": rounds,
-        "control_p_values": {t["name"].split(":")[0]: t["p_value"]
+        "control_p_values": {short(t["name"]): t["p_value"]
                              for t in control["radioactivity"] + control["attribution"]},
         "load_after": [round(x, 2) for x in os.getloadavg()],
     })
