@@ -11,90 +11,38 @@ Any value may be missing (a round without a live detector, a step that wrote no 
 
 from __future__ import annotations
 
-import math
-import re
 import statistics
 from collections import Counter
 from html import escape
 from typing import Any
 
 from distillab.demo.charts import Reference, line_chart, step_chart
-from distillab.provenance.report import format_p
+from distillab.demo.fmt import (
+    NA,
+    as_dict,
+    as_list,
+    duration,
+    num,
+    num2,
+    number,
+    pct,
+    rounds_of,
+)
+from distillab.demo.story_proof import proof_section
 
-NA = "n/a"
 DEFENSE_WORDS = {
     "off": "the gateway only serves and logs",
     "detect": "the live detector flags accounts, which are still served in full",
     "detect+degrade": "flagged accounts get short answers without log-probabilities",
 }
-MEANINGS = (
-    ("radioactivity", "the suspect learned from text carrying the teacher's watermark"),
-    ("attribution/closer", "the suspect's answers are closer to the first model's than to the second's"),
-    ("attribution/equality", "the suspect is a different model from this one (expected of every student)"),
-)
-"""What a significant result says, by test-name prefix."""
-POINTS_AT_TEACHER = ("radioactivity", "attribution/closer")
-PATH = re.compile(r"[\w.+-]*(?:/[\w.+-]+)+")
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
-    return float(value)
-
-
-def _pct(value: Any) -> str:
-    number = _number(value)
-    return NA if number is None else f"{100 * number:.1f}%"
-
-
-def _num(value: Any) -> str:
-    number = _number(value)
-    if number is None:
-        return NA
-    return f"{number:,.0f}" if number == int(number) else f"{number:,.1f}"
-
-
-def _num2(value: Any) -> str:
-    number = _number(value)
-    return NA if number is None else f"{number:.2f}"
-
-
-def _p(value: Any) -> str:
-    number = _number(value)
-    return NA if number is None else format_p(number)
-
-
-def _duration(value: Any) -> str:
-    seconds = _number(value)
-    if seconds is None:
-        return NA
-    minutes = round(seconds / 60)
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
-
-
-def _rounds(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {str(name): _dict(r) for name, r in _dict(summary.get("rounds")).items()}
-
-
 def _campaign(round_: dict[str, Any], key: str) -> str:
-    return _num(_dict(round_.get("campaign")).get(key))
+    return num(as_dict(round_.get("campaign")).get(key))
 
 
 def leak_per_1000(round_: dict[str, Any], untrained: Any) -> float | None:
     """Score points the full harvest added over the untrained student, per 1,000 teacher queries sent."""
-    student, base = _number(round_.get("student_score")), _number(untrained)
-    queries = _number(_dict(round_.get("campaign")).get("queries"))
+    student, base = number(round_.get("student_score")), number(untrained)
+    queries = number(as_dict(round_.get("campaign")).get("queries"))
     if student is None or base is None or not queries:
         return None
     return 100 * (student - base) / (queries / 1000)
@@ -102,22 +50,6 @@ def leak_per_1000(round_: dict[str, Any], untrained: Any) -> float | None:
 
 def _leak(value: float | None) -> str:
     return NA if value is None else f"{value:+,.1f} points"
-
-
-def _plain(text: Any, teacher: Any) -> str:
-    """A question or verdict without long paths: the teacher by role, other models by their last part."""
-    text = str(text or "")
-    if isinstance(teacher, str) and teacher:
-        text = text.replace(teacher, "the teacher")
-    text = re.sub(r"\bsuspect('s)? \([^()]*\)", r"suspect\1", text)
-    text = re.sub(r"^Was \S+ trained", "Was the suspect trained", text)
-    return PATH.sub(lambda match: match.group(0).rsplit("/", 1)[-1], text)
-
-
-def _test_label(name: str, teacher: Any) -> str:
-    """A test's name with short model names: ``attribution/closer: the teacher vs bystander``."""
-    kind, colon, models = name.partition(": ")
-    return kind + colon + _plain(models, teacher)
 
 
 def _metric(summary: dict[str, Any]) -> str:
@@ -128,24 +60,24 @@ def _metric_note(summary: dict[str, Any]) -> str:
     """What the score means, in words, for the metrics the contest reports."""
     metric = _metric(summary)
     if "skill" in metric:
-        losses = _dict(summary.get("reference_losses"))
+        losses = as_dict(summary.get("reference_losses"))
         return (": its loss on held-out real text (the task's reference continuations) as a share of the "
                 f"teacher's gain over the untrained student, so the teacher scores 100% (loss "
-                f"{_num2(losses.get('teacher'))} nats/token) and the untrained student 0% (loss "
-                f"{_num2(losses.get('untrained'))})")
+                f"{num2(losses.get('teacher'))} nats/token) and the untrained student 0% (loss "
+                f"{num2(losses.get('untrained'))})")
     if "accuracy" in metric:
         return ": the share of held-out problems it answers correctly"
     return ""
 
 
 def _headline(summary: dict[str, Any]) -> str:
-    rounds, untrained = _rounds(summary), summary.get("untrained_student_score")
-    cards = [("the provider's teacher", _pct(_dict(summary.get("teacher")).get("score")))]
-    cards += [(f"attacker's student, defense “{name}”", _pct(r.get("student_score")))
+    rounds, untrained = rounds_of(summary), summary.get("untrained_student_score")
+    cards = [("the provider's teacher", pct(as_dict(summary.get("teacher")).get("score")))]
+    cards += [(f"attacker's student, defense “{name}”", pct(r.get("student_score")))
               for name, r in rounds.items()]
-    control = _dict(summary.get("control")).get("score")
-    cards += [("control student (never saw the teacher)", _pct(control)),
-              ("untrained student", _pct(untrained))]
+    control = as_dict(summary.get("control")).get("score")
+    cards += [("control student (never saw the teacher)", pct(control)),
+              ("untrained student", pct(untrained))]
     shown = "".join(f'<div class="card"><div class="value">{value}</div><div>{escape(label)}</div></div>'
                     for label, value in cards)
     sizes = {(_campaign(r, "queries"), _campaign(r, "accounts")) for r in rounds.values()}
@@ -162,29 +94,29 @@ def _headline(summary: dict[str, Any]) -> str:
         campaign += ", and the attacker trained a student on the answers it kept."
     return (f'<h1>The distillation contest</h1><div class="cards">{shown}</div>'
             f"<p>Each model's score is its {escape(_metric(summary))}{_metric_note(summary)}. {campaign} "
-            f"The whole run took {_duration(summary.get('seconds'))}.</p>")
+            f"The whole run took {duration(summary.get('seconds'))}.</p>")
 
 
 def _curve_points(round_: dict[str, Any]) -> list[tuple[float, float]]:
-    points = [(_number(_dict(p).get("answers")), _number(_dict(p).get("score")))
-              for p in _list(round_.get("curve"))]
+    points = [(number(as_dict(p).get("answers")), number(as_dict(p).get("score")))
+              for p in as_list(round_.get("curve"))]
     return [(x, y) for x, y in points if x is not None and y is not None]
 
 
 def _curve(summary: dict[str, Any]) -> str:
-    rounds, untrained = _rounds(summary), summary.get("untrained_student_score")
+    rounds, untrained = rounds_of(summary), summary.get("untrained_student_score")
     series = {f"defense {name}": points for name, r in rounds.items() if (points := _curve_points(r))}
-    references = [Reference("teacher", _number(_dict(summary.get("teacher")).get("score"))),
-                  Reference("control", _number(_dict(summary.get("control")).get("score"))),
-                  Reference("untrained", _number(untrained))]
+    references = [Reference("teacher", number(as_dict(summary.get("teacher")).get("score"))),
+                  Reference("control", number(as_dict(summary.get("control")).get("score"))),
+                  Reference("untrained", number(untrained))]
     chart = (line_chart(series, references, title=f"Attacker's student {_metric(summary)} by teacher answers kept",
                         xlabel="teacher answers the attacker kept", ylabel=_metric(summary))
              if series else '<p class="note">No extraction curve was recorded.</p>')
     table = "".join(f"<tr><td>{escape(name)}</td><td>"
-                    + " · ".join(f"{_num(x)} answers → {_pct(y)}" for x, y in sorted(points)) + "</td></tr>"
+                    + " · ".join(f"{num(x)} answers → {pct(y)}" for x, y in sorted(points)) + "</td></tr>"
                     for name, points in series.items())
     leaks = "".join(f"<li>defense “{escape(name)}”: <b>{_leak(leak_per_1000(r, untrained))}</b> per 1,000 "
-                    f"queries (student {_pct(r.get('student_score'))}, untrained {_pct(untrained)}, "
+                    f"queries (student {pct(r.get('student_score'))}, untrained {pct(untrained)}, "
                     f"{_campaign(r, 'queries')} queries)</li>" for name, r in rounds.items())
     if table:
         table = ("<table><tr><th>round</th><th>teacher answers kept → student score</th></tr>"
@@ -203,8 +135,8 @@ def _curve(summary: dict[str, Any]) -> str:
 def _first_flags(flags: list[dict[str, Any]]) -> dict[str, tuple[bool, float | None]]:
     """Account -> (is it a campaign account, seconds into the round of its first flag)."""
     first: dict[str, tuple[bool, float | None]] = {}
-    for flag in sorted(flags, key=lambda f: (_number(f.get("at_s")) is None, _number(f.get("at_s")) or 0.0)):
-        first.setdefault(str(flag.get("account")), (bool(flag.get("campaign")), _number(flag.get("at_s"))))
+    for flag in sorted(flags, key=lambda f: (number(f.get("at_s")) is None, number(f.get("at_s")) or 0.0)):
+        first.setdefault(str(flag.get("account")), (bool(flag.get("campaign")), number(flag.get("at_s"))))
     return first
 
 
@@ -221,7 +153,7 @@ def _reasons(flags: list[dict[str, Any]], top: int = 3) -> str:
 def _live(name: str, round_: dict[str, Any]) -> str:
     words = DEFENSE_WORDS.get(name, "a defense this report does not describe")
     heading = f"<h3>Round “{escape(name)}”: {escape(words)}</h3>"
-    flags = [_dict(f) for f in _list(round_.get("flags"))]
+    flags = [as_dict(f) for f in as_list(round_.get("flags"))]
     if name == "off":
         return heading + ("<p>The live detector was off in this round: nothing was flagged while the "
                           "campaign ran. The offline detector below still read the round's log "
@@ -231,45 +163,45 @@ def _live(name: str, round_: dict[str, Any]) -> str:
     first = _first_flags(flags)
     caught = sorted(at for campaign, at in first.values() if campaign and at is not None)
     honest = sorted(at for campaign, at in first.values() if not campaign and at is not None)
-    seconds, accounts = _number(round_.get("seconds")), _number(_dict(round_.get("campaign")).get("accounts"))
+    seconds, accounts = number(round_.get("seconds")), number(as_dict(round_.get("campaign")).get("accounts"))
     chart = step_chart({"campaign accounts": caught, "honest accounts": honest},
                        x_max=seconds or max(caught + honest, default=1.0), y_max=int(accounts or 1),
                        title=f"Accounts flagged live, round {name}", xlabel="seconds into the round",
                        ylabel="accounts flagged")
     n_caught = sum(campaign for campaign, _ in first.values())
     when = f", the first {caught[0]:.1f} s and the last {caught[-1]:.1f} s into the round" if caught else ""
-    queries = [q for f in flags if f.get("campaign") and (q := _number(f.get("after_queries"))) is not None]
+    queries = [q for f in flags if f.get("campaign") and (q := number(f.get("after_queries"))) is not None]
     median = (f"<p>When flagged, a campaign account had sent a median of "
-              f"<b>{_num(statistics.median(queries))} queries</b> (the campaign sent "
+              f"<b>{num(statistics.median(queries))} queries</b> (the campaign sent "
               f"{_campaign(round_, 'queries')} in all).</p>" if queries else "")
-    honest_accounts = _num(_dict(round_.get("honest")).get("accounts"))
+    honest_accounts = num(as_dict(round_.get("honest")).get("accounts"))
     return (f'{heading}<div class="chart">{chart}</div>'
-            f"<p>The live detector flagged <b>{n_caught} of {_num(accounts)} campaign accounts</b>{when} "
-            f"({_duration(seconds)} of traffic), and {len(first) - n_caught} of {honest_accounts} honest "
+            f"<p>The live detector flagged <b>{n_caught} of {num(accounts)} campaign accounts</b>{when} "
+            f"({duration(seconds)} of traffic), and {len(first) - n_caught} of {honest_accounts} honest "
             f"accounts.</p>{median}{_reasons(flags)}")
 
 
 def _campaigns_detected(metrics: dict[str, Any]) -> str:
     campaigns = metrics.get("campaigns")
-    total = _num(len(campaigns)) if isinstance(campaigns, dict) else NA
-    return f"{_num(metrics.get('campaigns_detected'))} of {total}"
+    total = num(len(campaigns)) if isinstance(campaigns, dict) else NA
+    return f"{num(metrics.get('campaigns_detected'))} of {total}"
 
 
 OFFLINE_ROWS = {
-    "campaign accounts flagged (recall)": lambda m: _pct(m.get("recall")),
-    "flagged accounts that were campaign (precision)": lambda m: _pct(m.get("precision")),
-    "honest accounts flagged (false-positive rate)": lambda m: _pct(m.get("honest_false_positive_rate")),
-    "median queries until flagged": lambda m: _num(m.get("median_queries_until_flagged")),
+    "campaign accounts flagged (recall)": lambda m: pct(m.get("recall")),
+    "flagged accounts that were campaign (precision)": lambda m: pct(m.get("precision")),
+    "honest accounts flagged (false-positive rate)": lambda m: pct(m.get("honest_false_positive_rate")),
+    "median queries until flagged": lambda m: num(m.get("median_queries_until_flagged")),
     "campaigns detected": _campaigns_detected,
 }
 
 
 def _offline(rounds: dict[str, dict[str, Any]]) -> str:
-    metrics = [_dict(_dict(r.get("detect")).get("metrics")) for r in rounds.values()]
+    metrics = [as_dict(as_dict(r.get("detect")).get("metrics")) for r in rounds.values()]
     head = "".join(f"<th>{escape(name)}</th>" for name in rounds)
     body = "".join(f"<tr><td>{label}</td>" + "".join(f'<td class="num">{cell(m)}</td>' for m in metrics)
                    + "</tr>" for label, cell in OFFLINE_ROWS.items())
-    notes = dict.fromkeys(str(n) for r in rounds.values() for n in _list(_dict(r.get("detect")).get("notes")))
+    notes = dict.fromkeys(str(n) for r in rounds.values() for n in as_list(as_dict(r.get("detect")).get("notes")))
     return ("<h3>Offline: the detector re-reads each round's log</h3>"
             "<p>After each round, <code>distillab detect</code> read the gateway's request log as an analyst "
             "would, calibrated on the provider's known-good honest traffic.</p>"
@@ -278,7 +210,7 @@ def _offline(rounds: dict[str, dict[str, Any]]) -> str:
 
 
 def _caught(summary: dict[str, Any]) -> str:
-    rounds, rpm = _rounds(summary), _num(_dict(summary.get("config")).get("rpm"))
+    rounds, rpm = rounds_of(summary), num(as_dict(summary.get("config")).get("rpm"))
     return ("<h2>2. How the campaign was caught</h2>"
             f"<p>Every campaign account stayed under the gateway's rate limit ({rpm} requests a minute per "
             "account), so no single account stood out by volume. The detector looks instead at what "
@@ -295,16 +227,16 @@ DEFENSE_ROWS = ("teacher queries the campaign sent", "answers the attacker kept"
 
 def _defense_column(round_: dict[str, Any], untrained: Any) -> list[str]:
     """The cells of DEFENSE_ROWS for one round."""
-    honest = _dict(round_.get("honest"))
-    served = _dict(honest.get("statuses")).get("200")
+    honest = as_dict(round_.get("honest"))
+    served = as_dict(honest.get("statuses")).get("200")
     return [_campaign(round_, "queries"), _campaign(round_, "answered"), _campaign(round_, "degraded"),
             _campaign(round_, "blocked_accounts"), _campaign(round_, "completion_tokens"),
-            f"{_num(served)} of {_num(honest.get('requests'))}", _pct(round_.get("student_score")),
+            f"{num(served)} of {num(honest.get('requests'))}", pct(round_.get("student_score")),
             _leak(leak_per_1000(round_, untrained))]
 
 
 def _defenses(summary: dict[str, Any]) -> str:
-    rounds = _rounds(summary)
+    rounds = rounds_of(summary)
     if not rounds:
         return "<h2>3. What the defense did to the attacker</h2><p>No round ran.</p>"
     columns = [_defense_column(r, summary.get("untrained_student_score")) for r in rounds.values()]
@@ -317,87 +249,13 @@ def _defenses(summary: dict[str, Any]) -> str:
             f"<table><tr><th>defense</th>{head}</tr>{body}</table>")
 
 
-def _tests(proof: Any) -> dict[str, dict[str, Any]]:
-    return {str(t.get("name")): t for kind in ("radioactivity", "attribution")
-            for t in map(_dict, _list(_dict(proof).get(kind)))}
-
-
-def _suspects(summary: dict[str, Any]) -> list[tuple[str, dict[str, dict[str, Any]]]]:
-    """(column label, tests by name) for each round's attacker's student, then the control."""
-    columns = [(f"attacker's student, {name}", _tests(r.get("proof")))
-               for name, r in _rounds(summary).items()]
-    return [*columns, ("control student", _tests(_dict(summary.get("control")).get("proof")))]
-
-
-def _p_cell(test: dict[str, Any] | None) -> str:
-    if test is None:
-        return '<td class="num">—</td>'
-    if test.get("significant"):
-        return f'<td class="num sig">{_p(test.get("p_value"))} significant</td>'
-    return f'<td class="num">{_p(test.get("p_value"))}</td>'
-
-
-def _significant_counts(columns: list[tuple[str, dict[str, dict[str, Any]]]]) -> str:
-    counts = [(label, sum(bool(t.get("significant")) for t in evidence), len(evidence))
-              for label, tests in columns
-              if (evidence := [t for name, t in tests.items() if name.startswith(POINTS_AT_TEACHER)])]
-    return "; ".join(f"{escape(label)}: {k} of {n}" for label, k, n in counts) or NA
-
-
-HOW_TO_READ = (
-    "<h3>How to read this</h3><p>Each test starts from the innocent explanation (for example, “the "
-    "suspect never learned from watermarked text”). The p-value is the chance of data at least this extreme "
-    "if that explanation were true; below the test's level (stated in each verdict) the test calls the "
-    "result significant. On the tests that point at the teacher (radioactivity, and closer to the teacher "
-    "than to a bystander model), the <b>control should not be significant</b>: if it is, the test raises "
-    "false alarms on this setup and the attacker's result means little. The equality tests only ask whether "
-    "the suspect is that very model, so a significant result there is expected of every student. A "
-    "significant result on the attacker's student is <b>evidence, not certainty</b>: a test at level 0.05 "
-    "calls one innocent model in twenty significant by chance, and each test rests on assumptions. A result "
-    "that is not significant does not clear a model either: too few samples, a degraded harvest or short "
-    "training can hide the signal.</p>")
-
-
-def _proof_row(name: str, columns: list[tuple[str, dict[str, dict[str, Any]]]], teacher: Any) -> str:
-    question = next(tests[name].get("question") for _, tests in columns if name in tests)
-    meaning = next((words for prefix, words in MEANINGS if name.startswith(prefix)), "")
-    return (f"<tr><td><b>{escape(_test_label(name, teacher))}</b><br><span class='note'>"
-            f"{escape(_plain(question, teacher))}</span></td><td>{escape(meaning)}</td>"
-            + "".join(_p_cell(tests.get(name)) for _, tests in columns) + "</tr>")
-
-
-def _verdicts(names: list[str], columns: list[tuple[str, dict[str, dict[str, Any]]]], teacher: Any) -> str:
-    """Each test's verdict sentence for the first round's attacker's student and the control."""
-    shown = [columns[0], columns[-1]] if len(columns) > 1 else columns
-    return "".join(f"<dt>{escape(_test_label(name, teacher))}</dt>"
-                   + "".join(f"<dd><b>{escape(label)}:</b> "
-                             f"{escape(_plain(tests[name].get('verdict'), teacher))}</dd>"
-                             for label, tests in shown if name in tests) for name in names)
-
-
-def _proof(summary: dict[str, Any]) -> str:
-    teacher, columns = _dict(summary.get("teacher")).get("path"), _suspects(summary)
-    names = list(dict.fromkeys(name for _, tests in columns for name in tests))
-    if not names:
-        return "<h2>4. The proof</h2><p>No radioactivity or attribution test was recorded.</p>"
-    head = "".join(f"<th>{escape(label)}</th>" for label, _ in columns)
-    rows = "".join(_proof_row(name, columns, teacher) for name in names)
-    return ("<h2>4. The proof: can the provider show the student came from its teacher?</h2>"
-            "<p>Afterwards, the provider tests the attacker's student and, as a check, a control student "
-            "trained on the task's own answers that never saw teacher output. Cells are p-values.</p>"
-            f"<table><tr><th>test and question</th><th>a significant result says</th>{head}</tr>{rows}"
-            f"</table>{HOW_TO_READ}<p>Significant tests that point at the teacher, in this run: "
-            f"{_significant_counts(columns)}.</p>"
-            f"<h3>Verdicts in full</h3><dl>{_verdicts(names, columns, teacher)}</dl>")
-
-
 def _setting(value: Any) -> str:
     return ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
 def _footer(summary: dict[str, Any]) -> str:
-    config = _dict(summary.get("config"))
-    defenses = ",".join(map(str, _list(config.get("defenses")))) or None
+    config = as_dict(summary.get("config"))
+    defenses = ",".join(map(str, as_list(config.get("defenses")))) or None
     flags = [("--out", config.get("out")), ("--defense", defenses),
              ("--campaign-queries", config.get("campaign_queries")),
              ("--campaign-accounts", config.get("campaign_accounts")), ("--steps", config.get("steps"))]
@@ -432,8 +290,8 @@ dd { margin: .2em 0 .2em 1.2em; }
 
 def render_report(summary: dict[str, Any]) -> str:
     """The contest as one self-contained HTML page; every number comes from `summary` (summary.json)."""
-    summary = _dict(summary)
-    body = "".join(section(summary) for section in (_headline, _curve, _caught, _defenses, _proof, _footer))
+    summary = as_dict(summary)
+    body = "".join(section(summary) for section in (_headline, _curve, _caught, _defenses, proof_section, _footer))
     return ('<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
             f"<title>distillab: the distillation contest</title><style>{STYLE}</style></head>"
             f"<body>{body}</body></html>\n")
