@@ -20,3 +20,17 @@ def help_of(cls: type, name: str) -> str:
 def default_of(cls: type, name: str) -> Any:
     """The default of field ``name`` of dataclass ``cls``."""
     return {f.name: f.default for f in fields(cls)}[name]
+
+
+class Problems(list[str]):
+    """Every invalid value of a config, collected so that all are reported together:
+
+        p = Problems()
+        p.need(self.n >= 1, f"--n must be >= 1 (got {self.n})")
+        return p                          # a list of messages; empty when all is well
+    """
+
+    def need(self, ok: bool, message: str) -> None:
+        """Keep `message` unless `ok`."""
+        if not ok:
+            self.append(message)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from distillab.data.prompts import SUFFIXES
 from distillab.errors import ConfigError
+from distillab.fields import Problems
 from distillab.fields import documented as _f
 from distillab.teacher.base import SamplingParams
 
@@ -57,11 +58,8 @@ class HarvestConfig:
 
     def problems(self) -> list[str]:
         """Every invalid value, each naming its flag."""
-        p: list[str] = []
-
-        def need(ok: bool, message: str) -> None:
-            if not ok:
-                p.append(message)
+        p = Problems()
+        need = p.need
 
         need(bool(self.teacher), "--teacher is required (a URL or a model directory)")
         if self.teacher and not self.teacher.startswith(("http://", "https://")):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from distillab.data.prompts import SUFFIXES
 from distillab.errors import ConfigError
+from distillab.fields import Problems
 from distillab.fields import documented as _f
 from distillab.teacher import is_url
 
@@ -50,11 +51,8 @@ class AttributionConfig:
 
     def problems(self) -> list[str]:
         """Every invalid value, each naming its flag."""
-        p: list[str] = []
-
-        def need(ok: bool, message: str) -> None:
-            if not ok:
-                p.append(message)
+        p = Problems()
+        need = p.need
 
         need(bool(self.suspect), "--suspect is required (a model directory or a base URL)")
         need(bool(self.references), "--reference is required (at least one model directory or base URL)")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from distillab.errors import ConfigError
+from distillab.fields import Problems
 from distillab.fields import documented as _f
 from distillab.provenance.config import WatermarkConfig
 from distillab.teacher import is_url
@@ -83,11 +84,8 @@ class RadioactivityConfig:
 
     def problems(self) -> list[str]:
         """Every invalid value, each naming its flag."""
-        p: list[str] = []
-
-        def need(ok: bool, message: str) -> None:
-            if not ok:
-                p.append(message)
+        p = Problems()
+        need = p.need
 
         need(bool(self.suspect), "--suspect is required (a model directory or a base URL)")
         need(self.mode in MODES, f"--mode must be one of {', '.join(MODES)}, got {self.mode!r}")

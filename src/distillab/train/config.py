@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from distillab.errors import ConfigError
+from distillab.fields import Problems
 from distillab.fields import documented as _f
 
 LOSS_NAMES = ("sft", "fkl", "rkl", "gjsd", "skl", "tv")
@@ -68,11 +69,8 @@ class TrainConfig:
 
     def problems(self) -> list[str]:
         """Every invalid value or combination, each naming its flag."""
-        p: list[str] = []
-
-        def need(ok: bool, message: str) -> None:
-            if not ok:
-                p.append(message)
+        p = Problems()
+        need = p.need
 
         need(str(self.student) not in ("", "."), "--student is required (a model directory)")
         if str(self.student) not in ("", "."):
