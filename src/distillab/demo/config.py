@@ -26,9 +26,9 @@ class ContestConfig:
     defenses: tuple[str, ...] = _f(("off", "detect+degrade"), "Defenses to run, each a separate contest "
                                                               "round: " + ", ".join(DEFENSES) + ".")
     campaign_accounts: int = _f(30, "Accounts the distillation campaign spreads its queries over.")
-    campaign_queries: int = _f(1000, "Teacher queries the campaign sends (train-split prompts of the task).")
+    campaign_queries: int = _f(800, "Teacher queries the campaign sends (train-split prompts of the task).")
     honest_accounts: int = _f(60, "Simulated honest accounts using the gateway at the same time.")
-    honest_requests: int = _f(300, "Requests the honest accounts send (each account's first ones, spread over the "
+    honest_requests: int = _f(200, "Requests the honest accounts send (each account's first ones, spread over the "
                                         "accounts, in time order).")
     reference_accounts: int = _f(1000, "Honest accounts in the reference traffic the detector is calibrated on "
                                        "(simulated with another seed: the provider's known-good history).")
