@@ -49,6 +49,7 @@ def honest_records(config: ContestConfig, url: str) -> list[dict[str, Any]]:
 
     if not config.honest_requests:
         return []
+    # Only the records are used (Traffic writes no file), but the config asks where labels would go.
     simulated = SimulateConfig(gateway=url, labels=Path(os.devnull + ".jsonl"), accounts=config.honest_accounts,
                                days=1.0, attacker_share=0.0, seed=config.seed, rate_limit_rpm=config.rpm)
     # The whole day's requests, then each account's first ones in turn, so the sample spreads over the
@@ -85,9 +86,9 @@ def run_traffic(config: ContestConfig, world: World, defense: str, where: Path, 
     db = where / "gateway.db"
     token = secrets.token_urlsafe(24)
     prompts = campaign_prompts(config)
-    os.environ["DISTILLAB_DEMO_ADMIN_TOKEN"] = token
     args = (*gateway_args(config, world, defense, db), "--admin-token-env", "DISTILLAB_DEMO_ADMIN_TOKEN")
-    with serve_process(world.teacher, extra_args=args, log=where / "gateway.log") as url:
+    with serve_process(world.teacher, extra_args=args, log=where / "gateway.log",
+                       env={"DISTILLAB_DEMO_ADMIN_TOKEN": token}) as url:
         base = url.removesuffix("/v1")
         honest = honest_records(config, base)
         console.print(f"gateway at {base} ({defense}); campaign: {len(prompts)} queries over "
@@ -95,7 +96,6 @@ def run_traffic(config: ContestConfig, world: World, defense: str, where: Path, 
                       f"from {len({r['account'] for r in honest})} accounts")
         traffic = asyncio.run(run_round(base, token, MODEL_NAME, prompts, honest,
                                         accounts=config.campaign_accounts, rpm=config.rpm, seed=config.seed))
-    os.environ.pop("DISTILLAB_DEMO_ADMIN_TOKEN", None)
     labels = [{"account": a, "label": CAMPAIGN_LABEL, "kind": "many-accounts"} for a in traffic.campaign_accounts]
     labels += [{"account": a, "label": "benign", "kind": "honest"} for a in traffic.honest_accounts]
     write_text(where / "labels.jsonl", "".join(json.dumps(row) + "\n" for row in labels))
