@@ -25,13 +25,14 @@ from pydantic import BaseModel, ValidationError
 
 from distillab import __version__
 from distillab.gateway.admin import admin_router
+from distillab.gateway.fastpath import GatewayApp
 from distillab.gateway.metrics import CONTENT_TYPE, Metrics
 from distillab.gateway.policy import Limits
 from distillab.gateway.relay import Caller, Relay
 from distillab.gateway.upstream import Upstream, UpstreamError
-from distillab.serving.app import install_error_handlers
 from distillab.serving.background import run_in_background
 from distillab.serving.errors import RequestError
+from distillab.serving.handlers import install_error_handlers
 from distillab.serving.schemas import ChatCompletionRequest, CompletionRequest
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ def create_gateway(store: object, backend: str | FastAPI, *, limits: Limits | No
             await upstream.aclose()
             stack.close()
 
-    app = FastAPI(title="distillab gateway", version=__version__, lifespan=lifespan)
+    app = GatewayApp(title="distillab gateway", version=__version__, lifespan=lifespan)
     app.state.store = store
     app.state.admin_token = admin_token
     install_error_handlers(app)
@@ -77,12 +78,14 @@ def create_gateway(store: object, backend: str | FastAPI, *, limits: Limits | No
 
     # The bodies are validated and documented in the OpenAPI schema, but forwarded as sent, so fields only
     # the upstream knows survive. The key is checked first: no key, 401, whatever the body. These routes
-    # take the bare request and check the body themselves: FastAPI's dependency and body machinery cost
-    # about 15% of the gateway's CPU per request (benchmarks/gateway_overhead.py).
+    # take the bare request and check the body themselves, and are served on GatewayApp's fast path
+    # (their FastAPI routes document them in the OpenAPI schema).
+    @app.fast_route("/v1/chat/completions")
     @app.post("/v1/chat/completions", tags=["openai"], openapi_extra=_json_body(ChatCompletionRequest))
     async def chat_completions(request: Request) -> Response:
         return await _relay(request, "/v1/chat/completions", ChatCompletionRequest)
 
+    @app.fast_route("/v1/completions")
     @app.post("/v1/completions", tags=["openai"], openapi_extra=_json_body(CompletionRequest))
     async def completions(request: Request) -> Response:
         return await _relay(request, "/v1/completions", CompletionRequest)

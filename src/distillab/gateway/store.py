@@ -21,6 +21,7 @@ import os
 import random
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -32,7 +33,16 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from distillab.errors import ConfigError, DataError
 from distillab.gateway.keys import Account, KeyInfo, hash_secret, matches, new_salt, new_secret, parse_key_id
-from distillab.gateway.schema import accounts, api_keys, decisions, from_row, metadata, requests, to_row
+from distillab.gateway.schema import (
+    LOG_FIELDS,
+    accounts,
+    api_keys,
+    decisions,
+    from_row,
+    metadata,
+    requests,
+    to_row,
+)
 
 STATES = ("allow", "throttle", "degrade", "block")
 BUSY_TIMEOUT_MS = 30_000
@@ -113,6 +123,14 @@ class Store:
                               "distillab[postgres]") from None
         if self.dialect == "sqlite":
             sa.event.listen(self.engine, "connect", lambda conn, _record: _sqlite_pragmas(conn, fsync))
+        # The request log is written through one connection kept for it (under a lock) and a statement
+        # compiled once: through SQLAlchemy Core, checking a pooled connection out and back in for every
+        # commit cost 0.18 ms more per write than the insert and commit themselves.
+        self._log_columns = [name for name in LOG_FIELDS if name != "id"]
+        compiled = requests.insert().compile(dialect=self.engine.dialect, column_keys=self._log_columns)
+        self._log_sql, self._log_positional = str(compiled), bool(compiled.positional)
+        self._log_lock = threading.Lock()
+        self._log_conn: Any = None
         try:
             self._create_tables()
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
@@ -132,6 +150,10 @@ class Store:
             conn.commit()
 
     def close(self) -> None:
+        with self._log_lock:
+            if self._log_conn is not None:
+                self._log_conn.close()
+                self._log_conn = None
         self.engine.dispose()
 
     def __enter__(self) -> Store:
@@ -282,11 +304,29 @@ class Store:
         self.log_requests([record])
 
     def log_requests(self, records: Iterable[dict[str, Any]]) -> None:
-        """Append several records in one transaction: all or none are stored."""
-        rows = [to_row(record) for record in records]
-        if rows:
-            with self.engine.begin() as conn:
-                conn.execute(requests.insert(), rows)
+        """Append several records in one transaction: all or none are stored (committed when this returns)."""
+        rows: list[Any] = [to_row(record) for record in records]
+        if not rows:
+            return
+        if self._log_positional:
+            rows = [tuple(row[name] for name in self._log_columns) for row in rows]
+        with self._log_lock:
+            if self._log_conn is None:
+                self._log_conn = self.engine.raw_connection()
+            conn = self._log_conn
+            try:
+                cursor = conn.cursor()
+                try:
+                    cursor.executemany(self._log_sql, rows)
+                finally:
+                    cursor.close()
+                conn.commit()
+            except BaseException:
+                # Whatever went wrong (a lost PostgreSQL connection, a full disk), the next write starts
+                # over on a fresh connection; nothing of this transaction was committed.
+                self._log_conn = None
+                conn.invalidate()
+                raise
 
     def iter_logs(self, *, account: str | None = None, since: float | None = None,
                   batch: int = 1000) -> Iterator[dict[str, Any]]:

@@ -21,17 +21,16 @@ from typing import Any
 from urllib.parse import unquote
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from fastapi.responses import StreamingResponse
 
 from distillab import __version__
-from distillab.errors import ConfigError, DistillabError
+from distillab.errors import ConfigError
 from distillab.provenance.keys import load_key
 from distillab.provenance.watermark import Watermark, Watermarker
 from distillab.serving.batcher import Batcher
 from distillab.serving.engine import Engine
-from distillab.serving.errors import RequestError, error_body
+from distillab.serving.errors import RequestError
+from distillab.serving.handlers import install_error_handlers
 from distillab.serving.requests import chat_request, check_model, completion_requests
 from distillab.serving.responses import ResponseOptions, chat_response, completion_response, new_id
 from distillab.serving.schemas import ChatCompletionRequest, CompletionRequest
@@ -154,36 +153,3 @@ def openai_router() -> APIRouter:
     return router
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Every error leaves as OpenAI's `{"error": {message, type, param, code}}`, validation errors as 400."""
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = []
-        param = None
-        for error in exc.errors():
-            loc = [str(part) for part in error.get("loc", ()) if part != "body"]
-            where = ".".join(loc)
-            param = param or where or None
-            problems.append(f"{where}: {error.get('msg')}" if where else str(error.get("msg")))
-        return JSONResponse(error_body("; ".join(problems), param=param), status_code=400)
-
-    @app.exception_handler(RequestError)
-    async def bad_request(request: Request, exc: RequestError) -> JSONResponse:
-        return JSONResponse(error_body(exc.message, type=exc.type, param=exc.param, code=exc.code),
-                            status_code=exc.status)
-
-    @app.exception_handler(DistillabError)
-    async def failed(request: Request, exc: DistillabError) -> JSONResponse:
-        log.error("request failed: %s", exc)
-        return JSONResponse(error_body(str(exc), type="server_error"), status_code=500)
-
-    @app.exception_handler(Exception)
-    async def crashed(request: Request, exc: Exception) -> JSONResponse:
-        # Starlette still logs the traceback; the client gets the error shape its SDK can parse.
-        return JSONResponse(error_body("internal server error", type="server_error"), status_code=500)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(error_body(str(exc.detail), type="invalid_request_error"),
-                            status_code=exc.status_code, headers=getattr(exc, "headers", None))
