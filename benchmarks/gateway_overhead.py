@@ -8,6 +8,12 @@ throughput). Prints and writes `benchmarks/results/gateway_overhead.json`.
 Goals (issue 5): at most 2 ms added p50, at least 0.8x the direct throughput at 64 connections.
 
     python benchmarks/gateway_overhead.py [--requests 4000] [--concurrency 64] [--pin 0,0,1]
+    python benchmarks/gateway_overhead.py --upstream-latency-ms 50 --out benchmarks/results/gateway_overhead_50ms.json
+
+With an upstream that answers at once, the throughput ratio is a CPU ratio: the gateway does strictly more
+per request than the fake upstream (parse, authorize, admit, forward, parse the answer, log durably,
+answer), so on shared cores it cannot reach the upstream's rate. `--upstream-latency-ms` makes the fake
+upstream take as long as a model would, which is what a gateway fronts in practice.
 
 The client is a minimal HTTP/1.1 keep-alive client on raw asyncio sockets (`--client raw`, the
 default): an httpx AsyncClient (`--client httpx`) costs more CPU per request than the fake upstream
@@ -204,6 +210,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--client", choices=("raw", "httpx"), default="raw")
     parser.add_argument("--pin", default="", help="CPU numbers for client,upstream,gateway (e.g. 0,0,1)")
+    parser.add_argument("--upstream-latency-ms", type=float, default=0.0,
+                        help="the fake upstream waits this long before each answer, as a model server takes "
+                             "time to generate (0: answers at once, the issue's 'fast upstream')")
     parser.add_argument("--gateway-args", default="", help="extra `distillab serve` flags, space-separated")
     parser.add_argument("--out", type=Path, default=RESULTS / "gateway_overhead.json")
     args = parser.parse_args()
@@ -227,7 +236,8 @@ def main() -> None:
         try:
             up_port, gw_port = free_port(), free_port()
             procs.append(start([sys.executable, str(ROOT / "tests/data/fake_openai.py"), str(up_port),
-                                "--tokens", "16", "--canned"], pins[1] if pins else None))
+                                "--tokens", "16", "--canned", "--latency", str(args.upstream_latency_ms / 1000)],
+                               pins[1] if pins else None))
             upstream = f"http://127.0.0.1:{up_port}"
             wait_up(upstream, procs[-1])
             serve = ["serve", "--upstream", upstream + "/v1", "--db", str(db), "--port", str(gw_port)]
@@ -247,7 +257,7 @@ def main() -> None:
     result = {
         "benchmark": "gateway_overhead", "requests": args.requests, "concurrency": args.concurrency,
         "client": args.client, "pin_client_upstream_gateway": args.pin or "none",
-        "gateway_args": args.gateway_args,
+        "gateway_args": args.gateway_args, "upstream_latency_ms": args.upstream_latency_ms,
         "direct": direct, "gateway": through,
         "added_p50_ms": round(through["sequential_p50_ms"] - direct["sequential_p50_ms"], 3),
         "added_p99_ms": round(through["sequential_p99_ms"] - direct["sequential_p99_ms"], 3),
