@@ -1,8 +1,13 @@
-"""Helpers for the prove tests: the master key, keys, and exact-calibration tools (fixtures: conftest.py)."""
+"""Helpers for the prove tests: the master key, keys, exact-calibration tools and a marked suspect
+(fixtures: conftest.py)."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any
+
 import numpy as np
+import torch
 
 from distillab.provenance.config import WatermarkConfig
 from distillab.provenance.keys import derive
@@ -29,3 +34,19 @@ def randomized_p(green: int, scored: int, gamma: float, u: float) -> float:
 
 def rng(seed: int = 0) -> np.random.Generator:
     return np.random.default_rng(seed)
+
+
+class MarkedModel(torch.nn.Module):
+    """A suspect that learned the watermark perfectly: the teacher's logits plus the bias at every position."""
+
+    def __init__(self, inner: torch.nn.Module, marks: list[Watermark]):
+        super().__init__()
+        self.inner, self.marks = inner, marks
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Any:
+        logits = self.inner(input_ids=input_ids, attention_mask=attention_mask).logits.float()
+        for b in range(logits.shape[0]):
+            for i in range(logits.shape[1]):
+                for m in self.marks:
+                    logits[b, i] = m.apply(logits[b, i], input_ids[b, :i + 1].tolist())
+        return SimpleNamespace(logits=logits)

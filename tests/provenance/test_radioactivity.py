@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pytest
-import torch
-from prove_world import MASTER, mark, random_keys, randomized_p, rng
+from prove_world import MASTER, MarkedModel, mark, random_keys, randomized_p, rng
 from scipy.stats import kstest
 from typer.testing import CliRunner
 
@@ -24,29 +22,13 @@ from distillab.provenance.radioactivity import (
     suspect_predictions,
 )
 from distillab.provenance.stats import binomial_pvalue
-from distillab.provenance.watermark import Watermark, Watermarker
+from distillab.provenance.watermark import Watermarker
 from distillab.serving.app import create_app
 from distillab.serving.background import run_in_background
 from distillab.serving.engine import Engine, EngineRequest
 from distillab.teacher.base import SamplingParams
 
 CONFIG = WatermarkConfig(delta=2.0)
-
-
-class MarkedModel(torch.nn.Module):
-    """A suspect that learned the watermark perfectly: the teacher's logits plus the bias at every position."""
-
-    def __init__(self, inner: torch.nn.Module, marks: list[Watermark]):
-        super().__init__()
-        self.inner, self.marks = inner, marks
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Any:
-        logits = self.inner(input_ids=input_ids, attention_mask=attention_mask).logits.float()
-        for b in range(logits.shape[0]):
-            for i in range(logits.shape[1]):
-                for m in self.marks:
-                    logits[b, i] = m.apply(logits[b, i], input_ids[b, :i + 1].tolist())
-        return SimpleNamespace(logits=logits)
 
 
 def test_open_mode_on_an_untrained_student_is_calibrated_across_keys(tiny_model_dir: Path,

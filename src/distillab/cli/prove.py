@@ -114,7 +114,8 @@ def report(
 RADIOACTIVITY_HELP = """Test whether the suspect was trained on text carrying your watermark.
 
 Open mode (--suspect is a model directory): the suspect reads --texts (e.g. watermarked outputs of your
-model) under teacher forcing and its own most likely next tokens are scored. Closed mode (--suspect is
+model) under teacher forcing and its own most likely next tokens are scored (with --reference, those
+that rose most over a model trained without your text). Closed mode (--suspect is
 an OpenAI-compatible URL): the suspect completes prompts (--prompts; default: text prompts from the
 Python docs) and its completions are scored with --tokenizer (your model's). Either way each distinct
 (context, token) pair is scored once, pairs the suspect could have copied from what it read are skipped,
@@ -130,6 +131,8 @@ Examples:
 \b
   distillab prove radioactivity --suspect runs/student --texts runs/marked-harvest \\
       --key-file watermark.key --out runs/radioactivity
+  distillab prove radioactivity --suspect runs/student --texts runs/plain-answers --unmarked-texts \\
+      --reference runs/base-model --key-file watermark.key --out runs/radioactivity
   distillab prove radioactivity --suspect http://10.0.0.9:8000/v1 --tokenizer runs/teacher \\
       --prompts prompts.jsonl --key-file watermark.key --db gateway.db --out runs/radioactivity
 
@@ -152,6 +155,8 @@ def radioactivity(
     texts: Path | None = _ropt("texts", "--texts"),  # type: ignore[assignment]
     unmarked_texts: bool = _ropt("unmarked_texts", "--unmarked-texts"),  # type: ignore[assignment]
     top_k: int = _ropt("top_k", "--top-k"),  # type: ignore[assignment]
+    reference: Path | None = _ropt("reference", "--reference"),  # type: ignore[assignment]
+    candidates: int = _ropt("candidates", "--candidates"),  # type: ignore[assignment]
     filter_texts: Path | None = _ropt("filter_texts", "--filter-texts"),  # type: ignore[assignment]
     prompts: Path | None = _ropt("prompts", "--prompts"),  # type: ignore[assignment]
     tokenizer: Path | None = _ropt("tokenizer", "--tokenizer"),  # type: ignore[assignment]
@@ -174,7 +179,7 @@ def radioactivity(
 
     config = RadioactivityConfig(suspect=suspect, out=out, key_file=key_file, accounts=tuple(account), db=db,
                                  mode=mode, texts=texts, unmarked_texts=unmarked_texts, top_k=top_k,
-                                 filter_texts=filter_texts, prompts=prompts,
+                                 reference=reference, candidates=candidates, filter_texts=filter_texts, prompts=prompts,
                                  tokenizer=tokenizer, samples=samples, temperature=temperature,
                                  max_tokens=max_tokens, scheme=scheme, context=context, gamma=gamma,
                                  batch_size=batch_size, max_length=max_length, device=device, alpha=alpha,

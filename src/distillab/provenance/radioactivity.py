@@ -64,13 +64,21 @@ __all__ = ["RadioactivityConfig", "run_radioactivity", "score_keys", "suspect_pr
 
 @torch.inference_mode()
 def suspect_predictions(model: PreTrainedModel, sequences: Sequence[Sequence[int]], width: int, *,
-                        top_k: int = 1, batch_size: int = 8, max_length: int = 512) -> tuple[np.ndarray, np.ndarray]:
+                        top_k: int = 1, batch_size: int = 8, max_length: int = 512,
+                        reference: PreTrainedModel | None = None,
+                        candidates: int = 20) -> tuple[np.ndarray, np.ndarray]:
     """Open mode: (windows [N, width], predicted [N]) for every position of every sequence, `top_k` rows each.
 
     The suspect reads each sequence (cut into pieces of `max_length`) under teacher forcing; at position
     i its `top_k` most likely next tokens are each paired with the window of the `width` text tokens
     ending at i. (A suspect that learned the mark ranks green tokens higher, so they are over-represented
     among its top few, not only at the top; which tokens are scored never depends on the key.)
+
+    With a `reference` model (trained without the marked text: the suspect's base model, or a model of
+    your own trained on unmarked text), the `top_k` tokens are those of the suspect's `candidates` most
+    likely whose log-probability rises most over the reference's. What any language model predicts
+    there cancels out and what the suspect learned beyond it stands out, the mark included; the choice
+    still never depends on the key.
     """
     device = next(model.parameters()).device
     pieces = [list(seq[start:start + max_length]) for seq in sequences
@@ -85,7 +93,12 @@ def suspect_predictions(model: PreTrainedModel, sequences: Sequence[Sequence[int
             ids[row, :len(piece)] = torch.tensor(piece)
             mask[row, :len(piece)] = 1
         logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
-        best = logits.topk(top_k, dim=-1).indices.cpu().numpy()  # [B, L, k]
+        if reference is None:
+            best = logits.topk(top_k, dim=-1).indices.cpu().numpy()  # [B, L, k]
+        else:
+            best = _rising(logits, reference(input_ids=ids.to(reference.device),
+                                             attention_mask=mask.to(reference.device)).logits.to(device),
+                           top_k, candidates).cpu().numpy()
         for row, piece in enumerate(batch):
             arr = np.asarray(piece, dtype=np.int64)
             positions = np.arange(max(width - 1, 0), len(piece))
@@ -96,6 +109,16 @@ def suspect_predictions(model: PreTrainedModel, sequences: Sequence[Sequence[int
     if not predicted:
         return np.zeros((0, width), dtype=np.int64), np.zeros(0, dtype=np.int64)
     return np.concatenate(windows), np.concatenate(predicted).astype(np.int64)
+
+
+def _rising(logits: torch.Tensor, reference_logits: torch.Tensor, top_k: int, candidates: int) -> torch.Tensor:
+    """Of the suspect's `candidates` most likely tokens at each position, the `top_k` whose log-probability
+    exceeds the reference's by most: [B, L, top_k] token ids."""
+    own = torch.log_softmax(logits.float(), dim=-1)
+    theirs = torch.log_softmax(reference_logits.float(), dim=-1)
+    pool = own.topk(max(candidates, top_k), dim=-1).indices
+    rise = own.gather(-1, pool) - theirs.gather(-1, pool)
+    return pool.gather(-1, rise.topk(top_k, dim=-1).indices)
 
 
 def _window_ids(windows: np.ndarray) -> np.ndarray:
@@ -139,12 +162,17 @@ CLOSED_METHOD = ("The suspect completed {prompts} prompts ({texts} completions, 
                  "an exact one-sided test.")
 
 
-def _assumptions(mode: str) -> list[str]:
+REFERENCE_ASSUMPTION = ("The reference model does not depend on the key. (Had it learned the mark, the tokens "
+                        "scored would lean away from green: the test would lose power, not flag more often.)")
+
+
+def _assumptions(mode: str, reference: bool = False) -> list[str]:
     common = [("The key was secret: a model that never saw text marked with it is green on a distinct pair with "
               "probability at most gamma, independently of other pairs."),
               "The watermark settings (scheme, context, gamma) are those the marked text was served with."]
     if mode == "open":
-        return ["The suspect uses the watermarked model's tokenizer.", *common]
+        return ["The suspect uses the watermarked model's tokenizer.", *common,
+                *([] if not reference else [REFERENCE_ASSUMPTION])]
     return [("The completions were tokenized with the watermarked model's tokenizer and are the suspect's own "
             "(no post-processing that rewrites tokens)."), *common]
 
@@ -155,8 +183,15 @@ def radioactivity_results(mode: str, marks: Sequence[Watermark], tallies: Sequen
     """One TestResult per key (Holm-adjusted p-values in details) and, for several keys, the combined test."""
     unmarked = bool((details or {}).get("unmarked_texts"))
     top_k = int((details or {}).get("top_k", 1))
-    predicted = ("its most likely next token was" if top_k == 1
-                 else f"each of its {top_k} most likely next tokens was")
+    reference = (details or {}).get("reference")
+    if reference is not None:
+        candidates = int((details or {}).get("candidates", 20))
+        which = "the token" if top_k == 1 else f"each of the {top_k} tokens"
+        predicted = (f"{which}, among its {candidates} most likely next tokens, whose log-probability rose most "
+                     f"over that of the reference model {reference} was")
+    else:
+        predicted = ("its most likely next token was" if top_k == 1
+                     else f"each of its {top_k} most likely next tokens was")
     skipped = ("the texts were declared and checked unmarked, so pairs occurring in them were scored too"
                if unmarked else "pairs occurring in the texts themselves were skipped")
     method = (OPEN_METHOD if mode == "open" else CLOSED_METHOD).format(
@@ -169,7 +204,7 @@ def radioactivity_results(mode: str, marks: Sequence[Watermark], tallies: Sequen
             counts, mark, name=f"radioactivity/{mode}" + (f"/{mark.account}" if mark.account is not None else ""),
             question=f"Was {suspect} trained on text watermarked {who} (key id {mark.key_id})?",
             null_hypothesis="the suspect never learned from text marked with this key",
-            method=method, assumptions=_assumptions(mode), sample_sizes=sample_sizes,
+            method=method, assumptions=_assumptions(mode, reference is not None), sample_sizes=sample_sizes,
             details={"mode": mode, "suspect": suspect, **(details or {})})
         result.alpha = alpha
         results.append(result)
@@ -185,7 +220,8 @@ def radioactivity_results(mode: str, marks: Sequence[Watermark], tallies: Sequen
             null_hypothesis="the suspect never learned from text marked with any of these keys",
             method=("Holm's correction over the per-key tests; this p-value is the smallest Holm-adjusted "
                     "one (Bonferroni), valid whatever the dependence between the per-key tests."),
-            assumptions=_assumptions(mode), sample_sizes=sample_sizes, statistic=float(len(marks)),
+            assumptions=_assumptions(mode, reference is not None), sample_sizes=sample_sizes,
+            statistic=float(len(marks)),
             p_value=adjusted[best], alpha=alpha,
             effect={"flagged_keys": float(sum(p < alpha for p in adjusted))},
             details={"mode": mode, "suspect": suspect, "strongest_account": marks[best].account,
@@ -256,8 +292,15 @@ def _open(config: RadioactivityConfig, marks: list[Watermark], filter_to: list[l
                   markup=False, highlight=False)
     if config.unmarked_texts:
         check_unmarked(sequences, marks, str(config.texts))
+    reference = None
+    if config.reference is not None:
+        reference, reference_tokenizer = load_model(config.reference, device=config.device)
+        if reference_tokenizer.get_vocab() != tokenizer.get_vocab():
+            raise ConfigError(f"--reference {config.reference}: its vocabulary differs from the suspect's "
+                              f"({config.suspect}); the reference must share the suspect's tokenizer")
     windows, predicted = suspect_predictions(model, sequences, marks[0].width, top_k=config.top_k,
-                                             batch_size=config.batch_size, max_length=config.max_length)
+                                             batch_size=config.batch_size, max_length=config.max_length,
+                                             reference=reference, candidates=config.candidates)
     sizes = {"texts": len(texts), "tokens": sum(len(s) for s in sequences)}
     seen = [] if config.unmarked_texts else sequences
     return score_keys(marks, windows, predicted, seen=seen, filter_to=filter_to), sizes
@@ -309,6 +352,8 @@ def run_radioactivity(config: RadioactivityConfig, *, console: Console | None = 
         tallies, sizes = _open(config, marks, filter_to, console)
         assert config.texts is not None
         details.update(texts=str(config.texts), unmarked_texts=config.unmarked_texts, top_k=config.top_k)
+        if config.reference is not None:
+            details.update(reference=str(config.reference), candidates=config.candidates)
     else:
         tallies, sizes, prompts = _closed(config, marks, filter_to, console)
         details.update(prompts_file=f"{prompts} ({file_sha256(prompts)})", samples_per_prompt=config.samples,

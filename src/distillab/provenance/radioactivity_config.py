@@ -41,6 +41,13 @@ class RadioactivityConfig:
                                      "Refused when the texts show a tested key (p < 0.001).")
     top_k: int = _f(1, "Open mode: score the suspect's k most likely next tokens at each position, not only the "
                        "first (more pairs from the same text, each with a weaker signal).")
+    reference: Path | None = _f(None, "Open mode: a model trained without your marked text (the suspect's base "  # noqa: RUF009
+                                      "model, or one you trained on unmarked text) with the suspect's tokenizer. "
+                                      "Scores the tokens whose probability rose most in the suspect over the "
+                                      "reference: what any model predicts cancels out, so the mark stands out "
+                                      "more. Still exact.")
+    candidates: int = _f(20, "Open mode with --reference: how many of the suspect's most likely tokens at each "
+                             "position are compared with the reference.")
     filter_texts: Path | None = _f(None, "Score only contexts that occur in these watermarked texts (e.g. what "  # noqa: RUF009
                                          "a leaking account received); their own pairs are never scored.")
     prompts: Path | None = _f(None, "Closed mode: prompt file (.jsonl, .csv, .parquet). Default: "  # noqa: RUF009
@@ -64,7 +71,7 @@ class RadioactivityConfig:
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
-        for name in ("key_file", "texts", "filter_texts", "prompts", "tokenizer"):
+        for name in ("key_file", "texts", "filter_texts", "prompts", "tokenizer", "reference"):
             value = getattr(self, name)
             setattr(self, name, None if value is None else Path(value))
         self.accounts = tuple(self.accounts)
@@ -99,6 +106,12 @@ class RadioactivityConfig:
                  "--texts is required in open mode (the texts the suspect reads, e.g. your watermarked outputs)")
             need(mode != "closed" or self.tokenizer is not None,
                  "--tokenizer is required in closed mode (the watermarked model's tokenizer directory)")
+            need(mode == "open" or self.reference is None,
+                 "--reference is for open mode (it compares the suspect's own probabilities with the reference's)")
+        need(self.reference is None or self.reference.is_dir(),
+             f"--reference {self.reference}: not a model directory")
+        need(self.top_k <= self.candidates <= 1000,
+             f"--candidates must be in --top-k..1000, got {self.candidates}")
         for name in ("texts", "filter_texts", "prompts", "key_file"):
             value = getattr(self, name)
             need(value is None or value.exists(), f"--{name.replace('_', '-')} {value}: not found")
