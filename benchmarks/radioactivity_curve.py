@@ -14,7 +14,11 @@ quarter of the teacher's size is SFT-trained on each (``distillab train``), then
   own most likely next tokens are scored, skipping the pairs that occur in those texts (the default,
   valid whatever the texts) and, as `open_unmarked`, scoring them too (``--unmarked-texts``: valid
   because these texts carry no watermark), and as `open_unmarked_topk` scoring its --top-k most likely
-  tokens at each position (``--top-k``);
+  tokens at each position (``--top-k``), and as `open_unmarked_reference` scoring, of its --candidates
+  most likely tokens, the one whose log-probability rose most over a reference model's (``--reference``):
+  another student of the same size, from another random init, trained the same way on the teacher's
+  plain answers to other training prompts (drawn independently from the same pool), as a defender can
+  train one without knowing the suspect's data;
 - closed mode: the student's sampled answers to the held-out prompts are scored.
 
 For each, the distinct (context, token) pairs are taken in the order met, and the benchmark reports how
@@ -48,7 +52,7 @@ from rich.console import Console
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 TARGET_P = 1e-5
-MODES = ("open", "open_unmarked", "open_unmarked_topk", "closed")
+MODES = ("open", "open_unmarked", "open_unmarked_topk", "open_unmarked_reference", "closed")
 MASTER = b"radioactivity-benchmark-master-key"
 
 
@@ -111,6 +115,9 @@ def main() -> None:
     parser.add_argument("--fractions", default="0.01,0.05,0.1,1")
     parser.add_argument("--train-prompts", type=int, default=2000)
     parser.add_argument("--read-prompts", type=int, default=200, help="held-out prompts for both modes")
+    parser.add_argument("--read-samples", type=int, default=1,
+                        help="plain teacher answers per held-out prompt for open mode to read")
+    parser.add_argument("--candidates", type=int, default=20, help="open mode with a reference: tokens compared")
     parser.add_argument("--max-tokens", type=int, default=64, help="longest teacher / student answer")
     parser.add_argument("--closed-samples", type=int, default=2, help="student samples per held-out prompt")
     parser.add_argument("--steps", type=int, default=400)
@@ -186,11 +193,14 @@ def main() -> None:
         open_tallies = score_keys(marks, windows, predicted, seen=reading)
         unmarked_tallies = score_keys(marks, windows, predicted)
         topk = score_keys(marks, *suspect_predictions(model, reading, config.width, top_k=args.top_k, batch_size=16))
+        rising = score_keys(marks, *suspect_predictions(model, reading, config.width, batch_size=16,
+                                                       reference=reference_model, candidates=args.candidates))
         sampled = harvest(str(student), read_prompts, tmp / f"closed-{student.name}", args, n=args.closed_samples)
         closed_seq = encode(completions(sampled))
         prompt_seq = encode([row["messages"][0]["content"] for row in map(json.loads, read_prompts.open())])
         closed_tallies = score_keys(marks, *pairs(closed_seq, config.width), seen=prompt_seq)
-        return {"open": open_tallies, "open_unmarked": unmarked_tallies, "open_unmarked_topk": topk, "closed": closed_tallies,
+        return {"open": open_tallies, "open_unmarked": unmarked_tallies, "open_unmarked_topk": topk,
+                "open_unmarked_reference": rising, "closed": closed_tallies,
                 "closed_tokens": sum(map(len, closed_seq))}
 
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -204,12 +214,16 @@ def main() -> None:
                                     max_batch=64), train_prompts, tmp / "marked", args)
         plain = harvest(create_app(engine, model_name="teacher", max_batch=64), train_prompts, tmp / "plain", args)
         reading_dir = harvest(create_app(engine, model_name="teacher", max_batch=64), read_prompts,
-                              tmp / "reading", args)
+                              tmp / "reading", args, n=args.read_samples)
+        other_prompts = write_rows(prompt_rows("text", "train", args.train_prompts, seed=args.seed + 100),
+                                   tmp / "other.jsonl")
+        other = harvest(create_app(engine, model_name="teacher", max_batch=64), other_prompts, tmp / "other", args)
         reading = encode(completions(reading_dir))
         marked_seq = encode(completions(marked))
         from distillab.provenance.detect import detect
 
         info["harvest"] = {"train_prompts": args.train_prompts, "read_prompts": args.read_prompts,
+                           "read_samples": args.read_samples,
                            "max_tokens": args.max_tokens, "seconds": round(time.monotonic() - t0, 1),
                            "marked_tokens": sum(map(len, marked_seq)), "reading_tokens": sum(map(len, reading)),
                            "marked_text_p": detect(marked_seq, key).p_value,
@@ -219,11 +233,12 @@ def main() -> None:
               f"{info['harvest']['marked_text_green_fraction']:.3f}", flush=True)
         order = [json.loads(line)["id"] for line in train_prompts.read_text().splitlines()]
 
-        def train(name: str, rho: float, seed: int) -> Path:
+        def train(name: str, rho: float, seed: int, data: Path | None = None) -> Path:
             student = tmp / f"student-init-{seed}"
             if not student.exists():
                 info["student"] = build_student(teacher, student, seed=seed)
-            data = mix(marked, plain, set(order[:round(rho * len(order))]), tmp / f"data-{name}")
+            if data is None:
+                data = mix(marked, plain, set(order[:round(rho * len(order))]), tmp / f"data-{name}")
             out = tmp / f"student-{name}"
             t = time.monotonic()
             run_train(TrainConfig(student=student, data=data, out=out, loss="sft", lr=args.lr, max_steps=args.steps,
@@ -231,6 +246,8 @@ def main() -> None:
                       console=Console(quiet=True))
             print(f"  trained {name} in {time.monotonic() - t:.0f}s", flush=True)
             return out
+
+        reference_model, _ = load_model(train("reference", 0.0, args.seed + 100, data=other), device=args.device)
 
         for rho in fractions:
             student = train(f"rho{rho:g}", rho, args.seed)

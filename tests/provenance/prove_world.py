@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -50,3 +52,12 @@ class MarkedModel(torch.nn.Module):
                 for m in self.marks:
                     logits[b, i] = m.apply(logits[b, i], input_ids[b, :i + 1].tolist())
         return SimpleNamespace(logits=logits)
+
+
+def reading_files(folder: Path, teacher: Any, texts: list[list[int]]) -> tuple[Path, Path]:
+    """(a JSONL of the texts decoded, as --texts; the master key file, as --key-file) in `folder`."""
+    reading = folder / "read.jsonl"
+    reading.write_text("".join(json.dumps({"completion": teacher.tokenizer.decode(t)}) + "\n" for t in texts))
+    key = folder / "wm.key"
+    key.write_bytes(MASTER)
+    return reading, key

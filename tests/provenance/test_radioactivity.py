@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from prove_world import MASTER, MarkedModel, mark, random_keys, randomized_p, rng
+from prove_world import MASTER, MarkedModel, mark, random_keys, randomized_p, reading_files, rng
 from scipy.stats import kstest
 from typer.testing import CliRunner
 
@@ -86,10 +86,7 @@ def test_open_mode_flags_a_marked_suspect_and_names_the_leaking_account(teacher:
 
 def test_open_mode_cli_writes_evidence(tiny_model_dir: Path, tmp_path: Path, teacher: Engine,
                                        plain_texts: list[list[int]]) -> None:
-    texts = tmp_path / "read.jsonl"
-    texts.write_text("".join(json.dumps({"completion": teacher.tokenizer.decode(t)}) + "\n" for t in plain_texts))
-    key = tmp_path / "wm.key"
-    key.write_bytes(MASTER)
+    texts, key = reading_files(tmp_path, teacher, plain_texts)
     done = CliRunner().invoke(cli, ["prove", "radioactivity", "--suspect", str(tiny_model_dir), "--texts",
                                     str(texts), "--key-file", str(key), "--tokenizer", str(tiny_model_dir),
                                     "--account", "acme", "--account", "globex", "--out", str(tmp_path / "out"),

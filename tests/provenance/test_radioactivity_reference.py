@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from prove_world import MASTER, MarkedModel, mark, random_keys, randomized_p, rng
+from prove_world import MarkedModel, mark, random_keys, randomized_p, reading_files, rng
 from scipy.stats import kstest
 from typer.testing import CliRunner
 
@@ -63,10 +63,7 @@ def test_a_reference_finds_a_trace_of_the_mark_that_top_predictions_miss(teacher
 
 def test_reference_on_the_command_line(tiny_model_dir: Path, teacher_dir: Path, teacher: Engine, tmp_path: Path,
                                        plain_texts: list[list[int]]) -> None:
-    texts = tmp_path / "read.jsonl"
-    texts.write_text("".join(json.dumps({"completion": teacher.tokenizer.decode(t)}) + "\n" for t in plain_texts))
-    key = tmp_path / "wm.key"
-    key.write_bytes(MASTER)
+    texts, key = reading_files(tmp_path, teacher, plain_texts)
     done = CliRunner().invoke(cli, ["prove", "radioactivity", "--suspect", str(tiny_model_dir), "--texts",
                                     str(texts), "--unmarked-texts", "--reference", str(teacher_dir),
                                     "--candidates", "10", "--key-file", str(key), "--out", str(tmp_path / "out"),
