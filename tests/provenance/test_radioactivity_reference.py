@@ -80,3 +80,21 @@ def test_reference_on_the_command_line(tiny_model_dir: Path, teacher_dir: Path, 
         RadioactivityConfig(suspect=str(tiny_model_dir), texts=texts, top_k=5, candidates=3, out=tmp_path)
     with pytest.raises(ConfigError, match="not a model directory"):
         RadioactivityConfig(suspect=str(tiny_model_dir), texts=texts, reference=tmp_path / "nope", out=tmp_path)
+
+
+def test_a_reference_with_another_vocabulary_is_refused(tiny_model_dir: Path, teacher: Engine, tmp_path: Path,
+                                                        plain_texts: list[list[int]]) -> None:
+    from distillab.toy.models import ModelSize, build_model
+    from distillab.toy.tokenizer import build_tokenizer
+
+    other = tmp_path / "other-vocab"
+    tokenizer = build_tokenizer(["the cat sat on the mat. " * 20, "a dog ran in the park. " * 20], vocab_size=300)
+    build_model(tokenizer, ModelSize(layers=1, dim=32, heads=2, max_positions=64), seed=0).save_pretrained(other)
+    tokenizer.save_pretrained(other)
+    texts, key = reading_files(tmp_path, teacher, plain_texts[:2])
+    done = CliRunner().invoke(cli, ["prove", "radioactivity", "--suspect", str(tiny_model_dir), "--texts", str(texts),
+                                    "--reference", str(other), "--key-file", str(key), "--out", str(tmp_path / "out"),
+                                    "--no-progress"])
+    assert isinstance(done.exception, ConfigError), done.output
+    assert "--reference" in str(done.exception) and "vocabulary differs" in str(done.exception)
+    assert not (tmp_path / "out" / "evidence.json").exists()
