@@ -342,3 +342,19 @@ def test_bad_databases_give_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         Store("postgresql://gw:s3cret-pw@db:notaport/gateway")
     assert "s3cret-pw" not in str(caught.value)
+
+
+def test_a_log_connection_that_died_is_replaced_and_the_write_kept(store: Store) -> None:
+    record = {"ts": 1.0, "endpoint": "/v1/completions", "status": 200, "account": "a"}
+    store.log_requests([record])
+    store._log_conn.dbapi_connection.close()  # the kept connection dies under the store (as a lost one does)
+    store.log_requests([record, record])  # written on a fresh connection, once
+    assert [r["account"] for r in store.iter_logs()] == ["a", "a", "a"]
+
+
+def test_a_failed_log_write_stores_nothing_and_the_next_one_works(store: Store) -> None:
+    good = {"ts": 1.0, "endpoint": "/v1/completions", "status": 200, "account": "a"}
+    with pytest.raises(Exception, match="parameter|adapt"):  # the second row cannot be stored: the whole write fails
+        store.log_requests([good, {**good, "ts": 2.0, "latency_ms": object()}])
+    store.log_requests([good])
+    assert [r["ts"] for r in store.iter_logs()] == [1.0]

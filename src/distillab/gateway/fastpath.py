@@ -54,7 +54,7 @@ class GatewayApp(FastAPI):
         try:
             await _read_body(request)
             response = await handler(request)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - every error goes to the app's handlers, as in Starlette
             response = await self._handle_error(request, exc)
         await response(scope, receive, send)
 

@@ -311,22 +311,31 @@ class Store:
         if self._log_positional:
             rows = [tuple(row[name] for name in self._log_columns) for row in rows]
         with self._log_lock:
-            if self._log_conn is None:
-                self._log_conn = self.engine.raw_connection()
-            conn = self._log_conn
+            self._write_log(rows)
+
+    def _write_log(self, rows: list[Any], *, retry: bool = True) -> None:
+        """One transaction on the kept log connection. On any failure the connection is dropped (nothing of
+        the transaction was committed); when it had died under us (a PostgreSQL restart, a dropped socket),
+        the rows are written once more on a fresh one, as the pool's pre-ping would have done."""
+        if self._log_conn is None:
+            self._log_conn = self.engine.raw_connection()
+        conn = self._log_conn
+        try:
+            cursor = conn.cursor()
             try:
-                cursor = conn.cursor()
-                try:
-                    cursor.executemany(self._log_sql, rows)
-                finally:
-                    cursor.close()
-                conn.commit()
-            except BaseException:
-                # Whatever went wrong (a lost PostgreSQL connection, a full disk), the next write starts
-                # over on a fresh connection; nothing of this transaction was committed.
-                self._log_conn = None
-                conn.invalidate()
+                cursor.executemany(self._log_sql, rows)
+            finally:
+                cursor.close()
+            conn.commit()
+            return
+        except BaseException as exc:
+            lost = isinstance(exc, Exception) and self.engine.dialect.is_disconnect(exc, conn.dbapi_connection,
+                                                                                     None)
+            self._log_conn = None
+            conn.invalidate()
+            if not (lost and retry):
                 raise
+        self._write_log(rows, retry=False)
 
     def iter_logs(self, *, account: str | None = None, since: float | None = None,
                   batch: int = 1000) -> Iterator[dict[str, Any]]:
