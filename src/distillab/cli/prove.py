@@ -11,6 +11,7 @@ import typer
 from distillab.cli.options import option
 from distillab.fields import help_of
 from distillab.provenance.attribution_config import AttributionConfig
+from distillab.provenance.membership_config import MembershipConfig
 from distillab.provenance.radioactivity_config import RadioactivityConfig
 
 app = typer.Typer(
@@ -96,6 +97,55 @@ def attribution(
     for result in results:
         outcome = "significant" if result.significant else "not significant"
         print(f"{result.name}: p = {result.p_value:.3g} ({outcome} at {result.alpha:g})")
+    print(f"evidence: {out / 'evidence.html'}")
+
+
+MEMBERSHIP_HELP = """Test whether the suspect was trained on the very answers you served.
+
+Each served answer was one random draw of your model's; sample fresh answers to the same prompts with the
+same model and settings (--alternatives), and a suspect that never saw the served ones finds them no
+more likely than the fresh ones. The suspect (its weights) scores every answer; the number of prompts
+where the served answer beats every fresh one gets an exact p-value. No watermark needed, but the fresh
+answers must come from the same model, settings and watermark key as the served ones.
+
+Writes OUT/evidence.json and OUT/evidence.html.
+
+Examples:
+
+\b
+  distillab logs export --db gateway.db --account acme --out served.jsonl
+  distillab generate --teacher runs/teacher --prompts acme-prompts.jsonl --n 4 --out runs/fresh
+  distillab prove membership --suspect runs/suspect --served served.jsonl --alternatives runs/fresh \\
+      --out runs/membership
+
+See docs/prove.md.
+"""
+
+
+def _mopt(name: str, *flags: str) -> object:
+    return option(MembershipConfig, name, *flags)
+
+
+@app.command("membership", help=MEMBERSHIP_HELP)
+def membership(
+    suspect: str = typer.Option(..., "--suspect", help=help_of(MembershipConfig, "suspect")),
+    served: Path = typer.Option(..., "--served", help=help_of(MembershipConfig, "served")),
+    alternatives: Path = typer.Option(..., "--alternatives", help=help_of(MembershipConfig, "alternatives")),
+    out: Path = typer.Option(..., "--out", help=help_of(MembershipConfig, "out")),
+    batch_size: int = _mopt("batch_size", "--batch-size"),  # type: ignore[assignment]
+    max_length: int = _mopt("max_length", "--max-length"),  # type: ignore[assignment]
+    device: str = _mopt("device", "--device"),  # type: ignore[assignment]
+    alpha: float = _mopt("alpha", "--alpha"),  # type: ignore[assignment]
+) -> None:
+    from distillab.provenance.membership import run_membership  # keeps `distillab --help` fast
+
+    config = MembershipConfig(suspect=suspect, served=served, alternatives=alternatives, out=out,
+                              batch_size=batch_size, max_length=max_length, device=device, alpha=alpha)
+    result = run_membership(config)
+    outcome = "significant" if result.significant else "not significant"
+    print(f"{result.name}: p = {result.p_value:.3g} ({outcome} at {result.alpha:g}); served answer on top for "
+          f"{int(result.statistic)} of {result.sample_sizes['prompts']} prompts "
+          f"(chance: {result.effect['share_expected_by_chance']:.0%})")
     print(f"evidence: {out / 'evidence.html'}")
 
 

@@ -1,0 +1,128 @@
+"""Membership of served answers: exact on a suspect that never saw them, powerful on one trained on them.
+Real harvests from the tiny teacher served on loopback; a real SFT run makes the guilty suspect."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rich.console import Console
+from scipy.stats import binom
+from typer.testing import CliRunner
+
+from distillab.cli.main import app as cli
+from distillab.data.config import HarvestConfig
+from distillab.data.harvest import run_harvest
+from distillab.data.records import read_records
+from distillab.errors import ConfigError, DataError
+from distillab.provenance.membership import (
+    MembershipConfig,
+    answer_scores,
+    membership_result,
+    poisson_binomial_sf,
+    run_membership,
+)
+from distillab.serving.app import create_app
+from distillab.serving.background import run_in_background
+from distillab.serving.engine import Engine
+from distillab.serving.loading import load_model
+
+
+def test_poisson_binomial_matches_the_binomial_and_does_not_underflow() -> None:
+    for k in (0, 1, 7, 20):
+        assert poisson_binomial_sf(k, [0.2] * 20) == pytest.approx(binom.sf(k - 1, 20, 0.2), rel=1e-9)
+    mixed = [0.5, 0.25, 0.2]
+    exact = sum(np.prod([p if b else 1 - p for p, b in zip(mixed, bits)])
+                for bits in np.ndindex(2, 2, 2) if sum(bits) >= 2)
+    assert poisson_binomial_sf(2, mixed) == pytest.approx(exact)
+    assert 0 < poisson_binomial_sf(2000, [0.2] * 2000) < 1e-300 or poisson_binomial_sf(2000, [0.2] * 2000) == 0.0
+    assert poisson_binomial_sf(3, [0.5, 0.5]) == 0.0
+
+
+def harvest(teacher_dir: Path, rows: list[dict], out: Path, n: int) -> Path:
+    prompts = out.with_suffix(".jsonl")
+    prompts.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with run_in_background(create_app(Engine.load(teacher_dir, device="cpu"), model_name="t")) as url:
+        run_harvest(HarvestConfig(teacher=url + "/v1", prompts=prompts, out=out, n=n, temperature=1.0,
+                                  max_tokens=24, top_logprobs=0, concurrency=8, progress=False),
+                    console=Console(quiet=True))
+    return out
+
+
+@pytest.fixture(scope="module")
+def answers(teacher_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(served: one answer to each of 40 prompts, fresh: 4 more answers to each), from the same teacher."""
+    folder = tmp_path_factory.mktemp("membership")
+    rows = [{"id": f"p{i}", "prompt": f"Ann has {i} pens and {i + 3} cups. "} for i in range(40)]
+    return harvest(teacher_dir, rows, folder / "served", 1), harvest(teacher_dir, rows, folder / "fresh", 4)
+
+
+def test_an_innocent_suspect_is_calibrated_over_random_choices_of_the_served_answer(
+        tiny_model_dir: Path, answers: tuple[Path, Path]) -> None:
+    """Each prompt's 5 answers are exchangeable: whichever is called "served", p is valid."""
+    from distillab.provenance.membership import prompt_of, read_answers
+
+    pool: dict[str, list] = {}
+    for answer in read_answers(answers[0]) + read_answers(answers[1]):
+        pool.setdefault(prompt_of(answer), []).append(answer)
+    groups = [g for g in pool.values() if len(g) == 5]
+    assert len(groups) >= 35
+    model, tokenizer = load_model(str(tiny_model_dir), device="cpu")  # never saw any of them
+    scores = answer_scores(model, tokenizer, [a for g in groups for a in g]).reshape(len(groups), 5)
+    rng = np.random.default_rng(0)
+    p_values = []
+    for _ in range(400):
+        pick = rng.integers(0, 5, size=len(groups))
+        served = scores[np.arange(len(groups)), pick]
+        rest = [np.delete(row, j) for row, j in zip(scores, pick)]
+        p_values.append(membership_result(served, rest, suspect="x").p_value)
+    p_values = np.asarray(p_values)
+    assert np.mean(p_values < 0.05) <= 0.07 and np.mean(p_values < 0.2) <= 0.25  # exact, slightly conservative
+    assert np.mean(p_values < 0.5) > 0.25  # and not degenerate
+
+
+def test_a_suspect_trained_on_the_served_answers_is_flagged_from_a_log_export(
+        tiny_model_dir: Path, answers: tuple[Path, Path], tmp_path: Path) -> None:
+    from distillab.train.config import TrainConfig
+    from distillab.train.trainer import run_train
+
+    served, fresh = answers
+    suspect = tmp_path / "suspect"
+    run_train(TrainConfig(student=tiny_model_dir, data=served, out=suspect, loss="sft", lr=1e-2, max_steps=200,
+                          batch_size=8, eval_fraction=0.0, progress=False), console=Console(quiet=True))
+    # What the gateway would have logged: the request-log export of those answers.
+    log = tmp_path / "served.jsonl"
+    rows = read_records(served, columns=["prompt", "completion"]).to_pylist()
+    log.write_text("".join(json.dumps({"prompt": r["prompt"], "messages": None, "response": r["completion"],
+                                       "status": 200}) + "\n" for r in rows)
+                   + json.dumps({"prompt": "refused", "messages": None, "response": None, "status": 429}) + "\n")
+    done = CliRunner().invoke(cli, ["prove", "membership", "--suspect", str(suspect), "--served", str(log),
+                                    "--alternatives", str(fresh), "--out", str(tmp_path / "out")])
+    assert done.exit_code == 0, done.output
+    (test,) = json.loads((tmp_path / "out" / "evidence.json").read_text())["tests"]
+    assert test["name"] == "membership/served-answers" and test["sample_sizes"]["prompts"] >= 35
+    assert test["p_value"] < 1e-6 and test["effect"]["share_served_on_top"] > 0.5, test
+    assert (tmp_path / "out" / "evidence.html").is_file()
+    # The model it started from never saw them: not flagged.
+    innocent = run_membership(MembershipConfig(suspect=str(tiny_model_dir), served=log, alternatives=fresh,
+                                               out=tmp_path / "innocent"), console=Console(quiet=True))
+    assert innocent.p_value > 1e-3
+
+
+def test_bad_inputs_are_named(tiny_model_dir: Path, answers: tuple[Path, Path], tmp_path: Path) -> None:
+    other = tmp_path / "other.jsonl"
+    other.write_text(json.dumps({"prompt": "something else", "completion": "x"}) + "\n")
+    with pytest.raises(DataError, match="--alternatives .*no answers to the prompts of --served"):
+        run_membership(MembershipConfig(suspect=str(tiny_model_dir), served=answers[0], alternatives=other,
+                                        out=tmp_path / "out"), console=Console(quiet=True))
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(json.dumps({"prompt": "p"}) + "\n")
+    with pytest.raises(DataError, match=r"broken.jsonl: row 1 has neither 'response'"):
+        run_membership(MembershipConfig(suspect=str(tiny_model_dir), served=broken, alternatives=answers[1],
+                                        out=tmp_path / "out"), console=Console(quiet=True))
+    with pytest.raises(ConfigError, match="--alternatives .*not found"):
+        MembershipConfig(suspect=str(tiny_model_dir), served=answers[0], alternatives=tmp_path / "nope", out=tmp_path)
+    with pytest.raises(ConfigError, match="not a model directory"):
+        MembershipConfig(suspect="http://127.0.0.1:9/v1", served=answers[0], alternatives=answers[1], out=tmp_path)
