@@ -83,26 +83,43 @@ def test_an_innocent_suspect_is_calibrated_over_random_choices_of_the_served_ans
     assert np.mean(p_values < 0.5) > 0.25  # and not degenerate
 
 
-def test_a_suspect_trained_on_the_served_answers_is_flagged_from_a_log_export(
-        tiny_model_dir: Path, answers: tuple[Path, Path], tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def guilty(tiny_model_dir: Path, answers: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model fine-tuned on the served answers."""
     from distillab.train.config import TrainConfig
     from distillab.train.trainer import run_train
 
-    served, fresh = answers
-    suspect = tmp_path / "suspect"
-    run_train(TrainConfig(student=tiny_model_dir, data=served, out=suspect, loss="sft", lr=1e-2, max_steps=200,
+    suspect = tmp_path_factory.mktemp("guilty") / "suspect"
+    run_train(TrainConfig(student=tiny_model_dir, data=answers[0], out=suspect, loss="sft", lr=1e-2, max_steps=200,
                           batch_size=8, eval_fraction=0.0, progress=False), console=Console(quiet=True))
-    # What the gateway would have logged: the request-log export of those answers.
-    log = tmp_path / "served.jsonl"
+    return suspect
+
+
+def log_export(served: Path, path: Path, **params: object) -> Path:
+    """What the gateway would have logged for those answers (`distillab logs export`), plus a refused
+    request and a degraded answer, which the test must skip."""
     rows = read_records(served, columns=["prompt", "completion"]).to_pylist()
-    log.write_text("".join(json.dumps({"prompt": r["prompt"], "messages": None, "response": r["completion"],
-                                       "status": 200}) + "\n" for r in rows)
-                   + json.dumps({"prompt": "refused", "messages": None, "response": None, "status": 429}) + "\n")
+    lines = [{"prompt": r["prompt"], "messages": None, "response": r["completion"], "status": 200,
+              "params": params, "decision": "allow"} for r in rows]
+    lines += [{"prompt": "refused", "messages": None, "response": None, "status": 429, "params": params},
+              {"prompt": "degraded one", "messages": None, "response": "short", "status": 200,
+               "params": params, "decision": "degrade"}]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return path
+
+
+def test_a_suspect_trained_on_the_served_answers_is_flagged_from_a_log_export(
+        tiny_model_dir: Path, answers: tuple[Path, Path], guilty: Path, tmp_path: Path) -> None:
+    served, fresh = answers
+    suspect = guilty
+    # What the gateway would have logged: the request-log export of those answers.
+    log = log_export(served, tmp_path / "served.jsonl")
     done = CliRunner().invoke(cli, ["prove", "membership", "--suspect", str(suspect), "--served", str(log),
                                     "--alternatives", str(fresh), "--out", str(tmp_path / "out")])
     assert done.exit_code == 0, done.output
     (test,) = json.loads((tmp_path / "out" / "evidence.json").read_text())["tests"]
     assert test["name"] == "membership/served-answers" and test["sample_sizes"]["prompts"] >= 35
+    assert test["details"]["degraded_answers_skipped"] == 1
     assert test["p_value"] < 1e-6 and test["effect"]["share_served_on_top"] > 0.5, test
     assert (tmp_path / "out" / "evidence.html").is_file()
     # The model it started from never saw them: not flagged.
@@ -126,3 +143,21 @@ def test_bad_inputs_are_named(tiny_model_dir: Path, answers: tuple[Path, Path], 
         MembershipConfig(suspect=str(tiny_model_dir), served=answers[0], alternatives=tmp_path / "nope", out=tmp_path)
     with pytest.raises(ConfigError, match="not a model directory"):
         MembershipConfig(suspect="http://127.0.0.1:9/v1", served=answers[0], alternatives=answers[1], out=tmp_path)
+
+
+def test_fresh_answers_sampled_here_from_the_serving_model(teacher_dir: Path, answers: tuple[Path, Path],
+                                                          guilty: Path, tmp_path: Path) -> None:
+    log = log_export(answers[0], tmp_path / "served.jsonl", temperature=1.0, max_tokens=24)
+    with run_in_background(create_app(Engine.load(teacher_dir, device="cpu"), model_name="t")) as url:
+        result = run_membership(MembershipConfig(suspect=str(guilty), served=log, teacher=url + "/v1", samples=3,
+                                                 temperature=1.0, max_tokens=24, out=tmp_path / "out",
+                                                 progress=False), console=Console(quiet=True))
+        assert result.p_value < 1e-4 and 0.25 <= result.effect["share_expected_by_chance"] < 0.3  # 3 fresh each
+        assert result.details["teacher"] == url + "/v1" and (tmp_path / "out" / "fresh" / "manifest.json").is_file()
+        with pytest.raises(ConfigError, match="served with max_tokens=24, not --temperature 1.0 --max-tokens 64"):
+            run_membership(MembershipConfig(suspect=str(guilty), served=log, teacher=url + "/v1", temperature=1.0,
+                                            max_tokens=64, out=tmp_path / "other"), console=Console(quiet=True))
+    with pytest.raises(ConfigError, match="--teacher needs --temperature and --max-tokens"):
+        MembershipConfig(suspect=str(guilty), served=log, teacher="http://127.0.0.1:9/v1", out=tmp_path)
+    with pytest.raises(ConfigError, match="give one of --alternatives"):
+        MembershipConfig(suspect=str(guilty), served=log, out=tmp_path)

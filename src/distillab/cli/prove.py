@@ -103,7 +103,7 @@ def attribution(
 MEMBERSHIP_HELP = """Test whether the suspect was trained on the very answers you served.
 
 Each served answer was one random draw of your model's; sample fresh answers to the same prompts with the
-same model and settings (--alternatives), and a suspect that never saw the served ones finds them no
+same model and settings (--alternatives, or --teacher to sample them here), and a suspect that never saw the served ones finds them no
 more likely than the fresh ones. The suspect (its weights) scores every answer; the number of prompts
 where the served answer beats every fresh one gets an exact p-value. No watermark needed, but the fresh
 answers must come from the same model, settings and watermark key as the served ones.
@@ -114,8 +114,9 @@ Examples:
 
 \b
   distillab logs export --db gateway.db --account acme --out served.jsonl
-  distillab generate --teacher runs/teacher --prompts acme-prompts.jsonl --n 4 --out runs/fresh
-  distillab prove membership --suspect runs/suspect --served served.jsonl --alternatives runs/fresh \\
+  distillab prove membership --suspect runs/suspect --served served.jsonl \\
+      --teacher http://127.0.0.1:8000/v1 --temperature 1 --max-tokens 256 --out runs/membership
+  distillab prove membership --suspect runs/suspect --served runs/served --alternatives runs/fresh \\
       --out runs/membership
 
 See docs/prove.md.
@@ -130,8 +131,16 @@ def _mopt(name: str, *flags: str) -> object:
 def membership(
     suspect: str = typer.Option(..., "--suspect", help=help_of(MembershipConfig, "suspect")),
     served: Path = typer.Option(..., "--served", help=help_of(MembershipConfig, "served")),
-    alternatives: Path = typer.Option(..., "--alternatives", help=help_of(MembershipConfig, "alternatives")),
     out: Path = typer.Option(..., "--out", help=help_of(MembershipConfig, "out")),
+    alternatives: Path | None = _mopt("alternatives", "--alternatives"),  # type: ignore[assignment]
+    teacher: str | None = _mopt("teacher", "--teacher"),  # type: ignore[assignment]
+    samples: int = _mopt("samples", "--samples"),  # type: ignore[assignment]
+    temperature: float | None = _mopt("temperature", "--temperature"),  # type: ignore[assignment]
+    max_tokens: int | None = _mopt("max_tokens", "--max-tokens"),  # type: ignore[assignment]
+    concurrency: int = _mopt("concurrency", "--concurrency"),  # type: ignore[assignment]
+    api_key_env: str = _mopt("api_key_env", "--api-key-env"),  # type: ignore[assignment]
+    max_retries: int = _mopt("max_retries", "--max-retries"),  # type: ignore[assignment]
+    progress: bool = _mopt("progress", "--progress/--no-progress"),  # type: ignore[assignment]
     batch_size: int = _mopt("batch_size", "--batch-size"),  # type: ignore[assignment]
     max_length: int = _mopt("max_length", "--max-length"),  # type: ignore[assignment]
     device: str = _mopt("device", "--device"),  # type: ignore[assignment]
@@ -139,8 +148,11 @@ def membership(
 ) -> None:
     from distillab.provenance.membership import run_membership  # keeps `distillab --help` fast
 
-    config = MembershipConfig(suspect=suspect, served=served, alternatives=alternatives, out=out,
-                              batch_size=batch_size, max_length=max_length, device=device, alpha=alpha)
+    config = MembershipConfig(suspect=suspect, served=served, alternatives=alternatives, teacher=teacher,
+                              samples=samples, temperature=temperature, max_tokens=max_tokens, out=out,
+                              batch_size=batch_size, max_length=max_length, device=device, alpha=alpha,
+                              concurrency=concurrency, api_key_env=api_key_env, max_retries=max_retries,
+                              progress=progress)
     result = run_membership(config)
     outcome = "significant" if result.significant else "not significant"
     print(f"{result.name}: p = {result.p_value:.3g} ({outcome} at {result.alpha:g}); served answer on top for "

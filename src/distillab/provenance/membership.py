@@ -35,7 +35,7 @@ import torch
 from rich.console import Console
 from scipy.special import logsumexp
 
-from distillab.errors import DataError
+from distillab.errors import ConfigError, DataError
 from distillab.provenance.evidence import TestResult
 from distillab.provenance.membership_config import MembershipConfig
 from distillab.provenance.report import write_evidence
@@ -78,10 +78,13 @@ def read_answers(path: Path) -> list[dict[str, Any]]:
         text = row.get("response", row.get("completion"))
         if not text or row.get("status", 200) != 200:
             continue
-        messages = row.get("messages")
+        messages, params = row.get("messages"), row.get("params")
         if isinstance(messages, str):  # a log exported as text columns
             messages = json.loads(messages)
-        answers.append({"prompt": row.get("prompt"), "messages": messages, "completion": text})
+        if isinstance(params, str):
+            params = json.loads(params)
+        answers.append({"prompt": row.get("prompt"), "messages": messages, "completion": text,
+                        "params": params if isinstance(params, dict) else {}, "decision": row.get("decision")})
     return answers
 
 
@@ -181,24 +184,59 @@ def membership_result(served: np.ndarray, alternatives: Sequence[np.ndarray], *,
         details={"suspect": suspect, **(details or {})})
 
 
+def fresh_answers(config: MembershipConfig, served: Sequence[dict[str, Any]], console: Console) -> list[dict[str, Any]]:
+    """--samples fresh answers of --teacher to each served prompt, with the served settings, sampled through
+    the harvest machinery into OUT/fresh (resumable)."""
+    from distillab.provenance.samples import sample
+
+    assert config.teacher is not None and config.temperature is not None and config.max_tokens is not None
+    wanted = {"temperature": config.temperature, "max_tokens": config.max_tokens}
+    clashes = sorted({f"{name}={answer['params'][name]!r}" for answer in served for name, value in wanted.items()
+                      if name in answer.get("params", {}) and answer["params"][name] != value})
+    if clashes:
+        raise ConfigError(f"--served {config.served}: answers were served with {', '.join(clashes[:5])}, not "
+                          f"--temperature {config.temperature} --max-tokens {config.max_tokens}; test each setting "
+                          "separately (e.g. per account) with the settings it was served with")
+    rows = [{"id": f"m{i}", **({"messages": [{"role": m["role"], "content": m["content"]} for m in a["messages"]]}
+                               if a.get("messages") else {"prompt": a.get("prompt")})} for i, a in enumerate(served)]
+    prompts = config.out / "fresh-prompts.jsonl"
+    prompts.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    console.print(f"membership: asking {config.teacher} for {config.samples} fresh answers to each of {len(rows)} "
+                  "served prompts", markup=False, highlight=False)
+    grouped = sample(config.teacher, prompts, config.out / "fresh", n=config.samples, temperature=config.temperature,
+                     max_tokens=config.max_tokens, concurrency=config.concurrency, api_key_env=config.api_key_env,
+                     max_retries=config.max_retries, progress=config.progress, console=console,
+                     terms="fresh answers for a membership test (distillab prove membership)")
+    return [{"prompt": a.get("prompt"), "messages": a.get("messages"), "completion": text}
+            for i, a in enumerate(served) for text in grouped.get(f"m{i}", []) if text]
+
+
 def run_membership(config: MembershipConfig, *, console: Console | None = None) -> TestResult:
     """Score the served and fresh answers with the suspect, write OUT/evidence.json and .html."""
     from distillab.serving.loading import load_model
 
     console = console or Console(stderr=True)
+    config.out.mkdir(parents=True, exist_ok=True)
     served_all = read_answers(config.served)
-    fresh_all = read_answers(config.alternatives)
+    # A degraded answer was served with other settings (shorter, no logprobs) than the request asked for:
+    # fresh answers drawn with the request's settings would not be its equals.
+    served_ok = [a for a in served_all if a.get("decision") != "degrade"]
     first: dict[str, dict[str, Any]] = {}
-    for answer in served_all:
+    for answer in served_ok:
         first.setdefault(prompt_of(answer), answer)
+    if config.alternatives is not None:
+        fresh_all = read_answers(config.alternatives)
+    else:
+        fresh_all = fresh_answers(config, list(first.values()), console)
     fresh: dict[str, list[dict[str, Any]]] = {}
     for answer in fresh_all:
         if prompt_of(answer) in first:
             fresh.setdefault(prompt_of(answer), []).append(answer)
     prompts = [key for key in first if fresh.get(key)]
     if not prompts:
-        raise DataError(f"--alternatives {config.alternatives}: no answers to the prompts of --served "
-                        f"{config.served} ({len(first)} prompts there); sample the same prompts again")
+        source = f"--alternatives {config.alternatives}" if config.alternatives else f"--teacher {config.teacher}"
+        raise DataError(f"{source}: no answers to the prompts of --served {config.served} ({len(first)} prompts "
+                        "there); sample the same prompts again")
     console.print(f"membership: {config.suspect} scores {len(prompts)} served answers and "
                   f"{sum(len(fresh[k]) for k in prompts)} fresh ones", markup=False, highlight=False)
     model, tokenizer = load_model(config.suspect, device=config.device)
@@ -212,10 +250,14 @@ def run_membership(config: MembershipConfig, *, console: Console | None = None) 
     keep = [i for i, (s, a) in enumerate(zip(served_scores, alternatives)) if np.isfinite(s) and np.isfinite(a).all()]
     result = membership_result(served_scores[keep], [alternatives[i] for i in keep], suspect=config.suspect,
                                alpha=config.alpha,
-                               details={"served": str(config.served), "alternatives": str(config.alternatives),
+                               details={"served": str(config.served),
+                                        "alternatives": str(config.alternatives or config.out / "fresh"),
                                         "served_answers_read": len(served_all),
+                                        "degraded_answers_skipped": len(served_all) - len(served_ok),
+                                        **({"teacher": config.teacher, "samples": config.samples,
+                                            "temperature": config.temperature, "max_tokens": config.max_tokens}
+                                           if config.teacher is not None else {}),
                                         "prompts_without_alternatives": len(first) - len(prompts),
                                         "prompts_too_long": len(prompts) - len(keep)})
-    config.out.mkdir(parents=True, exist_ok=True)
     write_evidence([result], config.out, title=f"Membership of served answers in {config.suspect}")
     return result

@@ -27,7 +27,8 @@ from distillab.evaluate.answers import fingerprint
 
 def sample(model: str, prompts: Path, out: Path, *, n: int, temperature: float, max_tokens: int,
            concurrency: int = 8, api_key_env: str = "OPENAI_API_KEY", max_retries: int = 6,
-           progress: bool = True, console: Console | None = None) -> dict[str, list[str]]:
+           progress: bool = True, console: Console | None = None,
+           terms: str = "attribution samples (distillab prove attribution)") -> dict[str, list[str]]:
     """``n`` completions of ``model`` to every prompt of ``prompts``, keyed by prompt id.
 
     Prompts the model rejected have fewer (or no) completions; the tests leave such prompts out.
@@ -43,7 +44,7 @@ def sample(model: str, prompts: Path, out: Path, *, n: int, temperature: float, 
     config = HarvestConfig(teacher=model, prompts=prompts, out=out, n=n, temperature=temperature,
                            max_tokens=max_tokens, top_logprobs=0, seed=None, concurrency=concurrency,
                            api_key_env=api_key_env, max_retries=max_retries,
-                           terms="attribution samples (distillab prove attribution)", overwrite=True,
+                           terms=terms, overwrite=True,
                            progress=progress)
     run_harvest(config, console=console)
     wanted = {prompt_key(row) for row in read_prompts(prompts)}
