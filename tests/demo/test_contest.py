@@ -82,6 +82,14 @@ def test_tiny_contest_end_to_end(tmp_path: Path) -> None:
                                                              "attribution/closer"}
         assert all(0 < t["p_value"] <= 1 for t in tests)
     assert (where / "prove" / "evidence.html").is_file()
+    # Membership of the served answers: the campaign answers that were not degraded, against fresh ones.
+    full = campaign["answered"] - campaign["degraded"]
+    assert full > 0
+    for proof in (round_["proof"], summary["control"]["proof"]):
+        (test,) = proof["membership"]
+        assert test["name"] == "membership/served-answers" and 0 < test["p_value"] <= 1
+        assert test["sample_sizes"]["prompts"] == min(full, config.membership_prompts)
+    assert "membership/served-answers" in (config.out / "report.html").read_text()
     report = (config.out / "report.html").read_text()
     assert "<svg" in report
     assert json.loads((config.out / "summary.json").read_text())["rounds"]["detect+degrade"]["campaign"] == campaign

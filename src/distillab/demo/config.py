@@ -46,6 +46,8 @@ class ContestConfig:
     attribution_samples: int = _f(10, "Completions per prompt and model for the attribution test.")
     radioactivity_texts: int = _f(300, "Held-out prompts whose plain teacher answers the suspect reads "
                                        "(radioactivity, open mode).")
+    membership_prompts: int = _f(100, "Served campaign answers the membership test checks, per round.")
+    membership_samples: int = _f(3, "Fresh teacher answers per served prompt for the membership test.")
     seed: int = _f(0, "Seed of the simulated traffic and the students.")
     teacher: TeacherConfig = field(default_factory=lambda: TeacherConfig(task="text"),
                                    metadata={"help": "The tiny teacher to build or reuse (`distillab toy teacher`)."})
@@ -63,7 +65,8 @@ class ContestConfig:
         if len(set(self.defenses)) != len(self.defenses):
             problems.append("defense: one is named twice")
         for name in ("campaign_accounts", "campaign_queries", "honest_accounts", "reference_accounts", "rpm",
-                     "degrade_max_tokens", "steps", "eval_items", "attribution_prompts", "radioactivity_texts"):
+                     "degrade_max_tokens", "steps", "eval_items", "attribution_prompts", "radioactivity_texts",
+                     "membership_prompts", "membership_samples"):
             if getattr(self, name) < 1:
                 problems.append(f"{name}: must be >= 1, got {getattr(self, name)}")
         if self.honest_requests < 0:

@@ -20,6 +20,7 @@ from rich.console import Console
 
 from distillab.atomic import write_text
 from distillab.demo.config import ContestConfig
+from distillab.demo.membership import membership
 from distillab.demo.proof import prove
 from distillab.demo.round import evaluate, reference_losses, run_contest_round
 from distillab.demo.story import render_report
@@ -39,6 +40,9 @@ def run_contest(config: ContestConfig, console: Console | None = None) -> dict[s
     teacher = evaluate(world.teacher, world.root / "eval-teacher", config, world, console)
     untrained = evaluate(world.student_init, world.root / "eval-student-init", config, world, console)
     rounds = {defense: run_contest_round(config, world, defense, console) for defense in config.defenses}
+    first = config.out / f"round-{config.defenses[0]}"  # the control is checked against the first round's answers
+    control["proof"]["membership"] = membership(world.control, first, first / "prove-control-membership", world,
+                                                config, console)
     summary = {
         "task": config.task, "metric": config.metric,
         "reference_losses": reference_losses(config, world) if config.task != "arith" else None,

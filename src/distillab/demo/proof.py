@@ -63,7 +63,7 @@ def share_reference_samples(out: Path, world: World) -> None:
                 link.symlink_to(target)
 
 
-def _brief(result: Any) -> dict[str, Any]:
+def brief(result: Any) -> dict[str, Any]:
     return {"name": result.name, "question": result.question, "p_value": result.p_value,
             "significant": result.significant, "verdict": result.verdict(), "effect": result.effect,
             "sample_sizes": result.sample_sizes}
@@ -97,7 +97,7 @@ def prove(suspect: Path, out: Path, world: World, config: ContestConfig, console
             prompts=prompts, samples_per_prompt=config.attribution_samples, max_tokens=40, seed=config.seed,
             progress=console.is_terminal), console=console)
         write_evidence([*radioactive, *attributed], out)
-        proof = {"radioactivity": [_brief(r) for r in radioactive], "attribution": [_brief(r) for r in attributed]}
+        proof = {"radioactivity": [brief(r) for r in radioactive], "attribution": [brief(r) for r in attributed]}
         (out / "proof.json").write_text(json.dumps(proof, indent=1) + "\n")
 
     out.mkdir(parents=True, exist_ok=True)

@@ -195,6 +195,7 @@ def reference_losses(config: ContestConfig, world: World) -> dict[str, float]:
 
 
 def run_contest_round(config: ContestConfig, world: World, defense: str, console: Console) -> dict[str, Any]:
+    from distillab.demo.membership import membership
     from distillab.demo.proof import prove
     from distillab.detect.config import DetectConfig
     from distillab.detect.run import run_detect
@@ -243,4 +244,6 @@ def run_contest_round(config: ContestConfig, world: World, defense: str, console
     summary["curve"] = curve
     summary["student_score"] = curve[-1]["score"]
     summary["proof"] = prove(where / "student", where / "prove", world, config, console)
+    summary["proof"]["membership"] = membership(where / "student", where, where / "prove-membership", world, config,
+                                                console)
     return summary

@@ -9,14 +9,15 @@ from distillab.demo.fmt import NA, as_dict, as_list, p_text, plain, rounds_of, t
 
 MEANINGS = (
     ("radioactivity", "the suspect learned from text carrying the teacher's watermark"),
+    ("membership", "the suspect was trained on the very answers the gateway served the campaign"),
     ("attribution/closer", "the suspect's answers are closer to the first model's than to the second's"),
     ("attribution/equality", "the suspect is a different model from this one (expected of every student)"),
 )
 """What a significant result says, by test-name prefix."""
-POINTS_AT_TEACHER = ("radioactivity", "attribution/closer")
+POINTS_AT_TEACHER = ("radioactivity", "membership", "attribution/closer")
 
 def _tests(proof: Any) -> dict[str, dict[str, Any]]:
-    return {str(t.get("name")): t for kind in ("radioactivity", "attribution")
+    return {str(t.get("name")): t for kind in ("radioactivity", "membership", "attribution")
             for t in map(as_dict, as_list(as_dict(proof).get(kind)))}
 
 
@@ -46,8 +47,8 @@ HOW_TO_READ = (
     "<h3>How to read this</h3><p>Each test starts from the innocent explanation (for example, “the "
     "suspect never learned from watermarked text”). The p-value is the chance of data at least this extreme "
     "if that explanation were true; below the test's level (stated in each verdict) the test calls the "
-    "result significant. On the tests that point at the teacher (radioactivity, and closer to the teacher "
-    "than to a bystander model), the <b>control should not be significant</b>: if it is, the test raises "
+    "result significant. On the tests that point at the teacher (radioactivity, membership of the served "
+    "answers, and closer to the teacher than to a bystander model), the <b>control should not be significant</b>: if it is, the test raises "
     "false alarms on this setup and the attacker's result means little. The equality tests only ask whether "
     "the suspect is that very model, so a significant result there is expected of every student. A "
     "significant result on the attacker's student is <b>evidence, not certainty</b>: a test at level 0.05 "
