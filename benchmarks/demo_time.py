@@ -62,7 +62,8 @@ def main() -> None:
                      "honest_flagged_live": sum(not f["campaign"] for f in r["flags"]),
                      "offline_recall": (r["detect"].get("metrics") or {}).get("recall"),
                      "p_values": {short(t["name"]): t["p_value"]
-                                  for t in r["proof"]["radioactivity"] + r["proof"]["attribution"]}}
+                                  for t in r["proof"]["radioactivity"] + r["proof"].get("membership", [])
+                                  + r["proof"]["attribution"]}}
               for name, r in summary["rounds"].items()}
     control = summary["control"]["proof"]
     result.update({
@@ -71,7 +72,7 @@ def main() -> None:
         "control_score": summary["control"]["score"], "untrained_score": summary["untrained_student_score"],
         "rounds": rounds,
         "control_p_values": {short(t["name"]): t["p_value"]
-                             for t in control["radioactivity"] + control["attribution"]},
+                             for t in control["radioactivity"] + control.get("membership", []) + control["attribution"]},
         "load_after": [round(x, 2) for x in os.getloadavg()],
     })
     args.out.parent.mkdir(parents=True, exist_ok=True)
