@@ -23,7 +23,11 @@ app = typer.Typer(
         "\b\n"
         "  distillab prove attribution --suspect http://127.0.0.1:9000/v1 --reference runs/teacher \\\n"
         "      --reference runs/other-model --out runs/attribution\n"
-        "  distillab prove report runs/attribution runs/radioactivity --out runs/evidence"
+        "  distillab prove radioactivity --suspect runs/suspect --texts runs/plain-answers --unmarked-texts \\\n"
+        "      --key-file watermark.key --out runs/radioactivity\n"
+        "  distillab prove membership --suspect runs/suspect --served served.jsonl --alternatives runs/fresh \\\n"
+        "      --out runs/membership\n"
+        "  distillab prove report runs/attribution runs/radioactivity runs/membership --out runs/evidence"
     ),
     no_args_is_help=True,
     rich_markup_mode=None,
