@@ -121,8 +121,10 @@ def answer_scores(model: Any, tokenizer: Any, answers: Sequence[dict[str, Any]],
         for row, e in enumerate(batch):
             ids[row, :len(e.input_ids)] = torch.tensor(e.input_ids)
             mask[row, :len(e.input_ids)] = 1
-        logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
-        logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None].to(device))[..., 0].cpu()
+        logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits[:, :-1]
+        # log p(next token) = its logit - logsumexp(all logits): no full [batch, length, vocab] log-softmax copy.
+        picked = logits.gather(-1, ids[:, 1:, None].to(device))[..., 0].float()
+        logp = (picked - torch.logsumexp(logits.float(), dim=-1)).cpu()
         for row, e in enumerate(batch):
             n = len(e.input_ids) - e.n_prompt
             if n > 0:
