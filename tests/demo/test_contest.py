@@ -88,7 +88,9 @@ def test_tiny_contest_end_to_end(tmp_path: Path) -> None:
     for proof in (round_["proof"], summary["control"]["proof"]):
         (test,) = proof["membership"]
         assert test["name"] == "membership/served-answers" and 0 < test["p_value"] <= 1
-        assert test["sample_sizes"]["prompts"] == min(full, config.membership_prompts)
+        # A served answer counts when its prompt got fresh answers (an empty fresh answer is dropped).
+        assert 0 < test["sample_sizes"]["prompts"] <= min(full, config.membership_prompts)
+        assert test["sample_sizes"]["alternatives"] <= config.membership_samples * test["sample_sizes"]["prompts"]
     assert "membership/served-answers" in (config.out / "report.html").read_text()
     report = (config.out / "report.html").read_text()
     assert "<svg" in report

@@ -19,6 +19,7 @@ from rich.console import Console
 from distillab.atomic import write_text
 from distillab.demo.config import ContestConfig
 from distillab.demo.world import World, cached
+from distillab.errors import DataError
 
 
 def served_answers(where: Path, config: ContestConfig) -> Path:
@@ -91,6 +92,10 @@ def membership(suspect: Path, where: Path, out: Path, world: World, config: Cont
                                                  progress=console.is_terminal), console=console)
         write_text(result_file, json.dumps(brief(result), indent=1) + "\n")
 
-    cached(result_file, {"suspect": (suspect / "distillab_train.json").read_text(), "served": served.read_text(),
-                         "fresh": (fresh / "manifest.json").read_text()}, run, done="")
+    try:
+        cached(result_file, {"suspect": (suspect / "distillab_train.json").read_text(), "served": served.read_text(),
+                             "fresh": (fresh / "manifest.json").read_text()}, run, done="")
+    except DataError as exc:  # e.g. every fresh answer came back empty: no test, the rest of the contest goes on
+        console.print(f"membership test of {suspect}: skipped ({exc})")
+        return []
     return [dict(json.loads(result_file.read_text()))]
