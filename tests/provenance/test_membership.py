@@ -122,7 +122,9 @@ def test_a_suspect_trained_on_the_served_answers_is_flagged_from_a_log_export(
     (test,) = json.loads((tmp_path / "out" / "evidence.json").read_text())["tests"]
     assert test["name"] == "membership/served-answers" and test["sample_sizes"]["prompts"] >= 30
     assert test["details"]["degraded_answers_skipped"] == 1
-    assert test["p_value"] < 1e-6 and test["effect"]["share_served_on_top"] > 0.5, test
+    # The answers are sampled afresh each run: over 6 runs the served answer topped 55% to 70% of the
+    # prompts (p 1.1e-6 to 1.3e-11), against 20% by chance. The bound leaves room below the weakest.
+    assert test["p_value"] < 1e-4 and test["effect"]["share_served_on_top"] > 0.4, test
     assert (tmp_path / "out" / "evidence.html").is_file()
     # The model it started from never saw them: not flagged.
     innocent = run_membership(MembershipConfig(suspect=str(tiny_model_dir), served=log, alternatives=fresh,
