@@ -53,9 +53,9 @@ def harvest(teacher_dir: Path, rows: list[dict], out: Path, n: int) -> Path:
 
 @pytest.fixture(scope="module")
 def answers(teacher_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(served: one answer to each of 40 prompts, fresh: 4 more answers to each), from the same teacher."""
+    """(served: one answer to each of 80 prompts, fresh: 4 more answers to each), from the same teacher."""
     folder = tmp_path_factory.mktemp("membership")
-    rows = [{"id": f"p{i}", "prompt": f"Ann has {i} pens and {i + 3} cups. "} for i in range(40)]
+    rows = [{"id": f"p{i}", "prompt": f"Ann has {i} pens and {i + 3} cups. "} for i in range(80)]
     return harvest(teacher_dir, rows, folder / "served", 1), harvest(teacher_dir, rows, folder / "fresh", 4)
 
 
@@ -68,7 +68,7 @@ def test_an_innocent_suspect_is_calibrated_over_random_choices_of_the_served_ans
     for answer in read_answers(answers[0]) + read_answers(answers[1]):
         pool.setdefault(prompt_of(answer), []).append(answer)
     groups = [g for g in pool.values() if len(g) == 5]
-    assert len(groups) >= 25  # prompts none of whose 5 answers came back empty
+    assert len(groups) >= 50  # prompts none of whose 5 answers came back empty
     model, tokenizer = load_model(str(tiny_model_dir), device="cpu")  # never saw any of them
     scores = answer_scores(model, tokenizer, [a for g in groups for a in g]).reshape(len(groups), 5)
     rng = np.random.default_rng(0)
@@ -92,7 +92,8 @@ def guilty(tiny_model_dir: Path, answers: tuple[Path, Path], tmp_path_factory: p
     from distillab.train.trainer import run_train
 
     suspect = tmp_path_factory.mktemp("guilty") / "suspect"
-    run_train(TrainConfig(student=tiny_model_dir, data=answers[0], out=suspect, loss="sft", lr=1e-2, max_steps=200,
+    # lr 1e-2 for 200 steps learned them unevenly (33% to 70% on top over 5 runs); this, 62% to 81% over 6.
+    run_train(TrainConfig(student=tiny_model_dir, data=answers[0], out=suspect, loss="sft", lr=3e-3, max_steps=400,
                           batch_size=8, eval_fraction=0.0, progress=False), console=Console(quiet=True))
     return suspect
 
@@ -120,11 +121,11 @@ def test_a_suspect_trained_on_the_served_answers_is_flagged_from_a_log_export(
                                     "--alternatives", str(fresh), "--out", str(tmp_path / "out")])
     assert done.exit_code == 0, done.output
     (test,) = json.loads((tmp_path / "out" / "evidence.json").read_text())["tests"]
-    assert test["name"] == "membership/served-answers" and test["sample_sizes"]["prompts"] >= 30
+    assert test["name"] == "membership/served-answers" and test["sample_sizes"]["prompts"] >= 60
     assert test["details"]["degraded_answers_skipped"] == 1
-    # The answers are sampled afresh each run: over 6 runs the served answer topped 55% to 70% of the
-    # prompts (p 1.1e-6 to 1.3e-11), against 20% by chance. The bound leaves room below the weakest.
-    assert test["p_value"] < 1e-4 and test["effect"]["share_served_on_top"] > 0.4, test
+    # The answers are sampled afresh each run: over 6 runs the served answer topped 62% to 81% of the
+    # prompts (p 7e-16 to 9e-31), against 20% by chance. The bounds leave room far below the weakest.
+    assert test["p_value"] < 1e-6 and test["effect"]["share_served_on_top"] > 0.45, test
     assert (tmp_path / "out" / "evidence.html").is_file()
     # The model it started from never saw them: not flagged.
     innocent = run_membership(MembershipConfig(suspect=str(tiny_model_dir), served=log, alternatives=fresh,
@@ -156,7 +157,7 @@ def test_fresh_answers_sampled_here_from_the_serving_model(teacher_dir: Path, an
         result = run_membership(MembershipConfig(suspect=str(guilty), served=log, teacher=url + "/v1", samples=3,
                                                  temperature=1.0, max_tokens=24, out=tmp_path / "out",
                                                  progress=False), console=Console(quiet=True))
-        assert result.p_value < 1e-4 and 0.25 <= result.effect["share_expected_by_chance"] < 0.3  # 3 fresh each
+        assert result.p_value < 1e-6 and 0.25 <= result.effect["share_expected_by_chance"] < 0.3  # 3 fresh each
         assert result.details["teacher"] == url + "/v1" and (tmp_path / "out" / "fresh" / "manifest.json").is_file()
         with pytest.raises(ConfigError, match="served with max_tokens=24, not --temperature 1.0 --max-tokens 64"):
             run_membership(MembershipConfig(suspect=str(guilty), served=log, teacher=url + "/v1", temperature=1.0,
