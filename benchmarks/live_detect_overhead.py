@@ -7,8 +7,10 @@ canned answers), with the detector off and on (`--detect-reference` on a simulat
 `--indicators` exported from the traffic's labelled campaigns, `--detect-action flag` so that no
 account's limits change mid-run), alternating, `--rounds` times each: first `--sequential` requests one
 at a time (latency p50/p99), then `--requests` over `--concurrency` connections (throughput, gateway CPU
-per request). Then the parts, in this process, on the same records. Writes
-benchmarks/results/live_detect_overhead.json.
+per request). The gateways start with `--detect-replay-hours 0`, so that the "on" runs measure serving,
+not the start. Then the parts, in this process, on the same records, and what a restarted gateway's
+replay of the request log costs (every request the runs logged, read back from the SQLite store and
+folded). Writes benchmarks/results/live_detect_overhead.json.
 
     python benchmarks/live_detect_overhead.py [--requests 3000] [--concurrency 16] [--rounds 2]
 """
@@ -124,6 +126,17 @@ def parts(detector: LiveDetector, records: list[dict[str, Any]]) -> dict[str, fl
             "decisions": len(decisions), "requests": n}
 
 
+def replay_cost(detector: LiveDetector, db: Path) -> dict[str, float]:
+    """A restarted gateway's start: mark the log, read every logged request back and fold it."""
+    with Store(str(db)) as store:
+        started = time.perf_counter()
+        detector.prepare(store)
+        detector.replay(store)
+        seconds = time.perf_counter() - started
+    return {"replay_requests": detector.replayed, "replay_s": round(seconds, 3),
+            "replay_us_per_request": round(1e6 * seconds / max(1, detector.replayed), 1)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000)
@@ -153,7 +166,7 @@ def main() -> None:
         sequential = encoded(records[: args.sequential], keys)
         loaded = encoded(records[args.sequential: needed], keys)
         detect = ["--detect-reference", str(reference), "--detect-action", "flag", "--detect-every", "10",
-                  "--indicators", str(indicators), "--indicator-key-file", str(key_file)]
+                  "--indicators", str(indicators), "--indicator-key-file", str(key_file), "--detect-replay-hours", "0"]
         up_port = free_port()
         upstream = subprocess.Popen([sys.executable, str(ROOT / "tests/data/fake_openai.py"), str(up_port),
                                      "--tokens", "16", "--canned"], stdout=subprocess.DEVNULL,
@@ -185,9 +198,10 @@ def main() -> None:
         finally:
             upstream.terminate()
             upstream.wait(timeout=30)
-        detector = LiveDetector(LiveDetectConfig(action="flag"), prepare_reference(reference),
-                                IndicatorIndex.load(indicators, key_file.read_bytes()))
-        measured = parts(detector, records)
+        calibrated = prepare_reference(reference)
+        index = IndicatorIndex.load(indicators, key_file.read_bytes())
+        measured = parts(LiveDetector(LiveDetectConfig(action="flag"), calibrated, index), records)
+        measured.update(replay_cost(LiveDetector(LiveDetectConfig(action="flag"), calibrated, index), db))
 
     def median(mode: str, key: str) -> float:
         return round(statistics.median(r[key] for r in runs[mode]), 3)

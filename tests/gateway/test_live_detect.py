@@ -156,6 +156,72 @@ def test_a_second_gateway_pre_flags_a_campaign_from_an_indicator_file(world: dic
     assert not records.keys() & elsewhere.keys()  # different accounts: only the templates carried over
 
 
+def test_a_restarted_gateway_keeps_its_evidence_from_the_log(world: dict[str, Any], model: Any, store: Store) -> None:
+    _, upstream = model
+    records, labels = world["records"], world["labels"]
+    honest, campaign = busiest(records, labels, "chat"), busiest(records, labels, "chain-of-thought")
+    keys = {name: store.create_key(name)[1] for name in (honest, campaign)}
+    # The first gateway never gets to score (its round is an hour away): it only logs.
+    first = LiveDetector(LiveDetectConfig(action="degrade", every=3600, target_fpr=0.02), world["reference"])
+    with run_in_background(create_gateway(store, upstream, detector=first)) as base:
+        clients = {name: client(base, key) for name, key in keys.items()}
+        for i in range(60):
+            replay(clients[campaign], records[campaign][i])
+            if i < len(records[honest]):
+                replay(clients[honest], records[honest][i])
+    assert store.get_state(campaign)[0] == "allow"
+    logged = store.last_log_id()
+
+    after = records[honest][60:63]  # served after a restart: observed, not replayed
+    assert len(after) == 3
+
+    def restarted(hours: float) -> LiveDetector:
+        detector = LiveDetector(LiveDetectConfig(action="degrade", every=0.3, target_fpr=0.02, replay_hours=hours),
+                                world["reference"])
+        table = detector.table
+        assert table is not None
+        earlier = sum(1 for _ in store.iter_logs(account=honest)) if hours else 0
+        with run_in_background(create_gateway(store, upstream, detector=detector)) as base:
+            for record in after:
+                replay(client(base, keys[honest]), record)
+            # folded: what the replay brought and the 3 served since
+            wait_for(lambda: honest in table.index and table.stats(honest).n == earlier + 3)
+            if hours:
+                wait_for(lambda: store.get_state(campaign)[0] == "degrade")
+            else:
+                time.sleep(1.0)  # a few scoring rounds
+        return detector
+
+    blank = restarted(0)  # no replay: no evidence against the campaign, which sends nothing more
+    assert store.get_state(campaign)[0] == "allow" and blank.replayed == 0
+    assert blank.table is not None and campaign not in blank.table.index
+    kept = restarted(24)
+    assert kept.replayed == logged + 3 and kept.table is not None and kept.table.stats(campaign).n == 60
+    info = store.state_info(campaign)
+    assert info["by"] == "detector" and info["reason"].startswith("live detector")
+    assert store.get_state(honest)[0] == "allow"
+    # A third start recalls the decision from the store and does not make it again.
+    again = restarted(24)
+    assert campaign in again.decided
+    assert [(d["account"], d["by"]) for d in store.list_decisions()] == [(campaign, "detector")]
+
+
+def test_the_replay_reads_only_the_window_and_what_was_logged_before_the_start(store: Store) -> None:
+    now = time.time()
+    store.create_key("a")
+    old = {"ts": now - 30 * 3600, "account": "a", "endpoint": "/v1/completions", "status": 200,
+           "prompt": "long ago", "params": {}, "model": "m"}
+    store.log_requests([old, {**old, "ts": now - 3600, "prompt": "an hour ago"}])
+    detector = LiveDetector(LiveDetectConfig(indicators=None, replay_hours=24))
+    seen: list[list[dict[str, Any]]] = []
+    detector.fold = seen.append  # type: ignore[method-assign]
+    detector.prepare(store)
+    store.log_requests([{**old, "ts": now, "prompt": "after the start"}])  # the gateway observes this one
+    assert detector.replay(store, now=now) == 1
+    assert [r["prompt"] for batch in seen for r in batch] == ["an hour ago"]
+    assert detector.replay(store) == 0 and detector.replayed == 1  # once only
+
+
 def test_escalate_state_never_lowers_a_state_nor_overrides_an_admin(store_url: str) -> None:
     with Store(store_url) as shared:
         for name in ("plain", "reviewed", "degraded"):
@@ -187,10 +253,10 @@ def test_serve_refuses_bad_detector_flags(tmp_path: Path) -> None:
                               capture_output=True, text=True, timeout=120, check=False)
 
     bad = serve("--upstream", "http://127.0.0.1:9/v1", "--db", str(tmp_path / "gw.db"), "--detect-action", "nuke",
-                "--detect-every", "0", "--indicators", "missing.json")
+                "--detect-every", "0", "--indicators", "missing.json", "--detect-replay-hours", "-1")
     assert bad.returncode == 1
     for problem in ("detect_action: must be one of flag, throttle, degrade, block", "detect_every: must be > 0",
-                    "indicators: missing.json not found", "give both or neither"):
+                    "indicators: missing.json not found", "give both or neither", "detect_replay_hours: must be >= 0"):
         assert problem in bad.stderr
     no_gateway = serve("--model", str(tmp_path), "--detect-reference", __file__)
     assert no_gateway.returncode == 1 and "need the gateway (--db)" in no_gateway.stderr

@@ -123,6 +123,7 @@ def serve(
     indicators: Path | None = _detect("indicators", "--indicators"),  # type: ignore[assignment]
     indicator_key_file: Path | None = _detect("indicator_key_file", "--indicator-key-file"),  # type: ignore[assignment]
     indicator_min_requests: int = _detect("indicator_min_requests", "--indicator-min-requests"),  # type: ignore[assignment]
+    detect_replay_hours: float = _detect("replay_hours", "--detect-replay-hours"),  # type: ignore[assignment]
 ) -> None:
     """Load the model (or point at the upstream), then run uvicorn until interrupted (Ctrl-C drains
     in-flight requests first)."""
@@ -140,7 +141,8 @@ def serve(
                            watermark_per_account, upstream=upstream is not None, gateway=db is not None)
     detect = LiveDetectConfig(reference=detect_reference, action=detect_action, every=detect_every,
                               target_fpr=detect_target_fpr, fdr=detect_fdr, indicators=indicators,
-                              indicator_key_file=indicator_key_file, indicator_min_requests=indicator_min_requests)
+                              indicator_key_file=indicator_key_file, indicator_min_requests=indicator_min_requests,
+                              replay_hours=detect_replay_hours)
     if detect.enabled and db is None:
         raise ConfigError("--detect-reference and --indicators need the gateway (--db): only it knows the accounts")
     if db is None:

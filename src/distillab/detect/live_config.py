@@ -28,6 +28,8 @@ class LiveDetectConfig:
                                        "pre-flag accounts sending its campaigns' templates.")
     indicator_key_file: Path | None = _f(None, "File with the sharing key the indicator file was made with.")
     indicator_min_requests: int = _f(5, "Requests matching one indicator before the action is applied.")
+    replay_hours: float = _f(24.0, "Hours of the store's request log folded in at start, so that a restarted "
+                                   "gateway keeps its evidence (0: start from none).")
 
     def __post_init__(self) -> None:
         self.reference = Path(self.reference) if self.reference is not None else None
@@ -44,6 +46,8 @@ class LiveDetectConfig:
             problems.append(f"detect_fdr: must be in (0, 1), got {self.fdr}")
         if self.indicator_min_requests < 1:
             problems.append(f"indicator_min_requests: must be >= 1, got {self.indicator_min_requests}")
+        if not self.replay_hours >= 0:
+            problems.append(f"detect_replay_hours: must be >= 0, got {self.replay_hours}")
         if self.reference is not None and not self.reference.is_file():
             problems.append(f"detect_reference: {self.reference} not found")
         if self.indicators is not None and not self.indicators.is_file():

@@ -56,6 +56,8 @@ def create_gateway(store: object, backend: str | FastAPI, *, limits: Limits | No
         # Only our own local model server hears which account asks (for per-account watermark keys).
         upstream = Upstream(base_url, api_key=upstream_key, send_account=not isinstance(backend, str))
         app.state.relay = relay = Relay(store, upstream, limits, metrics, detector)
+        if detector is not None:
+            detector.prepare(store)  # before the first request: it is either replayed or observed, never both
         watching = asyncio.ensure_future(detector.run(store, metrics, relay.states.forget)) if detector else None
         try:
             yield

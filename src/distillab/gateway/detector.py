@@ -16,7 +16,10 @@ touches one an admin set, both checked in the same UPDATE), or, for the action "
 it. Every replica re-reads states from the store, so a decision holds everywhere within seconds.
 
 Each replica runs its own detector on the requests it serves: see docs/gateway.md for what that means
-behind a load balancer. State lives in memory; a restarted gateway starts from no evidence.
+behind a load balancer. State lives in memory, rebuilt at start from the store: `prepare` (before the
+gateway serves) marks where the log stands, and the worker first folds the last `replay_hours` of it,
+up to that mark, so a restarted gateway keeps its evidence and counts no request twice. Accounts the
+detector already decided on (its rows in the `decisions` table) are not decided on again.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ MAX_BACKLOG = 200_000
 """Requests the backlog holds; beyond it requests are skipped (counted) rather than memory growing."""
 MAX_REASON = 2000
 BY = "detector"
+REPLAY_BATCH = 5000
+"""Logged requests read and folded at a time when the detector replays the store's log at start."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,9 @@ class LiveDetector:
         self.backlog: list[dict[str, Any]] = []
         self.decided: set[str] = set()
         self.dropped = 0
+        self.replay_until: int | None = None
+        """Newest log id at `prepare`: the replay folds rows up to it, `observe` everything after."""
+        self.replayed = 0
         self._detect = DetectConfig(log="live gateway traffic", target_fpr=config.target_fpr, fdr=config.fdr,
                                     progress=False)
 
@@ -92,7 +100,34 @@ class LiveDetector:
             index = self.tally.index
             parts.append(f"{len(index)} indicators ({len(index.templates)} templates), acting after "
                          f"{c.indicator_min_requests} matching requests")
-        return "; ".join(parts) + f"; action: {c.action}"
+        replay = f"replays the last {c.replay_hours:g} hours of the log at start" if c.replay_hours else "no replay"
+        return "; ".join(parts) + f"; action: {c.action}; {replay}"
+
+    # ---- start (before the gateway serves) -----------------------------------------------------------
+    def prepare(self, store: Any) -> None:
+        """Mark where the store's log stands and recall the accounts this detector already decided on.
+        Call before the gateway serves its first request: every later request reaches `observe`, every
+        earlier one the replay."""
+        self.replay_until = store.last_log_id() if self.config.replay_hours > 0 else None
+        self.decided |= {d["account"] for d in store.list_decisions() if d["by"] == BY}
+
+    def replay(self, store: Any, now: float | None = None) -> int:
+        """Fold the logged requests of the last `replay_hours` up to the mark `prepare` set (worker thread),
+        once; returns how many were folded (`replayed`)."""
+        if self.replay_until is None:
+            return 0
+        since = (time.time() if now is None else now) - 3600 * self.config.replay_hours
+        batch: list[dict[str, Any]] = []
+        for record in store.iter_logs(since=since, until_id=self.replay_until, batch=REPLAY_BATCH):
+            batch.append(record)
+            if len(batch) == REPLAY_BATCH:
+                self.fold(batch)
+                self.replayed += len(batch)
+                batch = []
+        self.fold(batch)
+        self.replayed += len(batch)
+        self.replay_until = None
+        return self.replayed
 
     # ---- the request's path (event loop) ------------------------------------------------------------
     def observe(self, record: dict[str, Any]) -> None:
@@ -157,6 +192,18 @@ class LiveDetector:
         `on_change` runs (on the event loop) after a state changed, so this replica applies it at once."""
         loop = asyncio.get_running_loop()
         score_at = loop.time() + self.config.every
+        if self.replay_until is not None:
+            started = time.perf_counter()
+            try:
+                await run_in_threadpool(self.replay, store)
+                log.info(json.dumps({"event": "detector_replay", "requests": self.replayed,
+                                     "hours": self.config.replay_hours,
+                                     "seconds": round(time.perf_counter() - started, 2)}))
+            except Exception:  # serve on with what was folded, rather than not at all
+                log.exception(f"live detector: replaying the request log failed after {self.replayed} requests; "
+                              "going on with those")
+            if self.replayed:
+                score_at = loop.time()  # act on the evidence it already has at the first round
         while True:
             await asyncio.sleep(min(FOLD_S, self.config.every))
             batch, self.backlog = self.backlog, []

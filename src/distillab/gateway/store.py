@@ -337,9 +337,15 @@ class Store:
                 raise
         self._write_log(rows, retry=False)
 
-    def iter_logs(self, *, account: str | None = None, since: float | None = None,
+    def last_log_id(self) -> int:
+        """The id of the newest request-log row (0: none yet); rows written later have larger ids."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.max(requests.c.id))).scalar() or 0)
+
+    def iter_logs(self, *, account: str | None = None, since: float | None = None, until_id: int | None = None,
                   batch: int = 1000) -> Iterator[dict[str, Any]]:
-        """Log records in the order they were written, read `batch` rows at a time.
+        """Log records in the order they were written, read `batch` rows at a time: of `account`, logged at
+        or after `since` (epoch seconds), with ids up to `until_id`.
 
         Each batch is its own short read, so a long export never holds the database open against writers.
         """
@@ -350,6 +356,8 @@ class Store:
                 query = query.where(requests.c.account == account)
             if since is not None:
                 query = query.where(requests.c.ts >= since)
+            if until_id is not None:
+                query = query.where(requests.c.id <= until_id)
             with self.engine.connect() as conn:
                 rows = conn.execute(query).mappings().all()
             for row in rows:
