@@ -45,6 +45,9 @@ class MarkedModel(torch.nn.Module):
         super().__init__()
         self.inner, self.marks = inner, marks
 
+    def get_output_embeddings(self) -> torch.nn.Module:
+        return self.inner.get_output_embeddings()
+
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Any:
         logits = self.inner(input_ids=input_ids, attention_mask=attention_mask).logits.float()
         for b in range(logits.shape[0]):

@@ -20,7 +20,10 @@ from typing import Any
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from distillab.logit_batches import logit_batches
+from distillab.train.collate import collate
 from distillab.train.encode import encode_records
+from distillab.train.losses import IGNORE_INDEX
 
 MAX_LENGTH = 128
 BATCH = 16
@@ -42,22 +45,14 @@ def reference_loss(model_dir: Path, rows: list[dict[str, Any]]) -> float:
                                  max_length=MAX_LENGTH, with_signal=False)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     total, count = 0.0, 0
-    for start in range(0, len(examples), BATCH):
-        batch = examples[start:start + BATCH]
-        width = max(len(e.input_ids) for e in batch)
-        ids = torch.full((len(batch), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        target = torch.full((len(batch), width), -100, dtype=torch.long)
-        for i, e in enumerate(batch):
-            ids[i, :len(e.input_ids)] = torch.tensor(e.input_ids)
-            mask[i, :len(e.input_ids)] = 1
-            target[i, e.n_prompt:len(e.input_ids)] = torch.tensor(e.input_ids[e.n_prompt:])
-        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
-        labels = target[:, 1:]
+    for group in logit_batches([len(e.input_ids) for e in examples], model.config.vocab_size, BATCH):
+        batch = collate([examples[i] for i in group], pad, top_k=0)
+        logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits[:, :-1]
+        labels = batch.labels[:, 1:]
         loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1),
-                                                 ignore_index=-100, reduction="sum")
+                                                 ignore_index=IGNORE_INDEX, reduction="sum")
         total += float(loss)
-        count += int((labels != -100).sum())
+        count += int((labels != IGNORE_INDEX).sum())
     return total / count if count else math.nan
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from distillab.logit_batches import logit_batches
 from distillab.train.collate import collate
 from distillab.train.encode import encode_records
 from distillab.train.losses import IGNORE_INDEX
@@ -62,8 +63,8 @@ def token_parity(student: Path, teacher_records: list[dict[str, Any]], *, max_le
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     agree = kl_sum = 0.0
     positions = kl_positions = 0
-    for start in range(0, len(examples), batch_size):
-        batch = collate(examples[start:start + batch_size], pad, stats.top_k)
+    for group in logit_batches([len(e.input_ids) for e in examples], rows, batch_size):
+        batch = collate([examples[i] for i in group], pad, stats.top_k)
         logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits[:, :-1].float()
         labels = batch.labels[:, 1:]
         kept = labels != IGNORE_INDEX

@@ -36,6 +36,7 @@ from rich.console import Console
 from scipy.special import logsumexp
 
 from distillab.errors import ConfigError, DataError
+from distillab.logit_batches import logit_batches
 from distillab.provenance.evidence import TestResult
 from distillab.provenance.membership_config import MembershipConfig
 from distillab.provenance.report import write_evidence
@@ -102,7 +103,9 @@ def answer_scores(model: Any, tokenizer: Any, answers: Sequence[dict[str, Any]],
                   max_length: int = 512) -> np.ndarray:
     """The suspect's mean log-probability per completion token of each answer, after its prompt (NaN when
     the prompt leaves no room), formatted as `distillab train` formats records."""
+    from distillab.train.collate import collate
     from distillab.train.encode import encode_records
+    from distillab.train.losses import IGNORE_INDEX
 
     records = [{"id": str(i), "prompt_id": str(i), "prompt": a.get("prompt"), "messages": a.get("messages"),
                 "completion": a["completion"], "finish_reason": "length", "token_ids": None, "tokens": None,
@@ -113,22 +116,18 @@ def answer_scores(model: Any, tokenizer: Any, answers: Sequence[dict[str, Any]],
     device = next(model.parameters()).device
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     order = sorted(range(len(examples)), key=lambda j: len(examples[j].input_ids))  # similar lengths together
-    for b in range(0, len(order), batch_size):
-        batch = [examples[j] for j in order[b:b + batch_size]]
-        length = max(len(e.input_ids) for e in batch)
-        ids = torch.full((len(batch), length), pad, dtype=torch.long)
-        mask = torch.zeros((len(batch), length), dtype=torch.long)
-        for row, e in enumerate(batch):
-            ids[row, :len(e.input_ids)] = torch.tensor(e.input_ids)
-            mask[row, :len(e.input_ids)] = 1
-        logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits[:, :-1]
+    vocab = model.get_output_embeddings().weight.shape[0]
+    for group in logit_batches([len(examples[j].input_ids) for j in order], vocab, batch_size):
+        batch = collate([examples[order[g]] for g in group], pad, top_k=0).to(device)
+        logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits[:, :-1]
+        labels = batch.labels[:, 1:]
         # log p(next token) = its logit - logsumexp(all logits): no full [batch, length, vocab] log-softmax copy.
-        picked = logits.gather(-1, ids[:, 1:, None].to(device))[..., 0].float()
+        picked = logits.gather(-1, labels.clamp(min=0)[..., None])[..., 0].float()
         logp = (picked - torch.logsumexp(logits.float(), dim=-1)).cpu()
-        for row, e in enumerate(batch):
-            n = len(e.input_ids) - e.n_prompt
-            if n > 0:
-                scores[int(e.prompt_id)] = float(logp[row, e.n_prompt - 1:len(e.input_ids) - 1].mean())
+        completion = (labels != IGNORE_INDEX).cpu()
+        for row, g in enumerate(group):
+            if completion[row].any():
+                scores[int(examples[order[g]].prompt_id)] = float(logp[row][completion[row]].mean())
     return scores
 
 

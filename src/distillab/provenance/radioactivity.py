@@ -45,6 +45,7 @@ from transformers import AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 from distillab.data.prompts import file_sha256, read_prompts
 from distillab.data.records import prompt_key
 from distillab.errors import ConfigError, DataError
+from distillab.logit_batches import LOGITS_BUDGET, logit_batches
 from distillab.provenance.detect import Tally, binomial_result, pairs, tally
 from distillab.provenance.evidence import TestResult
 from distillab.provenance.keys import derive, load_key
@@ -84,8 +85,10 @@ def suspect_predictions(model: PreTrainedModel, sequences: Sequence[Sequence[int
     pieces = [list(seq[start:start + max_length]) for seq in sequences
               for start in range(0, len(seq), max_length) if len(seq[start:start + max_length]) >= max(width, 1)]
     windows, predicted = [], []
-    for b in range(0, len(pieces), batch_size):
-        batch = pieces[b:b + batch_size]
+    vocab = model.get_output_embeddings().weight.shape[0]
+    budget = LOGITS_BUDGET // 2 if reference is not None else LOGITS_BUDGET  # two models' logits at once
+    for group in logit_batches([len(p) for p in pieces], vocab, batch_size, budget):
+        batch = [pieces[g] for g in group]
         length = max(len(p) for p in batch)
         ids = torch.zeros((len(batch), length), dtype=torch.long)
         mask = torch.zeros((len(batch), length), dtype=torch.long)
@@ -114,10 +117,12 @@ def suspect_predictions(model: PreTrainedModel, sequences: Sequence[Sequence[int
 def _rising(logits: torch.Tensor, reference_logits: torch.Tensor, top_k: int, candidates: int) -> torch.Tensor:
     """Of the suspect's `candidates` most likely tokens at each position, the `top_k` whose log-probability
     exceeds the reference's by most: [B, L, top_k] token ids."""
-    own = torch.log_softmax(logits.float(), dim=-1)
-    theirs = torch.log_softmax(reference_logits.float(), dim=-1)
-    pool = own.topk(max(candidates, top_k), dim=-1).indices
-    rise = own.gather(-1, pool) - theirs.gather(-1, pool)
+    # log-probability = logit - logsumexp(logits), taken only at the candidates: no log-softmax copies.
+    pool = logits.topk(max(candidates, top_k), dim=-1).indices
+    own = logits.gather(-1, pool).float() - torch.logsumexp(logits.float(), dim=-1, keepdim=True)
+    theirs = (reference_logits.gather(-1, pool).float()
+              - torch.logsumexp(reference_logits.float(), dim=-1, keepdim=True))
+    rise = own - theirs
     return pool.gather(-1, rise.topk(top_k, dim=-1).indices)
 
 
