@@ -175,8 +175,8 @@ def test_a_restarted_gateway_keeps_its_evidence_from_the_log(world: dict[str, An
     after = records[honest][60:63]  # served after a restart: observed, not replayed
     assert len(after) == 3
 
-    def restarted(hours: float) -> LiveDetector:
-        detector = LiveDetector(LiveDetectConfig(action="degrade", every=0.3, target_fpr=0.02, replay_hours=hours),
+    def restarted(hours: float, action: str = "degrade") -> LiveDetector:
+        detector = LiveDetector(LiveDetectConfig(action=action, every=0.3, target_fpr=0.02, replay_hours=hours),
                                 world["reference"])
         table = detector.table
         assert table is not None
@@ -186,7 +186,7 @@ def test_a_restarted_gateway_keeps_its_evidence_from_the_log(world: dict[str, An
                 replay(client(base, keys[honest]), record)
             # folded: what the replay brought and the 3 served since
             wait_for(lambda: honest in table.index and table.stats(honest).n == earlier + 3)
-            if hours:
+            if hours and action == "degrade":
                 wait_for(lambda: store.get_state(campaign)[0] == "degrade")
             else:
                 time.sleep(1.0)  # a few scoring rounds
@@ -200,8 +200,8 @@ def test_a_restarted_gateway_keeps_its_evidence_from_the_log(world: dict[str, An
     info = store.state_info(campaign)
     assert info["by"] == "detector" and info["reason"].startswith("live detector")
     assert store.get_state(honest)[0] == "allow"
-    # A third start recalls the decision from the store and does not make it again.
-    again = restarted(24)
+    # A third start, only flagging, recalls the (stronger) decision from the store and does not flag again.
+    again = restarted(24, action="flag")
     assert campaign in again.decided
     assert [(d["account"], d["by"]) for d in store.list_decisions()] == [(campaign, "detector")]
 
@@ -220,6 +220,31 @@ def test_the_replay_reads_only_the_window_and_what_was_logged_before_the_start(s
     assert detector.replay(store, now=now) == 1
     assert [r["prompt"] for batch in seen for r in batch] == ["an hour ago"]
     assert detector.replay(store) == 0 and detector.replayed == 1  # once only
+
+
+def test_a_restart_recalls_decisions_as_strong_as_its_action_and_stops_replaying_on_shutdown(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("flagged", "degraded", "by-admin"):
+        store.create_key(name)
+    store.note_decision("flagged", "flag", "live detector: ...", "detector")
+    store.escalate_state("degraded", "degrade", "live detector: ...", "detector")
+    store.set_state("by-admin", "block", "fraud", "admin")
+
+    def recalled(action: str) -> set[str]:
+        detector = LiveDetector(LiveDetectConfig(indicators=None, action=action))
+        detector.prepare(store)
+        return detector.decided
+
+    assert recalled("flag") == {"flagged", "degraded"}
+    assert recalled("degrade") == {"degraded"}
+    assert recalled("block") == set()  # a flag run, then a restart that blocks: the flagged are judged anew
+    store.log_requests([{"ts": time.time(), "account": "flagged", "endpoint": "/v1/completions", "status": 200,
+                         "prompt": f"p{i}", "params": {}, "model": "m"} for i in range(5)])
+    monkeypatch.setattr("distillab.gateway.detector.REPLAY_BATCH", 2)
+    detector = LiveDetector(LiveDetectConfig(indicators=None))
+    detector.prepare(store)
+    detector.stopping.set()  # the gateway is shutting down
+    assert detector.replay(store) == 0
 
 
 def test_escalate_state_never_lowers_a_state_nor_overrides_an_admin(store_url: str) -> None:

@@ -157,7 +157,7 @@ def test_fresh_answers_sampled_here_from_the_serving_model(teacher_dir: Path, an
         result = run_membership(MembershipConfig(suspect=str(guilty), served=log, teacher=url + "/v1", samples=3,
                                                  temperature=1.0, max_tokens=24, out=tmp_path / "out",
                                                  progress=False), console=Console(quiet=True))
-        assert result.p_value < 1e-6 and 0.25 <= result.effect["share_expected_by_chance"] < 0.3  # 3 fresh each
+        assert result.p_value < 1e-5 and 0.25 <= result.effect["share_expected_by_chance"] < 0.3  # 3 fresh each
         assert result.details["teacher"] == url + "/v1" and (tmp_path / "out" / "fresh" / "manifest.json").is_file()
         with pytest.raises(ConfigError, match="served with max_tokens=24, not --temperature 1.0 --max-tokens 64"):
             run_membership(MembershipConfig(suspect=str(guilty), served=log, teacher=url + "/v1", temperature=1.0,

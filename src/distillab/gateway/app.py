@@ -62,6 +62,8 @@ def create_gateway(store: object, backend: str | FastAPI, *, limits: Limits | No
         try:
             yield
         finally:
+            if detector is not None:
+                detector.stopping.set()  # a replay in its worker thread stops at its next batch
             if watching is not None:
                 watching.cancel()
                 await asyncio.gather(watching, return_exceptions=True)

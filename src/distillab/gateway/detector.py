@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ from starlette.concurrency import run_in_threadpool
 from distillab.detect.config import DetectConfig
 from distillab.detect.features import StatsTable
 from distillab.detect.indicators import IndicatorIndex, IndicatorTally, read_key
-from distillab.detect.live_config import LiveDetectConfig
+from distillab.detect.live_config import ACTIONS, LiveDetectConfig
 from distillab.detect.logs import from_records
 from distillab.detect.run import assess, prepare_reference
 from distillab.detect.scoring import Calibration
@@ -78,6 +79,8 @@ class LiveDetector:
         self.replay_until: int | None = None
         """Newest log id at `prepare`: the replay folds rows up to it, `observe` everything after."""
         self.replayed = 0
+        self.stopping = threading.Event()
+        """Set when the gateway shuts down: a replay still running stops at its next batch."""
         self._detect = DetectConfig(log="live gateway traffic", target_fpr=config.target_fpr, fdr=config.fdr,
                                     progress=False)
 
@@ -109,7 +112,11 @@ class LiveDetector:
         Call before the gateway serves its first request: every later request reaches `observe`, every
         earlier one the replay."""
         self.replay_until = store.last_log_id() if self.config.replay_hours > 0 else None
-        self.decided |= {d["account"] for d in store.list_decisions() if d["by"] == BY}
+        # Decided before: at this action or a stronger one (a "flag" run, then a restart with "block",
+        # still blocks the accounts it had only flagged).
+        strength = ACTIONS.index(self.config.action)
+        self.decided |= {d["account"] for d in store.list_decisions()
+                         if d["by"] == BY and d["decision"] in ACTIONS and ACTIONS.index(d["decision"]) >= strength}
 
     def replay(self, store: Any, now: float | None = None) -> int:
         """Fold the logged requests of the last `replay_hours` up to the mark `prepare` set (worker thread),
@@ -121,11 +128,14 @@ class LiveDetector:
         for record in store.iter_logs(since=since, until_id=self.replay_until, batch=REPLAY_BATCH):
             batch.append(record)
             if len(batch) == REPLAY_BATCH:
+                if self.stopping.is_set():
+                    break
                 self.fold(batch)
                 self.replayed += len(batch)
                 batch = []
-        self.fold(batch)
-        self.replayed += len(batch)
+        if not self.stopping.is_set():
+            self.fold(batch)
+            self.replayed += len(batch)
         self.replay_until = None
         return self.replayed
 

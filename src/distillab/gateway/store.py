@@ -348,20 +348,28 @@ class Store:
         or after `since` (epoch seconds), with ids up to `until_id`.
 
         Each batch is its own short read, so a long export never holds the database open against writers.
+        With `since`, the first row logged at or after it is found once (on the `ts` index) and the rest
+        is read by id from there, rows logged earlier skipped as they come (a request's `ts` is its start,
+        so a few near the boundary commit out of order): every page is a range scan of the primary key.
         """
         last = 0
+        if since is not None:
+            with self.engine.connect() as conn:
+                first = conn.execute(sa.select(sa.func.min(requests.c.id)).where(requests.c.ts >= since)).scalar()
+            if first is None:
+                return
+            last = first - 1
         while True:
             query = sa.select(requests).where(requests.c.id > last).order_by(requests.c.id).limit(batch)
             if account is not None:
                 query = query.where(requests.c.account == account)
-            if since is not None:
-                query = query.where(requests.c.ts >= since)
             if until_id is not None:
                 query = query.where(requests.c.id <= until_id)
             with self.engine.connect() as conn:
                 rows = conn.execute(query).mappings().all()
             for row in rows:
-                yield from_row(row)
+                if since is None or row["ts"] >= since:
+                    yield from_row(row)
             if len(rows) < batch:
                 return
             last = rows[-1]["id"]
