@@ -13,6 +13,8 @@ handler sees it.
 
 from __future__ import annotations
 
+import inspect
+
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -65,7 +67,8 @@ class GatewayApp(FastAPI):
             if handler is not None:
                 if kind is Exception:  # what Starlette's ServerErrorMiddleware logs
                     log.error("exception in %s", request.url.path, exc_info=exc)
-                return await handler(request, exc)  # type: ignore[no-any-return]
+                response = handler(request, exc)
+                return await response if inspect.isawaitable(response) else response
         raise exc
 
 

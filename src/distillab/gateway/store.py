@@ -329,8 +329,8 @@ class Store:
             conn.commit()
             return
         except BaseException as exc:
-            lost = isinstance(exc, Exception) and self.engine.dialect.is_disconnect(exc, conn.dbapi_connection,
-                                                                                     None)
+            lost = isinstance(exc, Exception) and self.engine.dialect.is_disconnect(
+                exc, conn.dbapi_connection, None)  # type: ignore[arg-type]  # any DBAPI error; others say False
             self._log_conn = None
             conn.invalidate()
             if not (lost and retry):
