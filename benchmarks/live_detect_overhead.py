@@ -13,6 +13,7 @@ replay of the request log costs (every request the runs logged, read back from t
 folded). Writes benchmarks/results/live_detect_overhead.json.
 
     python benchmarks/live_detect_overhead.py [--requests 3000] [--concurrency 16] [--rounds 2]
+                                              [--replay-requests 200000]
 """
 
 from __future__ import annotations
@@ -126,9 +127,15 @@ def parts(detector: LiveDetector, records: list[dict[str, Any]]) -> dict[str, fl
             "decisions": len(decisions), "requests": n}
 
 
-def replay_cost(detector: LiveDetector, db: Path) -> dict[str, float]:
-    """A restarted gateway's start: mark the log, read every logged request back and fold it."""
-    with Store(str(db)) as store:
+def replay_cost(detector: LiveDetector, db: Path, records: list[dict[str, Any]], total: int) -> dict[str, float]:
+    """A restarted gateway's start: mark the log, read every logged request back and fold it. With `total`
+    above what the runs logged, the log is first topped up with the simulated records again (recent)."""
+    with Store(str(db), fsync=False) as store:
+        missing, now = total - store.last_log_id(), time.time()
+        while missing > 0:
+            chunk = records[: min(missing, len(records))]
+            store.log_requests([{**r, "ts": now - 60} for r in chunk])
+            missing -= len(chunk)
         started = time.perf_counter()
         detector.prepare(store)
         detector.replay(store)
@@ -145,6 +152,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--accounts", type=int, default=300, help="honest accounts in the replayed traffic")
     parser.add_argument("--reference-accounts", type=int, default=1000)
+    parser.add_argument("--replay-requests", type=int, default=0,
+                        help="requests in the log a restarted gateway replays (default: what the runs logged)")
     parser.add_argument("--gateway-args", default="--no-log-fsync", help="extra `distillab serve` flags")
     parser.add_argument("--out", type=Path, default=RESULTS / "live_detect_overhead.json")
     args = parser.parse_args()
@@ -201,7 +210,8 @@ def main() -> None:
         calibrated = prepare_reference(reference)
         index = IndicatorIndex.load(indicators, key_file.read_bytes())
         measured = parts(LiveDetector(LiveDetectConfig(action="flag"), calibrated, index), records)
-        measured.update(replay_cost(LiveDetector(LiveDetectConfig(action="flag"), calibrated, index), db))
+        measured.update(replay_cost(LiveDetector(LiveDetectConfig(action="flag"), calibrated, index), db, records,
+                                    args.replay_requests))
 
     def median(mode: str, key: str) -> float:
         return round(statistics.median(r[key] for r in runs[mode]), 3)
