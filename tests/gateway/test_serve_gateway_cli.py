@@ -60,3 +60,30 @@ def test_bad_serve_flags_exit_1(args: list[str], message: str, tmp_path: Path) -
     result = subprocess.run([sys.executable, "-m", "distillab.cli.main", "serve", *args], cwd=tmp_path,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and message in result.stderr
+
+
+def test_the_client_address_comes_from_x_forwarded_for_only_behind_a_trusted_proxy(tmp_path: Path) -> None:
+    from live_world import FakeModel
+
+    from distillab.serving.background import run_in_background
+
+    db = tmp_path / "gateway.db"
+    with Store(str(db)) as store:
+        _, key = store.create_key("alice")
+    claimed = {"Authorization": f"Bearer {key}", "X-Forwarded-For": "203.0.113.7"}
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
+    with run_in_background(FakeModel().app) as upstream:
+        for trusted in ("127.0.0.1", "10.9.9.9"):  # the test's client is on loopback: a proxy, or not
+            proc = subprocess.Popen([sys.executable, "-m", "distillab.cli.main", "serve", "--upstream",
+                                     upstream + "/v1", "--db", str(db), "--port", "0", "--forwarded-allow-ips",
+                                     trusted], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                    env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            try:
+                url = _wait_for_announcement(proc, None, 120)
+                _wait_healthy(url, proc, 120)
+                assert httpx.post(url + "/chat/completions", json=body, headers=claimed, timeout=30).status_code == 200
+            finally:
+                proc.terminate()
+                proc.wait(timeout=60)
+    with Store(str(db)) as store:
+        assert [r["ip"] for r in store.iter_logs(account="alice")] == ["203.0.113.7", "127.0.0.1"]

@@ -82,6 +82,12 @@ def serve(
     db: str | None = typer.Option(None, "--db", envvar="DISTILLAB_DB", help="Gateway store: a SQLite file or "
                                      "postgresql://... URL. Turns on API keys, the request log and policies."),
     host: str = typer.Option("127.0.0.1", "--host", help=help_for("host")),
+    forwarded_allow_ips: str | None = typer.Option(
+        None, "--forwarded-allow-ips", envvar="FORWARDED_ALLOW_IPS",
+        help="Proxies (comma-separated addresses or networks, e.g. 10.0.0.0/8) trusted to give the client's "
+             "address in X-Forwarded-For: the gateway logs it and the detector's network features read it. "
+             "Name your load balancers exactly; '*' would let any client claim any address. "
+             "[default: 127.0.0.1,::1]"),
     port: int = typer.Option(8000, "--port", help=help_for("port")),
     model_name: str | None = typer.Option(None, "--model-name", help=help_for("model_name")),
     max_batch: int = typer.Option(16, "--max-batch", help=help_for("max_batch")),
@@ -196,7 +202,8 @@ def serve(
         print(served.state.serving.watermarker.describe(), flush=True)  # type: ignore[attr-defined]
     # The gateway writes its own JSON line per request; uvicorn's access log would repeat it.
     _server_class()(uvicorn.Config(app, host=host, port=port, log_level="info", access_log=db is None,
-                                     timeout_graceful_shutdown=30), name).run()
+                                     timeout_graceful_shutdown=30, proxy_headers=True,
+                                     forwarded_allow_ips=forwarded_allow_ips or "127.0.0.1,::1"), name).run()
 
 
 def _watermark(key_file: Path | None, flags: dict[str, object], per_account: bool, *, upstream: bool,
