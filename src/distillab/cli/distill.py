@@ -86,10 +86,11 @@ def distill(
     if until not in ("generate", "train", "eval"):
         raise ConfigError(f"--until {until!r}: expected generate, train or eval")
     sections = _parse_sets(sets)
-    stage_flags = {"generate": {"max_tokens": max_tokens, "concurrency": concurrency, "terms": terms},
-                   "train": {"epochs": epochs, "max_steps": max_steps, "lr": lr, "batch_size": batch_size,
-                             "kd_weight": kd_weight},
-                   "eval": {"n": eval_n}}
+    stage_flags: dict[str, dict[str, Any]] = {
+        "generate": {"max_tokens": max_tokens, "concurrency": concurrency, "terms": terms},
+        "train": {"epochs": epochs, "max_steps": max_steps, "lr": lr, "batch_size": batch_size,
+                  "kd_weight": kd_weight},
+        "eval": {"n": eval_n}}
     for stage, values in stage_flags.items():
         given = {k: v for k, v in values.items() if v is not None}
         if given:

@@ -16,7 +16,7 @@ import asyncio
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from rich.console import Console
@@ -105,7 +105,8 @@ def _plan(rows: list[PromptRow], name: str, params_id: dict[str, Any], n: int,
 
 async def _probe(teacher: Teacher, rows: list[PromptRow], policy: RetryPolicy) -> Capabilities:
     if isinstance(teacher, HTTPTeacher):
-        kind = "chat" if any(not isinstance(r.input, str) for r in rows) else "completion"
+        chat = any(not isinstance(r.input, str) for r in rows)
+        kind: Literal["chat", "completion"] = "chat" if chat else "completion"
         return await call_with_retries(lambda: teacher.probe(kind), policy)
     return await teacher.probe()
 

@@ -74,10 +74,10 @@ def parse_row(row: Any, where: str, messages_as_json: bool = False) -> PromptRow
         if not isinstance(prompt, str):
             raise DataError(f"{where}: 'prompt' must be a string, got {type(prompt).__name__}")
         return PromptRow(prompt, row_id, where)
-    if messages_as_json:
+    if messages_as_json and isinstance(messages, str):
         try:
             messages = json.loads(messages)
-        except (TypeError, json.JSONDecodeError) as exc:
+        except json.JSONDecodeError as exc:
             raise DataError(f"{where}: 'messages' is not valid JSON ({exc})") from exc
     return PromptRow(_parse_messages(messages, where), row_id, where)
 

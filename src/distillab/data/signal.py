@@ -22,7 +22,7 @@ COLUMNS = ("tokens", "token_ids", "token_logprobs", "top_tokens", "top_ids", "to
 
 
 def _b64(values: Any, count: int, dtype: type) -> str:
-    array = np.fromiter(values, dtype=np.float64 if dtype is np.float16 else dtype, count=count)
+    array: np.ndarray = np.fromiter(values, dtype=np.float64 if dtype is np.float16 else dtype, count=count)
     return base64.b64encode(array.astype(np.dtype(dtype).newbyteorder("<")).tobytes()).decode("ascii")
 
 

@@ -35,8 +35,9 @@ def run_contest(config: ContestConfig, console: Console | None = None) -> dict[s
     console.rule("the world: teacher, students, watermark key, honest reference traffic")
     world = build_world(config, console)
     console.rule("the control: a student that never saw the teacher's answers")
-    control = {"score": evaluate(world.control, world.root / "eval-control", config, world, console),
-               "proof": prove(world.control, world.root / "prove-control", world, config, console)}
+    control: dict[str, Any] = {
+        "score": evaluate(world.control, world.root / "eval-control", config, world, console),
+        "proof": prove(world.control, world.root / "prove-control", world, config, console)}
     teacher = evaluate(world.teacher, world.root / "eval-teacher", config, world, console)
     untrained = evaluate(world.student_init, world.root / "eval-student-init", config, world, console)
     rounds = {defense: run_contest_round(config, world, defense, console) for defense in config.defenses}

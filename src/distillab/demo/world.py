@@ -39,8 +39,8 @@ from distillab.toy import arith
 from distillab.toy.prompts import prompt_rows
 
 TERMS = "Tiny-world teacher built locally by distillab; the user owns it and may distill it."
-STUDENT_TRAIN = {"batch_size": 16, "lr": 3e-3, "eval_fraction": 0.02, "kd_weight": 0.5, "save_every": 100,
-                 "max_length": 128}
+STUDENT_TRAIN: dict[str, Any] = {"batch_size": 16, "lr": 3e-3, "eval_fraction": 0.02, "kd_weight": 0.5,
+                                 "save_every": 100, "max_length": 128}
 """How every contest student is trained (the attacker's with fkl where it has log-probabilities, the
 innocent ones with sft on reference answers): the same optimiser and sequence budget (a prompt and a
 64-token answer; longer reference answers are cut), so only their data differs."""
@@ -57,7 +57,7 @@ class World:
     bystander: Path
 
 
-def cached(path: Path, settings: dict[str, Any], build: Callable[[], None], *, done: str) -> bool:
+def cached(path: Path, settings: dict[str, Any], build: Callable[[], object], *, done: str) -> bool:
     """Run `build()` unless `path` (with `done` inside it, when given) exists and was made with `settings`;
     returns whether it ran.
 

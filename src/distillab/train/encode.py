@@ -132,6 +132,7 @@ def _reproduces(teacher: list[int], text: str, tokenizer: PreTrainedTokenizerBas
     if not teacher or min(teacher) < 0 or max(teacher) >= len(tokenizer):
         return False
     decoded = tokenizer.decode(teacher, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+    assert isinstance(decoded, str)  # one sequence of ids decodes to one string
     # A completion cut by max_tokens can end inside a UTF-8 character, which teachers drop from the text.
     return bool(decoded == text or decoded.rstrip(REPLACEMENT) == text.rstrip(REPLACEMENT))
 

@@ -101,8 +101,9 @@ def on_policy_batch(model: PreTrainedModel, batch: Batch, *, pad_id: int, max_ne
     try:
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
-            out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device),
-                                 generation_config=config)
+            # generate comes from GenerationMixin on the concrete class; mypy sees nn.Module.__getattr__
+            out = model.generate(  # type: ignore[operator]
+                input_ids=ids.to(device), attention_mask=mask.to(device), generation_config=config)
     finally:
         model.train(was_training)
     examples = []
