@@ -121,6 +121,24 @@ def test_dry_run_asks_nothing(fake_server, write_prompts, tmp_path: Path, tiny_m
     assert local.estimate.method == "teacher tokenizer" and local.estimate.prompt_tokens > 0
 
 
+def test_dry_run_into_a_partial_harvest_estimates_what_is_left(fake_server, write_prompts, tmp_path: Path) -> None:
+    fake, url = fake_server()
+    _run(_config(url, write_prompts(4), tmp_path / "out", n=2, max_tokens=10))
+    asked = sum(fake.asked.values())
+    more = write_prompts(6, name="more.jsonl")  # the same 4 prompts and 2 new ones
+    result, _ = _run(_config(url, more, tmp_path / "out", dry_run=True, n=2, max_tokens=10, price_out=2.0))
+    estimate = result.estimate
+    assert (estimate.prompts, estimate.records, estimate.stored) == (2, 4, 8)
+    assert estimate.max_completion_tokens == 40 and "still to harvest (8 already stored)" in estimate.describe()
+    assert sum(fake.asked.values()) == asked  # nothing sent
+    done, _ = _run(_config(url, write_prompts(4, name="same.jsonl"), tmp_path / "out", dry_run=True, n=2,
+                           max_tokens=10))
+    assert (done.estimate.records, done.estimate.max_cost_usd, done.estimate.stored) == (0, 0.0, 8)
+    # Other params: a rerun would refuse them, or start over with --overwrite; so the whole file is estimated.
+    other, _ = _run(_config(url, more, tmp_path / "out", dry_run=True, n=2, max_tokens=10, temperature=0.5))
+    assert (other.estimate.records, other.estimate.stored) == (12, 0)
+
+
 def test_other_params_refused_unless_overwrite(fake_server, write_prompts, tmp_path: Path) -> None:
     fake, url = fake_server()
     prompts = write_prompts(2)

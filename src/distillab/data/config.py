@@ -44,7 +44,8 @@ class HarvestConfig:
     price_out: float = _f(0.0, "USD per million completion tokens.")
     budget_usd: float | None = _f(None, "Stop before total cost (all runs into --out) could exceed this.")
     terms: str = _f("", "Note on the teacher's terms of use, recorded verbatim in the manifest.")
-    dry_run: bool = _f(False, "Estimate tokens and cost without calling the teacher.")
+    dry_run: bool = _f(False, "Estimate tokens and cost without calling the teacher (into a partly harvested "
+                              "--out: what a rerun would still ask for).")
     overwrite: bool = _f(False, "Replace a harvest in --out made with a different teacher or params.")
     progress: bool = _f(True, "Show a progress bar.")
 

@@ -2,11 +2,13 @@
 
 Prompt tokens come from the teacher's own tokenizer when the teacher is a local directory, otherwise
 from a ~4 characters/token heuristic (and the output says which). Completion tokens are the worst case,
-`n * max_tokens` per prompt, so the cost shown is an upper bound for completions.
+`n * max_tokens` per prompt, so the cost shown is an upper bound for completions. Into an output
+directory that already holds part of the harvest, only what a rerun would still ask for is estimated.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,10 +29,13 @@ class CostEstimate:
     max_cost_usd: float
     method: str
     """How prompt tokens were counted (tokenizer or heuristic)."""
+    stored: int = 0
+    """Records already in the output directory (a resumed harvest), left out of the estimate."""
 
     def describe(self) -> str:
-        return (f"dry run: {self.prompts} prompts -> {self.records} records; prompt tokens ~{self.prompt_tokens} "
-                f"({self.method}); completion tokens at most {self.max_completion_tokens}; "
+        resumed = f" still to harvest ({self.stored} already stored)" if self.stored else ""
+        return (f"dry run: {self.prompts} prompts -> {self.records} records{resumed}; prompt tokens "
+                f"~{self.prompt_tokens} ({self.method}); completion tokens at most {self.max_completion_tokens}; "
                 f"cost at most ${self.max_cost_usd:.4f}. Nothing was sent to the teacher.")
 
 
@@ -42,14 +47,18 @@ def _local_tokenizer(teacher: str) -> Any:
     return AutoTokenizer.from_pretrained(teacher)
 
 
-def estimate_cost(config: HarvestConfig, rows: list[PromptRow]) -> CostEstimate:
-    """Upper-bound tokens and cost of harvesting `rows` with `config`."""
-    estimator = TokenEstimator(_local_tokenizer(config.teacher))
-    prompt_tokens = sum(estimator.estimate(r.input) for r in rows)
-    completion = len(rows) * config.n * config.max_tokens
+def estimate_cost(config: HarvestConfig, rows: list[PromptRow], missing: Sequence[int] | None = None,
+                  stored: int = 0) -> CostEstimate:
+    """Upper-bound tokens and cost of harvesting `rows` with `config`: all `n` samples of each, or `missing[i]`
+    of row i (a resumed harvest, with `stored` records already in); one request per prompt."""
+    counts = [config.n] * len(rows) if missing is None else list(missing)
+    todo = [(row, k) for row, k in zip(rows, counts) if k]
+    estimator = TokenEstimator(_local_tokenizer(config.teacher)) if todo else None
+    prompt_tokens = sum(estimator.estimate(row.input) for row, _ in todo) if estimator else 0
+    records = sum(k for _, k in todo)
+    completion = records * config.max_tokens
     return CostEstimate(
-        prompts=len(rows), records=len(rows) * config.n, prompt_tokens=prompt_tokens,
-        max_completion_tokens=completion,
+        prompts=len(todo), records=records, prompt_tokens=prompt_tokens, max_completion_tokens=completion,
         max_cost_usd=Prices(config.price_in, config.price_out).cost(prompt_tokens, completion),
-        method=estimator.method,
+        method=estimator.method if estimator else "nothing left to harvest", stored=stored,
     )

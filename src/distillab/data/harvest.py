@@ -103,6 +103,25 @@ def _plan(rows: list[PromptRow], name: str, params_id: dict[str, Any], n: int,
     return items, skipped, duplicates
 
 
+PROBED = ("logprobs", "top_logprobs")
+"""Sampling params the capability probe may change (a text-only teacher, a smaller top-k)."""
+
+
+def _still_missing(config: HarvestConfig, rows: list[PromptRow]) -> tuple[list[int] | None, int]:
+    """For a dry run into a directory holding part of this harvest (same teacher and params, as a rerun
+    would accept): samples still missing per row and records stored. (None, 0) to estimate everything."""
+    identity = mf.stored_identity(config.out) if config.out.is_dir() and not config.overwrite else None
+    if identity is None:
+        return None, 0
+    wanted = config.sampling_params().as_dict()
+    if any(identity["params"].get(k) != v for k, v in wanted.items() if k not in PROBED):
+        return None, 0  # a rerun would refuse these params (or start over with --overwrite)
+    done = load_done(config.out)
+    items, stored, _ = _plan(rows, identity["teacher"], identity["params"], config.n, done.ids)
+    todo = {id(item.row): len(item.missing) for item in items}
+    return [todo.get(id(row), 0) for row in rows], stored
+
+
 async def _probe(teacher: Teacher, rows: list[PromptRow], policy: RetryPolicy) -> Capabilities:
     if isinstance(teacher, HTTPTeacher):
         chat = any(not isinstance(r.input, str) for r in rows)
@@ -117,7 +136,7 @@ async def harvest(config: HarvestConfig, *, teacher: Teacher | None = None,
     console = console or Console(stderr=True)
     rows = read_prompts(config.prompts)
     if config.dry_run:
-        return HarvestResult(out=config.out, estimate=estimate_cost(config, rows))
+        return HarvestResult(out=config.out, estimate=estimate_cost(config, rows, *_still_missing(config, rows)))
     own = teacher is None
     if teacher is None:
         teacher = load_teacher(config.teacher, model=config.model, api_key_env=config.api_key_env,
