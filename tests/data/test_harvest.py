@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,15 @@ def test_budget_stops_before_crossing_then_resumes(fake_server, write_prompts, t
     assert result.records == 10 and f"resuming: {len(journaled)} records already stored" in log
     assert max(fake.answered.values()) == 1 and result.cost_usd == pytest.approx(
         sum(fake.answered.values()) * 6e-3 + result.prompt_tokens * 1e-3)
+
+
+def test_the_probe_counts_against_the_rate_limit(fake_server, write_prompts, tmp_path: Path) -> None:
+    fake, url = fake_server()
+    started = time.monotonic()
+    # 60 requests a minute: one a second, and one at once. The probe's request takes it; the first
+    # harvest request waits for the next (before, it went out at once and the probe was not counted).
+    _run(_config(url, write_prompts(1), tmp_path / "out", rpm=60, model="fake-teacher"))
+    assert fake.arrivals[0] - started >= 0.9
 
 
 def test_dry_run_asks_nothing(fake_server, write_prompts, tmp_path: Path, tiny_model_dir: Path) -> None:

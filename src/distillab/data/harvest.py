@@ -103,6 +103,8 @@ def _plan(rows: list[PromptRow], name: str, params_id: dict[str, Any], n: int,
     return items, skipped, duplicates
 
 
+PROBE_TOKENS = 16
+"""Tokens a probe request is counted for against --tpm: a two-word prompt and at most 4 answer tokens."""
 PROBED = ("logprobs", "top_logprobs")
 """Sampling params the capability probe may change (a text-only teacher, a smaller top-k)."""
 
@@ -122,11 +124,16 @@ def _still_missing(config: HarvestConfig, rows: list[PromptRow]) -> tuple[list[i
     return [todo.get(id(row), 0) for row in rows], stored
 
 
-async def _probe(teacher: Teacher, rows: list[PromptRow], policy: RetryPolicy) -> Capabilities:
+async def _probe(teacher: Teacher, rows: list[PromptRow], policy: RetryPolicy, limiter: RateLimiter) -> Capabilities:
     if isinstance(teacher, HTTPTeacher):
         chat = any(not isinstance(r.input, str) for r in rows)
         kind: Literal["chat", "completion"] = "chat" if chat else "completion"
-        return await call_with_retries(lambda: teacher.probe(kind), policy)
+
+        async def counted() -> None:  # the probe's requests count against --rpm/--tpm like the harvest's
+            await limiter.request_slot()
+            await limiter.take_tokens(PROBE_TOKENS)
+
+        return await call_with_retries(lambda: teacher.probe(kind, before=counted), policy)
     return await teacher.probe()
 
 
@@ -156,7 +163,8 @@ async def _harvest(config: HarvestConfig, rows: list[PromptRow], teacher: Teache
     policy = RetryPolicy(config.max_retries, config.retry_base_delay, config.retry_max_delay)
     if isinstance(teacher, HTTPTeacher) and not teacher.has_api_key and not _is_loopback(teacher.endpoint):
         say(f"notice: ${teacher.api_key_env} is not set; sending requests without an API key")
-    caps = await _probe(teacher, rows, policy)
+    limiter = RateLimiter(config.rpm, config.tpm)
+    caps = await _probe(teacher, rows, policy, limiter)
     say(f"teacher {teacher.name} at {_redact(teacher.endpoint)}: {caps.describe()}")
     params, notices = effective_params(config, caps)
     for notice in notices:
@@ -178,7 +186,7 @@ async def _harvest(config: HarvestConfig, rows: list[PromptRow], teacher: Teache
                     done.prompt_tokens if done else 0.0, done.completion_tokens if done else 0)
     journal = Journal(out)
     harvester = Harvester(teacher, params, params_id, journal, ledger,
-                          RateLimiter(config.rpm, config.tpm),
+                          limiter,
                           TokenEstimator(getattr(teacher, "tokenizer", None)), policy)
     try:
         with HarvestProgress(console, sum(len(i.missing) for i in items), config.progress) as progress:

@@ -12,6 +12,7 @@ import email.utils
 import os
 import ssl
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -171,14 +172,18 @@ class HTTPTeacher:
         self.name = str(data[0]["id"])
         return self.name
 
-    async def probe(self, kind: Literal["chat", "completion"] = "chat") -> Capabilities:
-        """Find (once) whether the server returns log-probabilities, how many alternatives, and ids."""
+    async def probe(self, kind: Literal["chat", "completion"] = "chat",
+                    before: Callable[[], Awaitable[None]] | None = None) -> Capabilities:
+        """Find (once) whether the server returns log-probabilities, how many alternatives, and ids.
+        `before` is awaited before each request the probe sends (a harvest's rate limits count them)."""
         from distillab.teacher.probe import probe_http  # probe builds requests through this class
 
         async with self._probe_lock:
             if self.capabilities is None:
+                if not self.name and before is not None:
+                    await before()
                 await self.resolve_model()
-                self.capabilities = await probe_http(self, kind)
+                self.capabilities = await probe_http(self, kind, before)
         return self.capabilities
 
     def request_body(self, prompt: PromptInput, params: SamplingParams, n: int,

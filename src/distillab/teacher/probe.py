@@ -9,6 +9,7 @@ the answer, not the status.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Literal
 
 from distillab.errors import TeacherError
@@ -26,8 +27,10 @@ ATTEMPTS: tuple[tuple[int, bool, bool], ...] = ((20, True, True), (20, False, Tr
                                                 (0, False, False))
 
 
-async def probe_http(teacher: HTTPTeacher, kind: Literal["chat", "completion"]) -> Capabilities:
-    """Capabilities of `teacher`'s server for `kind` requests. Raises `TeacherError` if nothing works."""
+async def probe_http(teacher: HTTPTeacher, kind: Literal["chat", "completion"],
+                     before: Callable[[], Awaitable[None]] | None = None) -> Capabilities:
+    """Capabilities of `teacher`'s server for `kind` requests, awaiting `before` ahead of every request
+    sent. Raises `TeacherError` if nothing works."""
     chat = kind == "chat"
     path = "chat/completions" if chat else "completions"
     rejected: list[str] = []
@@ -36,7 +39,7 @@ async def probe_http(teacher: HTTPTeacher, kind: Literal["chat", "completion"]) 
         caps_hint = Capabilities(mode="topk" if logprobs else "text", top_k=top_k, token_ids=ids)
         body = teacher.request_body(PROBE_MESSAGES if chat else PROBE_PROMPT, params, 1, caps_hint)
         try:
-            sample = await _ask(teacher, path, body, chat, top_k)
+            sample = await _ask(teacher, path, body, chat, top_k, before)
         except RequestRejected as exc:
             if exc.status not in (400, 422) or not logprobs:
                 raise
@@ -53,10 +56,13 @@ async def probe_http(teacher: HTTPTeacher, kind: Literal["chat", "completion"]) 
     raise AssertionError("the last probe attempt asks for no log-probabilities and cannot be rejected here")
 
 
-async def _ask(teacher: HTTPTeacher, path: str, body: dict[str, object], chat: bool, top_k: int) -> Sample:
+async def _ask(teacher: HTTPTeacher, path: str, body: dict[str, object], chat: bool, top_k: int,
+               before: Callable[[], Awaitable[None]] | None) -> Sample:
     """The probe's first sample; asks again (up to 3 times) if the model stopped before any token,
     because an empty completion carries no log-probabilities to judge the server by."""
     for _ in range(3):
+        if before is not None:
+            await before()
         answer = await teacher.request_json("POST", path, body)
         samples, _, _ = parse_response(answer, chat, want_top=top_k > 0, url=f"{teacher.endpoint}/{path}")
         if not samples:
