@@ -55,6 +55,8 @@ def test_sigterm_drains_a_streaming_request_and_logs_it(tiny_model_dir: Path, tm
     (["--upstream", "http://127.0.0.1:9/v1"], "--upstream runs the gateway, which needs --db"),
     (["--model", "x", "--upstream", "http://127.0.0.1:9/v1", "--db", "g.db"], "exactly one of --model"),
     (["--upstream", "http://127.0.0.1:9/v1", "--db", "g.db", "--rpm", "-1"], "--rpm must be positive"),
+    (["--upstream", "http://127.0.0.1:9/v1", "--db", "g.db", "--forwarded-allow-ips", "10.0.0.0/8, lb.internal"],
+     "--forwarded-allow-ips: not an IP address or network: lb.internal"),
 ])
 def test_bad_serve_flags_exit_1(args: list[str], message: str, tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "distillab.cli.main", "serve", *args], cwd=tmp_path,

@@ -86,7 +86,7 @@ def serve(
         None, "--forwarded-allow-ips", envvar="FORWARDED_ALLOW_IPS",
         help="Proxies (comma-separated addresses or networks, e.g. 10.0.0.0/8) trusted to give the client's "
              "address in X-Forwarded-For: the gateway logs it and the detector's network features read it. "
-             "Name your load balancers exactly; '*' would let any client claim any address. "
+             "Name your load balancers exactly; '*' would let any client claim any address, '' trusts none. "
              "[default: 127.0.0.1,::1]"),
     port: int = typer.Option(8000, "--port", help=help_for("port")),
     model_name: str | None = typer.Option(None, "--model-name", help=help_for("model_name")),
@@ -137,6 +137,7 @@ def serve(
 
     import uvicorn
 
+    _check_proxies(forwarded_allow_ips)
     if (model is None) == (upstream is None):
         raise ConfigError("give exactly one of --model (serve a local model) or --upstream (proxy a server)")
     if upstream is not None and db is None:
@@ -203,7 +204,24 @@ def serve(
     # The gateway writes its own JSON line per request; uvicorn's access log would repeat it.
     _server_class()(uvicorn.Config(app, host=host, port=port, log_level="info", access_log=db is None,
                                      timeout_graceful_shutdown=30, proxy_headers=True,
-                                     forwarded_allow_ips=forwarded_allow_ips or "127.0.0.1,::1"), name).run()
+                                     forwarded_allow_ips=forwarded_allow_ips), name).run()
+
+
+def _check_proxies(proxies: str | None) -> None:
+    """Every --forwarded-allow-ips entry an address, a network or '*' (uvicorn would take a typo as a
+    name no connection ever has, and trust no proxy, silently)."""
+    import ipaddress
+
+    bad = []
+    for entry in (proxies or "").split(","):
+        entry = entry.strip()
+        if entry and entry != "*":
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                bad.append(entry)
+    if bad:
+        raise ConfigError(f"--forwarded-allow-ips: not an IP address or network: {', '.join(bad)}")
 
 
 def _watermark(key_file: Path | None, flags: dict[str, object], per_account: bool, *, upstream: bool,
