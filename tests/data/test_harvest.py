@@ -144,9 +144,21 @@ def test_dry_run_into_a_partial_harvest_estimates_what_is_left(fake_server, writ
     done, _ = _run(_config(url, write_prompts(4, name="same.jsonl"), tmp_path / "out", dry_run=True, n=2,
                            max_tokens=10))
     assert (done.estimate.records, done.estimate.max_cost_usd, done.estimate.stored) == (0, 0.0, 8)
-    # Other params: a rerun would refuse them, or start over with --overwrite; so the whole file is estimated.
-    other, _ = _run(_config(url, more, tmp_path / "out", dry_run=True, n=2, max_tokens=10, temperature=0.5))
-    assert (other.estimate.records, other.estimate.stored) == (12, 0)
+    # --overwrite over the same teacher and params resumes too.
+    again, _ = _run(_config(url, more, tmp_path / "out", dry_run=True, n=2, max_tokens=10, overwrite=True))
+    assert (again.estimate.records, again.estimate.stored) == (4, 8)
+    # Another teacher, other params, fewer log-probabilities than stored: a rerun would refuse them (or
+    # start over with --overwrite), so the whole file is estimated, and the estimate says why.
+    for change, named in (({"temperature": 0.5}, "temperature"), ({"top_logprobs": 3}, "top_logprobs"),
+                          ({"model": "other-model"}, "teacher (fake-teacher)")):
+        other, _ = _run(_config(url, more, tmp_path / "out", dry_run=True, n=2, max_tokens=10, **change))
+        assert (other.estimate.records, other.estimate.stored) == (12, 0)
+        assert f"another {named}" in other.estimate.describe() and "refused without --overwrite" in other.estimate.note
+    # A prompt that repeats is asked once.
+    repeated = tmp_path / "repeated.jsonl"
+    repeated.write_text(more.read_text() + more.read_text().splitlines()[0] + "\n")
+    fresh, _ = _run(_config(url, repeated, tmp_path / "elsewhere", dry_run=True, n=2, max_tokens=10))
+    assert (fresh.estimate.prompts, fresh.estimate.records) == (6, 12)
 
 
 def test_other_params_refused_unless_overwrite(fake_server, write_prompts, tmp_path: Path) -> None:

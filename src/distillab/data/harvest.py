@@ -25,15 +25,15 @@ from distillab import __version__
 from distillab.data import manifest as mf
 from distillab.data.budget import Ledger, Prices, TokenEstimator
 from distillab.data.config import HarvestConfig
-from distillab.data.estimate import CostEstimate, estimate_cost
+from distillab.data.estimate import CostEstimate, dry_run
 from distillab.data.journal import Journal, journal_dir
 from distillab.data.limits import RateLimiter
 from distillab.data.progress import HarvestProgress
 from distillab.data.prompts import PromptRow, file_sha256, read_prompts
-from distillab.data.records import FORMAT_VERSION, record_id
+from distillab.data.records import FORMAT_VERSION
 from distillab.data.retry import RetryPolicy, call_with_retries
 from distillab.data.store import compact, load_done
-from distillab.data.workers import Harvester, WorkItem
+from distillab.data.workers import Harvester, plan_work
 from distillab.teacher import load_teacher
 from distillab.teacher.base import Capabilities, SamplingParams, Teacher
 from distillab.teacher.http import HTTPTeacher
@@ -84,46 +84,8 @@ def _is_loopback(url: str) -> bool:
     return urlsplit(url).hostname in ("localhost", "127.0.0.1", "::1")
 
 
-def _plan(rows: list[PromptRow], name: str, params_id: dict[str, Any], n: int,
-          done_ids: set[str]) -> tuple[list[WorkItem], int, int]:
-    """Work items for the samples not yet stored; also (already stored, duplicate prompts)."""
-    items: list[WorkItem] = []
-    seen: set[str] = set()
-    skipped = duplicates = 0
-    for row in rows:
-        ids = [record_id(name, row.input, params_id, i) for i in range(n)]
-        if ids[0] in seen:
-            duplicates += 1
-            continue
-        seen.add(ids[0])
-        missing = [i for i, rid in enumerate(ids) if rid not in done_ids]
-        skipped += n - len(missing)
-        if missing:
-            items.append(WorkItem(row, missing))
-    return items, skipped, duplicates
-
-
 PROBE_TOKENS = 16
 """Tokens a probe request is counted for against --tpm: a two-word prompt and at most 4 answer tokens."""
-PROBED = ("logprobs", "top_logprobs")
-"""Sampling params the capability probe may change (a text-only teacher, a smaller top-k)."""
-
-
-def _still_missing(config: HarvestConfig, rows: list[PromptRow]) -> tuple[list[int] | None, int]:
-    """For a dry run into a directory holding part of this harvest (same teacher and params, as a rerun
-    would accept): samples still missing per row and records stored. (None, 0) to estimate everything."""
-    identity = mf.stored_identity(config.out) if config.out.is_dir() and not config.overwrite else None
-    if identity is None:
-        return None, 0
-    wanted = config.sampling_params().as_dict()
-    if any(identity["params"].get(k) != v for k, v in wanted.items() if k not in PROBED):
-        return None, 0  # a rerun would refuse these params (or start over with --overwrite)
-    done = load_done(config.out)
-    items, stored, _ = _plan(rows, identity["teacher"], identity["params"], config.n, done.ids)
-    todo = {id(item.row): len(item.missing) for item in items}
-    return [todo.get(id(row), 0) for row in rows], stored
-
-
 async def _probe(teacher: Teacher, rows: list[PromptRow], policy: RetryPolicy, limiter: RateLimiter) -> Capabilities:
     if isinstance(teacher, HTTPTeacher):
         chat = any(not isinstance(r.input, str) for r in rows)
@@ -143,7 +105,7 @@ async def harvest(config: HarvestConfig, *, teacher: Teacher | None = None,
     console = console or Console(stderr=True)
     rows = read_prompts(config.prompts)
     if config.dry_run:
-        return HarvestResult(out=config.out, estimate=estimate_cost(config, rows, *_still_missing(config, rows)))
+        return HarvestResult(out=config.out, estimate=dry_run(config, rows))
     own = teacher is None
     if teacher is None:
         teacher = load_teacher(config.teacher, model=config.model, api_key_env=config.api_key_env,
@@ -174,7 +136,7 @@ async def _harvest(config: HarvestConfig, rows: list[PromptRow], teacher: Teache
     out = config.out
     mf.check_identity(out, identity, config.overwrite)
     done = load_done(out) if out.exists() else None
-    items, skipped, duplicates = _plan(rows, teacher.name, params_id, config.n, done.ids if done else set())
+    items, skipped, duplicates = plan_work(rows, teacher.name, params_id, config.n, done.ids if done else set())
     if duplicates:
         notices.append(f"{duplicates} prompts repeat an earlier one and were harvested once")
         say(f"notice: {notices[-1]}")

@@ -19,7 +19,7 @@ from distillab.data.journal import Journal
 from distillab.data.limits import RateLimiter
 from distillab.data.progress import HarvestProgress
 from distillab.data.prompts import PromptRow
-from distillab.data.records import build_records
+from distillab.data.records import build_records, record_id
 from distillab.data.retry import RetryPolicy, call_with_retries
 from distillab.errors import BudgetExceeded, DistillabError, TeacherError
 from distillab.teacher.base import SamplingParams, Teacher
@@ -36,6 +36,25 @@ class WorkItem:
     row: PromptRow
     missing: list[int]
     """Sample indices of this prompt not yet stored."""
+
+
+def plan_work(rows: list[PromptRow], name: str, params_id: dict[str, Any], n: int,
+              done_ids: set[str]) -> tuple[list[WorkItem], int, int]:
+    """Work items for the samples not yet stored; also (already stored, duplicate prompts)."""
+    items: list[WorkItem] = []
+    seen: set[str] = set()
+    skipped = duplicates = 0
+    for row in rows:
+        ids = [record_id(name, row.input, params_id, i) for i in range(n)]
+        if ids[0] in seen:
+            duplicates += 1
+            continue
+        seen.add(ids[0])
+        missing = [i for i, rid in enumerate(ids) if rid not in done_ids]
+        skipped += n - len(missing)
+        if missing:
+            items.append(WorkItem(row, missing))
+    return items, skipped, duplicates
 
 
 @dataclass
