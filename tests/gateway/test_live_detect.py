@@ -188,6 +188,8 @@ def test_a_restarted_gateway_keeps_its_evidence_from_the_log(world: dict[str, An
             wait_for(lambda: honest in table.index and table.stats(honest).n == earlier + 3)
             if hours and action == "degrade":
                 wait_for(lambda: store.get_state(campaign)[0] == "degrade")
+                assert f"distillab_detector_replayed_requests {float(detector.replayed)}" in httpx.get(
+                    base + "/metrics").text
             else:
                 time.sleep(1.0)  # a few scoring rounds
         return detector

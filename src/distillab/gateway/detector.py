@@ -206,6 +206,7 @@ class LiveDetector:
             started = time.perf_counter()
             try:
                 await run_in_threadpool(self.replay, store)
+                metrics.detector_replayed.set(self.replayed)
                 log.info(json.dumps({"event": "detector_replay", "requests": self.replayed,
                                      "hours": self.config.replay_hours,
                                      "seconds": round(time.perf_counter() - started, 2)}))

@@ -1,6 +1,6 @@
 """Prometheus metrics of the gateway, in a registry of its own (several apps in one process, as in the
 tests, do not collide): requests by endpoint, status and decision; latency; tokens; rejections; and the live
-detector's flags, scoring time and backlog."""
+detector's flags, scoring time, backlog and start-up replay."""
 
 from __future__ import annotations
 
@@ -27,6 +27,9 @@ class Metrics:
                                       "the live detector's per-account state.", registry=self.registry)
         self.detector_dropped = Counter("distillab_detector_dropped", "Requests the live detector skipped "
                                         "because its backlog was full.", registry=self.registry)
+        self.detector_replayed = Gauge("distillab_detector_replayed_requests", "Logged requests the live "
+                                       "detector folded in from the store at start (set when the replay ends).",
+                                       registry=self.registry)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
