@@ -28,5 +28,9 @@ class ModelError(DistillabError):
     """A model directory is missing, unreadable, or not a causal LM."""
 
 
+class StoreError(DistillabError):
+    """The gateway's database failed under a running gateway (gone, full, locked too long)."""
+
+
 class BudgetExceeded(DistillabError):
     """Stopping before a spending limit would be crossed."""

@@ -190,3 +190,24 @@ def test_block_and_degrade_states(store: Store, upstream: str) -> None:
     logs = list(store.iter_logs(account="gina"))
     assert [r["decision"] for r in logs] == ["allow", "degrade", "block"]
     assert store.get_state("gina") == ("block", "campaign")
+
+
+def test_a_failing_store_answers_503_and_no_answer_leaves_unlogged(store: Store, upstream: str,
+                                                                   tmp_path: Path) -> None:
+    import sqlite3
+
+    _, key = store.create_key("alice")
+    with gateway(store, upstream) as base:
+        client = openai.OpenAI(base_url=base + "/v1", api_key=key, max_retries=0)
+        client.completions.create(model="tiny", prompt="import json", max_tokens=2)
+        with sqlite3.connect(tmp_path / "gateway.db") as other:  # the log table disappears under the gateway
+            other.execute("ALTER TABLE requests RENAME TO requests_away")
+        with pytest.raises(openai.APIStatusError) as failed:
+            client.completions.create(model="tiny", prompt="import json", max_tokens=2)
+        assert failed.value.status_code == 503 and failed.value.response.headers["retry-after"] == "1"
+        assert failed.value.body["code"] == "store_unavailable"  # type: ignore[index]
+        assert 'distillab_rejections_total{reason="store_unavailable"} 1.0' in httpx.get(base + "/metrics").text
+        with sqlite3.connect(tmp_path / "gateway.db") as other:  # back: the gateway recovers by itself
+            other.execute("ALTER TABLE requests_away RENAME TO requests")
+        client.completions.create(model="tiny", prompt="import json", max_tokens=2)
+    assert len(list(store.iter_logs(account="alice"))) == 2  # the refused one was not answered, nor logged

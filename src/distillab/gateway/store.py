@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from distillab.errors import ConfigError, DataError
+from distillab.errors import ConfigError, DataError, StoreError
 from distillab.gateway.keys import Account, KeyInfo, hash_secret, matches, new_salt, new_secret, parse_key_id
 from distillab.gateway.schema import (
     LOG_FIELDS,
@@ -333,7 +333,12 @@ class Store:
                 exc, conn.dbapi_connection, None)  # type: ignore[arg-type]  # any DBAPI error; others say False
             self._log_conn = None
             conn.invalidate()
-            if not (lost and retry):
+            if lost and retry:
+                pass  # written once more below, on a fresh connection
+            elif isinstance(exc, self.engine.dialect.loaded_dbapi.Error):
+                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise StoreError(f"request log {self.url}: write failed ({reason})") from exc
+            else:
                 raise
         self._write_log(rows, retry=False)
 
