@@ -206,7 +206,10 @@ def test_a_failing_store_answers_503_and_no_answer_leaves_unlogged(store: Store,
             client.completions.create(model="tiny", prompt="import json", max_tokens=2)
         assert failed.value.status_code == 503 and failed.value.response.headers["retry-after"] == "1"
         assert failed.value.body["code"] == "store_unavailable"  # type: ignore[index]
-        assert 'distillab_rejections_total{reason="store_unavailable"} 1.0' in httpx.get(base + "/metrics").text
+        with pytest.raises(openai.APIError, match="store is unavailable"):  # streamed: the end never comes
+            for _ in client.chat.completions.create(model="tiny", messages=CHAT, max_tokens=3, stream=True):  # type: ignore[arg-type]
+                pass
+        assert 'distillab_rejections_total{reason="store_unavailable"} 2.0' in httpx.get(base + "/metrics").text
         with sqlite3.connect(tmp_path / "gateway.db") as other:  # back: the gateway recovers by itself
             other.execute("ALTER TABLE requests_away RENAME TO requests")
         client.completions.create(model="tiny", prompt="import json", max_tokens=2)

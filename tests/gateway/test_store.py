@@ -358,3 +358,33 @@ def test_a_failed_log_write_stores_nothing_and_the_next_one_works(store: Store) 
         store.log_requests([good, {**good, "ts": 2.0, "latency_ms": object()}])
     store.log_requests([good])
     assert [r["ts"] for r in store.iter_logs()] == [1.0]
+
+
+def test_a_database_gone_under_the_store_is_a_store_error(postgres_server: str) -> None:
+    import uuid
+
+    from distillab.errors import StoreError
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(f"{postgres_server}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    record = {"ts": 1.0, "endpoint": "/v1/completions", "status": 200, "account": "a"}
+    store = Store(f"{postgres_server}/{name}")
+    try:
+        store.log_requests([record])
+        with admin.connect() as conn:  # its connections are cut, and it cannot connect again
+            conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        with pytest.raises(StoreError, match=f"request log .*{name}.*: the database is unavailable"):
+            store.log_requests([record])
+    finally:
+        store.close()
+        admin.dispose()
+
+
+def test_a_nul_in_a_logged_text_is_stored_as_a_replacement_character(store: Store) -> None:
+    record = {"ts": 1.0, "endpoint": "/v1/completions", "status": 200, "account": "a", "model": "m\x00x",
+              "response": "ok\x00", "prompt": "p\x00"}
+    store.log_requests([record])  # PostgreSQL text cannot hold NUL: refused before, as every row of its batch
+    (stored,) = store.iter_logs()
+    assert (stored["model"], stored["response"], stored["prompt"]) == ("m\ufffdx", "ok\ufffd", "p\x00")

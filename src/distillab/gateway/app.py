@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from collections.abc import AsyncIterator
 from contextlib import ExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -31,17 +30,16 @@ from distillab.gateway.admin import admin_router
 from distillab.gateway.fastpath import GatewayApp
 from distillab.gateway.metrics import CONTENT_TYPE, Metrics
 from distillab.gateway.policy import Limits
-from distillab.gateway.relay import Caller, Relay
+from distillab.gateway.relay import Caller, Relay, note_store_down
 from distillab.gateway.upstream import Upstream, UpstreamError
 from distillab.serving.background import run_in_background
-from distillab.serving.errors import RequestError, error_body
+from distillab.serving.errors import RequestError
 from distillab.serving.handlers import install_error_handlers
 from distillab.serving.schemas import ChatCompletionRequest, CompletionRequest
 
 if TYPE_CHECKING:
     from distillab.gateway.detector import LiveDetector
 
-log = logging.getLogger("distillab.gateway")
 BODIES: tuple[type[BaseModel], ...] = (ChatCompletionRequest, CompletionRequest)
 
 
@@ -81,16 +79,14 @@ def create_gateway(store: object, backend: str | FastAPI, *, limits: Limits | No
     install_error_handlers(app)
 
     async def store_down(request: Request, exc: Exception) -> JSONResponse:
-        # The store cannot authorize or log this request (a database gone or failing), so no answer leaves
-        # unlogged. 503 with Retry-After says "try again", which the OpenAI SDKs do.
-        metrics.rejections.labels("store_unavailable").inc()
-        log.error(json.dumps({"event": "store_error", "path": request.url.path,
-                              "error": (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]}))
-        return JSONResponse(error_body("the gateway's store is unavailable; retry later", type="server_error",
-                                       code="store_unavailable"), status_code=503, headers={"Retry-After": "1"})
+        # The store cannot authorize or log this request (a database gone or failing), so its answer does
+        # not leave. 503 with Retry-After says "try again", which the OpenAI SDKs do.
+        return JSONResponse(note_store_down(metrics, request.url.path, exc), status_code=503,
+                            headers={"Retry-After": "1"})
 
     app.add_exception_handler(StoreError, store_down)  # the request log's writes
-    app.add_exception_handler(sa.exc.DBAPIError, store_down)  # keys, states (SQLAlchemy Core)
+    for unreachable in (sa.exc.OperationalError, sa.exc.InterfaceError):  # keys, states (SQLAlchemy Core)
+        app.add_exception_handler(unreachable, store_down)
 
     async def authorized(request: Request) -> Caller:
         relay: Relay = request.app.state.relay

@@ -26,6 +26,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from distillab.errors import StoreError
 from distillab.gateway.keycache import KeyCache
 from distillab.gateway.metrics import Metrics
 from distillab.gateway.policy import Admission, Limits, degrade, estimate_tokens
@@ -36,6 +37,15 @@ if TYPE_CHECKING:  # the detector (numpy, pyarrow) is imported only by gateways 
     from distillab.gateway.detector import LiveDetector
 
 log = logging.getLogger("distillab.gateway")
+STORE_DOWN = "the gateway's store is unavailable; retry later"
+
+
+def note_store_down(metrics: Metrics, path: str, exc: BaseException) -> dict[str, Any]:
+    """Count and log a request the store could not authorize or log; the error body the client gets."""
+    metrics.rejections.labels("store_unavailable").inc()
+    log.error(json.dumps({"event": "store_error", "path": path,
+                          "error": (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]}))
+    return error_body(STORE_DOWN, type="server_error", code="store_unavailable")
 STATE_TTL_S = 2.0
 """How stale an account's state may be in this replica (states are re-read from the store)."""
 
@@ -209,7 +219,12 @@ class Relay:
                 upstream.release()
                 record.update(response=events.text(), prompt_tokens=events.prompt_tokens,
                               completion_tokens=events.completion_tokens)
-                await self._finish(record, 200, record["decision"], record["reason"], started)
+                try:
+                    await self._finish(record, 200, record["decision"], record["reason"], started)
+                except StoreError as exc:  # not logged: the end of the answer and [DONE] never go out
+                    logged = True  # nor can the store take a 499 record now
+                    yield b"data: " + json.dumps(note_store_down(self.metrics, path, exc)).encode() + b"\n\n"
+                    return
                 logged = True
                 if held is not None:
                     yield held

@@ -316,9 +316,16 @@ class Store:
     def _write_log(self, rows: list[Any], *, retry: bool = True) -> None:
         """One transaction on the kept log connection. On any failure the connection is dropped (nothing of
         the transaction was committed); when it had died under us (a PostgreSQL restart, a dropped socket),
-        the rows are written once more on a fresh one, as the pool's pre-ping would have done."""
+        the rows are written once more on a fresh one, as the pool's pre-ping would have done. A database
+        that cannot be reached or used (PEP 249's OperationalError and InterfaceError: gone, locked past
+        its timeout, out of space) is a StoreError; any other error (a bad value) is raised as it is."""
+        dbapi = self.engine.dialect.loaded_dbapi
+        unavailable = (dbapi.OperationalError, dbapi.InterfaceError, sa.exc.OperationalError, sa.exc.InterfaceError)
         if self._log_conn is None:
-            self._log_conn = self.engine.raw_connection()
+            try:
+                self._log_conn = self.engine.raw_connection()
+            except unavailable as exc:
+                raise _unavailable(self.url, exc) from exc
         conn = self._log_conn
         try:
             cursor = conn.cursor()
@@ -335,9 +342,8 @@ class Store:
             conn.invalidate()
             if lost and retry:
                 pass  # written once more below, on a fresh connection
-            elif isinstance(exc, self.engine.dialect.loaded_dbapi.Error):
-                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                raise StoreError(f"request log {self.url}: write failed ({reason})") from exc
+            elif isinstance(exc, unavailable):
+                raise _unavailable(self.url, exc) from exc
             else:
                 raise
         self._write_log(rows, retry=False)
@@ -378,6 +384,11 @@ class Store:
             if len(rows) < batch:
                 return
             last = rows[-1]["id"]
+
+
+def _unavailable(url: str, exc: BaseException) -> StoreError:
+    reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
+    return StoreError(f"request log {url}: the database is unavailable ({reason})")
 
 
 def _key_info(row: Any) -> KeyInfo:
