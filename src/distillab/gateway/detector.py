@@ -19,7 +19,8 @@ Each replica runs its own detector on the requests it serves: see docs/gateway.m
 behind a load balancer. State lives in memory, rebuilt at start from the store: `prepare` (before the
 gateway serves) marks where the log stands, and the worker first folds the last `replay_hours` of it,
 up to that mark, so a restarted gateway keeps its evidence and counts no request twice. Accounts the
-detector already decided on (its rows in the `decisions` table) are not decided on again.
+detector already decided on at this action or a stronger one (its rows in the `decisions` table) are not
+decided on again.
 """
 
 from __future__ import annotations
