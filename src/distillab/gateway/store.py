@@ -33,6 +33,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from distillab.errors import ConfigError, DataError, StoreError
 from distillab.gateway.keys import Account, KeyInfo, hash_secret, matches, new_salt, new_secret, parse_key_id
+from distillab.gateway.policy import STATES
 from distillab.gateway.schema import (
     LOG_FIELDS,
     accounts,
@@ -44,7 +45,6 @@ from distillab.gateway.schema import (
     to_row,
 )
 
-STATES = ("allow", "throttle", "degrade", "block")
 BUSY_TIMEOUT_MS = 30_000
 _CREATE_LOCK = 0x6469_7374  # any constant shared by every replica: pg_advisory_xact_lock's key
 
