@@ -140,6 +140,7 @@ def test_dry_run_into_a_partial_harvest_estimates_what_is_left(fake_server, writ
     estimate = result.estimate
     assert (estimate.prompts, estimate.records, estimate.stored) == (2, 4, 8)
     assert estimate.max_completion_tokens == 40 and "still to harvest (8 already stored)" in estimate.describe()
+    assert "assuming the endpoint still serves fake-teacher (--model would check)" in estimate.describe()
     assert sum(fake.asked.values()) == asked  # nothing sent
     done, _ = _run(_config(url, write_prompts(4, name="same.jsonl"), tmp_path / "out", dry_run=True, n=2,
                            max_tokens=10))

@@ -66,7 +66,10 @@ def dry_run(config: HarvestConfig, rows: list[PromptRow]) -> CostEstimate:
         if other is None:
             items, stored, _ = plan_work(rows, identity["teacher"], identity["params"], config.n,
                                          load_done(config.out).ids)
-            return estimate_cost(config, items, stored=stored)
+            unchecked = config.model is None and is_url(config.teacher)
+            return estimate_cost(config, items, stored=stored, note=(
+                f"assuming the endpoint still serves {identity['teacher']} (--model would check). " if unchecked
+                else ""))
         note = (f"{config.out} holds a harvest with another {other}: a rerun "
                 + ("starts it over" if config.overwrite else "is refused without --overwrite") + ". ")
     items, _, _ = plan_work(rows, "", {}, config.n, set())
