@@ -93,8 +93,7 @@ def to_row(record: dict[str, Any]) -> dict[str, Any]:
     for name in JSON_FIELDS:
         if row[name] is not None:
             row[name] = json.dumps(row[name], ensure_ascii=False, separators=(",", ":"))
-    # PostgreSQL text cannot hold NUL (JSON escapes it; a model name or answer may carry one raw).
-    return {k: v.replace("\x00", "\ufffd") if isinstance(v, str) and "\x00" in v else v for k, v in row.items()}
+    return row
 
 
 def from_row(row: Any) -> dict[str, Any]:

@@ -308,6 +308,9 @@ class Store:
         rows: list[Any] = [to_row(record) for record in records]
         if not rows:
             return
+        if self.dialect == "postgresql":  # its text cannot hold NUL (JSON escapes it; an answer may carry one)
+            rows = [{k: v.replace("\x00", "\ufffd") if isinstance(v, str) else v for k, v in row.items()}
+                    for row in rows]
         if self._log_positional:
             rows = [tuple(row[name] for name in self._log_columns) for row in rows]
         with self._log_lock:
