@@ -221,7 +221,7 @@ def test_the_replay_reads_only_the_window_and_what_was_logged_before_the_start(s
     store.log_requests([{**old, "ts": now, "prompt": "after the start"}])  # the gateway observes this one
     assert detector.replay(store, now=now) == 1
     assert [r["prompt"] for batch in seen for r in batch] == ["an hour ago"]
-    assert detector.replay(store) == 0 and detector.replayed == 1  # once only
+    assert detector.replay(store) == 1 and len(seen) == 2  # once only: nothing more read
 
 
 def test_a_restart_recalls_decisions_as_strong_as_its_action_and_stops_replaying_on_shutdown(
@@ -247,6 +247,24 @@ def test_a_restart_recalls_decisions_as_strong_as_its_action_and_stops_replaying
     detector.prepare(store)
     detector.stopping.set()  # the gateway is shutting down
     assert detector.replay(store) == 0
+
+
+def test_the_gateway_replays_in_steps_folding_what_it_serves_meanwhile(store: Store,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    store.log_requests([{"ts": time.time(), "account": "a", "endpoint": "/v1/completions", "status": 200,
+                         "prompt": f"logged {i}", "params": {}, "model": "m"} for i in range(5)])
+    monkeypatch.setattr("distillab.gateway.detector.REPLAY_BATCH", 2)
+    detector = LiveDetector(LiveDetectConfig(indicators=None))
+    folded: list[list[str]] = []
+    detector.fold = lambda records: folded.append([r["prompt"] for r in records])  # type: ignore[method-assign]
+    detector.prepare(store)
+    steps = 0
+    while detector.replay_until is not None:
+        detector.replay_step(store, [{"prompt": f"served {steps}"}])
+        steps += 1
+    assert steps == 3 and detector.replayed == 5
+    assert folded == [["served 0"], ["logged 0", "logged 1"], ["served 1"], ["logged 2", "logged 3"],
+                      ["served 2"], ["logged 4"]]
 
 
 def test_escalate_state_never_lowers_a_state_nor_overrides_an_admin(store_url: str) -> None:

@@ -18,7 +18,8 @@ it. Every replica re-reads states from the store, so a decision holds everywhere
 Each replica runs its own detector on the requests it serves: see docs/gateway.md for what that means
 behind a load balancer. State lives in memory, rebuilt at start from the store: `prepare` (before the
 gateway serves) marks where the log stands, and the worker first folds the last `replay_hours` of it,
-up to that mark, so a restarted gateway keeps its evidence and counts no request twice. Accounts the
+up to that mark, a batch at a time with the requests served meanwhile in between, so a restarted
+gateway keeps its evidence and counts no request twice. Accounts the
 detector already decided on at this action or a stronger one (its rows in the `decisions` table) are not
 decided on again.
 """
@@ -26,11 +27,12 @@ decided on again.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +82,8 @@ class LiveDetector:
         self.replay_until: int | None = None
         """Newest log id at `prepare`: the replay folds rows up to it, `observe` everything after."""
         self.replayed = 0
+        self._rows: Iterator[dict[str, Any]] | None = None
+        """The replay's read of the log, consumed a batch per step."""
         self.stopping = threading.Event()
         """Set when the gateway shuts down: a replay still running stops at its next batch."""
         self._detect = DetectConfig(log="live gateway traffic", target_fpr=config.target_fpr, fdr=config.fdr,
@@ -120,25 +124,31 @@ class LiveDetector:
                          if d["by"] == BY and d["decision"] in ACTIONS and ACTIONS.index(d["decision"]) >= strength}
 
     def replay(self, store: Any, now: float | None = None) -> int:
-        """Fold the logged requests of the last `replay_hours` up to the mark `prepare` set (worker thread),
-        once; returns how many were folded (`replayed`)."""
-        if self.replay_until is None:
-            return 0
-        since = (time.time() if now is None else now) - 3600 * self.config.replay_hours
-        batch: list[dict[str, Any]] = []
-        for record in store.iter_logs(since=since, until_id=self.replay_until, batch=REPLAY_BATCH):
-            batch.append(record)
-            if len(batch) == REPLAY_BATCH:
-                if self.stopping.is_set():
-                    break
-                self.fold(batch)
-                self.replayed += len(batch)
-                batch = []
-        if not self.stopping.is_set():
-            self.fold(batch)
-            self.replayed += len(batch)
-        self.replay_until = None
+        """Fold the logged requests of the last `replay_hours` (before `now`) up to the mark `prepare` set,
+        all at once (worker thread); returns how many were folded (`replayed`). The gateway replays in
+        steps instead (`replay_step`), folding what it serves meanwhile between them."""
+        self._rows = None if now is None else self._logged(store, now)
+        while self.replay_until is not None and not self.stopping.is_set():
+            self.replay_step(store, [])
         return self.replayed
+
+    def replay_step(self, store: Any, served: list[dict[str, Any]]) -> None:
+        """Worker thread: fold `served` (requests observed since the last step) and the next REPLAY_BATCH
+        logged rows; the replay is over (`replay_until` None) when the log has no more."""
+        self.fold(served)
+        if self.replay_until is None:
+            return
+        if self._rows is None:
+            self._rows = self._logged(store, time.time())
+        batch = list(itertools.islice(self._rows, REPLAY_BATCH))
+        self.fold(batch)
+        self.replayed += len(batch)
+        if len(batch) < REPLAY_BATCH:
+            self.replay_until, self._rows = None, None
+
+    def _logged(self, store: Any, now: float) -> Iterator[dict[str, Any]]:
+        since = now - 3600 * self.config.replay_hours
+        return iter(store.iter_logs(since=since, until_id=self.replay_until, batch=REPLAY_BATCH))
 
     # ---- the request's path (event loop) ------------------------------------------------------------
     def observe(self, record: dict[str, Any]) -> None:
@@ -206,7 +216,10 @@ class LiveDetector:
         if self.replay_until is not None:
             started = time.perf_counter()
             try:
-                await run_in_threadpool(self.replay, store)
+                while self.replay_until is not None and not self.stopping.is_set():
+                    # Swapped here on the event loop, where `observe` appends: no request falls between.
+                    served, self.backlog = self.backlog, []
+                    await run_in_threadpool(self.replay_step, store, served)
                 metrics.detector_replayed.set(self.replayed)
                 log.info(json.dumps({"event": "detector_replay", "requests": self.replayed,
                                      "hours": self.config.replay_hours,
