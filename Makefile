@@ -1,29 +1,55 @@
-# Two commands a new user needs: `make demo` and `make test`. Both set up .venv first.
+# Two commands a new user needs: `make demo` and `make test`. Both set up .venv first, from the lock.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+LATEST ?= .venv-latest
 
-.PHONY: setup demo test test-all bench clean
+.PHONY: setup demo test test-all test-latest lint lock clean
 
 setup: $(VENV)/.installed
 
-# torch is installed first and pinned to a CPU build: a bare `torch` requirement would pull a multi-GB
-# CUDA build. Any torch >= 2.4 that is already installed is kept.
-$(VENV)/.installed: pyproject.toml
+# The exact versions the tests pass with (requirements/lock.txt, with hashes). torch is pinned to the CPU
+# build (requirements/overrides.txt): a bare `torch` requirement would pull a multi-GB CUDA build. The
+# package itself goes in without dependencies, so nothing outside the lock is installed.
+$(VENV)/.installed: pyproject.toml requirements/lock.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q "torch==2.13.0"
-	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/python -m pip install -q --require-hashes -r requirements/lock.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $@
 
 demo: setup
 	$(BIN)/distillab demo --out runs/demo
 
+# The inner loop: everything but the tests marked slow.
 test: setup
 	$(BIN)/python -m pytest -m "not slow" -q
 
+# The README's test command and what CI runs: everything (end to end, PostgreSQL, real servers).
 test-all: setup
 	$(BIN)/python -m pytest -q
 
+# The same suite against the newest releases the ranges in pyproject.toml allow, in a separate venv,
+# so drift upstream is seen before it breaks CI. Refresh the lock (`make lock`) once this is green.
+test-latest:
+	test -x $(LATEST)/bin/python || $(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/python -m pip install -q --upgrade pip
+	$(LATEST)/bin/python -c "import torch" 2>/dev/null || $(LATEST)/bin/python -m pip install -q "torch==2.13.0"
+	$(LATEST)/bin/python -m pip install -q --upgrade -e ".[test,lint,postgres]"
+	$(LATEST)/bin/python -m pytest -q
+
+# What CI checks before the tests.
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy src
+	$(BIN)/lint-imports
+
+# Re-resolve the lock from pyproject.toml's ranges (needs uv: pip install uv).
+lock:
+	uv pip compile pyproject.toml --extra test --extra lint --extra postgres --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 --generate-hashes --find-links /opt/wheels \
+		--override requirements/overrides.txt -o requirements/lock.txt
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) $(LATEST) runs .pytest_cache
