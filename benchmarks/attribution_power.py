@@ -78,9 +78,18 @@ def harvest(teacher: Any, prompts: Path, out: Path, seed: int) -> Path:
     from distillab.data.harvest import run_harvest
 
     source = teacher if isinstance(teacher, str) else "http://unused.invalid/v1"
-    config = HarvestConfig(teacher=source, prompts=prompts, out=out, n=1, temperature=1.0, max_tokens=64,
-                           top_logprobs=0 if not isinstance(teacher, str) else 20, seed=seed, concurrency=64,
-                           progress=False)
+    config = HarvestConfig(
+        teacher=source,
+        prompts=prompts,
+        out=out,
+        n=1,
+        temperature=1.0,
+        max_tokens=64,
+        top_logprobs=0 if not isinstance(teacher, str) else 20,
+        seed=seed,
+        concurrency=64,
+        progress=False,
+    )
     run_harvest(config, teacher=None if isinstance(teacher, str) else teacher, console=Console(quiet=True))
     return out
 
@@ -92,14 +101,29 @@ def fine_tune(base: Path, data: Path, out: Path, args: argparse.Namespace, loss:
     from distillab.train.trainer import run_train
 
     if not (out / "config.json").is_file():  # else trained by an earlier run (same --work and recipe)
-        config = TrainConfig(student=base, data=data, out=out, loss=loss, lr=args.lr, max_steps=args.steps,
-                             batch_size=args.batch_size, eval_fraction=0.05, seed=args.seed, progress=False)
+        config = TrainConfig(
+            student=base,
+            data=data,
+            out=out,
+            loss=loss,
+            lr=args.lr,
+            max_steps=args.steps,
+            batch_size=args.batch_size,
+            eval_fraction=0.05,
+            seed=args.seed,
+            progress=False,
+        )
         run_train(config, console=Console(quiet=True))
     return out
 
 
-def rates(draw: Callable[[Any, int], dict[str, Any]], test: Callable[[dict[str, Any]], float], m: int,
-          reps: int, rng: Any) -> float:
+def rates(
+    draw: Callable[[Any, int], dict[str, Any]],
+    test: Callable[[dict[str, Any]], float],
+    m: int,
+    reps: int,
+    rng: Any,
+) -> float:
     return sum(test(draw(rng, m)) < ALPHA for _ in range(reps)) / reps
 
 
@@ -120,11 +144,17 @@ def main() -> None:
     parser.add_argument("--kernel-chars", type=int, default=200)
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature of the tests")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu"],
-                        help="cpu hides any GPU; auto trains and samples on a GPU where there is one")
+    parser.add_argument(
+        "--device",
+        default="auto",
+        choices=["auto", "cpu"],
+        help="cpu hides any GPU; auto trains and samples on a GPU where there is one",
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
-    parser.add_argument("--work", help="keep models and samples here and reuse them on the next run "
-                                       "(default: a temporary directory)")
+    parser.add_argument(
+        "--work",
+        help="keep models and samples here and reuse them on the next run (default: a temporary directory)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.samples, args.prompts, args.pool, args.reps = "2,5", 10, 12, 20
@@ -145,16 +175,18 @@ def main() -> None:
     from distillab.toy.config import TeacherConfig
     from distillab.toy.train_teacher import toy_teacher
 
-    teacher = (Path(args.teacher) if args.teacher
-               else toy_teacher(TeacherConfig(task="arith"), threads=args.threads))
+    teacher = (
+        Path(args.teacher) if args.teacher else toy_teacher(TeacherConfig(task="arith"), threads=args.threads)
+    )
     control = toy_teacher(TeacherConfig(task="arith", seed=1), threads=args.threads)
     sizes = sorted(int(m) for m in args.samples.split(","))
     timings: dict[str, float] = {"teachers_s": time.monotonic() - started}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(args.work or tmp_name)
         t0 = time.monotonic()
-        train_prompts = write_rows(prompt_rows("arith", "train", args.train_prompts, seed=args.seed),
-                                   tmp / "train.jsonl")
+        train_prompts = write_rows(
+            prompt_rows("arith", "train", args.train_prompts, seed=args.seed), tmp / "train.jsonl"
+        )
         train_problems = problems("train", args.train_prompts, seed=args.seed)
         gold = ReferenceAnswers({p.prompt: p.answer for p in train_problems})
         n = args.train_prompts
@@ -163,22 +195,36 @@ def main() -> None:
         timings["harvest_s"] = time.monotonic() - t0
         t0 = time.monotonic()
         recipe = f"{args.train_prompts}x{args.steps}x{args.batch_size}-lr{args.lr:g}-seed{args.seed}"
-        models = {"T": teacher, "C": control,
-                  "D": fine_tune(control, from_teacher, tmp / f"distilled-{recipe}-{args.loss}", args,
-                                 args.loss),
-                  "U": fine_tune(control, from_gold, tmp / f"unrelated-{recipe}-sft", args, "sft")}
+        models = {
+            "T": teacher,
+            "C": control,
+            "D": fine_tune(control, from_teacher, tmp / f"distilled-{recipe}-{args.loss}", args, args.loss),
+            "U": fine_tune(control, from_gold, tmp / f"unrelated-{recipe}-sft", args, "sft"),
+        }
         timings["train_s"] = time.monotonic() - t0
         print(f"fine-tuned 2 models, {args.steps} steps each, in {timings['train_s']:.0f}s", flush=True)
         t0 = time.monotonic()
         test_rows = prompt_rows("arith", "test", args.prompts, seed=args.seed)
         test_prompts = write_rows(test_rows, tmp / "test.jsonl")
-        pools = {name: sample(str(path), test_prompts, tmp / "samples" / name,
-                              n=args.pool * (2 if name == "T" else 1), temperature=args.temperature,
-                              max_tokens=48, progress=False, console=Console(quiet=True))
-                 for name, path in models.items()}
+        pools = {
+            name: sample(
+                str(path),
+                test_prompts,
+                tmp / "samples" / name,
+                n=args.pool * (2 if name == "T" else 1),
+                temperature=args.temperature,
+                max_tokens=48,
+                progress=False,
+                console=Console(quiet=True),
+            )
+            for name, path in models.items()
+        }
         timings["sample_s"] = time.monotonic() - t0
-        print(f"sampled {sum(sum(map(len, p.values())) for p in pools.values())} completions in "
-              f"{timings['sample_s']:.0f}s", flush=True)
+        print(
+            f"sampled {sum(sum(map(len, p.values())) for p in pools.values())} completions in "
+            f"{timings['sample_s']:.0f}s",
+            flush=True,
+        )
 
     def draw(rng: Any, m: int) -> dict[str, Any]:
         out: dict[str, Any] = {name: {} for name in ("T", "T2", "D", "C", "U")}
@@ -195,17 +241,24 @@ def main() -> None:
         return out
 
     def equality(x: str, y: str) -> Callable[[dict[str, Any]], float]:
-        return lambda d: equality_test(d[x], d[y], length=args.kernel_chars, permutations=args.permutations,
-                                       seed=d["seed"]).p_value
+        return lambda d: (
+            equality_test(
+                d[x], d[y], length=args.kernel_chars, permutations=args.permutations, seed=d["seed"]
+            ).p_value
+        )
 
     def closer(s: str, a: str, b: str) -> Callable[[dict[str, Any]], float]:
         return lambda d: closeness_test(d[s], d[a], d[b], length=args.kernel_chars).p_value
 
-    cells = {"equality_size_T_vs_T": equality("T", "T2"), "equality_power_D_vs_T": equality("D", "T"),
-             "equality_power_U_vs_T": equality("U", "T"), "equality_power_C_vs_T": equality("C", "T"),
-             "closeness_power_D": closer("D", "T", "C"),
-             "closeness_false_attribution_U": closer("U", "T", "C"),
-             "closeness_size_A_eq_B": closer("D", "T", "T2")}
+    cells = {
+        "equality_size_T_vs_T": equality("T", "T2"),
+        "equality_power_D_vs_T": equality("D", "T"),
+        "equality_power_U_vs_T": equality("U", "T"),
+        "equality_power_C_vs_T": equality("C", "T"),
+        "closeness_power_D": closer("D", "T", "C"),
+        "closeness_false_attribution_U": closer("U", "T", "C"),
+        "closeness_size_A_eq_B": closer("D", "T", "T2"),
+    }
     rng = np.random.default_rng(args.seed)
     rows: list[dict[str, Any]] = []
     t0 = time.monotonic()
@@ -214,26 +267,44 @@ def main() -> None:
         for cell, test in cells.items():
             row[cell] = None if m < 2 or m > args.pool else rates(draw, test, m, args.reps, rng)
         rows.append(row)
-        print(f"  m={m:>2}: " + "  ".join(f"{k}={'n/a' if v is None else f'{v:.2f}'}" for k, v in row.items()
-                                          if k != "samples_per_prompt"), flush=True)
+        print(
+            f"  m={m:>2}: "
+            + "  ".join(
+                f"{k}={'n/a' if v is None else f'{v:.2f}'}"
+                for k, v in row.items()
+                if k != "samples_per_prompt"
+            ),
+            flush=True,
+        )
     timings["tests_s"] = time.monotonic() - t0
     header = f"{'m':>3} | " + " | ".join(f"{c:>29}" for c in cells)
     print("\nrejection rate at alpha 0.05 (" + f"{args.reps} repetitions, {args.prompts} prompts)")
     print(header)
     for row in rows:
-        print(f"{row['samples_per_prompt']:>3} | " + " | ".join(
-            f"{'n/a' if row[c] is None else f'{row[c]:.2f}':>29}" for c in cells))
-    result = {"benchmark": "attribution_power", "quick": args.quick, "alpha": ALPHA, "teacher": str(teacher),
-              "models": {"T": f"toy arith teacher ({teacher})",
-                         "C": f"control: toy arith teacher, seed 1 ({control})",
-                         "D": f"C fine-tuned on T's sampled answers ({args.loss}, {args.steps} steps)",
-                         "U": f"C fine-tuned on reference answers (sft, {args.steps} steps)"},
-              "settings": {k: v for k, v in vars(args).items() if k not in ("quick",)},
-              "rows": rows, "timings_s": {k: round(v, 1) for k, v in timings.items()},
-              "seconds": round(time.monotonic() - started, 1), "cpus": os.cpu_count(),
-              "machine": platform.machine(),
-              "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
-              "command": " ".join(["python benchmarks/attribution_power.py", *sys.argv[1:]])}
+        print(
+            f"{row['samples_per_prompt']:>3} | "
+            + " | ".join(f"{'n/a' if row[c] is None else f'{row[c]:.2f}':>29}" for c in cells)
+        )
+    result = {
+        "benchmark": "attribution_power",
+        "quick": args.quick,
+        "alpha": ALPHA,
+        "teacher": str(teacher),
+        "models": {
+            "T": f"toy arith teacher ({teacher})",
+            "C": f"control: toy arith teacher, seed 1 ({control})",
+            "D": f"C fine-tuned on T's sampled answers ({args.loss}, {args.steps} steps)",
+            "U": f"C fine-tuned on reference answers (sft, {args.steps} steps)",
+        },
+        "settings": {k: v for k, v in vars(args).items() if k not in ("quick",)},
+        "rows": rows,
+        "timings_s": {k: round(v, 1) for k, v in timings.items()},
+        "seconds": round(time.monotonic() - started, 1),
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+        "command": " ".join(["python benchmarks/attribution_power.py", *sys.argv[1:]]),
+    }
     path = RESULTS / ("attribution_power_quick.json" if args.quick else "attribution_power.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n")

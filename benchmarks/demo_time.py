@@ -30,8 +30,12 @@ def run_demo(out: Path, cache: Path | None) -> tuple[float, dict]:
     if cache is not None:
         env["DISTILLAB_CACHE"] = str(cache)
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "distillab.cli.main", "demo", "--out", str(out)], env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "distillab.cli.main", "demo", "--out", str(out)],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return time.monotonic() - started, json.loads((out / "summary.json").read_text())
 
 
@@ -46,8 +50,11 @@ def main() -> None:
     parser.add_argument("--warm-only", action="store_true")
     parser.add_argument("--out", type=Path, default=RESULTS / "demo_time.json")
     args = parser.parse_args()
-    result: dict = {"benchmark": "demo_time", "cpus": len(os.sched_getaffinity(0)),
-                    "load_before": [round(x, 2) for x in os.getloadavg()]}
+    result: dict = {
+        "benchmark": "demo_time",
+        "cpus": len(os.sched_getaffinity(0)),
+        "load_before": [round(x, 2) for x in os.getloadavg()],
+    }
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         cache = None if args.warm_only else tmp / "cache"
@@ -56,25 +63,39 @@ def main() -> None:
             print(f"cold: {result['cold_seconds']:.0f}s", flush=True)
         result["warm_seconds"], summary = run_demo(tmp / "warm", cache)
         print(f"warm: {result['warm_seconds']:.0f}s", flush=True)
-    rounds = {name: {"student_score": r["student_score"], "answers_kept": r["campaign"]["answered"],
-                     "degraded": r["campaign"]["degraded"],
-                     "flagged_live": sum(f["campaign"] for f in r["flags"]),
-                     "honest_flagged_live": sum(not f["campaign"] for f in r["flags"]),
-                     "offline_recall": (r["detect"].get("metrics") or {}).get("recall"),
-                     "p_values": {short(t["name"]): t["p_value"]
-                                  for t in r["proof"]["radioactivity"] + r["proof"].get("membership", [])
-                                  + r["proof"]["attribution"]}}
-              for name, r in summary["rounds"].items()}
+    rounds = {
+        name: {
+            "student_score": r["student_score"],
+            "answers_kept": r["campaign"]["answered"],
+            "degraded": r["campaign"]["degraded"],
+            "flagged_live": sum(f["campaign"] for f in r["flags"]),
+            "honest_flagged_live": sum(not f["campaign"] for f in r["flags"]),
+            "offline_recall": (r["detect"].get("metrics") or {}).get("recall"),
+            "p_values": {
+                short(t["name"]): t["p_value"]
+                for t in r["proof"]["radioactivity"]
+                + r["proof"].get("membership", [])
+                + r["proof"]["attribution"]
+            },
+        }
+        for name, r in summary["rounds"].items()
+    }
     control = summary["control"]["proof"]
-    result.update({
-        "goal": "cold < 900 s, warm < 480 s on 2 CPU cores",
-        "metric": summary["metric"], "teacher_score": summary["teacher"]["score"],
-        "control_score": summary["control"]["score"], "untrained_score": summary["untrained_student_score"],
-        "rounds": rounds,
-        "control_p_values": {short(t["name"]): t["p_value"]
-                             for t in control["radioactivity"] + control.get("membership", []) + control["attribution"]},
-        "load_after": [round(x, 2) for x in os.getloadavg()],
-    })
+    result.update(
+        {
+            "goal": "cold < 900 s, warm < 480 s on 2 CPU cores",
+            "metric": summary["metric"],
+            "teacher_score": summary["teacher"]["score"],
+            "control_score": summary["control"]["score"],
+            "untrained_score": summary["untrained_student_score"],
+            "rounds": rounds,
+            "control_p_values": {
+                short(t["name"]): t["p_value"]
+                for t in control["radioactivity"] + control.get("membership", []) + control["attribution"]
+            },
+            "load_after": [round(x, 2) for x in os.getloadavg()],
+        }
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

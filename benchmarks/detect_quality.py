@@ -45,7 +45,13 @@ CALIBRATION = {"seed": 101, "accounts": 1000, "days": 3.0, "attacker_share": 0.0
 SCENARIOS = {
     "5pct-a": {"seed": 201, "accounts": 300, "days": 3.0, "attacker_share": 0.05},
     "5pct-b": {"seed": 202, "accounts": 300, "days": 3.0, "attacker_share": 0.05},
-    "2pct-5days-rpm30": {"seed": 203, "accounts": 400, "days": 5.0, "attacker_share": 0.02, "rate_limit_rpm": 30},
+    "2pct-5days-rpm30": {
+        "seed": 203,
+        "accounts": 400,
+        "days": 5.0,
+        "attacker_share": 0.02,
+        "rate_limit_rpm": 30,
+    },
     "10pct-2days": {"seed": 204, "accounts": 300, "days": 2.0, "attacker_share": 0.10},
     "honest-only": {"seed": 205, "accounts": 800, "days": 3.0, "attacker_share": 0.0},
 }
@@ -53,7 +59,9 @@ QUICK = {"accounts": 150, "days": 2.0}
 """--quick shrinks the scenarios (not the calibration: conformal p-values need a large honest reference)."""
 
 
-def make(work: Path, name: str, settings: dict[str, Any], quick: bool) -> tuple[Path, dict[str, dict[str, str]]]:
+def make(
+    work: Path, name: str, settings: dict[str, Any], quick: bool
+) -> tuple[Path, dict[str, dict[str, str]]]:
     shrink = quick and name != "calibration"
     options = {**settings, **({k: min(v, settings.get(k, v)) for k, v in QUICK.items()} if shrink else {})}
     out = work / f"{name}.parquet"
@@ -72,25 +80,37 @@ def score(flags: dict[str, int | None], labels: dict[str, dict[str, str]]) -> di
         campaigns[labels[a]["label"]] |= flags[a] is not None
     until = [flags[a] for a in attackers if flags[a] is not None]
     return {
-        "honest_accounts": len(honest), "campaign_accounts": len(attackers),
+        "honest_accounts": len(honest),
+        "campaign_accounts": len(attackers),
         "honest_flagged": sum(flags[a] is not None for a in honest),
         "honest_fpr": sum(flags[a] is not None for a in honest) / len(honest) if honest else None,
         "recall": len(until) / len(attackers) if attackers else None,
-        "campaigns": len(campaigns), "campaigns_detected": sum(campaigns.values()),
+        "campaigns": len(campaigns),
+        "campaigns_detected": sum(campaigns.values()),
         "median_queries_until_flagged": statistics.median(until) if until else None,
         "recall_by_strategy": {k: round(sum(v) / len(v), 3) for k, v in sorted(by_strategy.items())},
     }
 
 
-def run_distillab(log: Path, labels_path: Path, reference: Path, prepared: Any,
-                  out: Path) -> tuple[dict[str, int | None], float | None]:
+def run_distillab(
+    log: Path, labels_path: Path, reference: Path, prepared: Any, out: Path
+) -> tuple[dict[str, int | None], float | None]:
     """{account: queries when first flagged or None}, and the share of honest accounts flagged at any
     checkpoint (a live detector's false-positive rate over the whole period)."""
-    config = DetectConfig(log=str(log), out=out, labels=labels_path, reference=str(reference),
-                          target_fpr=TARGET_FPR, fdr=FDR, progress=False)
+    config = DetectConfig(
+        log=str(log),
+        out=out,
+        labels=labels_path,
+        reference=str(reference),
+        target_fpr=TARGET_FPR,
+        fdr=FDR,
+        progress=False,
+    )
     summary = run_detect(config, prepared=prepared)
     rows = [json.loads(line) for line in (out / "accounts.jsonl").open()]
-    flags = {r["account"]: (r["flagged_after_requests"] or r["requests"]) if r["flagged"] else None for r in rows}
+    flags = {
+        r["account"]: (r["flagged_after_requests"] or r["requests"]) if r["flagged"] else None for r in rows
+    }
     return flags, summary["metrics"]["honest_ever_flagged_rate"]
 
 
@@ -100,23 +120,33 @@ def overall(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     attackers = sum(r["campaign_accounts"] for r in results.values())
     caught = sum(round((r["recall"] or 0) * r["campaign_accounts"]) for r in results.values())
     five = [r for name, r in results.items() if name.startswith("5pct")]
-    medians = [r["median_queries_until_flagged"] for r in results.values() if r["median_queries_until_flagged"]]
-    ever = [(r["honest_ever_flagged_at_checkpoints"], r["honest_accounts"]) for r in results.values()
-            if r.get("honest_ever_flagged_at_checkpoints") is not None]
+    medians = [
+        r["median_queries_until_flagged"] for r in results.values() if r["median_queries_until_flagged"]
+    ]
+    ever = [
+        (r["honest_ever_flagged_at_checkpoints"], r["honest_accounts"])
+        for r in results.values()
+        if r.get("honest_ever_flagged_at_checkpoints") is not None
+    ]
     return {
-        "honest_ever_flagged_at_checkpoints": (sum(rate * n for rate, n in ever) / sum(n for _, n in ever)
-                                               if ever else None),
+        "honest_ever_flagged_at_checkpoints": (
+            sum(rate * n for rate, n in ever) / sum(n for _, n in ever) if ever else None
+        ),
         "recall": caught / attackers if attackers else None,
-        "honest_fpr": honest_flagged / honest if honest else None, "honest_accounts": honest,
+        "honest_fpr": honest_flagged / honest if honest else None,
+        "honest_accounts": honest,
         "campaigns_detected_at_5pct": f"{sum(r['campaigns_detected'] for r in five)}/{sum(r['campaigns'] for r in five)}",
-        "campaigns_detected_share_at_5pct": (sum(r["campaigns_detected"] for r in five) /
-                                             max(1, sum(r["campaigns"] for r in five))),
+        "campaigns_detected_share_at_5pct": (
+            sum(r["campaigns_detected"] for r in five) / max(1, sum(r["campaigns"] for r in five))
+        ),
         "median_queries_until_flagged": statistics.median(medians) if medians else None,
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="smaller scenarios (a smoke run)")
     parser.add_argument("--no-baselines", action="store_true", help="only distillab detect")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/detect_quality.json")
@@ -134,8 +164,9 @@ def main() -> None:
         prepared = prepare_reference(reference)
         results: dict[str, dict[str, Any]] = {"distillab": {}}
         for name, (log, labels) in logs.items():
-            flags, ever = run_distillab(log, log.with_name(f"{name}.labels.jsonl"), reference, prepared,
-                                        work / f"out-{name}")
+            flags, ever = run_distillab(
+                log, log.with_name(f"{name}.labels.jsonl"), reference, prepared, work / f"out-{name}"
+            )
             results["distillab"][name] = {**score(flags, labels), "honest_ever_flagged_at_checkpoints": ever}
         seconds["distillab"] = time.monotonic() - tick
 
@@ -157,26 +188,49 @@ def main() -> None:
             thresholds = {}
 
     summary = {method: overall(per) for method, per in results.items()}
-    print(f"{'method':10s} {'scenario':18s} {'recall':>7s} {'hon.FPR':>8s} {'campaigns':>9s} {'QUF':>6s}  per strategy")
+    print(
+        f"{'method':10s} {'scenario':18s} {'recall':>7s} {'hon.FPR':>8s} {'campaigns':>9s} {'QUF':>6s}  per strategy"
+    )
     for method, per in results.items():
         for name, r in per.items():
             recall = "n/a" if r["recall"] is None else f"{r['recall']:.3f}"
-            quf = "n/a" if r["median_queries_until_flagged"] is None else f"{r['median_queries_until_flagged']:.0f}"
+            quf = (
+                "n/a"
+                if r["median_queries_until_flagged"] is None
+                else f"{r['median_queries_until_flagged']:.0f}"
+            )
             strategies = " ".join(f"{k}={v:.2f}" for k, v in r["recall_by_strategy"].items())
-            print(f"{method:10s} {name:18s} {recall:>7s} {100 * r['honest_fpr']:7.2f}% "
-                  f"{r['campaigns_detected']:>4d}/{r['campaigns']:<4d} {quf:>6s}  {strategies}")
+            print(
+                f"{method:10s} {name:18s} {recall:>7s} {100 * r['honest_fpr']:7.2f}% "
+                f"{r['campaigns_detected']:>4d}/{r['campaigns']:<4d} {quf:>6s}  {strategies}"
+            )
     for method, s in summary.items():
-        print(f"{method:10s} overall: recall {s['recall']:.3f}, honest FPR {100 * s['honest_fpr']:.3f}% of "
-              f"{s['honest_accounts']} honest accounts, campaigns detected at 5%: {s['campaigns_detected_at_5pct']}, "
-              f"median queries until flagged {s['median_queries_until_flagged']}"
-              + (f", honest accounts flagged at any checkpoint {100 * s['honest_ever_flagged_at_checkpoints']:.2f}%"
-                 if s["honest_ever_flagged_at_checkpoints"] is not None else ""))
+        print(
+            f"{method:10s} overall: recall {s['recall']:.3f}, honest FPR {100 * s['honest_fpr']:.3f}% of "
+            f"{s['honest_accounts']} honest accounts, campaigns detected at 5%: {s['campaigns_detected_at_5pct']}, "
+            f"median queries until flagged {s['median_queries_until_flagged']}"
+            + (
+                f", honest accounts flagged at any checkpoint {100 * s['honest_ever_flagged_at_checkpoints']:.2f}%"
+                if s["honest_ever_flagged_at_checkpoints"] is not None
+                else ""
+            )
+        )
     result = {
-        "benchmark": "detect_quality", "quick": args.quick, "target_fpr": TARGET_FPR, "fdr": FDR,
-        "calibration": CALIBRATION, "scenarios": SCENARIOS,
-        "goals": {"recall": 0.95, "honest_fpr_max": 0.001, "campaigns_detected_share_at_5pct": 0.95,
-                  "median_queries_until_flagged_max": 200},
-        "overall": summary, "per_scenario": results, "thresholds": thresholds,
+        "benchmark": "detect_quality",
+        "quick": args.quick,
+        "target_fpr": TARGET_FPR,
+        "fdr": FDR,
+        "calibration": CALIBRATION,
+        "scenarios": SCENARIOS,
+        "goals": {
+            "recall": 0.95,
+            "honest_fpr_max": 0.001,
+            "campaigns_detected_share_at_5pct": 0.95,
+            "median_queries_until_flagged_max": 200,
+        },
+        "overall": summary,
+        "per_scenario": results,
+        "thresholds": thresholds,
         "seconds": {k: round(v, 1) for k, v in {**seconds, "total": time.monotonic() - started}.items()},
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
     }

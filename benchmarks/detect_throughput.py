@@ -52,13 +52,18 @@ def state_bytes(table: StatsTable) -> int:
 
 def cli(args: list[str]) -> float:
     started = time.monotonic()
-    subprocess.run([str(Path(sys.executable).with_name("distillab")), "detect", *args, "--no-progress"], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [str(Path(sys.executable).with_name("distillab")), "detect", *args, "--no-progress"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return time.monotonic() - started
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--accounts", type=int, default=2000)
     parser.add_argument("--days", type=float, default=3.0)
     parser.add_argument("--format", choices=("parquet", "jsonl"), default="parquet")
@@ -82,29 +87,60 @@ def main() -> None:
         stream_s = time.monotonic() - started
 
         def detect(hours: float) -> float:
-            config = DetectConfig(log=str(log), out=work / "out", reference=str(reference), checkpoint_hours=hours,
-                                  progress=False)
+            config = DetectConfig(
+                log=str(log),
+                out=work / "out",
+                reference=str(reference),
+                checkpoint_hours=hours,
+                progress=False,
+            )
             started = time.monotonic()
             run_detect(config, prepared=prepared)
             return time.monotonic() - started
 
         detect_s, checkpoints_s = detect(0.0), detect(2.0)
-        cli_s = cli(["--log", str(log), "--reference", str(reference), "--out", str(work / "cli"),
-                     "--checkpoint-hours", "0"])
+        cli_s = cli(
+            [
+                "--log",
+                str(log),
+                "--reference",
+                str(reference),
+                "--out",
+                str(work / "cli"),
+                "--checkpoint-hours",
+                "0",
+            ]
+        )
 
     result = {
-        "benchmark": "detect_throughput", "format": args.format, "accounts": len(table), "records": records,
+        "benchmark": "detect_throughput",
+        "format": args.format,
+        "accounts": len(table),
+        "records": records,
         "days": args.days,
         "command": f"distillab detect --log LOG.{args.format} --reference REF.parquet --out OUT --checkpoint-hours 0",
-        "records_per_s": {"stream": round(records / stream_s), "detect": round(records / detect_s),
-                          "detect_with_checkpoints": round(records / checkpoints_s), "cli": round(records / cli_s)},
-        "seconds": {"reference": round(reference_s, 2), "stream": round(stream_s, 2), "detect": round(detect_s, 2),
-                    "detect_with_checkpoints": round(checkpoints_s, 2), "cli": round(cli_s, 2)},
+        "records_per_s": {
+            "stream": round(records / stream_s),
+            "detect": round(records / detect_s),
+            "detect_with_checkpoints": round(records / checkpoints_s),
+            "cli": round(records / cli_s),
+        },
+        "seconds": {
+            "reference": round(reference_s, 2),
+            "stream": round(stream_s, 2),
+            "detect": round(detect_s, 2),
+            "detect_with_checkpoints": round(checkpoints_s, 2),
+            "cli": round(cli_s, 2),
+        },
         "load_average_1min": round(os.getloadavg()[0], 2),
         "state_bytes_per_account": round(state_bytes(table) / max(len(table), 1)),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "goal_records_per_s": 50_000,
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+        },
     }
     print(json.dumps(result, indent=2))
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -53,8 +53,18 @@ def harvest_all(teacher: Path, n: int, out: Path, temperature: float, seed: int)
     from distillab.toy.prompts import prompt_rows, write_rows
 
     prompts = write_rows(prompt_rows("arith", "train", n, seed=seed), out.parent / "prompts.jsonl")
-    config = HarvestConfig(teacher=str(teacher), prompts=prompts, out=out, n=1, temperature=temperature,
-                           max_tokens=64, top_logprobs=20, seed=seed, concurrency=64, progress=False)
+    config = HarvestConfig(
+        teacher=str(teacher),
+        prompts=prompts,
+        out=out,
+        n=1,
+        temperature=temperature,
+        max_tokens=64,
+        top_logprobs=20,
+        seed=seed,
+        concurrency=64,
+        progress=False,
+    )
     run_harvest(config, console=Console(quiet=True))
     return out
 
@@ -95,9 +105,12 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--temperature", type=float, default=1.0, help="teacher sampling temperature")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads (1: tiny models on a shared machine run ~20x faster than on 2 "
-                             "contended threads)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (1: tiny models on a shared machine run ~20x faster than on 2 contended threads)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.budgets, args.tests = "250,1000", 200
@@ -120,17 +133,34 @@ def main() -> None:
 
     def save() -> Path:  # after every run, so a cut-off benchmark keeps what it measured
         result_path = RESULTS / ("distill_curve_quick.json" if args.quick else "distill_curve.json")
-        result = {"benchmark": "distill_curve", "quick": args.quick, "teacher": str(teacher),
-                  "teacher_accuracy": teacher_acc, "test_problems": len(tests), "student": student_info,
-                  "harvest": {"prompts": budgets[-1], "temperature": args.temperature, "top_logprobs": 20,
-                              "seconds": round(harvest_seconds, 1)},
-                  "training": {"epochs": args.epochs, "min_steps": args.min_steps, "batch_size": args.batch_size,
-                               "lr": args.lr, "kd_weight": 0.5},
-                  "runs": runs, "seconds": round(time.monotonic() - started, 1), "threads": args.threads,
-                  "cpus": os.cpu_count(),
-                  "machine": platform.machine(),
-                  "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
-                  "command": " ".join(["python benchmarks/distill_curve.py", *sys.argv[1:]])}
+        result = {
+            "benchmark": "distill_curve",
+            "quick": args.quick,
+            "teacher": str(teacher),
+            "teacher_accuracy": teacher_acc,
+            "test_problems": len(tests),
+            "student": student_info,
+            "harvest": {
+                "prompts": budgets[-1],
+                "temperature": args.temperature,
+                "top_logprobs": 20,
+                "seconds": round(harvest_seconds, 1),
+            },
+            "training": {
+                "epochs": args.epochs,
+                "min_steps": args.min_steps,
+                "batch_size": args.batch_size,
+                "lr": args.lr,
+                "kd_weight": 0.5,
+            },
+            "runs": runs,
+            "seconds": round(time.monotonic() - started, 1),
+            "threads": args.threads,
+            "cpus": os.cpu_count(),
+            "machine": platform.machine(),
+            "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+            "command": " ".join(["python benchmarks/distill_curve.py", *sys.argv[1:]]),
+        }
         result_path.parent.mkdir(parents=True, exist_ok=True)
         result_path.write_text(json.dumps(result, indent=2) + "\n")
         return result_path
@@ -150,16 +180,33 @@ def main() -> None:
             for loss in args.losses.split(","):
                 out = tmp / f"student-{loss}-{n}"
                 t0 = time.monotonic()
-                config = TrainConfig(student=tmp / "student", data=data, out=out, loss=loss, lr=args.lr,
-                                     max_steps=steps, batch_size=args.batch_size, eval_fraction=0.05,
-                                     seed=args.seed, progress=False)
+                config = TrainConfig(
+                    student=tmp / "student",
+                    data=data,
+                    out=out,
+                    loss=loss,
+                    lr=args.lr,
+                    max_steps=steps,
+                    batch_size=args.batch_size,
+                    eval_fraction=0.05,
+                    seed=args.seed,
+                    progress=False,
+                )
                 result = run_train(config, console=Console(quiet=True))
-                run = {"queries": n, "loss": loss, "steps": steps,
-                       "train_seconds": round(time.monotonic() - t0, 1), "eval_loss": result.eval.get("loss"),
-                       "accuracy": accuracy(out, tests)}
+                run = {
+                    "queries": n,
+                    "loss": loss,
+                    "steps": steps,
+                    "train_seconds": round(time.monotonic() - t0, 1),
+                    "eval_loss": result.eval.get("loss"),
+                    "accuracy": accuracy(out, tests),
+                }
                 runs.append(run)
-                print(f"  {n:>5} queries  {loss:>4}: accuracy {run['accuracy']:.3f} ({steps} steps, "
-                      f"{run['train_seconds']:.0f}s)", flush=True)
+                print(
+                    f"  {n:>5} queries  {loss:>4}: accuracy {run['accuracy']:.3f} ({steps} steps, "
+                    f"{run['train_seconds']:.0f}s)",
+                    flush=True,
+                )
                 save()
     print(f"wrote {save().relative_to(ROOT)}")
 

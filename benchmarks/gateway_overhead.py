@@ -44,8 +44,11 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-BODY = {"model": "fake", "messages": [{"role": "user", "content": "Ann has 3 pens. She gets 4 more."}],
-        "max_tokens": 16}
+BODY = {
+    "model": "fake",
+    "messages": [{"role": "user", "content": "Ann has 3 pens. She gets 4 more."}],
+    "max_tokens": 16,
+}
 _LENGTH = re.compile(rb"\r\ncontent-length:\s*(\d+)", re.IGNORECASE)
 
 
@@ -98,7 +101,7 @@ class RawConnection(asyncio.Protocol):
                 raise RuntimeError(f"answer without Content-Length: {head[:200]!r}")
             self.status, self.need = int(head[9:12]), end + 4 + int(length.group(1))
         if len(self.buffer) >= self.need and self.waiter is not None:
-            del self.buffer[:self.need]
+            del self.buffer[: self.need]
             self.need = -1
             self.waiter.set_result(self.status)
 
@@ -120,8 +123,10 @@ async def raw_client(url: str, key: str, concurrency: int) -> tuple[list[Sender]
     """`concurrency` connections, each with a coroutine that sends one request and returns its ms."""
     host, port = url.removeprefix("http://").split(":")
     body = json.dumps(BODY).encode()
-    request = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {key}\r\n"
-               f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+    request = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {key}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
     loop = asyncio.get_running_loop()
     conns = [(await loop.create_connection(RawConnection, host, int(port)))[1] for _ in range(concurrency)]
 
@@ -132,6 +137,7 @@ async def raw_client(url: str, key: str, concurrency: int) -> tuple[list[Sender]
             if status != 200:
                 raise RuntimeError(f"{url} answered {status}")
             return 1000 * (time.perf_counter() - started)
+
         return one
 
     def close() -> None:
@@ -143,8 +149,9 @@ async def raw_client(url: str, key: str, concurrency: int) -> tuple[list[Sender]
 
 async def httpx_client(url: str, key: str, concurrency: int) -> tuple[list[Sender], Callable[[], None]]:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    client = httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60,
-                               limits=limits)
+    client = httpx.AsyncClient(
+        base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60, limits=limits
+    )
 
     async def one() -> float:
         started = time.perf_counter()
@@ -157,8 +164,9 @@ async def httpx_client(url: str, key: str, concurrency: int) -> tuple[list[Sende
     return [one] * concurrency, close
 
 
-async def measure(url: str, key: str, n: int, concurrency: int, client: str,
-                  pids: list[int]) -> dict[str, float]:
+async def measure(
+    url: str, key: str, n: int, concurrency: int, client: str, pids: list[int]
+) -> dict[str, float]:
     make = raw_client if client == "raw" else httpx_client
     senders, close = await make(url, key, concurrency)
     first = senders[0]
@@ -188,9 +196,14 @@ async def measure(url: str, key: str, n: int, concurrency: int, client: str,
     def cut(values: list[float], q: int) -> float:
         return round(statistics.quantiles(values, n=100)[q - 1], 3)
 
-    result = {"sequential_p50_ms": cut(sequential, 50), "sequential_p99_ms": cut(sequential, 99),
-              "loaded_p50_ms": cut(loaded, 50), "loaded_p99_ms": cut(loaded, 99),
-              "requests_per_s": round(n / wall, 1), "client_cpu_ms_per_request": round(1000 * own / n, 3)}
+    result = {
+        "sequential_p50_ms": cut(sequential, 50),
+        "sequential_p99_ms": cut(sequential, 99),
+        "loaded_p50_ms": cut(loaded, 50),
+        "loaded_p99_ms": cut(loaded, 99),
+        "requests_per_s": round(n / wall, 1),
+        "client_cpu_ms_per_request": round(1000 * own / n, 3),
+    }
     for name, seconds in zip(("upstream", "gateway"), cpu):
         result[f"{name}_cpu_ms_per_request"] = round(1000 * seconds / n, 3)
     return result
@@ -199,6 +212,7 @@ async def measure(url: str, key: str, n: int, concurrency: int, client: str,
 def run_client(url: str, key: str, args: argparse.Namespace, pids: list[int]) -> dict[str, float]:
     try:
         import uvloop  # the client's own overhead is not what is measured: keep it low
+
         return uvloop.run(measure(url, key, args.requests, args.concurrency, args.client, pids))
     except ImportError:
         return asyncio.run(measure(url, key, args.requests, args.concurrency, args.client, pids))
@@ -210,9 +224,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--client", choices=("raw", "httpx"), default="raw")
     parser.add_argument("--pin", default="", help="CPU numbers for client,upstream,gateway (e.g. 0,0,1)")
-    parser.add_argument("--upstream-latency-ms", type=float, default=0.0,
-                        help="the fake upstream waits this long before each answer, as a model server takes "
-                             "time to generate (0: answers at once, the issue's 'fast upstream')")
+    parser.add_argument(
+        "--upstream-latency-ms",
+        type=float,
+        default=0.0,
+        help="the fake upstream waits this long before each answer, as a model server takes "
+        "time to generate (0: answers at once, the issue's 'fast upstream')",
+    )
     parser.add_argument("--gateway-args", default="", help="extra `distillab serve` flags, space-separated")
     parser.add_argument("--out", type=Path, default=RESULTS / "gateway_overhead.json")
     args = parser.parse_args()
@@ -235,14 +253,30 @@ def main() -> None:
             _, key = store.create_key("bench")
         try:
             up_port, gw_port = free_port(), free_port()
-            procs.append(start([sys.executable, str(ROOT / "tests/data/fake_openai.py"), str(up_port),
-                                "--tokens", "16", "--canned", "--latency", str(args.upstream_latency_ms / 1000)],
-                               pins[1] if pins else None))
+            procs.append(
+                start(
+                    [
+                        sys.executable,
+                        str(ROOT / "tests/data/fake_openai.py"),
+                        str(up_port),
+                        "--tokens",
+                        "16",
+                        "--canned",
+                        "--latency",
+                        str(args.upstream_latency_ms / 1000),
+                    ],
+                    pins[1] if pins else None,
+                )
+            )
             upstream = f"http://127.0.0.1:{up_port}"
             wait_up(upstream, procs[-1])
             serve = ["serve", "--upstream", upstream + "/v1", "--db", str(db), "--port", str(gw_port)]
-            procs.append(start([sys.executable, "-m", "distillab.cli.main", *serve, *args.gateway_args.split()],
-                               pins[2] if pins else None))
+            procs.append(
+                start(
+                    [sys.executable, "-m", "distillab.cli.main", *serve, *args.gateway_args.split()],
+                    pins[2] if pins else None,
+                )
+            )
             gateway = f"http://127.0.0.1:{gw_port}"
             wait_up(gateway, procs[-1])
             pids = [proc.pid for proc in procs]
@@ -255,15 +289,22 @@ def main() -> None:
         with Store(str(db)) as store:
             logged = sum(1 for _ in store.iter_logs(account="bench"))
     result = {
-        "benchmark": "gateway_overhead", "requests": args.requests, "concurrency": args.concurrency,
-        "client": args.client, "pin_client_upstream_gateway": args.pin or "none",
-        "gateway_args": args.gateway_args, "upstream_latency_ms": args.upstream_latency_ms,
-        "direct": direct, "gateway": through,
+        "benchmark": "gateway_overhead",
+        "requests": args.requests,
+        "concurrency": args.concurrency,
+        "client": args.client,
+        "pin_client_upstream_gateway": args.pin or "none",
+        "gateway_args": args.gateway_args,
+        "upstream_latency_ms": args.upstream_latency_ms,
+        "direct": direct,
+        "gateway": through,
         "added_p50_ms": round(through["sequential_p50_ms"] - direct["sequential_p50_ms"], 3),
         "added_p99_ms": round(through["sequential_p99_ms"] - direct["sequential_p99_ms"], 3),
         "throughput_ratio": round(through["requests_per_s"] / direct["requests_per_s"], 3),
-        "logged_records": logged, "goal": "added p50 <= 2 ms, throughput ratio >= 0.8 at 64 connections",
-        "cpus": os.cpu_count(), "load": [round(x, 2) for x in os.getloadavg()],
+        "logged_records": logged,
+        "goal": "added p50 <= 2 ms, throughput ratio >= 0.8 at 64 connections",
+        "cpus": os.cpu_count(),
+        "load": [round(x, 2) for x in os.getloadavg()],
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -63,10 +63,16 @@ def step_time(args: argparse.Namespace) -> dict[str, Any]:
     from distillab.train.objective import Objective
 
     vocab = args.step_vocab
-    config = LlamaConfig(vocab_size=vocab, hidden_size=args.dim, intermediate_size=4 * args.dim,
-                         num_hidden_layers=args.layers, num_attention_heads=args.dim // 64,
-                         num_key_value_heads=args.dim // 64, max_position_embeddings=args.length,
-                         tie_word_embeddings=True)
+    config = LlamaConfig(
+        vocab_size=vocab,
+        hidden_size=args.dim,
+        intermediate_size=4 * args.dim,
+        num_hidden_layers=args.layers,
+        num_attention_heads=args.dim // 64,
+        num_key_value_heads=args.dim // 64,
+        max_position_embeddings=args.length,
+        tie_word_embeddings=True,
+    )
     torch.manual_seed(0)
     model = LlamaForCausalLM(config)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
@@ -74,9 +80,11 @@ def step_time(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         config.save_pretrained(tmp)
         paths = {"student": Path(tmp), "data": Path(tmp), "out": Path(tmp) / "o"}
-        modes = {"sft": Objective(TrainConfig(**paths, loss="sft")),
-                 "topk_kd_w0.5": Objective(TrainConfig(**paths, loss="fkl", kd_weight=0.5)),
-                 "topk_kd_w1.0": Objective(TrainConfig(**paths, loss="fkl", kd_weight=1.0))}
+        modes = {
+            "sft": Objective(TrainConfig(**paths, loss="sft")),
+            "topk_kd_w0.5": Objective(TrainConfig(**paths, loss="fkl", kd_weight=0.5)),
+            "topk_kd_w1.0": Objective(TrainConfig(**paths, loss="fkl", kd_weight=1.0)),
+        }
 
     def step(objective: Any) -> tuple[float, float]:
         wall, cpu = time.perf_counter(), time.process_time()
@@ -96,10 +104,18 @@ def step_time(args: argparse.Namespace) -> dict[str, Any]:
                 wall_times[name].append(wall)
     medians = {name: statistics.median(values) for name, values in cpu_times.items()}
     return {
-        "model": {"vocab": vocab, "hidden": args.dim, "layers": args.layers,
-                  "parameters": sum(p.numel() for p in model.parameters())},
-        "batch": {"sequences": args.batch, "length": args.length,
-                  "completion_tokens": int(batch.kd_mask.sum()), "top_k": TOP_K},
+        "model": {
+            "vocab": vocab,
+            "hidden": args.dim,
+            "layers": args.layers,
+            "parameters": sum(p.numel() for p in model.parameters()),
+        },
+        "batch": {
+            "sequences": args.batch,
+            "length": args.length,
+            "completion_tokens": int(batch.kd_mask.sum()),
+            "top_k": TOP_K,
+        },
         "rounds": args.rounds,
         "measure": "CPU seconds per step (process_time), one torch thread: robust to other processes' load",
         "median_step_s": medians,
@@ -136,8 +152,13 @@ def memory_worker(method: str, tokens: int, vocab: int, chunk: int) -> dict[str,
     loss.backward()
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kilobytes on Linux
-    return {"method": method, "loss": float(loss), "seconds": seconds,
-            "peak_above_inputs_bytes": peak - baseline, "inputs_bytes": 2 * student.numel() * 4}
+    return {
+        "method": method,
+        "loss": float(loss),
+        "seconds": seconds,
+        "peak_above_inputs_bytes": peak - baseline,
+        "inputs_bytes": 2 * student.numel() * 4,
+    }
 
 
 def memory(args: argparse.Namespace) -> dict[str, Any]:
@@ -145,18 +166,41 @@ def memory(args: argparse.Namespace) -> dict[str, Any]:
     methods = ["trl", "plain"] + [f"chunked-{c}" for c in args.chunk_sizes]
     for method in methods:
         name, _, chunk = method.partition("-")
-        out = subprocess.run([sys.executable, __file__, "--memory-worker", name, "--tokens", str(args.tokens),
-                              "--vocab", str(args.vocab), "--chunk-size", chunk or "0"],
-                             check=True, capture_output=True, text=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--memory-worker",
+                name,
+                "--tokens",
+                str(args.tokens),
+                "--vocab",
+                str(args.vocab),
+                "--chunk-size",
+                chunk or "0",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         runs[method] = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"  {method}: peak above inputs {runs[method]['peak_above_inputs_bytes'] / 2**20:,.0f} MiB "
-              f"in {runs[method]['seconds']:.2f}s (loss {runs[method]['loss']:.6f})", flush=True)
+        print(
+            f"  {method}: peak above inputs {runs[method]['peak_above_inputs_bytes'] / 2**20:,.0f} MiB "
+            f"in {runs[method]['seconds']:.2f}s (loss {runs[method]['loss']:.6f})",
+            flush=True,
+        )
     trl = runs["trl"]["peak_above_inputs_bytes"]
-    return {"vocab": args.vocab, "tokens": args.tokens, "dtype": "float32", "runs": runs,
-            "ratio_vs_trl": {m: runs[m]["peak_above_inputs_bytes"] / trl for m in methods if m != "trl"},
-            "goal_ratio": 0.5,
-            "same_loss": all(abs(runs[m]["loss"] - runs["trl"]["loss"]) < 1e-4 * abs(runs["trl"]["loss"])
-                             for m in methods)}
+    return {
+        "vocab": args.vocab,
+        "tokens": args.tokens,
+        "dtype": "float32",
+        "runs": runs,
+        "ratio_vs_trl": {m: runs[m]["peak_above_inputs_bytes"] / trl for m in methods if m != "trl"},
+        "goal_ratio": 0.5,
+        "same_loss": all(
+            abs(runs[m]["loss"] - runs["trl"]["loss"]) < 1e-4 * abs(runs["trl"]["loss"]) for m in methods
+        ),
+    }
 
 
 def main() -> None:
@@ -164,8 +208,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer rounds, smaller model")
     parser.add_argument("--vocab", type=int, default=150_000, help="vocabulary of the memory comparison")
     parser.add_argument("--tokens", type=int, default=256, help="token positions of the memory comparison")
-    parser.add_argument("--chunk-sizes", type=lambda v: [int(c) for c in v.split(",")], default=[128, 32],
-                        help="chunk sizes of the chunked loss to measure, comma-separated")
+    parser.add_argument(
+        "--chunk-sizes",
+        type=lambda v: [int(c) for c in v.split(",")],
+        default=[128, 32],
+        help="chunk sizes of the chunked loss to measure, comma-separated",
+    )
     parser.add_argument("--chunk-size", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--step-vocab", type=int, default=32_000, help="vocabulary of the step-time model")
     parser.add_argument("--dim", type=int, default=512)
@@ -174,8 +222,12 @@ def main() -> None:
     parser.add_argument("--length", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--part", choices=["all", "step", "memory"], default="all",
-                        help="measure only one part (the other is kept from the previous result file)")
+    parser.add_argument(
+        "--part",
+        choices=["all", "step", "memory"],
+        default="all",
+        help="measure only one part (the other is kept from the previous result file)",
+    )
     parser.add_argument("--memory-worker", choices=["trl", "chunked", "plain"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_worker:
@@ -193,19 +245,27 @@ def main() -> None:
         torch.set_num_threads(threads)
         for name, seconds in steps["median_step_s"].items():
             print(f"  {name}: {seconds * 1000:.0f} ms")
-        print(f"  KD (W=0.5) / SFT = {steps['ratio_kd_w0.5_vs_sft']:.3f}, KD (W=1) / SFT = "
-              f"{steps['ratio_kd_w1.0_vs_sft']:.3f} (goal <= 1.15)")
+        print(
+            f"  KD (W=0.5) / SFT = {steps['ratio_kd_w0.5_vs_sft']:.3f}, KD (W=1) / SFT = "
+            f"{steps['ratio_kd_w1.0_vs_sft']:.3f} (goal <= 1.15)"
+        )
         steps["command"] = " ".join(["python benchmarks/kd_step_cost.py", *sys.argv[1:]])
     if args.part in ("all", "memory"):
-        print(f"peak memory, GJSD forward + backward, vocab {args.vocab:,}, {args.tokens} positions:",
-              flush=True)
+        print(
+            f"peak memory, GJSD forward + backward, vocab {args.vocab:,}, {args.tokens} positions:",
+            flush=True,
+        )
         mem = memory(args)
         ratios = ", ".join(f"{m} / TRL = {r:.3f}" for m, r in mem["ratio_vs_trl"].items())
         print(f"  {ratios} (goal <= 0.5)")
         mem["command"] = " ".join(["python benchmarks/kd_step_cost.py", *sys.argv[1:]])
-    result = {"benchmark": "kd_step_cost",
-              "machine": f"{platform.machine()} {platform.processor() or ''}".strip(), "cpus": os.cpu_count(),
-              "step_time": steps, "memory": mem}
+    result = {
+        "benchmark": "kd_step_cost",
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "cpus": os.cpu_count(),
+        "step_time": steps,
+        "memory": mem,
+    }
     RESULT.parent.mkdir(parents=True, exist_ok=True)
     RESULT.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {RESULT.relative_to(ROOT)}")

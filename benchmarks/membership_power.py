@@ -72,16 +72,20 @@ def main() -> None:
     quiet = Console(quiet=True)
 
     def served_app() -> Any:
-        return create_app(engine, model_name="teacher", watermarker=Watermarker(config, rc.MASTER), max_batch=64)
+        return create_app(
+            engine, model_name="teacher", watermarker=Watermarker(config, rc.MASTER), max_batch=64
+        )
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         rows = prompt_rows("text", "train", args.train_prompts, seed=args.seed)
         train_prompts = write_rows(rows, tmp / "train.jsonl")
         marked = rc.harvest(served_app(), train_prompts, tmp / "marked", args)
-        plain = rc.harvest(create_app(engine, model_name="teacher", max_batch=64), train_prompts, tmp / "plain", args)
+        plain = rc.harvest(
+            create_app(engine, model_name="teacher", max_batch=64), train_prompts, tmp / "plain", args
+        )
         order = [row["id"] for row in rows]
-        largest = write_rows(rows[:round(max(fractions) * len(rows))], tmp / "served-prompts.jsonl")
+        largest = write_rows(rows[: round(max(fractions) * len(rows))], tmp / "served-prompts.jsonl")
         fresh = rc.harvest(served_app(), largest, tmp / "fresh", args, n=args.alternatives)
         print(f"harvested in {time.monotonic() - started:.0f}s", flush=True)
 
@@ -89,11 +93,23 @@ def main() -> None:
             init = tmp / f"init-{seed}"
             if not init.exists():
                 build_student(teacher, init, seed=seed)
-            data = rc.mix(marked, plain, set(order[:round(rho * len(order))]), tmp / f"data-{name}")
+            data = rc.mix(marked, plain, set(order[: round(rho * len(order))]), tmp / f"data-{name}")
             out = tmp / f"student-{name}"
-            run_train(TrainConfig(student=init, data=data, out=out, loss="sft", lr=args.lr, max_steps=args.steps,
-                                  batch_size=args.batch_size, eval_fraction=0.0, seed=seed, progress=False),
-                      console=quiet)
+            run_train(
+                TrainConfig(
+                    student=init,
+                    data=data,
+                    out=out,
+                    loss="sft",
+                    lr=args.lr,
+                    max_steps=args.steps,
+                    batch_size=args.batch_size,
+                    eval_fraction=0.0,
+                    seed=seed,
+                    progress=False,
+                ),
+                console=quiet,
+            )
             return out
 
         def served_file(rho: float) -> Path:
@@ -101,31 +117,59 @@ def main() -> None:
             path = tmp / f"served-{rho:g}.parquet"
             if not path.exists():
                 table = pq.read_table(data_files(marked)[0])
-                ids = pa.array(sorted(order[:round(rho * len(order))]), pa.string())
-                pq.write_table(table.filter(pc.is_in(table["prompt_id"], value_set=ids))
-                               .select(["prompt", "messages", "completion"]), path)
+                ids = pa.array(sorted(order[: round(rho * len(order))]), pa.string())
+                pq.write_table(
+                    table.filter(pc.is_in(table["prompt_id"], value_set=ids)).select(
+                        ["prompt", "messages", "completion"]
+                    ),
+                    path,
+                )
             return path
 
         def test(student: Path, rho: float) -> dict[str, Any]:
-            result = run_membership(MembershipConfig(suspect=str(student), served=served_file(rho),
-                                                     alternatives=fresh, out=tmp / f"evidence-{rho:g}-{student.name}",
-                                                     device=args.device), console=quiet)
-            return {"p_value": result.p_value, "prompts": result.sample_sizes["prompts"],
-                    "served_on_top": int(result.statistic), **result.effect}
+            result = run_membership(
+                MembershipConfig(
+                    suspect=str(student),
+                    served=served_file(rho),
+                    alternatives=fresh,
+                    out=tmp / f"evidence-{rho:g}-{student.name}",
+                    device=args.device,
+                ),
+                console=quiet,
+            )
+            return {
+                "p_value": result.p_value,
+                "prompts": result.sample_sizes["prompts"],
+                "served_on_top": int(result.statistic),
+                **result.effect,
+            }
 
         null = train("null", 0.0, args.seed + 1)
         for rho in fractions:
             student = train(f"rho{rho:g}", rho, args.seed)
-            run = {"fraction": rho, "served_prompts": round(rho * len(order)), "student": test(student, rho),
-                   "null_student": test(null, rho)}
+            run = {
+                "fraction": rho,
+                "served_prompts": round(rho * len(order)),
+                "student": test(student, rho),
+                "null_student": test(null, rho),
+            }
             results.append(run)
-            print(f"  rho {rho:>5.0%}: {run['served_prompts']} served answers; student p = "
-                  f"{run['student']['p_value']:.3g} (on top for {run['student']['served_on_top']}); null student "
-                  f"p = {run['null_student']['p_value']:.3g}", flush=True)
+            print(
+                f"  rho {rho:>5.0%}: {run['served_prompts']} served answers; student p = "
+                f"{run['student']['p_value']:.3g} (on top for {run['student']['served_on_top']}); null student "
+                f"p = {run['null_student']['p_value']:.3g}",
+                flush=True,
+            )
 
-    out = {"benchmark": "membership_power", "settings": {k: str(v) for k, v in vars(args).items()},
-           "watermark": config.as_dict(), "runs": results, "seconds": round(time.monotonic() - started, 1),
-           "cpus": os.cpu_count(), "command": " ".join(["python benchmarks/membership_power.py", *sys.argv[1:]])}
+    out = {
+        "benchmark": "membership_power",
+        "settings": {k: str(v) for k, v in vars(args).items()},
+        "watermark": config.as_dict(),
+        "runs": results,
+        "seconds": round(time.monotonic() - started, 1),
+        "cpus": os.cpu_count(),
+        "command": " ".join(["python benchmarks/membership_power.py", *sys.argv[1:]]),
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps(out["runs"], indent=2))

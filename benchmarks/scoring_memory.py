@@ -36,20 +36,32 @@ def one(budget: str, reference: bool, texts: int, length: int, batch_size: int) 
     torch.set_num_threads(os.cpu_count() or 1)
     if budget == "none":
         radioactivity.LOGITS_BUDGET = 1 << 50  # every batch in one pass
-    config = LlamaConfig(vocab_size=VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=length)
+    config = LlamaConfig(
+        vocab_size=VOCAB,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=length,
+    )
     torch.manual_seed(0)
     model = LlamaForCausalLM(config).eval()
     other = LlamaForCausalLM(config).eval() if reference else None
     sequences = torch.randint(0, VOCAB, (texts, length)).tolist()
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.perf_counter()
-    _, tokens = radioactivity.suspect_predictions(model, sequences, 1, batch_size=batch_size, max_length=length,
-                                                  reference=other)
+    _, tokens = radioactivity.suspect_predictions(
+        model, sequences, 1, batch_size=batch_size, max_length=length, reference=other
+    )
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"peak_rss_mb": round(peak), "rss_before_scoring_mb": round(before), "seconds": round(seconds, 2),
-            "pairs": int(len(tokens))}
+    return {
+        "peak_rss_mb": round(peak),
+        "rss_before_scoring_mb": round(before),
+        "seconds": round(seconds, 2),
+        "pairs": int(len(tokens)),
+    }
 
 
 def main() -> None:
@@ -66,15 +78,41 @@ def main() -> None:
     runs = []
     for reference in ("no", "yes"):
         for budget in ("default", "none"):
-            done = subprocess.run([sys.executable, __file__, "--one", budget, reference, "--texts", str(args.texts),
-                                   "--length", str(args.length), "--batch-size", str(args.batch_size)],
-                                  capture_output=True, text=True, check=True)
-            run = {"budget": budget, "reference": reference == "yes", **json.loads(done.stdout.splitlines()[-1])}
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--one",
+                    budget,
+                    reference,
+                    "--texts",
+                    str(args.texts),
+                    "--length",
+                    str(args.length),
+                    "--batch-size",
+                    str(args.batch_size),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            run = {
+                "budget": budget,
+                "reference": reference == "yes",
+                **json.loads(done.stdout.splitlines()[-1]),
+            }
             print(json.dumps(run), flush=True)
             runs.append(run)
-    result = {"benchmark": "scoring_memory", "vocab": VOCAB, "texts": args.texts, "length": args.length,
-              "batch_size": args.batch_size, "runs": runs, "cpus": os.cpu_count(),
-              "load": [round(x, 2) for x in os.getloadavg()]}
+    result = {
+        "benchmark": "scoring_memory",
+        "vocab": VOCAB,
+        "texts": args.texts,
+        "length": args.length,
+        "batch_size": args.batch_size,
+        "runs": runs,
+        "cpus": os.cpu_count(),
+        "load": [round(x, 2) for x in os.getloadavg()],
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
 

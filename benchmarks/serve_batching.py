@@ -27,14 +27,18 @@ from distillab.toy.tokenizer import build_tokenizer
 
 
 def tiny_model_dir(out: Path, layers: int, dim: int) -> Path:
-    corpus = [f"Ann has {a} pens. She gets {b} more. {a} + {b} = {a + b}." for a in range(30) for b in range(30)]
+    corpus = [
+        f"Ann has {a} pens. She gets {b} more. {a} + {b} = {a + b}." for a in range(30) for b in range(30)
+    ]
     tokenizer = build_tokenizer(corpus, vocab_size=400)
     build_model(tokenizer, ModelSize(layers=layers, dim=dim, heads=4, max_positions=512)).save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
 
 
-async def run_clients(base_url: str, prompts: list[str], concurrency: int, max_tokens: int) -> tuple[float, int]:
+async def run_clients(
+    base_url: str, prompts: list[str], concurrency: int, max_tokens: int
+) -> tuple[float, int]:
     client = openai.AsyncOpenAI(base_url=base_url + "/v1", api_key="unused", max_retries=0)
     gate = asyncio.Semaphore(concurrency)
     tokens = 0
@@ -43,7 +47,8 @@ async def run_clients(base_url: str, prompts: list[str], concurrency: int, max_t
         nonlocal tokens
         async with gate:
             reply = await client.chat.completions.create(
-                model="tiny", messages=[{"role": "user", "content": prompt}], max_tokens=max_tokens, seed=i)
+                model="tiny", messages=[{"role": "user", "content": prompt}], max_tokens=max_tokens, seed=i
+            )
             tokens += reply.usage.completion_tokens if reply.usage else 0
 
     start = time.perf_counter()
@@ -54,7 +59,9 @@ async def run_clients(base_url: str, prompts: list[str], concurrency: int, max_t
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--requests", type=int, default=64)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--max-tokens", type=int, default=32)
@@ -80,18 +87,37 @@ def main() -> None:
     result = {
         "benchmark": "serve_batching",
         "model": {"layers": args.layers, "dim": args.dim, "vocab": 400},
-        "requests": args.requests, "max_tokens": args.max_tokens, "concurrency": args.concurrency,
-        "sequential": {"seconds": seq_s, "requests_per_s": args.requests / seq_s, "tokens_per_s": seq_tokens / seq_s,
-                       "batches": batches_mid - batches_before},
-        "concurrent": {"seconds": con_s, "requests_per_s": args.requests / con_s, "tokens_per_s": con_tokens / con_s,
-                       "batches": len(sizes), "mean_batch": statistics.mean(sizes) if sizes else 0},
+        "requests": args.requests,
+        "max_tokens": args.max_tokens,
+        "concurrency": args.concurrency,
+        "sequential": {
+            "seconds": seq_s,
+            "requests_per_s": args.requests / seq_s,
+            "tokens_per_s": seq_tokens / seq_s,
+            "batches": batches_mid - batches_before,
+        },
+        "concurrent": {
+            "seconds": con_s,
+            "requests_per_s": args.requests / con_s,
+            "tokens_per_s": con_tokens / con_s,
+            "batches": len(sizes),
+            "mean_batch": statistics.mean(sizes) if sizes else 0,
+        },
         "speedup": seq_s / con_s,
-        "machine": {"platform": platform.platform(), "torch": torch.__version__, "threads": torch.get_num_threads()},
+        "machine": {
+            "platform": platform.platform(),
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+        },
     }
-    print(f"sequential: {result['sequential']['requests_per_s']:.1f} req/s, "
-          f"{result['sequential']['tokens_per_s']:.0f} tok/s")
-    print(f"concurrent (C={args.concurrency}): {result['concurrent']['requests_per_s']:.1f} req/s, "
-          f"{result['concurrent']['tokens_per_s']:.0f} tok/s, mean batch {result['concurrent']['mean_batch']:.1f}")
+    print(
+        f"sequential: {result['sequential']['requests_per_s']:.1f} req/s, "
+        f"{result['sequential']['tokens_per_s']:.0f} tok/s"
+    )
+    print(
+        f"concurrent (C={args.concurrency}): {result['concurrent']['requests_per_s']:.1f} req/s, "
+        f"{result['concurrent']['tokens_per_s']:.0f} tok/s, mean batch {result['concurrent']['mean_batch']:.1f}"
+    )
     print(f"speedup: {result['speedup']:.2f}x")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -41,9 +41,14 @@ def synthetic_sample(rng: np.random.Generator, tokens: int, k: int, vocab: int) 
     top_ids = np.stack([rng.choice(vocab, size=k, replace=False) for _ in range(tokens)])
     pick = np.minimum(rng.geometric(0.6, size=tokens) - 1, k - 1)  # mostly the top-1, sometimes lower
     rows = np.arange(tokens)
-    return Sample(text="x" * tokens * 4, finish_reason="length", token_ids=top_ids[rows, pick].tolist(),
-                  token_logprobs=top_lp[rows, pick].tolist(), top_ids=top_ids.tolist(),
-                  top_logprobs=top_lp.tolist())
+    return Sample(
+        text="x" * tokens * 4,
+        finish_reason="length",
+        token_ids=top_ids[rows, pick].tolist(),
+        token_logprobs=top_lp[rows, pick].tolist(),
+        top_ids=top_ids.tolist(),
+        top_logprobs=top_lp.tolist(),
+    )
 
 
 def measure(records: int, tokens: int, k: int, vocab: int, work: Path) -> dict[str, float]:
@@ -70,14 +75,20 @@ def measure(records: int, tokens: int, k: int, vocab: int, work: Path) -> dict[s
     stored = np.concatenate([np.asarray(r, dtype=np.float64) for r in table["top_logprobs"].to_pylist()])
     expected = np.concatenate(originals)
     n_tokens = records * tokens
-    return {"vocab_for_ids": vocab, "tokens": n_tokens, "parquet_bytes_per_token": parquet_bytes / n_tokens,
-            "journal_bytes_per_token": journal_bytes / n_tokens,
-            "max_abs_error_nats": float(np.abs(stored - expected).max()),
-            "max_rel_error": float((np.abs(stored - expected) / np.maximum(np.abs(expected), 1e-3)).max())}
+    return {
+        "vocab_for_ids": vocab,
+        "tokens": n_tokens,
+        "parquet_bytes_per_token": parquet_bytes / n_tokens,
+        "journal_bytes_per_token": journal_bytes / n_tokens,
+        "max_abs_error_nats": float(np.abs(stored - expected).max()),
+        "max_rel_error": float((np.abs(stored - expected) / np.maximum(np.abs(expected), 1e-3)).max()),
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--records", type=int, default=200)
     parser.add_argument("--tokens", type=int, default=256)
     parser.add_argument("--top-k", type=int, default=20)
@@ -89,12 +100,20 @@ def main() -> None:
         run["dense_fp16_bytes_per_token"] = vocab * 2
         run["dense_fp16_over_stored"] = vocab * 2 / run["parquet_bytes_per_token"]
         runs.append(run)
-        print(f"V={vocab:>7,}: {run['parquet_bytes_per_token']:.1f} B/token in Parquet (top-{args.top_k}; "
-              f"journal {run['journal_bytes_per_token']:.0f} B/token while harvesting); dense fp16 would be "
-              f"{vocab * 2:,} B/token = {run['dense_fp16_over_stored']:.0f}x more; float16 error <= "
-              f"{run['max_abs_error_nats']:.4f} nats ({run['max_rel_error']:.2%} relative)")
-    result = {"benchmark": "signal_bytes", "top_k": args.top_k, "records": args.records,
-              "tokens_per_record": args.tokens, "runs": runs, "goal": "parquet_bytes_per_token <= 150"}
+        print(
+            f"V={vocab:>7,}: {run['parquet_bytes_per_token']:.1f} B/token in Parquet (top-{args.top_k}; "
+            f"journal {run['journal_bytes_per_token']:.0f} B/token while harvesting); dense fp16 would be "
+            f"{vocab * 2:,} B/token = {run['dense_fp16_over_stored']:.0f}x more; float16 error <= "
+            f"{run['max_abs_error_nats']:.4f} nats ({run['max_rel_error']:.2%} relative)"
+        )
+    result = {
+        "benchmark": "signal_bytes",
+        "top_k": args.top_k,
+        "records": args.records,
+        "tokens_per_record": args.tokens,
+        "runs": runs,
+        "goal": "parquet_bytes_per_token <= 150",
+    }
     out = ROOT / "benchmarks/results/signal_bytes.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

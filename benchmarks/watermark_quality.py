@@ -63,50 +63,91 @@ def main() -> None:
     started = time.monotonic()
     teacher = Path(args.teacher) if args.teacher else toy_teacher(TeacherConfig(task="text"))
     engine = Engine.load(teacher, device=args.device)
-    prompts = [engine.encode_chat([{"role": "user", "content": p.prompt}]) for p in passages("test", args.prompts)]
+    prompts = [
+        engine.encode_chat([{"role": "user", "content": p.prompt}]) for p in passages("test", args.prompts)
+    ]
     settings = [("lefthash", float(d)) for d in args.deltas.split(",")]
     if not args.quick:
         settings.append(("selfhash", 2.0))
     rows: list[dict[str, Any]] = []
 
     for scheme, delta in settings:
-        config = WatermarkConfig(scheme=scheme, context=args.context if scheme == "lefthash" else max(args.context, 2),
-                                 gamma=args.gamma, delta=delta)
+        config = WatermarkConfig(
+            scheme=scheme,
+            context=args.context if scheme == "lefthash" else max(args.context, 2),
+            gamma=args.gamma,
+            delta=delta,
+        )
         mark = Watermark(config, derive(MASTER)) if delta > 0 else None
         scorer = mark or Watermark(config, derive(MASTER))
         t0 = time.monotonic()
         completions: list[list[int]] = []
         for start in range(0, len(prompts), args.batch):
-            requests = [EngineRequest(p, SamplingParams(temperature=args.temperature, max_tokens=args.max_tokens,
-                                                        seed=start + i), watermark=mark)
-                        for i, p in enumerate(prompts[start:start + args.batch])]
+            requests = [
+                EngineRequest(
+                    p,
+                    SamplingParams(temperature=args.temperature, max_tokens=args.max_tokens, seed=start + i),
+                    watermark=mark,
+                )
+                for i, p in enumerate(prompts[start : start + args.batch])
+            ]
             completions += [s.token_ids or [] for g in engine.generate(requests) for s in g.samples]
         seconds = time.monotonic() - t0
         nll, count = 0.0, 0
         for prompt, ids in zip(prompts, completions):
             if not ids:
                 continue
-            logits = engine.logits(torch.tensor([prompt + ids]))[0, len(prompt) - 1:-1]
-            nll -= float(torch.log_softmax(logits, -1).gather(-1, torch.tensor(ids, device=logits.device)[:, None]).sum())
+            logits = engine.logits(torch.tensor([prompt + ids]))[0, len(prompt) - 1 : -1]
+            nll -= float(
+                torch.log_softmax(logits, -1)
+                .gather(-1, torch.tensor(ids, device=logits.device)[:, None])
+                .sum()
+            )
             count += len(ids)
         detection = detect(completions, scorer)
-        row = {"scheme": scheme, "context": config.context, "gamma": args.gamma, "delta": delta,
-               "perplexity": math.exp(nll / max(count, 1)), "tokens": count,
-               "tokens_per_second": round(count / seconds, 1), "green_fraction": detection.effect["green_fraction"],
-               "z": detection.effect["z"], "p_value": detection.p_value, "log10_p": detection.effect["log10_p"]}
+        row = {
+            "scheme": scheme,
+            "context": config.context,
+            "gamma": args.gamma,
+            "delta": delta,
+            "perplexity": math.exp(nll / max(count, 1)),
+            "tokens": count,
+            "tokens_per_second": round(count / seconds, 1),
+            "green_fraction": detection.effect["green_fraction"],
+            "z": detection.effect["z"],
+            "p_value": detection.p_value,
+            "log10_p": detection.effect["log10_p"],
+        }
         rows.append(row)
-        print(f"{scheme:>8} h={config.context} delta {delta:>4g}: perplexity {row['perplexity']:7.2f}  green "
-              f"{row['green_fraction']:.3f}  log10 p {row['log10_p']:8.1f}  {row['tokens_per_second']:.0f} tok/s", flush=True)
+        print(
+            f"{scheme:>8} h={config.context} delta {delta:>4g}: perplexity {row['perplexity']:7.2f}  green "
+            f"{row['green_fraction']:.3f}  log10 p {row['log10_p']:8.1f}  {row['tokens_per_second']:.0f} tok/s",
+            flush=True,
+        )
 
     path = RESULTS / ("watermark_quality_quick.json" if args.quick else "watermark_quality.json")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({
-        "benchmark": "watermark_quality", "quick": args.quick, "teacher": str(teacher), "prompts": len(prompts),
-        "max_tokens": args.max_tokens, "temperature": args.temperature, "rows": rows,
-        "seconds": round(time.monotonic() - started, 1), "threads": args.threads, "cpus": os.cpu_count(),
-        "machine": platform.machine(),
-        "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
-        "command": " ".join(["python benchmarks/watermark_quality.py", *sys.argv[1:]])}, indent=2) + "\n")
+    path.write_text(
+        json.dumps(
+            {
+                "benchmark": "watermark_quality",
+                "quick": args.quick,
+                "teacher": str(teacher),
+                "prompts": len(prompts),
+                "max_tokens": args.max_tokens,
+                "temperature": args.temperature,
+                "rows": rows,
+                "seconds": round(time.monotonic() - started, 1),
+                "threads": args.threads,
+                "cpus": os.cpu_count(),
+                "machine": platform.machine(),
+                "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+                "command": " ".join(["python benchmarks/watermark_quality.py", *sys.argv[1:]]),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"wrote {path.relative_to(ROOT)}")
 
 

@@ -27,8 +27,11 @@ def _one_thread() -> Iterator[None]:
 
 def _small_corpus() -> list[str]:
     docs = [inspect.getdoc(m) or "" for m in (json, string, textwrap, inspect)]
-    arith = [f"Ann has {a} pens. She gets {b} more. {a} + {b} = {a + b}. Answer: {a + b}" for a in range(20)
-             for b in range(0, 20, 3)]
+    arith = [
+        f"Ann has {a} pens. She gets {b} more. {a} + {b} = {a + b}. Answer: {a + b}"
+        for a in range(20)
+        for b in range(0, 20, 3)
+    ]
     return docs + arith
 
 

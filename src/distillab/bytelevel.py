@@ -11,7 +11,11 @@ from functools import lru_cache
 @lru_cache(maxsize=1)
 def bytes_to_unicode() -> dict[int, str]:
     """Each byte's printable stand-in character, as byte-level BPE vocabularies spell them."""
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    printable = [
+        *range(ord("!"), ord("~") + 1),
+        *range(ord("¡"), ord("¬") + 1),
+        *range(ord("®"), ord("ÿ") + 1),
+    ]
     chars = printable[:]
     extra = 0
     for b in range(256):

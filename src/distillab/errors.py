@@ -12,8 +12,11 @@ class ConfigError(DistillabError):
 
     def __init__(self, problems: list[str] | str):
         self.problems = [problems] if isinstance(problems, str) else list(problems)
-        super().__init__("; ".join(self.problems) if len(self.problems) == 1 else
-                         "invalid configuration:\n" + "\n".join(f"  - {p}" for p in self.problems))
+        super().__init__(
+            "; ".join(self.problems)
+            if len(self.problems) == 1
+            else "invalid configuration:\n" + "\n".join(f"  - {p}" for p in self.problems)
+        )
 
 
 class DataError(DistillabError):

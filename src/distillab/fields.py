@@ -25,9 +25,9 @@ def default_of(cls: type, name: str) -> Any:
 class Problems(list[str]):
     """Every invalid value of a config, collected so that all are reported together:
 
-        p = Problems()
-        p.need(self.n >= 1, f"--n must be >= 1 (got {self.n})")
-        return p                          # a list of messages; empty when all is well
+    p = Problems()
+    p.need(self.n >= 1, f"--n must be >= 1 (got {self.n})")
+    return p                          # a list of messages; empty when all is well
     """
 
     def need(self, ok: bool, message: str) -> None:

@@ -19,8 +19,9 @@ LOGITS_BUDGET = 1 << 30
 """Bytes of float32 logits one forward pass may hold (1 GiB); temporaries take about as much again."""
 
 
-def logit_batches(lengths: Sequence[int], vocab: int, batch_size: int,
-                  budget: int = LOGITS_BUDGET) -> Iterator[list[int]]:
+def logit_batches(
+    lengths: Sequence[int], vocab: int, batch_size: int, budget: int = LOGITS_BUDGET
+) -> Iterator[list[int]]:
     """Groups of consecutive indices into `lengths`: at most `batch_size` each, and no more rows than keep
     rows x longest x `vocab` float32 logits within `budget` bytes (one row when even one is larger)."""
     if batch_size < 1 or vocab < 1:

@@ -19,8 +19,11 @@ def write_prompts(tmp_path: Path) -> Callable[..., Path]:
         path = tmp_path / name
         with path.open("w") as f:
             for i in range(count):
-                row = ({"id": f"q{i}", "messages": [{"role": "user", "content": f"question number {i}"}]}
-                       if chat else {"prompt": f"prompt number {i}"})
+                row = (
+                    {"id": f"q{i}", "messages": [{"role": "user", "content": f"question number {i}"}]}
+                    if chat
+                    else {"prompt": f"prompt number {i}"}
+                )
                 f.write(json.dumps(row) + "\n")
         return path
 

@@ -72,12 +72,14 @@ class FakeOpenAI:
         """time.monotonic() of each completion request (probe excluded)."""
         self._rng = random.Random(self.settings.seed)
         self._canned: dict[tuple[Any, ...], bytes] = {}
-        self.app = Starlette(routes=[
-            Route("/health", lambda r: JSONResponse({"status": "ok"})),
-            Route("/v1/models", self.models),
-            Route("/v1/chat/completions", self.chat, methods=["POST"]),
-            Route("/v1/completions", self.completions, methods=["POST"]),
-        ])
+        self.app = Starlette(
+            routes=[
+                Route("/health", lambda r: JSONResponse({"status": "ok"})),
+                Route("/v1/models", self.models),
+                Route("/v1/chat/completions", self.chat, methods=["POST"]),
+                Route("/v1/completions", self.completions, methods=["POST"]),
+            ]
+        )
 
     async def models(self, request: Request) -> Response:
         return JSONResponse({"object": "list", "data": [{"id": self.settings.model, "object": "model"}]})
@@ -107,16 +109,25 @@ class FakeOpenAI:
         if not probe and self._rng.random() < s.fail_rate:
             fault = self._rng.choice(["429", "500", "hang"])
             if fault == "429":
-                return JSONResponse({"error": {"message": "slow down"}}, status_code=429,
-                                    headers={"Retry-After": s.retry_after})
+                return JSONResponse(
+                    {"error": {"message": "slow down"}},
+                    status_code=429,
+                    headers={"Retry-After": s.retry_after},
+                )
             if fault == "500":
                 return JSONResponse({"error": {"message": "internal error"}}, status_code=500)
             await asyncio.sleep(s.hang)
         if not probe:
             self.answered[text] += 1
         if s.canned:
-            key = (chat, body.get("n"), body.get("top_logprobs"), body.get("logprobs"),
-                   body.get("return_tokens_as_token_ids"), body.get("max_tokens"))
+            key = (
+                chat,
+                body.get("n"),
+                body.get("top_logprobs"),
+                body.get("logprobs"),
+                body.get("return_tokens_as_token_ids"),
+                body.get("max_tokens"),
+            )
             if key not in self._canned:
                 self._canned[key] = self._body(body, "canned", chat)
             return Response(self._canned[key], media_type="application/json")
@@ -129,37 +140,68 @@ class FakeOpenAI:
         k = int(body.get("top_logprobs") or 0) if chat else int(body.get("logprobs") or 0)
         signal = s.logprobs not in ("none",) and wants_logprobs
         ids = s.logprobs == "ids" and bool(body.get("return_tokens_as_token_ids"))
-        choices = [self._choice(text, i, min(k, s.max_top), signal, ids, chat, int(body.get("max_tokens", 16)))
-                   for i in range(n)]
+        choices = [
+            self._choice(text, i, min(k, s.max_top), signal, ids, chat, int(body.get("max_tokens", 16)))
+            for i in range(n)
+        ]
         prompt_tokens = len(text) // 4 + 1
         completion_tokens = sum(c.pop("_len") for c in choices)
-        return json.dumps({"id": "cmpl-fake", "object": "chat.completion" if chat else "text_completion",
-                           "model": s.model, "choices": choices,
-                           "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                                     "total_tokens": prompt_tokens + completion_tokens}}).encode()
+        return json.dumps(
+            {
+                "id": "cmpl-fake",
+                "object": "chat.completion" if chat else "text_completion",
+                "model": s.model,
+                "choices": choices,
+                "usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": completion_tokens,
+                    "total_tokens": prompt_tokens + completion_tokens,
+                },
+            }
+        ).encode()
 
-    def _choice(self, text: str, index: int, k: int, signal: bool, ids: bool, chat: bool,
-                max_tokens: int) -> dict[str, Any]:
+    def _choice(
+        self, text: str, index: int, k: int, signal: bool, ids: bool, chat: bool, max_tokens: int
+    ) -> dict[str, Any]:
         length = min(self.settings.tokens, max_tokens)
         toks = [_tok(text, index, p) for p in range(length)]
         name = (lambda t: f"token_id:{t}") if ids else (lambda t: f"t{t}")
         completion = " ".join(f"t{t}" for t in toks)
         finish = "length" if length == max_tokens else "stop"
         choice: dict[str, Any] = {"index": index, "finish_reason": finish, "_len": length}
-        tops = [[(name(t if j == 0 else (t + j) % 30000), -0.1 * (j + 1) - 0.01 * p) for j in range(k)]
-                for p, t in enumerate(toks)]
+        tops = [
+            [(name(t if j == 0 else (t + j) % 30000), -0.1 * (j + 1) - 0.01 * p) for j in range(k)]
+            for p, t in enumerate(toks)
+        ]
         if chat:
             choice["message"] = {"role": "assistant", "content": completion}
-            choice["logprobs"] = {"content": [
-                {"token": name(t), "logprob": -0.1 - 0.01 * p, "bytes": None,
-                 "top_logprobs": [{"token": a, "logprob": lp, "bytes": None} for a, lp in tops[p]]}
-                for p, t in enumerate(toks)]} if signal else None
+            choice["logprobs"] = (
+                {
+                    "content": [
+                        {
+                            "token": name(t),
+                            "logprob": -0.1 - 0.01 * p,
+                            "bytes": None,
+                            "top_logprobs": [{"token": a, "logprob": lp, "bytes": None} for a, lp in tops[p]],
+                        }
+                        for p, t in enumerate(toks)
+                    ]
+                }
+                if signal
+                else None
+            )
         else:
             choice["text"] = completion
-            choice["logprobs"] = {"tokens": [name(t) for t in toks],
-                                  "token_logprobs": [-0.1 - 0.01 * p for p in range(length)],
-                                  "top_logprobs": [dict(row) for row in tops],
-                                  "text_offset": list(range(length))} if signal else None
+            choice["logprobs"] = (
+                {
+                    "tokens": [name(t) for t in toks],
+                    "token_logprobs": [-0.1 - 0.01 * p for p in range(length)],
+                    "top_logprobs": [dict(row) for row in tops],
+                    "text_offset": list(range(length)),
+                }
+                if signal
+                else None
+            )
         return choice
 
 
@@ -173,8 +215,11 @@ def free_port() -> int:
 def serve(app: Any, port: int | None = None) -> Iterator[str]:
     """Run `app` with uvicorn on loopback in a thread; yields its base URL (`http://127.0.0.1:P/v1`)."""
     port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error",
-                                           lifespan="off", timeout_keep_alive=30))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="error", lifespan="off", timeout_keep_alive=30
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -197,6 +242,14 @@ if __name__ == "__main__":
     parser.add_argument("--tokens", type=int, default=6)
     parser.add_argument("--canned", action="store_true")
     args = parser.parse_args()
-    settings = FakeSettings(latency=args.latency, fail_rate=args.fail_rate, tokens=args.tokens, canned=args.canned)
-    uvicorn.run(FakeOpenAI(settings).app, host="127.0.0.1", port=args.port, log_level="error",
-                backlog=1024, timeout_keep_alive=60)
+    settings = FakeSettings(
+        latency=args.latency, fail_rate=args.fail_rate, tokens=args.tokens, canned=args.canned
+    )
+    uvicorn.run(
+        FakeOpenAI(settings).app,
+        host="127.0.0.1",
+        port=args.port,
+        log_level="error",
+        backlog=1024,
+        timeout_keep_alive=60,
+    )

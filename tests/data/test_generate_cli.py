@@ -19,8 +19,22 @@ CONCURRENCY = 4
 
 
 def _cmd(url: str, prompts: Path, out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "distillab.cli.main", "generate", "--teacher", url, "--prompts", str(prompts),
-            "--out", str(out), "--no-progress", "--retry-base-delay", "0.01", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "distillab.cli.main",
+        "generate",
+        "--teacher",
+        url,
+        "--prompts",
+        str(prompts),
+        "--out",
+        str(out),
+        "--no-progress",
+        "--retry-base-delay",
+        "0.01",
+        *extra,
+    ]
 
 
 # Wide enough that rich does not wrap messages inside the paths and URLs the tests look for.
@@ -77,16 +91,35 @@ def test_unreachable_teacher_fails_after_retries_naming_url(write_prompts, tmp_p
     out = tmp_path / "out"
     result = _run(_cmd(url, write_prompts(2), out, "--max-retries", "2"))
     assert result.returncode == 1
-    assert "gave up after 3 attempts" in result.stderr and url in result.stderr and "ConnectError" in result.stderr
+    assert (
+        "gave up after 3 attempts" in result.stderr
+        and url in result.stderr
+        and "ConnectError" in result.stderr
+    )
     assert not out.exists()
 
 
 def test_bad_flags_are_reported_together(tmp_path: Path) -> None:
-    result = _run(_cmd("http://127.0.0.1:9/v1", tmp_path / "missing.jsonl", tmp_path / "out",
-                       "--concurrency", "-2", "--temperature", "3", "--n", "0"))
+    result = _run(
+        _cmd(
+            "http://127.0.0.1:9/v1",
+            tmp_path / "missing.jsonl",
+            tmp_path / "out",
+            "--concurrency",
+            "-2",
+            "--temperature",
+            "3",
+            "--n",
+            "0",
+        )
+    )
     assert result.returncode == 1
-    for problem in ("--concurrency must be at least 1 (got -2)", "--temperature must be in [0, 2] (got 3.0)",
-                    "--n must be at least 1", "missing.jsonl': file not found"):
+    for problem in (
+        "--concurrency must be at least 1 (got -2)",
+        "--temperature must be in [0, 2] (got 3.0)",
+        "--n must be at least 1",
+        "missing.jsonl': file not found",
+    ):
         assert problem in result.stderr
 
 

@@ -34,7 +34,9 @@ def _run(config: HarvestConfig) -> tuple[Any, str]:
 def test_faulty_server_every_record_once(fake_server, write_prompts, tmp_path: Path) -> None:
     fake, url = fake_server(fail_rate=0.3, hang=0.6)
     prompts = write_prompts(40)
-    result, log = _run(_config(url, prompts, tmp_path / "out", n=2, concurrency=8, timeout=0.3, max_retries=30))
+    result, log = _run(
+        _config(url, prompts, tmp_path / "out", n=2, concurrency=8, timeout=0.3, max_retries=30)
+    )
     table = read_records(tmp_path / "out")
     assert table.num_rows == result.records == 80
     assert len(set(table["id"].to_pylist())) == 80
@@ -48,7 +50,9 @@ def test_faulty_server_every_record_once(fake_server, write_prompts, tmp_path: P
 
 
 @pytest.mark.parametrize("mode", ["none", "reject"])
-def test_text_only_server_falls_back_with_notice(fake_server, write_prompts, tmp_path: Path, mode: str) -> None:
+def test_text_only_server_falls_back_with_notice(
+    fake_server, write_prompts, tmp_path: Path, mode: str
+) -> None:
     fake, url = fake_server(logprobs=mode)
     result, log = _run(_config(url, write_prompts(3), tmp_path / "out"))
     assert result.capabilities.mode == "text" and "text only" in log and "notice:" in log
@@ -81,7 +85,9 @@ def test_server_ignoring_n_still_gives_n_samples(fake_server, write_prompts, tmp
     assert result.records == 9 and set(fake.asked.values()) == {3}
 
 
-def test_rejected_prompts_are_counted_and_retried_on_rerun(fake_server, write_prompts, tmp_path: Path) -> None:
+def test_rejected_prompts_are_counted_and_retried_on_rerun(
+    fake_server, write_prompts, tmp_path: Path
+) -> None:
     fake, url = fake_server(reject_containing="number 1")  # "number 1" and "number 10".."19"
     prompts = write_prompts(12)
     result, log = _run(_config(url, prompts, tmp_path / "out"))
@@ -107,7 +113,8 @@ def test_budget_stops_before_crossing_then_resumes(fake_server, write_prompts, t
     result, log = _run(_config(url, prompts, tmp_path / "out", budget_usd=1.0, **kw))
     assert result.records == 10 and f"resuming: {len(journaled)} records already stored" in log
     assert max(fake.answered.values()) == 1 and result.cost_usd == pytest.approx(
-        sum(fake.answered.values()) * 6e-3 + result.prompt_tokens * 1e-3)
+        sum(fake.answered.values()) * 6e-3 + result.prompt_tokens * 1e-3
+    )
 
 
 def test_the_probe_counts_against_the_rate_limit(fake_server, write_prompts, tmp_path: Path) -> None:
@@ -122,16 +129,22 @@ def test_the_probe_counts_against_the_rate_limit(fake_server, write_prompts, tmp
 def test_dry_run_asks_nothing(fake_server, write_prompts, tmp_path: Path, tiny_model_dir: Path) -> None:
     fake, url = fake_server()
     prompts = write_prompts(4)
-    result, log = _run(_config(url, prompts, tmp_path / "out", dry_run=True, n=2, max_tokens=10, price_out=2.0))
+    result, log = _run(
+        _config(url, prompts, tmp_path / "out", dry_run=True, n=2, max_tokens=10, price_out=2.0)
+    )
     estimate = result.estimate
     assert estimate.records == 8 and estimate.max_completion_tokens == 80 and "heuristic" in estimate.method
-    assert estimate.max_cost_usd == pytest.approx(80 * 2.0 / 1e6) and "Nothing was sent" in estimate.describe()
+    assert (
+        estimate.max_cost_usd == pytest.approx(80 * 2.0 / 1e6) and "Nothing was sent" in estimate.describe()
+    )
     assert not fake.asked and not (tmp_path / "out").exists()
     local, _ = _run(_config(str(tiny_model_dir), prompts, tmp_path / "out", dry_run=True))
     assert local.estimate.method == "teacher tokenizer" and local.estimate.prompt_tokens > 0
 
 
-def test_dry_run_into_a_partial_harvest_estimates_what_is_left(fake_server, write_prompts, tmp_path: Path) -> None:
+def test_dry_run_into_a_partial_harvest_estimates_what_is_left(
+    fake_server, write_prompts, tmp_path: Path
+) -> None:
     fake, url = fake_server()
     _run(_config(url, write_prompts(4), tmp_path / "out", n=2, max_tokens=10))
     asked = sum(fake.asked.values())
@@ -139,22 +152,31 @@ def test_dry_run_into_a_partial_harvest_estimates_what_is_left(fake_server, writ
     result, _ = _run(_config(url, more, tmp_path / "out", dry_run=True, n=2, max_tokens=10, price_out=2.0))
     estimate = result.estimate
     assert (estimate.prompts, estimate.records, estimate.stored) == (2, 4, 8)
-    assert estimate.max_completion_tokens == 40 and "still to harvest (8 already stored)" in estimate.describe()
+    assert (
+        estimate.max_completion_tokens == 40 and "still to harvest (8 already stored)" in estimate.describe()
+    )
     assert "assuming the endpoint still serves fake-teacher (--model would check)" in estimate.describe()
     assert sum(fake.asked.values()) == asked  # nothing sent
-    done, _ = _run(_config(url, write_prompts(4, name="same.jsonl"), tmp_path / "out", dry_run=True, n=2,
-                           max_tokens=10))
+    done, _ = _run(
+        _config(url, write_prompts(4, name="same.jsonl"), tmp_path / "out", dry_run=True, n=2, max_tokens=10)
+    )
     assert (done.estimate.records, done.estimate.max_cost_usd, done.estimate.stored) == (0, 0.0, 8)
     # --overwrite over the same teacher and params resumes too.
     again, _ = _run(_config(url, more, tmp_path / "out", dry_run=True, n=2, max_tokens=10, overwrite=True))
     assert (again.estimate.records, again.estimate.stored) == (4, 8)
     # Another teacher, other params, fewer log-probabilities than stored: a rerun would refuse them (or
     # start over with --overwrite), so the whole file is estimated, and the estimate says why.
-    for change, named in (({"temperature": 0.5}, "temperature"), ({"top_logprobs": 3}, "top_logprobs"),
-                          ({"model": "other-model"}, "teacher (fake-teacher)")):
+    for change, named in (
+        ({"temperature": 0.5}, "temperature"),
+        ({"top_logprobs": 3}, "top_logprobs"),
+        ({"model": "other-model"}, "teacher (fake-teacher)"),
+    ):
         other, _ = _run(_config(url, more, tmp_path / "out", dry_run=True, n=2, max_tokens=10, **change))
         assert (other.estimate.records, other.estimate.stored) == (12, 0)
-        assert f"another {named}" in other.estimate.describe() and "refused without --overwrite" in other.estimate.note
+        assert (
+            f"another {named}" in other.estimate.describe()
+            and "refused without --overwrite" in other.estimate.note
+        )
     # A prompt that repeats is asked once.
     repeated = tmp_path / "repeated.jsonl"
     repeated.write_text(more.read_text() + more.read_text().splitlines()[0] + "\n")
@@ -169,11 +191,14 @@ def test_other_params_refused_unless_overwrite(fake_server, write_prompts, tmp_p
     with pytest.raises(ConfigError, match="different teacher or params.*temperature.*--overwrite"):
         _run(_config(url, prompts, tmp_path / "out", temperature=0.5))
     result, _ = _run(_config(url, prompts, tmp_path / "out", temperature=0.5, overwrite=True))
-    assert result.records == 2 and read_records(tmp_path / "out")["params"].to_pylist()[0]["temperature"] == 0.5
+    assert (
+        result.records == 2 and read_records(tmp_path / "out")["params"].to_pylist()[0]["temperature"] == 0.5
+    )
 
 
-def test_more_samples_later_asks_only_for_the_new_ones(fake_server, write_prompts, tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_more_samples_later_asks_only_for_the_new_ones(
+    fake_server, write_prompts, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake, url = fake_server()
     prompts = write_prompts(3)
     first, _ = _run(_config(url, prompts, tmp_path / "out", n=1))

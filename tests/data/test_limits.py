@@ -20,9 +20,12 @@ from distillab.teacher.http import RetryableTeacherError, parse_retry_after
 def test_retry_after_seconds_and_http_date() -> None:
     now = datetime(2025, 1, 1, tzinfo=timezone.utc)
     assert parse_retry_after("7") == 7.0
-    assert parse_retry_after(format_datetime(now + timedelta(seconds=30), usegmt=True),
-                             now=now.timestamp()) == pytest.approx(30.0)
-    assert parse_retry_after(format_datetime(now - timedelta(seconds=30), usegmt=True), now=now.timestamp()) == 0
+    assert parse_retry_after(
+        format_datetime(now + timedelta(seconds=30), usegmt=True), now=now.timestamp()
+    ) == pytest.approx(30.0)
+    assert (
+        parse_retry_after(format_datetime(now - timedelta(seconds=30), usegmt=True), now=now.timestamp()) == 0
+    )
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
 
 
@@ -46,7 +49,9 @@ def test_retries_until_success_then_gives_up_naming_the_error() -> None:
     policy = RetryPolicy(max_retries=2, base_delay=0.0)
     assert asyncio.run(call_with_retries(flaky, policy)) == "ok" and len(calls) == 3
     calls.clear()
-    with pytest.raises(TeacherError, match=r"gave up after 2 attempts: http://x/v1/chat/completions answered 503"):
+    with pytest.raises(
+        TeacherError, match=r"gave up after 2 attempts: http://x/v1/chat/completions answered 503"
+    ):
         asyncio.run(call_with_retries(flaky, RetryPolicy(max_retries=1, base_delay=0.0)))
 
 
@@ -86,10 +91,22 @@ def test_estimator_learns_denser_text() -> None:
 
 def test_config_reports_all_problems_together(tmp_path) -> None:
     with pytest.raises(ConfigError) as err:
-        HarvestConfig(teacher="http://127.0.0.1:1/v1", prompts=tmp_path / "missing.jsonl", out=tmp_path / "o",
-                      concurrency=-1, temperature=3.0, top_p=0.0, budget_usd=5.0)
+        HarvestConfig(
+            teacher="http://127.0.0.1:1/v1",
+            prompts=tmp_path / "missing.jsonl",
+            out=tmp_path / "o",
+            concurrency=-1,
+            temperature=3.0,
+            top_p=0.0,
+            budget_usd=5.0,
+        )
     text = str(err.value)
-    for expected in ("--concurrency must be at least 1", "--temperature must be in [0, 2]", "file not found",
-                     "--top-p", "--budget-usd needs --price-in"):
+    for expected in (
+        "--concurrency must be at least 1",
+        "--temperature must be in [0, 2]",
+        "file not found",
+        "--top-p",
+        "--budget-usd needs --price-in",
+    ):
         assert expected in text
     assert len(err.value.problems) == 5

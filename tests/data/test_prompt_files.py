@@ -21,22 +21,26 @@ def test_jsonl_csv_parquet_read_the_same(tmp_path: Path) -> None:
     csv = tmp_path / "p.csv"
     csv.write_text('id,messages,prompt\n7,"' + json.dumps(CHAT).replace('"', '""') + '",\n,,Once\n')
     parquet = tmp_path / "p.parquet"
-    pq.write_table(pa.table({"id": ["7", None], "messages": [json.dumps(CHAT), None],
-                             "prompt": [None, "Once"]}), parquet)
+    pq.write_table(
+        pa.table({"id": ["7", None], "messages": [json.dumps(CHAT), None], "prompt": [None, "Once"]}), parquet
+    )
     for path in (jsonl, csv, parquet):
         rows = read_prompts(path)
         assert [r.input for r in rows] == [CHAT, "Once"], path
         assert [r.id for r in rows] == ["7", None], path
 
 
-@pytest.mark.parametrize("line, problem", [
-    ('{"messages": [{"role": "user"}]}', "messages[0].content must be a string"),
-    ('{"messages": [{"role": "wizard", "content": "x"}]}', "messages[0].role is 'wizard'"),
-    ('{"prompt": "a", "messages": [{"role": "user", "content": "b"}]}', "found both"),
-    ('{"id": 3}', "found neither"),
-    ('{"prompt": ', "not valid JSON"),
-    ('["prompt"]', "expected an object"),
-])
+@pytest.mark.parametrize(
+    "line, problem",
+    [
+        ('{"messages": [{"role": "user"}]}', "messages[0].content must be a string"),
+        ('{"messages": [{"role": "wizard", "content": "x"}]}', "messages[0].role is 'wizard'"),
+        ('{"prompt": "a", "messages": [{"role": "user", "content": "b"}]}', "found both"),
+        ('{"id": 3}', "found neither"),
+        ('{"prompt": ', "not valid JSON"),
+        ('["prompt"]', "expected an object"),
+    ],
+)
 def test_malformed_jsonl_row_names_file_and_line(tmp_path: Path, line: str, problem: str) -> None:
     path = tmp_path / "p.jsonl"
     path.write_text('{"prompt": "fine"}\n{"prompt": "fine too"}\n' + line + "\n")

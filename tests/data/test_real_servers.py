@@ -34,8 +34,22 @@ def transformers_serve(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFa
     log = tmp_path_factory.mktemp("tserve") / "serve.log"
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(log.parent / "hf"))
     with log.open("w") as sink:
-        proc = subprocess.Popen([exe, "serve", str(tiny_model_dir), "--host", "127.0.0.1", "--port", str(port),
-                                 "--device", "cpu"], stdout=sink, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(
+            [
+                exe,
+                "serve",
+                str(tiny_model_dir),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--device",
+                "cpu",
+            ],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -58,13 +72,15 @@ def transformers_serve(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFa
 
 def _harvest(url: str, prompts: Path, out: Path, **kw: object) -> tuple[object, str]:
     buffer = io.StringIO()
-    config = HarvestConfig(teacher=url, prompts=prompts, out=out, max_tokens=6, progress=False,
-                           retry_base_delay=0.01, **kw)  # type: ignore[arg-type]
+    config = HarvestConfig(
+        teacher=url, prompts=prompts, out=out, max_tokens=6, progress=False, retry_base_delay=0.01, **kw
+    )  # type: ignore[arg-type]
     return run_harvest(config, console=Console(file=buffer, width=400)), buffer.getvalue()
 
 
-def test_transformers_serve_text_only(transformers_serve: str, tiny_model_dir: Path, write_prompts,
-                                      tmp_path: Path) -> None:
+def test_transformers_serve_text_only(
+    transformers_serve: str, tiny_model_dir: Path, write_prompts, tmp_path: Path
+) -> None:
     prompts = write_prompts(3)
     # It cannot list models without a hub cache, so the model id must be given; the error says so.
     with pytest.raises(TeacherError, match="pass the server's model id"):
@@ -82,20 +98,25 @@ def test_distillab_serve_gives_topk_with_ids(tiny_model_dir: Path, write_prompts
 
     app = create_app(Engine.load(tiny_model_dir), model_name="tiny")
     with run_in_background(app) as base:
-        result, log = _harvest(base + "/v1", write_prompts(3), tmp_path / "out", n=2, top_logprobs=5,
-                               concurrency=4)
+        result, log = _harvest(
+            base + "/v1", write_prompts(3), tmp_path / "out", n=2, top_logprobs=5, concurrency=4
+        )
     caps = result.capabilities  # type: ignore[attr-defined]
     assert caps.mode == "topk" and caps.token_ids and caps.top_k >= 5 and "notice" not in log
     rows = read_records(tmp_path / "out").to_pylist()
     assert len(rows) == 6
     for row in rows:
-        assert row["tokens"] is None and len(row["token_ids"]) == len(row["top_ids"]) == len(row["top_logprobs"])
+        assert row["tokens"] is None and len(row["token_ids"]) == len(row["top_ids"]) == len(
+            row["top_logprobs"]
+        )
         assert all(len(ids) == 5 and 0 <= min(ids) for ids in row["top_ids"])
         assert all(lps == sorted(lps, reverse=True) and lps[0] <= 0 for lps in row["top_logprobs"])
 
 
 def test_local_directory_teacher(tiny_model_dir: Path, write_prompts, tmp_path: Path) -> None:
-    result, log = _harvest(str(tiny_model_dir), write_prompts(2, chat=False), tmp_path / "out", top_logprobs=3)
+    result, log = _harvest(
+        str(tiny_model_dir), write_prompts(2, chat=False), tmp_path / "out", top_logprobs=3
+    )
     assert result.capabilities.mode == "logits"  # type: ignore[attr-defined]
     rows = read_records(tmp_path / "out").to_pylist()
     assert len(rows) == 2 and rows[0]["teacher"] == tiny_model_dir.name

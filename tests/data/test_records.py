@@ -21,23 +21,45 @@ CHAT = [{"role": "user", "content": "hi"}]
 
 
 def _generation(samples: int = 2) -> Generation:
-    return Generation(samples=[
-        Sample(text=f"answer {s}", finish_reason="stop", token_ids=[5 + s, 9], token_logprobs=[-0.25, -1.5],
-               top_ids=[[5 + s, 6, 7], [9, 1, 2]],
-               top_logprobs=[[-0.25, -2.0, -3.123456], [-1.5, -1.75, -20.0]])
-        for s in range(samples)], prompt_tokens=10, completion_tokens=4)
+    return Generation(
+        samples=[
+            Sample(
+                text=f"answer {s}",
+                finish_reason="stop",
+                token_ids=[5 + s, 9],
+                token_logprobs=[-0.25, -1.5],
+                top_ids=[[5 + s, 6, 7], [9, 1, 2]],
+                top_logprobs=[[-0.25, -2.0, -3.123456], [-1.5, -1.75, -20.0]],
+            )
+            for s in range(samples)
+        ],
+        prompt_tokens=10,
+        completion_tokens=4,
+    )
 
 
 def test_record_id_is_stable_and_sensitive() -> None:
     base = record_id("t", CHAT, PARAMS, 0)
     assert base == record_id("t", [dict(m) for m in CHAT], dict(PARAMS), 0)
-    assert len({base, record_id("u", CHAT, PARAMS, 0), record_id("t", "hi", PARAMS, 0),
-                record_id("t", CHAT, dict(PARAMS, temperature=0.5), 0), record_id("t", CHAT, PARAMS, 1)}) == 5
+    assert (
+        len(
+            {
+                base,
+                record_id("u", CHAT, PARAMS, 0),
+                record_id("t", "hi", PARAMS, 0),
+                record_id("t", CHAT, dict(PARAMS, temperature=0.5), 0),
+                record_id("t", CHAT, PARAMS, 1),
+            }
+        )
+        == 5
+    )
 
 
 def test_usage_splits_so_totals_are_exact() -> None:
     records = build_records(PromptRow(CHAT, "p1", "f:1"), "t", PARAMS, [0, 1], _generation())
-    assert [r["usage"] for r in records] == [{"prompt_tokens": 10, "completion_tokens": 2, "request_samples": 2}] * 2
+    assert [r["usage"] for r in records] == [
+        {"prompt_tokens": 10, "completion_tokens": 2, "request_samples": 2}
+    ] * 2
     assert [r["prompt_id"] for r in records] == ["p1", "p1"]
 
 
@@ -68,8 +90,13 @@ def test_torn_last_line_is_dropped_and_compaction_dedupes(tmp_path: Path) -> Non
 def test_topk_round_trips_compactly_and_loads_with_datasets(tmp_path: Path) -> None:
     out = tmp_path / "out"
     records = build_records(PromptRow(CHAT, None, "f:1"), "t", PARAMS, [0, 1], _generation())
-    records += build_records(PromptRow("raw prompt", None, "f:2"), "t", PARAMS, [0],
-                             Generation([Sample("text only", "length")], 3, 7))
+    records += build_records(
+        PromptRow("raw prompt", None, "f:2"),
+        "t",
+        PARAMS,
+        [0],
+        Generation([Sample("text only", "length")], 3, 7),
+    )
     _journal(out, records)
     compact(out)
     table = read_records(out)
@@ -82,10 +109,16 @@ def test_topk_round_trips_compactly_and_loads_with_datasets(tmp_path: Path) -> N
     assert all(math.isclose(a, b, rel_tol=1e-3) for a, b in zip(flat_in, flat_out))
     assert first["messages"] == CHAT and first["prompt"] is None
     text = rows[records[2]["id"]]
-    assert text["prompt"] == "raw prompt" and text["top_logprobs"] is None and text["usage"]["completion_tokens"] == 7
+    assert (
+        text["prompt"] == "raw prompt"
+        and text["top_logprobs"] is None
+        and text["usage"]["completion_tokens"] == 7
+    )
     (out / "manifest.json").write_text("{}")  # must not be mistaken for data
-    for ds in (datasets.load_dataset("parquet", data_dir=str(out / "data"), cache_dir=str(tmp_path / "c")),
-               datasets.load_dataset(str(out), cache_dir=str(tmp_path / "c2"))):
+    for ds in (
+        datasets.load_dataset("parquet", data_dir=str(out / "data"), cache_dir=str(tmp_path / "c")),
+        datasets.load_dataset(str(out), cache_dir=str(tmp_path / "c2")),
+    ):
         train = ds["train"]
         assert sorted(train["id"]) == sorted(rows)
         got = next(r for r in train if r["id"] == records[0]["id"])
@@ -94,8 +127,14 @@ def test_topk_round_trips_compactly_and_loads_with_datasets(tmp_path: Path) -> N
 
 
 def test_strings_and_ragged_rows_round_trip(tmp_path: Path) -> None:
-    sample = Sample(text="ab", finish_reason="stop", tokens=["a", "b"], token_logprobs=[-0.1, float("-inf")],
-                    top_tokens=[["a", "z"], ["b"]], top_logprobs=[[-0.1, -4.0], [-0.5]])
+    sample = Sample(
+        text="ab",
+        finish_reason="stop",
+        tokens=["a", "b"],
+        token_logprobs=[-0.1, float("-inf")],
+        top_tokens=[["a", "z"], ["b"]],
+        top_logprobs=[[-0.1, -4.0], [-0.5]],
+    )
     records = build_records(PromptRow("p", None, "f:1"), "t", PARAMS, [0], Generation([sample], 1, 2))
     _journal(tmp_path, records)
     compact(tmp_path)

@@ -21,10 +21,24 @@ from distillab.toy.config import TeacherConfig
 def tiny(out: Path, **overrides: object) -> ContestConfig:
     teacher = TeacherConfig(task="text", size="tiny", steps=60, batch_size=32, eval_size=10)
     settings: dict[str, object] = {
-        "out": out, "defenses": ("detect+degrade",), "campaign_accounts": 6, "campaign_queries": 48,
-        "honest_accounts": 10, "honest_requests": 24, "reference_accounts": 200, "rpm": 600, "detect_every": 0.5,
-        "steps": 8, "curve_points": (0.5,), "eval_items": 8, "attribution_prompts": 6, "attribution_samples": 2,
-        "radioactivity_texts": 10, "teacher": teacher, **overrides}
+        "out": out,
+        "defenses": ("detect+degrade",),
+        "campaign_accounts": 6,
+        "campaign_queries": 48,
+        "honest_accounts": 10,
+        "honest_requests": 24,
+        "reference_accounts": 200,
+        "rpm": 600,
+        "detect_every": 0.5,
+        "steps": 8,
+        "curve_points": (0.5,),
+        "eval_items": 8,
+        "attribution_prompts": 6,
+        "attribution_samples": 2,
+        "radioactivity_texts": 10,
+        "teacher": teacher,
+        **overrides,
+    }
     return ContestConfig(**settings)  # type: ignore[arg-type]
 
 
@@ -62,13 +76,17 @@ def test_tiny_contest_end_to_end(tmp_path: Path) -> None:
     assert {row["account"] for row in labels if row["label"] != "benign"} >= decided
     assert len(logged) == round_["detect"]["requests"]
     assert any(r["account"] == round_["flags"][0]["account"] for r in logged)
-    honest_sent = sum(r["account"] not in {row["account"] for row in labels if row["label"] != "benign"}
-                      for r in logged)
+    honest_sent = sum(
+        r["account"] not in {row["account"] for row in labels if row["label"] != "benign"} for r in logged
+    )
     assert honest_sent == round_["honest"]["requests"]
 
     # The offline detector scored the round's log; the curve's students are trained on prefixes.
     assert round_["detect"]["metrics"]["campaign_accounts"] == 6
-    assert [point["answers"] for point in round_["curve"]] == [round(campaign["answered"] * 0.5), campaign["answered"]]
+    assert [point["answers"] for point in round_["curve"]] == [
+        round(campaign["answered"] * 0.5),
+        campaign["answered"],
+    ]
     # Scores are shares of the teacher's gain over the untrained student: finite, and the teacher's is 1.
     assert all(math.isfinite(point["score"]) for point in round_["curve"])
     assert summary["teacher"]["score"] == 1.0 and summary["untrained_student_score"] == 0.0
@@ -78,8 +96,11 @@ def test_tiny_contest_end_to_end(tmp_path: Path) -> None:
     # The proof ran on the attacker's student and on the control, with p-values in [0, 1].
     for proof in (round_["proof"], summary["control"]["proof"]):
         tests = proof["radioactivity"] + proof["attribution"]
-        assert {t["name"].split(":")[0] for t in tests} >= {"radioactivity/open", "attribution/equality",
-                                                             "attribution/closer"}
+        assert {t["name"].split(":")[0] for t in tests} >= {
+            "radioactivity/open",
+            "attribution/equality",
+            "attribution/closer",
+        }
         assert all(0 < t["p_value"] <= 1 for t in tests)
     assert (where / "prove" / "evidence.html").is_file()
     # Membership of the served answers: the campaign answers that were not degraded, against fresh ones.
@@ -90,11 +111,17 @@ def test_tiny_contest_end_to_end(tmp_path: Path) -> None:
         assert test["name"] == "membership/served-answers" and 0 < test["p_value"] <= 1
         # A served answer counts when its prompt got fresh answers (an empty fresh answer is dropped).
         assert 0 < test["sample_sizes"]["prompts"] <= min(full, config.membership_prompts)
-        assert test["sample_sizes"]["alternatives"] <= config.membership_samples * test["sample_sizes"]["prompts"]
+        assert (
+            test["sample_sizes"]["alternatives"]
+            <= config.membership_samples * test["sample_sizes"]["prompts"]
+        )
     assert "membership/served-answers" in (config.out / "report.html").read_text()
     report = (config.out / "report.html").read_text()
     assert "<svg" in report
-    assert json.loads((config.out / "summary.json").read_text())["rounds"]["detect+degrade"]["campaign"] == campaign
+    assert (
+        json.loads((config.out / "summary.json").read_text())["rounds"]["detect+degrade"]["campaign"]
+        == campaign
+    )
 
     # A rerun reuses every step: same numbers, no gateway round, no training.
     started = time.monotonic()

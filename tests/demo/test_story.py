@@ -14,57 +14,113 @@ from distillab.demo.story import leak_per_1000, render_report
 
 TEACHER = "/cache/toy/teacher-arith-tiny-97f9"
 BYSTANDER = "/runs/demo/world/bystander"
-REASON = ("live detector: member of a linked group of 5 accounts (same payment id pm_1a90, shared network "
-          "127.0.0.0/24) (p=0.00086, q=0.0078)")
+REASON = (
+    "live detector: member of a linked group of 5 accounts (same payment id pm_1a90, shared network "
+    "127.0.0.0/24) (p=0.00086, q=0.0078)"
+)
 
 
 def _test(name: str, p: float, question: str, null: str) -> dict[str, Any]:
     outcome = "Significant" if p < 0.05 else "Not significant"
-    return {"name": name, "question": question, "p_value": p, "significant": p < 0.05,
-            "verdict": f"{outcome} at level 0.05 (p = {p:.3g}): {null}", "effect": {},
-            "sample_sizes": {"prompts": 8}}
+    return {
+        "name": name,
+        "question": question,
+        "p_value": p,
+        "significant": p < 0.05,
+        "verdict": f"{outcome} at level 0.05 (p = {p:.3g}): {null}",
+        "effect": {},
+        "sample_sizes": {"prompts": 8},
+    }
 
 
-def _proof(suspect: str, radioactive: float, teacher: float, bystander: float,
-           closer: float) -> dict[str, Any]:
+def _proof(
+    suspect: str, radioactive: float, teacher: float, bystander: float, closer: float
+) -> dict[str, Any]:
     """A suspect's four tests, named and worded as `distillab.demo.proof` writes them, with these p-values."""
     same = "Does the suspect ({}) produce the same distribution of completions as {}?"
     return {
-        "radioactivity": [_test("radioactivity/open", radioactive,
-                                f"Was {suspect} trained on text watermarked with the default key (key 7058)?",
-                                "the suspect never learned from it.")],
+        "radioactivity": [
+            _test(
+                "radioactivity/open",
+                radioactive,
+                f"Was {suspect} trained on text watermarked with the default key (key 7058)?",
+                "the suspect never learned from it.",
+            )
+        ],
         "attribution": [
-            _test(f"attribution/equality: {TEACHER}", teacher, same.format(suspect, TEACHER),
-                  f"same distribution as {TEACHER}'s."),
-            _test(f"attribution/equality: {BYSTANDER}", bystander, same.format(suspect, BYSTANDER),
-                  "same distribution."),
-            _test(f"attribution/closer: {TEACHER} vs {BYSTANDER}", closer,
-                  f"Are the suspect's ({suspect}) completions closer to {TEACHER}'s than to {BYSTANDER}'s?",
-                  "no closer."),
+            _test(
+                f"attribution/equality: {TEACHER}",
+                teacher,
+                same.format(suspect, TEACHER),
+                f"same distribution as {TEACHER}'s.",
+            ),
+            _test(
+                f"attribution/equality: {BYSTANDER}",
+                bystander,
+                same.format(suspect, BYSTANDER),
+                "same distribution.",
+            ),
+            _test(
+                f"attribution/closer: {TEACHER} vs {BYSTANDER}",
+                closer,
+                f"Are the suspect's ({suspect}) completions closer to {TEACHER}'s than to {BYSTANDER}'s?",
+                "no closer.",
+            ),
         ],
     }
 
 
-def _flag(account: str, at_s: float, after_queries: int | None, *, campaign: bool = True,
-          reason: str = REASON) -> dict[str, Any]:
-    return {"account": account, "campaign": campaign, "decision": "degrade", "reason": reason, "at_s": at_s,
-            "after_queries": after_queries}
-
-
-def _round(defense: str, *, degraded: int, tokens: int, accuracy: float, flags: list[dict[str, Any]],
-           proof: dict[str, Any]) -> dict[str, Any]:
+def _flag(
+    account: str, at_s: float, after_queries: int | None, *, campaign: bool = True, reason: str = REASON
+) -> dict[str, Any]:
     return {
-        "defense": defense, "seconds": 6.7,
-        "campaign": {"accounts": 6, "queries": 60, "answered": 60, "degraded": degraded,
-                     "blocked_accounts": 0, "statuses": {"200": 60}, "completion_tokens": tokens},
+        "account": account,
+        "campaign": campaign,
+        "decision": "degrade",
+        "reason": reason,
+        "at_s": at_s,
+        "after_queries": after_queries,
+    }
+
+
+def _round(
+    defense: str,
+    *,
+    degraded: int,
+    tokens: int,
+    accuracy: float,
+    flags: list[dict[str, Any]],
+    proof: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "defense": defense,
+        "seconds": 6.7,
+        "campaign": {
+            "accounts": 6,
+            "queries": 60,
+            "answered": 60,
+            "degraded": degraded,
+            "blocked_accounts": 0,
+            "statuses": {"200": 60},
+            "completion_tokens": tokens,
+        },
         "honest": {"accounts": 2, "requests": 30, "statuses": {"400": 2, "200": 28}},
         "flags": flags,
-        "detect": {"notes": ["the reference has only 198 units"],
-                   "metrics": {"precision": 1.0, "recall": 0.8333, "honest_false_positive_rate": 0.0,
-                               "median_queries_until_flagged": 7,
-                               "campaigns": {"campaign-demo": {"detected": True}}, "campaigns_detected": 1}},
-        "curve": [{"share": 0.5, "answers": 30, "score": accuracy / 2},
-                  {"share": 1.0, "answers": 60, "score": accuracy}],
+        "detect": {
+            "notes": ["the reference has only 198 units"],
+            "metrics": {
+                "precision": 1.0,
+                "recall": 0.8333,
+                "honest_false_positive_rate": 0.0,
+                "median_queries_until_flagged": 7,
+                "campaigns": {"campaign-demo": {"detected": True}},
+                "campaigns_detected": 1,
+            },
+        },
+        "curve": [
+            {"share": 0.5, "answers": 30, "score": accuracy / 2},
+            {"share": 1.0, "answers": 60, "score": accuracy},
+        ],
         "student_score": accuracy,
         "proof": proof,
     }
@@ -76,18 +132,37 @@ def sample_summary() -> dict[str, Any]:
     return {
         "teacher": {"path": TEACHER, "score": 0.08333333333333333},
         "untrained_student_score": 0.0,
-        "control": {"score": 0.0125,
-                    "proof": _proof("/runs/demo/world/control", 0.858608, 0.000999, 0.2088, 0.99999)},
-        "rounds": {
-            "off": _round("off", degraded=0, tokens=1165, accuracy=0.0625, flags=[],
-                          proof=_proof("/runs/demo/round-off/student", 0.0443234, 0.000999, 0.2737, 3.2e-07)),
-            "detect+degrade": _round("detect+degrade", degraded=35, tokens=919, accuracy=0.025,
-                                     flags=degrade_flags,
-                                     proof=_proof("/runs/demo/round-detect+degrade/student", 0.2078696,
-                                                  0.000999, 0.7453, 0.41)),
+        "control": {
+            "score": 0.0125,
+            "proof": _proof("/runs/demo/world/control", 0.858608, 0.000999, 0.2088, 0.99999),
         },
-        "config": {"out": "/runs/demo", "defenses": ["off", "detect+degrade"], "campaign_accounts": 6,
-                   "campaign_queries": 60, "rpm": 600, "steps": 20, "seed": 0},
+        "rounds": {
+            "off": _round(
+                "off",
+                degraded=0,
+                tokens=1165,
+                accuracy=0.0625,
+                flags=[],
+                proof=_proof("/runs/demo/round-off/student", 0.0443234, 0.000999, 0.2737, 3.2e-07),
+            ),
+            "detect+degrade": _round(
+                "detect+degrade",
+                degraded=35,
+                tokens=919,
+                accuracy=0.025,
+                flags=degrade_flags,
+                proof=_proof("/runs/demo/round-detect+degrade/student", 0.2078696, 0.000999, 0.7453, 0.41),
+            ),
+        },
+        "config": {
+            "out": "/runs/demo",
+            "defenses": ["off", "detect+degrade"],
+            "campaign_accounts": 6,
+            "campaign_queries": 60,
+            "rpm": 600,
+            "steps": 20,
+            "seed": 0,
+        },
         "seconds": 82.6,
     }
 
@@ -100,16 +175,35 @@ def _text(page: str) -> str:
 def test_the_story_carries_the_summary_numbers() -> None:
     page = render_report(sample_summary())
     text = _text(page)
-    for expected in ("8.3%", "6.2%", "2.5%", "1.2%",  # teacher, attacker's students, control
-                     "60 teacher queries over 6 accounts", "82.6 s",
-                     "+104.2 points", "+41.7 points",  # 6.25 and 2.5 points over 0.06 thousand queries
-                     "30 answers → 3.1%", "60 answers → 6.2%",  # the extraction curve of round "off"
-                     "5 of 6 campaign accounts", "0 of 2 honest accounts", "median of 3 queries",
-                     "83.3%", "100.0%", "1 of 1",  # offline recall, precision, campaigns detected
-                     "1,165", "919", "35", "28 of 30",  # tokens, degraded answers, honest requests served
-                     "0.044 significant", "3.2e-07 significant", "0.86", "0.41", "1.0e-03 significant",
-                     "docs/contest.md explains each step",
-                     "distillab demo --out /runs/demo --defense off,detect+degrade --campaign-queries 60"):
+    for expected in (
+        "8.3%",
+        "6.2%",
+        "2.5%",
+        "1.2%",  # teacher, attacker's students, control
+        "60 teacher queries over 6 accounts",
+        "82.6 s",
+        "+104.2 points",
+        "+41.7 points",  # 6.25 and 2.5 points over 0.06 thousand queries
+        "30 answers → 3.1%",
+        "60 answers → 6.2%",  # the extraction curve of round "off"
+        "5 of 6 campaign accounts",
+        "0 of 2 honest accounts",
+        "median of 3 queries",
+        "83.3%",
+        "100.0%",
+        "1 of 1",  # offline recall, precision, campaigns detected
+        "1,165",
+        "919",
+        "35",
+        "28 of 30",  # tokens, degraded answers, honest requests served
+        "0.044 significant",
+        "3.2e-07 significant",
+        "0.86",
+        "0.41",
+        "1.0e-03 significant",
+        "docs/contest.md explains each step",
+        "distillab demo --out /runs/demo --defense off,detect+degrade --campaign-queries 60",
+    ):
         assert expected in text, expected
     assert "the live detector was off in this round" in text.lower()
 
@@ -118,10 +212,10 @@ def test_the_page_is_self_contained_with_an_svg_curve() -> None:
     page = render_report(sample_summary())
     assert page.startswith("<!doctype html>")
     assert "<script" not in page and "src=" not in page and "href=" not in page
-    curve = page[page.index("1. The extraction curve"):page.index("2. How the campaign was caught")]
+    curve = page[page.index("1. The extraction curve") : page.index("2. How the campaign was caught")]
     assert curve.count("<svg") == 1 and curve.count("<polyline") >= 2 + 3  # two rounds, three references
     assert "teacher 8.3%" in curve and "control 1.2%" in curve and "untrained 0.0%" in curve
-    caught = page[page.index("2. How the campaign was caught"):page.index("3. What the defense did")]
+    caught = page[page.index("2. How the campaign was caught") : page.index("3. What the defense did")]
     assert caught.count("<svg") == 1  # the round with a live detector; "off" has none
 
 
@@ -161,13 +255,19 @@ def test_missing_values_read_n_a_instead_of_failing() -> None:
     assert '<td class="num">—</td>' in page  # the control was not tested
 
 
-@pytest.mark.parametrize("summary", [
-    {},
-    {"rounds": None, "teacher": {"score": float("nan")}},
-    {"rounds": {"detect": {}}},
-    {"rounds": {"detect": {"flags": [], "curve": [{"answers": None, "score": 0.1}], "proof": {}}},
-     "control": {"proof": {"radioactivity": [{"name": "radioactivity/open", "p_value": None}]}}},
-], ids=["empty", "no-rounds", "empty-round", "empty-flags"])
+@pytest.mark.parametrize(
+    "summary",
+    [
+        {},
+        {"rounds": None, "teacher": {"score": float("nan")}},
+        {"rounds": {"detect": {}}},
+        {
+            "rounds": {"detect": {"flags": [], "curve": [{"answers": None, "score": 0.1}], "proof": {}}},
+            "control": {"proof": {"radioactivity": [{"name": "radioactivity/open", "p_value": None}]}},
+        },
+    ],
+    ids=["empty", "no-rounds", "empty-round", "empty-flags"],
+)
 def test_sparse_summaries_render(summary: dict[str, Any]) -> None:
     page = render_report(summary)
     assert page.rstrip().endswith("</html>") and "docs/contest.md" in page

@@ -5,11 +5,38 @@ from __future__ import annotations
 import random
 from typing import Any
 
-TOPICS = ("garden soil", "bread dough", "tax forms", "bike gears", "python lists", "email tone", "cat food",
-          "train times", "guitar chords", "paint colours", "sql joins", "bird songs", "loan rates", "knitting",
-          "moon phases", "chess openings", "coffee grind", "tent poles", "resume gaps", "river fishing")
-VERBS = ("help me understand", "what do you think about", "can you compare", "give me tips on",
-         "why does my", "is it normal that my", "how should I pick", "tell me a story about")
+TOPICS = (
+    "garden soil",
+    "bread dough",
+    "tax forms",
+    "bike gears",
+    "python lists",
+    "email tone",
+    "cat food",
+    "train times",
+    "guitar chords",
+    "paint colours",
+    "sql joins",
+    "bird songs",
+    "loan rates",
+    "knitting",
+    "moon phases",
+    "chess openings",
+    "coffee grind",
+    "tent poles",
+    "resume gaps",
+    "river fishing",
+)
+VERBS = (
+    "help me understand",
+    "what do you think about",
+    "can you compare",
+    "give me tips on",
+    "why does my",
+    "is it normal that my",
+    "how should I pick",
+    "tell me a story about",
+)
 START = 1_760_000_000.0
 
 
@@ -26,10 +53,20 @@ def honest_account(rng: random.Random, name: str, *, ip: str | None = None) -> l
         params = {"temperature": 0.7, "max_tokens": rng.choice([128, 256, 512])}
         if rng.random() < 0.02:
             params.update(logprobs=True, top_logprobs=5)
-        records.append({"ts": ts, "account": name, "ip": ip or f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.7",
-                        "user_agent": f"app/{rng.randint(1, 9)}", "endpoint": "/v1/chat/completions",
-                        "model": "m", "messages": list(history), "params": params, "status": 200,
-                        "completion_tokens": rng.randint(20, 300)})
+        records.append(
+            {
+                "ts": ts,
+                "account": name,
+                "ip": ip or f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.7",
+                "user_agent": f"app/{rng.randint(1, 9)}",
+                "endpoint": "/v1/chat/completions",
+                "model": "m",
+                "messages": list(history),
+                "params": params,
+                "status": 200,
+                "completion_tokens": rng.randint(20, 300),
+            }
+        )
         history = history + [{"role": "assistant", "content": "Sure, here is what I think."}]
     return records
 
@@ -40,9 +77,17 @@ def campaign_prompt(rng: random.Random, i: int, cot: bool = True) -> str:
     return f"{rng.choice(VERBS).capitalize()} {rng.choice(TOPICS)} and {rng.choice(TOPICS)}, case {i}?"
 
 
-def attacker(rng: random.Random, name: str, count: int, *, payment: str | None = None,
-             ip: str | None = None, start: float = START, cot: bool = True,
-             logprobs: bool = True) -> list[dict[str, Any]]:
+def attacker(
+    rng: random.Random,
+    name: str,
+    count: int,
+    *,
+    payment: str | None = None,
+    ip: str | None = None,
+    start: float = START,
+    cot: bool = True,
+    logprobs: bool = True,
+) -> list[dict[str, Any]]:
     """One-off prompts a minute apart (under a 60/min limit); by default asking for step-by-step
     reasoning and log-probabilities, with long answers."""
     records = []
@@ -52,15 +97,27 @@ def attacker(rng: random.Random, name: str, count: int, *, payment: str | None =
         params.update(logprobs=True, top_logprobs=20)
     for i in range(count):
         ts += 60 + rng.uniform(-5, 5)
-        records.append({"ts": ts, "account": name, "ip": ip or "192.0.2.10", "user_agent": "python-httpx/0.27",
-                        "payment_id": payment, "endpoint": "/v1/chat/completions", "model": "m",
-                        "messages": [{"role": "user", "content": campaign_prompt(rng, i, cot)}],
-                        "params": dict(params), "status": 200, "completion_tokens": 400})
+        records.append(
+            {
+                "ts": ts,
+                "account": name,
+                "ip": ip or "192.0.2.10",
+                "user_agent": "python-httpx/0.27",
+                "payment_id": payment,
+                "endpoint": "/v1/chat/completions",
+                "model": "m",
+                "messages": [{"role": "user", "content": campaign_prompt(rng, i, cot)}],
+                "params": dict(params),
+                "status": 200,
+                "completion_tokens": 400,
+            }
+        )
     return records
 
 
-def world(seed: int, honest: int = 300, *, heavy: bool = True, spread: int = 30) -> tuple[list[dict[str, Any]],
-                                                                                         dict[str, str]]:
+def world(
+    seed: int, honest: int = 300, *, heavy: bool = True, spread: int = 30
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """A log (sorted by time) and its labels: honest users, a heavy account, a campaign spread thin."""
     rng = random.Random(seed)
     records: list[dict[str, Any]] = []

@@ -56,5 +56,7 @@ def test_mmd_threshold_comes_from_honest_accounts() -> None:
     mmd.fit_threshold(honest, 0.05)
     assert sum(mmd.first_flag(s) is not None for s in honest.values()) <= 0.05 * len(honest)
     rng = np.random.default_rng(3)
-    elsewhere = unit(rng.standard_normal((200, DIM)) + 4 * unit(rng.standard_normal(DIM)))  # a topic nobody asks about
+    elsewhere = unit(
+        rng.standard_normal((200, DIM)) + 4 * unit(rng.standard_normal(DIM))
+    )  # a topic nobody asks about
     assert mmd.first_flag(elsewhere) == 50  # the first full window

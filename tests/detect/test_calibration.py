@@ -24,12 +24,23 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
 
 
 @pytest.mark.parametrize("seed", [51, 52, 53])
-def test_honest_false_positive_rate_across_seeds(seed: int, reference: tuple[Path, Any], tmp_path: Path) -> None:
+def test_honest_false_positive_rate_across_seeds(
+    seed: int, reference: tuple[Path, Any], tmp_path: Path
+) -> None:
     log = tmp_path / "honest.parquet"
     simulate(SimulateConfig(out=log, seed=seed, accounts=300, days=1.0, attacker_share=0.0))
     path, prepared = reference
-    summary = run_detect(DetectConfig(log=str(log), out=tmp_path / "out", reference=str(path), target_fpr=TARGET,
-                                      checkpoint_hours=0, progress=False), prepared=prepared)
+    summary = run_detect(
+        DetectConfig(
+            log=str(log),
+            out=tmp_path / "out",
+            reference=str(path),
+            target_fpr=TARGET,
+            checkpoint_hours=0,
+            progress=False,
+        ),
+        prepared=prepared,
+    )
     accounts = [json.loads(line) for line in (tmp_path / "out" / "accounts.jsonl").open()]
     n = len(accounts)
     assert summary["flagged_accounts"] <= TARGET * n

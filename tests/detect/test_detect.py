@@ -30,7 +30,9 @@ def write(path: Path, records: list[dict[str, Any]]) -> Path:
 
 
 def embedder_for(records: list[dict[str, Any]]) -> Embedder:
-    return Embedder.fit([r["messages"][-1]["content"] if r.get("messages") else r["prompt"] for r in records], k=8)
+    return Embedder.fit(
+        [r["messages"][-1]["content"] if r.get("messages") else r["prompt"] for r in records], k=8
+    )
 
 
 def table_of_records(records: list[dict[str, Any]], embedder: Embedder) -> StatsTable:
@@ -42,13 +44,31 @@ def table_of_records(records: list[dict[str, Any]], embedder: Embedder) -> Stats
 def test_features_on_hand_counted_requests() -> None:
     base = {"account": "a", "endpoint": "/v1/chat/completions", "model": "m", "status": 200}
     records = [
-        {**base, "ts": START, "messages": [{"role": "user", "content": "Explain each step: 2 + 3"}],
-         "params": {"logprobs": True, "top_logprobs": 5, "max_tokens": 100}, "completion_tokens": 7},
-        {**base, "ts": START + 10, "messages": [{"role": "user", "content": "Explain each step: 2 + 3"}],
-         "params": {"n": 2}, "completion_tokens": 15},
-        {**base, "ts": START + 20, "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"},
-                                                 {"role": "user", "content": "what is a lemon"}], "params": {},
-         "completion_tokens": 3},
+        {
+            **base,
+            "ts": START,
+            "messages": [{"role": "user", "content": "Explain each step: 2 + 3"}],
+            "params": {"logprobs": True, "top_logprobs": 5, "max_tokens": 100},
+            "completion_tokens": 7,
+        },
+        {
+            **base,
+            "ts": START + 10,
+            "messages": [{"role": "user", "content": "Explain each step: 2 + 3"}],
+            "params": {"n": 2},
+            "completion_tokens": 15,
+        },
+        {
+            **base,
+            "ts": START + 20,
+            "messages": [
+                {"role": "user", "content": "hi"},
+                {"role": "assistant", "content": "yo"},
+                {"role": "user", "content": "what is a lemon"},
+            ],
+            "params": {},
+            "completion_tokens": 3,
+        },
         {**base, "ts": START + 30, "prompt": "def f(x):", "params": {"max_tokens": 44}, "status": 429},
     ]
     table = table_of_records(records, embedder_for(records))
@@ -74,7 +94,10 @@ def test_batch_and_one_at_a_time_paths_agree(tmp_path: Path) -> None:
     live = {name: AccountStats(name, embedder) for name in ("h", "x")}
     for record in records:
         live[record["account"]].update(record)
-    flat = [{**r, **{k: json.dumps(r[k]) for k in ("messages", "params") if r.get(k) is not None}} for r in records]
+    flat = [
+        {**r, **{k: json.dumps(r[k]) for k in ("messages", "params") if r.get(k) is not None}}
+        for r in records
+    ]
     path = tmp_path / "log.parquet"
     pq.write_table(pa.Table.from_pylist(flat), path)
     table = StatsTable(embedder)
@@ -84,7 +107,11 @@ def test_batch_and_one_at_a_time_paths_agree(tmp_path: Path) -> None:
         other = table.stats(name)
         assert stats.counts == pytest.approx(other.counts)
         assert np.array_equal(stats.hll, other.hll) and np.array_equal(stats.skeletons, other.skeletons)
-        assert np.allclose(stats.topics, other.topics) and stats.days == other.days and stats.prefixes == other.prefixes
+        assert (
+            np.allclose(stats.topics, other.topics)
+            and stats.days == other.days
+            and stats.prefixes == other.prefixes
+        )
 
 
 def test_linking_joins_a_campaign_but_not_a_shared_proxy() -> None:
@@ -98,15 +125,28 @@ def test_linking_joins_a_campaign_but_not_a_shared_proxy() -> None:
     assert clusters == [sorted(f"thin-{j}" for j in range(6))]
 
 
-def detect(tmp_path: Path, records: list[dict[str, Any]], reference: list[dict[str, Any]], labels: dict[str, str],
-           **options: Any) -> tuple[dict[str, Any], dict[str, dict[str, Any]], list[dict[str, Any]]]:
+def detect(
+    tmp_path: Path,
+    records: list[dict[str, Any]],
+    reference: list[dict[str, Any]],
+    labels: dict[str, str],
+    **options: Any,
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]], list[dict[str, Any]]]:
     log = write(tmp_path / "log.jsonl", records)
     write(tmp_path / "labels.jsonl", [{"account": a, "label": lab} for a, lab in labels.items()])
     options.setdefault("checkpoint_hours", 0)
-    config = DetectConfig(log=str(log), out=tmp_path / "out", labels=tmp_path / "labels.jsonl",
-                          reference=str(write(tmp_path / "ref.jsonl", reference)), progress=False, **options)
+    config = DetectConfig(
+        log=str(log),
+        out=tmp_path / "out",
+        labels=tmp_path / "labels.jsonl",
+        reference=str(write(tmp_path / "ref.jsonl", reference)),
+        progress=False,
+        **options,
+    )
     summary = run_detect(config)
-    accounts = {json.loads(line)["account"]: json.loads(line) for line in (tmp_path / "out" / "accounts.jsonl").open()}
+    accounts = {
+        json.loads(line)["account"]: json.loads(line) for line in (tmp_path / "out" / "accounts.jsonl").open()
+    }
     groups = json.loads((tmp_path / "out" / "campaigns.json").read_text())
     return summary, accounts, groups
 
@@ -132,8 +172,16 @@ def test_a_campaign_spread_thin_is_flagged_only_as_one(tmp_path: Path) -> None:
     records, labels = world(seed=3, heavy=False, spread=0)
     for j in range(40):
         name = f"thin-{j}"
-        records += attacker(rng, name, 3, payment="card-77", ip=f"198.51.100.{j % 5}", start=START + j * 600,
-                            cot=False, logprobs=False)
+        records += attacker(
+            rng,
+            name,
+            3,
+            payment="card-77",
+            ip=f"198.51.100.{j % 5}",
+            start=START + j * 600,
+            cot=False,
+            logprobs=False,
+        )
         labels[name] = "c-thin"
     records.sort(key=lambda r: r["ts"])
     honest, _ = world(seed=4, honest=400, heavy=False, spread=0)
@@ -157,8 +205,9 @@ def test_queries_until_flagged_counts_requests_at_the_first_flag(tmp_path: Path)
         r["ts"] = start + 60 * i
     records = sorted(honest + blatant, key=lambda r: r["ts"])
     reference, _ = world(seed=7, honest=400, heavy=False, spread=0)
-    summary, accounts, _ = detect(tmp_path, records, reference, {**labels, "blatant": "c-1"}, target_fpr=0.01,
-                                  checkpoint_hours=1.0)
+    summary, accounts, _ = detect(
+        tmp_path, records, reference, {**labels, "blatant": "c-1"}, target_fpr=0.01, checkpoint_hours=1.0
+    )
     assert accounts["blatant"]["flagged_after_requests"] == 60
     assert summary["metrics"]["median_queries_until_flagged"] == 60
 
@@ -184,11 +233,17 @@ def test_prior_is_the_reference_average() -> None:
 
 
 def test_bad_input(tmp_path: Path) -> None:
-    (tmp_path / "bad.jsonl").write_text('{"ts": 1, "account": "a", "prompt": "x"}\n{"ts": 2, "prompt": "y"}\n')
+    (tmp_path / "bad.jsonl").write_text(
+        '{"ts": 1, "account": "a", "prompt": "x"}\n{"ts": 2, "prompt": "y"}\n'
+    )
     with pytest.raises(DataError, match="bad.jsonl:2: 'account' must be a non-empty string"):
         run_detect(DetectConfig(log=str(tmp_path / "bad.jsonl"), out=tmp_path / "o", progress=False))
-    pq.write_table(pa.Table.from_pylist([{"ts": 1.0, "account": "a", "prompt": '"x"'},
-                                         {"ts": 2.0, "account": None, "prompt": '"y"'}]), tmp_path / "bad.parquet")
+    pq.write_table(
+        pa.Table.from_pylist(
+            [{"ts": 1.0, "account": "a", "prompt": '"x"'}, {"ts": 2.0, "account": None, "prompt": '"y"'}]
+        ),
+        tmp_path / "bad.parquet",
+    )
     with pytest.raises(DataError, match="bad.parquet: row 2: 'account'"):
         open_log(tmp_path / "bad.parquet")
     with pytest.raises(ConfigError, match="target_fpr"):

@@ -42,15 +42,32 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def test_flagged_campaigns_are_read_from_a_detect_output(tmp_path: Path) -> None:
-    rows = [{"account": "a", "flagged": True, "flagged_by": "group-1", "requests": 5, "reasons": []},
-            {"account": "b", "flagged": True, "flagged_by": "group-1", "requests": 7, "reasons": []},
-            {"account": "c", "flagged": False, "requests": 9, "reasons": []},
-            {"account": "d", "flagged": True, "flagged_by": "own traffic", "requests": 400,
-             "features": {"single_shot": 0.987654, "coverage": 3.14159}, "requests_per_active_day": 123.45,
-             "reasons": ["prompts spread over 23 topic clusters"]}]
-    groups = [{"id": "group-1", "members": ["a", "b", "c"], "flagged": True, "requests": 21, "reasons": ["x"],
-               "features": {"single_shot": 0.5}, "requests_per_active_day": 3.0},
-              {"id": "group-2", "members": ["c", "e"], "flagged": False, "requests": 9, "reasons": []}]
+    rows = [
+        {"account": "a", "flagged": True, "flagged_by": "group-1", "requests": 5, "reasons": []},
+        {"account": "b", "flagged": True, "flagged_by": "group-1", "requests": 7, "reasons": []},
+        {"account": "c", "flagged": False, "requests": 9, "reasons": []},
+        {
+            "account": "d",
+            "flagged": True,
+            "flagged_by": "own traffic",
+            "requests": 400,
+            "features": {"single_shot": 0.987654, "coverage": 3.14159},
+            "requests_per_active_day": 123.45,
+            "reasons": ["prompts spread over 23 topic clusters"],
+        },
+    ]
+    groups = [
+        {
+            "id": "group-1",
+            "members": ["a", "b", "c"],
+            "flagged": True,
+            "requests": 21,
+            "reasons": ["x"],
+            "features": {"single_shot": 0.5},
+            "requests_per_active_day": 3.0,
+        },
+        {"id": "group-2", "members": ["c", "e"], "flagged": False, "requests": 9, "reasons": []},
+    ]
     (tmp_path / "accounts.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (tmp_path / "campaigns.json").write_text(json.dumps(groups))
     found = {c.id: c for c in flagged_campaigns(tmp_path)}
@@ -100,25 +117,39 @@ def test_a_wrong_sharing_key_is_refused_and_matches_no_network(provider: dict[st
         IndicatorIndex.load(provider["indicators"], b"another key of at least sixteen bytes")
     data = json.loads(provider["indicators"].read_text())
     listed = {h for i in data["indicators"] for h in i["networks"]}
-    campaign_prefixes = {ip_prefix(r["ip"]) for r in provider["records"]
-                         if provider["labels"][r["account"]]["label"] != "benign"}
+    campaign_prefixes = {
+        ip_prefix(r["ip"])
+        for r in provider["records"]
+        if provider["labels"][r["account"]]["label"] != "benign"
+    }
     assert any(keyed(KEY, "network", p) in listed for p in campaign_prefixes)
-    assert not any(keyed(b"another key of at least sixteen bytes", "network", p) in listed for p in campaign_prefixes)
+    assert not any(
+        keyed(b"another key of at least sixteen bytes", "network", p) in listed for p in campaign_prefixes
+    )
 
 
 def test_matching_is_per_account_with_supporting_network_evidence(provider: dict[str, Any]) -> None:
     index = IndicatorIndex.load(provider["indicators"], KEY)
     tally = IndicatorTally(index, min_requests=3)
     campaign = next(r for r in provider["records"] if provider["labels"][r["account"]]["kind"] == "templated")
-    prompts = [r["messages"][-1]["content"] for r in provider["records"] if r["account"] == campaign["account"]]
+    prompts = [
+        r["messages"][-1]["content"] for r in provider["records"] if r["account"] == campaign["account"]
+    ]
     for prompt in prompts[:10]:
         tally.add("copycat", prompt, ip_prefix(campaign["ip"]), None)
-        tally.add("bystander", "Can you help me plan a birthday party for my daughter?", ip_prefix(campaign["ip"]),
-                  campaign["user_agent"])
+        tally.add(
+            "bystander",
+            "Can you help me plan a birthday party for my daughter?",
+            ip_prefix(campaign["ip"]),
+            campaign["user_agent"],
+        )
     flagged = tally.flagged()
     assert set(flagged) == {"copycat"}  # a shared network alone flags nothing
-    assert re.fullmatch(r"matches indicator ind-[0-9a-f]{12}: template similarity 1\.00 \(mean 0\.\d\d\) on \d+ "
-                        r"requests; its network prefix also listed", flagged["copycat"][1])
+    assert re.fullmatch(
+        r"matches indicator ind-[0-9a-f]{12}: template similarity 1\.00 \(mean 0\.\d\d\) on \d+ "
+        r"requests; its network prefix also listed",
+        flagged["copycat"][1],
+    )
     assert len(index) == len(json.loads(provider["indicators"].read_text())["indicators"])
 
 
@@ -130,18 +161,40 @@ def test_a_short_key_is_refused(tmp_path: Path) -> None:
     assert read_key(tmp_path / "ok.key") == KEY  # surrounding whitespace is not part of the key
 
 
-def test_detect_pre_flags_another_providers_campaign_offline(provider: dict[str, Any], tmp_path: Path) -> None:
+def test_detect_pre_flags_another_providers_campaign_offline(
+    provider: dict[str, Any], tmp_path: Path
+) -> None:
     other = tmp_path / "elsewhere.jsonl"
     simulate(SimulateConfig(out=other, seed=23, **TRAFFIC))  # type: ignore[arg-type]
     labels = read_labels(tmp_path / "elsewhere.labels.jsonl")
     key_file = tmp_path / "sharing.key"
     key_file.write_bytes(KEY + b"\n")
     exported = tmp_path / "ours.indicators.json"
-    done = subprocess.run([sys.executable, "-m", "distillab.cli.main", "detect", "--log", str(other), "--out",
-                           str(tmp_path / "detect"), "--indicators", str(provider["indicators"]),
-                           "--indicator-key-file", str(key_file), "--checkpoint-hours", "0", "--no-progress",
-                           "--export-indicators", str(exported)],
-                          capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "distillab.cli.main",
+            "detect",
+            "--log",
+            str(other),
+            "--out",
+            str(tmp_path / "detect"),
+            "--indicators",
+            str(provider["indicators"]),
+            "--indicator-key-file",
+            str(key_file),
+            "--checkpoint-hours",
+            "0",
+            "--no-progress",
+            "--export-indicators",
+            str(exported),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert "accounts match an imported indicator" in done.stdout and f"-> {exported}" in done.stdout
     IndicatorIndex.load(exported, KEY)  # what this run flagged: a valid file, shareable in turn

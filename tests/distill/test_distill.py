@@ -18,14 +18,28 @@ from distillab.errors import ConfigError
 @pytest.fixture()
 def setup(tiny_model_dir: Path, tmp_path: Path) -> dict[str, Any]:
     prompts = tmp_path / "prompts.jsonl"
-    prompts.write_text("".join(json.dumps({"id": f"p{i}", "messages": [{"role": "user", "content": f"Ann has {i} pens."}]})
-                               + "\n" for i in range(8)))
+    prompts.write_text(
+        "".join(
+            json.dumps({"id": f"p{i}", "messages": [{"role": "user", "content": f"Ann has {i} pens."}]})
+            + "\n"
+            for i in range(8)
+        )
+    )
     task = tmp_path / "task.jsonl"
-    task.write_text("".join(json.dumps({"prompt": f"{i} + 1 =", "answer": str(i + 1)}) + "\n" for i in range(3)))
-    return {"teacher": str(tiny_model_dir), "student": tiny_model_dir, "prompts": prompts, "out": tmp_path / "run",
-            "loss": "fkl", "task": str(task), "generate": {"max_tokens": 6, "concurrency": 4},
-            "train": {"max_steps": 3, "batch_size": 4, "eval_fraction": 0.0},
-            "eval": {"n": 3, "max_tokens": 4, "speed_requests": 0, "checker": "numeric"}}
+    task.write_text(
+        "".join(json.dumps({"prompt": f"{i} + 1 =", "answer": str(i + 1)}) + "\n" for i in range(3))
+    )
+    return {
+        "teacher": str(tiny_model_dir),
+        "student": tiny_model_dir,
+        "prompts": prompts,
+        "out": tmp_path / "run",
+        "loss": "fkl",
+        "task": str(task),
+        "generate": {"max_tokens": 6, "concurrency": 4},
+        "train": {"max_steps": 3, "batch_size": 4, "eval_fraction": 0.0},
+        "eval": {"n": 3, "max_tokens": 4, "speed_requests": 0, "checker": "numeric"},
+    }
 
 
 class Killed(Exception):
@@ -68,8 +82,10 @@ def test_changed_training_settings_rerun_train_and_eval_only(setup: dict[str, An
 
 def test_config_file_then_flags(setup: dict[str, Any], tmp_path: Path) -> None:
     file = tmp_path / "distill.toml"
-    file.write_text(f'teacher = "{setup["teacher"]}"\nstudent = "{setup["student"]}"\nprompts = "{setup["prompts"]}"\n'
-                    f'out = "{setup["out"]}"\nloss = "sft"\n[train]\nmax-steps = 7\nlr = 0.01\n')
+    file.write_text(
+        f'teacher = "{setup["teacher"]}"\nstudent = "{setup["student"]}"\nprompts = "{setup["prompts"]}"\n'
+        f'out = "{setup["out"]}"\nloss = "sft"\n[train]\nmax-steps = 7\nlr = 0.01\n'
+    )
     config = resolve(file, {"loss": None, "train": {"max_steps": 2}})
     assert config.loss == "sft" and config.train == {"max_steps": 2, "lr": 0.01}
     yaml_file = tmp_path / "distill.yaml"
@@ -93,12 +109,27 @@ def test_every_stage_problem_reported_before_anything_runs(setup: dict[str, Any]
 
 def test_cli_with_a_config_file(setup: dict[str, Any], tmp_path: Path) -> None:
     file = tmp_path / "distill.yaml"
-    file.write_text(f"teacher: {setup['teacher']}\nstudent: {setup['student']}\nprompts: {setup['prompts']}\n"
-                    f"out: {setup['out']}\ntask: {setup['task']}\ngenerate: {{max_tokens: 6}}\n"
-                    "train: {batch_size: 4, eval_fraction: 0.0}\neval: {speed_requests: 0, max_tokens: 4, checker: numeric}\n")
+    file.write_text(
+        f"teacher: {setup['teacher']}\nstudent: {setup['student']}\nprompts: {setup['prompts']}\n"
+        f"out: {setup['out']}\ntask: {setup['task']}\ngenerate: {{max_tokens: 6}}\n"
+        "train: {batch_size: 4, eval_fraction: 0.0}\neval: {speed_requests: 0, max_tokens: 4, checker: numeric}\n"
+    )
     runner = CliRunner()
-    result = runner.invoke(app, ["distill", "--config", str(file), "--max-steps", "2", "--eval-n", "2",
-                                 "--until", "train", "--no-progress"])
+    result = runner.invoke(
+        app,
+        [
+            "distill",
+            "--config",
+            str(file),
+            "--max-steps",
+            "2",
+            "--eval-n",
+            "2",
+            "--until",
+            "train",
+            "--no-progress",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "stages run: generate, train" in result.output
     resolved = (setup["out"] / "config.yaml").read_text()

@@ -14,7 +14,9 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from distillab.evaluate import EvalConfig, run_eval
 from distillab.toy.models import ModelSize, build_model
 
-PROMPTS = [f"Ann has {a} pens. She gets {b} more." for a, b in [(3, 4), (10, 2), (7, 7), (1, 9), (12, 5), (6, 0)]]
+PROMPTS = [
+    f"Ann has {a} pens. She gets {b} more." for a, b in [(3, 4), (10, 2), (7, 7), (1, 9), (12, 5), (6, 0)]
+]
 
 
 def hf_greedy(model_dir: Path, prompts: list[str], max_new_tokens: int) -> list[str]:
@@ -23,11 +25,15 @@ def hf_greedy(model_dir: Path, prompts: list[str], max_new_tokens: int) -> list[
     model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
     out = []
     for prompt in prompts:
-        ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
-                                            return_tensors="pt", return_dict=True)["input_ids"]
+        ids = tokenizer.apply_chat_template(
+            [{"role": "user", "content": prompt}],
+            add_generation_prompt=True,
+            return_tensors="pt",
+            return_dict=True,
+        )["input_ids"]
         with torch.no_grad():
             generated = model.generate(ids, max_new_tokens=max_new_tokens, do_sample=False)
-        out.append(tokenizer.decode(generated[0, ids.shape[1]:], skip_special_tokens=True))
+        out.append(tokenizer.decode(generated[0, ids.shape[1] :], skip_special_tokens=True))
     return out
 
 
@@ -39,25 +45,42 @@ def other_model(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
     model = build_model(tokenizer, ModelSize(layers=1, dim=32, heads=2, max_positions=256), seed=5)
     # Untied, random output layer: tied random models all predict "repeat the last token", alike.
     model.config.tie_word_embeddings = False
-    model.lm_head.weight = torch.nn.Parameter(torch.randn(model.lm_head.weight.shape,
-                                                          generator=torch.Generator().manual_seed(5)))
+    model.lm_head.weight = torch.nn.Parameter(
+        torch.randn(model.lm_head.weight.shape, generator=torch.Generator().manual_seed(5))
+    )
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
 
 
-def test_accuracy_matches_hand_built_answers_and_parity_with_itself(tiny_model_dir: Path, other_model: Path,
-                                                                    tmp_path: Path) -> None:
+def test_accuracy_matches_hand_built_answers_and_parity_with_itself(
+    tiny_model_dir: Path, other_model: Path, tmp_path: Path
+) -> None:
     completions = hf_greedy(tiny_model_dir, PROMPTS, max_new_tokens=6)
     # Items 0, 2 and 4 expect exactly what the model writes; the others expect something it never writes.
     right = {0, 2, 4}
-    rows = [{"id": f"q{i}", "prompt": None, "messages": [{"role": "user", "content": p}],
-             "answer": completions[i] if i in right else "no model writes this"} for i, p in enumerate(PROMPTS)]
+    rows = [
+        {
+            "id": f"q{i}",
+            "prompt": None,
+            "messages": [{"role": "user", "content": p}],
+            "answer": completions[i] if i in right else "no model writes this",
+        }
+        for i, p in enumerate(PROMPTS)
+    ]
     task = tmp_path / "task.jsonl"
     task.write_text("".join(json.dumps({k: v for k, v in r.items() if v is not None}) + "\n" for r in rows))
-    config = EvalConfig(model=str(tiny_model_dir), teacher=str(tiny_model_dir), baseline=str(other_model),
-                        task=str(task), checker="exact", out=tmp_path / "eval", max_tokens=6, speed_requests=2,
-                        progress=False)
+    config = EvalConfig(
+        model=str(tiny_model_dir),
+        teacher=str(tiny_model_dir),
+        baseline=str(other_model),
+        task=str(task),
+        checker="exact",
+        out=tmp_path / "eval",
+        max_tokens=6,
+        speed_requests=2,
+        progress=False,
+    )
     report = run_eval(config)
     model = report["models"]["model"]
     assert (model["correct"], model["accuracy"]) == (3, 0.5)
@@ -87,8 +110,16 @@ class _Links(HTMLParser):
 
 
 def test_report_html_is_self_contained(tiny_model_dir: Path, tmp_path: Path) -> None:
-    config = EvalConfig(model=str(tiny_model_dir), teacher=str(tiny_model_dir), task="arith", n=4, max_tokens=4,
-                        speed_requests=1, out=tmp_path / "eval", progress=False)
+    config = EvalConfig(
+        model=str(tiny_model_dir),
+        teacher=str(tiny_model_dir),
+        task="arith",
+        n=4,
+        max_tokens=4,
+        speed_requests=1,
+        out=tmp_path / "eval",
+        progress=False,
+    )
     run_eval(config)
     page = (tmp_path / "eval" / "report.html").read_text()
     parser = _Links()
@@ -96,11 +127,14 @@ def test_report_html_is_self_contained(tiny_model_dir: Path, tmp_path: Path) -> 
     parser.close()
     assert parser.tags.count("svg") >= 3 and "table" in parser.tags
     assert parser.external == [] and "<script" not in page and "<link" not in page
-    assert "@import" not in page and not re.search(r"url\((?!#)", page)  # url(#id): a clip path inside the page
+    assert "@import" not in page and not re.search(
+        r"url\((?!#)", page
+    )  # url(#id): a clip path inside the page
 
 
-def test_rerun_reuses_answers_until_the_model_changes(tiny_model_dir: Path, other_model: Path,
-                                                     tmp_path: Path) -> None:
+def test_rerun_reuses_answers_until_the_model_changes(
+    tiny_model_dir: Path, other_model: Path, tmp_path: Path
+) -> None:
     from distillab.data.records import read_records
 
     base = dict(task="arith", n=3, max_tokens=4, speed_requests=0, out=tmp_path / "eval", progress=False)

@@ -17,12 +17,23 @@ def write(path: Path, rows: list[object]) -> Path:
 
 
 def test_jsonl_task(tmp_path: Path) -> None:
-    task = load_task(str(write(tmp_path / "qa.jsonl", [
-        {"id": "a", "messages": [{"role": "user", "content": "2+3?"}], "answer": 5},
-        {"prompt": "The capital of France is", "answer": "Paris"},
-    ])), n=10, checker="numeric")
+    task = load_task(
+        str(
+            write(
+                tmp_path / "qa.jsonl",
+                [
+                    {"id": "a", "messages": [{"role": "user", "content": "2+3?"}], "answer": 5},
+                    {"prompt": "The capital of France is", "answer": "Paris"},
+                ],
+            )
+        ),
+        n=10,
+        checker="numeric",
+    )
     assert [i.id for i in task.items] == ["a", "line-2"] and task.items[0].answer == "5"
-    assert task.items[1].input == "The capital of France is" and task.checker and task.checker.name == "numeric"
+    assert (
+        task.items[1].input == "The capital of France is" and task.checker and task.checker.name == "numeric"
+    )
     assert load_task(str(tmp_path / "qa.jsonl"), n=1).items[0].id == "a"
 
 
@@ -35,12 +46,18 @@ def test_builtin_arith_is_the_held_out_split() -> None:
     assert load_task("text", n=3).checker is None
 
 
-@pytest.mark.parametrize("rows, message", [
-    (['{"prompt": "x", "answer": "1"}', "{not json"], "qa.jsonl:2: not valid JSON"),
-    ([{"prompt": "x"}], "qa.jsonl:1: 'answer' must be"),
-    ([{"answer": "1"}], "qa.jsonl:1: needs exactly one of 'messages' or 'prompt'"),
-    ([{"id": 1, "prompt": "x", "answer": "1"}, {"id": 1, "prompt": "y", "answer": "2"}], "qa.jsonl:2: id '1'"),
-])
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        (['{"prompt": "x", "answer": "1"}', "{not json"], "qa.jsonl:2: not valid JSON"),
+        ([{"prompt": "x"}], "qa.jsonl:1: 'answer' must be"),
+        ([{"answer": "1"}], "qa.jsonl:1: needs exactly one of 'messages' or 'prompt'"),
+        (
+            [{"id": 1, "prompt": "x", "answer": "1"}, {"id": 1, "prompt": "y", "answer": "2"}],
+            "qa.jsonl:2: id '1'",
+        ),
+    ],
+)
 def test_bad_rows_name_file_and_line(tmp_path: Path, rows: list[object], message: str) -> None:
     with pytest.raises(DataError, match=message):
         load_task(str(write(tmp_path / "qa.jsonl", rows)), n=10)

@@ -30,9 +30,14 @@ def test_python_callable_checker() -> None:
     assert same_length.check("abc", "xyz") and not same_length.check("ab", "xyz")
 
 
-@pytest.mark.parametrize("name, message", [("fuzzy", "not one of exact, numeric, regex"),
-                                           ("no_such_module_x:f", "cannot import"),
-                                           ("tests_checkers:NOT_CALLABLE", "not callable")])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("fuzzy", "not one of exact, numeric, regex"),
+        ("no_such_module_x:f", "cannot import"),
+        ("tests_checkers:NOT_CALLABLE", "not callable"),
+    ],
+)
 def test_bad_checker_names(name: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_checker(name)

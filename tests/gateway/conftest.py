@@ -46,7 +46,9 @@ def _free_port() -> int:
 def _run(cmd: list[str], cwd: Path) -> None:
     done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=60)
     if done.returncode:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}): {(done.stderr or done.stdout)[-800:]}")
+        raise RuntimeError(
+            f"{' '.join(cmd)} failed ({done.returncode}): {(done.stderr or done.stdout)[-800:]}"
+        )
 
 
 def _as_server_user(root: Path) -> list[str]:
@@ -70,12 +72,42 @@ def postgres_server() -> Iterator[str]:
     started = False
     try:
         prefix = _as_server_user(root)
-        _run(prefix + [initdb, "-D", str(data), "-U", PG_ROLE, "--auth=trust", "-E", "UTF8", "--locale=C",
-                       "--no-sync", "--no-instructions"], root)
+        _run(
+            prefix
+            + [
+                initdb,
+                "-D",
+                str(data),
+                "-U",
+                PG_ROLE,
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+                "--no-instructions",
+            ],
+            root,
+        )
         # fsync off: a throwaway cluster needs no crash safety, and the tests then cost no disk flushes.
         options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
-        _run(prefix + [pg_ctl, "-D", str(data), "-l", str(root / "server.log"), "-w", "-t", "30",
-                       "-o", options, "start"], root)
+        _run(
+            prefix
+            + [
+                pg_ctl,
+                "-D",
+                str(data),
+                "-l",
+                str(root / "server.log"),
+                "-w",
+                "-t",
+                "30",
+                "-o",
+                options,
+                "start",
+            ],
+            root,
+        )
         started = True
     except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
         shutil.rmtree(root, ignore_errors=True)
@@ -84,8 +116,12 @@ def postgres_server() -> Iterator[str]:
         yield f"postgresql+psycopg://{PG_ROLE}@127.0.0.1:{port}"
     finally:
         if started:
-            subprocess.run(prefix + [pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"], cwd=root,
-                           capture_output=True, timeout=60)
+            subprocess.run(
+                prefix + [pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"],
+                cwd=root,
+                capture_output=True,
+                timeout=60,
+            )
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -19,8 +19,13 @@ from distillab.detect.text import COT
 
 REFERENCE = {"accounts": 250, "days": 1.0, "attacker_share": 0.0, "seed": 21}
 """Honest reference traffic: 216 active accounts, so p-values go down to about 1/217 (tests use a 2% FPR)."""
-TRAFFIC = {"accounts": 40, "days": 2.0, "attacker_share": 0.3, "seed": 22,
-           "campaigns": ("chain-of-thought", "templated")}
+TRAFFIC = {
+    "accounts": 40,
+    "days": 2.0,
+    "attacker_share": 0.3,
+    "seed": 22,
+    "campaigns": ("chain-of-thought", "templated"),
+}
 
 
 class FakeModel:
@@ -29,24 +34,46 @@ class FakeModel:
 
     def __init__(self) -> None:
         self.asked: list[dict[str, Any]] = []
-        self.app = Starlette(routes=[Route("/v1/chat/completions", self.answer, methods=["POST"]),
-                                     Route("/v1/completions", self.answer, methods=["POST"])])
+        self.app = Starlette(
+            routes=[
+                Route("/v1/chat/completions", self.answer, methods=["POST"]),
+                Route("/v1/completions", self.answer, methods=["POST"]),
+            ]
+        )
 
     async def answer(self, request: Request) -> JSONResponse:
         body = json.loads(await request.body())
         self.asked.append(body)
         chat = "messages" in body
-        text = " ".join(str(m.get("content", "")) for m in body["messages"]) if chat else str(body.get("prompt"))
+        text = (
+            " ".join(str(m.get("content", "")) for m in body["messages"]) if chat else str(body.get("prompt"))
+        )
         tokens = min(int(body.get("max_tokens") or 256), 90 if COT.search(text) else 25)
         n = int(body.get("n") or 1)
         words = " ".join(["word"] * tokens)
-        choices = [{"index": i, "finish_reason": "length", "logprobs": None,
-                    **({"message": {"role": "assistant", "content": words}} if chat else {"text": words})}
-                   for i in range(n)]
-        return JSONResponse({"id": "x", "object": "chat.completion" if chat else "text_completion", "created": 0,
-                             "model": body.get("model", "m"), "choices": choices,
-                             "usage": {"prompt_tokens": 10, "completion_tokens": tokens * n,
-                                       "total_tokens": 10 + tokens * n}})
+        choices = [
+            {
+                "index": i,
+                "finish_reason": "length",
+                "logprobs": None,
+                **({"message": {"role": "assistant", "content": words}} if chat else {"text": words}),
+            }
+            for i in range(n)
+        ]
+        return JSONResponse(
+            {
+                "id": "x",
+                "object": "chat.completion" if chat else "text_completion",
+                "created": 0,
+                "model": body.get("model", "m"),
+                "choices": choices,
+                "usage": {
+                    "prompt_tokens": 10,
+                    "completion_tokens": tokens * n,
+                    "total_tokens": 10 + tokens * n,
+                },
+            }
+        )
 
 
 def reference_log(folder: Path) -> Path:
@@ -55,7 +82,9 @@ def reference_log(folder: Path) -> Path:
     return out
 
 
-def traffic(folder: Path, **changes: Any) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, str]], Path]:
+def traffic(
+    folder: Path, **changes: Any
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, str]], Path]:
     """Simulated records by account, the labels, and the log file."""
     folder.mkdir(parents=True, exist_ok=True)
     out = folder / "traffic.jsonl"

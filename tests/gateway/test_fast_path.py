@@ -24,8 +24,9 @@ def store(tmp_path: Path) -> Iterator[Store]:
     s.close()
 
 
-def test_a_body_over_the_limit_is_a_413_declared_or_streamed(store: Store,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_body_over_the_limit_is_a_413_declared_or_streamed(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(fastpath, "MAX_BODY_BYTES", 1000)
     _, key = store.create_key("ann")
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
@@ -33,15 +34,18 @@ def test_a_body_over_the_limit_is_a_413_declared_or_streamed(store: Store,
     with run_in_background(create_gateway(store, "http://127.0.0.1:9/v1")) as base:
         declared = httpx.post(base + "/v1/chat/completions", content=big, headers=headers)
         streamed = httpx.post(base + "/v1/completions", content=iter([big[:600], big[600:]]), headers=headers)
-        small = httpx.post(base + "/v1/chat/completions", json={"model": "m", "messages": CHAT}, headers=headers)
+        small = httpx.post(
+            base + "/v1/chat/completions", json={"model": "m", "messages": CHAT}, headers=headers
+        )
     for reply in (declared, streamed):
         assert reply.status_code == 413, reply.text
         assert reply.json()["error"]["code"] == "request_too_large"
     assert small.status_code == 502  # under the limit: forwarded (nothing listens upstream)
 
 
-def test_an_unexpected_error_on_the_fast_path_is_a_500_in_openai_shape(store: Store,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unexpected_error_on_the_fast_path_is_a_500_in_openai_shape(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _, key = store.create_key("bob")
     app = create_gateway(store, "http://127.0.0.1:9/v1")
 
@@ -50,10 +54,17 @@ def test_an_unexpected_error_on_the_fast_path_is_a_500_in_openai_shape(store: St
 
     with run_in_background(app) as base:
         monkeypatch.setattr(app.state.relay, "handle", broken)
-        reply = httpx.post(base + "/v1/chat/completions", json={"model": "m", "messages": CHAT},
-                           headers={"Authorization": f"Bearer {key}"})
+        reply = httpx.post(
+            base + "/v1/chat/completions",
+            json={"model": "m", "messages": CHAT},
+            headers={"Authorization": f"Bearer {key}"},
+        )
         health = httpx.get(base + "/health")
     assert reply.status_code == 500
-    assert reply.json()["error"] == {"message": "internal server error", "type": "server_error", "param": None,
-                                     "code": None}
+    assert reply.json()["error"] == {
+        "message": "internal server error",
+        "type": "server_error",
+        "param": None,
+        "code": None,
+    }
     assert health.status_code == 200  # the other routes still go through FastAPI

@@ -50,8 +50,13 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 def use_client(base: str, key: str) -> tuple[str, str]:
     client = openai.OpenAI(base_url=base + "/v1", api_key=key, max_retries=0)
-    reply = client.chat.completions.create(model="tiny", messages=CHAT, max_tokens=5, logprobs=True,  # type: ignore[arg-type]
-                                           top_logprobs=2)
+    reply = client.chat.completions.create(
+        model="tiny",
+        messages=CHAT,
+        max_tokens=5,
+        logprobs=True,  # type: ignore[arg-type]
+        top_logprobs=2,
+    )
     assert reply.choices[0].logprobs is not None and len(reply.choices[0].logprobs.content or []) >= 1
     stream = client.chat.completions.create(model="tiny", messages=CHAT, max_tokens=5, stream=True)  # type: ignore[arg-type]
     streamed = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
@@ -68,8 +73,9 @@ def use_client(base: str, key: str) -> tuple[str, str]:
 
 
 @pytest.mark.parametrize("backend", ["local", "proxy"])
-def test_openai_client_through_the_gateway_is_logged(backend: str, engine: Engine, upstream: str,
-                                                     store: Store, tmp_path: Path) -> None:
+def test_openai_client_through_the_gateway_is_logged(
+    backend: str, engine: Engine, upstream: str, store: Store, tmp_path: Path
+) -> None:
     info, key = store.create_key("alice", org="acme", payment_id="card-1")
     target = create_app(engine, model_name="tiny") if backend == "local" else upstream
     with gateway(store, target) as base:
@@ -94,8 +100,11 @@ def test_upstream_errors_become_openai_errors(store: Store, upstream: str) -> No
         with pytest.raises(openai.NotFoundError):
             client.chat.completions.create(model="no-such-model", messages=CHAT, max_tokens=2)  # type: ignore[arg-type]
     with gateway(store, "http://127.0.0.1:9/v1") as base:  # nothing listens on the discard port
-        reply = httpx.post(base + "/v1/chat/completions", json={"model": "tiny", "messages": CHAT},
-                           headers={"Authorization": f"Bearer {key}"})
+        reply = httpx.post(
+            base + "/v1/chat/completions",
+            json={"model": "tiny", "messages": CHAT},
+            headers={"Authorization": f"Bearer {key}"},
+        )
         assert reply.status_code == 502 and reply.json()["error"]["code"] == "upstream_unavailable"
     statuses = [r["status"] for r in store.iter_logs(account="bob")]
     assert statuses[-1] == 502 and statuses[0] in (400, 404)
@@ -105,27 +114,32 @@ def test_keys_are_required_and_checked(store: Store, upstream: str) -> None:
     info, key = store.create_key("carol")
     with gateway(store, upstream) as base:
         for headers in ({}, {"Authorization": "Bearer dl-000000000000.wrong"}, {"Authorization": key}):
-            reply = httpx.post(base + "/v1/chat/completions", json={"model": "tiny", "messages": CHAT},
-                               headers=headers)
+            reply = httpx.post(
+                base + "/v1/chat/completions", json={"model": "tiny", "messages": CHAT}, headers=headers
+            )
             assert reply.status_code == 401 and "error" in reply.json()
         with pytest.raises(openai.AuthenticationError):
             openai.OpenAI(base_url=base + "/v1", api_key="sk-not-ours", max_retries=0).models.list()
         assert store.revoke_key(info.key_id)
         with pytest.raises(openai.AuthenticationError):
             openai.OpenAI(base_url=base + "/v1", api_key=key, max_retries=0).chat.completions.create(
-                model="tiny", messages=CHAT, max_tokens=2)  # type: ignore[arg-type]
+                model="tiny", messages=CHAT, max_tokens=2
+            )  # type: ignore[arg-type]
     assert list(store.iter_logs(account="carol")) == []
 
 
-def test_a_revoked_key_is_refused_at_once_here_and_within_the_cache_ttl_elsewhere(store: Store,
-                                                                                   upstream: str) -> None:
+def test_a_revoked_key_is_refused_at_once_here_and_within_the_cache_ttl_elsewhere(
+    store: Store, upstream: str
+) -> None:
     here, key = store.create_key("hank")
     elsewhere, other_key = store.create_key("hank")
     body = {"model": "tiny", "messages": CHAT, "max_tokens": 1}
     with gateway(store, upstream) as base:
+
         def status(secret: str) -> int:
-            return httpx.post(base + "/v1/chat/completions", json=body,
-                              headers={"Authorization": f"Bearer {secret}"}).status_code
+            return httpx.post(
+                base + "/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {secret}"}
+            ).status_code
 
         assert status(key) == 200 and status(other_key) == 200  # verified, and now remembered
         admin = {"Authorization": f"Bearer {ADMIN}"}
@@ -165,7 +179,10 @@ def test_rate_limits_answer_429_with_retry_after(store: Store, upstream: str) ->
     with gateway(store, upstream, limits=Limits(rpm=2)) as base:
         codes = [httpx.post(base + "/v1/chat/completions", json=body, headers=auth) for _ in range(3)]
         assert [r.status_code for r in codes] == [200, 200, 429]
-        assert int(codes[2].headers["Retry-After"]) >= 1 and codes[2].json()["error"]["code"] == "rate_limit_exceeded"
+        assert (
+            int(codes[2].headers["Retry-After"]) >= 1
+            and codes[2].json()["error"]["code"] == "rate_limit_exceeded"
+        )
         metrics = httpx.get(base + "/metrics").text
         assert 'distillab_rejections_total{reason="rate_limited"} 1.0' in metrics
     decisions = [(r["status"], r["decision"]) for r in store.iter_logs(account="frank")]
@@ -178,12 +195,16 @@ def test_block_and_degrade_states(store: Store, upstream: str) -> None:
     auth = {"Authorization": f"Bearer {key}"}
     body = {"model": "tiny", "messages": CHAT, "max_tokens": 20, "logprobs": True, "top_logprobs": 3}
     with gateway(store, upstream, limits=Limits(degrade_max_tokens=2)) as base:
-        assert httpx.post(base + "/v1/chat/completions", json=body, headers=auth).json()["choices"][0]["logprobs"]
+        assert httpx.post(base + "/v1/chat/completions", json=body, headers=auth).json()["choices"][0][
+            "logprobs"
+        ]
         change = {"state": "degrade", "reason": "looks like logprob harvesting"}
         assert httpx.put(base + "/admin/accounts/gina/state", json=change, headers=admin).status_code == 200
         degraded = httpx.post(base + "/v1/chat/completions", json=body, headers=auth).json()
         assert degraded["choices"][0].get("logprobs") is None and degraded["usage"]["completion_tokens"] <= 2
-        httpx.put(base + "/admin/accounts/gina/state", json={"state": "block", "reason": "campaign"}, headers=admin)
+        httpx.put(
+            base + "/admin/accounts/gina/state", json={"state": "block", "reason": "campaign"}, headers=admin
+        )
         blocked = httpx.post(base + "/v1/chat/completions", json=body, headers=auth)
         assert blocked.status_code == 403 and blocked.json()["error"]["code"] == "account_blocked"
         assert httpx.put(base + "/admin/accounts/nobody/state", json=change, headers=admin).status_code == 404
@@ -192,8 +213,9 @@ def test_block_and_degrade_states(store: Store, upstream: str) -> None:
     assert store.get_state("gina") == ("block", "campaign")
 
 
-def test_a_failing_store_answers_503_and_no_answer_leaves_unlogged(store: Store, upstream: str,
-                                                                   tmp_path: Path) -> None:
+def test_a_failing_store_answers_503_and_no_answer_leaves_unlogged(
+    store: Store, upstream: str, tmp_path: Path
+) -> None:
     import sqlite3
 
     _, key = store.create_key("alice")
@@ -209,7 +231,9 @@ def test_a_failing_store_answers_503_and_no_answer_leaves_unlogged(store: Store,
         with pytest.raises(openai.APIError, match="store is unavailable"):  # streamed: the end never comes
             for _ in client.chat.completions.create(model="tiny", messages=CHAT, max_tokens=3, stream=True):  # type: ignore[arg-type]
                 pass
-        assert 'distillab_rejections_total{reason="store_unavailable"} 2.0' in httpx.get(base + "/metrics").text
+        assert (
+            'distillab_rejections_total{reason="store_unavailable"} 2.0' in httpx.get(base + "/metrics").text
+        )
         with sqlite3.connect(tmp_path / "gateway.db") as other:  # back: the gateway recovers by itself
             other.execute("ALTER TABLE requests_away RENAME TO requests")
         client.completions.create(model="tiny", prompt="import json", max_tokens=2)

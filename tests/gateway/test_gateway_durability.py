@@ -32,10 +32,25 @@ def test_kill_9_under_load_keeps_every_answered_request(tiny_model_dir: Path, tm
     with Store(str(db)) as store:
         _, key = store.create_key("loader")
     with run_in_background(create_app(Engine.load(tiny_model_dir), model_name="tiny")) as upstream:
-        cmd = [sys.executable, "-m", "distillab.cli.main", "serve", "--upstream", upstream + "/v1", "--db", str(db),
-               "--port", "0"]
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        cmd = [
+            sys.executable,
+            "-m",
+            "distillab.cli.main",
+            "serve",
+            "--upstream",
+            upstream + "/v1",
+            "--db",
+            str(db),
+            "--port",
+            "0",
+        ]
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
         answered: list[int] = []
         lock = threading.Lock()
         counter = iter(range(10**6))
@@ -48,8 +63,11 @@ def test_kill_9_under_load_keeps_every_answered_request(tiny_model_dir: Path, tm
                     while True:
                         with lock:
                             i = next(counter)
-                        body = {"model": "tiny", "messages": [{"role": "user", "content": content(i)}],
-                                "max_tokens": 1}
+                        body = {
+                            "model": "tiny",
+                            "messages": [{"role": "user", "content": content(i)}],
+                            "max_tokens": 1,
+                        }
                         try:
                             reply = client.post(url + "/chat/completions", json=body)
                         except httpx.HTTPError:
@@ -73,7 +91,9 @@ def test_kill_9_under_load_keeps_every_answered_request(tiny_model_dir: Path, tm
             proc.wait()
     assert len(answered) >= 40
     with Store(str(db)) as store:  # "after restart": a fresh process opens the same store
-        logged = {r["messages"][0]["content"] for r in store.iter_logs(account="loader") if r["status"] == 200}
+        logged = {
+            r["messages"][0]["content"] for r in store.iter_logs(account="loader") if r["status"] == 200
+        }
     missing = [i for i in answered if content(i) not in logged]
     assert missing == []
 
@@ -84,9 +104,11 @@ def test_replicas_share_one_postgresql_store(postgres_url: str, tiny_model_dir: 
     admin = {"Authorization": f"Bearer {ADMIN}"}
     body = {"model": "tiny", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}
     auth = {"Authorization": f"Bearer {key}"}
-    with run_in_background(create_app(Engine.load(tiny_model_dir), model_name="tiny")) as upstream, \
-            run_in_background(create_gateway(store_a, upstream + "/v1", admin_token=ADMIN)) as a, \
-            run_in_background(create_gateway(store_b, upstream + "/v1", admin_token=ADMIN)) as b:
+    with (
+        run_in_background(create_app(Engine.load(tiny_model_dir), model_name="tiny")) as upstream,
+        run_in_background(create_gateway(store_a, upstream + "/v1", admin_token=ADMIN)) as a,
+        run_in_background(create_gateway(store_b, upstream + "/v1", admin_token=ADMIN)) as b,
+    ):
         assert httpx.post(a + "/v1/chat/completions", json=body, headers=auth).status_code == 200
         assert httpx.post(b + "/v1/chat/completions", json=body, headers=auth).status_code == 200
         change = {"state": "block", "reason": "seen on replica a"}

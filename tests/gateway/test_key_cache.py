@@ -134,4 +134,3 @@ def test_the_cache_is_bounded_and_drops_the_oldest_key() -> None:
         assert len(store.calls) == calls + 1  # dropped, asked again
 
     run(test)
-

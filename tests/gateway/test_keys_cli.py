@@ -18,8 +18,12 @@ from distillab.gateway import Store
 
 
 def _cli(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "distillab.cli.main", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "distillab.cli.main", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _done(process: subprocess.Popen[str]) -> tuple[int, str, str]:
@@ -27,7 +31,9 @@ def _done(process: subprocess.Popen[str]) -> tuple[int, str, str]:
     return process.returncode, out, err
 
 
-def _main(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str, str]:
+def _main(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str
+) -> tuple[int, str, str]:
     """Run `distillab ARGS` in-process: (exit code, stdout, stderr)."""
     monkeypatch.setattr(sys, "argv", ["distillab", *args])
     try:
@@ -41,8 +47,9 @@ def _main(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *
 
 def test_create_list_revoke_in_subprocesses(tmp_path: Path) -> None:
     db = str(tmp_path / "gateway.db")
-    code, out, err = _done(_cli("keys", "create", "--db", db, "--account", "acme", "--org", "acme-inc",
-                                "--payment-id", "cus_1"))
+    code, out, err = _done(
+        _cli("keys", "create", "--db", db, "--account", "acme", "--org", "acme-inc", "--payment-id", "cus_1")
+    )
     assert code == 0, err
     secret = out.strip()
     assert secret.startswith("dl-") and "\n" not in secret  # stdout is the secret alone, for $(...)
@@ -55,7 +62,7 @@ def test_create_list_revoke_in_subprocesses(tmp_path: Path) -> None:
     assert secret[3:15] in out and "acme" in out and "active" in out
     random_part = secret[16:]
     for i in range(len(random_part) - 8):
-        assert random_part[i:i + 9] not in out + err
+        assert random_part[i : i + 9] not in out + err
     assert revoke_code == 1
     assert "error: no key 'ffffffffffff'" in revoke_err and "Traceback" not in revoke_err
 
@@ -64,7 +71,9 @@ def test_create_list_revoke_in_subprocesses(tmp_path: Path) -> None:
         assert info is not None and not info.revoked and info.org == "acme-inc"
 
 
-def test_keys_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_keys_commands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = str(tmp_path / "gateway.db")
     code, acme_secret, err = _main(capsys, monkeypatch, "keys", "create", "--db", db, "--account", "acme")
     assert code == 0 and "not be shown again" in err
@@ -88,8 +97,9 @@ def test_keys_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str], monke
     assert code == 1 and "error: account name must not be empty" in err
 
 
-def test_default_db_and_missing_db(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_db_and_missing_db(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("DISTILLAB_DB", raising=False)
     monkeypatch.chdir(tmp_path)
     code, _, err = _main(capsys, monkeypatch, "keys", "list")
@@ -101,20 +111,37 @@ def test_default_db_and_missing_db(tmp_path: Path, capsys: pytest.CaptureFixture
     assert code == 1 and "error: invalid database URL" in err and ":pw@" not in err
 
 
-def test_logs_export(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_logs_export(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = str(tmp_path / "gateway.db")
     with Store(db) as store:
         for i, account in enumerate(["acme", "bob", "acme"]):
-            store.log_request({"ts": 1_700_000_000.0 + i, "account": account, "endpoint": "/v1/completions",
-                               "model": "teacher", "prompt": f"p{i}", "params": {"max_tokens": 8},
-                               "status": 200, "decision": "allow"})
+            store.log_request(
+                {
+                    "ts": 1_700_000_000.0 + i,
+                    "account": account,
+                    "endpoint": "/v1/completions",
+                    "model": "teacher",
+                    "prompt": f"p{i}",
+                    "params": {"max_tokens": 8},
+                    "status": 200,
+                    "decision": "allow",
+                }
+            )
     out = tmp_path / "acme.jsonl"
-    code, _, err = _main(capsys, monkeypatch, "logs", "export", "--db", db, "--out", str(out), "--account", "acme")
+    code, _, err = _main(
+        capsys, monkeypatch, "logs", "export", "--db", db, "--out", str(out), "--account", "acme"
+    )
     assert code == 0 and "exported 2 request(s)" in err
     assert [json.loads(line)["prompt"] for line in out.read_text().splitlines()] == ["p0", "p2"]
-    code, _, err = _main(capsys, monkeypatch, "logs", "export", "--db", db, "--out", str(tmp_path / "all.parquet"))
+    code, _, err = _main(
+        capsys, monkeypatch, "logs", "export", "--db", db, "--out", str(tmp_path / "all.parquet")
+    )
     assert code == 0 and "exported 3 request(s)" in err
 
-    code, _, err = _main(capsys, monkeypatch, "logs", "export", "--db", db, "--out", str(tmp_path / "log.csv"))
+    code, _, err = _main(
+        capsys, monkeypatch, "logs", "export", "--db", db, "--out", str(tmp_path / "log.csv")
+    )
     assert code == 1 and "error:" in err and "log.csv" in err
     assert not (tmp_path / "log.csv").exists()

@@ -6,8 +6,10 @@ import sys
 
 
 def test_upstream_gateway_imports_no_model_stack():
-    code = ("import sys\n"
-            "import distillab.cli.serve, distillab.gateway.app, distillab.gateway.store, distillab.gateway.relay\n"
-            "print(sorted(m for m in ('torch', 'transformers', 'scipy') if m in sys.modules))\n")
+    code = (
+        "import sys\n"
+        "import distillab.cli.serve, distillab.gateway.app, distillab.gateway.store, distillab.gateway.relay\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'scipy') if m in sys.modules))\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -31,8 +31,13 @@ KEY = b"0123456789abcdef0123456789abcdef"
 def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     folder = tmp_path_factory.mktemp("live")
     records, labels, log = traffic(folder)
-    return {"reference": prepare_reference(reference_log(folder)), "records": records, "labels": labels,
-            "log": log, "folder": folder}
+    return {
+        "reference": prepare_reference(reference_log(folder)),
+        "records": records,
+        "labels": labels,
+        "log": log,
+        "folder": folder,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -68,13 +73,16 @@ def client(base: str, key: str) -> openai.OpenAI:
     return openai.OpenAI(base_url=base + "/v1", api_key=key, max_retries=0)
 
 
-def test_a_campaign_is_degraded_with_reasons_and_an_honest_user_stays_allowed(world: dict[str, Any], model: Any,
-                                                                              store: Store) -> None:
+def test_a_campaign_is_degraded_with_reasons_and_an_honest_user_stays_allowed(
+    world: dict[str, Any], model: Any, store: Store
+) -> None:
     fake, upstream = model
     records, labels = world["records"], world["labels"]
     honest, campaign = busiest(records, labels, "chat"), busiest(records, labels, "chain-of-thought")
     keys = {name: store.create_key(name)[1] for name in (honest, campaign)}
-    detector = LiveDetector(LiveDetectConfig(action="degrade", every=0.3, target_fpr=0.02), world["reference"])
+    detector = LiveDetector(
+        LiveDetectConfig(action="degrade", every=0.3, target_fpr=0.02), world["reference"]
+    )
     with run_in_background(create_gateway(store, upstream, admin_token=ADMIN, detector=detector)) as base:
         clients = {name: client(base, key) for name, key in keys.items()}
         for i in range(60):  # interleaved, as they would arrive
@@ -83,8 +91,10 @@ def test_a_campaign_is_degraded_with_reasons_and_an_honest_user_stays_allowed(wo
                 replay(clients[honest], records[honest][i])
         wait_for(lambda: store.get_state(campaign)[0] == "degrade")
         asked_before = len(fake.asked)
-        later = replay(clients[campaign], {**records[campaign][60], "params": {"max_tokens": 4096, "logprobs": True,
-                                                                               "top_logprobs": 5}})
+        later = replay(
+            clients[campaign],
+            {**records[campaign][60], "params": {"max_tokens": 4096, "logprobs": True, "top_logprobs": 5}},
+        )
         metrics = httpx.get(base + "/metrics").text
     info = store.state_info(campaign)
     assert info["by"] == "detector" and info["reason"].startswith("live detector")
@@ -105,11 +115,15 @@ def test_an_admin_decision_wins_over_the_detector(world: dict[str, Any], model: 
     keys = {name: store.create_key(name)[1] for name in ("reviewed", "banned", "fresh")}
     store.set_state("reviewed", "allow", "reviewed by the abuse team: a research lab", "admin")
     store.set_state("banned", "block", "chargeback fraud", "admin")
-    detector = LiveDetector(LiveDetectConfig(action="throttle", every=0.3, target_fpr=0.02), world["reference"])
+    detector = LiveDetector(
+        LiveDetectConfig(action="throttle", every=0.3, target_fpr=0.02), world["reference"]
+    )
     with run_in_background(create_gateway(store, upstream, admin_token=ADMIN, detector=detector)) as base:
         clients = {name: client(base, key) for name, key in keys.items()}
         codes: dict[str, list[int]] = {name: [] for name in keys}
-        for record in campaign[:40]:  # three accounts sending one campaign's prompts: linked, flagged together
+        for record in campaign[
+            :40
+        ]:  # three accounts sending one campaign's prompts: linked, flagged together
             for name in keys:
                 codes[name].append(status(clients[name], record))
         wait_for(lambda: store.get_state("fresh")[0] == "throttle")
@@ -118,26 +132,45 @@ def test_an_admin_decision_wins_over_the_detector(world: dict[str, Any], model: 
         later = [status(clients["fresh"], record) for record in campaign[40:52]]
     assert 429 in later and set(codes["banned"]) == {403} and set(codes["reviewed"]) == {200}
     assert store.state_info("reviewed")["state"] == "allow" and store.state_info("reviewed")["by"] == "admin"
-    assert store.state_info("banned") == {**store.state_info("banned"), "state": "block", "by": "admin",
-                                          "reason": "chargeback fraud"}
-    assert store.state_info("fresh")["by"] == "detector" and store.state_info("fresh")["reason"].startswith("live")
+    assert store.state_info("banned") == {
+        **store.state_info("banned"),
+        "state": "block",
+        "by": "admin",
+        "reason": "chargeback fraud",
+    }
+    assert store.state_info("fresh")["by"] == "detector" and store.state_info("fresh")["reason"].startswith(
+        "live"
+    )
 
 
-def test_a_second_gateway_pre_flags_a_campaign_from_an_indicator_file(world: dict[str, Any], model: Any,
-                                                                      store: Store, tmp_path: Path) -> None:
+def test_a_second_gateway_pre_flags_a_campaign_from_an_indicator_file(
+    world: dict[str, Any], model: Any, store: Store, tmp_path: Path
+) -> None:
     _, upstream = model
     records = world["records"]
     key_file = tmp_path / "sharing.key"
     key_file.write_bytes(KEY + b"\n")
     indicators = tmp_path / "campaigns.indicators.json"  # this provider's campaigns, as its labels confirm
-    export_indicators(labelled_campaigns(world["log"].with_name("traffic.labels.jsonl")), world["log"],
-                      read_key(key_file), indicators)
+    export_indicators(
+        labelled_campaigns(world["log"].with_name("traffic.labels.jsonl")),
+        world["log"],
+        read_key(key_file),
+        indicators,
+    )
 
     elsewhere, other_labels, _ = traffic(tmp_path / "elsewhere", seed=23)  # another provider's traffic
-    campaign, honest = busiest(elsewhere, other_labels, "templated"), busiest(elsewhere, other_labels, "coding")
+    campaign, honest = (
+        busiest(elsewhere, other_labels, "templated"),
+        busiest(elsewhere, other_labels, "coding"),
+    )
     keys = {name: store.create_key(name)[1] for name in (campaign, honest)}
-    config = LiveDetectConfig(action="block", every=0.3, indicators=indicators, indicator_key_file=key_file,
-                              indicator_min_requests=5)
+    config = LiveDetectConfig(
+        action="block",
+        every=0.3,
+        indicators=indicators,
+        indicator_key_file=key_file,
+        indicator_min_requests=5,
+    )
     detector = LiveDetector.load(config)  # indicators only: no reference needed
     with run_in_background(create_gateway(store, upstream, admin_token=ADMIN, detector=detector)) as base:
         clients = {name: client(base, key) for name, key in keys.items()}
@@ -156,7 +189,9 @@ def test_a_second_gateway_pre_flags_a_campaign_from_an_indicator_file(world: dic
     assert not records.keys() & elsewhere.keys()  # different accounts: only the templates carried over
 
 
-def test_a_restarted_gateway_keeps_its_evidence_from_the_log(world: dict[str, Any], model: Any, store: Store) -> None:
+def test_a_restarted_gateway_keeps_its_evidence_from_the_log(
+    world: dict[str, Any], model: Any, store: Store
+) -> None:
     _, upstream = model
     records, labels = world["records"], world["labels"]
     honest, campaign = busiest(records, labels, "chat"), busiest(records, labels, "chain-of-thought")
@@ -176,8 +211,10 @@ def test_a_restarted_gateway_keeps_its_evidence_from_the_log(world: dict[str, An
     assert len(after) == 3
 
     def restarted(hours: float, action: str = "degrade") -> LiveDetector:
-        detector = LiveDetector(LiveDetectConfig(action=action, every=0.3, target_fpr=0.02, replay_hours=hours),
-                                world["reference"])
+        detector = LiveDetector(
+            LiveDetectConfig(action=action, every=0.3, target_fpr=0.02, replay_hours=hours),
+            world["reference"],
+        )
         table = detector.table
         assert table is not None
         earlier = sum(1 for _ in store.iter_logs(account=honest)) if hours else 0
@@ -188,8 +225,10 @@ def test_a_restarted_gateway_keeps_its_evidence_from_the_log(world: dict[str, An
             wait_for(lambda: honest in table.index and table.stats(honest).n == earlier + 3)
             if hours and action == "degrade":
                 wait_for(lambda: store.get_state(campaign)[0] == "degrade")
-                assert f"distillab_detector_replayed_requests {float(detector.replayed)}" in httpx.get(
-                    base + "/metrics").text
+                assert (
+                    f"distillab_detector_replayed_requests {float(detector.replayed)}"
+                    in httpx.get(base + "/metrics").text
+                )
             else:
                 time.sleep(1.0)  # a few scoring rounds
         return detector
@@ -211,8 +250,15 @@ def test_a_restarted_gateway_keeps_its_evidence_from_the_log(world: dict[str, An
 def test_the_replay_reads_only_the_window_and_what_was_logged_before_the_start(store: Store) -> None:
     now = time.time()
     store.create_key("a")
-    old = {"ts": now - 30 * 3600, "account": "a", "endpoint": "/v1/completions", "status": 200,
-           "prompt": "long ago", "params": {}, "model": "m"}
+    old = {
+        "ts": now - 30 * 3600,
+        "account": "a",
+        "endpoint": "/v1/completions",
+        "status": 200,
+        "prompt": "long ago",
+        "params": {},
+        "model": "m",
+    }
     store.log_requests([old, {**old, "ts": now - 3600, "prompt": "an hour ago"}])
     detector = LiveDetector(LiveDetectConfig(indicators=None, replay_hours=24))
     seen: list[list[dict[str, Any]]] = []
@@ -225,7 +271,8 @@ def test_the_replay_reads_only_the_window_and_what_was_logged_before_the_start(s
 
 
 def test_a_restart_recalls_decisions_as_strong_as_its_action_and_stops_replaying_on_shutdown(
-        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for name in ("flagged", "degraded", "by-admin"):
         store.create_key(name)
     store.note_decision("flagged", "flag", "live detector: ...", "detector")
@@ -240,8 +287,20 @@ def test_a_restart_recalls_decisions_as_strong_as_its_action_and_stops_replaying
     assert recalled("flag") == {"flagged", "degraded"}
     assert recalled("degrade") == {"degraded"}
     assert recalled("block") == set()  # a flag run, then a restart that blocks: the flagged are judged anew
-    store.log_requests([{"ts": time.time(), "account": "flagged", "endpoint": "/v1/completions", "status": 200,
-                         "prompt": f"p{i}", "params": {}, "model": "m"} for i in range(5)])
+    store.log_requests(
+        [
+            {
+                "ts": time.time(),
+                "account": "flagged",
+                "endpoint": "/v1/completions",
+                "status": 200,
+                "prompt": f"p{i}",
+                "params": {},
+                "model": "m",
+            }
+            for i in range(5)
+        ]
+    )
     monkeypatch.setattr("distillab.gateway.detector.REPLAY_BATCH", 2)
     detector = LiveDetector(LiveDetectConfig(indicators=None))
     detector.prepare(store)
@@ -249,10 +308,23 @@ def test_a_restart_recalls_decisions_as_strong_as_its_action_and_stops_replaying
     assert detector.replay(store) == 0
 
 
-def test_the_gateway_replays_in_steps_folding_what_it_serves_meanwhile(store: Store,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    store.log_requests([{"ts": time.time(), "account": "a", "endpoint": "/v1/completions", "status": 200,
-                         "prompt": f"logged {i}", "params": {}, "model": "m"} for i in range(5)])
+def test_the_gateway_replays_in_steps_folding_what_it_serves_meanwhile(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.log_requests(
+        [
+            {
+                "ts": time.time(),
+                "account": "a",
+                "endpoint": "/v1/completions",
+                "status": 200,
+                "prompt": f"logged {i}",
+                "params": {},
+                "model": "m",
+            }
+            for i in range(5)
+        ]
+    )
     monkeypatch.setattr("distillab.gateway.detector.REPLAY_BATCH", 2)
     detector = LiveDetector(LiveDetectConfig(indicators=None))
     folded: list[list[str]] = []
@@ -263,8 +335,14 @@ def test_the_gateway_replays_in_steps_folding_what_it_serves_meanwhile(store: St
         detector.replay_step(store, [{"prompt": f"served {steps}"}])
         steps += 1
     assert steps == 3 and detector.replayed == 5
-    assert folded == [["served 0"], ["logged 0", "logged 1"], ["served 1"], ["logged 2", "logged 3"],
-                      ["served 2"], ["logged 4"]]
+    assert folded == [
+        ["served 0"],
+        ["logged 0", "logged 1"],
+        ["served 1"],
+        ["logged 2", "logged 3"],
+        ["served 2"],
+        ["logged 4"],
+    ]
 
 
 def test_escalate_state_never_lowers_a_state_nor_overrides_an_admin(store_url: str) -> None:
@@ -280,13 +358,22 @@ def test_escalate_state_never_lowers_a_state_nor_overrides_an_admin(store_url: s
         assert shared.escalate_state("degraded", "degrade", "r5", "detector")
         shared.set_state("degraded", "throttle", "lowered after review", "admin")
         assert not shared.escalate_state("degraded", "block", "r6", "detector")
-        assert shared.state_info("plain")["state"] == "block" and shared.state_info("plain")["by"] == "detector"
+        assert (
+            shared.state_info("plain")["state"] == "block" and shared.state_info("plain")["by"] == "detector"
+        )
         assert shared.state_info("reviewed")["state"] == "allow"
         assert [(d["account"], d["decision"], d["by"]) for d in shared.list_decisions()] == [
-            ("reviewed", "allow", "admin"), ("plain", "throttle", "detector"), ("plain", "block", "detector"),
-            ("degraded", "degrade", "detector"), ("degraded", "throttle", "admin")]
+            ("reviewed", "allow", "admin"),
+            ("plain", "throttle", "detector"),
+            ("plain", "block", "detector"),
+            ("degraded", "degrade", "detector"),
+            ("degraded", "throttle", "admin"),
+        ]
         assert {a.name: a.state_by for a in shared.list_accounts()} == {
-            "degraded": "admin", "plain": "detector", "reviewed": "admin"}
+            "degraded": "admin",
+            "plain": "detector",
+            "reviewed": "admin",
+        }
 
 
 def test_serve_refuses_bad_detector_flags(tmp_path: Path) -> None:
@@ -294,14 +381,37 @@ def test_serve_refuses_bad_detector_flags(tmp_path: Path) -> None:
     import sys
 
     def serve(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "distillab.cli.main", "serve", *args], cwd=tmp_path,
-                              capture_output=True, text=True, timeout=120, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "distillab.cli.main", "serve", *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
-    bad = serve("--upstream", "http://127.0.0.1:9/v1", "--db", str(tmp_path / "gw.db"), "--detect-action", "nuke",
-                "--detect-every", "0", "--indicators", "missing.json", "--detect-replay-hours", "-1")
+    bad = serve(
+        "--upstream",
+        "http://127.0.0.1:9/v1",
+        "--db",
+        str(tmp_path / "gw.db"),
+        "--detect-action",
+        "nuke",
+        "--detect-every",
+        "0",
+        "--indicators",
+        "missing.json",
+        "--detect-replay-hours",
+        "-1",
+    )
     assert bad.returncode == 1
-    for problem in ("detect_action: must be one of flag, throttle, degrade, block", "detect_every: must be > 0",
-                    "indicators: missing.json not found", "give both or neither", "detect_replay_hours: must be >= 0"):
+    for problem in (
+        "detect_action: must be one of flag, throttle, degrade, block",
+        "detect_every: must be > 0",
+        "indicators: missing.json not found",
+        "give both or neither",
+        "detect_replay_hours: must be >= 0",
+    ):
         assert problem in bad.stderr
     no_gateway = serve("--model", str(tmp_path), "--detect-reference", __file__)
     assert no_gateway.returncode == 1 and "need the gateway (--db)" in no_gateway.stderr

@@ -20,19 +20,47 @@ def test_sigterm_drains_a_streaming_request_and_logs_it(tiny_model_dir: Path, tm
     db = tmp_path / "gateway.db"
     with Store(str(db)) as store:  # a second process (the CLI's) shares the SQLite file
         _, key = store.create_key("alice")
-    cmd = [sys.executable, "-m", "distillab.cli.main", "serve", "--model", str(tiny_model_dir), "--db", str(db),
-           "--model-name", "tiny", "--port", "0", "--rpm", "100"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    cmd = [
+        sys.executable,
+        "-m",
+        "distillab.cli.main",
+        "serve",
+        "--model",
+        str(tiny_model_dir),
+        "--db",
+        str(db),
+        "--model-name",
+        "tiny",
+        "--port",
+        "0",
+        "--rpm",
+        "100",
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     try:
         url = _wait_for_announcement(proc, None, 120)
         _wait_healthy(url, proc, 120)
         assert httpx.get(url + "/models").status_code == 401
-        body = {"model": "tiny", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 60,
-                "stream": True}
+        body = {
+            "model": "tiny",
+            "messages": [{"role": "user", "content": "hello"}],
+            "max_tokens": 60,
+            "stream": True,
+        }
         lines = []
-        with httpx.stream("POST", url + "/chat/completions", json=body, timeout=60,
-                          headers={"Authorization": f"Bearer {key}"}) as response:
+        with httpx.stream(
+            "POST",
+            url + "/chat/completions",
+            json=body,
+            timeout=60,
+            headers={"Authorization": f"Bearer {key}"},
+        ) as response:
             assert response.status_code == 200
             for line in response.iter_lines():
                 if line and not lines:
@@ -44,23 +72,43 @@ def test_sigterm_drains_a_streaming_request_and_logs_it(tiny_model_dir: Path, tm
             proc.kill()
             proc.wait()
     assert "data: [DONE]" in lines
-    text = "".join(json.loads(line[5:])["choices"][0]["delta"].get("content") or ""
-                   for line in lines if line.startswith("data: {") and json.loads(line[5:])["choices"])
+    text = "".join(
+        json.loads(line[5:])["choices"][0]["delta"].get("content") or ""
+        for line in lines
+        if line.startswith("data: {") and json.loads(line[5:])["choices"]
+    )
     with Store(str(db)) as store:
         (record,) = store.iter_logs(account="alice")
     assert record["status"] == 200 and record["response"] == text and record["completion_tokens"] >= 1
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--upstream", "http://127.0.0.1:9/v1"], "--upstream runs the gateway, which needs --db"),
-    (["--model", "x", "--upstream", "http://127.0.0.1:9/v1", "--db", "g.db"], "exactly one of --model"),
-    (["--upstream", "http://127.0.0.1:9/v1", "--db", "g.db", "--rpm", "-1"], "--rpm must be positive"),
-    (["--upstream", "http://127.0.0.1:9/v1", "--db", "g.db", "--forwarded-allow-ips", "10.0.0.0/8, lb.internal"],
-     "--forwarded-allow-ips: not an IP address or network: lb.internal"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--upstream", "http://127.0.0.1:9/v1"], "--upstream runs the gateway, which needs --db"),
+        (["--model", "x", "--upstream", "http://127.0.0.1:9/v1", "--db", "g.db"], "exactly one of --model"),
+        (["--upstream", "http://127.0.0.1:9/v1", "--db", "g.db", "--rpm", "-1"], "--rpm must be positive"),
+        (
+            [
+                "--upstream",
+                "http://127.0.0.1:9/v1",
+                "--db",
+                "g.db",
+                "--forwarded-allow-ips",
+                "10.0.0.0/8, lb.internal",
+            ],
+            "--forwarded-allow-ips: not an IP address or network: lb.internal",
+        ),
+    ],
+)
 def test_bad_serve_flags_exit_1(args: list[str], message: str, tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "distillab.cli.main", "serve", *args], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "distillab.cli.main", "serve", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1 and message in result.stderr
 
 
@@ -76,14 +124,33 @@ def test_the_client_address_comes_from_x_forwarded_for_only_behind_a_trusted_pro
     body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
     with run_in_background(FakeModel().app) as upstream:
         for trusted in ("127.0.0.1", "10.9.9.9"):  # the test's client is on loopback: a proxy, or not
-            proc = subprocess.Popen([sys.executable, "-m", "distillab.cli.main", "serve", "--upstream",
-                                     upstream + "/v1", "--db", str(db), "--port", "0", "--forwarded-allow-ips",
-                                     trusted], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                    env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "distillab.cli.main",
+                    "serve",
+                    "--upstream",
+                    upstream + "/v1",
+                    "--db",
+                    str(db),
+                    "--port",
+                    "0",
+                    "--forwarded-allow-ips",
+                    trusted,
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
             try:
                 url = _wait_for_announcement(proc, None, 120)
                 _wait_healthy(url, proc, 120)
-                assert httpx.post(url + "/chat/completions", json=body, headers=claimed, timeout=30).status_code == 200
+                assert (
+                    httpx.post(url + "/chat/completions", json=body, headers=claimed, timeout=30).status_code
+                    == 200
+                )
             finally:
                 proc.terminate()
                 proc.wait(timeout=60)

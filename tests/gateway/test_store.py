@@ -23,23 +23,81 @@ from distillab.gateway.store import database_url
 
 
 def _records() -> list[dict[str, Any]]:
-    base = {"ip": "10.0.0.7", "user_agent": "openai-python/1.40", "org": "acme-inc", "payment_id": "cus_1",
-            "response": None, "prompt_tokens": None, "completion_tokens": None, "latency_ms": None,
-            "decision": "allow", "reason": None, "messages": None, "prompt": None, "params": None}
+    base = {
+        "ip": "10.0.0.7",
+        "user_agent": "openai-python/1.40",
+        "org": "acme-inc",
+        "payment_id": "cus_1",
+        "response": None,
+        "prompt_tokens": None,
+        "completion_tokens": None,
+        "latency_ms": None,
+        "decision": "allow",
+        "reason": None,
+        "messages": None,
+        "prompt": None,
+        "params": None,
+    }
     return [
-        {**base, "ts": 1_700_000_000.25, "account": "acme", "key_id": "0123456789ab",
-         "endpoint": "/v1/chat/completions", "model": "teacher",
-         "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "2 + 3 = ? é✓"}],
-         "params": {"temperature": 0.7, "max_tokens": 32, "logprobs": True, "top_logprobs": 5},
-         "response": "5", "prompt_tokens": 12, "completion_tokens": 1, "status": 200, "latency_ms": 41.5},
-        {**base, "ts": 1_700_000_001.5, "account": "acme", "key_id": "0123456789ab",
-         "endpoint": "/v1/completions", "model": "teacher", "prompt": "Once upon a time",
-         "params": {"n": 4, "stop": ["\n"]}, "status": 429, "decision": "rate_limited", "reason": "rpm 60"},
-        {**base, "ts": 1_700_000_002.0, "account": "bob", "key_id": "ba9876543210", "org": None,
-         "payment_id": None, "endpoint": "/v1/completions", "model": "teacher", "prompt": ["a", "b"],
-         "params": {}, "response": "c", "status": 200, "decision": "degrade", "reason": "campaign c-17"},
-        {**base, "ts": 1_700_000_003.0, "account": None, "key_id": None, "org": None, "payment_id": None,
-         "endpoint": "/v1/chat/completions", "model": None, "status": 401, "decision": "unauthorized"},
+        {
+            **base,
+            "ts": 1_700_000_000.25,
+            "account": "acme",
+            "key_id": "0123456789ab",
+            "endpoint": "/v1/chat/completions",
+            "model": "teacher",
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": "2 + 3 = ? é✓"},
+            ],
+            "params": {"temperature": 0.7, "max_tokens": 32, "logprobs": True, "top_logprobs": 5},
+            "response": "5",
+            "prompt_tokens": 12,
+            "completion_tokens": 1,
+            "status": 200,
+            "latency_ms": 41.5,
+        },
+        {
+            **base,
+            "ts": 1_700_000_001.5,
+            "account": "acme",
+            "key_id": "0123456789ab",
+            "endpoint": "/v1/completions",
+            "model": "teacher",
+            "prompt": "Once upon a time",
+            "params": {"n": 4, "stop": ["\n"]},
+            "status": 429,
+            "decision": "rate_limited",
+            "reason": "rpm 60",
+        },
+        {
+            **base,
+            "ts": 1_700_000_002.0,
+            "account": "bob",
+            "key_id": "ba9876543210",
+            "org": None,
+            "payment_id": None,
+            "endpoint": "/v1/completions",
+            "model": "teacher",
+            "prompt": ["a", "b"],
+            "params": {},
+            "response": "c",
+            "status": 200,
+            "decision": "degrade",
+            "reason": "campaign c-17",
+        },
+        {
+            **base,
+            "ts": 1_700_000_003.0,
+            "account": None,
+            "key_id": None,
+            "org": None,
+            "payment_id": None,
+            "endpoint": "/v1/chat/completions",
+            "model": None,
+            "status": 401,
+            "decision": "unauthorized",
+        },
     ]
 
 
@@ -71,7 +129,12 @@ def test_key_round_trip(store: Store) -> None:
     assert store.verify_key(secret) == info
     assert store.list_keys() == [info] and store.list_keys("acme") == [info] and store.list_keys("bob") == []
     [account] = store.list_accounts()
-    assert (account.name, account.org, account.payment_id, account.state) == ("acme", "acme-inc", "cus_1", "allow")
+    assert (account.name, account.org, account.payment_id, account.state) == (
+        "acme",
+        "acme-inc",
+        "cus_1",
+        "allow",
+    )
 
 
 def test_second_key_updates_only_given_account_fields(store: Store) -> None:
@@ -90,9 +153,22 @@ def test_wrong_and_malformed_keys_are_refused(store: Store) -> None:
     other_info, other = store.create_key("bob")
     key_id, random_part = secret[3:15], secret[16:]
     flipped = secret[:-1] + ("A" if secret[-1] != "A" else "B")
-    for bad in ["", "garbage", "Bearer " + secret, secret + "x", secret[:-1], flipped, secret.upper(),
-                f"dl-{key_id}.", f"dl-{key_id}", f"dl-{other_info.key_id}.{random_part}",
-                f"dl-{'f' * 12}.{random_part}", f"sk-{key_id}.{random_part}", secret.replace(".", "_"), " " + secret]:
+    for bad in [
+        "",
+        "garbage",
+        "Bearer " + secret,
+        secret + "x",
+        secret[:-1],
+        flipped,
+        secret.upper(),
+        f"dl-{key_id}.",
+        f"dl-{key_id}",
+        f"dl-{other_info.key_id}.{random_part}",
+        f"dl-{'f' * 12}.{random_part}",
+        f"sk-{key_id}.{random_part}",
+        secret.replace(".", "_"),
+        " " + secret,
+    ]:
         assert store.verify_key(bad) is None, bad
     assert store.verify_key(None) is None  # type: ignore[arg-type]
     assert store.verify_key(other) == other_info
@@ -113,15 +189,19 @@ def test_revoked_key_is_flagged_and_revoke_is_idempotent(store: Store) -> None:
 
 def _windows(secret: str, size: int = 9) -> list[str]:
     random_part = secret.split(".", 1)[1]
-    return [random_part[i:i + size] for i in range(len(random_part) - size + 1)]
+    return [random_part[i : i + size] for i in range(len(random_part) - size + 1)]
 
 
 def test_secret_never_reaches_the_database(store: Store, store_url: str) -> None:
     secrets = [store.create_key(f"acct{i}", org="o")[1] for i in range(3)]
     store.revoke_key(secrets[0][3:15])
     with store.engine.connect() as conn:
-        dump = " ".join(_as_text(value) for table in metadata.sorted_tables
-                        for row in conn.execute(sa.select(table)) for value in row)
+        dump = " ".join(
+            _as_text(value)
+            for table in metadata.sorted_tables
+            for row in conn.execute(sa.select(table))
+            for value in row
+        )
     files = b""
     if not store_url.startswith("postgresql"):
         files = b"".join(p.read_bytes() for p in Path(store_url).parent.glob(Path(store_url).name + "*"))
@@ -227,10 +307,15 @@ def test_set_state_records_a_decision(store: Store) -> None:
     with pytest.raises(DataError, match="nobody"):
         store.get_state("nobody")
     with store.engine.connect() as conn:
-        rows = conn.execute(sa.select(decisions.c.account, decisions.c.decision, decisions.c.reason,
-                                      decisions.c.by).order_by(decisions.c.id)).all()
-    assert [tuple(r) for r in rows] == [("acme", "degrade", "campaign c-17", "detector"),
-                                        ("acme", "block", None, "admin")]
+        rows = conn.execute(
+            sa.select(decisions.c.account, decisions.c.decision, decisions.c.reason, decisions.c.by).order_by(
+                decisions.c.id
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("acme", "degrade", "campaign c-17", "detector"),
+        ("acme", "block", None, "admin"),
+    ]
 
 
 # -- request log ---------------------------------------------------------------------------------------
@@ -281,10 +366,12 @@ def test_export_jsonl_and_parquet(tmp_path: Path) -> None:
     assert pq.read_table(tmp_path / "none.parquet").num_rows == 0
 
     cache = str(tmp_path / "hf-cache")
-    from_json = datasets.load_dataset("json", data_files=str(tmp_path / "log.jsonl"), split="train",
-                                      cache_dir=cache)
-    from_parquet = datasets.load_dataset("parquet", data_files=str(tmp_path / "log.parquet"), split="train",
-                                         cache_dir=cache)
+    from_json = datasets.load_dataset(
+        "json", data_files=str(tmp_path / "log.jsonl"), split="train", cache_dir=cache
+    )
+    from_parquet = datasets.load_dataset(
+        "parquet", data_files=str(tmp_path / "log.parquet"), split="train", cache_dir=cache
+    )
     assert from_json.num_rows == from_parquet.num_rows == 4
     assert from_json[0]["messages"] == records[0]["messages"]
     assert json.loads(from_parquet[0]["messages"]) == records[0]["messages"]
@@ -354,7 +441,9 @@ def test_a_log_connection_that_died_is_replaced_and_the_write_kept(store: Store)
 
 def test_a_failed_log_write_stores_nothing_and_the_next_one_works(store: Store) -> None:
     good = {"ts": 1.0, "endpoint": "/v1/completions", "status": 200, "account": "a"}
-    with pytest.raises(Exception, match="parameter|adapt"):  # the second row cannot be stored: the whole write fails
+    with pytest.raises(
+        Exception, match="parameter|adapt"
+    ):  # the second row cannot be stored: the whole write fails
         store.log_requests([good, {**good, "ts": 2.0, "latency_ms": object()}])
     store.log_requests([good])
     assert [r["ts"] for r in store.iter_logs()] == [1.0]
@@ -383,8 +472,15 @@ def test_a_database_gone_under_the_store_is_a_store_error(postgres_server: str) 
 
 
 def test_a_nul_in_a_logged_text_is_kept_or_on_postgresql_replaced(store: Store) -> None:
-    record = {"ts": 1.0, "endpoint": "/v1/completions", "status": 200, "account": "a", "model": "m\x00x",
-              "response": "ok\x00", "prompt": "p\x00"}
+    record = {
+        "ts": 1.0,
+        "endpoint": "/v1/completions",
+        "status": 200,
+        "account": "a",
+        "model": "m\x00x",
+        "response": "ok\x00",
+        "prompt": "p\x00",
+    }
     store.log_requests([record])  # PostgreSQL text cannot hold NUL: refused before, as every row of its batch
     (stored,) = store.iter_logs()
     nul = "\ufffd" if store.dialect == "postgresql" else "\x00"

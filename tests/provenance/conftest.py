@@ -43,6 +43,8 @@ def plain_texts(teacher: Engine) -> list[list[int]]:
     from distillab.serving.engine import EngineRequest
     from distillab.teacher.base import SamplingParams
 
-    requests = [EngineRequest(teacher.encode_text(f"Ann has {i} pens. "), SamplingParams(max_tokens=48, seed=i))
-                for i in range(40)]
+    requests = [
+        EngineRequest(teacher.encode_text(f"Ann has {i} pens. "), SamplingParams(max_tokens=48, seed=i))
+        for i in range(40)
+    ]
     return [s.token_ids or [] for g in teacher.generate(requests) for s in g.samples]

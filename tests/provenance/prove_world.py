@@ -18,13 +18,17 @@ from distillab.provenance.watermark import Watermark
 MASTER = b"test-master-key-0123456789abcdef"
 
 
-def mark(config: WatermarkConfig | None = None, account: str | None = None, master: bytes = MASTER) -> Watermark:
+def mark(
+    config: WatermarkConfig | None = None, account: str | None = None, master: bytes = MASTER
+) -> Watermark:
     return Watermark(config or WatermarkConfig(), derive(master, account), account=account)
 
 
 def random_keys(n: int, config: WatermarkConfig | None = None) -> list[Watermark]:
     """`n` unrelated keys (none of them ever marked anything)."""
-    return [Watermark(config or WatermarkConfig(), derive(b"unrelated-key-%06d-xxxxxxxx" % i)) for i in range(n)]
+    return [
+        Watermark(config or WatermarkConfig(), derive(b"unrelated-key-%06d-xxxxxxxx" % i)) for i in range(n)
+    ]
 
 
 def randomized_p(green: int, scored: int, gamma: float, u: float) -> float:
@@ -53,7 +57,7 @@ class MarkedModel(torch.nn.Module):
         for b in range(logits.shape[0]):
             for i in range(logits.shape[1]):
                 for m in self.marks:
-                    logits[b, i] = m.apply(logits[b, i], input_ids[b, :i + 1].tolist())
+                    logits[b, i] = m.apply(logits[b, i], input_ids[b, : i + 1].tolist())
         return SimpleNamespace(logits=logits)
 
 

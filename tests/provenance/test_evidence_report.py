@@ -17,11 +17,19 @@ from distillab.provenance.report import format_p, load_evidence, write_evidence
 
 
 def _result(name: str, p: float, **extra: object) -> TestResult:
-    return TestResult(name=name, question=f"Is <{name}> so?", null_hypothesis="nothing happened",
-                      method="a permutation test",
-                      assumptions=["samples are independent", "A & B <b>hold</b>"],
-                      sample_sizes={"prompts": 30, "permutations": 999}, statistic=0.25, p_value=p,
-                      effect={"mmd2": 0.0123}, details={"kernel": "hamming", "settings": {"L": 200}}, **extra)
+    return TestResult(
+        name=name,
+        question=f"Is <{name}> so?",
+        null_hypothesis="nothing happened",
+        method="a permutation test",
+        assumptions=["samples are independent", "A & B <b>hold</b>"],
+        sample_sizes={"prompts": 30, "permutations": 999},
+        statistic=0.25,
+        p_value=p,
+        effect={"mmd2": 0.0123},
+        details={"kernel": "hamming", "settings": {"L": 200}},
+        **extra,
+    )
 
 
 class _Page(HTMLParser):
@@ -50,9 +58,11 @@ class _Page(HTMLParser):
 
 
 def test_html_states_every_test_with_its_p_value_and_references_nothing_outside(tmp_path: Path) -> None:
-    results = [_result("attribution/equality: runs/teacher", 0.001),
-               _result("attribution/closer: a vs b", 0.42),
-               _result("radioactivity/open", 3.2e-9, alpha=0.01)]
+    results = [
+        _result("attribution/equality: runs/teacher", 0.001),
+        _result("attribution/closer: a vs b", 0.42),
+        _result("radioactivity/open", 3.2e-9, alpha=0.01),
+    ]
     document = write_evidence(results, tmp_path, title="Was it distilled?")
     page = (tmp_path / "evidence.html").read_text()
     parser = _Page()
@@ -74,15 +84,26 @@ def test_html_states_every_test_with_its_p_value_and_references_nothing_outside(
     assert document["tests"][2]["significant"] and not document["tests"][1]["significant"]
 
 
-def test_json_round_trip_and_merge_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_round_trip_and_merge_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     first, second = [_result("a", 0.5)], [_result("b", 0.01), _result("c", 1e-12)]
     write_evidence(first, tmp_path / "one")
     write_evidence(second, tmp_path / "two")
     assert load_evidence(tmp_path / "two") == second
-    monkeypatch.setattr(sys, "argv", ["distillab", "prove", "report", str(tmp_path / "one"),
-                                      str(tmp_path / "two" / "evidence.json"),
-                                      "--out", str(tmp_path / "all")])
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "distillab",
+            "prove",
+            "report",
+            str(tmp_path / "one"),
+            str(tmp_path / "two" / "evidence.json"),
+            "--out",
+            str(tmp_path / "all"),
+        ],
+    )
     with pytest.raises(SystemExit) as exit_:
         main()
     assert exit_.value.code == 0 and "3 tests" in capsys.readouterr().out

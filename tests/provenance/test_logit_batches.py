@@ -32,8 +32,10 @@ def test_groups_keep_order_and_stay_within_the_budget_and_the_batch_size() -> No
 
 def test_scores_do_not_depend_on_how_rows_are_grouped(tiny_model_dir: Path, teacher_dir: Path) -> None:
     model, tokenizer = load_model(str(tiny_model_dir), device="cpu")
-    answers = [{"prompt": f"Ann has {i} pens. ", "completion": "She gives " * (1 + i % 5) + "them away."}
-               for i in range(12)]
+    answers = [
+        {"prompt": f"Ann has {i} pens. ", "completion": "She gives " * (1 + i % 5) + "them away."}
+        for i in range(12)
+    ]
     one, many = (answer_scores(model, tokenizer, answers, batch_size=b) for b in (1, 8))
     assert np.isfinite(one).all() and np.allclose(one, many, atol=1e-5)
     sequences = [tokenizer(a["prompt"] + a["completion"])["input_ids"] for a in answers]

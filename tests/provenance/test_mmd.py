@@ -31,10 +31,17 @@ def test_hamming_kernel_by_hand() -> None:
     assert codes.dtype == np.int32 and codes.shape == (4, 4)
     assert codes[0].tolist() == [ord("a"), ord("b"), PAD, PAD]
     gram = hamming_gram(codes, codes)
-    expected = np.array([[4, 3, 2, 2],   # ab__ vs abc_: a, b, _ agree; vs xbc_: b, _; vs ____: the 2 pads
-                         [3, 4, 3, 1],
-                         [2, 3, 4, 1],
-                         [2, 1, 1, 4]]) / 4
+    expected = (
+        np.array(
+            [
+                [4, 3, 2, 2],  # ab__ vs abc_: a, b, _ agree; vs xbc_: b, _; vs ____: the 2 pads
+                [3, 4, 3, 1],
+                [2, 3, 4, 1],
+                [2, 1, 1, 4],
+            ]
+        )
+        / 4
+    )
     np.testing.assert_allclose(gram, expected)
     # Characters, not bytes:
     assert encode(["é🙂xyz"], length=3)[0].tolist() == [ord("é"), ord("🙂"), ord("x")]
@@ -84,16 +91,22 @@ def test_permutation_test_is_exact_even_with_few_permutations() -> None:
     rng = np.random.default_rng(4)
     probs = rng.dirichlet(np.ones(len(WORDS)) * 0.5, size=3)
     n = 600
-    rejected = sum(equality_test(draw(probs, 3, rng), draw(probs, 3, rng), permutations=19,
-                                 seed=s).p_value <= 0.05 for s in range(n))
+    rejected = sum(
+        equality_test(draw(probs, 3, rng), draw(probs, 3, rng), permutations=19, seed=s).p_value <= 0.05
+        for s in range(n)
+    )
     assert at_most_expected(rejected, n, 0.05)
 
 
 def test_equality_test_is_calibrated_under_the_null() -> None:
     rng = np.random.default_rng(5)
     probs = rng.dirichlet(np.ones(len(WORDS)), size=8)
-    ps = np.array([equality_test(draw(probs, 5, rng), draw(probs, 5, rng), permutations=199, seed=s).p_value
-                   for s in range(400)])
+    ps = np.array(
+        [
+            equality_test(draw(probs, 5, rng), draw(probs, 5, rng), permutations=199, seed=s).p_value
+            for s in range(400)
+        ]
+    )
     assert stats.kstest(ps, "uniform").pvalue > 1e-3
     assert at_most_expected(int(np.sum(ps <= 0.05)), len(ps), 0.05)
     assert at_most_expected(int(np.sum(ps <= 0.01)), len(ps), 0.01)
@@ -103,16 +116,21 @@ def test_equality_test_rejects_clearly_different_distributions() -> None:
     rng = np.random.default_rng(6)
     a = rng.dirichlet(np.ones(len(WORDS)), size=8)
     b = rng.dirichlet(np.ones(len(WORDS)), size=8)
-    ps = [equality_test(draw(a, 10, rng), draw(b, 10, rng), permutations=199, seed=s).p_value
-          for s in range(20)]
+    ps = [
+        equality_test(draw(a, 10, rng), draw(b, 10, rng), permutations=199, seed=s).p_value for s in range(20)
+    ]
     assert np.mean(np.array(ps) <= 0.05) >= 0.9
 
 
 def test_closeness_test_is_calibrated_when_the_references_are_the_same_model() -> None:
     rng = np.random.default_rng(7)
     ref, suspect = rng.dirichlet(np.ones(len(WORDS)), size=(2, 20))
-    ps = np.array([closeness_test(draw(suspect, 4, rng), draw(ref, 4, rng), draw(ref, 4, rng)).p_value
-                   for _ in range(400)])
+    ps = np.array(
+        [
+            closeness_test(draw(suspect, 4, rng), draw(ref, 4, rng), draw(ref, 4, rng)).p_value
+            for _ in range(400)
+        ]
+    )
     assert stats.kstest(ps, "uniform").pvalue > 1e-3
     assert at_most_expected(int(np.sum(ps <= 0.05)), len(ps), 0.05)
 
@@ -122,8 +140,9 @@ def test_closeness_test_holds_its_level_for_a_suspect_halfway_between_different_
     rng = np.random.default_rng(8)
     a, b = rng.dirichlet(np.ones(len(WORDS)), size=(2, 20))
     mix = (a + b) / 2
-    ps = np.array([closeness_test(draw(mix, 4, rng), draw(a, 4, rng), draw(b, 4, rng)).p_value
-                   for _ in range(400)])
+    ps = np.array(
+        [closeness_test(draw(mix, 4, rng), draw(a, 4, rng), draw(b, 4, rng)).p_value for _ in range(400)]
+    )
     assert at_most_expected(int(np.sum(ps <= 0.05)), len(ps), 0.05)
     assert at_most_expected(int(np.sum(ps <= 0.01)), len(ps), 0.01)
 

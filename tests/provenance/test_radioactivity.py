@@ -31,8 +31,9 @@ from distillab.teacher.base import SamplingParams
 CONFIG = WatermarkConfig(delta=2.0)
 
 
-def test_open_mode_on_an_untrained_student_is_calibrated_across_keys(tiny_model_dir: Path,
-                                                                     plain_texts: list[list[int]]) -> None:
+def test_open_mode_on_an_untrained_student_is_calibrated_across_keys(
+    tiny_model_dir: Path, plain_texts: list[list[int]]
+) -> None:
     student = Engine.load(tiny_model_dir, device="cpu").model  # random weights: never saw any key
     windows, predicted = suspect_predictions(student, plain_texts, CONFIG.width)
     assert len(predicted) == sum(len(t) for t in plain_texts)
@@ -54,8 +55,12 @@ def test_open_mode_on_an_untrained_student_is_calibrated_across_keys(tiny_model_
 
 def test_a_suspect_that_copies_the_text_it_reads_is_never_evidence(teacher: Engine) -> None:
     m = mark(CONFIG)
-    requests = [EngineRequest(teacher.encode_text(f"Bob has {i} cats. "), SamplingParams(max_tokens=40, seed=i),
-                              watermark=m) for i in range(6)]
+    requests = [
+        EngineRequest(
+            teacher.encode_text(f"Bob has {i} cats. "), SamplingParams(max_tokens=40, seed=i), watermark=m
+        )
+        for i in range(6)
+    ]
     marked = [s.token_ids or [] for g in teacher.generate(requests) for s in g.samples]
     # "Predicting" each next token of watermarked text: green far above gamma, all of it copied.
     windows = np.concatenate([np.asarray(t[:-1])[:, None] for t in marked])
@@ -66,15 +71,17 @@ def test_a_suspect_that_copies_the_text_it_reads_is_never_evidence(teacher: Engi
     assert honest.scored == 0 and binomial_pvalue(honest.green, honest.scored, 0.25) == 1.0
 
 
-def test_open_mode_flags_a_marked_suspect_and_names_the_leaking_account(teacher: Engine,
-                                                                        plain_texts: list[list[int]]) -> None:
+def test_open_mode_flags_a_marked_suspect_and_names_the_leaking_account(
+    teacher: Engine, plain_texts: list[list[int]]
+) -> None:
     accounts = ["acme", "globex", "initech"]
     marks = [mark(CONFIG, a) for a in accounts]
     suspect = MarkedModel(teacher.model, [marks[1]])
     windows, predicted = suspect_predictions(suspect, plain_texts[:12], CONFIG.width, batch_size=4)
     tallies = score_keys(marks, windows, predicted, seen=plain_texts[:12])
-    results = radioactivity_results("open", marks, tallies, sample_sizes={"texts": 12, "tokens": 12 * 48},
-                                    suspect="suspect-dir")
+    results = radioactivity_results(
+        "open", marks, tallies, sample_sizes={"texts": 12, "tokens": 12 * 48}, suspect="suspect-dir"
+    )
     by_name = {r.name: r for r in results}
     assert by_name["radioactivity/open/globex"].details["p_holm"] < 1e-6
     assert by_name["radioactivity/open/acme"].details["p_holm"] > 0.01
@@ -84,17 +91,39 @@ def test_open_mode_flags_a_marked_suspect_and_names_the_leaking_account(teacher:
     assert json.dumps([r.to_json() for r in results])  # evidence is JSON-serialisable
 
 
-def test_open_mode_cli_writes_evidence(tiny_model_dir: Path, tmp_path: Path, teacher: Engine,
-                                       plain_texts: list[list[int]]) -> None:
+def test_open_mode_cli_writes_evidence(
+    tiny_model_dir: Path, tmp_path: Path, teacher: Engine, plain_texts: list[list[int]]
+) -> None:
     texts, key = reading_files(tmp_path, teacher, plain_texts)
-    done = CliRunner().invoke(cli, ["prove", "radioactivity", "--suspect", str(tiny_model_dir), "--texts",
-                                    str(texts), "--key-file", str(key), "--tokenizer", str(tiny_model_dir),
-                                    "--account", "acme", "--account", "globex", "--out", str(tmp_path / "out"),
-                                    "--no-progress"])
+    done = CliRunner().invoke(
+        cli,
+        [
+            "prove",
+            "radioactivity",
+            "--suspect",
+            str(tiny_model_dir),
+            "--texts",
+            str(texts),
+            "--key-file",
+            str(key),
+            "--tokenizer",
+            str(tiny_model_dir),
+            "--account",
+            "acme",
+            "--account",
+            "globex",
+            "--out",
+            str(tmp_path / "out"),
+            "--no-progress",
+        ],
+    )
     assert done.exit_code == 0, done.output
     tests = json.loads((tmp_path / "out" / "evidence.json").read_text())["tests"]
-    assert [t["name"] for t in tests] == ["radioactivity/open/acme", "radioactivity/open/globex",
-                                          "radioactivity/open/any-key"]
+    assert [t["name"] for t in tests] == [
+        "radioactivity/open/acme",
+        "radioactivity/open/globex",
+        "radioactivity/open/any-key",
+    ]
     assert (tmp_path / "out" / "evidence.html").is_file() and "scored" in done.output
     with pytest.raises(ConfigError, match="--texts is required"):
         RadioactivityConfig(suspect=str(tiny_model_dir), out=tmp_path)
@@ -102,18 +131,39 @@ def test_open_mode_cli_writes_evidence(tiny_model_dir: Path, tmp_path: Path, tea
         RadioactivityConfig(suspect="http://127.0.0.1:9/v1", out=tmp_path)
 
 
-def test_closed_mode_flags_a_server_that_serves_marked_text(teacher: Engine, teacher_dir: Path,
-                                                            tmp_path: Path) -> None:
+def test_closed_mode_flags_a_server_that_serves_marked_text(
+    teacher: Engine, teacher_dir: Path, tmp_path: Path
+) -> None:
     prompts = tmp_path / "prompts.jsonl"
-    prompts.write_text("".join(json.dumps({"id": f"p{i}", "prompt": f"Ann has {i} pens. "}) + "\n" for i in range(12)))
+    prompts.write_text(
+        "".join(json.dumps({"id": f"p{i}", "prompt": f"Ann has {i} pens. "}) + "\n" for i in range(12))
+    )
     key = tmp_path / "wm.key"
     key.write_bytes(MASTER)
     app = create_app(teacher, model_name="suspect", watermarker=Watermarker(CONFIG, MASTER))
     with run_in_background(app) as url:
-        done = CliRunner().invoke(cli, ["prove", "radioactivity", "--suspect", url + "/v1", "--tokenizer",
-                                        str(teacher_dir), "--prompts", str(prompts), "--samples", "2",
-                                        "--max-tokens", "40", "--key-file", str(key), "--out",
-                                        str(tmp_path / "out"), "--no-progress"])
+        done = CliRunner().invoke(
+            cli,
+            [
+                "prove",
+                "radioactivity",
+                "--suspect",
+                url + "/v1",
+                "--tokenizer",
+                str(teacher_dir),
+                "--prompts",
+                str(prompts),
+                "--samples",
+                "2",
+                "--max-tokens",
+                "40",
+                "--key-file",
+                str(key),
+                "--out",
+                str(tmp_path / "out"),
+                "--no-progress",
+            ],
+        )
     assert done.exit_code == 0, done.output
     (test,) = json.loads((tmp_path / "out" / "evidence.json").read_text())["tests"]
     assert test["name"] == "radioactivity/closed" and test["p_value"] < 1e-6
@@ -125,8 +175,14 @@ def test_an_honest_model_reading_marked_text_is_not_flagged(teacher: Engine) -> 
     """The teacher itself (unmarked weights) reads its own watermarked answers, for 40 keys."""
     p_values = []
     for k, m in enumerate(random_keys(40, CONFIG)):
-        requests = [EngineRequest(teacher.encode_text(f"Ann has {i} pens. "),
-                                  SamplingParams(max_tokens=40, seed=1000 * k + i), watermark=m) for i in range(8)]
+        requests = [
+            EngineRequest(
+                teacher.encode_text(f"Ann has {i} pens. "),
+                SamplingParams(max_tokens=40, seed=1000 * k + i),
+                watermark=m,
+            )
+            for i in range(8)
+        ]
         marked = [s.token_ids or [] for g in teacher.generate(requests) for s in g.samples]
         windows, predicted = suspect_predictions(teacher.model, marked, m.width)
         counts = score_keys([m], windows, predicted, seen=marked)[0]
@@ -134,26 +190,48 @@ def test_an_honest_model_reading_marked_text_is_not_flagged(teacher: Engine) -> 
     assert np.mean(np.asarray(p_values) < 0.05) <= 0.15
 
 
-def test_unmarked_texts_score_more_pairs_and_are_refused_when_marked(tiny_model_dir: Path, tmp_path: Path,
-                                                                     teacher: Engine,
-                                                                     plain_texts: list[list[int]]) -> None:
+def test_unmarked_texts_score_more_pairs_and_are_refused_when_marked(
+    tiny_model_dir: Path, tmp_path: Path, teacher: Engine, plain_texts: list[list[int]]
+) -> None:
     key = tmp_path / "wm.key"
     key.write_bytes(MASTER)
 
     def run(texts: list[list[int]], name: str) -> Any:
         path = tmp_path / f"{name}.jsonl"
-        path.write_text("".join(json.dumps({"completion": teacher.tokenizer.decode(t)}) + "\n" for t in texts))
-        return CliRunner().invoke(cli, ["prove", "radioactivity", "--suspect", str(tiny_model_dir), "--texts",
-                                        str(path), "--key-file", str(key), "--unmarked-texts", "--out",
-                                        str(tmp_path / name), "--no-progress"])
+        path.write_text(
+            "".join(json.dumps({"completion": teacher.tokenizer.decode(t)}) + "\n" for t in texts)
+        )
+        return CliRunner().invoke(
+            cli,
+            [
+                "prove",
+                "radioactivity",
+                "--suspect",
+                str(tiny_model_dir),
+                "--texts",
+                str(path),
+                "--key-file",
+                str(key),
+                "--unmarked-texts",
+                "--out",
+                str(tmp_path / name),
+                "--no-progress",
+            ],
+        )
 
     done = run(plain_texts, "plain")
     assert done.exit_code == 0, done.output
     (test,) = json.loads((tmp_path / "plain" / "evidence.json").read_text())["tests"]
     assert test["sample_sizes"]["excluded_positions"] == 0 and test["details"]["unmarked_texts"] is True
     # (This random teacher's token sequences often re-tokenize differently, which blurs the mark: use plenty.)
-    requests = [EngineRequest(teacher.encode_text(f"Bob has {i} cats. "), SamplingParams(max_tokens=60, seed=i),
-                              watermark=mark(CONFIG)) for i in range(12)]
+    requests = [
+        EngineRequest(
+            teacher.encode_text(f"Bob has {i} cats. "),
+            SamplingParams(max_tokens=60, seed=i),
+            watermark=mark(CONFIG),
+        )
+        for i in range(12)
+    ]
     marked = [s.token_ids or [] for g in teacher.generate(requests) for s in g.samples]
     refused = run(marked, "marked")
     assert isinstance(refused.exception, ConfigError) and "carries the watermark" in str(refused.exception)

@@ -32,11 +32,13 @@ def test_rising_picks_among_the_suspects_candidates_the_largest_rise() -> None:
     assert _rising(own, theirs, top_k=2, candidates=4).tolist() == [[[3, 1]]]
 
 
-def test_with_a_reference_an_innocent_suspect_is_calibrated_across_keys(tiny_model_dir: Path, teacher: Engine,
-                                                                        plain_texts: list[list[int]]) -> None:
+def test_with_a_reference_an_innocent_suspect_is_calibrated_across_keys(
+    tiny_model_dir: Path, teacher: Engine, plain_texts: list[list[int]]
+) -> None:
     suspect = Engine.load(tiny_model_dir, device="cpu").model  # never saw any key
-    windows, predicted = suspect_predictions(suspect, plain_texts, CONFIG.width, reference=teacher.model,
-                                             candidates=20)
+    windows, predicted = suspect_predictions(
+        suspect, plain_texts, CONFIG.width, reference=teacher.model, candidates=20
+    )
     assert len(predicted) == sum(len(t) for t in plain_texts)
     keys = random_keys(300, CONFIG)
     tallies = score_keys(keys, windows, predicted)
@@ -47,54 +49,100 @@ def test_with_a_reference_an_innocent_suspect_is_calibrated_across_keys(tiny_mod
     assert min(t.scored for t in tallies) > 100
 
 
-def test_a_reference_finds_a_trace_of_the_mark_that_top_predictions_miss(teacher: Engine,
-                                                                         plain_texts: list[list[int]]) -> None:
+def test_a_reference_finds_a_trace_of_the_mark_that_top_predictions_miss(
+    teacher: Engine, plain_texts: list[list[int]]
+) -> None:
     """A suspect that learned a faint bias (delta 0.3, not the served 2.0) on top of the teacher."""
     faint = mark(WatermarkConfig(delta=0.3))
     suspect = MarkedModel(teacher.model, [faint])
     texts = plain_texts[:12]
     plain = score_keys([faint], *suspect_predictions(suspect, texts, CONFIG.width, batch_size=4))[0]
-    rising = score_keys([faint], *suspect_predictions(suspect, texts, CONFIG.width, batch_size=4,
-                                                      reference=teacher.model, candidates=20))[0]
+    rising = score_keys(
+        [faint],
+        *suspect_predictions(
+            suspect, texts, CONFIG.width, batch_size=4, reference=teacher.model, candidates=20
+        ),
+    )[0]
     p_plain = binomial_pvalue(plain.green, plain.scored, 0.25)
     p_rising = binomial_pvalue(rising.green, rising.scored, 0.25)
     assert p_rising < 1e-12 and p_rising < 1e-6 * p_plain, (p_plain, p_rising)
 
 
-def test_reference_on_the_command_line(tiny_model_dir: Path, teacher_dir: Path, teacher: Engine, tmp_path: Path,
-                                       plain_texts: list[list[int]]) -> None:
+def test_reference_on_the_command_line(
+    tiny_model_dir: Path, teacher_dir: Path, teacher: Engine, tmp_path: Path, plain_texts: list[list[int]]
+) -> None:
     texts, key = reading_files(tmp_path, teacher, plain_texts)
-    done = CliRunner().invoke(cli, ["prove", "radioactivity", "--suspect", str(tiny_model_dir), "--texts",
-                                    str(texts), "--unmarked-texts", "--reference", str(teacher_dir),
-                                    "--candidates", "10", "--key-file", str(key), "--out", str(tmp_path / "out"),
-                                    "--no-progress"])
+    done = CliRunner().invoke(
+        cli,
+        [
+            "prove",
+            "radioactivity",
+            "--suspect",
+            str(tiny_model_dir),
+            "--texts",
+            str(texts),
+            "--unmarked-texts",
+            "--reference",
+            str(teacher_dir),
+            "--candidates",
+            "10",
+            "--key-file",
+            str(key),
+            "--out",
+            str(tmp_path / "out"),
+            "--no-progress",
+        ],
+    )
     assert done.exit_code == 0, done.output
     (test,) = json.loads((tmp_path / "out" / "evidence.json").read_text())["tests"]
     assert test["details"]["reference"] == str(teacher_dir) and test["details"]["candidates"] == 10
     assert "rose most over that of the reference model" in test["method"]
     assert any("reference model does not depend on the key" in a for a in test["assumptions"])
     with pytest.raises(ConfigError, match="--reference is for open mode"):
-        RadioactivityConfig(suspect="http://127.0.0.1:9/v1", tokenizer=teacher_dir, reference=teacher_dir,
-                            out=tmp_path)
+        RadioactivityConfig(
+            suspect="http://127.0.0.1:9/v1", tokenizer=teacher_dir, reference=teacher_dir, out=tmp_path
+        )
     with pytest.raises(ConfigError, match="--candidates must be in"):
         RadioactivityConfig(suspect=str(tiny_model_dir), texts=texts, top_k=5, candidates=3, out=tmp_path)
     with pytest.raises(ConfigError, match="not a model directory"):
-        RadioactivityConfig(suspect=str(tiny_model_dir), texts=texts, reference=tmp_path / "nope", out=tmp_path)
+        RadioactivityConfig(
+            suspect=str(tiny_model_dir), texts=texts, reference=tmp_path / "nope", out=tmp_path
+        )
 
 
-def test_a_reference_with_another_vocabulary_is_refused(tiny_model_dir: Path, teacher: Engine, tmp_path: Path,
-                                                        plain_texts: list[list[int]]) -> None:
+def test_a_reference_with_another_vocabulary_is_refused(
+    tiny_model_dir: Path, teacher: Engine, tmp_path: Path, plain_texts: list[list[int]]
+) -> None:
     from distillab.toy.models import ModelSize, build_model
     from distillab.toy.tokenizer import build_tokenizer
 
     other = tmp_path / "other-vocab"
-    tokenizer = build_tokenizer(["the cat sat on the mat. " * 20, "a dog ran in the park. " * 20], vocab_size=300)
-    build_model(tokenizer, ModelSize(layers=1, dim=32, heads=2, max_positions=64), seed=0).save_pretrained(other)
+    tokenizer = build_tokenizer(
+        ["the cat sat on the mat. " * 20, "a dog ran in the park. " * 20], vocab_size=300
+    )
+    build_model(tokenizer, ModelSize(layers=1, dim=32, heads=2, max_positions=64), seed=0).save_pretrained(
+        other
+    )
     tokenizer.save_pretrained(other)
     texts, key = reading_files(tmp_path, teacher, plain_texts[:2])
-    done = CliRunner().invoke(cli, ["prove", "radioactivity", "--suspect", str(tiny_model_dir), "--texts", str(texts),
-                                    "--reference", str(other), "--key-file", str(key), "--out", str(tmp_path / "out"),
-                                    "--no-progress"])
+    done = CliRunner().invoke(
+        cli,
+        [
+            "prove",
+            "radioactivity",
+            "--suspect",
+            str(tiny_model_dir),
+            "--texts",
+            str(texts),
+            "--reference",
+            str(other),
+            "--key-file",
+            str(key),
+            "--out",
+            str(tmp_path / "out"),
+            "--no-progress",
+        ],
+    )
     assert isinstance(done.exception, ConfigError), done.output
     assert "--reference" in str(done.exception) and "vocabulary differs" in str(done.exception)
     assert not (tmp_path / "out" / "evidence.json").exists()

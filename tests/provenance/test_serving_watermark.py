@@ -36,9 +36,16 @@ def client(teacher: Engine) -> Iterator[openai.OpenAI]:
 def _sample(client: openai.OpenAI, temperature: float, seeds: range, **extra: object) -> list[list[int]]:
     rows = []
     for seed in seeds:
-        reply = client.completions.create(model="t", prompt=f"Ann has {seed} pens. ", max_tokens=40, seed=seed,
-                                          temperature=temperature, logprobs=1,
-                                          extra_body={"return_tokens_as_token_ids": True}, **extra)  # type: ignore[arg-type]
+        reply = client.completions.create(
+            model="t",
+            prompt=f"Ann has {seed} pens. ",
+            max_tokens=40,
+            seed=seed,
+            temperature=temperature,
+            logprobs=1,
+            extra_body={"return_tokens_as_token_ids": True},
+            **extra,
+        )  # type: ignore[arg-type]
         tokens = reply.choices[0].logprobs.tokens  # type: ignore[union-attr]
         rows.append([int(t.removeprefix("token_id:")) for t in tokens])
     return rows
@@ -48,8 +55,12 @@ def test_served_text_carries_the_key_and_not_another(client: openai.OpenAI, teac
     rows = _sample(client, 1.0, range(6))
     assert detect(rows, mark(CONFIG)).p_value < 1e-6
     assert detect(rows, mark(CONFIG, "not-the-key")).p_value > 0.01
-    texts = [client.completions.create(model="t", prompt="Ann has 3 pens. ", max_tokens=60, seed=seed).choices[0].text
-             for seed in range(10, 14)]
+    texts = [
+        client.completions.create(model="t", prompt="Ann has 3 pens. ", max_tokens=60, seed=seed)
+        .choices[0]
+        .text
+        for seed in range(10, 14)
+    ]
     # What a user holds is text: re-tokenized, it still shows the mark.
     retokenized = [teacher.tokenizer(text, add_special_tokens=False)["input_ids"] for text in texts]
     assert detect(retokenized, mark(CONFIG)).p_value < 1e-5
@@ -60,23 +71,34 @@ def test_greedy_decoding_is_watermarked_too(client: openai.OpenAI) -> None:
     assert detect(rows, mark(CONFIG)).p_value < 1e-6
 
 
-def test_reported_logprobs_are_those_of_the_served_marked_distribution(client: openai.OpenAI,
-                                                                       teacher: Engine) -> None:
+def test_reported_logprobs_are_those_of_the_served_marked_distribution(
+    client: openai.OpenAI, teacher: Engine
+) -> None:
     prompt = "Ann has 5 pens. "
-    reply = client.completions.create(model="t", prompt=prompt, max_tokens=12, seed=4, logprobs=3,
-                                      extra_body={"return_tokens_as_token_ids": True})
+    reply = client.completions.create(
+        model="t",
+        prompt=prompt,
+        max_tokens=12,
+        seed=4,
+        logprobs=3,
+        extra_body={"return_tokens_as_token_ids": True},
+    )
     logprobs = reply.choices[0].logprobs
     assert logprobs is not None and logprobs.tokens and logprobs.token_logprobs
     ids = [int(t.removeprefix("token_id:")) for t in logprobs.tokens]
     prompt_ids = teacher.encode_text(prompt)
     with torch.no_grad():
-        logits = teacher.model(torch.tensor([prompt_ids + ids])).logits[0, len(prompt_ids) - 1:-1].float()
+        logits = teacher.model(torch.tensor([prompt_ids + ids])).logits[0, len(prompt_ids) - 1 : -1].float()
     full = prompt_ids + ids
-    marked = torch.stack([mark(CONFIG).apply(logits[i], full[:len(prompt_ids) + i]) for i in range(len(ids))])
+    marked = torch.stack(
+        [mark(CONFIG).apply(logits[i], full[: len(prompt_ids) + i]) for i in range(len(ids))]
+    )
     expected = torch.log_softmax(marked, -1)
     for i, token in enumerate(ids):
         assert logprobs.token_logprobs[i] == pytest.approx(float(expected[i, token]), abs=1e-4)
-        assert logprobs.token_logprobs[i] != pytest.approx(float(torch.log_softmax(logits[i], -1)[token]), abs=1e-3)
+        assert logprobs.token_logprobs[i] != pytest.approx(
+            float(torch.log_softmax(logits[i], -1)[token]), abs=1e-3
+        )
 
 
 def test_each_account_gets_its_own_key_through_the_gateway(teacher: Engine, tmp_path: Path) -> None:
@@ -87,11 +109,16 @@ def test_each_account_gets_its_own_key_through_the_gateway(teacher: Engine, tmp_
     with run_in_background(create_gateway(store, local)) as url:
         for name, secret in keys.items():
             # A client naming another account in the trusted header changes nothing: it is never forwarded.
-            client = openai.OpenAI(base_url=url + "/v1", api_key=secret, max_retries=0,
-                                   default_headers={"x-distillab-account": "globex"})
+            client = openai.OpenAI(
+                base_url=url + "/v1",
+                api_key=secret,
+                max_retries=0,
+                default_headers={"x-distillab-account": "globex"},
+            )
             rows[name] = _sample(client, 1.0, range(5))
-            streamed = client.chat.completions.create(model="t", messages=[{"role": "user", "content": "hi"}],
-                                                      max_tokens=8, stream=True)
+            streamed = client.chat.completions.create(
+                model="t", messages=[{"role": "user", "content": "hi"}], max_tokens=8, stream=True
+            )
             assert "".join(c.choices[0].delta.content or "" for c in streamed if c.choices) is not None
     store.close()
     acme, globex = mark(CONFIG, "acme"), mark(CONFIG, "globex")
@@ -100,15 +127,29 @@ def test_each_account_gets_its_own_key_through_the_gateway(teacher: Engine, tmp_
     assert detect(rows["acme"], mark(CONFIG)).p_value > 0.01  # nor under the shared default key
 
 
-def test_serve_rejects_watermark_flags_it_cannot_honour(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_rejects_watermark_flags_it_cannot_honour(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv(KEY_ENV, raising=False)
     key = tmp_path / "wm.key"
     key.write_bytes(MASTER)
     runner = CliRunner()
     cases = [
-        (["--upstream", "http://127.0.0.1:9/v1", "--db", str(tmp_path / "g.db"), "--watermark-key-file", str(key)],
-         "cannot watermark"),
-        (["--model", str(tmp_path), "--watermark-key-file", str(key), "--watermark-per-account"], "needs the gateway"),
+        (
+            [
+                "--upstream",
+                "http://127.0.0.1:9/v1",
+                "--db",
+                str(tmp_path / "g.db"),
+                "--watermark-key-file",
+                str(key),
+            ],
+            "cannot watermark",
+        ),
+        (
+            ["--model", str(tmp_path), "--watermark-key-file", str(key), "--watermark-per-account"],
+            "needs the gateway",
+        ),
         (["--model", str(tmp_path), "--watermark-gamma", "0.5"], "need a key"),
         (["--model", str(tmp_path), "--watermark-key-file", str(key), "--watermark-gamma", "2"], "gamma"),
     ]
@@ -116,5 +157,7 @@ def test_serve_rejects_watermark_flags_it_cannot_honour(tmp_path: Path, monkeypa
         done = runner.invoke(cli, ["serve", *args])
         assert isinstance(done.exception, ConfigError) and message in str(done.exception), (args, done.output)
     monkeypatch.setenv(KEY_ENV, MASTER.decode())
-    done = runner.invoke(cli, ["serve", "--upstream", "http://127.0.0.1:9/v1", "--db", str(tmp_path / "g.db")])
+    done = runner.invoke(
+        cli, ["serve", "--upstream", "http://127.0.0.1:9/v1", "--db", str(tmp_path / "g.db")]
+    )
     assert isinstance(done.exception, ConfigError) and KEY_ENV in str(done.exception)

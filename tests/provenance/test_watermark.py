@@ -23,8 +23,9 @@ def test_config_reports_every_problem_at_once() -> None:
     assert WatermarkConfig(context=2).width == 2
 
 
-def test_keys_are_derived_per_account_and_named_without_revealing_them(tmp_path: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_keys_are_derived_per_account_and_named_without_revealing_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert derive(MASTER, "acme") != derive(MASTER, "globex") != derive(MASTER)
     assert derive(MASTER, "acme") == derive(MASTER, "acme") and len(derive(MASTER)) == 32
     assert key_id(derive(MASTER)) != key_id(derive(MASTER, "acme")) and len(key_id(MASTER)) == 12
@@ -42,15 +43,23 @@ def test_keys_are_derived_per_account_and_named_without_revealing_them(tmp_path:
         load_key(tmp_path / "missing.key")
 
 
-@pytest.mark.parametrize("config", [WatermarkConfig(), WatermarkConfig(context=3),
-                                    WatermarkConfig(scheme="selfhash", context=1),
-                                    WatermarkConfig(scheme="selfhash", context=4, gamma=0.5)])
+@pytest.mark.parametrize(
+    "config",
+    [
+        WatermarkConfig(),
+        WatermarkConfig(context=3),
+        WatermarkConfig(scheme="selfhash", context=1),
+        WatermarkConfig(scheme="selfhash", context=4, gamma=0.5),
+    ],
+)
 def test_green_mask_agrees_with_pair_hashes_and_has_gamma_share(config: WatermarkConfig) -> None:
     m = mark(config)
     context = [11, 7, 3, 250]
     green = m.green_mask(context, 5000)
     assert green.mean() == pytest.approx(config.gamma, abs=0.03)
-    windows = np.tile(np.asarray(context[len(context) - m.width:]), (5000, 1)) if m.width else np.zeros((5000, 0))
+    windows = (
+        np.tile(np.asarray(context[len(context) - m.width :]), (5000, 1)) if m.width else np.zeros((5000, 0))
+    )
     assert (m.green(m.hashes(windows, np.arange(5000))) == green).all()
     assert not (mark(config, "other").green_mask(context, 5000) == green).all()
     if config.context > 1:  # the list moves with the context

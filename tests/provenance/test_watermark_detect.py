@@ -21,7 +21,9 @@ from distillab.provenance.stats import P_FLOOR, binomial_log10_pvalue, binomial_
 from distillab.provenance.texts import read_texts
 
 
-def _calibration(sequences: list[list[int]], config: WatermarkConfig, keys: int) -> tuple[np.ndarray, np.ndarray]:
+def _calibration(
+    sequences: list[list[int]], config: WatermarkConfig, keys: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(exact p-values, randomized p-values) of the same unmarked text under `keys` unrelated keys."""
     u = rng(1).uniform(size=keys)
     exact, randomized = [], []
@@ -84,11 +86,14 @@ def test_stats_helpers_match_their_definitions() -> None:
     # Far in the tail the float p-value is floored (never 0); its exact magnitude is in log10_p.
     assert binomial_pvalue(2000, 2000, 0.25) == P_FLOOR
     assert binomial_log10_pvalue(2000, 2000, 0.25) == pytest.approx(2000 * math.log10(0.25))
-    assert z_score(5, 10, 0.5) == 0.0 and z_score(7, 12, 0.25) == pytest.approx((7 - 3) / math.sqrt(12 * 0.1875))
+    assert z_score(5, 10, 0.5) == 0.0 and z_score(7, 12, 0.25) == pytest.approx(
+        (7 - 3) / math.sqrt(12 * 0.1875)
+    )
     assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
 
 
 # -- peer check -----------------------------------------------------------------------------------------
+
 
 class _Oracle:
     """A Scorer whose green lists come from a reference implementation's `green(window, token)`."""
@@ -107,8 +112,18 @@ class _Oracle:
 
 def test_z_without_dedup_matches_a_hand_computed_kgw_example() -> None:
     # Vocabulary of 10, gamma 0.3, context 1; green lists written out by hand.
-    lists = {0: {1, 2, 3}, 1: {0, 4, 5}, 2: {6, 7, 8}, 3: {9, 0, 1}, 4: {2, 3, 4}, 5: {5, 6, 7},
-             6: {8, 9, 0}, 7: {1, 3, 5}, 8: {2, 4, 6}, 9: {7, 8, 9}}
+    lists = {
+        0: {1, 2, 3},
+        1: {0, 4, 5},
+        2: {6, 7, 8},
+        3: {9, 0, 1},
+        4: {2, 3, 4},
+        5: {5, 6, 7},
+        6: {8, 9, 0},
+        7: {1, 3, 5},
+        8: {2, 4, 6},
+        9: {7, 8, 9},
+    }
     oracle = _Oracle(WatermarkConfig(context=1, gamma=0.3), lambda w, t: t in lists[w[0]])
     text = [0, 1, 0, 1, 4, 2, 9, 3, 3, 0, 1]
     # Scored: (0,1) g, (1,0) g, (0,1) g, (1,4) g, (4,2) g, (2,9) r, (9,3) r, (3,3) r, (3,0) g, (0,1) g
@@ -117,7 +132,9 @@ def test_z_without_dedup_matches_a_hand_computed_kgw_example() -> None:
     assert result.effect["z_no_dedup"] == pytest.approx((7 - 0.3 * 10) / math.sqrt(10 * 0.3 * 0.7))
     # Distinct pairs: (0,1) (1,0) (1,4) (4,2) (3,0) green; (2,9) (9,3) (3,3) red -> 5 of 8
     assert (result.sample_sizes["scored_pairs"], result.sample_sizes["green_pairs"]) == (8, 5)
-    assert result.p_value == pytest.approx(sum(math.comb(8, k) * 0.3**k * 0.7 ** (8 - k) for k in range(5, 9)))
+    assert result.p_value == pytest.approx(
+        sum(math.comb(8, k) * 0.3**k * 0.7 ** (8 - k) for k in range(5, 9))
+    )
 
 
 @pytest.mark.parametrize("context", [1, 3])
@@ -125,13 +142,16 @@ def test_z_without_dedup_matches_transformers_kgw_detector(context: int) -> None
     """transformers' WatermarkDetector (ported from the KGW authors' code) on the same tokens and lists."""
     from transformers import WatermarkDetector, WatermarkingConfig
 
-    watermarking = WatermarkingConfig(greenlist_ratio=0.25, bias=2.0, seeding_scheme="lefthash",
-                                      context_width=context)
+    watermarking = WatermarkingConfig(
+        greenlist_ratio=0.25, bias=2.0, seeding_scheme="lefthash", context_width=context
+    )
     config = type("Config", (), {"vocab_size": 300, "bos_token_id": 299, "is_encoder_decoder": False})()
     reference = WatermarkDetector(config, "cpu", watermarking)  # type: ignore[arg-type]
     processor = reference.processor
-    oracle = _Oracle(WatermarkConfig(context=context, gamma=0.25),
-                     lambda w, t: t in processor._get_greenlist_ids(torch.tensor(w)).tolist())
+    oracle = _Oracle(
+        WatermarkConfig(context=context, gamma=0.25),
+        lambda w, t: t in processor._get_greenlist_ids(torch.tensor(w)).tolist(),
+    )
     # Marked text from transformers' own logits processor, with repeats.
     ids = torch.tensor([[5, 9, 13]])
     generator = torch.Generator().manual_seed(0)
@@ -143,7 +163,9 @@ def test_z_without_dedup_matches_transformers_kgw_detector(context: int) -> None
     ours = detect(ids[0].tolist(), oracle)  # type: ignore[arg-type]
     assert ours.sample_sizes["positions"] == int(expected.num_tokens_scored[0])
     assert ours.effect["z_no_dedup"] == pytest.approx(float(expected.z_score[0]))
-    deduped = WatermarkDetector(config, "cpu", watermarking, ignore_repeated_ngrams=True)(ids, return_dict=True)
+    deduped = WatermarkDetector(config, "cpu", watermarking, ignore_repeated_ngrams=True)(
+        ids, return_dict=True
+    )
     assert ours.sample_sizes["scored_pairs"] == int(deduped.num_tokens_scored[0])
     assert ours.effect["z"] == pytest.approx(float(deduped.z_score[0]))
     # And the bias is the same operation as transformers' processor, given the same green list.
@@ -156,12 +178,21 @@ def test_z_without_dedup_matches_transformers_kgw_detector(context: int) -> None
 def test_z_without_dedup_matches_markllm_kgw() -> None:
     """MarkLLM's KGW, when installed (its PyPI dependencies would downgrade openai, so it is not a test dep)."""
     kgw = pytest.importorskip("markllm.watermark.kgw.kgw")
-    settings = {"gamma": 0.5, "delta": 2.0, "hash_key": 15485863, "z_threshold": 4.0, "prefix_length": 1,
-                "f_scheme": "time", "window_scheme": "left"}
+    settings = {
+        "gamma": 0.5,
+        "delta": 2.0,
+        "hash_key": 15485863,
+        "z_threshold": 4.0,
+        "prefix_length": 1,
+        "f_scheme": "time",
+        "window_scheme": "left",
+    }
     reference_config = type("KGWConfig", (), {**settings, "vocab_size": 300, "device": "cpu"})()
     utils = kgw.KGWUtils(reference_config)
-    oracle = _Oracle(WatermarkConfig(context=1, gamma=0.5),
-                     lambda w, t: t in utils.get_greenlist_ids(torch.tensor(w)).tolist())
+    oracle = _Oracle(
+        WatermarkConfig(context=1, gamma=0.5),
+        lambda w, t: t in utils.get_greenlist_ids(torch.tensor(w)).tolist(),
+    )
     tokens = rng(3).integers(0, 300, size=120).tolist() * 2
     z, _ = utils.score_sequence(torch.tensor(tokens))
     assert detect(tokens, oracle).effect["z_no_dedup"] == pytest.approx(z)  # type: ignore[arg-type]
@@ -179,6 +210,7 @@ def test_exclusions_and_first_seen_order() -> None:
 
 
 # -- files and the CLI ----------------------------------------------------------------------------------
+
 
 def test_read_texts_formats_and_errors(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("plain text")
@@ -215,15 +247,51 @@ def test_detect_cli_on_text_and_jsonl(teacher_dir: Path, tmp_path: Path) -> None
     (tmp_path / "answers.jsonl").write_text("".join(json.dumps({"response": t}) + "\n" for t in texts))
     runner = CliRunner()
     out = tmp_path / "detect.json"
-    done = runner.invoke(app, ["watermark", "detect", "--tokenizer", str(teacher_dir), "--key-file", str(key),
-                               "--out", str(out), str(tmp_path / "answers.jsonl")])
+    done = runner.invoke(
+        app,
+        [
+            "watermark",
+            "detect",
+            "--tokenizer",
+            str(teacher_dir),
+            "--key-file",
+            str(key),
+            "--out",
+            str(out),
+            str(tmp_path / "answers.jsonl"),
+        ],
+    )
     assert done.exit_code == 0, done.output
     test = json.loads(out.read_text())["tests"][0]
     assert test["p_value"] < 1e-6 and test["name"] == "watermark/detect"
     (tmp_path / "one.txt").write_text(texts[0])
-    other = runner.invoke(app, ["watermark", "detect", "--tokenizer", str(teacher_dir), "--key-file", str(key),
-                                "--account", "acme", "--account", "globex", str(tmp_path / "one.txt")])
+    other = runner.invoke(
+        app,
+        [
+            "watermark",
+            "detect",
+            "--tokenizer",
+            str(teacher_dir),
+            "--key-file",
+            str(key),
+            "--account",
+            "acme",
+            "--account",
+            "globex",
+            str(tmp_path / "one.txt"),
+        ],
+    )
     assert other.exit_code == 0 and "acme" in other.output and "Not significant" in other.output
-    missing = runner.invoke(app, ["watermark", "detect", "--tokenizer", str(teacher_dir), "--key-file",
-                                  str(tmp_path / "nope.key"), str(tmp_path / "one.txt")])
+    missing = runner.invoke(
+        app,
+        [
+            "watermark",
+            "detect",
+            "--tokenizer",
+            str(teacher_dir),
+            "--key-file",
+            str(tmp_path / "nope.key"),
+            str(tmp_path / "one.txt"),
+        ],
+    )
     assert missing.exit_code != 0 and "nope.key" in str(missing.exception)

@@ -27,8 +27,17 @@ def _app() -> typer.Typer:
 def test_help_lists_flags_and_examples() -> None:
     result = CliRunner().invoke(_app(), ["serve", "--help"])
     assert result.exit_code == 0
-    for flag in ("--model", "--host", "--port", "--model-name", "--max-batch", "--device", "--dtype", "curl",
-                 "OpenAI(base_url="):
+    for flag in (
+        "--model",
+        "--host",
+        "--port",
+        "--model-name",
+        "--max-batch",
+        "--device",
+        "--dtype",
+        "curl",
+        "OpenAI(base_url=",
+    ):
         assert flag in result.output
 
 

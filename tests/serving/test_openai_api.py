@@ -37,19 +37,28 @@ def test_models_and_health(client: openai.OpenAI, server: Server) -> None:
 
 
 def test_chat_logprobs_match_an_independent_forward_pass(client: openai.OpenAI, engine: Engine) -> None:
-    reply = client.chat.completions.create(model=MODEL, messages=CHAT, max_tokens=12, temperature=0.7, seed=3,
-                                           logprobs=True, top_logprobs=20,
-                                           extra_body={"return_tokens_as_token_ids": True})
+    reply = client.chat.completions.create(
+        model=MODEL,
+        messages=CHAT,
+        max_tokens=12,
+        temperature=0.7,
+        seed=3,
+        logprobs=True,
+        top_logprobs=20,
+        extra_body={"return_tokens_as_token_ids": True},
+    )
     content = reply.choices[0].logprobs.content  # type: ignore[union-attr]
     ids = _ids([c.token for c in content])
     assert reply.usage is not None and reply.usage.completion_tokens == len(ids)
 
     tokenizer = engine.tokenizer
-    prompt = tokenizer(tokenizer.apply_chat_template(CHAT, tokenize=False, add_generation_prompt=True),
-                       add_special_tokens=False)["input_ids"]
+    prompt = tokenizer(
+        tokenizer.apply_chat_template(CHAT, tokenize=False, add_generation_prompt=True),
+        add_special_tokens=False,
+    )["input_ids"]
     assert reply.usage.prompt_tokens == len(prompt)
     with torch.no_grad():  # the model's own forward pass, not the engine's code path
-        logits = engine.model(torch.tensor([prompt + ids])).logits[0, len(prompt) - 1:-1]
+        logits = engine.model(torch.tensor([prompt + ids])).logits[0, len(prompt) - 1 : -1]
     expected = torch.log_softmax(logits.float(), dim=-1)  # raw: before temperature 0.7
     for pos, entry in enumerate(content):
         assert entry.logprob == pytest.approx(float(expected[pos, ids[pos]]), abs=1e-4)
@@ -62,8 +71,9 @@ def test_chat_logprobs_match_an_independent_forward_pass(client: openai.OpenAI, 
 
 
 def test_token_strings_and_bytes_without_ids_mode(client: openai.OpenAI) -> None:
-    reply = client.chat.completions.create(model=MODEL, messages=CHAT, max_tokens=8, seed=5, logprobs=True,
-                                           top_logprobs=2)
+    reply = client.chat.completions.create(
+        model=MODEL, messages=CHAT, max_tokens=8, seed=5, logprobs=True, top_logprobs=2
+    )
     content = reply.choices[0].logprobs.content  # type: ignore[union-attr]
     assert not any(c.token.startswith("token_id:") for c in content)
     joined = b"".join(bytes(c.bytes or []) for c in content)
@@ -89,23 +99,32 @@ def test_stop_string_truncates_text(client: openai.OpenAI) -> None:
     text = free.text
     assert len(text) > 12
     stop = text[6:9]
-    stopped = client.completions.create(model=MODEL, prompt="import json", max_tokens=24, seed=9,
-                                        stop=["never-appears", stop]).choices[0]
+    stopped = client.completions.create(
+        model=MODEL, prompt="import json", max_tokens=24, seed=9, stop=["never-appears", stop]
+    ).choices[0]
     assert stopped.finish_reason == "stop"
-    assert stopped.text == text[:text.index(stop)]
+    assert stopped.text == text[: text.index(stop)]
 
 
 def test_seed_reproducible_among_concurrent_neighbours(server: Server) -> None:
     async def run() -> tuple[str, list[str]]:
         aclient = openai.AsyncOpenAI(base_url=server.base_url + "/v1", api_key="unused", max_retries=0)
         alone = await aclient.chat.completions.create(model=MODEL, messages=CHAT, max_tokens=12, seed=1234)
-        crowd = await asyncio.gather(*[
-            aclient.chat.completions.create(model=MODEL, messages=CHAT if i % 3 == 0 else
-                                            [{"role": "user", "content": "x" * i}], max_tokens=12,
-                                            seed=1234 if i % 3 == 0 else None)
-            for i in range(9)])
+        crowd = await asyncio.gather(
+            *[
+                aclient.chat.completions.create(
+                    model=MODEL,
+                    messages=CHAT if i % 3 == 0 else [{"role": "user", "content": "x" * i}],
+                    max_tokens=12,
+                    seed=1234 if i % 3 == 0 else None,
+                )
+                for i in range(9)
+            ]
+        )
         await aclient.close()
-        return alone.choices[0].message.content or "", [crowd[i].choices[0].message.content or "" for i in (0, 3, 6)]
+        return alone.choices[0].message.content or "", [
+            crowd[i].choices[0].message.content or "" for i in (0, 3, 6)
+        ]
 
     before = len(server.batch_sizes)
     alone, crowded = asyncio.run(run())
@@ -120,8 +139,7 @@ def test_streaming_chat_matches_non_streaming(client: openai.OpenAI) -> None:
     finish = [None, None]
     usage = None
     roles = 0
-    for chunk in client.chat.completions.create(stream=True, stream_options={"include_usage": True},
-                                                **args):  # type: ignore[call-overload]
+    for chunk in client.chat.completions.create(stream=True, stream_options={"include_usage": True}, **args):  # type: ignore[call-overload]
         if chunk.usage is not None:
             usage = chunk.usage
         for choice in chunk.choices:
@@ -134,40 +152,64 @@ def test_streaming_chat_matches_non_streaming(client: openai.OpenAI) -> None:
 
 
 def test_streaming_with_logprobs_and_stop(client: openai.OpenAI) -> None:
-    text = client.chat.completions.create(model=MODEL, messages=CHAT, max_tokens=20, seed=21).choices[0].message.content
+    text = (
+        client.chat.completions.create(model=MODEL, messages=CHAT, max_tokens=20, seed=21)
+        .choices[0]
+        .message.content
+    )
     assert text and len(text) > 8
     stop = text[4:7]
     streamed, entries = "", 0
-    for chunk in client.chat.completions.create(model=MODEL, messages=CHAT, max_tokens=20, seed=21, stop=stop,
-                                                stream=True, logprobs=True, top_logprobs=3):
+    for chunk in client.chat.completions.create(
+        model=MODEL,
+        messages=CHAT,
+        max_tokens=20,
+        seed=21,
+        stop=stop,
+        stream=True,
+        logprobs=True,
+        top_logprobs=3,
+    ):
         for choice in chunk.choices:
             streamed += choice.delta.content or ""
             if choice.logprobs and choice.logprobs.content:
                 entries += len(choice.logprobs.content)
                 assert all(len(c.top_logprobs) == 3 for c in choice.logprobs.content)
-    assert streamed == text[:text.index(stop)]
+    assert streamed == text[: text.index(stop)]
     assert entries > 0
 
 
 def test_legacy_completions_logprobs(client: openai.OpenAI, engine: Engine) -> None:
-    reply = client.completions.create(model=MODEL, prompt=["Ann has", "import json"], max_tokens=5, n=2,
-                                      logprobs=5, seed=2)
+    reply = client.completions.create(
+        model=MODEL, prompt=["Ann has", "import json"], max_tokens=5, n=2, logprobs=5, seed=2
+    )
     assert [c.index for c in reply.choices] == [0, 1, 2, 3]
     for choice in reply.choices:
         lp = choice.logprobs
         assert lp is not None and len(lp.tokens or []) == len(lp.token_logprobs or []) == 5
         assert all(len(d) <= 5 for d in lp.top_logprobs or [])  # pieces can collide in a dict
         assert lp.text_offset == [sum(len(t) for t in (lp.tokens or [])[:i]) for i in range(5)]
-    ids_reply = client.completions.create(model=MODEL, prompt=engine.encode_text("Ann has"), max_tokens=5,
-                                          logprobs=1, seed=2, extra_body={"return_tokens_as_token_ids": True})
+    ids_reply = client.completions.create(
+        model=MODEL,
+        prompt=engine.encode_text("Ann has"),
+        max_tokens=5,
+        logprobs=1,
+        seed=2,
+        extra_body={"return_tokens_as_token_ids": True},
+    )
     tokens = ids_reply.choices[0].logprobs.tokens  # type: ignore[union-attr]
     assert [engine.vocab.piece(i) for i in _ids(tokens or [])] == reply.choices[0].logprobs.tokens  # type: ignore[union-attr]
 
 
 def test_streaming_completion(client: openai.OpenAI) -> None:
     whole = client.completions.create(model=MODEL, prompt="import json", max_tokens=8, seed=4)
-    streamed = "".join(c.choices[0].text for c in client.completions.create(
-        model=MODEL, prompt="import json", max_tokens=8, seed=4, stream=True) if c.choices)
+    streamed = "".join(
+        c.choices[0].text
+        for c in client.completions.create(
+            model=MODEL, prompt="import json", max_tokens=8, seed=4, stream=True
+        )
+        if c.choices
+    )
     assert streamed == whole.choices[0].text
 
 
@@ -193,8 +235,9 @@ def test_errors_are_openai_shaped(client: openai.OpenAI, server: Server) -> None
     assert response.status_code == 400 and response.json()["error"]["param"] == "frequency_penalty"
 
 
-def test_leaving_a_stream_stops_its_generation(client: openai.OpenAI, server: Server,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_leaving_a_stream_stops_its_generation(
+    client: openai.OpenAI, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
     engine = server.app.state.serving.engine
     finish_reasons: list[str] = []
     original = engine.generate

@@ -21,18 +21,33 @@ CHAT = [{"role": "user", "content": "hi"}]
 
 
 def _entry(token: str, logprob: float, alts: list[tuple[str, float]]) -> dict[str, Any]:
-    return {"token": token, "logprob": logprob, "bytes": None,
-            "top_logprobs": [{"token": t, "logprob": lp, "bytes": None} for t, lp in alts]}
+    return {
+        "token": token,
+        "logprob": logprob,
+        "bytes": None,
+        "top_logprobs": [{"token": t, "logprob": lp, "bytes": None} for t, lp in alts],
+    }
 
 
 def _chat_answer(tokens: list[str], k: int, ids: bool = False) -> dict[str, Any]:
     """A chat answer with top-k alternatives per token; k < 0: no log-probabilities at all."""
     name = (lambda i: f"token_id:{i}") if ids else (lambda i: f"tok{i}")
     # Alternatives deliberately out of order: the parser must sort them.
-    content = [_entry(name(i), -0.5, [(name(i + j), -0.5 - j) for j in reversed(range(k))]) for i in range(len(tokens))]
-    return {"choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(tokens)},
-                         "finish_reason": "stop", "logprobs": {"content": content} if k >= 0 else None}],
-            "usage": {"prompt_tokens": 3, "completion_tokens": len(tokens)}}
+    content = [
+        _entry(name(i), -0.5, [(name(i + j), -0.5 - j) for j in reversed(range(k))])
+        for i in range(len(tokens))
+    ]
+    return {
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "".join(tokens)},
+                "finish_reason": "stop",
+                "logprobs": {"content": content} if k >= 0 else None,
+            }
+        ],
+        "usage": {"prompt_tokens": 3, "completion_tokens": len(tokens)},
+    }
 
 
 def _teacher(handler: Callable[[httpx.Request], httpx.Response], **kw: Any) -> HTTPTeacher:
@@ -49,8 +64,12 @@ def test_chat_logprobs_with_token_ids() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
         seen.append(body)
-        return httpx.Response(200, json=_chat_answer(["a", "b"], body.get("top_logprobs", 0),
-                                                     ids=bool(body.get("return_tokens_as_token_ids"))))
+        return httpx.Response(
+            200,
+            json=_chat_answer(
+                ["a", "b"], body.get("top_logprobs", 0), ids=bool(body.get("return_tokens_as_token_ids"))
+            ),
+        )
 
     async def go() -> Any:
         teacher = _teacher(handler)
@@ -70,14 +89,27 @@ def test_chat_logprobs_with_token_ids() -> None:
 
 
 def test_completions_logprobs_as_strings() -> None:
-    answer = {"choices": [{"index": 1, "text": "B", "finish_reason": "length",
-                           "logprobs": {"tokens": ["B"], "token_logprobs": [-0.2],
-                                        "top_logprobs": [{"C": -3.0, "B": -0.2}]}},
-                          {"index": 0, "text": "A", "finish_reason": "stop", "logprobs": None}]}
+    answer = {
+        "choices": [
+            {
+                "index": 1,
+                "text": "B",
+                "finish_reason": "length",
+                "logprobs": {
+                    "tokens": ["B"],
+                    "token_logprobs": [-0.2],
+                    "top_logprobs": [{"C": -3.0, "B": -0.2}],
+                },
+            },
+            {"index": 0, "text": "A", "finish_reason": "stop", "logprobs": None},
+        ]
+    }
     generation = _run(_generate_raw(_teacher(lambda r: httpx.Response(200, json=answer))))
     first, second = generation.samples
     assert first.text == "A" and first.token_logprobs is None
-    assert second.tokens == ["B"] and second.top_tokens == [["B", "C"]] and second.top_logprobs == [[-0.2, -3.0]]
+    assert (
+        second.tokens == ["B"] and second.top_tokens == [["B", "C"]] and second.top_logprobs == [[-0.2, -3.0]]
+    )
     assert generation.completion_tokens == 1  # no usage in the answer: counted from tokens
 
 
@@ -111,17 +143,21 @@ def test_probe_steps_down_when_fields_are_rejected() -> None:
     assert caps.describe().startswith("text only")
 
 
-@pytest.mark.parametrize("status, headers, kind, text", [
-    (429, {"Retry-After": "3"}, RetryableTeacherError, "answered 429"),
-    (503, {}, RetryableTeacherError, "answered 503"),
-    (408, {}, RetryableTeacherError, "answered 408"),
-    (404, {}, RequestRejected, "answered 404: no such model"),
-    (401, {}, RequestRejected, "$MY_KEY"),
-])
+@pytest.mark.parametrize(
+    "status, headers, kind, text",
+    [
+        (429, {"Retry-After": "3"}, RetryableTeacherError, "answered 429"),
+        (503, {}, RetryableTeacherError, "answered 503"),
+        (408, {}, RetryableTeacherError, "answered 408"),
+        (404, {}, RequestRejected, "answered 404: no such model"),
+        (401, {}, RequestRejected, "$MY_KEY"),
+    ],
+)
 def test_failures_are_classified(status: int, headers: dict[str, str], kind: type, text: str) -> None:
-    teacher = _teacher(lambda r: httpx.Response(status, headers=headers,
-                                                json={"error": {"message": "no such model"}}),
-                       api_key_env="MY_KEY")
+    teacher = _teacher(
+        lambda r: httpx.Response(status, headers=headers, json={"error": {"message": "no such model"}}),
+        api_key_env="MY_KEY",
+    )
     with pytest.raises(kind, match=text.replace("$", r"\$")) as err:
         _run(teacher.request_json("POST", "chat/completions", {}))
     assert f"{URL}/chat/completions" in str(err.value)

@@ -37,7 +37,7 @@ def test_generate_returns_ids_pieces_logprobs_topk(teacher: LocalTeacher) -> Non
     for sample in gen.samples:
         ids = sample.token_ids or []
         assert len(sample.tokens) == len(ids) == len(sample.token_logprobs or []) == len(sample.top_ids or [])
-        logits = teacher.logits(torch.tensor([prompt + ids]))[0, len(prompt) - 1:-1]
+        logits = teacher.logits(torch.tensor([prompt + ids]))[0, len(prompt) - 1 : -1]
         expected = torch.log_softmax(logits, dim=-1)
         for pos, token in enumerate(ids):
             assert sample.token_logprobs[pos] == pytest.approx(float(expected[pos, token]), abs=1e-4)  # type: ignore[index]

@@ -36,7 +36,9 @@ def test_problems_are_multi_step_with_varied_wording() -> None:
 def test_worked_answer_by_hand() -> None:
     assert worked_answer(12, [("+", 7), ("-", 5)]) == ("12 + 7 = 19. 19 - 5 = 14. Answer: 14", "14")
     assert worked_answer(40, [("-", 25), ("+", 3), ("-", 18)]) == (
-        "40 - 25 = 15. 15 + 3 = 18. 18 - 18 = 0. Answer: 0", "0")
+        "40 - 25 = 15. 15 + 3 = 18. 18 - 18 = 0. Answer: 0",
+        "0",
+    )
 
 
 def test_split_of_is_a_function_of_the_chain() -> None:
@@ -45,21 +47,28 @@ def test_split_of_is_a_function_of_the_chain() -> None:
     assert found == {"train", "test"}
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("12 + 7 = 19. 19 - 5 = 14. Answer: 14", "14"),
-    ("Answer: 014", "14"),
-    ("answer is 7", "7"),
-    ("3 + 4 = 7. Answer: 6. Oops, Answer: 8", "8"),
-    ("12 + 7 = 19. 19 - 5 = 14.", None),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("12 + 7 = 19. 19 - 5 = 14. Answer: 14", "14"),
+        ("Answer: 014", "14"),
+        ("answer is 7", "7"),
+        ("3 + 4 = 7. Answer: 6. Oops, Answer: 8", "8"),
+        ("12 + 7 = 19. 19 - 5 = 14.", None),
+        ("", None),
+    ],
+)
 def test_extract_answer(text: str, expected: str | None) -> None:
     assert extract_answer(text) == expected
 
 
 def test_is_correct_only_looks_at_the_final_answer() -> None:
-    p = Problem("x", "Mia has 12 apples. She buys 7 more and gives 5 away. How many apples does she have now?",
-                "12 + 7 = 19. 19 - 5 = 14. Answer: 14", "14")
+    p = Problem(
+        "x",
+        "Mia has 12 apples. She buys 7 more and gives 5 away. How many apples does she have now?",
+        "12 + 7 = 19. 19 - 5 = 14. Answer: 14",
+        "14",
+    )
     assert is_correct("12 + 7 = 19. 19 - 5 = 14. Answer: 14", p)
     assert is_correct("wrong steps 1 + 1 = 3. Answer: 14", p)
     assert not is_correct("12 + 7 = 19. 19 - 5 = 13. Answer: 13", p)

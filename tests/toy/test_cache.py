@@ -15,6 +15,7 @@ def _writer(calls: list[int]):
     def build(tmp: Path) -> None:
         calls.append(1)
         (tmp / "weights.bin").write_bytes(b"\x01" * 100)
+
     return build
 
 

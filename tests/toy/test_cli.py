@@ -18,12 +18,18 @@ runner = CliRunner()
 def test_help_has_examples() -> None:
     for command in ("teacher", "student", "prompts"):
         result = runner.invoke(app, ["toy", command, "--help"])
-        assert result.exit_code == 0 and "Examples" in result.output and f"distillab toy {command}" in result.output
+        assert (
+            result.exit_code == 0
+            and "Examples" in result.output
+            and f"distillab toy {command}" in result.output
+        )
 
 
 def test_prompts_command(tmp_path: Path) -> None:
     out = tmp_path / "prompts.jsonl"
-    result = runner.invoke(app, ["toy", "prompts", "--task", "arith", "--split", "test", "--n", "7", "--out", str(out)])
+    result = runner.invoke(
+        app, ["toy", "prompts", "--task", "arith", "--split", "test", "--n", "7", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 7 and rows[0]["messages"][0]["role"] == "user"
@@ -31,23 +37,67 @@ def test_prompts_command(tmp_path: Path) -> None:
 
 def test_teacher_then_student(tmp_path: Path) -> None:
     teacher = tmp_path / "teacher"
-    args = ["toy", "teacher", "--task", "arith", "--size", "tiny", "--steps", "2", "--batch-size", "4",
-            "--eval-size", "0", "--threads", "1", "--out", str(teacher)]
+    args = [
+        "toy",
+        "teacher",
+        "--task",
+        "arith",
+        "--size",
+        "tiny",
+        "--steps",
+        "2",
+        "--batch-size",
+        "4",
+        "--eval-size",
+        "0",
+        "--threads",
+        "1",
+        "--out",
+        str(teacher),
+    ]
     assert runner.invoke(app, args).exit_code == 0
     assert json.loads((teacher / "toy_info.json").read_text())["steps_done"] == 2
     again = runner.invoke(app, args)
     assert isinstance(again.exception, ConfigError) and "--force" in str(again.exception)
     assert runner.invoke(app, [*args, "--force"]).exit_code == 0
-    result = runner.invoke(app, ["toy", "student", "--like", str(teacher), "--out", str(tmp_path / "student")])
+    result = runner.invoke(
+        app, ["toy", "student", "--like", str(teacher), "--out", str(tmp_path / "student")]
+    )
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "student" / "toy_info.json").read_text())["ratio"] <= 0.25
 
 
 def test_bad_input_exits_1_with_the_field_named(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "distillab.cli.main", "toy", "prompts", "--task", "poetry",
-                             "--out", str(tmp_path / "p.jsonl")], capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "distillab.cli.main",
+            "toy",
+            "prompts",
+            "--task",
+            "poetry",
+            "--out",
+            str(tmp_path / "p.jsonl"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1
     assert "task" in result.stderr and "poetry" in result.stderr
-    result = subprocess.run([sys.executable, "-m", "distillab.cli.main", "toy", "student", "--like",
-                             str(tmp_path / "missing"), "--out", str(tmp_path / "s")], capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "distillab.cli.main",
+            "toy",
+            "student",
+            "--like",
+            str(tmp_path / "missing"),
+            "--out",
+            str(tmp_path / "s"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1 and "config.json" in result.stderr

@@ -17,8 +17,11 @@ from distillab.toy.prompts import prompt_rows, write_rows
 def test_arith_rows_carry_the_final_answer(tmp_path: Path) -> None:
     rows = prompt_rows("arith", "test", 5, seed=0)
     first = problems("test", 5, seed=0)[0]
-    assert rows[0] == {"id": first.id, "messages": [{"role": "user", "content": first.prompt}],
-                       "answer": first.final}
+    assert rows[0] == {
+        "id": first.id,
+        "messages": [{"role": "user", "content": first.prompt}],
+        "answer": first.final,
+    }
     path = write_rows(rows, tmp_path / "p.jsonl")
     assert [json.loads(line) for line in path.read_text().splitlines()] == rows
 

@@ -10,7 +10,9 @@ CORPUS = ["Mia has 12 apples. She buys 7 more and gives 5 away.", "Return the va
 def test_numbers_are_whole_tokens_with_a_big_enough_vocab() -> None:
     tokenizer = build_tokenizer(CORPUS, vocab_size=512)
     assert whole_numbers(tokenizer)
-    pieces = tokenizer.convert_ids_to_tokens(tokenizer("12 + 7 = 19. In 1024", add_special_tokens=False)["input_ids"])
+    pieces = tokenizer.convert_ids_to_tokens(
+        tokenizer("12 + 7 = 19. In 1024", add_special_tokens=False)["input_ids"]
+    )
     assert pieces[0] == "12" and {"Ġ7", "Ġ19", "Ġ10", "24"} <= set(pieces) and "Ġ1" not in pieces
 
 
@@ -18,8 +20,9 @@ def test_round_trip_and_chat_template() -> None:
     tokenizer = build_tokenizer(CORPUS, vocab_size=512)
     text = "Ünïcode, tabs\tand 3.14159 — all back."
     assert tokenizer.decode(tokenizer(text, add_special_tokens=False)["input_ids"]) == text
-    chat = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False,
-                                         add_generation_prompt=True)
+    chat = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True
+    )
     assert chat == "<|user|>\nhi<|end|>\n<|assistant|>\n"
 
 

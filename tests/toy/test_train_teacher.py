@@ -39,8 +39,12 @@ def test_saved_dir_loads_and_chats(tiny_teacher: tuple[Path, dict]) -> None:
     tokenizer = AutoTokenizer.from_pretrained(out)
     end_ids = {tokenizer.convert_tokens_to_ids(t) for t in ("<|endoftext|>", "<|end|>")}
     assert set(model.generation_config.eos_token_id) == end_ids
-    ids = tokenizer.apply_chat_template([{"role": "user", "content": "Mia has 3 apples."}],
-                                        add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    ids = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "Mia has 3 apples."}],
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
+    )
     out_ids = model.generate(**ids, max_new_tokens=5, do_sample=False)
     assert out_ids.shape[1] > ids["input_ids"].shape[1]
 

@@ -27,7 +27,6 @@ N_PROMPTS = 40
 HELD_OUT = 12
 
 
-
 @pytest.fixture(scope="session")
 def world(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> World:
     root = tmp_path_factory.mktemp("train_world")
@@ -59,8 +58,16 @@ def world(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Wor
         await local.aclose()
         return [g.samples[0].token_ids or [] for g in generations]
 
-    held_out = [(local.engine.encode_chat(chat(i)) + ids, len(local.engine.encode_chat(chat(i))))
-                for i, ids in zip(indices, asyncio.run(sample()))]
-    return World(root, root / "teacher", root / "student", prompts,
-                 harvest(root / "teacher", prompts, root / "h-ids"),
-                 harvest(root / "teacher", prompts, root / "h-text", mode="text"), held_out)
+    held_out = [
+        (local.engine.encode_chat(chat(i)) + ids, len(local.engine.encode_chat(chat(i))))
+        for i, ids in zip(indices, asyncio.run(sample()))
+    ]
+    return World(
+        root,
+        root / "teacher",
+        root / "student",
+        prompts,
+        harvest(root / "teacher", prompts, root / "h-ids"),
+        harvest(root / "teacher", prompts, root / "h-text", mode="text"),
+        held_out,
+    )

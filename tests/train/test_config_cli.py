@@ -30,8 +30,17 @@ def test_cli_flags_map_one_to_one_onto_config_fields() -> None:
 
 def test_all_problems_reported_together(world: World, tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
-        TrainConfig(student=world.student, data=world.harvest, out=tmp_path / "o", loss="kl", kd_weight=1.5,
-                    temperature=0, batch_size=0, on_policy=0.5, eval_fraction=0.9)
+        TrainConfig(
+            student=world.student,
+            data=world.harvest,
+            out=tmp_path / "o",
+            loss="kl",
+            kd_weight=1.5,
+            temperature=0,
+            batch_size=0,
+            on_policy=0.5,
+            eval_fraction=0.9,
+        )
     problems = err.value.problems
     assert len(problems) == 6
     for flag in ("--loss", "--kd-weight", "--temperature", "--batch-size", "--on-policy", "--eval-fraction"):
@@ -47,8 +56,15 @@ def test_out_with_a_run_needs_resume(world: World, tmp_path: Path) -> None:
 
 
 def test_reproduce_command_lists_changed_flags(world: World, tmp_path: Path) -> None:
-    config = TrainConfig(student=world.student, data=world.harvest, out=tmp_path / "o", loss="gjsd", beta=0.2,
-                         bf16=False, progress=False)
+    config = TrainConfig(
+        student=world.student,
+        data=world.harvest,
+        out=tmp_path / "o",
+        loss="gjsd",
+        beta=0.2,
+        bf16=False,
+        progress=False,
+    )
     line = command(config.to_dict())
     assert line.startswith(f"distillab train --student {world.student} --data {world.harvest}")
     assert "--loss gjsd --beta 0.2" in line and "--no-bf16" in line and "progress" not in line
@@ -66,8 +82,9 @@ def _cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
     return int(exit_.value.code or 0)
 
 
-def test_cli_bad_input_exits_1(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_bad_input_exits_1(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     base = ["--student", str(world.student), "--out", str(tmp_path / "o"), "--no-progress"]
     assert _cli(monkeypatch, *base, "--data", str(world.text_harvest), "--loss", "fkl") == 1
     assert _flat("losses that work: sft") in _flat(capsys.readouterr().err)
@@ -78,13 +95,30 @@ def test_cli_bad_input_exits_1(world: World, tmp_path: Path, monkeypatch: pytest
     assert _flat(f"{tmp_path / 'empty' / 'manifest.json'}: not found") in _flat(capsys.readouterr().err)
     (tmp_path / "empty" / "manifest.json").write_text("{}")
     assert _cli(monkeypatch, *base, "--data", str(tmp_path / "empty")) == 1
-    assert _flat(f"{tmp_path / 'empty' / 'data'}: no *.parquet record files") in _flat(capsys.readouterr().err)
+    assert _flat(f"{tmp_path / 'empty' / 'data'}: no *.parquet record files") in _flat(
+        capsys.readouterr().err
+    )
 
 
-def test_cli_trains(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                    capsys: pytest.CaptureFixture[str]) -> None:
-    code = _cli(monkeypatch, "--student", str(world.student), "--data", str(world.harvest), "--out",
-                str(tmp_path / "o"), "--loss", "skl", "--alpha", "0.2", "--max-steps", "3", "--no-progress")
+def test_cli_trains(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = _cli(
+        monkeypatch,
+        "--student",
+        str(world.student),
+        "--data",
+        str(world.harvest),
+        "--out",
+        str(tmp_path / "o"),
+        "--loss",
+        "skl",
+        "--alpha",
+        "0.2",
+        "--max-steps",
+        "3",
+        "--no-progress",
+    )
     assert code == 0 and "trained 3 steps" in capsys.readouterr().out
     record = json.loads((tmp_path / "o" / "distillab_train.json").read_text())
     assert record["loss"]["params"] == {"alpha": 0.2}

@@ -50,8 +50,13 @@ P_TEACHER = [0.5, 0.3, 0.2]
 Q_STUDENT = [0.1, 0.6, 0.3]
 
 
-def _random(b: int = 3, t: int = 5, v: int = 11, seed: int = 0, dtype: torch.dtype = torch.float64,
-            ) -> tuple[Tensor, Tensor, Tensor]:
+def _random(
+    b: int = 3,
+    t: int = 5,
+    v: int = 11,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float64,
+) -> tuple[Tensor, Tensor, Tensor]:
     g = torch.Generator().manual_seed(seed)
     student = (3 * torch.randn(b, t, v, generator=g)).to(dtype)
     teacher = (3 * torch.randn(b, t, v, generator=g)).to(dtype)
@@ -77,6 +82,7 @@ def _hand_pair() -> tuple[Tensor, Tensor, Tensor]:
 
 # --- references at the limits -------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("temperature", [0.7, 1.0, 2.0])
 def test_gjsd_at_beta_0_and_1_is_forward_and_reverse_kl(temperature: float) -> None:
     s, t, m = _random()
@@ -84,8 +90,9 @@ def test_gjsd_at_beta_0_and_1_is_forward_and_reverse_kl(temperature: float) -> N
     assert torch.allclose(gjsd(s, t, m, beta=0.0, temperature=temperature), fkl)
     assert torch.allclose(gjsd(s, t, m, beta=1.0, temperature=temperature), rkl)
     ids, lp = _full_topk(t)
-    assert torch.allclose(gjsd_topk(s, ids[..., :4], lp[..., :4], m, beta=0.0),
-                          forward_kl_topk(s, ids[..., :4], lp[..., :4], m))
+    assert torch.allclose(
+        gjsd_topk(s, ids[..., :4], lp[..., :4], m, beta=0.0), forward_kl_topk(s, ids[..., :4], lp[..., :4], m)
+    )
 
 
 def test_gjsd_half_matches_hand_computed_jensen_shannon() -> None:
@@ -121,8 +128,9 @@ def test_forward_kl_is_zero_on_identical_nonnegative_and_matches_torch() -> None
         s, t, m = _random(seed=seed)
         value = forward_kl(s, t, m)
         assert value.item() >= 0
-        per_token = F.kl_div(torch.log_softmax(s, -1), torch.log_softmax(t, -1), log_target=True,
-                             reduction="none").sum(-1)
+        per_token = F.kl_div(
+            torch.log_softmax(s, -1), torch.log_softmax(t, -1), log_target=True, reduction="none"
+        ).sum(-1)
         assert torch.allclose(value, per_token[m].mean())
 
 
@@ -134,6 +142,7 @@ def test_sft_matches_cross_entropy_with_ignore_index() -> None:
 
 
 # --- top-k with a tail bucket -------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("temperature", [1.0, 2.5])
@@ -204,6 +213,7 @@ def test_topk_student_equal_to_teacher_scores_zero(name: str, temperature: float
 
 # --- chunked full-vocabulary path ----------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("chunk_size", [1, 4, 1000])
 def test_chunked_equals_unchunked_values_and_gradients(name: str, chunk_size: int) -> None:
@@ -236,6 +246,7 @@ def test_chunked_without_grad_builds_no_gradient() -> None:
 
 
 # --- empty masks, masked positions, -inf, dtypes, gradients ---------------------------------------
+
 
 def _all_forms(name: str, s: Tensor, t: Tensor, m: Tensor) -> list[Tensor]:
     dense, topk = DIVERGENCES[name]
@@ -332,6 +343,7 @@ def test_gradient_reaches_student_logits(name: str) -> None:
 
 # --- temperature ----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", NAMES)
 def test_temperature_divides_both_sides_and_ignores_teacher_shift(name: str) -> None:
     dense, _ = DIVERGENCES[name]
@@ -349,6 +361,7 @@ def test_high_temperature_flattens_both_sides() -> None:
 
 # --- registry -------------------------------------------------------------------------------------
 
+
 def test_losses_dict_names_and_signals() -> None:
     assert set(LOSSES) == {"sft", "fkl", "rkl", "gjsd", "skl", "tv"}
     assert losses_for("text") == ["sft"]
@@ -362,6 +375,7 @@ def test_losses_dict_names_and_signals() -> None:
 
 
 # --- peer check against TRL ----------------------------------------------------------------------
+
 
 def _trl_generalized_jsd() -> Callable[..., Tensor]:
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")

@@ -49,8 +49,9 @@ def other_student(world: World) -> Path:
     return out
 
 
-def test_different_tokenizer_on_topk_harvest_is_a_config_error(world: World, other_student: Path,
-                                                               tmp_path: Path) -> None:
+def test_different_tokenizer_on_topk_harvest_is_a_config_error(
+    world: World, other_student: Path, tmp_path: Path
+) -> None:
     with pytest.raises(ConfigError) as err:
         train(world, tmp_path / "x", student=other_student, loss="fkl")
     message = str(err.value)
@@ -59,8 +60,9 @@ def test_different_tokenizer_on_topk_harvest_is_a_config_error(world: World, oth
     assert result.steps == 3
 
 
-def test_different_tokenizer_with_online_teacher_is_a_config_error(world: World, other_student: Path,
-                                                                   tmp_path: Path) -> None:
+def test_different_tokenizer_with_online_teacher_is_a_config_error(
+    world: World, other_student: Path, tmp_path: Path
+) -> None:
     with pytest.raises(ConfigError) as err:
         train(world, tmp_path / "x", student=other_student, teacher=world.teacher, loss="rkl")
     message = str(err.value)
@@ -81,11 +83,13 @@ def test_padded_teacher_vocabulary_goes_to_the_tail(world: World, tmp_path: Path
 def test_online_teacher_with_padded_vocabulary(world: World, tmp_path: Path, padded: str) -> None:
     teacher = _pad(world.teacher, tmp_path / "t", copy_rows=False) if padded == "teacher" else world.teacher
     student = _pad(world.student, tmp_path / "s", copy_rows=False) if padded == "student" else world.student
-    result, log = train(world, tmp_path / "kd", student=student, teacher=teacher, data=world.text_harvest,
-                        max_steps=4)
+    result, log = train(
+        world, tmp_path / "kd", student=student, teacher=teacher, data=world.text_harvest, max_steps=4
+    )
     assert "distilling on the 400 ids both have" in log and result.steps == 4
     assert AutoModelForCausalLM.from_pretrained(tmp_path / "kd").config.vocab_size == (
-        PADDED if padded == "student" else 400)
+        PADDED if padded == "student" else 400
+    )
 
 
 def test_topk_given_as_token_strings_is_mapped_to_ids(world: World, tmp_path: Path) -> None:

@@ -22,8 +22,17 @@ from distillab.train.trainer import TrainResult, run_train
 
 def train(world: World, out: Path, **kw: Any) -> tuple[TrainResult, str]:
     """Train with small, fast defaults; returns the result and what was printed."""
-    settings: dict[str, Any] = dict(student=world.student, data=world.harvest, out=out, loss="fkl", lr=1e-2,
-                                    max_steps=30, batch_size=8, eval_fraction=0.1, progress=False)
+    settings: dict[str, Any] = dict(
+        student=world.student,
+        data=world.harvest,
+        out=out,
+        loss="fkl",
+        lr=1e-2,
+        max_steps=30,
+        batch_size=8,
+        eval_fraction=0.1,
+        progress=False,
+    )
     settings.update(kw)
     buffer = io.StringIO()
     result = run_train(TrainConfig(**settings), console=Console(file=buffer, width=300))
@@ -46,8 +55,13 @@ def test_topk_kd_moves_student_toward_teacher(world: World, tmp_path: Path) -> N
     record = json.loads((tmp_path / "kd" / "distillab_train.json").read_text())
     assert record["teacher"]["name"] == "teacher" and record["dataset"]["signal"] == "topk"
     assert len(record["dataset"]["manifest_sha256"]) == 64 and record["steps"] == 40
-    assert record["loss"] == {"name": "fkl", "params": {}, "temperature": 1.0, "kd_weight": 0.5,
-                              "signal": "topk"}
+    assert record["loss"] == {
+        "name": "fkl",
+        "params": {},
+        "temperature": 1.0,
+        "kd_weight": 0.5,
+        "signal": "topk",
+    }
     assert record["tokens_seen"] == result.tokens > 0 and record["eval"]["kd"] > 0 and record["seconds"] > 0
     assert record["encoding"]["exact_records"] >= 0.9 * record["dataset"]["records"]
     assert "distilled from teacher" in (tmp_path / "kd" / "README.md").read_text()
@@ -102,8 +116,18 @@ def test_lora_saves_merged_model_and_adapter(world: World, tmp_path: Path) -> No
 def test_online_teacher_reduces_kl(world: World, tmp_path: Path, on_policy: float) -> None:
     teacher = world.teacher_model()
     kl_before, _ = closeness(AutoModelForCausalLM.from_pretrained(world.student), teacher, world.held_out)
-    result, _ = train(world, tmp_path / "online", data=world.text_harvest, teacher=world.teacher, loss="fkl",
-                      kd_weight=1.0, on_policy=on_policy, max_new_tokens=10, chunk_size=16, max_steps=25)
+    result, _ = train(
+        world,
+        tmp_path / "online",
+        data=world.text_harvest,
+        teacher=world.teacher,
+        loss="fkl",
+        kd_weight=1.0,
+        on_policy=on_policy,
+        max_new_tokens=10,
+        chunk_size=16,
+        max_steps=25,
+    )
     trained = AutoModelForCausalLM.from_pretrained(tmp_path / "online")
     kl_after, _ = closeness(trained, teacher, world.held_out)
     assert kl_after < 0.85 * kl_before, (kl_before, kl_after)
@@ -118,7 +142,11 @@ def test_scale_warning_printed_once(world: World, tmp_path: Path) -> None:
 
 def test_student_saved_back_in_its_own_dtype(world: World, tmp_path: Path) -> None:
     AutoModelForCausalLM.from_pretrained(world.student).to(torch.bfloat16).save_pretrained(tmp_path / "bf16")
-    shutil.copytree(world.student, tmp_path / "bf16", dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("config.json", "*.safetensors"))
+    shutil.copytree(
+        world.student,
+        tmp_path / "bf16",
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns("config.json", "*.safetensors"),
+    )
     train(world, tmp_path / "out", student=tmp_path / "bf16", max_steps=2)
     assert {t.dtype for t in load_file(tmp_path / "out" / "model.safetensors").values()} == {torch.bfloat16}

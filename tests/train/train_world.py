@@ -46,8 +46,9 @@ def harvest(teacher_dir: Path, prompts: Path, out: Path, mode: str = "ids", **pa
     local = LocalTeacher.from_pretrained(teacher_dir, device="cpu")
     teacher = local if mode == "ids" else _Wrapped(local, mode)
     settings: dict[str, Any] = {"n": 2, "max_tokens": 14, "top_logprobs": 20, "seed": 0, **params}
-    config = HarvestConfig(teacher=str(teacher_dir), prompts=prompts, out=out, progress=False, concurrency=64,
-                           **settings)
+    config = HarvestConfig(
+        teacher=str(teacher_dir), prompts=prompts, out=out, progress=False, concurrency=64, **settings
+    )
 
     async def run() -> None:
         try:
@@ -75,14 +76,15 @@ class World:
 
 
 @torch.no_grad()
-def closeness(student: PreTrainedModel, teacher: PreTrainedModel,
-              sequences: list[tuple[list[int], int]]) -> tuple[float, float]:
+def closeness(
+    student: PreTrainedModel, teacher: PreTrainedModel, sequences: list[tuple[list[int], int]]
+) -> tuple[float, float]:
     """(mean KL(teacher || student), top-1 agreement) over the completion positions of ``sequences``."""
     kls, agree, count = 0.0, 0, 0
     for ids, n_prompt in sequences:
         x = torch.tensor([ids])
-        t = torch.log_softmax(teacher(x).logits[0, n_prompt - 1:-1].float(), -1)
-        s = torch.log_softmax(student(x).logits[0, n_prompt - 1:-1].float(), -1)[:, :t.shape[-1]]
+        t = torch.log_softmax(teacher(x).logits[0, n_prompt - 1 : -1].float(), -1)
+        s = torch.log_softmax(student(x).logits[0, n_prompt - 1 : -1].float(), -1)[:, : t.shape[-1]]
         kls += float((t.exp() * (t - s)).sum())
         agree += int((t.argmax(-1) == s.argmax(-1)).sum())
         count += t.shape[0]

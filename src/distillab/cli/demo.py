@@ -38,42 +38,72 @@ Examples:
 
 def demo(
     out: Path = typer.Option(DEFAULT_OUT, "--out", help="Directory for everything the demo writes."),
-    defense: str = typer.Option(DEFAULT_DEFENSES, "--defense",
-                                help=DEFENSE_HELP),
-    campaign_queries: int = typer.Option(default_of(ContestConfig, "campaign_queries"), "--campaign-queries",
-                                         min=1, help=_h(ContestConfig, "campaign_queries")),
-    campaign_accounts: int = typer.Option(default_of(ContestConfig, "campaign_accounts"), "--campaign-accounts",
-                                          min=1, help=_h(ContestConfig, "campaign_accounts")),
-    honest_requests: int = typer.Option(default_of(ContestConfig, "honest_requests"), "--honest-requests",
-                                        min=0, help=_h(ContestConfig, "honest_requests")),
-    steps: int = typer.Option(default_of(ContestConfig, "steps"), "--steps", min=1,
-                              help=_h(ContestConfig, "steps")),
-    eval_items: int = typer.Option(default_of(ContestConfig, "eval_items"), "--eval-items", min=1,
-                                   help=_h(ContestConfig, "eval_items")),
+    defense: str = typer.Option(DEFAULT_DEFENSES, "--defense", help=DEFENSE_HELP),
+    campaign_queries: int = typer.Option(
+        default_of(ContestConfig, "campaign_queries"),
+        "--campaign-queries",
+        min=1,
+        help=_h(ContestConfig, "campaign_queries"),
+    ),
+    campaign_accounts: int = typer.Option(
+        default_of(ContestConfig, "campaign_accounts"),
+        "--campaign-accounts",
+        min=1,
+        help=_h(ContestConfig, "campaign_accounts"),
+    ),
+    honest_requests: int = typer.Option(
+        default_of(ContestConfig, "honest_requests"),
+        "--honest-requests",
+        min=0,
+        help=_h(ContestConfig, "honest_requests"),
+    ),
+    steps: int = typer.Option(
+        default_of(ContestConfig, "steps"), "--steps", min=1, help=_h(ContestConfig, "steps")
+    ),
+    eval_items: int = typer.Option(
+        default_of(ContestConfig, "eval_items"), "--eval-items", min=1, help=_h(ContestConfig, "eval_items")
+    ),
     seed: int = typer.Option(0, "--seed", help=_h(ContestConfig, "seed")),
-    distill_only: bool = typer.Option(False, "--distill-only", help="Run only the distillation path: serve the "
-                                      "teacher, harvest, train and evaluate a student (no gateway, no contest)."),
-    prompts: int = typer.Option(3000, "--prompts", min=1, help="With --distill-only: arith prompts to harvest."),
+    distill_only: bool = typer.Option(
+        False,
+        "--distill-only",
+        help="Run only the distillation path: serve the "
+        "teacher, harvest, train and evaluate a student (no gateway, no contest).",
+    ),
+    prompts: int = typer.Option(
+        3000, "--prompts", min=1, help="With --distill-only: arith prompts to harvest."
+    ),
 ) -> None:
     if distill_only:
         _distill_only(out, prompts, steps, eval_items)
         return
     from distillab.demo.contest import run_contest
 
-    config = ContestConfig(out=out, defenses=defense, campaign_queries=campaign_queries,  # type: ignore[arg-type]
-                           campaign_accounts=campaign_accounts, honest_requests=honest_requests, steps=steps,
-                           eval_items=eval_items, seed=seed)
+    config = ContestConfig(
+        out=out,
+        defenses=defense,
+        campaign_queries=campaign_queries,  # type: ignore[arg-type]
+        campaign_accounts=campaign_accounts,
+        honest_requests=honest_requests,
+        steps=steps,
+        eval_items=eval_items,
+        seed=seed,
+    )
     summary = run_contest(config)
-    print(f"score: {summary['metric']}. Teacher {_pct(summary['teacher']['score'])}; control student "
-          f"{_pct(summary['control']['score'])}; untrained {_pct(summary['untrained_student_score'])}")
+    print(
+        f"score: {summary['metric']}. Teacher {_pct(summary['teacher']['score'])}; control student "
+        f"{_pct(summary['control']['score'])}; untrained {_pct(summary['untrained_student_score'])}"
+    )
     for name, round_ in summary["rounds"].items():
         metrics = round_["detect"].get("metrics") or {}
         radio: dict[str, Any] = next(iter(round_["proof"]["radioactivity"]), {})
-        print(f"defense {name}: attacker's student {_pct(round_['student_score'])} from "
-              f"{round_['campaign']['answered']} answers ({round_['campaign']['degraded']} degraded); "
-              f"flagged live {sum(f['campaign'] for f in round_['flags'])}/{round_['campaign']['accounts']} "
-              f"campaign accounts; offline recall {_pct(metrics.get('recall'))}; radioactivity "
-              f"p = {radio.get('p_value', float('nan')):.2g}")
+        print(
+            f"defense {name}: attacker's student {_pct(round_['student_score'])} from "
+            f"{round_['campaign']['answered']} answers ({round_['campaign']['degraded']} degraded); "
+            f"flagged live {sum(f['campaign'] for f in round_['flags'])}/{round_['campaign']['accounts']} "
+            f"campaign accounts; offline recall {_pct(metrics.get('recall'))}; radioactivity "
+            f"p = {radio.get('p_value', float('nan')):.2g}"
+        )
     control_radio: dict[str, Any] = next(iter(summary["control"]["proof"]["radioactivity"]), {})
     print(f"control student radioactivity p = {control_radio.get('p_value', float('nan')):.2g}")
     print(f"demo finished in {summary['seconds']:.0f}s; report: {summary['report']}")
@@ -87,9 +117,11 @@ def _distill_only(out: Path, prompts: int, steps: int, eval_items: int) -> None:
     from distillab.demo import DemoConfig, run_demo
 
     summary = run_demo(DemoConfig(out=out, prompts=prompts, steps=steps, eval_items=eval_items))
-    print(f"teacher accuracy {_pct(summary['teacher_accuracy'])}; student {_pct(summary['student_accuracy'])} "
-          f"(untrained {_pct(summary['untrained_student_accuracy'])}); token agreement with the teacher "
-          f"{_pct(summary['student_token_agreement'])} (untrained "
-          f"{_pct(summary['untrained_student_token_agreement'])})")
+    print(
+        f"teacher accuracy {_pct(summary['teacher_accuracy'])}; student {_pct(summary['student_accuracy'])} "
+        f"(untrained {_pct(summary['untrained_student_accuracy'])}); token agreement with the teacher "
+        f"{_pct(summary['student_token_agreement'])} (untrained "
+        f"{_pct(summary['untrained_student_token_agreement'])})"
+    )
     print(f"demo finished in {summary['seconds']:.0f}s from {summary['teacher_queries']} teacher queries")
     print(f"report: {summary['report']}")

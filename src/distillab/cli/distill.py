@@ -53,26 +53,38 @@ def _parse_sets(items: list[str]) -> dict[str, dict[str, Any]]:
         key, sep, raw = item.partition("=")
         stage, dot, name = key.partition(".")
         if not sep or not dot or stage not in ("generate", "train", "eval") or not name:
-            raise ConfigError(f"--set {item!r}: expected STAGE.OPTION=VALUE with STAGE generate, train or eval")
+            raise ConfigError(
+                f"--set {item!r}: expected STAGE.OPTION=VALUE with STAGE generate, train or eval"
+            )
         sections.setdefault(stage, {})[name] = yaml.safe_load(raw)
     return sections
 
 
 def distill(
-    config: Optional[Path] = typer.Option(None, "--config", help="YAML or TOML file with any of these options."),
-    teacher: Optional[str] = typer.Option(None, "--teacher", help="Teacher: a model directory or a base URL."),
+    config: Optional[Path] = typer.Option(
+        None, "--config", help="YAML or TOML file with any of these options."
+    ),
+    teacher: Optional[str] = typer.Option(
+        None, "--teacher", help="Teacher: a model directory or a base URL."
+    ),
     student: Optional[Path] = typer.Option(None, "--student", help="Student model directory to start from."),
     prompts: Optional[Path] = typer.Option(None, "--prompts", help="Prompt file (.jsonl, .csv, .parquet)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Run directory."),
-    loss: Optional[str] = typer.Option(None, "--loss", help="Training loss (default fkl; sft for text-only "
-                                                                 "teachers)."),
-    task: Optional[str] = typer.Option(None, "--task", help="Evaluation task: arith, text or a .jsonl file "
-                                                                 "(default arith)."),
+    loss: Optional[str] = typer.Option(
+        None, "--loss", help="Training loss (default fkl; sft for text-only teachers)."
+    ),
+    task: Optional[str] = typer.Option(
+        None, "--task", help="Evaluation task: arith, text or a .jsonl file (default arith)."
+    ),
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="generate: most tokens per answer."),
     concurrency: Optional[int] = typer.Option(None, "--concurrency", help="generate: requests in flight."),
-    terms: Optional[str] = typer.Option(None, "--terms", help="generate: the teacher's terms of use, recorded."),
+    terms: Optional[str] = typer.Option(
+        None, "--terms", help="generate: the teacher's terms of use, recorded."
+    ),
     epochs: Optional[float] = typer.Option(None, "--epochs", help="train: passes over the harvest."),
-    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="train: optimizer steps (over --epochs)."),
+    max_steps: Optional[int] = typer.Option(
+        None, "--max-steps", help="train: optimizer steps (over --epochs)."
+    ),
     lr: Optional[float] = typer.Option(None, "--lr", help="train: peak learning rate."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="train: sequences per micro-batch."),
     kd_weight: Optional[float] = typer.Option(None, "--kd-weight", help="train: W in (1-W)*CE + W*T^2*KD."),
@@ -88,18 +100,36 @@ def distill(
     sections = _parse_sets(sets)
     stage_flags: dict[str, dict[str, Any]] = {
         "generate": {"max_tokens": max_tokens, "concurrency": concurrency, "terms": terms},
-        "train": {"epochs": epochs, "max_steps": max_steps, "lr": lr, "batch_size": batch_size,
-                  "kd_weight": kd_weight},
-        "eval": {"n": eval_n}}
+        "train": {
+            "epochs": epochs,
+            "max_steps": max_steps,
+            "lr": lr,
+            "batch_size": batch_size,
+            "kd_weight": kd_weight,
+        },
+        "eval": {"n": eval_n},
+    }
     for stage, values in stage_flags.items():
         given = {k: v for k, v in values.items() if v is not None}
         if given:
             sections[stage] = {**given, **sections.get(stage, {})}
-    resolved = resolve(config, {"teacher": teacher, "student": student, "prompts": prompts, "out": out,
-                                "loss": loss, "task": task, **sections})
+    resolved = resolve(
+        config,
+        {
+            "teacher": teacher,
+            "student": student,
+            "prompts": prompts,
+            "out": out,
+            "loss": loss,
+            "task": task,
+            **sections,
+        },
+    )
     result = run_distill(resolved, until=until, progress=progress)
-    print(f"stages run: {', '.join(result.ran) or 'none'}; skipped (already done): "
-          f"{', '.join(result.skipped) or 'none'}")
+    print(
+        f"stages run: {', '.join(result.ran) or 'none'}; skipped (already done): "
+        f"{', '.join(result.skipped) or 'none'}"
+    )
     if result.report:
         from distillab.cli.eval import summary
 

@@ -64,10 +64,23 @@ def eval_command(
 ) -> None:
     from distillab.evaluate import EvalConfig, run_eval  # keeps `distillab --help` fast
 
-    config = EvalConfig(model=model, out=out, task=task, checker=checker, teacher=teacher, baseline=baseline,
-                        data=data, n=n, max_tokens=max_tokens, top_logprobs=top_logprobs,
-                        speed_requests=speed_requests, concurrency=concurrency, api_key_env=api_key_env,
-                        seed=seed, progress=progress)
+    config = EvalConfig(
+        model=model,
+        out=out,
+        task=task,
+        checker=checker,
+        teacher=teacher,
+        baseline=baseline,
+        data=data,
+        n=n,
+        max_tokens=max_tokens,
+        top_logprobs=top_logprobs,
+        speed_requests=speed_requests,
+        concurrency=concurrency,
+        api_key_env=api_key_env,
+        seed=seed,
+        progress=progress,
+    )
     report = run_eval(config)
     print(summary(report))
     print(f"report: {out / 'report.html'}")

@@ -72,19 +72,43 @@ def generate(
     from distillab.data.harvest import run_harvest  # keeps `distillab --help` fast
 
     config = HarvestConfig(
-        teacher=teacher, prompts=prompts, out=out, n=n, temperature=temperature, top_p=top_p,
-        max_tokens=max_tokens, stop=tuple(stop or ()), seed=seed, top_logprobs=top_logprobs, model=model,
-        api_key_env=api_key_env, concurrency=concurrency, rpm=rpm, tpm=tpm, timeout=timeout,
-        max_retries=max_retries, retry_base_delay=retry_base_delay, retry_max_delay=retry_max_delay,
-        price_in=price_in, price_out=price_out, budget_usd=budget_usd, terms=terms, dry_run=dry_run,
-        overwrite=overwrite, progress=progress,
+        teacher=teacher,
+        prompts=prompts,
+        out=out,
+        n=n,
+        temperature=temperature,
+        top_p=top_p,
+        max_tokens=max_tokens,
+        stop=tuple(stop or ()),
+        seed=seed,
+        top_logprobs=top_logprobs,
+        model=model,
+        api_key_env=api_key_env,
+        concurrency=concurrency,
+        rpm=rpm,
+        tpm=tpm,
+        timeout=timeout,
+        max_retries=max_retries,
+        retry_base_delay=retry_base_delay,
+        retry_max_delay=retry_max_delay,
+        price_in=price_in,
+        price_out=price_out,
+        budget_usd=budget_usd,
+        terms=terms,
+        dry_run=dry_run,
+        overwrite=overwrite,
+        progress=progress,
     )
     result = run_harvest(config)
     if result.estimate is not None:
         print(result.estimate.describe())
         return
-    print(f"{result.records} records in {result.out} ({result.new_records} new, {result.skipped} already there); "
-          f"tokens in {result.prompt_tokens}, out {result.completion_tokens}; cost ${result.cost_usd:.4f}")
+    print(
+        f"{result.records} records in {result.out} ({result.new_records} new, {result.skipped} already there); "
+        f"tokens in {result.prompt_tokens}, out {result.completion_tokens}; cost ${result.cost_usd:.4f}"
+    )
     if result.failed:
-        raise TeacherError(f"{result.failed} prompts were rejected by the teacher (see failures in "
-                           f"{result.out / 'manifest.json'}); rerun the same command to retry them")
+        raise TeacherError(
+            f"{result.failed} prompts were rejected by the teacher (see failures in "
+            f"{result.out / 'manifest.json'}); rerun the same command to retry them"
+        )

@@ -23,25 +23,35 @@ app = typer.Typer(
 )
 
 
-@app.command(help=(
-    "Write an indicator file for every campaign a `distillab detect` run flagged (a linked group, or an "
-    "account flagged on its own traffic), or every campaign in a labels file (account, label; e.g. the "
-    "campaigns an analyst confirmed): keyed MinHash signatures of its prompt templates (templates "
-    "that unflagged accounts also send are left out), keyed hashes of its network prefixes and user "
-    "agents, and its behaviour profile. Every hash is keyed with the sharing key: an unkeyed hash of an "
-    "IPv4 /24 is reversed by hashing all 2^24 of them. See docs/data-formats.md.\n\n"
-    "Examples:\n\n"
-    "\b\n"
-    "  distillab indicators export --detect-out runs/detect --log requests.parquet \\\n"
-    "      --key-file sharing.key --out campaigns.indicators.json\n"
-    "  distillab indicators export --labels confirmed.labels.jsonl --log gateway.db \\\n"
-    "      --key-file sharing.key --out confirmed.indicators.json"
-))
+@app.command(
+    help=(
+        "Write an indicator file for every campaign a `distillab detect` run flagged (a linked group, or an "
+        "account flagged on its own traffic), or every campaign in a labels file (account, label; e.g. the "
+        "campaigns an analyst confirmed): keyed MinHash signatures of its prompt templates (templates "
+        "that unflagged accounts also send are left out), keyed hashes of its network prefixes and user "
+        "agents, and its behaviour profile. Every hash is keyed with the sharing key: an unkeyed hash of an "
+        "IPv4 /24 is reversed by hashing all 2^24 of them. See docs/data-formats.md.\n\n"
+        "Examples:\n\n"
+        "\b\n"
+        "  distillab indicators export --detect-out runs/detect --log requests.parquet \\\n"
+        "      --key-file sharing.key --out campaigns.indicators.json\n"
+        "  distillab indicators export --labels confirmed.labels.jsonl --log gateway.db \\\n"
+        "      --key-file sharing.key --out confirmed.indicators.json"
+    )
+)
 def export(
-    detect_out: Path | None = typer.Option(None, "--detect-out", help="Output directory of `distillab detect`."),
-    labels: Path | None = typer.Option(None, "--labels", help="Or: a labels file (.jsonl or .csv: account, "
-                                       "label = 'benign' or a campaign id); one indicator per campaign id."),
-    log: str = typer.Option(..., "--log", help="The request log that run scored (its prompts are read again)."),
+    detect_out: Path | None = typer.Option(
+        None, "--detect-out", help="Output directory of `distillab detect`."
+    ),
+    labels: Path | None = typer.Option(
+        None,
+        "--labels",
+        help="Or: a labels file (.jsonl or .csv: account, "
+        "label = 'benign' or a campaign id); one indicator per campaign id.",
+    ),
+    log: str = typer.Option(
+        ..., "--log", help="The request log that run scored (its prompts are read again)."
+    ),
     key_file: Path = typer.Option(..., "--key-file", help="File with the sharing key (at least 16 bytes)."),
     out: Path = typer.Option(..., "--out", help="Indicator file to write (JSON)."),
 ) -> None:
@@ -54,5 +64,7 @@ def export(
     key = read_key(key_file)
     campaigns = flagged_campaigns(detect_out) if detect_out is not None else labelled_campaigns(labels)  # type: ignore[arg-type]
     done = export_indicators(campaigns, log, key, out)
-    print(f"{done['campaigns']} campaigns, {done['templates']} templates ({done['templates_dropped_as_honest']} "
-          f"dropped as also sent by unflagged accounts) -> {done['out']}")
+    print(
+        f"{done['campaigns']} campaigns, {done['templates']} templates ({done['templates_dropped_as_honest']} "
+        f"dropped as also sent by unflagged accounts) -> {done['out']}"
+    )

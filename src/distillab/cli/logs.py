@@ -21,21 +21,27 @@ app = typer.Typer(
 console = Console(stderr=True)
 
 
-@app.command(help=(
-    "Export the request log (one record per request, oldest first) to a .jsonl or .parquet file.\n\n"
-    "JSONL keeps messages, prompt and params as nested JSON; Parquet stores them as JSON text columns.\n"
-    "Both load with datasets.load_dataset. The file is replaced atomically: readers never see half of it.\n\n"
-    "Examples:\n\n"
-    "\b\n"
-    "  distillab logs export --db gateway.db --out requests.parquet\n"
-    "  distillab logs export --db gateway.db --out acme.jsonl --account acme\n"
-    "  distillab logs export --db postgresql://gw@db-host/gateway --out requests.parquet"
-))
+@app.command(
+    help=(
+        "Export the request log (one record per request, oldest first) to a .jsonl or .parquet file.\n\n"
+        "JSONL keeps messages, prompt and params as nested JSON; Parquet stores them as JSON text columns.\n"
+        "Both load with datasets.load_dataset. The file is replaced atomically: readers never see half of it.\n\n"
+        "Examples:\n\n"
+        "\b\n"
+        "  distillab logs export --db gateway.db --out requests.parquet\n"
+        "  distillab logs export --db gateway.db --out acme.jsonl --account acme\n"
+        "  distillab logs export --db postgresql://gw@db-host/gateway --out requests.parquet"
+    )
+)
 def export(
     out: Path = typer.Option(..., "--out", help="Output file: .jsonl or .parquet."),
     account: str | None = typer.Option(None, "--account", help="Only this account's requests."),
-    db: str = typer.Option("distillab.db", "--db", envvar="DISTILLAB_DB",
-                           help="The gateway store: a SQLite file or a postgresql://user@host/db URL."),
+    db: str = typer.Option(
+        "distillab.db",
+        "--db",
+        envvar="DISTILLAB_DB",
+        help="The gateway store: a SQLite file or a postgresql://user@host/db URL.",
+    ),
 ) -> None:
     from distillab.gateway.export import export_logs
     from distillab.gateway.store import Store

@@ -92,11 +92,23 @@ def attribution(
 ) -> None:
     from distillab.provenance.attribution import run_attribution  # keeps `distillab --help` fast
 
-    config = AttributionConfig(suspect=suspect, references=tuple(reference), out=out, prompts=prompts,
-                               samples_per_prompt=samples_per_prompt, temperature=temperature,
-                               max_tokens=max_tokens, kernel_chars=kernel_chars, permutations=permutations,
-                               alpha=alpha, seed=seed, concurrency=concurrency, api_key_env=api_key_env,
-                               max_retries=max_retries, progress=progress)
+    config = AttributionConfig(
+        suspect=suspect,
+        references=tuple(reference),
+        out=out,
+        prompts=prompts,
+        samples_per_prompt=samples_per_prompt,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        kernel_chars=kernel_chars,
+        permutations=permutations,
+        alpha=alpha,
+        seed=seed,
+        concurrency=concurrency,
+        api_key_env=api_key_env,
+        max_retries=max_retries,
+        progress=progress,
+    )
     results = run_attribution(config)
     for result in results:
         outcome = "significant" if result.significant else "not significant"
@@ -152,16 +164,31 @@ def membership(
 ) -> None:
     from distillab.provenance.membership import run_membership  # keeps `distillab --help` fast
 
-    config = MembershipConfig(suspect=suspect, served=served, alternatives=alternatives, teacher=teacher,
-                              samples=samples, temperature=temperature, max_tokens=max_tokens, out=out,
-                              batch_size=batch_size, max_length=max_length, device=device, alpha=alpha,
-                              concurrency=concurrency, api_key_env=api_key_env, max_retries=max_retries,
-                              progress=progress)
+    config = MembershipConfig(
+        suspect=suspect,
+        served=served,
+        alternatives=alternatives,
+        teacher=teacher,
+        samples=samples,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        out=out,
+        batch_size=batch_size,
+        max_length=max_length,
+        device=device,
+        alpha=alpha,
+        concurrency=concurrency,
+        api_key_env=api_key_env,
+        max_retries=max_retries,
+        progress=progress,
+    )
     result = run_membership(config)
     outcome = "significant" if result.significant else "not significant"
-    print(f"{result.name}: p = {result.p_value:.3g} ({outcome} at {result.alpha:g}); served answer on top for "
-          f"{int(result.statistic)} of {result.sample_sizes['prompts']} prompts "
-          f"(chance: {result.effect['share_expected_by_chance']:.0%})")
+    print(
+        f"{result.name}: p = {result.p_value:.3g} ({outcome} at {result.alpha:g}); served answer on top for "
+        f"{int(result.statistic)} of {result.sample_sizes['prompts']} prompts "
+        f"(chance: {result.effect['share_expected_by_chance']:.0%})"
+    )
     print(f"evidence: {out / 'evidence.html'}")
 
 
@@ -243,18 +270,45 @@ def radioactivity(
 ) -> None:
     from distillab.provenance.radioactivity import run_radioactivity  # keeps `distillab --help` fast
 
-    config = RadioactivityConfig(suspect=suspect, out=out, key_file=key_file, accounts=tuple(account), db=db,
-                                 mode=mode, texts=texts, unmarked_texts=unmarked_texts, top_k=top_k,
-                                 reference=reference, candidates=candidates, filter_texts=filter_texts, prompts=prompts,
-                                 tokenizer=tokenizer, samples=samples, temperature=temperature,
-                                 max_tokens=max_tokens, scheme=scheme, context=context, gamma=gamma,
-                                 batch_size=batch_size, max_length=max_length, device=device, alpha=alpha,
-                                 concurrency=concurrency, api_key_env=api_key_env, max_retries=max_retries,
-                                 progress=progress)
+    config = RadioactivityConfig(
+        suspect=suspect,
+        out=out,
+        key_file=key_file,
+        accounts=tuple(account),
+        db=db,
+        mode=mode,
+        texts=texts,
+        unmarked_texts=unmarked_texts,
+        top_k=top_k,
+        reference=reference,
+        candidates=candidates,
+        filter_texts=filter_texts,
+        prompts=prompts,
+        tokenizer=tokenizer,
+        samples=samples,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        scheme=scheme,
+        context=context,
+        gamma=gamma,
+        batch_size=batch_size,
+        max_length=max_length,
+        device=device,
+        alpha=alpha,
+        concurrency=concurrency,
+        api_key_env=api_key_env,
+        max_retries=max_retries,
+        progress=progress,
+    )
     for result in run_radioactivity(config):
         outcome = "significant" if result.significant else "not significant"
         scored = result.sample_sizes.get("scored_pairs")
-        print(f"{result.name}: p = {result.p_value:.3g} ({outcome} at {result.alpha:g})"
-              + (f", {scored} pairs scored, green share {result.effect['green_fraction']:.3f}"
-                 if scored is not None else ""))
+        print(
+            f"{result.name}: p = {result.p_value:.3g} ({outcome} at {result.alpha:g})"
+            + (
+                f", {scored} pairs scored, green share {result.effect['green_fraction']:.3f}"
+                if scored is not None
+                else ""
+            )
+        )
     print(f"evidence: {out / 'evidence.html'}")

@@ -77,17 +77,28 @@ def _wm_help(name: str) -> str:
 
 def serve(
     model: Path | None = typer.Option(None, "--model", help=help_for("model")),
-    upstream: str | None = typer.Option(None, "--upstream", help="Proxy this OpenAI-compatible base URL "
-                                           "(http://host:port/v1) instead of serving a local model."),
-    db: str | None = typer.Option(None, "--db", envvar="DISTILLAB_DB", help="Gateway store: a SQLite file or "
-                                     "postgresql://... URL. Turns on API keys, the request log and policies."),
+    upstream: str | None = typer.Option(
+        None,
+        "--upstream",
+        help="Proxy this OpenAI-compatible base URL (http://host:port/v1) instead of serving a local model.",
+    ),
+    db: str | None = typer.Option(
+        None,
+        "--db",
+        envvar="DISTILLAB_DB",
+        help="Gateway store: a SQLite file or "
+        "postgresql://... URL. Turns on API keys, the request log and policies.",
+    ),
     host: str = typer.Option("127.0.0.1", "--host", help=help_for("host")),
     forwarded_allow_ips: str | None = typer.Option(
-        None, "--forwarded-allow-ips", envvar="FORWARDED_ALLOW_IPS",
+        None,
+        "--forwarded-allow-ips",
+        envvar="FORWARDED_ALLOW_IPS",
         help="Proxies (comma-separated addresses or networks, e.g. 10.0.0.0/8) trusted to give the client's "
-             "address in X-Forwarded-For: the gateway logs it and the detector's network features read it. "
-             "Name your load balancers exactly; '*' would let any client claim any address, '' trusts none. "
-             "[default: 127.0.0.1,::1]"),
+        "address in X-Forwarded-For: the gateway logs it and the detector's network features read it. "
+        "Name your load balancers exactly; '*' would let any client claim any address, '' trusts none. "
+        "[default: 127.0.0.1,::1]",
+    ),
     port: int = typer.Option(8000, "--port", help=help_for("port")),
     model_name: str | None = typer.Option(None, "--model-name", help=help_for("model_name")),
     max_batch: int = typer.Option(16, "--max-batch", help=help_for("max_batch")),
@@ -95,32 +106,47 @@ def serve(
     device: str = typer.Option("auto", "--device", help=help_for("device")),
     dtype: str = typer.Option("auto", "--dtype", help=help_for("dtype")),
     rpm: float | None = typer.Option(None, "--rpm", help="Gateway: requests per minute per account."),
-    tpm: float | None = typer.Option(None, "--tpm", help="Gateway: tokens per minute per account "
-                                        "(prompt + max_tokens x n, counted at admission)."),
-    throttle_factor: float = typer.Option(0.1, "--throttle-factor", help="Gateway: share of the limits a "
-                                          "throttled account keeps."),
-    degrade_max_tokens: int = typer.Option(64, "--degrade-max-tokens", help="Gateway: longest answer a "
-                                           "degraded account gets (it also loses logprobs and n > 1)."),
-    upstream_key_env: str = typer.Option("UPSTREAM_API_KEY", "--upstream-key-env", help="Environment variable "
-                                         "with the upstream's API key (never stored)."),
-    admin_token_env: str = typer.Option("DISTILLAB_ADMIN_TOKEN", "--admin-token-env", help="Environment "
-                                        "variable with the admin API token (unset: admin API off)."),
-    log_fsync: bool = typer.Option(True, "--log-fsync/--no-log-fsync", help="Gateway: a request's log record "
-                                   "is on disk (fsync) before its answer ends. --no-log-fsync: it survives the "
-                                   "gateway crashing, but the last records may be lost on power loss or an OS "
-                                   "crash; saves one disk flush per batch of records."),
-    watermark_key_file: Path | None = typer.Option(None, "--watermark-key-file",
-                                                      help=help_for("watermark_key_file")),
-    watermark_scheme: str | None = typer.Option(None, "--watermark-scheme",
-                                                   help=_wm_help("scheme")),
-    watermark_context: int | None = typer.Option(None, "--watermark-context",
-                                                    help=_wm_help("context")),
-    watermark_gamma: float | None = typer.Option(None, "--watermark-gamma",
-                                                    help=_wm_help("gamma")),
-    watermark_delta: float | None = typer.Option(None, "--watermark-delta",
-                                                    help=_wm_help("delta")),
-    watermark_per_account: bool = typer.Option(False, "--watermark-per-account",
-                                               help=help_for("watermark_per_account")),
+    tpm: float | None = typer.Option(
+        None,
+        "--tpm",
+        help="Gateway: tokens per minute per account (prompt + max_tokens x n, counted at admission).",
+    ),
+    throttle_factor: float = typer.Option(
+        0.1, "--throttle-factor", help="Gateway: share of the limits a throttled account keeps."
+    ),
+    degrade_max_tokens: int = typer.Option(
+        64,
+        "--degrade-max-tokens",
+        help="Gateway: longest answer a degraded account gets (it also loses logprobs and n > 1).",
+    ),
+    upstream_key_env: str = typer.Option(
+        "UPSTREAM_API_KEY",
+        "--upstream-key-env",
+        help="Environment variable with the upstream's API key (never stored).",
+    ),
+    admin_token_env: str = typer.Option(
+        "DISTILLAB_ADMIN_TOKEN",
+        "--admin-token-env",
+        help="Environment variable with the admin API token (unset: admin API off).",
+    ),
+    log_fsync: bool = typer.Option(
+        True,
+        "--log-fsync/--no-log-fsync",
+        help="Gateway: a request's log record "
+        "is on disk (fsync) before its answer ends. --no-log-fsync: it survives the "
+        "gateway crashing, but the last records may be lost on power loss or an OS "
+        "crash; saves one disk flush per batch of records.",
+    ),
+    watermark_key_file: Path | None = typer.Option(
+        None, "--watermark-key-file", help=help_for("watermark_key_file")
+    ),
+    watermark_scheme: str | None = typer.Option(None, "--watermark-scheme", help=_wm_help("scheme")),
+    watermark_context: int | None = typer.Option(None, "--watermark-context", help=_wm_help("context")),
+    watermark_gamma: float | None = typer.Option(None, "--watermark-gamma", help=_wm_help("gamma")),
+    watermark_delta: float | None = typer.Option(None, "--watermark-delta", help=_wm_help("delta")),
+    watermark_per_account: bool = typer.Option(
+        False, "--watermark-per-account", help=help_for("watermark_per_account")
+    ),
     detect_reference: Path | None = _detect("reference", "--detect-reference"),  # type: ignore[assignment]
     detect_action: str = _detect("action", "--detect-action"),  # type: ignore[assignment]
     detect_every: float = _detect("every", "--detect-every"),  # type: ignore[assignment]
@@ -141,25 +167,54 @@ def serve(
     if (model is None) == (upstream is None):
         raise ConfigError("give exactly one of --model (serve a local model) or --upstream (proxy a server)")
     if upstream is not None and db is None:
-        raise ConfigError("--upstream runs the gateway, which needs --db (a SQLite file or postgresql:// URL)")
-    flags = {"scheme": watermark_scheme, "context": watermark_context, "gamma": watermark_gamma,
-             "delta": watermark_delta}
-    watermark = _watermark(watermark_key_file, {k: v for k, v in flags.items() if v is not None},
-                           watermark_per_account, upstream=upstream is not None, gateway=db is not None)
-    detect = LiveDetectConfig(reference=detect_reference, action=detect_action, every=detect_every,
-                              target_fpr=detect_target_fpr, fdr=detect_fdr, indicators=indicators,
-                              indicator_key_file=indicator_key_file, indicator_min_requests=indicator_min_requests,
-                              replay_hours=detect_replay_hours)
+        raise ConfigError(
+            "--upstream runs the gateway, which needs --db (a SQLite file or postgresql:// URL)"
+        )
+    flags = {
+        "scheme": watermark_scheme,
+        "context": watermark_context,
+        "gamma": watermark_gamma,
+        "delta": watermark_delta,
+    }
+    watermark = _watermark(
+        watermark_key_file,
+        {k: v for k, v in flags.items() if v is not None},
+        watermark_per_account,
+        upstream=upstream is not None,
+        gateway=db is not None,
+    )
+    detect = LiveDetectConfig(
+        reference=detect_reference,
+        action=detect_action,
+        every=detect_every,
+        target_fpr=detect_target_fpr,
+        fdr=detect_fdr,
+        indicators=indicators,
+        indicator_key_file=indicator_key_file,
+        indicator_min_requests=indicator_min_requests,
+        replay_hours=detect_replay_hours,
+    )
     if detect.enabled and db is None:
-        raise ConfigError("--detect-reference and --indicators need the gateway (--db): only it knows the accounts")
+        raise ConfigError(
+            "--detect-reference and --indicators need the gateway (--db): only it knows the accounts"
+        )
     if db is None:
         # A plain model server: no keys, no log. torch comes with the app, so import it only now.
         from distillab.serving.app import create_app
 
-        settings = ServeSettings(model=model, host=host, port=port, model_name=model_name,  # type: ignore[arg-type]
-                                 max_batch=max_batch, batch_window_ms=batch_window_ms, device=device, dtype=dtype,
-                                 watermark=watermark, watermark_key_file=watermark_key_file,
-                                 watermark_per_account=watermark_per_account)
+        settings = ServeSettings(
+            model=model,
+            host=host,
+            port=port,
+            model_name=model_name,  # type: ignore[arg-type]
+            max_batch=max_batch,
+            batch_window_ms=batch_window_ms,
+            device=device,
+            dtype=dtype,
+            watermark=watermark,
+            watermark_key_file=watermark_key_file,
+            watermark_per_account=watermark_per_account,
+        )
         app = create_app(settings)
         name = settings.served_name
     else:
@@ -167,9 +222,14 @@ def serve(
         from distillab.gateway.policy import Limits
         from distillab.gateway.store import Store
 
-        limits = Limits(rpm=rpm, tpm=tpm, throttle_factor=throttle_factor, degrade_max_tokens=degrade_max_tokens)
-        problems = [f"--{flag} must be positive (got {value})" for flag, value in
-                    (("rpm", rpm), ("tpm", tpm)) if value is not None and value <= 0]
+        limits = Limits(
+            rpm=rpm, tpm=tpm, throttle_factor=throttle_factor, degrade_max_tokens=degrade_max_tokens
+        )
+        problems = [
+            f"--{flag} must be positive (got {value})"
+            for flag, value in (("rpm", rpm), ("tpm", tpm))
+            if value is not None and value <= 0
+        ]
         if not 0 < throttle_factor <= 1:
             problems.append(f"--throttle-factor must be in (0, 1] (got {throttle_factor})")
         if degrade_max_tokens < 1:
@@ -180,10 +240,17 @@ def serve(
         if model is not None:
             from distillab.serving.app import create_app
 
-            settings = ServeSettings(model=model, model_name=model_name, max_batch=max_batch,
-                                     batch_window_ms=batch_window_ms, device=device, dtype=dtype,
-                                     watermark=watermark, watermark_key_file=watermark_key_file,
-                                     watermark_per_account=watermark_per_account)
+            settings = ServeSettings(
+                model=model,
+                model_name=model_name,
+                max_batch=max_batch,
+                batch_window_ms=batch_window_ms,
+                device=device,
+                dtype=dtype,
+                watermark=watermark,
+                watermark_key_file=watermark_key_file,
+                watermark_per_account=watermark_per_account,
+            )
             backend, name = create_app(settings), settings.served_name
         else:
             assert upstream is not None
@@ -194,17 +261,32 @@ def serve(
 
             detector = LiveDetector.load(detect)
             print(f"live detector: {detector.describe()}", flush=True)
-        app = create_gateway(Store(db, fsync=log_fsync), backend, limits=limits,  # type: ignore[arg-type]
-                             upstream_key=os.environ.get(upstream_key_env), admin_token=os.environ.get(admin_token_env),
-                             detector=detector)
+        app = create_gateway(
+            Store(db, fsync=log_fsync),
+            backend,
+            limits=limits,  # type: ignore[arg-type]
+            upstream_key=os.environ.get(upstream_key_env),
+            admin_token=os.environ.get(admin_token_env),
+            detector=detector,
+        )
         logging.basicConfig(level=logging.INFO, format="%(message)s")
     if watermark is not None:
         served = app if db is None else backend
         print(served.state.serving.watermarker.describe(), flush=True)  # type: ignore[attr-defined]
     # The gateway writes its own JSON line per request; uvicorn's access log would repeat it.
-    _server_class()(uvicorn.Config(app, host=host, port=port, log_level="info", access_log=db is None,
-                                     timeout_graceful_shutdown=30, proxy_headers=True,
-                                     forwarded_allow_ips=forwarded_allow_ips), name).run()
+    _server_class()(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="info",
+            access_log=db is None,
+            timeout_graceful_shutdown=30,
+            proxy_headers=True,
+            forwarded_allow_ips=forwarded_allow_ips,
+        ),
+        name,
+    ).run()
 
 
 def _check_proxies(proxies: str | None) -> None:
@@ -224,23 +306,29 @@ def _check_proxies(proxies: str | None) -> None:
         raise ConfigError(f"--forwarded-allow-ips: not an IP address or network: {', '.join(bad)}")
 
 
-def _watermark(key_file: Path | None, flags: dict[str, object], per_account: bool, *, upstream: bool,
-               gateway: bool) -> WatermarkConfig | None:
+def _watermark(
+    key_file: Path | None, flags: dict[str, object], per_account: bool, *, upstream: bool, gateway: bool
+) -> WatermarkConfig | None:
     """The watermark settings, or None: on when a key file is given or $DISTILLAB_WATERMARK_KEY is set."""
     import os
 
     wanted = key_file is not None or bool(os.environ.get(KEY_ENV, "").strip())
     if upstream and (wanted or flags or per_account):
-        source = "--watermark-key-file" if key_file is not None else f"${KEY_ENV}" if wanted else "--watermark-*"
-        raise ConfigError(f"{source}: an --upstream server samples the tokens itself, so distillab cannot "
-                          "watermark them; serve the model here with --model to watermark its answers")
+        source = (
+            "--watermark-key-file" if key_file is not None else f"${KEY_ENV}" if wanted else "--watermark-*"
+        )
+        raise ConfigError(
+            f"{source}: an --upstream server samples the tokens itself, so distillab cannot "
+            "watermark them; serve the model here with --model to watermark its answers"
+        )
     if not wanted:
         if flags or per_account:
             raise ConfigError("--watermark-* flags need a key: --watermark-key-file FILE or $" + KEY_ENV)
         return None
     if per_account and not gateway:
-        raise ConfigError("--watermark-per-account needs the gateway (--db): only the gateway knows which "
-                          "account is asking")
+        raise ConfigError(
+            "--watermark-per-account needs the gateway (--db): only the gateway knows which account is asking"
+        )
     return WatermarkConfig(**flags)  # type: ignore[arg-type]
 
 

@@ -58,22 +58,36 @@ def simulate(
     speedup: Optional[float] = _opt("speedup", "--speedup"),  # type: ignore[assignment]
     admin_token_env: str = _opt("admin_token_env", "--admin-token-env"),  # type: ignore[assignment]
 ) -> None:
-    config = SimulateConfig(out=out, labels=labels, seed=seed, accounts=accounts, days=days,
-                            attacker_share=attacker_share, campaigns=campaigns,  # type: ignore[arg-type]
-                            rate_limit_rpm=rate_limit_rpm, max_requests=max_requests, gateway=gateway,
-                            speedup=speedup, admin_token_env=admin_token_env)
+    config = SimulateConfig(
+        out=out,
+        labels=labels,
+        seed=seed,
+        accounts=accounts,
+        days=days,
+        attacker_share=attacker_share,
+        campaigns=campaigns,  # type: ignore[arg-type]
+        rate_limit_rpm=rate_limit_rpm,
+        max_requests=max_requests,
+        gateway=gateway,
+        speedup=speedup,
+        admin_token_env=admin_token_env,
+    )
     if gateway is not None:
         from distillab.detect.simulate.live import drive  # keeps `distillab --help` fast
 
         sent = drive(config)
         codes = ", ".join(f"{code}: {count}" for code, count in sent.statuses.items())
-        print(f"sent {sent.sent} requests from {sent.accounts} accounts to {gateway} in {sent.seconds:.1f}s ({codes})")
+        print(
+            f"sent {sent.sent} requests from {sent.accounts} accounts to {gateway} in {sent.seconds:.1f}s ({codes})"
+        )
         print(f"labels: {sent.labels}")
         return
     from distillab.detect.simulate.run import simulate as run_simulation
 
     result = run_simulation(config)
-    print(f"{result.records} requests from {result.accounts} accounts ({result.campaign_accounts} in campaigns, "
-          f"{100 * result.attacker_share:.1f}% of requests) in {result.seconds:.1f}s")
+    print(
+        f"{result.records} requests from {result.accounts} accounts ({result.campaign_accounts} in campaigns, "
+        f"{100 * result.attacker_share:.1f}% of requests) in {result.seconds:.1f}s"
+    )
     print(f"log: {result.out}")
     print(f"labels: {result.labels}")

@@ -71,17 +71,41 @@ def train(
     from distillab.train.trainer import run_train  # keeps `distillab --help` fast (no torch import)
 
     config = TrainConfig(
-        student=student, data=data, out=out, loss=loss, kd_weight=kd_weight, temperature=temperature,
-        beta=beta, alpha=alpha, lr=lr, warmup_ratio=warmup_ratio, epochs=epochs, max_steps=max_steps,
-        batch_size=batch_size, grad_accum=grad_accum, max_length=max_length, seed=seed,
-        eval_fraction=eval_fraction, eval_every=eval_every, lora_r=lora_r, bf16=bf16, chunk_size=chunk_size,
+        student=student,
+        data=data,
+        out=out,
+        loss=loss,
+        kd_weight=kd_weight,
+        temperature=temperature,
+        beta=beta,
+        alpha=alpha,
+        lr=lr,
+        warmup_ratio=warmup_ratio,
+        epochs=epochs,
+        max_steps=max_steps,
+        batch_size=batch_size,
+        grad_accum=grad_accum,
+        max_length=max_length,
+        seed=seed,
+        eval_fraction=eval_fraction,
+        eval_every=eval_every,
+        lora_r=lora_r,
+        bf16=bf16,
+        chunk_size=chunk_size,
         save_every=save_every,
-        resume=resume, teacher=teacher, teacher_device=teacher_device, teacher_dtype=teacher_dtype,
-        on_policy=on_policy, max_new_tokens=max_new_tokens, progress=progress,
+        resume=resume,
+        teacher=teacher,
+        teacher_device=teacher_device,
+        teacher_dtype=teacher_dtype,
+        on_policy=on_policy,
+        max_new_tokens=max_new_tokens,
+        progress=progress,
     )
     result = run_train(config)
     if not result.main_process:
         return
     evaluation = f", eval loss {result.eval['loss']:.4f}" if result.eval else ""
-    print(f"trained {result.steps} steps on {result.tokens:,} tokens in {result.seconds:.0f}s; "
-          f"train loss {result.train_loss:.4f}{evaluation}; model in {result.out}")
+    print(
+        f"trained {result.steps} steps on {result.tokens:,} tokens in {result.seconds:.0f}s; "
+        f"train loss {result.train_loss:.4f}{evaluation}; model in {result.out}"
+    )

@@ -13,11 +13,13 @@ from distillab.errors import ConfigError
 from distillab.provenance.config import WatermarkConfig
 
 app = typer.Typer(
-    help=("Watermark: detect the keyed green-list watermark that `distillab serve --watermark-key-file` adds.\n\n"
-          "Examples:\n\n"
-          "\b\n"
-          "  distillab watermark detect --tokenizer runs/teacher --key-file watermark.key answer.txt\n"
-          "  distillab watermark detect --tokenizer runs/teacher --key-file watermark.key runs/harvest"),
+    help=(
+        "Watermark: detect the keyed green-list watermark that `distillab serve --watermark-key-file` adds.\n\n"
+        "Examples:\n\n"
+        "\b\n"
+        "  distillab watermark detect --tokenizer runs/teacher --key-file watermark.key answer.txt\n"
+        "  distillab watermark detect --tokenizer runs/teacher --key-file watermark.key runs/harvest"
+    ),
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -49,10 +51,15 @@ See docs/prove.md.
 @app.command("detect", help=DETECT_HELP)
 def detect(
     files: list[Path] = typer.Argument(..., help="Text, JSONL or Parquet files, or harvest directories."),
-    tokenizer: Path = typer.Option(..., "--tokenizer", help="The watermarked model's directory (its tokenizer)."),
-    key_file: Path | None = typer.Option(None, "--key-file", help="File with the watermark master key "
-                                         "(default: $DISTILLAB_WATERMARK_KEY)."),
-    account: list[str] = typer.Option([], "--account", help="Test this account's derived key (repeat the flag)."),
+    tokenizer: Path = typer.Option(
+        ..., "--tokenizer", help="The watermarked model's directory (its tokenizer)."
+    ),
+    key_file: Path | None = typer.Option(
+        None, "--key-file", help="File with the watermark master key (default: $DISTILLAB_WATERMARK_KEY)."
+    ),
+    account: list[str] = typer.Option(
+        [], "--account", help="Test this account's derived key (repeat the flag)."
+    ),
     scheme: str = option(WatermarkConfig, "scheme", "--scheme"),  # type: ignore[assignment]
     context: int = option(WatermarkConfig, "context", "--context"),  # type: ignore[assignment]
     gamma: float = option(WatermarkConfig, "gamma", "--gamma"),  # type: ignore[assignment]
@@ -78,10 +85,18 @@ def print_results(results: list) -> None:  # type: ignore[type-arg]
     for r in results:
         sizes, effect = r.sample_sizes, r.effect
         holm = r.details.get("p_holm")
-        table.add_row(r.details.get("account") or r.details.get("key_id") or "?", str(sizes.get("texts", "")),
-                      str(sizes.get("tokens", "")), str(sizes["scored_pairs"]), str(sizes["green_pairs"]),
-                      f"{effect['green_fraction']:.3f}", f"{effect['z']:.2f}", f"{effect['z_no_dedup']:.2f}",
-                      f"{r.p_value:.3g}", "" if holm is None else f"{holm:.3g}")
+        table.add_row(
+            r.details.get("account") or r.details.get("key_id") or "?",
+            str(sizes.get("texts", "")),
+            str(sizes.get("tokens", "")),
+            str(sizes["scored_pairs"]),
+            str(sizes["green_pairs"]),
+            f"{effect['green_fraction']:.3f}",
+            f"{effect['z']:.2f}",
+            f"{effect['z_no_dedup']:.2f}",
+            f"{r.p_value:.3g}",
+            "" if holm is None else f"{holm:.3g}",
+        )
     Console().print(table)
     for r in results:
         print(r.verdict())

@@ -44,7 +44,9 @@ class TokenEstimator:
     def method(self) -> str:
         if self.tokenizer is not None:
             return "teacher tokenizer"
-        return f"heuristic: ~{self.chars_per_token:.2g} characters per token (no tokenizer for an HTTP teacher)"
+        return (
+            f"heuristic: ~{self.chars_per_token:.2g} characters per token (no tokenizer for an HTTP teacher)"
+        )
 
     def estimate(self, prompt: PromptInput) -> int:
         if self.tokenizer is not None:
@@ -68,8 +70,9 @@ class TokenEstimator:
 class Ledger:
     """Tokens and cost so far (including earlier runs into the same directory) and reservations."""
 
-    def __init__(self, prices: Prices, budget_usd: float | None, prompt_tokens: float = 0.0,
-                 completion_tokens: int = 0):
+    def __init__(
+        self, prices: Prices, budget_usd: float | None, prompt_tokens: float = 0.0, completion_tokens: int = 0
+    ):
         self.prices = prices
         self.budget_usd = budget_usd
         self.prompt_tokens = prompt_tokens

@@ -21,7 +21,9 @@ from distillab.teacher.base import SamplingParams
 class HarvestConfig:
     """What to ask which teacher, how fast, and for how much money."""
 
-    teacher: str = _f("", "Teacher: an OpenAI-compatible base URL (http://host:port/v1) or a model directory.")
+    teacher: str = _f(
+        "", "Teacher: an OpenAI-compatible base URL (http://host:port/v1) or a model directory."
+    )
     prompts: Path = _f(Path(), "Prompt file: .jsonl, .csv or .parquet with 'messages' or 'prompt' per row.")
     out: Path = _f(Path(), "Output directory (Parquet records, manifest.json, resume journal).")
     n: int = _f(1, "Samples per prompt (sent as the API's n; one record per sample).")
@@ -30,7 +32,9 @@ class HarvestConfig:
     max_tokens: int = _f(256, "Most completion tokens per sample.")
     stop: tuple[str, ...] = _f((), "Stop sequence (repeat the flag for several).")
     seed: int | None = _f(None, "Sampling seed, where the server supports one.")
-    top_logprobs: int = _f(20, "Alternatives per token to keep (clamped to what the teacher returns; 0: none).")
+    top_logprobs: int = _f(
+        20, "Alternatives per token to keep (clamped to what the teacher returns; 0: none)."
+    )
     model: str | None = _f(None, "Server-side model id (default: the first one the server lists).")
     api_key_env: str = _f("OPENAI_API_KEY", "Environment variable holding the API key (never stored).")
     concurrency: int = _f(8, "Requests in flight at once.")
@@ -44,8 +48,11 @@ class HarvestConfig:
     price_out: float = _f(0.0, "USD per million completion tokens.")
     budget_usd: float | None = _f(None, "Stop before total cost (all runs into --out) could exceed this.")
     terms: str = _f("", "Note on the teacher's terms of use, recorded verbatim in the manifest.")
-    dry_run: bool = _f(False, "Estimate tokens and cost without calling the teacher (into a partly harvested "
-                              "--out: what a rerun would still ask for).")
+    dry_run: bool = _f(
+        False,
+        "Estimate tokens and cost without calling the teacher (into a partly harvested "
+        "--out: what a rerun would still ask for).",
+    )
     overwrite: bool = _f(False, "Replace a harvest in --out made with a different teacher or params.")
     progress: bool = _f(True, "Show a progress bar.")
 
@@ -64,10 +71,14 @@ class HarvestConfig:
 
         need(bool(self.teacher), "--teacher is required (a URL or a model directory)")
         if self.teacher and not self.teacher.startswith(("http://", "https://")):
-            need(Path(self.teacher).is_dir(), f"--teacher {self.teacher!r} is neither an http(s) URL "
-                                              "nor an existing model directory")
-        need(self.prompts.suffix.lower() in SUFFIXES,
-             f"--prompts {str(self.prompts)!r} must end in one of {', '.join(SUFFIXES)}")
+            need(
+                Path(self.teacher).is_dir(),
+                f"--teacher {self.teacher!r} is neither an http(s) URL nor an existing model directory",
+            )
+        need(
+            self.prompts.suffix.lower() in SUFFIXES,
+            f"--prompts {str(self.prompts)!r} must end in one of {', '.join(SUFFIXES)}",
+        )
         need(self.prompts.is_file(), f"--prompts {str(self.prompts)!r}: file not found")
         need(str(self.out) not in ("", "."), "--out is required (a new or harvest directory)")
         need(not self.out.is_file(), f"--out {str(self.out)!r} is a file, not a directory")
@@ -81,19 +92,32 @@ class HarvestConfig:
         need(bool(self.api_key_env), "--api-key-env must name an environment variable")
         need(self.concurrency >= 1, f"--concurrency must be at least 1 (got {self.concurrency})")
         for flag, value in (("--rpm", self.rpm), ("--tpm", self.tpm), ("--budget-usd", self.budget_usd)):
-            need(value is None or (math.isfinite(value) and value > 0), f"{flag} must be positive (got {value})")
+            need(
+                value is None or (math.isfinite(value) and value > 0),
+                f"{flag} must be positive (got {value})",
+            )
         need(self.timeout > 0, f"--timeout must be positive (got {self.timeout})")
         need(self.max_retries >= 0, f"--max-retries must be 0 or more (got {self.max_retries})")
-        need(self.retry_base_delay >= 0, f"--retry-base-delay must be 0 or more (got {self.retry_base_delay})")
+        need(
+            self.retry_base_delay >= 0, f"--retry-base-delay must be 0 or more (got {self.retry_base_delay})"
+        )
         need(self.retry_max_delay >= 0, f"--retry-max-delay must be 0 or more (got {self.retry_max_delay})")
         need(self.price_in >= 0, f"--price-in must be 0 or more (got {self.price_in})")
         need(self.price_out >= 0, f"--price-out must be 0 or more (got {self.price_out})")
-        need(self.budget_usd is None or self.price_in > 0 or self.price_out > 0,
-             "--budget-usd needs --price-in and/or --price-out to know what requests cost")
+        need(
+            self.budget_usd is None or self.price_in > 0 or self.price_out > 0,
+            "--budget-usd needs --price-in and/or --price-out to know what requests cost",
+        )
         return p
 
     def sampling_params(self, top_logprobs: int | None = None, logprobs: bool = True) -> SamplingParams:
         """Sampling params as sent; `top_logprobs`/`logprobs` after the capability probe's verdict."""
-        return SamplingParams(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens,
-                              stop=self.stop, seed=self.seed, logprobs=logprobs,
-                              top_logprobs=self.top_logprobs if top_logprobs is None else top_logprobs)
+        return SamplingParams(
+            temperature=self.temperature,
+            top_p=self.top_p,
+            max_tokens=self.max_tokens,
+            stop=self.stop,
+            seed=self.seed,
+            logprobs=logprobs,
+            top_logprobs=self.top_logprobs if top_logprobs is None else top_logprobs,
+        )

@@ -38,9 +38,11 @@ class CostEstimate:
 
     def describe(self) -> str:
         resumed = f" still to harvest ({self.stored} already stored)" if self.stored else ""
-        return (f"dry run: {self.note}{self.prompts} prompts -> {self.records} records{resumed}; prompt tokens "
-                f"~{self.prompt_tokens} ({self.method}); completion tokens at most {self.max_completion_tokens}; "
-                f"cost at most ${self.max_cost_usd:.4f}. Nothing was sent to the teacher.")
+        return (
+            f"dry run: {self.note}{self.prompts} prompts -> {self.records} records{resumed}; prompt tokens "
+            f"~{self.prompt_tokens} ({self.method}); completion tokens at most {self.max_completion_tokens}; "
+            f"cost at most ${self.max_cost_usd:.4f}. Nothing was sent to the teacher."
+        )
 
 
 def _local_tokenizer(teacher: str) -> Any:
@@ -64,14 +66,25 @@ def dry_run(config: HarvestConfig, rows: list[PromptRow]) -> CostEstimate:
     if identity is not None:
         other = _differs(identity, config)
         if other is None:
-            items, stored, _ = plan_work(rows, identity["teacher"], identity["params"], config.n,
-                                         load_done(config.out).ids)
+            items, stored, _ = plan_work(
+                rows, identity["teacher"], identity["params"], config.n, load_done(config.out).ids
+            )
             unchecked = config.model is None and is_url(config.teacher)
-            return estimate_cost(config, items, stored=stored, note=(
-                f"assuming the endpoint still serves {identity['teacher']} (--model would check). " if unchecked
-                else ""))
-        note = (f"{config.out} holds a harvest with another {other}: a rerun "
-                + ("starts it over" if config.overwrite else "is refused without --overwrite") + ". ")
+            return estimate_cost(
+                config,
+                items,
+                stored=stored,
+                note=(
+                    f"assuming the endpoint still serves {identity['teacher']} (--model would check). "
+                    if unchecked
+                    else ""
+                ),
+            )
+        note = (
+            f"{config.out} holds a harvest with another {other}: a rerun "
+            + ("starts it over" if config.overwrite else "is refused without --overwrite")
+            + ". "
+        )
     items, _, _ = plan_work(rows, "", {}, config.n, set())
     return estimate_cost(config, items, note=note)
 
@@ -88,17 +101,26 @@ def _differs(identity: dict[str, Any], config: HarvestConfig) -> str | None:
     # The probe only lowers top_logprobs (to what the server returns), or turns log-probabilities off.
     if identity.get("signal") != "text" and stored.get("top_logprobs", 0) > config.top_logprobs:
         changed.append("top_logprobs")
-    return f"{', '.join(changed)} ({', '.join(f'{k}={stored.get(k)!r}' for k in changed)})" if changed else None
+    return (
+        f"{', '.join(changed)} ({', '.join(f'{k}={stored.get(k)!r}' for k in changed)})" if changed else None
+    )
 
 
-def estimate_cost(config: HarvestConfig, items: list[WorkItem], *, stored: int = 0, note: str = "") -> CostEstimate:
+def estimate_cost(
+    config: HarvestConfig, items: list[WorkItem], *, stored: int = 0, note: str = ""
+) -> CostEstimate:
     """Upper-bound tokens and cost of the requests for `items` (one per prompt, its missing samples)."""
     estimator = TokenEstimator(_local_tokenizer(config.teacher)) if items else None
     prompt_tokens = sum(estimator.estimate(item.row.input) for item in items) if estimator else 0
     records = sum(len(item.missing) for item in items)
     completion = records * config.max_tokens
     return CostEstimate(
-        prompts=len(items), records=records, prompt_tokens=prompt_tokens, max_completion_tokens=completion,
+        prompts=len(items),
+        records=records,
+        prompt_tokens=prompt_tokens,
+        max_completion_tokens=completion,
         max_cost_usd=Prices(config.price_in, config.price_out).cost(prompt_tokens, completion),
-        method=estimator.method if estimator else "nothing left to harvest", stored=stored, note=note,
+        method=estimator.method if estimator else "nothing left to harvest",
+        stored=stored,
+        note=note,
     )

@@ -62,12 +62,15 @@ class HarvestResult:
 def effective_params(config: HarvestConfig, caps: Capabilities) -> tuple[SamplingParams, list[str]]:
     """Sampling params adapted to what the teacher can give, and notices saying what changed."""
     if caps.mode == "text":
-        note = ("teacher gives text only: harvesting completions without log-probabilities "
-                "(students can train on text, but not with distillation losses on teacher distributions)")
+        note = (
+            "teacher gives text only: harvesting completions without log-probabilities "
+            "(students can train on text, but not with distillation losses on teacher distributions)"
+        )
         return config.sampling_params(top_logprobs=0, logprobs=False), [note]
     if caps.mode == "topk" and config.top_logprobs > caps.top_k:
         return config.sampling_params(top_logprobs=caps.top_k), [
-            f"--top-logprobs {config.top_logprobs} is more than the teacher returns; using {caps.top_k}"]
+            f"--top-logprobs {config.top_logprobs} is more than the teacher returns; using {caps.top_k}"
+        ]
     return config.sampling_params(), []
 
 
@@ -86,7 +89,11 @@ def _is_loopback(url: str) -> bool:
 
 PROBE_TOKENS = 16
 """Tokens a probe request is counted for against --tpm: a two-word prompt and at most 4 answer tokens."""
-async def _probe(teacher: Teacher, rows: list[PromptRow], policy: RetryPolicy, limiter: RateLimiter) -> Capabilities:
+
+
+async def _probe(
+    teacher: Teacher, rows: list[PromptRow], policy: RetryPolicy, limiter: RateLimiter
+) -> Capabilities:
     if isinstance(teacher, HTTPTeacher):
         chat = any(not isinstance(r.input, str) for r in rows)
         kind: Literal["chat", "completion"] = "chat" if chat else "completion"
@@ -99,8 +106,9 @@ async def _probe(teacher: Teacher, rows: list[PromptRow], policy: RetryPolicy, l
     return await teacher.probe()
 
 
-async def harvest(config: HarvestConfig, *, teacher: Teacher | None = None,
-                  console: Console | None = None) -> HarvestResult:
+async def harvest(
+    config: HarvestConfig, *, teacher: Teacher | None = None, console: Console | None = None
+) -> HarvestResult:
     """Run (or resume) the harvest `config` describes. Raises `DistillabError`s; see module docstring."""
     console = console or Console(stderr=True)
     rows = read_prompts(config.prompts)
@@ -108,8 +116,13 @@ async def harvest(config: HarvestConfig, *, teacher: Teacher | None = None,
         return HarvestResult(out=config.out, estimate=dry_run(config, rows))
     own = teacher is None
     if teacher is None:
-        teacher = load_teacher(config.teacher, model=config.model, api_key_env=config.api_key_env,
-                               timeout=config.timeout, max_connections=max(config.concurrency, 1))
+        teacher = load_teacher(
+            config.teacher,
+            model=config.model,
+            api_key_env=config.api_key_env,
+            timeout=config.timeout,
+            max_connections=max(config.concurrency, 1),
+        )
     try:
         return await _harvest(config, rows, teacher, console)
     finally:
@@ -117,8 +130,9 @@ async def harvest(config: HarvestConfig, *, teacher: Teacher | None = None,
             await teacher.aclose()
 
 
-async def _harvest(config: HarvestConfig, rows: list[PromptRow], teacher: Teacher,
-                   console: Console) -> HarvestResult:
+async def _harvest(
+    config: HarvestConfig, rows: list[PromptRow], teacher: Teacher, console: Console
+) -> HarvestResult:
     def say(text: str) -> None:
         console.print(text, markup=False, highlight=False, soft_wrap=True)
 
@@ -136,7 +150,9 @@ async def _harvest(config: HarvestConfig, rows: list[PromptRow], teacher: Teache
     out = config.out
     mf.check_identity(out, identity, config.overwrite)
     done = load_done(out) if out.exists() else None
-    items, skipped, duplicates = plan_work(rows, teacher.name, params_id, config.n, done.ids if done else set())
+    items, skipped, duplicates = plan_work(
+        rows, teacher.name, params_id, config.n, done.ids if done else set()
+    )
     if duplicates:
         notices.append(f"{duplicates} prompts repeat an earlier one and were harvested once")
         say(f"notice: {notices[-1]}")
@@ -144,12 +160,23 @@ async def _harvest(config: HarvestConfig, rows: list[PromptRow], teacher: Teache
         say(f"resuming: {skipped} records already stored, {sum(len(i.missing) for i in items)} to go")
     out.mkdir(parents=True, exist_ok=True)
     mf.start(out, identity)
-    ledger = Ledger(Prices(config.price_in, config.price_out), config.budget_usd,
-                    done.prompt_tokens if done else 0.0, done.completion_tokens if done else 0)
+    ledger = Ledger(
+        Prices(config.price_in, config.price_out),
+        config.budget_usd,
+        done.prompt_tokens if done else 0.0,
+        done.completion_tokens if done else 0,
+    )
     journal = Journal(out)
-    harvester = Harvester(teacher, params, params_id, journal, ledger,
-                          limiter,
-                          TokenEstimator(getattr(teacher, "tokenizer", None)), policy)
+    harvester = Harvester(
+        teacher,
+        params,
+        params_id,
+        journal,
+        ledger,
+        limiter,
+        TokenEstimator(getattr(teacher, "tokenizer", None)),
+        policy,
+    )
     try:
         with HarvestProgress(console, sum(len(i.missing) for i in items), config.progress) as progress:
             await harvester.run(items, config.concurrency, progress)
@@ -164,34 +191,71 @@ async def _harvest(config: HarvestConfig, rows: list[PromptRow], teacher: Teache
     mf.finish(out, manifest)
     shutil.rmtree(journal_dir(out), ignore_errors=True)
     if harvester.failures:
-        say(f"{len(harvester.failures)} prompts were rejected by the teacher; first: "
-            f"{harvester.failures[0]['error']}")
-    return HarvestResult(out=out, records=records, new_records=harvester.new_records, skipped=skipped,
-                         failed=len(harvester.failures), prompt_tokens=round(ledger.prompt_tokens),
-                         completion_tokens=ledger.completion_tokens, cost_usd=ledger.cost_usd,
-                         capabilities=caps, manifest=manifest)
+        say(
+            f"{len(harvester.failures)} prompts were rejected by the teacher; first: "
+            f"{harvester.failures[0]['error']}"
+        )
+    return HarvestResult(
+        out=out,
+        records=records,
+        new_records=harvester.new_records,
+        skipped=skipped,
+        failed=len(harvester.failures),
+        prompt_tokens=round(ledger.prompt_tokens),
+        completion_tokens=ledger.completion_tokens,
+        cost_usd=ledger.cost_usd,
+        capabilities=caps,
+        manifest=manifest,
+    )
 
 
-def _manifest(config: HarvestConfig, teacher: Teacher, caps: Capabilities, identity: dict[str, Any],
-              rows: list[PromptRow], records: int, harvester: Harvester, notices: list[str],
-              duplicates: int) -> dict[str, Any]:
+def _manifest(
+    config: HarvestConfig,
+    teacher: Teacher,
+    caps: Capabilities,
+    identity: dict[str, Any],
+    rows: list[PromptRow],
+    records: int,
+    harvester: Harvester,
+    notices: list[str],
+    duplicates: int,
+) -> dict[str, Any]:
     ledger = harvester.ledger
     return {
         "format_version": FORMAT_VERSION,
         "distillab_version": __version__,
         "identity": identity,
-        "teacher": {"name": teacher.name, "endpoint": _redact(teacher.endpoint),
-                    "capabilities": {"mode": caps.mode, "top_k": caps.top_k, "token_ids": caps.token_ids,
-                                     "description": caps.describe()}},
+        "teacher": {
+            "name": teacher.name,
+            "endpoint": _redact(teacher.endpoint),
+            "capabilities": {
+                "mode": caps.mode,
+                "top_k": caps.top_k,
+                "token_ids": caps.token_ids,
+                "description": caps.describe(),
+            },
+        },
         "params": dict(identity["params"], n=config.n),
         "requested_top_logprobs": config.top_logprobs,
-        "prompts": {"path": str(config.prompts.resolve()), "hash": file_sha256(config.prompts),
-                    "count": len(rows), "duplicates": duplicates},
-        "counts": {"prompts": len(rows), "records": records, "new_records": harvester.new_records,
-                   "failed": len(harvester.failures)},
+        "prompts": {
+            "path": str(config.prompts.resolve()),
+            "hash": file_sha256(config.prompts),
+            "count": len(rows),
+            "duplicates": duplicates,
+        },
+        "counts": {
+            "prompts": len(rows),
+            "records": records,
+            "new_records": harvester.new_records,
+            "failed": len(harvester.failures),
+        },
         "tokens": {"prompt": round(ledger.prompt_tokens), "completion": ledger.completion_tokens},
-        "cost": {"usd": round(ledger.cost_usd, 6), "price_in_per_mtok": config.price_in,
-                 "price_out_per_mtok": config.price_out, "budget_usd": config.budget_usd},
+        "cost": {
+            "usd": round(ledger.cost_usd, 6),
+            "price_in_per_mtok": config.price_in,
+            "price_out_per_mtok": config.price_out,
+            "budget_usd": config.budget_usd,
+        },
         "limits": {"concurrency": config.concurrency, "rpm": config.rpm, "tpm": config.tpm},
         "terms": config.terms,
         "notices": notices,
@@ -202,7 +266,8 @@ def _manifest(config: HarvestConfig, teacher: Teacher, caps: Capabilities, ident
     }
 
 
-def run_harvest(config: HarvestConfig, *, teacher: Teacher | None = None,
-                console: Console | None = None) -> HarvestResult:
+def run_harvest(
+    config: HarvestConfig, *, teacher: Teacher | None = None, console: Console | None = None
+) -> HarvestResult:
     """Synchronous `harvest` for scripts and the CLI."""
     return cast(HarvestResult, asyncio.run(harvest(config, teacher=teacher, console=console)))

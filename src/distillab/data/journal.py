@@ -104,8 +104,10 @@ def read_journal(out: Path) -> Iterator[dict[str, Any]]:
                 try:
                     yield json.loads(line)
                 except json.JSONDecodeError as exc:
-                    raise DataError(f"{path}:{line_no}: corrupt journal line ({exc.msg}); the journal is only "
-                                    "ever appended to, so this file was changed by something else") from exc
+                    raise DataError(
+                        f"{path}:{line_no}: corrupt journal line ({exc.msg}); the journal is only "
+                        "ever appended to, so this file was changed by something else"
+                    ) from exc
 
 
 def remove_journal(out: Path) -> None:

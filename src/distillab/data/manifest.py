@@ -64,10 +64,15 @@ def check_identity(out: Path, identity: dict[str, Any], overwrite: bool) -> None
     if overwrite:
         remove_harvest(out)
         return
-    diffs = [f"{key}: {old.get(key)!r} -> {identity.get(key)!r}" for key in sorted(set(old) | set(identity))
-             if old.get(key) != identity.get(key)]
-    raise ConfigError(f"{out} holds a harvest from a different teacher or params ({'; '.join(diffs)}); "
-                      "use another --out, or --overwrite to replace it")
+    diffs = [
+        f"{key}: {old.get(key)!r} -> {identity.get(key)!r}"
+        for key in sorted(set(old) | set(identity))
+        if old.get(key) != identity.get(key)
+    ]
+    raise ConfigError(
+        f"{out} holds a harvest from a different teacher or params ({'; '.join(diffs)}); "
+        "use another --out, or --overwrite to replace it"
+    )
 
 
 def remove_harvest(out: Path) -> None:

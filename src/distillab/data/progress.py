@@ -15,10 +15,17 @@ class HarvestProgress:
     def __init__(self, console: Console, total: int, enabled: bool):
         self._start = time.monotonic()
         self._progress = Progress(
-            TextColumn("harvest"), BarColumn(), MofNCompleteColumn(), TextColumn("records"),
-            TextColumn("{task.fields[rate]:.1f}/s"), TextColumn("ETA"), TimeRemainingColumn(),
+            TextColumn("harvest"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("records"),
+            TextColumn("{task.fields[rate]:.1f}/s"),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
             TextColumn("{task.fields[tokens]} tok  ${task.fields[cost]:.4f}"),
-            console=console, disable=not enabled, transient=False,
+            console=console,
+            disable=not enabled,
+            transient=False,
         )
         self._task = self._progress.add_task("harvest", total=total, rate=0.0, tokens=0, cost=0.0)
 
@@ -26,8 +33,9 @@ class HarvestProgress:
         self._progress.start()
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self._progress.stop()
 
     def advance(self, records: int, done_this_run: int, tokens: int, cost: float) -> None:

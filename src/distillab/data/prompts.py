@@ -66,8 +66,10 @@ def parse_row(row: Any, where: str, messages_as_json: bool = False) -> PromptRow
     has_messages = messages not in (None, "")
     has_prompt = prompt not in (None, "")
     if has_messages == has_prompt:
-        raise DataError(f"{where}: needs exactly one of 'messages' or 'prompt'"
-                        + (" (found both)" if has_messages else " (found neither)"))
+        raise DataError(
+            f"{where}: needs exactly one of 'messages' or 'prompt'"
+            + (" (found both)" if has_messages else " (found neither)")
+        )
     raw_id = row.get("id")
     row_id = None if raw_id in (None, "") else str(raw_id)
     if has_prompt:

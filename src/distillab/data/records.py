@@ -24,32 +24,41 @@ from distillab.teacher.base import Generation, PromptInput
 FORMAT_VERSION = 1
 
 MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
-PARAMS = pa.struct([
-    ("temperature", pa.float64()), ("top_p", pa.float64()), ("max_tokens", pa.int32()),
-    ("stop", pa.list_(pa.string())), ("seed", pa.int64()), ("logprobs", pa.bool_()),
-    ("top_logprobs", pa.int32()),
-])
-USAGE = pa.struct([("prompt_tokens", pa.int32()), ("completion_tokens", pa.int32()),
-                   ("request_samples", pa.int32())])
-SCHEMA = pa.schema([
-    ("id", pa.string()),
-    ("prompt_id", pa.string()),
-    ("sample_index", pa.int32()),
-    ("messages", pa.list_(MESSAGE)),
-    ("prompt", pa.string()),
-    ("completion", pa.string()),
-    ("finish_reason", pa.string()),
-    ("tokens", pa.list_(pa.string())),
-    ("token_ids", pa.list_(pa.int32())),
-    ("token_logprobs", pa.list_(pa.float32())),
-    ("top_tokens", pa.list_(pa.list_(pa.string()))),
-    ("top_ids", pa.list_(pa.list_(pa.int32()))),
-    ("top_logprobs", pa.list_(pa.list_(pa.float16()))),
-    ("usage", USAGE),
-    ("teacher", pa.string()),
-    ("params", PARAMS),
-    ("created", pa.timestamp("ms", tz="UTC")),
-])
+PARAMS = pa.struct(
+    [
+        ("temperature", pa.float64()),
+        ("top_p", pa.float64()),
+        ("max_tokens", pa.int32()),
+        ("stop", pa.list_(pa.string())),
+        ("seed", pa.int64()),
+        ("logprobs", pa.bool_()),
+        ("top_logprobs", pa.int32()),
+    ]
+)
+USAGE = pa.struct(
+    [("prompt_tokens", pa.int32()), ("completion_tokens", pa.int32()), ("request_samples", pa.int32())]
+)
+SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("prompt_id", pa.string()),
+        ("sample_index", pa.int32()),
+        ("messages", pa.list_(MESSAGE)),
+        ("prompt", pa.string()),
+        ("completion", pa.string()),
+        ("finish_reason", pa.string()),
+        ("tokens", pa.list_(pa.string())),
+        ("token_ids", pa.list_(pa.int32())),
+        ("token_logprobs", pa.list_(pa.float32())),
+        ("top_tokens", pa.list_(pa.list_(pa.string()))),
+        ("top_ids", pa.list_(pa.list_(pa.int32()))),
+        ("top_logprobs", pa.list_(pa.list_(pa.float16()))),
+        ("usage", USAGE),
+        ("teacher", pa.string()),
+        ("params", PARAMS),
+        ("created", pa.timestamp("ms", tz="UTC")),
+    ]
+)
 
 
 def _digest(obj: Any) -> str:
@@ -75,8 +84,9 @@ def _split(total: int, parts: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(parts)]
 
 
-def build_records(row: PromptRow, teacher: str, params: dict[str, Any], indices: list[int],
-                  generation: Generation) -> list[dict[str, Any]]:
+def build_records(
+    row: PromptRow, teacher: str, params: dict[str, Any], indices: list[int], generation: Generation
+) -> list[dict[str, Any]]:
     """Journal records for the samples of one answer; sample `j` gets sample index `indices[j]`.
 
     They carry the schema's plain fields plus `signal`, the token-level arrays packed (see `signal`);
@@ -93,21 +103,26 @@ def build_records(row: PromptRow, teacher: str, params: dict[str, Any], indices:
     records = []
     for sample, index, completion_tokens in zip(samples, indices, counted):
         chat = not isinstance(row.input, str)
-        records.append({
-            "id": record_id(teacher, row.input, params, index),
-            "prompt_id": prompt_key(row),
-            "sample_index": index,
-            "messages": row.input if chat else None,
-            "prompt": None if chat else row.input,
-            "completion": sample.text,
-            "finish_reason": sample.finish_reason,
-            "signal": signal.pack(sample),
-            "usage": {"prompt_tokens": generation.prompt_tokens, "completion_tokens": completion_tokens,
-                      "request_samples": len(samples)},
-            "teacher": teacher,
-            "params": params,
-            "created": created,
-        })
+        records.append(
+            {
+                "id": record_id(teacher, row.input, params, index),
+                "prompt_id": prompt_key(row),
+                "sample_index": index,
+                "messages": row.input if chat else None,
+                "prompt": None if chat else row.input,
+                "completion": sample.text,
+                "finish_reason": sample.finish_reason,
+                "signal": signal.pack(sample),
+                "usage": {
+                    "prompt_tokens": generation.prompt_tokens,
+                    "completion_tokens": completion_tokens,
+                    "request_samples": len(samples),
+                },
+                "teacher": teacher,
+                "params": params,
+                "created": created,
+            }
+        )
     return records
 
 

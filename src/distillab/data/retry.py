@@ -32,7 +32,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
         """Seconds to wait before retry number `attempt` (0-based)."""
-        jitter = rng.uniform(0.0, min(self.max_delay, self.base_delay * 2.0 ** attempt))
+        jitter = rng.uniform(0.0, min(self.max_delay, self.base_delay * 2.0**attempt))
         return jitter if retry_after is None else max(retry_after, jitter)
 
 

@@ -63,24 +63,33 @@ def _concat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
 def _list(parts: list[np.ndarray | None], value_type: pa.DataType, dtype: type) -> pa.Array:
     """list<value_type> from per-record numpy arrays (None: a null list)."""
     values = _concat([p for p in parts if p is not None], dtype)
-    return pa.ListArray.from_arrays(_offsets([0 if p is None else len(p) for p in parts]),
-                                    pa.array(values, type=value_type),
-                                    mask=pa.array([p is None for p in parts], pa.bool_()))
+    return pa.ListArray.from_arrays(
+        _offsets([0 if p is None else len(p) for p in parts]),
+        pa.array(values, type=value_type),
+        mask=pa.array([p is None for p in parts], pa.bool_()),
+    )
 
 
-def _nested(parts: list[np.ndarray | None], row_lens: list[np.ndarray | None], value_type: pa.DataType,
-            dtype: type) -> pa.Array:
+def _nested(
+    parts: list[np.ndarray | None], row_lens: list[np.ndarray | None], value_type: pa.DataType, dtype: type
+) -> pa.Array:
     """list<list<value_type>>: each record's flat values split into rows of `row_lens` (None: null)."""
     present = [(p, r) for p, r in zip(parts, row_lens) if p is not None and r is not None]
-    rows = pa.ListArray.from_arrays(_offsets(_concat([r for _, r in present], np.int32)),
-                                    pa.array(_concat([p for p, _ in present], dtype), type=value_type))
+    rows = pa.ListArray.from_arrays(
+        _offsets(_concat([r for _, r in present], np.int32)),
+        pa.array(_concat([p for p, _ in present], dtype), type=value_type),
+    )
     missing = [p is None or r is None for p, r in zip(parts, row_lens)]
-    return pa.ListArray.from_arrays(_offsets([0 if m else len(r) for m, r in zip(missing, row_lens)]),  # type: ignore[arg-type]
-                                    rows, mask=pa.array(missing, pa.bool_()))
+    return pa.ListArray.from_arrays(
+        _offsets([0 if m else len(r) for m, r in zip(missing, row_lens)]),  # type: ignore[arg-type]
+        rows,
+        mask=pa.array(missing, pa.bool_()),
+    )
 
 
 def columns(packed: list[Packed | None]) -> dict[str, pa.Array]:
     """Arrow columns (tokens, token_ids, token_logprobs, top_*) for a batch of packed signals."""
+
     def get(key: str, dtype: type) -> list[np.ndarray | None]:
         return [None if p is None or key not in p else _unb64(p[key], dtype) for p in packed]
 
@@ -89,8 +98,9 @@ def columns(packed: list[Packed | None]) -> dict[str, pa.Array]:
         "tokens": pa.array([None if p is None else p.get("tokens") for p in packed], pa.list_(pa.string())),
         "token_ids": _list(get("ids", np.int32), pa.int32(), np.int32),
         "token_logprobs": _list(get("lp", np.float32), pa.float32(), np.float32),
-        "top_tokens": pa.array([None if p is None else p.get("top_tokens") for p in packed],
-                               pa.list_(pa.list_(pa.string()))),
+        "top_tokens": pa.array(
+            [None if p is None else p.get("top_tokens") for p in packed], pa.list_(pa.list_(pa.string()))
+        ),
         "top_ids": _nested(get("top_ids", np.int32), top_len, pa.int32(), np.int32),
         "top_logprobs": _nested(get("top_lp", np.float16), top_len, pa.float16(), np.float16),
     }

@@ -74,6 +74,7 @@ def compact(out: Path) -> int:
     seen: set[str] = set()
     count = 0
     with pq.ParquetWriter(tmp, SCHEMA, compression="zstd", compression_level=9) as writer:
+
         def write(table: pa.Table) -> None:
             nonlocal count
             ids = table["id"].to_pylist()

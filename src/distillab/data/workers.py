@@ -38,8 +38,9 @@ class WorkItem:
     """Sample indices of this prompt not yet stored."""
 
 
-def plan_work(rows: list[PromptRow], name: str, params_id: dict[str, Any], n: int,
-              done_ids: set[str]) -> tuple[list[WorkItem], int, int]:
+def plan_work(
+    rows: list[PromptRow], name: str, params_id: dict[str, Any], n: int, done_ids: set[str]
+) -> tuple[list[WorkItem], int, int]:
     """Work items for the samples not yet stored; also (already stored, duplicate prompts)."""
     items: list[WorkItem] = []
     seen: set[str] = set()
@@ -98,18 +99,24 @@ class Harvester:
             completion_worst = n * self.params.max_tokens
             reserved = self.ledger.reserve(prompt_estimate, completion_worst)
             if reserved is None:
-                self._stop(BudgetExceeded(
-                    f"stopping before the budget of ${self.ledger.budget_usd:g} could be exceeded: "
-                    f"spent ${self.ledger.cost_usd:.4f}, and the next request ({row.where}) could cost up to "
-                    f"${self.ledger.prices.cost(prompt_estimate, completion_worst):.4f}. Everything harvested "
-                    "so far is kept; rerun with a higher --budget-usd to continue"))
+                self._stop(
+                    BudgetExceeded(
+                        f"stopping before the budget of ${self.ledger.budget_usd:g} could be exceeded: "
+                        f"spent ${self.ledger.cost_usd:.4f}, and the next request ({row.where}) could cost up to "
+                        f"${self.ledger.prices.cost(prompt_estimate, completion_worst):.4f}. Everything harvested "
+                        "so far is kept; rerun with a higher --budget-usd to continue"
+                    )
+                )
                 return
             estimate = prompt_estimate + completion_worst
             await self.limiter.take_tokens(estimate)
             try:
                 generation = await call_with_retries(
-                    lambda: self.teacher.generate(row.input, self.params, n), self.policy,
-                    before_attempt=self.limiter.request_slot, on_retry=self._on_retry)
+                    lambda: self.teacher.generate(row.input, self.params, n),
+                    self.policy,
+                    before_attempt=self.limiter.request_slot,
+                    on_retry=self._on_retry,
+                )
             except RequestRejected as exc:
                 self.ledger.settle(reserved, 0, 0)
                 self.limiter.correct_tokens(estimate, 0)
@@ -119,8 +126,9 @@ class Harvester:
                 self.failures.append({"prompt": row.where, "error": str(exc)})
                 progress.advance(0, self.new_records, self._tokens(), self.ledger.cost_usd)
                 if len(self.failures) >= GIVE_UP_AFTER_REJECTIONS and self.new_records == 0:
-                    self._stop(TeacherError(f"the first {len(self.failures)} prompts were all rejected; "
-                                            f"last: {exc}"))
+                    self._stop(
+                        TeacherError(f"the first {len(self.failures)} prompts were all rejected; last: {exc}")
+                    )
                 return
             except TeacherError as exc:
                 self.ledger.settle(reserved, 0, 0)
@@ -132,7 +140,7 @@ class Harvester:
                 return
             records = build_records(row, self.teacher.name, self.params_id, item.missing, generation)
             await self.journal.append(records)
-            item.missing = item.missing[len(records):]
+            item.missing = item.missing[len(records) :]
             completion = sum(r["usage"]["completion_tokens"] for r in records)
             self.ledger.settle(reserved, generation.prompt_tokens, completion)
             self.limiter.correct_tokens(estimate, generation.prompt_tokens + generation.completion_tokens)

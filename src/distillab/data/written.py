@@ -28,9 +28,17 @@ from distillab.errors import ConfigError
 from distillab.teacher.base import Generation
 
 
-def write_harvest(out: Path, rows: Sequence[PromptRow], answers: Sequence[Generation], *, teacher: str,
-                  terms: str, params: dict[str, Any] | None = None, endpoint: str = "",
-                  notes: Sequence[str] = ()) -> int:
+def write_harvest(
+    out: Path,
+    rows: Sequence[PromptRow],
+    answers: Sequence[Generation],
+    *,
+    teacher: str,
+    terms: str,
+    params: dict[str, Any] | None = None,
+    endpoint: str = "",
+    notes: Sequence[str] = (),
+) -> int:
     """Write one record per sample of `answers[i]` (the answer to `rows[i]`) to `out`; returns how many.
 
     The signal mode in the manifest is `topk` when any sample carries top-k log-probabilities, else `text`.
@@ -59,22 +67,38 @@ def write_harvest(out: Path, rows: Sequence[PromptRow], answers: Sequence[Genera
     pq.write_table(to_table(records), tmp, compression="zstd")
     os.replace(tmp, final)
     identity = {"teacher": teacher, "params": params, "mode": mode}
-    description = f"top-{top_k} log-probabilities" + (" with token ids" if ids else "") if top_k else \
-        "text only (no log-probabilities)"
-    mf.finish(out, {
-        "format_version": FORMAT_VERSION,
-        "distillab_version": __version__,
-        "identity": identity,
-        "teacher": {"name": teacher, "endpoint": endpoint,
-                    "capabilities": {"mode": mode, "top_k": top_k, "token_ids": ids, "description": description}},
-        "params": params,
-        "counts": {"prompts": len(rows), "records": len(records), "new_records": len(records), "failed": 0},
-        "tokens": {"prompt": sum(a.prompt_tokens for a in answers),
-                   "completion": sum(a.completion_tokens for a in answers)},
-        "terms": terms,
-        "notices": list(notes),
-        "complete": True,
-        "created": mf.now_iso(),
-        "finished": mf.now_iso(),
-    })
+    description = (
+        f"top-{top_k} log-probabilities" + (" with token ids" if ids else "")
+        if top_k
+        else "text only (no log-probabilities)"
+    )
+    mf.finish(
+        out,
+        {
+            "format_version": FORMAT_VERSION,
+            "distillab_version": __version__,
+            "identity": identity,
+            "teacher": {
+                "name": teacher,
+                "endpoint": endpoint,
+                "capabilities": {"mode": mode, "top_k": top_k, "token_ids": ids, "description": description},
+            },
+            "params": params,
+            "counts": {
+                "prompts": len(rows),
+                "records": len(records),
+                "new_records": len(records),
+                "failed": 0,
+            },
+            "tokens": {
+                "prompt": sum(a.prompt_tokens for a in answers),
+                "completion": sum(a.completion_tokens for a in answers),
+            },
+            "terms": terms,
+            "notices": list(notes),
+            "complete": True,
+            "created": mf.now_iso(),
+            "finished": mf.now_iso(),
+        },
+    )
     return len(records)

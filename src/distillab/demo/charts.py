@@ -65,12 +65,18 @@ class _Frame:
 
     def axes(self, xlabel: str, ylabel: str, fmt_x: Format, fmt_y: Format) -> str:
         right, bottom, middle = WIDTH - RIGHT, HEIGHT - BOTTOM, (TOP + HEIGHT - BOTTOM) / 2
-        parts = [f'<line x1="{LEFT}" x2="{right}" y1="{self.y(t)}" y2="{self.y(t)}" stroke="#e5e5e5"/>'
-                 + _text(LEFT - 6, self.y(t) + 4, fmt_y(t), anchor="end") for t in self.y_ticks]
+        parts = [
+            f'<line x1="{LEFT}" x2="{right}" y1="{self.y(t)}" y2="{self.y(t)}" stroke="#e5e5e5"/>'
+            + _text(LEFT - 6, self.y(t) + 4, fmt_y(t), anchor="end")
+            for t in self.y_ticks
+        ]
         parts += [_text(self.x(t), bottom + 16, fmt_x(t)) for t in self.x_ticks]
-        parts += [f'<line x1="{LEFT}" x2="{right}" y1="{bottom}" y2="{bottom}" stroke="#333"/>',
-                  f'<line x1="{LEFT}" x2="{LEFT}" y1="{TOP}" y2="{bottom}" stroke="#333"/>',
-                  _text((LEFT + right) / 2, HEIGHT - 8, xlabel), _text(14, middle, ylabel, rotate=True)]
+        parts += [
+            f'<line x1="{LEFT}" x2="{right}" y1="{bottom}" y2="{bottom}" stroke="#333"/>',
+            f'<line x1="{LEFT}" x2="{LEFT}" y1="{TOP}" y2="{bottom}" stroke="#333"/>',
+            _text((LEFT + right) / 2, HEIGHT - 8, xlabel),
+            _text(14, middle, ylabel, rotate=True),
+        ]
         return "".join(parts)
 
 
@@ -81,26 +87,38 @@ def _text(x: float, y: float, label: str, *, anchor: str = "middle", rotate: boo
 
 def _polyline(points: list[tuple[float, float]], color: str, dash: str = "") -> str:
     pattern = f' stroke-dasharray="{dash}"' if dash else ""
-    return (f'<polyline fill="none" stroke="{color}" stroke-width="2"{pattern} '
-            f'points="{" ".join(f"{x},{y}" for x, y in points)}"/>')
+    return (
+        f'<polyline fill="none" stroke="{color}" stroke-width="2"{pattern} '
+        f'points="{" ".join(f"{x},{y}" for x, y in points)}"/>'
+    )
 
 
 def _legend(entries: list[tuple[str, str, str]]) -> str:
     """(label, color, dash pattern) per entry, stacked in the right margin."""
     x = WIDTH - RIGHT + 14
-    return "".join(_polyline([(x, TOP + 10 + 18 * i), (x + 22, TOP + 10 + 18 * i)], color, dash)
-                   + _text(x + 28, TOP + 14 + 18 * i, label, anchor="start")
-                   for i, (label, color, dash) in enumerate(entries))
+    return "".join(
+        _polyline([(x, TOP + 10 + 18 * i), (x + 22, TOP + 10 + 18 * i)], color, dash)
+        + _text(x + 28, TOP + 14 + 18 * i, label, anchor="start")
+        for i, (label, color, dash) in enumerate(entries)
+    )
 
 
 def _svg(title: str, body: str) -> str:
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" '
-            f'height="{HEIGHT}" role="img" aria-label="{escape(title)}" font-family="system-ui, sans-serif" '
-            f'font-size="11"><title>{escape(title)}</title>{body}</svg>')
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" '
+        f'height="{HEIGHT}" role="img" aria-label="{escape(title)}" font-family="system-ui, sans-serif" '
+        f'font-size="11"><title>{escape(title)}</title>{body}</svg>'
+    )
 
 
-def line_chart(series: dict[str, list[tuple[float, float]]], references: list[Reference], *, title: str,
-               xlabel: str, ylabel: str) -> str:
+def line_chart(
+    series: dict[str, list[tuple[float, float]]],
+    references: list[Reference],
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+) -> str:
     """A line with point markers per series (y: a share in [0, 1], shown in %) and dashed reference levels."""
     levels = [(r.label, r.value) for r in references if r.value is not None]
     x_top = max((x for points in series.values() for x, _ in points), default=1.0)
@@ -121,8 +139,9 @@ def line_chart(series: dict[str, list[tuple[float, float]]], references: list[Re
     return _svg(title, "".join(parts) + _legend(legend))
 
 
-def step_chart(series: dict[str, list[float]], *, x_max: float, y_max: int, title: str, xlabel: str,
-               ylabel: str) -> str:
+def step_chart(
+    series: dict[str, list[float]], *, x_max: float, y_max: int, title: str, xlabel: str, ylabel: str
+) -> str:
     """A cumulative count per series over x: each value of a series is the x at which one more was counted."""
     x_top = max([x_max] + [t for times in series.values() for t in times])
     y_top = max([y_max] + [len(times) for times in series.values()])

@@ -22,35 +22,61 @@ detect+degrade: flagged accounts are degraded (no log-probabilities, short answe
 class ContestConfig:
     """What the contest runs. The defaults fit in minutes on 2 CPU cores once the tiny world is cached."""
 
-    out: Path = _f(Path("runs/demo"), "Directory for everything the demo writes (world/ is reused by reruns).")  # noqa: RUF009
-    defenses: tuple[str, ...] = _f(("off", "detect+degrade"), "Defenses to run, each a separate contest "
-                                                              "round: " + ", ".join(DEFENSES) + ".")
+    out: Path = _f(
+        Path("runs/demo"), "Directory for everything the demo writes (world/ is reused by reruns)."
+    )  # noqa: RUF009
+    defenses: tuple[str, ...] = _f(
+        ("off", "detect+degrade"),
+        "Defenses to run, each a separate contest round: " + ", ".join(DEFENSES) + ".",
+    )
     campaign_accounts: int = _f(30, "Accounts the distillation campaign spreads its queries over.")
     campaign_queries: int = _f(800, "Teacher queries the campaign sends (train-split prompts of the task).")
     honest_accounts: int = _f(60, "Simulated honest accounts using the gateway at the same time.")
-    honest_requests: int = _f(200, "Requests the honest accounts send (each account's first ones, spread over the "
-                                        "accounts, in time order).")
-    reference_accounts: int = _f(1000, "Honest accounts in the reference traffic the detector is calibrated on "
-                                       "(simulated with another seed: the provider's known-good history).")
-    rpm: int = _f(60, "The gateway's per-account rate limit (requests per minute); the campaign stays under it.")
-    degrade_max_tokens: int = _f(12, "Longest answer a degraded account gets (a full answer is up to 64 tokens).")
+    honest_requests: int = _f(
+        200,
+        "Requests the honest accounts send (each account's first ones, spread over the "
+        "accounts, in time order).",
+    )
+    reference_accounts: int = _f(
+        1000,
+        "Honest accounts in the reference traffic the detector is calibrated on "
+        "(simulated with another seed: the provider's known-good history).",
+    )
+    rpm: int = _f(
+        60, "The gateway's per-account rate limit (requests per minute); the campaign stays under it."
+    )
+    degrade_max_tokens: int = _f(
+        12, "Longest answer a degraded account gets (a full answer is up to 64 tokens)."
+    )
     detect_every: float = _f(3.0, "Seconds between the live detector's scorings.")
-    watermark_delta: float = _f(1.0, "Watermark bias added to green-list logits (1: a small quality cost, still a strong mark on free text).")
-    steps: int = _f(400, "Optimizer steps for a student trained on the whole harvest (attacker's, control, "
-                         "bystander); the extraction curve's students get the same passes over less data.")
-    curve_points: tuple[float, ...] = _f((0.25, 0.5), "Extraction curve: in the first round, besides the full "
-                                                      "harvest, students trained on these shares of it (first "
-                                                      "queries first).")
+    watermark_delta: float = _f(
+        1.0,
+        "Watermark bias added to green-list logits (1: a small quality cost, still a strong mark on free text).",
+    )
+    steps: int = _f(
+        400,
+        "Optimizer steps for a student trained on the whole harvest (attacker's, control, "
+        "bystander); the extraction curve's students get the same passes over less data.",
+    )
+    curve_points: tuple[float, ...] = _f(
+        (0.25, 0.5),
+        "Extraction curve: in the first round, besides the full "
+        "harvest, students trained on these shares of it (first "
+        "queries first).",
+    )
     eval_items: int = _f(100, "Held-out prompts every model answers for its score.")
     attribution_prompts: int = _f(60, "Held-out prompts the attribution test samples every model on.")
     attribution_samples: int = _f(10, "Completions per prompt and model for the attribution test.")
-    radioactivity_texts: int = _f(300, "Held-out prompts whose plain teacher answers the suspect reads "
-                                       "(radioactivity, open mode).")
+    radioactivity_texts: int = _f(
+        300, "Held-out prompts whose plain teacher answers the suspect reads (radioactivity, open mode)."
+    )
     membership_prompts: int = _f(100, "Served campaign answers the membership test checks, per round.")
     membership_samples: int = _f(3, "Fresh teacher answers per served prompt for the membership test.")
     seed: int = _f(0, "Seed of the simulated traffic and the students.")
-    teacher: TeacherConfig = field(default_factory=lambda: TeacherConfig(task="text"),
-                                   metadata={"help": "The tiny teacher to build or reuse (`distillab toy teacher`)."})
+    teacher: TeacherConfig = field(
+        default_factory=lambda: TeacherConfig(task="text"),
+        metadata={"help": "The tiny teacher to build or reuse (`distillab toy teacher`)."},
+    )
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
@@ -60,13 +86,26 @@ class ContestConfig:
         problems = []
         unknown = [d for d in self.defenses if d not in DEFENSES]
         if unknown or not self.defenses:
-            problems.append(f"defense: {', '.join(map(repr, unknown)) or 'none given'}; choose from "
-                            f"{', '.join(DEFENSES)} (comma-separated)")
+            problems.append(
+                f"defense: {', '.join(map(repr, unknown)) or 'none given'}; choose from "
+                f"{', '.join(DEFENSES)} (comma-separated)"
+            )
         if len(set(self.defenses)) != len(self.defenses):
             problems.append("defense: one is named twice")
-        for name in ("campaign_accounts", "campaign_queries", "honest_accounts", "reference_accounts", "rpm",
-                     "degrade_max_tokens", "steps", "eval_items", "attribution_prompts", "radioactivity_texts",
-                     "membership_prompts", "membership_samples"):
+        for name in (
+            "campaign_accounts",
+            "campaign_queries",
+            "honest_accounts",
+            "reference_accounts",
+            "rpm",
+            "degrade_max_tokens",
+            "steps",
+            "eval_items",
+            "attribution_prompts",
+            "radioactivity_texts",
+            "membership_prompts",
+            "membership_samples",
+        ):
             if getattr(self, name) < 1:
                 problems.append(f"{name}: must be >= 1, got {getattr(self, name)}")
         if self.honest_requests < 0:
@@ -80,10 +119,14 @@ class ContestConfig:
         if any(not 0 < p < 1 for p in self.curve_points):
             problems.append(f"curve_points: each must be in (0, 1), got {list(self.curve_points)}")
         if self.campaign_queries < self.campaign_accounts:
-            problems.append(f"campaign_queries ({self.campaign_queries}) must be >= campaign_accounts "
-                            f"({self.campaign_accounts})")
+            problems.append(
+                f"campaign_queries ({self.campaign_queries}) must be >= campaign_accounts "
+                f"({self.campaign_accounts})"
+            )
         if self.teacher.task not in METRICS:
-            problems.append(f"teacher.task: the contest runs on {' or '.join(METRICS)}, got {self.teacher.task!r}")
+            problems.append(
+                f"teacher.task: the contest runs on {' or '.join(METRICS)}, got {self.teacher.task!r}"
+            )
         if problems:
             raise ConfigError(problems)
 

@@ -37,15 +37,20 @@ def run_contest(config: ContestConfig, console: Console | None = None) -> dict[s
     console.rule("the control: a student that never saw the teacher's answers")
     control: dict[str, Any] = {
         "score": evaluate(world.control, world.root / "eval-control", config, world, console),
-        "proof": prove(world.control, world.root / "prove-control", world, config, console)}
+        "proof": prove(world.control, world.root / "prove-control", world, config, console),
+    }
     teacher = evaluate(world.teacher, world.root / "eval-teacher", config, world, console)
     untrained = evaluate(world.student_init, world.root / "eval-student-init", config, world, console)
     rounds = {defense: run_contest_round(config, world, defense, console) for defense in config.defenses}
-    first = config.out / f"round-{config.defenses[0]}"  # the control is checked against the first round's answers
-    control["proof"]["membership"] = membership(world.control, first, first / "prove-control-membership", world,
-                                                config, console)
+    first = (
+        config.out / f"round-{config.defenses[0]}"
+    )  # the control is checked against the first round's answers
+    control["proof"]["membership"] = membership(
+        world.control, first, first / "prove-control-membership", world, config, console
+    )
     summary = {
-        "task": config.task, "metric": config.metric,
+        "task": config.task,
+        "metric": config.metric,
         "reference_losses": reference_losses(config, world) if config.task != "arith" else None,
         "teacher": {"path": str(world.teacher), "score": teacher},
         "untrained_student_score": untrained,

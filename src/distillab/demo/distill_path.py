@@ -63,7 +63,9 @@ def run_demo(config: DemoConfig, console: Console | None = None) -> dict[str, An
     student_dir = out / "student-init"
     if not (student_dir / "config.json").is_file():
         sizes = build_student(teacher_dir, student_dir, seed=0)
-        console.print(f"random student: {sizes['parameters']:,} parameters, {sizes['ratio']:.1%} of the teacher")
+        console.print(
+            f"random student: {sizes['parameters']:,} parameters, {sizes['ratio']:.1%} of the teacher"
+        )
 
     console.rule("2. prompts")
     rows = prompt_rows("arith", "train", config.prompts, seed=1)
@@ -71,15 +73,38 @@ def run_demo(config: DemoConfig, console: Console | None = None) -> dict[str, An
     console.print(f"{len(rows)} arith train prompts: {prompts}")
 
     console.rule("3. serve and 4. distill")
-    with serve_process(teacher_dir, extra_args=("--model-name", "tiny-teacher"), log=out / "serve.log") as url:
+    with serve_process(
+        teacher_dir, extra_args=("--model-name", "tiny-teacher"), log=out / "serve.log"
+    ) as url:
         console.print(f"teacher served at {url} (log: {out / 'serve.log'})")
         distill = DistillConfig(
-            teacher=url, student=student_dir, prompts=prompts, out=out / "distill", loss="fkl", task="arith",
-            generate={"temperature": 1.0, "max_tokens": 64, "top_logprobs": config.top_logprobs,
-                      "concurrency": config.concurrency, "terms": TERMS},
-            train={"max_steps": config.steps, "batch_size": 32, "lr": 3e-3, "kd_weight": 0.5,
-                   "eval_fraction": 0.02, "save_every": 200},
-            eval={"n": config.eval_items, "max_tokens": 64, "speed_requests": 8, "concurrency": config.concurrency},
+            teacher=url,
+            student=student_dir,
+            prompts=prompts,
+            out=out / "distill",
+            loss="fkl",
+            task="arith",
+            generate={
+                "temperature": 1.0,
+                "max_tokens": 64,
+                "top_logprobs": config.top_logprobs,
+                "concurrency": config.concurrency,
+                "terms": TERMS,
+            },
+            train={
+                "max_steps": config.steps,
+                "batch_size": 32,
+                "lr": 3e-3,
+                "kd_weight": 0.5,
+                "eval_fraction": 0.02,
+                "save_every": 200,
+            },
+            eval={
+                "n": config.eval_items,
+                "max_tokens": 64,
+                "speed_requests": 8,
+                "concurrency": config.concurrency,
+            },
         )
         result = run_distill(distill, console=console)
 
@@ -88,8 +113,9 @@ def run_demo(config: DemoConfig, console: Console | None = None) -> dict[str, An
     summary = summarise(harvest, result.report or {})
     summary["seconds"] = round(time.monotonic() - started, 1)
     stages = json.loads((out / "distill" / "stages.json").read_text())
-    summary["stage_seconds"] = {stage: stages[stage].get("seconds") for stage in ("generate", "train", "eval")
-                                if stage in stages}
+    summary["stage_seconds"] = {
+        stage: stages[stage].get("seconds") for stage in ("generate", "train", "eval") if stage in stages
+    }
     summary["report"] = str(out / "distill" / "eval" / "report.html")
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
@@ -110,7 +136,9 @@ def summarise(harvest_dir: Path, report: dict[str, Any]) -> dict[str, Any]:
 
     return {
         "teacher_queries": len(rows),
-        "answers_with_a_final_answer": sum(arith.extract_answer(r["completion"] or "") is not None for r in rows),
+        "answers_with_a_final_answer": sum(
+            arith.extract_answer(r["completion"] or "") is not None for r in rows
+        ),
         "token_positions": positions,
         "bytes_per_token": round(size / positions, 1) if positions else None,
         "teacher_accuracy": accuracy("teacher"),

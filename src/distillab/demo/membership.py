@@ -30,10 +30,17 @@ def served_answers(where: Path, config: ContestConfig) -> Path:
     traffic = json.loads((where / "traffic.json").read_text())
     degraded = {f"q{a['index']:06d}" for a in traffic["answers"] if a.get("degraded")}
     rows = read_records(where / "harvest", columns=["prompt_id", "messages", "completion"]).to_pylist()
-    kept = [r for r in rows if r["prompt_id"] not in degraded and r["completion"]][:config.membership_prompts]
+    kept = [r for r in rows if r["prompt_id"] not in degraded and r["completion"]][
+        : config.membership_prompts
+    ]
     out = where / "membership-served.jsonl"
-    write_text(out, "".join(json.dumps({"messages": r["messages"], "response": r["completion"], "status": 200})
-                            + "\n" for r in kept))
+    write_text(
+        out,
+        "".join(
+            json.dumps({"messages": r["messages"], "response": r["completion"], "status": 200}) + "\n"
+            for r in kept
+        ),
+    )
     return out
 
 
@@ -51,8 +58,13 @@ def fresh_answers(where: Path, world: World, config: ContestConfig, console: Con
 
     served = where / "membership-served.jsonl"
     prompts = where / "membership-prompts.jsonl"
-    write_text(prompts, "".join(json.dumps({"id": f"m{i}", "messages": json.loads(line)["messages"]}) + "\n"
-                                for i, line in enumerate(served.read_text().splitlines())))
+    write_text(
+        prompts,
+        "".join(
+            json.dumps({"id": f"m{i}", "messages": json.loads(line)["messages"]}) + "\n"
+            for i, line in enumerate(served.read_text().splitlines())
+        ),
+    )
     out = where / "membership-fresh"
 
     def run() -> None:
@@ -60,20 +72,41 @@ def fresh_answers(where: Path, world: World, config: ContestConfig, console: Con
         assert master is not None
         watermarker = Watermarker(WatermarkConfig(delta=config.watermark_delta), master)
         app = create_app(Engine.load(world.teacher), model_name="tiny-teacher", watermarker=watermarker)
-        console.print(f"membership: {config.membership_samples} fresh answers to each of "
-                      f"{len(served.read_text().splitlines())} served prompts, from the watermarked teacher")
+        console.print(
+            f"membership: {config.membership_samples} fresh answers to each of "
+            f"{len(served.read_text().splitlines())} served prompts, from the watermarked teacher"
+        )
         with run_in_background(app) as url:
-            sample(url + "/v1", prompts, out, n=config.membership_samples, temperature=1.0, max_tokens=MAX_TOKENS,
-                   progress=console.is_terminal, console=console,
-                   terms="the provider's own model (fresh answers for the membership test)")
+            sample(
+                url + "/v1",
+                prompts,
+                out,
+                n=config.membership_samples,
+                temperature=1.0,
+                max_tokens=MAX_TOKENS,
+                progress=console.is_terminal,
+                console=console,
+                terms="the provider's own model (fresh answers for the membership test)",
+            )
 
-    cached(out, {"served": served.read_text(), "n": config.membership_samples, "teacher": str(world.teacher),
-                 "delta": config.watermark_delta, "key": world.key_file.read_text()}, run, done="manifest.json")
+    cached(
+        out,
+        {
+            "served": served.read_text(),
+            "n": config.membership_samples,
+            "teacher": str(world.teacher),
+            "delta": config.watermark_delta,
+            "key": world.key_file.read_text(),
+        },
+        run,
+        done="manifest.json",
+    )
     return out
 
 
-def membership(suspect: Path, where: Path, out: Path, world: World, config: ContestConfig,
-               console: Console) -> list[dict[str, Any]]:
+def membership(
+    suspect: Path, where: Path, out: Path, world: World, config: ContestConfig, console: Console
+) -> list[dict[str, Any]]:
     """The membership test of `suspect` against round `where`'s served answers: its brief (cached in `out`)
     in a list, or no test when every answer was degraded."""
     from distillab.demo.proof import brief
@@ -88,14 +121,28 @@ def membership(suspect: Path, where: Path, out: Path, world: World, config: Cont
 
     def run() -> None:
         console.print(f"membership test of {suspect} against {where.name}'s served answers")
-        result = run_membership(MembershipConfig(suspect=str(suspect), served=served, alternatives=fresh, out=out,
-                                                 progress=console.is_terminal), console=console)
+        result = run_membership(
+            MembershipConfig(
+                suspect=str(suspect), served=served, alternatives=fresh, out=out, progress=console.is_terminal
+            ),
+            console=console,
+        )
         write_text(result_file, json.dumps(brief(result), indent=1) + "\n")
 
     try:
-        cached(result_file, {"suspect": (suspect / "distillab_train.json").read_text(), "served": served.read_text(),
-                             "fresh": (fresh / "manifest.json").read_text()}, run, done="")
-    except DataError as exc:  # e.g. every fresh answer came back empty: no test, the rest of the contest goes on
+        cached(
+            result_file,
+            {
+                "suspect": (suspect / "distillab_train.json").read_text(),
+                "served": served.read_text(),
+                "fresh": (fresh / "manifest.json").read_text(),
+            },
+            run,
+            done="",
+        )
+    except (
+        DataError
+    ) as exc:  # e.g. every fresh answer came back empty: no test, the rest of the contest goes on
         console.print(f"membership test of {suspect}: skipped ({exc})")
         return []
     return [dict(json.loads(result_file.read_text()))]

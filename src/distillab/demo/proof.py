@@ -29,21 +29,43 @@ def plain_texts(world: World, config: ContestConfig, console: Console) -> Path:
     from distillab.data.config import HarvestConfig
     from distillab.data.harvest import run_harvest
 
-    prompts = write_rows(prompt_rows(config.task, "test", config.radioactivity_texts, seed=config.seed + 7),
-                         world.root / "radioactivity-prompts.jsonl")
+    prompts = write_rows(
+        prompt_rows(config.task, "test", config.radioactivity_texts, seed=config.seed + 7),
+        world.root / "radioactivity-prompts.jsonl",
+    )
     out = world.root / "plain-texts"
-    cached(out, {"teacher": str(world.teacher), "task": config.task, "n": config.radioactivity_texts,
-                 "seed": config.seed + 7},
-           lambda: run_harvest(HarvestConfig(teacher=str(world.teacher), prompts=prompts, out=out, max_tokens=64,
-                                             temperature=1.0, top_logprobs=0, overwrite=True,
-                                             terms="the provider's own model", progress=console.is_terminal),
-                               console=console), done="manifest.json")
+    cached(
+        out,
+        {
+            "teacher": str(world.teacher),
+            "task": config.task,
+            "n": config.radioactivity_texts,
+            "seed": config.seed + 7,
+        },
+        lambda: run_harvest(
+            HarvestConfig(
+                teacher=str(world.teacher),
+                prompts=prompts,
+                out=out,
+                max_tokens=64,
+                temperature=1.0,
+                top_logprobs=0,
+                overwrite=True,
+                terms="the provider's own model",
+                progress=console.is_terminal,
+            ),
+            console=console,
+        ),
+        done="manifest.json",
+    )
     return out
 
 
 def attribution_prompts(world: World, config: ContestConfig) -> Path:
-    return write_rows(prompt_rows(config.task, "test", config.attribution_prompts, seed=config.seed + 9),
-                      world.root / "attribution-prompts.jsonl")
+    return write_rows(
+        prompt_rows(config.task, "test", config.attribution_prompts, seed=config.seed + 9),
+        world.root / "attribution-prompts.jsonl",
+    )
 
 
 def share_reference_samples(out: Path, world: World) -> None:
@@ -64,9 +86,15 @@ def share_reference_samples(out: Path, world: World) -> None:
 
 
 def brief(result: Any) -> dict[str, Any]:
-    return {"name": result.name, "question": result.question, "p_value": result.p_value,
-            "significant": result.significant, "verdict": result.verdict(), "effect": result.effect,
-            "sample_sizes": result.sample_sizes}
+    return {
+        "name": result.name,
+        "question": result.question,
+        "p_value": result.p_value,
+        "significant": result.significant,
+        "verdict": result.verdict(),
+        "effect": result.effect,
+        "sample_sizes": result.sample_sizes,
+    }
 
 
 def prove(suspect: Path, out: Path, world: World, config: ContestConfig, console: Console) -> dict[str, Any]:
@@ -81,23 +109,50 @@ def prove(suspect: Path, out: Path, world: World, config: ContestConfig, console
 
     texts = plain_texts(world, config, console)
     prompts = attribution_prompts(world, config)
-    settings = {"suspect": (suspect / "distillab_train.json").read_text(), "texts": str(texts),
-                "prompts": prompts.read_text(), "samples": config.attribution_samples,
-                "key": world.key_file.read_text(), "bystander": (world.bystander / "distillab_train.json").read_text()}
+    settings = {
+        "suspect": (suspect / "distillab_train.json").read_text(),
+        "texts": str(texts),
+        "prompts": prompts.read_text(),
+        "samples": config.attribution_samples,
+        "key": world.key_file.read_text(),
+        "bystander": (world.bystander / "distillab_train.json").read_text(),
+    }
 
     def run() -> None:
         console.print(f"radioactivity test of {suspect}")
-        radioactive = run_radioactivity(RadioactivityConfig(
-            suspect=str(suspect), out=out / "radioactivity", key_file=world.key_file, mode="open", texts=texts,
-            unmarked_texts=True, tokenizer=world.teacher, progress=console.is_terminal), console=console)
+        radioactive = run_radioactivity(
+            RadioactivityConfig(
+                suspect=str(suspect),
+                out=out / "radioactivity",
+                key_file=world.key_file,
+                mode="open",
+                texts=texts,
+                unmarked_texts=True,
+                tokenizer=world.teacher,
+                progress=console.is_terminal,
+            ),
+            console=console,
+        )
         console.print(f"attribution test of {suspect}")
         share_reference_samples(out / "attribution", world)
-        attributed = run_attribution(AttributionConfig(
-            suspect=str(suspect), references=(str(world.teacher), str(world.bystander)), out=out / "attribution",
-            prompts=prompts, samples_per_prompt=config.attribution_samples, max_tokens=40, seed=config.seed,
-            progress=console.is_terminal), console=console)
+        attributed = run_attribution(
+            AttributionConfig(
+                suspect=str(suspect),
+                references=(str(world.teacher), str(world.bystander)),
+                out=out / "attribution",
+                prompts=prompts,
+                samples_per_prompt=config.attribution_samples,
+                max_tokens=40,
+                seed=config.seed,
+                progress=console.is_terminal,
+            ),
+            console=console,
+        )
         write_evidence([*radioactive, *attributed], out)
-        proof = {"radioactivity": [brief(r) for r in radioactive], "attribution": [brief(r) for r in attributed]}
+        proof = {
+            "radioactivity": [brief(r) for r in radioactive],
+            "attribution": [brief(r) for r in attributed],
+        }
         (out / "proof.json").write_text(json.dumps(proof, indent=1) + "\n")
 
     out.mkdir(parents=True, exist_ok=True)

@@ -35,12 +35,16 @@ from distillab.toy.prompts import prompt_rows
 
 MODEL_NAME = "tiny-teacher"
 CAMPAIGN_LABEL = "campaign-demo"
-HARVEST_TERMS = ("Simulated distillation campaign run by `distillab demo` against its own tiny teacher, through a "
-                 "gateway whose admin created every key: a red-team test of the provider's defenses.")
+HARVEST_TERMS = (
+    "Simulated distillation campaign run by `distillab demo` against its own tiny teacher, through a "
+    "gateway whose admin created every key: a red-team test of the provider's defenses."
+)
 
 
 def campaign_prompts(config: ContestConfig) -> list[list[dict[str, str]]]:
-    return [row["messages"] for row in prompt_rows(config.task, "train", config.campaign_queries, config.seed + 3)]
+    return [
+        row["messages"] for row in prompt_rows(config.task, "train", config.campaign_queries, config.seed + 3)
+    ]
 
 
 def honest_records(config: ContestConfig, url: str) -> list[dict[str, Any]]:
@@ -50,8 +54,15 @@ def honest_records(config: ContestConfig, url: str) -> list[dict[str, Any]]:
     if not config.honest_requests:
         return []
     # Only the records are used (Traffic writes no file), but the config asks where labels would go.
-    simulated = SimulateConfig(gateway=url, labels=Path(os.devnull + ".jsonl"), accounts=config.honest_accounts,
-                               days=1.0, attacker_share=0.0, seed=config.seed, rate_limit_rpm=config.rpm)
+    simulated = SimulateConfig(
+        gateway=url,
+        labels=Path(os.devnull + ".jsonl"),
+        accounts=config.honest_accounts,
+        days=1.0,
+        attacker_share=0.0,
+        seed=config.seed,
+        rate_limit_rpm=config.rpm,
+    )
     # The whole day's requests, then each account's first ones in turn, so the sample spreads over the
     # accounts instead of being the few that happen to start earliest; sent in time order.
     records = list(Traffic(simulated).records())
@@ -65,16 +76,38 @@ def honest_records(config: ContestConfig, url: str) -> list[dict[str, Any]]:
 
 
 def gateway_args(config: ContestConfig, world: World, defense: str, db: Path) -> tuple[str, ...]:
-    args = ["--db", str(db), "--model-name", MODEL_NAME, "--rpm", str(config.rpm), "--max-batch", "32",
-            "--watermark-key-file", str(world.key_file), "--watermark-delta", str(config.watermark_delta),
-            "--degrade-max-tokens", str(config.degrade_max_tokens), "--no-log-fsync"]
+    args = [
+        "--db",
+        str(db),
+        "--model-name",
+        MODEL_NAME,
+        "--rpm",
+        str(config.rpm),
+        "--max-batch",
+        "32",
+        "--watermark-key-file",
+        str(world.key_file),
+        "--watermark-delta",
+        str(config.watermark_delta),
+        "--degrade-max-tokens",
+        str(config.degrade_max_tokens),
+        "--no-log-fsync",
+    ]
     if defense != "off":
-        args += ["--detect-reference", str(world.reference_log), "--detect-every", str(config.detect_every),
-                 "--detect-action", "degrade" if defense == "detect+degrade" else "flag"]
+        args += [
+            "--detect-reference",
+            str(world.reference_log),
+            "--detect-every",
+            str(config.detect_every),
+            "--detect-action",
+            "degrade" if defense == "detect+degrade" else "flag",
+        ]
     return tuple(args)
 
 
-def run_traffic(config: ContestConfig, world: World, defense: str, where: Path, console: Console) -> dict[str, Any]:
+def run_traffic(
+    config: ContestConfig, world: World, defense: str, where: Path, console: Console
+) -> dict[str, Any]:
     """Serve, send the round's traffic, keep the attacker's harvest; returns traffic.json's content."""
     from distillab.demo.traffic import MAX_TOKENS, TOP_LOGPROBS, run_round
     from distillab.gateway.store import Store
@@ -87,24 +120,46 @@ def run_traffic(config: ContestConfig, world: World, defense: str, where: Path, 
     token = secrets.token_urlsafe(24)
     prompts = campaign_prompts(config)
     args = (*gateway_args(config, world, defense, db), "--admin-token-env", "DISTILLAB_DEMO_ADMIN_TOKEN")
-    with serve_process(world.teacher, extra_args=args, log=where / "gateway.log",
-                       env={"DISTILLAB_DEMO_ADMIN_TOKEN": token}) as url:
+    with serve_process(
+        world.teacher, extra_args=args, log=where / "gateway.log", env={"DISTILLAB_DEMO_ADMIN_TOKEN": token}
+    ) as url:
         base = url.removesuffix("/v1")
         honest = honest_records(config, base)
-        console.print(f"gateway at {base} ({defense}); campaign: {len(prompts)} queries over "
-                      f"{config.campaign_accounts} accounts under {config.rpm} rpm; honest: {len(honest)} requests "
-                      f"from {len({r['account'] for r in honest})} accounts")
-        traffic = asyncio.run(run_round(base, token, MODEL_NAME, prompts, honest,
-                                        accounts=config.campaign_accounts, rpm=config.rpm, seed=config.seed))
-    labels = [{"account": a, "label": CAMPAIGN_LABEL, "kind": "many-accounts"} for a in traffic.campaign_accounts]
+        console.print(
+            f"gateway at {base} ({defense}); campaign: {len(prompts)} queries over "
+            f"{config.campaign_accounts} accounts under {config.rpm} rpm; honest: {len(honest)} requests "
+            f"from {len({r['account'] for r in honest})} accounts"
+        )
+        traffic = asyncio.run(
+            run_round(
+                base,
+                token,
+                MODEL_NAME,
+                prompts,
+                honest,
+                accounts=config.campaign_accounts,
+                rpm=config.rpm,
+                seed=config.seed,
+            )
+        )
+    labels = [
+        {"account": a, "label": CAMPAIGN_LABEL, "kind": "many-accounts"} for a in traffic.campaign_accounts
+    ]
     labels += [{"account": a, "label": "benign", "kind": "honest"} for a in traffic.honest_accounts]
     write_text(where / "labels.jsonl", "".join(json.dumps(row) + "\n" for row in labels))
 
     kept = [a for a in traffic.answers if a.generation is not None]
     rows = [PromptRow(prompts[a.index], f"q{a.index:06d}", f"campaign query {a.index}") for a in kept]
     generations: list[Generation] = [a.generation for a in kept if a.generation is not None]
-    write_harvest(where / "harvest", rows, generations, teacher=MODEL_NAME, endpoint="the demo gateway",
-                  terms=HARVEST_TERMS, params={"temperature": 1.0, "max_tokens": MAX_TOKENS, "top_logprobs": TOP_LOGPROBS})
+    write_harvest(
+        where / "harvest",
+        rows,
+        generations,
+        teacher=MODEL_NAME,
+        endpoint="the demo gateway",
+        terms=HARVEST_TERMS,
+        params={"temperature": 1.0, "max_tokens": MAX_TOKENS, "top_logprobs": TOP_LOGPROBS},
+    )
 
     with Store(db, create=False) as store:
         decisions = [d for d in store.list_decisions() if d["by"] == "detector"]
@@ -115,21 +170,46 @@ def run_traffic(config: ContestConfig, world: World, defense: str, where: Path, 
     flags = []
     for d in decisions:
         at = round(d["ts"] - traffic.started_epoch, 2)
-        flags.append({"account": d["account"], "campaign": d["account"] in campaign, "decision": d["decision"],
-                      "reason": d["reason"], "at_s": at,
-                      "after_queries": sum(t < at for t in sent_at.get(d["account"], [])) if d["account"] in campaign
-                      else None})
+        flags.append(
+            {
+                "account": d["account"],
+                "campaign": d["account"] in campaign,
+                "decision": d["decision"],
+                "reason": d["reason"],
+                "at_s": at,
+                "after_queries": sum(t < at for t in sent_at.get(d["account"], []))
+                if d["account"] in campaign
+                else None,
+            }
+        )
     summary = {
-        "defense": defense, "seconds": traffic.seconds,
-        "campaign": {"accounts": len(campaign), "queries": len(prompts), "answered": len(kept),
-                     "degraded": sum(a.degraded for a in kept), "blocked_accounts": len(traffic.blocked_accounts),
-                     "statuses": traffic.campaign_statuses,
-                     "completion_tokens": sum(g.completion_tokens for g in generations)},
-        "honest": {"accounts": len(traffic.honest_accounts), "requests": len(honest),
-                   "statuses": traffic.honest_statuses},
+        "defense": defense,
+        "seconds": traffic.seconds,
+        "campaign": {
+            "accounts": len(campaign),
+            "queries": len(prompts),
+            "answered": len(kept),
+            "degraded": sum(a.degraded for a in kept),
+            "blocked_accounts": len(traffic.blocked_accounts),
+            "statuses": traffic.campaign_statuses,
+            "completion_tokens": sum(g.completion_tokens for g in generations),
+        },
+        "honest": {
+            "accounts": len(traffic.honest_accounts),
+            "requests": len(honest),
+            "statuses": traffic.honest_statuses,
+        },
         "flags": flags,
-        "answers": [{"index": a.index, "account": a.account, "sent": a.sent, "status": a.status,
-                     "degraded": a.degraded} for a in traffic.answers],
+        "answers": [
+            {
+                "index": a.index,
+                "account": a.account,
+                "sent": a.sent,
+                "status": a.status,
+                "degraded": a.degraded,
+            }
+            for a in traffic.answers
+        ],
     }
     return summary
 
@@ -158,22 +238,46 @@ def evaluate(model: Path, out: Path, config: ContestConfig, world: World, consol
     """The model's score on held-out prompts (`ContestConfig.metric`): arith accuracy, or on the text task
     its held-out loss on real text as a share of the teacher's gain (`distillab.demo.score`)."""
     trained = model / "distillab_train.json"
-    settings = {"model": str(model), "task": config.task, "n": config.eval_items,
-                "trained": trained.read_text() if trained.is_file() else None}
+    settings = {
+        "model": str(model),
+        "task": config.task,
+        "n": config.eval_items,
+        "trained": trained.read_text() if trained.is_file() else None,
+    }
     if config.task == "arith":
         from distillab.evaluate.config import EvalConfig
         from distillab.evaluate.run import run_eval
 
-        cached(out, settings, lambda: run_eval(EvalConfig(
-            model=str(model), out=out, task=config.task, n=config.eval_items, max_tokens=64, speed_requests=0,
-            progress=console.is_terminal), console=console), done="report.json")
+        cached(
+            out,
+            settings,
+            lambda: run_eval(
+                EvalConfig(
+                    model=str(model),
+                    out=out,
+                    task=config.task,
+                    n=config.eval_items,
+                    max_tokens=64,
+                    speed_requests=0,
+                    progress=console.is_terminal,
+                ),
+                console=console,
+            ),
+            done="report.json",
+        )
         report = json.loads((out / "report.json").read_text())
         return (report.get("models", {}).get("model") or {}).get("accuracy")
     from distillab.demo.score import share_of_teacher
 
     bounds = reference_losses(config, world)
-    cached(out / "score.json", settings, lambda: write_text(out / "score.json", json.dumps(
-        {"reference_loss": model_loss(model, config)}) + "\n"), done="")
+    cached(
+        out / "score.json",
+        settings,
+        lambda: write_text(
+            out / "score.json", json.dumps({"reference_loss": model_loss(model, config)}) + "\n"
+        ),
+        done="",
+    )
     loss = json.loads((out / "score.json").read_text())["reference_loss"]
     return share_of_teacher(loss, bounds["untrained"], bounds["teacher"])
 
@@ -187,10 +291,26 @@ def model_loss(model: Path, config: ContestConfig) -> float:
 def reference_losses(config: ContestConfig, world: World) -> dict[str, float]:
     """The teacher's and the untrained student's held-out loss: the ends of the text task's score."""
     path = world.root / "reference-losses.json"
-    cached(path, {"teacher": str(world.teacher), "init": str(world.student_init), "n": config.eval_items,
-                  "seed": config.seed}, lambda: write_text(path, json.dumps(
-        {"teacher": model_loss(world.teacher, config), "untrained": model_loss(world.student_init, config)}) + "\n"),
-           done="")
+    cached(
+        path,
+        {
+            "teacher": str(world.teacher),
+            "init": str(world.student_init),
+            "n": config.eval_items,
+            "seed": config.seed,
+        },
+        lambda: write_text(
+            path,
+            json.dumps(
+                {
+                    "teacher": model_loss(world.teacher, config),
+                    "untrained": model_loss(world.student_init, config),
+                }
+            )
+            + "\n",
+        ),
+        done="",
+    )
     return dict(json.loads(path.read_text()))
 
 
@@ -203,15 +323,27 @@ def run_contest_round(config: ContestConfig, world: World, defense: str, console
     where = config.out / f"round-{defense}"
     where.mkdir(parents=True, exist_ok=True)
     console.rule(f"round: defense {defense}")
-    settings = {"defense": defense, "campaign_accounts": config.campaign_accounts, "queries": config.campaign_queries,
-                "honest_accounts": config.honest_accounts, "honest_requests": config.honest_requests,
-                "rpm": config.rpm, "degrade": config.degrade_max_tokens, "every": config.detect_every,
-                "delta": config.watermark_delta, "seed": config.seed, "teacher": str(world.teacher),
-                "key": world.key_file.read_text(), "reference": str(world.reference_log)}
+    settings = {
+        "defense": defense,
+        "campaign_accounts": config.campaign_accounts,
+        "queries": config.campaign_queries,
+        "honest_accounts": config.honest_accounts,
+        "honest_requests": config.honest_requests,
+        "rpm": config.rpm,
+        "degrade": config.degrade_max_tokens,
+        "every": config.detect_every,
+        "delta": config.watermark_delta,
+        "seed": config.seed,
+        "teacher": str(world.teacher),
+        "key": world.key_file.read_text(),
+        "reference": str(world.reference_log),
+    }
     traffic_file = where / "traffic.json"
 
     def traffic() -> None:
-        write_text(traffic_file, json.dumps(run_traffic(config, world, defense, where, console), indent=1) + "\n")
+        write_text(
+            traffic_file, json.dumps(run_traffic(config, world, defense, where, console), indent=1) + "\n"
+        )
 
     cached(traffic_file, settings, traffic, done="")
     summary: dict[str, Any] = json.loads(traffic_file.read_text())
@@ -220,9 +352,21 @@ def run_contest_round(config: ContestConfig, world: World, defense: str, console
 
     console.print("offline detection over the round's request log")
     detect_out = where / "detect"
-    cached(detect_out, {"traffic": traffic_file.stat().st_mtime_ns}, lambda: run_detect(DetectConfig(
-        log=str(where / "gateway.db"), out=detect_out, labels=where / "labels.jsonl",
-        reference=str(world.reference_log), progress=False), console=console), done="summary.json")
+    cached(
+        detect_out,
+        {"traffic": traffic_file.stat().st_mtime_ns},
+        lambda: run_detect(
+            DetectConfig(
+                log=str(where / "gateway.db"),
+                out=detect_out,
+                labels=where / "labels.jsonl",
+                reference=str(world.reference_log),
+                progress=False,
+            ),
+            console=console,
+        ),
+        done="summary.json",
+    )
     summary["detect"] = json.loads((detect_out / "summary.json").read_text())
 
     harvest = where / "harvest"
@@ -237,13 +381,21 @@ def run_contest_round(config: ContestConfig, world: World, defense: str, console
         console.print(f"training the attacker's student on {manifest['counts']['records']} answers")
         # Every student makes the same number of passes over its data: a smaller harvest, fewer steps.
         steps = max(1, round(config.steps * share))
-        student = train_student(data, world.student_init, where / f"student{tag}", steps=steps,
-                                seed=config.seed, loss="fkl", console=console)
+        student = train_student(
+            data,
+            world.student_init,
+            where / f"student{tag}",
+            steps=steps,
+            seed=config.seed,
+            loss="fkl",
+            console=console,
+        )
         score = evaluate(student, where / f"eval{tag}", config, world, console)
         curve.append({"share": share, "answers": manifest["counts"]["records"], "score": score})
     summary["curve"] = curve
     summary["student_score"] = curve[-1]["score"]
     summary["proof"] = prove(where / "student", where / "prove", world, config, console)
-    summary["proof"]["membership"] = membership(where / "student", where, where / "prove-membership", world, config,
-                                                console)
+    summary["proof"]["membership"] = membership(
+        where / "student", where, where / "prove-membership", world, config, console
+    )
     return summary

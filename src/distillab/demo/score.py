@@ -31,9 +31,22 @@ BATCH = 16
 
 def reference_records(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Prompt rows with a 'reference' continuation as the records `encode_records` reads."""
-    return [{"id": row["id"], "prompt_id": row["id"], "messages": row["messages"], "prompt": None,
-             "completion": row["reference"], "finish_reason": "stop", "token_ids": None, "tokens": None,
-             "top_logprobs": None, "top_ids": None, "top_tokens": None} for row in rows]
+    return [
+        {
+            "id": row["id"],
+            "prompt_id": row["id"],
+            "messages": row["messages"],
+            "prompt": None,
+            "completion": row["reference"],
+            "finish_reason": "stop",
+            "token_ids": None,
+            "tokens": None,
+            "top_logprobs": None,
+            "top_ids": None,
+            "top_tokens": None,
+        }
+        for row in rows
+    ]
 
 
 @torch.no_grad()
@@ -41,16 +54,25 @@ def reference_loss(model_dir: Path, rows: list[dict[str, Any]]) -> float:
     """Mean cross-entropy (nats per token) of `model_dir` on the rows' reference continuations."""
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
-    examples, _ = encode_records(reference_records(rows), tokenizer, vocab_size=model.config.vocab_size,
-                                 max_length=MAX_LENGTH, with_signal=False)
+    examples, _ = encode_records(
+        reference_records(rows),
+        tokenizer,
+        vocab_size=model.config.vocab_size,
+        max_length=MAX_LENGTH,
+        with_signal=False,
+    )
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     total, count = 0.0, 0
     for group in logit_batches([len(e.input_ids) for e in examples], model.config.vocab_size, BATCH):
         batch = collate([examples[i] for i in group], pad, top_k=0)
         logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits[:, :-1]
         labels = batch.labels[:, 1:]
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1),
-                                                 ignore_index=IGNORE_INDEX, reduction="sum")
+        loss = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]),
+            labels.reshape(-1),
+            ignore_index=IGNORE_INDEX,
+            reduction="sum",
+        )
         total += float(loss)
         count += int((labels != IGNORE_INDEX).sum())
     return total / count if count else math.nan

@@ -16,15 +16,20 @@ MEANINGS = (
 """What a significant result says, by test-name prefix."""
 POINTS_AT_TEACHER = ("radioactivity", "membership", "attribution/closer")
 
+
 def _tests(proof: Any) -> dict[str, dict[str, Any]]:
-    return {str(t.get("name")): t for kind in ("radioactivity", "membership", "attribution")
-            for t in map(as_dict, as_list(as_dict(proof).get(kind)))}
+    return {
+        str(t.get("name")): t
+        for kind in ("radioactivity", "membership", "attribution")
+        for t in map(as_dict, as_list(as_dict(proof).get(kind)))
+    }
 
 
 def _suspects(summary: dict[str, Any]) -> list[tuple[str, dict[str, dict[str, Any]]]]:
     """(column label, tests by name) for each round's attacker's student, then the control."""
-    columns = [(f"attacker's student, {name}", _tests(r.get("proof")))
-               for name, r in rounds_of(summary).items()]
+    columns = [
+        (f"attacker's student, {name}", _tests(r.get("proof"))) for name, r in rounds_of(summary).items()
+    ]
     return [*columns, ("control student", _tests(as_dict(summary.get("control")).get("proof")))]
 
 
@@ -37,9 +42,11 @@ def _p_cell(test: dict[str, Any] | None) -> str:
 
 
 def _significant_counts(columns: list[tuple[str, dict[str, dict[str, Any]]]]) -> str:
-    counts = [(label, sum(bool(t.get("significant")) for t in evidence), len(evidence))
-              for label, tests in columns
-              if (evidence := [t for name, t in tests.items() if name.startswith(POINTS_AT_TEACHER)])]
+    counts = [
+        (label, sum(bool(t.get("significant")) for t in evidence), len(evidence))
+        for label, tests in columns
+        if (evidence := [t for name, t in tests.items() if name.startswith(POINTS_AT_TEACHER)])
+    ]
     return "; ".join(f"{escape(label)}: {k} of {n}" for label, k, n in counts) or NA
 
 
@@ -54,24 +61,33 @@ HOW_TO_READ = (
     "significant result on the attacker's student is <b>evidence, not certainty</b>: a test at level 0.05 "
     "calls one innocent model in twenty significant by chance, and each test rests on assumptions. A result "
     "that is not significant does not clear a model either: too few samples, a degraded harvest or short "
-    "training can hide the signal.</p>")
+    "training can hide the signal.</p>"
+)
 
 
 def _proof_row(name: str, columns: list[tuple[str, dict[str, dict[str, Any]]]], teacher: Any) -> str:
     question = next(tests[name].get("question") for _, tests in columns if name in tests)
     meaning = next((words for prefix, words in MEANINGS if name.startswith(prefix)), "")
-    return (f"<tr><td><b>{escape(test_label(name, teacher))}</b><br><span class='note'>"
-            f"{escape(plain(question, teacher))}</span></td><td>{escape(meaning)}</td>"
-            + "".join(_p_cell(tests.get(name)) for _, tests in columns) + "</tr>")
+    return (
+        f"<tr><td><b>{escape(test_label(name, teacher))}</b><br><span class='note'>"
+        f"{escape(plain(question, teacher))}</span></td><td>{escape(meaning)}</td>"
+        + "".join(_p_cell(tests.get(name)) for _, tests in columns)
+        + "</tr>"
+    )
 
 
 def _verdicts(names: list[str], columns: list[tuple[str, dict[str, dict[str, Any]]]], teacher: Any) -> str:
     """Each test's verdict sentence for the first round's attacker's student and the control."""
     shown = [columns[0], columns[-1]] if len(columns) > 1 else columns
-    return "".join(f"<dt>{escape(test_label(name, teacher))}</dt>"
-                   + "".join(f"<dd><b>{escape(label)}:</b> "
-                             f"{escape(plain(tests[name].get('verdict'), teacher))}</dd>"
-                             for label, tests in shown if name in tests) for name in names)
+    return "".join(
+        f"<dt>{escape(test_label(name, teacher))}</dt>"
+        + "".join(
+            f"<dd><b>{escape(label)}:</b> {escape(plain(tests[name].get('verdict'), teacher))}</dd>"
+            for label, tests in shown
+            if name in tests
+        )
+        for name in names
+    )
 
 
 def proof_section(summary: dict[str, Any]) -> str:
@@ -81,10 +97,12 @@ def proof_section(summary: dict[str, Any]) -> str:
         return "<h2>4. The proof</h2><p>No radioactivity or attribution test was recorded.</p>"
     head = "".join(f"<th>{escape(label)}</th>" for label, _ in columns)
     rows = "".join(_proof_row(name, columns, teacher) for name in names)
-    return ("<h2>4. The proof: can the provider show the student came from its teacher?</h2>"
-            "<p>Afterwards, the provider tests the attacker's student and, as a check, a control student "
-            "trained on the task's own answers that never saw teacher output. Cells are p-values.</p>"
-            f"<table><tr><th>test and question</th><th>a significant result says</th>{head}</tr>{rows}"
-            f"</table>{HOW_TO_READ}<p>Significant tests that point at the teacher, in this run: "
-            f"{_significant_counts(columns)}.</p>"
-            f"<h3>Verdicts in full</h3><dl>{_verdicts(names, columns, teacher)}</dl>")
+    return (
+        "<h2>4. The proof: can the provider show the student came from its teacher?</h2>"
+        "<p>Afterwards, the provider tests the attacker's student and, as a check, a control student "
+        "trained on the task's own answers that never saw teacher output. Cells are p-values.</p>"
+        f"<table><tr><th>test and question</th><th>a significant result says</th>{head}</tr>{rows}"
+        f"</table>{HOW_TO_READ}<p>Significant tests that point at the teacher, in this run: "
+        f"{_significant_counts(columns)}.</p>"
+        f"<h3>Verdicts in full</h3><dl>{_verdicts(names, columns, teacher)}</dl>"
+    )

@@ -68,8 +68,14 @@ class TrafficResult:
 
 
 def campaign_body(model: str, messages: list[dict[str, str]]) -> dict[str, Any]:
-    return {"model": model, "messages": messages, "temperature": 1.0, "max_tokens": MAX_TOKENS, "logprobs": True,
-            "top_logprobs": TOP_LOGPROBS}
+    return {
+        "model": model,
+        "messages": messages,
+        "temperature": 1.0,
+        "max_tokens": MAX_TOKENS,
+        "logprobs": True,
+        "top_logprobs": TOP_LOGPROBS,
+    }
 
 
 def honest_body(record: dict[str, Any], model: str) -> dict[str, Any]:
@@ -77,7 +83,9 @@ def honest_body(record: dict[str, Any], model: str) -> dict[str, Any]:
     read whole (the gateway logs streamed and plain requests alike). Answers are capped at the campaign's
     `MAX_TOKENS`: the simulated users ask a real assistant for up to 4k tokens, which the tiny teacher
     would spend rambling, and a batch lasts as long as its longest answer."""
-    text = {"messages": record["messages"]} if record["messages"] is not None else {"prompt": record["prompt"]}
+    text = (
+        {"messages": record["messages"]} if record["messages"] is not None else {"prompt": record["prompt"]}
+    )
     params = {k: v for k, v in record["params"].items() if k != "stream"}
     params["max_tokens"] = min(int(params.get("max_tokens") or MAX_TOKENS), MAX_TOKENS)
     return {**text, **params, "model": model}
@@ -90,9 +98,18 @@ def _retry_after(response: httpx.Response) -> float:
         return 1.0
 
 
-async def run_round(base: str, admin_token: str, model: str, prompts: list[list[dict[str, str]]],
-                    honest: list[dict[str, Any]], *, accounts: int, rpm: float, seed: int,
-                    on_progress: Any = None) -> TrafficResult:
+async def run_round(
+    base: str,
+    admin_token: str,
+    model: str,
+    prompts: list[list[dict[str, str]]],
+    honest: list[dict[str, Any]],
+    *,
+    accounts: int,
+    rpm: float,
+    seed: int,
+    on_progress: Any = None,
+) -> TrafficResult:
     """Send the campaign's `prompts` over `accounts` accounts and the `honest` records; see the module doc."""
     r = Random(f"campaign:{seed}")
     ids = Ids(Random(f"campaign-ids:{seed}"))
@@ -113,19 +130,25 @@ async def run_round(base: str, admin_token: str, model: str, prompts: list[list[
             raise DistillabError(f"gateway {base}: not reachable or unhealthy ({exc})") from None
 
         async def new_key(account: str, org: str | None, payment: str | None) -> str:
-            answer = await client.post("/admin/keys", json={"account": account, "org": org, "payment_id": payment},
-                                       headers={"Authorization": f"Bearer {admin_token}"})
+            answer = await client.post(
+                "/admin/keys",
+                json={"account": account, "org": org, "payment_id": payment},
+                headers={"Authorization": f"Bearer {admin_token}"},
+            )
             if answer.status_code != 201:
-                raise DistillabError(f"gateway {base}: creating a key for {account} failed with "
-                                     f"{answer.status_code}: {answer.text[:300]}")
+                raise DistillabError(
+                    f"gateway {base}: creating a key for {account} failed with "
+                    f"{answer.status_code}: {answer.text[:300]}"
+                )
             return str(answer.json()["key"])
 
         campaign_keys = [await new_key(name, None, payments[j // 5]) for j, name in enumerate(names)]
         honest_keys: dict[str, str] = {}
         for record in honest:
             if record["account"] not in honest_keys:
-                honest_keys[record["account"]] = await new_key(record["account"], record["org"],
-                                                               record["payment_id"])
+                honest_keys[record["account"]] = await new_key(
+                    record["account"], record["org"], record["payment_id"]
+                )
         result.honest_accounts = sorted(honest_keys)
 
         async def attacker(j: int) -> None:
@@ -135,8 +158,9 @@ async def run_round(base: str, admin_token: str, model: str, prompts: list[list[
                 while True:
                     sent = time.monotonic()
                     try:
-                        response = await client.post("/v1/chat/completions", headers=headers,
-                                                     json=campaign_body(model, prompts[index]))
+                        response = await client.post(
+                            "/v1/chat/completions", headers=headers, json=campaign_body(model, prompts[index])
+                        )
                     except httpx.HTTPError:
                         campaign_status["error"] += 1
                         break
@@ -147,7 +171,8 @@ async def run_round(base: str, admin_token: str, model: str, prompts: list[list[
                     answer = Answer(index, names[j], round(sent - started, 3), response.status_code)
                     if response.status_code == 200:
                         samples, prompt_tokens, completion_tokens = parse_response(
-                            response.json(), chat=True, want_top=True, url=base)
+                            response.json(), chat=True, want_top=True, url=base
+                        )
                         answer.generation = Generation(samples, prompt_tokens, completion_tokens)
                         answer.degraded = not samples or samples[0].top_logprobs is None
                     result.answers.append(answer)
@@ -165,8 +190,10 @@ async def run_round(base: str, admin_token: str, model: str, prompts: list[list[
         async def user(i: int, record: dict[str, Any]) -> None:
             await asyncio.sleep(expected * i / max(1, len(honest)))
             async with slots:
-                headers = {"Authorization": f"Bearer {honest_keys[record['account']]}",
-                           "User-Agent": record["user_agent"]}
+                headers = {
+                    "Authorization": f"Bearer {honest_keys[record['account']]}",
+                    "User-Agent": record["user_agent"],
+                }
                 endpoint = record["endpoint"]
                 try:
                     response = await client.post(endpoint, headers=headers, json=honest_body(record, model))
@@ -174,8 +201,9 @@ async def run_round(base: str, admin_token: str, model: str, prompts: list[list[
                 except httpx.HTTPError:
                     honest_status["error"] += 1
 
-        await asyncio.gather(*(attacker(j) for j in range(accounts)),
-                             *(user(i, record) for i, record in enumerate(honest)))
+        await asyncio.gather(
+            *(attacker(j) for j in range(accounts)), *(user(i, record) for i, record in enumerate(honest))
+        )
     result.answers.sort(key=lambda a: (a.sent, a.index))
     result.campaign_statuses, result.honest_statuses = dict(campaign_status), dict(honest_status)
     result.seconds = round(time.monotonic() - started, 1)

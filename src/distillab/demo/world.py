@@ -39,8 +39,14 @@ from distillab.toy import arith
 from distillab.toy.prompts import prompt_rows
 
 TERMS = "Tiny-world teacher built locally by distillab; the user owns it and may distill it."
-STUDENT_TRAIN: dict[str, Any] = {"batch_size": 16, "lr": 3e-3, "eval_fraction": 0.02, "kd_weight": 0.5,
-                                 "save_every": 100, "max_length": 128}
+STUDENT_TRAIN: dict[str, Any] = {
+    "batch_size": 16,
+    "lr": 3e-3,
+    "eval_fraction": 0.02,
+    "kd_weight": 0.5,
+    "save_every": 100,
+    "max_length": 128,
+}
 """How every contest student is trained (the attacker's with fkl where it has log-probabilities, the
 innocent ones with sft on reference answers): the same optimiser and sequence budget (a prompt and a
 64-token answer; longer reference answers are cut), so only their data differs."""
@@ -80,22 +86,39 @@ def cached(path: Path, settings: dict[str, Any], build: Callable[[], object], *,
     return True
 
 
-def train_student(data: Path, init: Path, out: Path, *, steps: int, seed: int, loss: str,
-                  console: Console) -> Path:
+def train_student(
+    data: Path, init: Path, out: Path, *, steps: int, seed: int, loss: str, console: Console
+) -> Path:
     """Train a copy of `init` on the harvest in `data` into `out` (resuming a killed run); returns `out`."""
     from distillab.train.checkpoint import latest
     from distillab.train.config import TrainConfig
     from distillab.train.trainer import run_train
 
-    settings = {"data": str(data), "init": str(init), "steps": steps, "seed": seed, "loss": loss, **STUDENT_TRAIN,
-                "data_manifest": (data / "manifest.json").read_text()}
+    settings = {
+        "data": str(data),
+        "init": str(init),
+        "steps": steps,
+        "seed": seed,
+        "loss": loss,
+        **STUDENT_TRAIN,
+        "data_manifest": (data / "manifest.json").read_text(),
+    }
 
     def build() -> None:
         resume = latest(out) is not None
         if not resume:
             shutil.rmtree(out, ignore_errors=True)
-        config = TrainConfig(student=init, data=data, out=out, loss=loss, max_steps=steps, seed=seed,
-                             resume=resume, progress=console.is_terminal, **STUDENT_TRAIN)
+        config = TrainConfig(
+            student=init,
+            data=data,
+            out=out,
+            loss=loss,
+            max_steps=steps,
+            seed=seed,
+            resume=resume,
+            progress=console.is_terminal,
+            **STUDENT_TRAIN,
+        )
         run_train(config, console=console)
 
     cached(out, settings, build, done="distillab_train.json")
@@ -109,12 +132,20 @@ def reference_answers(out: Path, task: str, n: int, seed: int) -> Path:
     if task == "arith":
         pairs = [(p.id, p.prompt, p.answer) for p in arith.problems("train", n, seed)]
     else:
-        pairs = [(r["id"], r["messages"][0]["content"], r["reference"]) for r in prompt_rows(task, "train", n, seed)]
+        pairs = [
+            (r["id"], r["messages"][0]["content"], r["reference"])
+            for r in prompt_rows(task, "train", n, seed)
+        ]
     for pid, prompt, answer in pairs:
         rows.append(PromptRow([{"role": "user", "content": prompt}], pid, f"{task} seed {seed}"))
         answers.append(Generation([Sample(answer, "stop")], 0, 0))
-    write_harvest(out, rows, answers, teacher=f"{task} reference answers",
-                  terms="The tiny world's own prompts and reference answers (no model output).")
+    write_harvest(
+        out,
+        rows,
+        answers,
+        teacher=f"{task} reference answers",
+        terms="The tiny world's own prompts and reference answers (no model output).",
+    )
     return out
 
 
@@ -128,12 +159,18 @@ def build_world(config: ContestConfig, console: Console) -> World:
     root = cache_root() / f"contest-{cache_key({'teacher': teacher.name, 'seed': config.seed})}"
     root.mkdir(parents=True, exist_ok=True)
     info = json.loads((teacher / "toy_info.json").read_text())
-    console.print(f"teacher: {teacher} ({info.get('parameters', 0):,} parameters, {config.task} task); the rest "
-                  f"of the world: {root}")
+    console.print(
+        f"teacher: {teacher} ({info.get('parameters', 0):,} parameters, {config.task} task); the rest "
+        f"of the world: {root}"
+    )
 
     init = root / "student-init"
-    cached(init, {"teacher": str(teacher), "seed": config.seed},
-           lambda: build_student(teacher, init, seed=config.seed), done="config.json")
+    cached(
+        init,
+        {"teacher": str(teacher), "seed": config.seed},
+        lambda: build_student(teacher, init, seed=config.seed),
+        done="config.json",
+    )
 
     key = root / "watermark.key"
     if not key.is_file():
@@ -142,22 +179,58 @@ def build_world(config: ContestConfig, console: Console) -> World:
 
     reference = root / "honest-reference.parquet"
     settings = {"accounts": config.reference_accounts, "seed": config.seed + 1000, "days": 3.0}
-    if cached(reference, settings, lambda: simulate(SimulateConfig(
-            out=reference, accounts=config.reference_accounts, days=3.0, attacker_share=0.0,
-            seed=config.seed + 1000, rate_limit_rpm=config.rpm)), done=""):
-        console.print(f"honest reference traffic: {config.reference_accounts} simulated accounts -> {reference}")
+    if cached(
+        reference,
+        settings,
+        lambda: simulate(
+            SimulateConfig(
+                out=reference,
+                accounts=config.reference_accounts,
+                days=3.0,
+                attacker_share=0.0,
+                seed=config.seed + 1000,
+                rate_limit_rpm=config.rpm,
+            )
+        ),
+        done="",
+    ):
+        console.print(
+            f"honest reference traffic: {config.reference_accounts} simulated accounts -> {reference}"
+        )
 
     n = config.campaign_queries
     control_data = root / "control-data"
-    cached(control_data, {"task": config.task, "n": n, "seed": config.seed + 1}, lambda: reference_answers(control_data, config.task, n, config.seed + 1),
-           done="manifest.json")
+    cached(
+        control_data,
+        {"task": config.task, "n": n, "seed": config.seed + 1},
+        lambda: reference_answers(control_data, config.task, n, config.seed + 1),
+        done="manifest.json",
+    )
     bystander_data = root / "bystander-data"
-    cached(bystander_data, {"task": config.task, "n": n, "seed": config.seed + 2},
-           lambda: reference_answers(bystander_data, config.task, n, config.seed + 2), done="manifest.json")
+    cached(
+        bystander_data,
+        {"task": config.task, "n": n, "seed": config.seed + 2},
+        lambda: reference_answers(bystander_data, config.task, n, config.seed + 2),
+        done="manifest.json",
+    )
     console.print("training the control student (reference answers, no teacher output)")
-    control = train_student(control_data, init, root / "control", steps=config.steps, seed=config.seed + 1,
-                            loss="sft", console=console)
+    control = train_student(
+        control_data,
+        init,
+        root / "control",
+        steps=config.steps,
+        seed=config.seed + 1,
+        loss="sft",
+        console=console,
+    )
     console.print("training the bystander student (other reference answers, other seed)")
-    bystander = train_student(bystander_data, init, root / "bystander", steps=config.steps, seed=config.seed + 2,
-                              loss="sft", console=console)
+    bystander = train_student(
+        bystander_data,
+        init,
+        root / "bystander",
+        steps=config.steps,
+        seed=config.seed + 2,
+        loss="sft",
+        console=console,
+    )
     return World(root, teacher, init, key, reference, control, bystander)

@@ -92,7 +92,9 @@ class Units:
     linked_by: dict[int, list[str]] = field(default_factory=dict)
 
 
-def units_of(table: StatsTable, links: Links, prior: dict[str, float] | None = None) -> tuple[Units, dict[str, float]]:
+def units_of(
+    table: StatsTable, links: Links, prior: dict[str, float] | None = None
+) -> tuple[Units, dict[str, float]]:
     """Every account and every linked group as a scored unit (features shrunk towards `prior`, by default
     the table's own account average)."""
     raw = table.raw()
@@ -115,8 +117,14 @@ def units_of(table: StatsTable, links: Links, prior: dict[str, float] | None = N
         ids += [s.account for s in pooled]
         members += [list(group) for group in links.clusters]
         requests += [s.n for s in pooled]
-    units = Units(np.concatenate(features), ids, members, requests, [False] * n_accounts + [True] * len(links.clusters),
-                  np.concatenate(volume))
+    units = Units(
+        np.concatenate(features),
+        ids,
+        members,
+        requests,
+        [False] * n_accounts + [True] * len(links.clusters),
+        np.concatenate(volume),
+    )
     units.pooled = pooled if links.clusters else []
     unit_of_group = {name: n_accounts + i for i, group in enumerate(links.clusters) for name in group}
     for i, group in enumerate(links.clusters):
@@ -135,24 +143,30 @@ def units_of(table: StatsTable, links: Links, prior: dict[str, float] | None = N
     return units, prior
 
 
-def without_each(table: StatsTable, pooled: AccountStats, members: list[str],
-                 prior: dict[str, float]) -> np.ndarray:
+def without_each(
+    table: StatsTable, pooled: AccountStats, members: list[str], prior: dict[str, float]
+) -> np.ndarray:
     """Features of the group with each member left out in turn (rows in `members` order): counts and
     topics are subtracted exactly; distinct prompts (a sketch, not subtractable) scale with the prompts
     left, and active days are the whole group's."""
     rows = np.array([table.index[m] for m in members])
     counts = {k: pooled.counts[k] - table.counts[k][rows] for k in COUNTS}
     counts["members"] = np.full(len(rows), max(pooled.members - 1, 1), np.float64)
-    raw = raw_features(counts, pooled.topics[None, :] - table.topics[rows], pooled.hll[None, :0],
-                       np.full(len(rows), float(len(pooled.days))))
+    raw = raw_features(
+        counts,
+        pooled.topics[None, :] - table.topics[rows],
+        pooled.hll[None, :0],
+        np.full(len(rows), float(len(pooled.days))),
+    )
     whole = float(min(distinct(pooled.hll)[0], pooled.counts["embedded"]))
     share = whole / pooled.counts["embedded"] if pooled.counts["embedded"] else 0.0
     raw["novelty"] = (share * counts["embedded"], counts["embedded"])
     return shrink(raw, prior)
 
 
-def score_accounts(stats: list[AccountStats], calibration: Calibration, *,
-                   target_fpr: float = 0.001) -> list[dict[str, Any]]:
+def score_accounts(
+    stats: list[AccountStats], calibration: Calibration, *, target_fpr: float = 0.001
+) -> list[dict[str, Any]]:
     """Score accounts' current stats (e.g. `AccountStats` kept up to date by a live gateway) against an
     honest calibration: distance, p-value, whether p <= `target_fpr`, and the reasons in words."""
     if not stats:
@@ -160,10 +174,19 @@ def score_accounts(stats: list[AccountStats], calibration: Calibration, *,
     table = table_of(stats, stats[0].embedder)
     features = shrink(table.raw(), calibration.prior)
     scored = calibration.score(features)
-    return [{"account": s.account, "requests": s.n, "distance": float(scored.distance[i]),
-             "p_value": float(scored.p_value[i]), "flagged": bool(scored.p_value[i] <= target_fpr),
-             "reasons": calibration.reasons(features[i], int(scored.nearest[i])) if scored.distance[i] > 0 else []}
-            for i, s in enumerate(stats)]
+    return [
+        {
+            "account": s.account,
+            "requests": s.n,
+            "distance": float(scored.distance[i]),
+            "p_value": float(scored.p_value[i]),
+            "flagged": bool(scored.p_value[i] <= target_fpr),
+            "reasons": calibration.reasons(features[i], int(scored.nearest[i]))
+            if scored.distance[i] > 0
+            else [],
+        }
+        for i, s in enumerate(stats)
+    ]
 
 
 def calibrate(table: StatsTable, links: Links | None = None, *, self_reference: bool = False) -> Calibration:
@@ -177,7 +200,7 @@ def calibrate(table: StatsTable, links: Links | None = None, *, self_reference: 
     if not self_reference:
         calibration = Calibration(features, prior, names=table.names)
         units, _ = units_of(table, links, prior)
-        calibration.groups = units.features[len(table.names):]
+        calibration.groups = units.features[len(table.names) :]
         return calibration
     units, _ = units_of(table, links, prior)
     n = len(table.names)

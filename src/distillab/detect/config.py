@@ -15,21 +15,37 @@ class DetectConfig:
 
     log: str = _f("", "Request log: .jsonl or .parquet (DESIGN.md format), a gateway .db, or a database URL.")
     out: Path = _f(Path(), "Output directory: accounts.jsonl, campaigns.json, summary.json, report.html.")
-    labels: Path | None = _f(None, "Labels (.jsonl or .csv: account, label = 'benign' or a campaign id) to "
-                                   "measure precision, recall and the honest false-positive rate.")
-    reference: str | None = _f(None, "Honest reference log to calibrate on (default: the log's own accounts).")
+    labels: Path | None = _f(
+        None,
+        "Labels (.jsonl or .csv: account, label = 'benign' or a campaign id) to "
+        "measure precision, recall and the honest false-positive rate.",
+    )
+    reference: str | None = _f(
+        None, "Honest reference log to calibrate on (default: the log's own accounts)."
+    )
     target_fpr: float = _f(0.001, "Largest false-positive rate allowed on honest accounts (per test).")
     fdr: float = _f(0.05, "Benjamini-Hochberg false-discovery rate across all accounts and groups tested.")
-    checkpoint_hours: float | None = _f(None, "With --reference: also score the log every this many hours of log "
-                                              "time, as a live detector would, to report queries until flagged "
-                                              "(0: off; default: 2 with --labels, else off).")
+    checkpoint_hours: float | None = _f(
+        None,
+        "With --reference: also score the log every this many hours of log "
+        "time, as a live detector would, to report queries until flagged "
+        "(0: off; default: 2 with --labels, else off).",
+    )
     progress: bool = _f(True, "Show progress.")
-    indicators: Path | None = _f(None, "Indicator file from another provider: pre-flag accounts with at least "
-                                       "--indicator-min-requests requests matching one of its campaigns' templates.")
-    indicator_key_file: Path | None = _f(None, "File with the sharing key for --indicators and --export-indicators.")
+    indicators: Path | None = _f(
+        None,
+        "Indicator file from another provider: pre-flag accounts with at least "
+        "--indicator-min-requests requests matching one of its campaigns' templates.",
+    )
+    indicator_key_file: Path | None = _f(
+        None, "File with the sharing key for --indicators and --export-indicators."
+    )
     indicator_min_requests: int = _f(5, "Requests matching one indicator that flag an account.")
-    export_indicators: Path | None = _f(None, "Also write the flagged campaigns as an indicator file (JSON) to "
-                                              "share with another provider: no prompts, accounts or addresses.")
+    export_indicators: Path | None = _f(
+        None,
+        "Also write the flagged campaigns as an indicator file (JSON) to "
+        "share with another provider: no prompts, accounts or addresses.",
+    )
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
@@ -52,8 +68,12 @@ class DetectConfig:
             setattr(self, name, Path(value) if value is not None else None)
         if self.indicators is not None and not self.indicators.is_file():
             problems.append(f"indicators: {self.indicators} not found")
-        if (self.indicators is not None or self.export_indicators is not None) and self.indicator_key_file is None:
-            problems.append("indicator_key_file: required with --indicators or --export-indicators (the sharing key)")
+        if (
+            self.indicators is not None or self.export_indicators is not None
+        ) and self.indicator_key_file is None:
+            problems.append(
+                "indicator_key_file: required with --indicators or --export-indicators (the sharing key)"
+            )
         if self.indicator_min_requests < 1:
             problems.append(f"indicator_min_requests: must be >= 1, got {self.indicator_min_requests}")
         if problems:

@@ -108,7 +108,12 @@ class AccountStats:
         hour = math.floor(ts / 3600)
         self.hours[hour] = self.hours.get(hour, 0) + 1
         self.days.add(hour // 24)
-        for name, key in (("prefixes", "prefix"), ("agents", "user_agent"), ("orgs", "org"), ("payments", "payment_id")):
+        for name, key in (
+            ("prefixes", "prefix"),
+            ("agents", "user_agent"),
+            ("orgs", "org"),
+            ("payments", "payment_id"),
+        ):
             values = getattr(self, name)
             if f[key] is not None and len(values) < MAX_SET:
                 values.add(f[key])
@@ -147,8 +152,9 @@ def distinct(hll: np.ndarray) -> np.ndarray:
     return np.where(small, m * np.log(m / np.maximum(zeros, 1)), raw)
 
 
-def raw_features(counts: dict[str, np.ndarray], topics: np.ndarray, hll: np.ndarray,
-                 active_days: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray] | np.ndarray]:
+def raw_features(
+    counts: dict[str, np.ndarray], topics: np.ndarray, hll: np.ndarray, active_days: np.ndarray
+) -> dict[str, tuple[np.ndarray, np.ndarray] | np.ndarray]:
     """Per row: (events, trials) for the shrunk features, plain values for the others."""
     total = topics.sum(axis=1, keepdims=True)
     p = np.divide(topics, total, out=np.zeros_like(topics), where=total > 0)
@@ -162,7 +168,9 @@ def raw_features(counts: dict[str, np.ndarray], topics: np.ndarray, hll: np.ndar
         "output": (counts["out_sum"], counts["out_n"]),
         "reasoning": (counts["cot"], counts["n"]),
         "distribution": (counts["distribution"], counts["n"]),
-        "volume": np.log(np.maximum(counts["n"], 1) / np.maximum(counts["members"], 1) / np.maximum(active_days, 1)),
+        "volume": np.log(
+            np.maximum(counts["n"], 1) / np.maximum(counts["members"], 1) / np.maximum(active_days, 1)
+        ),
     }
 
 
@@ -235,17 +243,33 @@ class StatsTable:
 
         self.counts = {k: grow(v) for k, v in self.counts.items()}
         self.topics, self.hll, self.skeletons = grow(self.topics), grow(self.hll), grow(self.skeletons)
-        self.first_ts, self.last_ts, self.members = grow(self.first_ts), grow(self.last_ts), grow(self.members)
+        self.first_ts, self.last_ts, self.members = (
+            grow(self.first_ts),
+            grow(self.last_ts),
+            grow(self.members),
+        )
         self._capacity = capacity
 
     def stats(self, name: str) -> AccountStats:
         """A copy of one account's state."""
         row = self.index[name]
-        return AccountStats(name, self.embedder, {k: float(v[row]) for k, v in self.counts.items()},
-                            self.topics[row].copy(), self.hll[row].copy(), self.skeletons[row].copy(),
-                            float(self.first_ts[row]), float(self.last_ts[row]), set(self.days[row]),
-                            dict(self.hours[row]), set(self.meta["prefixes"][row]), set(self.meta["agents"][row]),
-                            set(self.meta["orgs"][row]), set(self.meta["payments"][row]), int(self.members[row]))
+        return AccountStats(
+            name,
+            self.embedder,
+            {k: float(v[row]) for k, v in self.counts.items()},
+            self.topics[row].copy(),
+            self.hll[row].copy(),
+            self.skeletons[row].copy(),
+            float(self.first_ts[row]),
+            float(self.last_ts[row]),
+            set(self.days[row]),
+            dict(self.hours[row]),
+            set(self.meta["prefixes"][row]),
+            set(self.meta["agents"][row]),
+            set(self.meta["orgs"][row]),
+            set(self.meta["payments"][row]),
+            int(self.members[row]),
+        )
 
     def adopt(self, stats: AccountStats) -> None:
         """Load one account's state (the live path updates a single account through this table)."""
@@ -291,17 +315,27 @@ class StatsTable:
         add("distribution", columns.distribution.astype(np.float64))
         known = ~np.isnan(columns.completion_tokens)
         add("out_n", known.astype(np.float64))
-        add("out_sum", np.where(known, np.log2(1 + np.nan_to_num(np.maximum(columns.completion_tokens, 0))), 0.0))
+        add(
+            "out_sum",
+            np.where(known, np.log2(1 + np.nan_to_num(np.maximum(columns.completion_tokens, 0))), 0.0),
+        )
         np.minimum.at(self.first_ts, acc, columns.ts)
         np.maximum.at(self.last_ts, acc, columns.ts)
 
         chosen = np.flatnonzero((ordinal < FULL) | (ordinal % STRIDE == 0))
         weight = np.where(ordinal[chosen] < FULL, 1.0, float(STRIDE))
-        self._text(acc[chosen], weight, pc.take(columns.text, pa.array(chosen)) if len(chosen) < len(acc)
-                   else columns.text)
+        self._text(
+            acc[chosen],
+            weight,
+            pc.take(columns.text, pa.array(chosen)) if len(chosen) < len(acc) else columns.text,
+        )
         self._time(acc, columns.ts)
-        for name, values in (("prefixes", columns.prefix), ("agents", columns.user_agent), ("orgs", columns.org),
-                             ("payments", columns.payment_id)):
+        for name, values in (
+            ("prefixes", columns.prefix),
+            ("agents", columns.user_agent),
+            ("orgs", columns.org),
+            ("payments", columns.payment_id),
+        ):
             self._meta(self.meta[name], acc, values)
         return acc
 

@@ -62,7 +62,9 @@ def flagged_campaigns(detect_out: str | Path) -> list[Campaign]:
     """The flagged campaigns in a `distillab detect` output directory."""
     detect_out = Path(detect_out)
     try:
-        accounts = [json.loads(line) for line in (detect_out / "accounts.jsonl").read_text().splitlines() if line]
+        accounts = [
+            json.loads(line) for line in (detect_out / "accounts.jsonl").read_text().splitlines() if line
+        ]
         groups = json.loads((detect_out / "campaigns.json").read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise DataError(f"{detect_out}: not a `distillab detect` output directory ({exc})") from None
@@ -71,7 +73,9 @@ def flagged_campaigns(detect_out: str | Path) -> list[Campaign]:
     for g in groups:
         members = {m for m in g["members"] if m in flagged}
         if g.get("flagged") and members:
-            campaigns.append(Campaign(g["id"], "group", members, int(g["requests"]), _profile(g), g["reasons"]))
+            campaigns.append(
+                Campaign(g["id"], "group", members, int(g["requests"]), _profile(g), g["reasons"])
+            )
             taken |= members
     for name, a in flagged.items():
         if name not in taken:
@@ -96,16 +100,21 @@ def _profile(unit: dict[str, Any]) -> dict[str, float]:
     return profile
 
 
-def export_indicators(campaigns: list[Campaign], log: str | Path, key: bytes, out: str | Path, *,
-                      threshold: float = THRESHOLD) -> dict[str, Any]:
+def export_indicators(
+    campaigns: list[Campaign], log: str | Path, key: bytes, out: str | Path, *, threshold: float = THRESHOLD
+) -> dict[str, Any]:
     """Write the indicator file for `campaigns`, reading their prompts, networks and agents from `log`;
     returns a summary: campaigns, templates kept and dropped as also honest."""
     of = {m: c for c in campaigns for m in c.members}
     honest: list[tuple[str, str]] = []
     per_account: Counter[str] = Counter()
     for columns in read_batches(log):
-        for name, text, prefix, agent in zip(columns.account.to_pylist(), columns.text.to_pylist(),
-                                             columns.prefix.to_pylist(), columns.user_agent.to_pylist()):
+        for name, text, prefix, agent in zip(
+            columns.account.to_pylist(),
+            columns.text.to_pylist(),
+            columns.prefix.to_pylist(),
+            columns.user_agent.to_pylist(),
+        ):
             campaign = of.get(name)
             if campaign is not None:
                 if campaign.kind == "labelled":
@@ -126,20 +135,34 @@ def export_indicators(campaigns: list[Campaign], log: str | Path, key: bytes, ou
     for campaign in campaigns:
         templates, shared = _templates(signer, campaign.prompts, honest_signatures, threshold)
         dropped += shared
-        body = {"kind": campaign.kind, "accounts": len(campaign.members), "requests": campaign.requests,
-                "templates": templates,
-                "networks": sorted(keyed(key, "network", p) for p, _ in campaign.networks.most_common(MAX_NETWORKS)),
-                "user_agents": sorted(keyed(key, "user_agent", a) for a, _ in campaign.agents.most_common(MAX_AGENTS)),
-                "profile": campaign.profile, "reasons": campaign.reasons}
+        body = {
+            "kind": campaign.kind,
+            "accounts": len(campaign.members),
+            "requests": campaign.requests,
+            "templates": templates,
+            "networks": sorted(
+                keyed(key, "network", p) for p, _ in campaign.networks.most_common(MAX_NETWORKS)
+            ),
+            "user_agents": sorted(
+                keyed(key, "user_agent", a) for a, _ in campaign.agents.most_common(MAX_AGENTS)
+            ),
+            "profile": campaign.profile,
+            "reasons": campaign.reasons,
+        }
         digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
         indicators.append({"id": f"ind-{digest}", **body})
     write_text(Path(out), json.dumps({**header(key, threshold), "indicators": indicators}, indent=1) + "\n")
-    return {"campaigns": len(indicators), "templates": sum(len(i["templates"]) for i in indicators),
-            "templates_dropped_as_honest": dropped, "out": str(out)}
+    return {
+        "campaigns": len(indicators),
+        "templates": sum(len(i["templates"]) for i in indicators),
+        "templates_dropped_as_honest": dropped,
+        "out": str(out),
+    }
 
 
-def _templates(signer: Signer, prompts: list[str], honest: list[tuple[str, np.ndarray]],
-               threshold: float) -> tuple[list[dict[str, Any]], int]:
+def _templates(
+    signer: Signer, prompts: list[str], honest: list[tuple[str, np.ndarray]], threshold: float
+) -> tuple[list[dict[str, Any]], int]:
     """The campaign's templates (signature and share of its prompts), and how many were dropped as honest."""
     index = TemplateIndex(threshold)
     support: list[int] = []
@@ -159,5 +182,10 @@ def _templates(signer: Signer, prompts: list[str], honest: list[tuple[str, np.nd
                 seen_by[t].add(name)
     specific = [t for t in kept if len(seen_by[t]) < 2]
     total = max(len(prompts), 1)
-    return ([{"signature": encode_signature(index.signatures[t]), "share": round(support[t] / total, 4)}
-             for t in specific[:MAX_TEMPLATES]], len(kept) - len(specific))
+    return (
+        [
+            {"signature": encode_signature(index.signatures[t]), "share": round(support[t] / total, 4)}
+            for t in specific[:MAX_TEMPLATES]
+        ],
+        len(kept) - len(specific),
+    )

@@ -49,8 +49,10 @@ def read_key(path: str | Path) -> bytes:
     except OSError as exc:
         raise ConfigError(f"indicator key file {path}: {exc.strerror or exc}") from None
     if len(key) < 16:
-        raise ConfigError(f"indicator key file {path}: the key must have at least 16 bytes (got {len(key)}); "
-                          "make one with `openssl rand -hex 32 > sharing.key`")
+        raise ConfigError(
+            f"indicator key file {path}: the key must have at least 16 bytes (got {len(key)}); "
+            "make one with `openssl rand -hex 32 > sharing.key`"
+        )
     return key
 
 
@@ -80,10 +82,20 @@ def decode_signature(text: str, where: str) -> np.ndarray:
 
 def header(key: bytes, threshold: float) -> dict[str, Any]:
     """Everything in a file but its indicators."""
-    return {"format": FORMAT, "format_version": VERSION, "key_check": key_check(key),
-            "minhash": {"library": "datasketch", "scheme": SCHEME, "num_perm": NUM_PERM, "seed": SEED,
-                        "hash": "blake2b-64 keyed with the sharing key", "edge_words": EDGE},
-            "jaccard_threshold": threshold}
+    return {
+        "format": FORMAT,
+        "format_version": VERSION,
+        "key_check": key_check(key),
+        "minhash": {
+            "library": "datasketch",
+            "scheme": SCHEME,
+            "num_perm": NUM_PERM,
+            "seed": SEED,
+            "hash": "blake2b-64 keyed with the sharing key",
+            "edge_words": EDGE,
+        },
+        "jaccard_threshold": threshold,
+    }
 
 
 @dataclass
@@ -98,8 +110,14 @@ class Hits:
 class IndicatorIndex:
     """The templates, networks and user agents of a set of indicators, ready to match requests."""
 
-    def __init__(self, indicators: list[dict[str, Any]], key: bytes, threshold: float = THRESHOLD, *,
-                 where: str = "indicators"):
+    def __init__(
+        self,
+        indicators: list[dict[str, Any]],
+        key: bytes,
+        threshold: float = THRESHOLD,
+        *,
+        where: str = "indicators",
+    ):
         self.ids = [str(ind["id"]) for ind in indicators]
         self.key = key
         self.threshold = threshold
@@ -111,7 +129,9 @@ class IndicatorIndex:
         self.agents: dict[str, set[int]] = {}
         for i, ind in enumerate(indicators):
             for j, template in enumerate(ind.get("templates") or []):
-                signature = decode_signature(template.get("signature", ""), f"{where}: {self.ids[i]} template {j}")
+                signature = decode_signature(
+                    template.get("signature", ""), f"{where}: {self.ids[i]} template {j}"
+                )
                 self.templates.add(signature)
                 self.owner.append(i)
             for value in ind.get("networks") or []:
@@ -132,19 +152,31 @@ class IndicatorIndex:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise DataError(f"indicators {path}: not a {FORMAT} file")
         if data.get("format_version") != VERSION:
-            raise DataError(f"indicators {path}: format_version {data.get('format_version')!r}; this distillab "
-                            f"reads version {VERSION}")
+            raise DataError(
+                f"indicators {path}: format_version {data.get('format_version')!r}; this distillab "
+                f"reads version {VERSION}"
+            )
         minhash = data.get("minhash") or {}
-        if (minhash.get("num_perm"), minhash.get("seed"), minhash.get("scheme"), minhash.get("edge_words")) != \
-                (NUM_PERM, SEED, SCHEME, EDGE):
+        if (
+            minhash.get("num_perm"),
+            minhash.get("seed"),
+            minhash.get("scheme"),
+            minhash.get("edge_words"),
+        ) != (NUM_PERM, SEED, SCHEME, EDGE):
             raise DataError(f"indicators {path}: MinHash settings {minhash} differ from this distillab's")
         if data.get("key_check") != key_check(key):
-            raise ConfigError(f"indicators {path}: made with a different sharing key than the one given; "
-                              "nothing in it could match")
+            raise ConfigError(
+                f"indicators {path}: made with a different sharing key than the one given; "
+                "nothing in it could match"
+            )
         indicators = data.get("indicators")
-        if not isinstance(indicators, list) or not all(isinstance(i, dict) and i.get("id") for i in indicators):
+        if not isinstance(indicators, list) or not all(
+            isinstance(i, dict) and i.get("id") for i in indicators
+        ):
             raise DataError(f"indicators {path}: 'indicators' must be a list of objects with an 'id'")
-        return cls(indicators, key, float(data.get("jaccard_threshold", THRESHOLD)), where=f"indicators {path}")
+        return cls(
+            indicators, key, float(data.get("jaccard_threshold", THRESHOLD)), where=f"indicators {path}"
+        )
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -198,8 +230,12 @@ class IndicatorTally:
 
     def add_columns(self, columns: Columns) -> None:
         """A batch from `logs.read_batches`."""
-        for row in zip(columns.account.to_pylist(), columns.text.to_pylist(), columns.prefix.to_pylist(),
-                       columns.user_agent.to_pylist()):
+        for row in zip(
+            columns.account.to_pylist(),
+            columns.text.to_pylist(),
+            columns.prefix.to_pylist(),
+            columns.user_agent.to_pylist(),
+        ):
             self.add(*row)
 
     def flagged(self) -> dict[str, tuple[str, str]]:
@@ -210,10 +246,15 @@ class IndicatorTally:
             if hits.requests < self.min_requests:
                 continue
             support = self.support.get(account, set())
-            also = [words for kind, words in (("network", "its network prefix"), ("user_agent", "its user agent"))
-                    if (kind, i) in support]
-            reason = (f"matches indicator {self.index.ids[i]}: template similarity {hits.best:.2f} "
-                      f"(mean {hits.total / hits.requests:.2f}) on {hits.requests} requests"
-                      + (f"; {' and '.join(also)} also listed" if also else ""))
+            also = [
+                words
+                for kind, words in (("network", "its network prefix"), ("user_agent", "its user agent"))
+                if (kind, i) in support
+            ]
+            reason = (
+                f"matches indicator {self.index.ids[i]}: template similarity {hits.best:.2f} "
+                f"(mean {hits.total / hits.requests:.2f}) on {hits.requests} requests"
+                + (f"; {' and '.join(also)} also listed" if also else "")
+            )
             out[account] = (self.index.ids[i], reason)
         return out

@@ -112,7 +112,9 @@ def link(table: StatsTable) -> Links:
         activity = _hourly(table)
         pairs = np.array(pending, np.int64)
         left, right = pairs // n, pairs % n
-        active = (np.count_nonzero(activity[left], axis=1) >= 5) & (np.count_nonzero(activity[right], axis=1) >= 5)
+        active = (np.count_nonzero(activity[left], axis=1) >= 5) & (
+            np.count_nonzero(activity[right], axis=1) >= 5
+        )
         cosine = np.einsum("ij,ij->i", activity[left], activity[right])
         for key in pairs[active & (cosine >= 0.8)].tolist():
             weights[key] += 1.0
@@ -126,8 +128,11 @@ def link(table: StatsTable) -> Links:
     for name in names:
         components[groups.find(name)].append(name)
     clusters = sorted((sorted(m) for m in components.values() if len(m) > 1), key=lambda m: (-len(m), m[0]))
-    reasons = {frozenset(names[i] for i in divmod(key, n)): [f"{what} {value}".strip() for what, value in why[key]]
-               for key, weight in weights.items() if weight >= LINK_AT}
+    reasons = {
+        frozenset(names[i] for i in divmod(key, n)): [f"{what} {value}".strip() for what, value in why[key]]
+        for key, weight in weights.items()
+        if weight >= LINK_AT
+    }
     return Links(clusters, reasons)
 
 

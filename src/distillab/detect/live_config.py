@@ -17,24 +17,38 @@ ACTIONS = ("flag", "throttle", "degrade", "block")
 class LiveDetectConfig:
     """What the gateway's live detector scores against, how often, and what it does to flagged accounts."""
 
-    reference: Path | None = _f(None, "Honest reference log (.parquet/.jsonl, as for `distillab detect "
-                                      "--reference`) to calibrate the live detector on; turns it on.")
-    action: str = _f("throttle", "State a flagged account is put in: flag (recorded, state unchanged), "
-                                 "throttle, degrade or block. Never lowers a state, never overrides an admin's.")
+    reference: Path | None = _f(
+        None,
+        "Honest reference log (.parquet/.jsonl, as for `distillab detect "
+        "--reference`) to calibrate the live detector on; turns it on.",
+    )
+    action: str = _f(
+        "throttle",
+        "State a flagged account is put in: flag (recorded, state unchanged), "
+        "throttle, degrade or block. Never lowers a state, never overrides an admin's.",
+    )
     every: float = _f(30.0, "Seconds between scorings of all accounts and linked groups.")
     target_fpr: float = _f(0.001, "Largest false-positive rate on honest accounts per scoring (p-value cut).")
     fdr: float = _f(0.05, "Benjamini-Hochberg false-discovery rate across the accounts and groups scored.")
-    indicators: Path | None = _f(None, "Indicator file from another provider (`distillab indicators export`): "
-                                       "pre-flag accounts sending its campaigns' templates.")
+    indicators: Path | None = _f(
+        None,
+        "Indicator file from another provider (`distillab indicators export`): "
+        "pre-flag accounts sending its campaigns' templates.",
+    )
     indicator_key_file: Path | None = _f(None, "File with the sharing key the indicator file was made with.")
     indicator_min_requests: int = _f(5, "Requests matching one indicator before the action is applied.")
-    replay_hours: float = _f(24.0, "Hours of the store's request log folded in at start, so that a restarted "
-                                   "gateway keeps its evidence (0: start from none).")
+    replay_hours: float = _f(
+        24.0,
+        "Hours of the store's request log folded in at start, so that a restarted "
+        "gateway keeps its evidence (0: start from none).",
+    )
 
     def __post_init__(self) -> None:
         self.reference = Path(self.reference) if self.reference is not None else None
         self.indicators = Path(self.indicators) if self.indicators is not None else None
-        self.indicator_key_file = Path(self.indicator_key_file) if self.indicator_key_file is not None else None
+        self.indicator_key_file = (
+            Path(self.indicator_key_file) if self.indicator_key_file is not None else None
+        )
         problems = []
         if self.action not in ACTIONS:
             problems.append(f"detect_action: must be one of {', '.join(ACTIONS)}, got {self.action!r}")

@@ -35,8 +35,19 @@ from distillab.jsonl import iter_jsonl
 from .text import COT
 
 BATCH = 65_536
-COLUMNS = ("ts", "account", "ip", "user_agent", "org", "payment_id", "messages", "prompt", "params",
-           "completion_tokens", "status")
+COLUMNS = (
+    "ts",
+    "account",
+    "ip",
+    "user_agent",
+    "org",
+    "payment_id",
+    "messages",
+    "prompt",
+    "params",
+    "completion_tokens",
+    "status",
+)
 
 
 @dataclass
@@ -124,7 +135,11 @@ def _tokens(record: dict[str, Any]) -> float:
     value = record.get("completion_tokens")
     status = record.get("status")
     ok = status is None or (isinstance(status, int) and 200 <= status < 300)
-    return float(value) if ok and isinstance(value, (int, float)) and not isinstance(value, bool) else float("nan")
+    return (
+        float(value)
+        if ok and isinstance(value, (int, float)) and not isinstance(value, bool)
+        else float("nan")
+    )
 
 
 def check(record: Any, where: str) -> dict[str, Any]:
@@ -148,12 +163,20 @@ def request_fields(record: dict[str, Any], *, cot: bool = True) -> dict[str, Any
         text, conversational, system = _messages_fields(messages)
     else:
         text, conversational, system = _prompt_text(record.get("prompt")), False, ""
-    return {"ts": float(record["ts"]), "account": record["account"], "text": text, "system": system,
-            "conversational": conversational,
-            "cot": bool(COT.search(text) or (system and COT.search(system))) if cot else None,
-            "distribution": _distribution(record.get("params")), "completion_tokens": _tokens(record),
-            "prefix": ip_prefix(record.get("ip")), "user_agent": _str(record.get("user_agent")),
-            "org": _str(record.get("org")), "payment_id": _str(record.get("payment_id"))}
+    return {
+        "ts": float(record["ts"]),
+        "account": record["account"],
+        "text": text,
+        "system": system,
+        "conversational": conversational,
+        "cot": bool(COT.search(text) or (system and COT.search(system))) if cot else None,
+        "distribution": _distribution(record.get("params")),
+        "completion_tokens": _tokens(record),
+        "prefix": ip_prefix(record.get("ip")),
+        "user_agent": _str(record.get("user_agent")),
+        "org": _str(record.get("org")),
+        "payment_id": _str(record.get("payment_id")),
+    }
 
 
 def _str(value: Any) -> str | None:
@@ -170,16 +193,28 @@ def from_records(records: list[dict[str, Any]]) -> Columns:
         return np.fromiter((r[name] for r in rows), bool, len(rows))
 
     text = strings("text")
-    return Columns(np.fromiter((r["ts"] for r in rows), np.float64, len(rows)), strings("account"),
-                   text, flags("conversational"), _cot(text, strings("system")), flags("distribution"),
-                   np.fromiter((r["completion_tokens"] for r in rows), np.float64, len(rows)), strings("prefix"),
-                   strings("user_agent"), strings("org"), strings("payment_id"))
+    return Columns(
+        np.fromiter((r["ts"] for r in rows), np.float64, len(rows)),
+        strings("account"),
+        text,
+        flags("conversational"),
+        _cot(text, strings("system")),
+        flags("distribution"),
+        np.fromiter((r["completion_tokens"] for r in rows), np.float64, len(rows)),
+        strings("prefix"),
+        strings("user_agent"),
+        strings("org"),
+        strings("payment_id"),
+    )
 
 
 def _cot(text: pa.Array, system: pa.Array) -> np.ndarray:
     """Whether each text or system prompt asks for step-by-step reasoning (`COT`, as RE2 reads it)."""
+
     def hits(values: pa.Array) -> np.ndarray:
-        return np.asarray(pc.fill_null(pc.match_substring_regex(values, COT.pattern, ignore_case=True), False))
+        return np.asarray(
+            pc.fill_null(pc.match_substring_regex(values, COT.pattern, ignore_case=True), False)
+        )
 
     return hits(text) | hits(system)
 
@@ -199,20 +234,30 @@ def _json_messages(messages: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray
     pieces = pc.split_pattern(messages, '"content": "', max_splits=1, reverse=True)
     offsets = np.asarray(pieces.offsets)
     if not len(pieces.values):
-        return pa.nulls(len(messages), pa.string()), np.zeros(len(messages), bool), np.zeros(len(messages), bool), \
-            np.ones(len(messages), bool)
+        return (
+            pa.nulls(len(messages), pa.string()),
+            np.zeros(len(messages), bool),
+            np.zeros(len(messages), bool),
+            np.ones(len(messages), bool),
+        )
     last = pc.take(pieces.values, pa.array(np.maximum(offsets[1:] - 1, 0)))
     good = np.diff(offsets) > 1
     good &= np.asarray(pc.fill_null(pc.ends_with(last, '"}]'), False))
     text = pc.utf8_slice_codeunits(last, 0, -3)
     bad = ~good
-    conversational = np.asarray(pc.fill_null(pc.match_substring_regex(messages, r'"role"\s*:\s*"assistant"'), False))
-    system_rows = np.flatnonzero(np.asarray(pc.fill_null(
-        pc.match_substring_regex(messages, r'^\[\s*\{\s*"role"\s*:\s*"system"'), False)))
+    conversational = np.asarray(
+        pc.fill_null(pc.match_substring_regex(messages, r'"role"\s*:\s*"assistant"'), False)
+    )
+    system_rows = np.flatnonzero(
+        np.asarray(
+            pc.fill_null(pc.match_substring_regex(messages, r'^\[\s*\{\s*"role"\s*:\s*"system"'), False)
+        )
+    )
     cot_system = np.zeros(len(messages), bool)
     if system_rows.size:
-        first = pc.extract_regex(pc.take(messages, pa.array(system_rows)),
-                                 r'"content"\s*:\s*"(?P<c>(?:[^"\\]|\\.)*)"')
+        first = pc.extract_regex(
+            pc.take(messages, pa.array(system_rows)), r'"content"\s*:\s*"(?P<c>(?:[^"\\]|\\.)*)"'
+        )
         hits = pc.match_substring_regex(pc.struct_field(first, "c"), COT.pattern, ignore_case=True)
         cot_system[system_rows] = np.asarray(pc.fill_null(hits, False))
     return _unescape(text), conversational, cot_system, bad
@@ -254,7 +299,9 @@ def from_arrow(batch: pa.RecordBatch, *, where: str, first_row: int) -> Columns:
             raise DataError(f"{where}: row {row}: 'ts' must be epoch seconds or an RFC 3339 time, got None")
         ts = np.asarray(ts_column.cast(pa.float64()))
     else:
-        ts = np.array([to_epoch(v, f"{where}: row {first_row + i + 1}") for i, v in enumerate(ts_column.to_pylist())])
+        ts = np.array(
+            [to_epoch(v, f"{where}: row {first_row + i + 1}") for i, v in enumerate(ts_column.to_pylist())]
+        )
 
     messages = batch.column("messages") if "messages" in batch.schema.names else pa.nulls(n, pa.string())
     prompt = batch.column("prompt") if "prompt" in batch.schema.names else pa.nulls(n, pa.string())
@@ -272,7 +319,9 @@ def from_arrow(batch: pa.RecordBatch, *, where: str, first_row: int) -> Columns:
         fallback |= np.asarray(pc.is_valid(messages))
     use_prompt = np.asarray(pc.is_null(messages))
     if use_prompt.any():
-        prompt_text = prompt.cast(pa.string()) if not pa.types.is_list(prompt.type) else pa.nulls(n, pa.string())
+        prompt_text = (
+            prompt.cast(pa.string()) if not pa.types.is_list(prompt.type) else pa.nulls(n, pa.string())
+        )
         quoted = pc.fill_null(pc.starts_with(prompt_text, '"'), False)
         plain = pc.if_else(quoted, _unescape(pc.utf8_slice_codeunits(prompt_text, 1, -1)), prompt_text)
         fallback |= use_prompt & ~np.asarray(pc.fill_null(pc.is_valid(prompt_text), False))
@@ -284,23 +333,42 @@ def from_arrow(batch: pa.RecordBatch, *, where: str, first_row: int) -> Columns:
 
     params = batch.column("params") if "params" in batch.schema.names else pa.nulls(n, pa.string())
     if pa.types.is_string(params.type) or pa.types.is_null(params.type):
-        distribution = np.asarray(pc.fill_null(_per_unique(params.cast(pa.string()), _params_distribution,
-                                                           pa.bool_()), False))
+        distribution = np.asarray(
+            pc.fill_null(_per_unique(params.cast(pa.string()), _params_distribution, pa.bool_()), False)
+        )
     else:
         distribution = np.array([_distribution(p) for p in params.to_pylist()], bool)
-    tokens = (np.asarray(pc.fill_null(batch.column("completion_tokens").cast(pa.float64()), np.nan))
-              if "completion_tokens" in batch.schema.names else np.full(n, np.nan))
+    tokens = (
+        np.asarray(pc.fill_null(batch.column("completion_tokens").cast(pa.float64()), np.nan))
+        if "completion_tokens" in batch.schema.names
+        else np.full(n, np.nan)
+    )
     if "status" in batch.schema.names:
         status = np.asarray(pc.fill_null(batch.column("status").cast(pa.int64()), 200))
         tokens = np.where((status >= 200) & (status < 300), tokens, np.nan)
     prefix = _per_unique(_string_column(batch, "ip"), ip_prefix, pa.string())
-    return Columns(ts, account, text, conversational, cot, distribution, tokens, prefix,
-                   _string_column(batch, "user_agent"), _string_column(batch, "org"),
-                   _string_column(batch, "payment_id"))
+    return Columns(
+        ts,
+        account,
+        text,
+        conversational,
+        cot,
+        distribution,
+        tokens,
+        prefix,
+        _string_column(batch, "user_agent"),
+        _string_column(batch, "org"),
+        _string_column(batch, "payment_id"),
+    )
 
 
-def _fallback(batch: pa.RecordBatch, rows: np.ndarray, text: pa.Array, conversational: np.ndarray,
-              cot_system: np.ndarray) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+def _fallback(
+    batch: pa.RecordBatch,
+    rows: np.ndarray,
+    text: pa.Array,
+    conversational: np.ndarray,
+    cot_system: np.ndarray,
+) -> tuple[pa.Array, np.ndarray, np.ndarray]:
     """Rows the string kernels could not read, decoded as JSON one by one."""
     texts = text.to_pylist()
     messages = batch.column("messages") if "messages" in batch.schema.names else None
@@ -335,7 +403,9 @@ def read_batches(source: str | Path, *, batch_size: int = BATCH) -> Iterator[Col
         return
     path = Path(text)
     if not path.is_file():
-        raise ConfigError(f"--log {path}: no such file (expected .jsonl, .parquet, a .db store or a database URL)")
+        raise ConfigError(
+            f"--log {path}: no such file (expected .jsonl, .parquet, a .db store or a database URL)"
+        )
     if path.suffix == ".jsonl":
         yield from _record_batches((check(record, where) for where, record in iter_jsonl(path)), batch_size)
     elif path.suffix == ".parquet":

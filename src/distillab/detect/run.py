@@ -44,8 +44,9 @@ MEMBER_SLACK): an honest account linked to a campaign by a shared network dilute
 does not go down with it, while each of a campaign's thin accounts carries its share of the evidence."""
 
 
-def assess(table: StatsTable, calibration: Calibration, config: DetectConfig, *,
-           self_reference: bool = False) -> dict[str, Any]:
+def assess(
+    table: StatsTable, calibration: Calibration, config: DetectConfig, *, self_reference: bool = False
+) -> dict[str, Any]:
     """Score every account and linked group in `table`; flags at the configured FPR and FDR."""
     links = link(table)
     units, _ = units_of(table, links, calibration.prior)
@@ -53,8 +54,12 @@ def assess(table: StatsTable, calibration: Calibration, config: DetectConfig, *,
     exclude = [[j for j in e if j < n] for e in units.exclude] if self_reference else None
     accounts_scored = calibration.score(units.features[:n], exclude[:n] if exclude else None)
     groups_scored = calibration.score(units.features[n:], exclude[n:] if exclude else None, groups=True)
-    scored = Scored(*(np.concatenate([getattr(accounts_scored, f), getattr(groups_scored, f)])
-                      for f in ("distance", "p_value", "nearest")))
+    scored = Scored(
+        *(
+            np.concatenate([getattr(accounts_scored, f), getattr(groups_scored, f)])
+            for f in ("distance", "p_value", "nearest")
+        )
+    )
     p = scored.p_value
     q = np.array(benjamini_hochberg(p.tolist()))
     flagged = (p <= config.target_fpr) & (q <= config.fdr)
@@ -66,11 +71,13 @@ def assess(table: StatsTable, calibration: Calibration, config: DetectConfig, *,
     for i, members in enumerate(units.members):
         if flagged[i] and units.is_group[i]:
             rest = without_each(table, units.pooled[i - n_accounts], members, calibration.prior)
-            distance = calibration.score(rest, [exclude[i] for _ in members] if exclude else None,
-                                         groups=True).distance
+            distance = calibration.score(
+                rest, [exclude[i] for _ in members] if exclude else None, groups=True
+            ).distance
             for m, left in zip(members, distance):
-                if m not in by and (p[table.index[m]] <= MEMBER_P or
-                                    left <= scored.distance[i] + MEMBER_SLACK):
+                if m not in by and (
+                    p[table.index[m]] <= MEMBER_P or left <= scored.distance[i] + MEMBER_SLACK
+                ):
                     by[m] = units.ids[i]
     return {"units": units, "scored": scored, "q": q, "flagged": flagged, "by": by, "links": links}
 
@@ -104,16 +111,21 @@ def _counted(batches: Iterator[Columns], console: Console, *, enabled: bool, lab
             bar.advance(job, len(columns))
 
 
-def prepare_reference(source: str | Path, console: Console | None = None,
-                      progress: bool = False) -> tuple[Embedder, Calibration]:
+def prepare_reference(
+    source: str | Path, console: Console | None = None, progress: bool = False
+) -> tuple[Embedder, Calibration]:
     """The embedder fitted on an honest reference log and the calibration on its accounts."""
     embedder, batches = open_log(source)
     batches = _counted(batches, console or Console(stderr=True), enabled=progress, label="reference")
     return embedder, calibrate(collect(batches, embedder))
 
 
-def run_detect(config: DetectConfig, *, console: Console | None = None,
-               prepared: tuple[Embedder, Calibration] | None = None) -> dict[str, Any]:
+def run_detect(
+    config: DetectConfig,
+    *,
+    console: Console | None = None,
+    prepared: tuple[Embedder, Calibration] | None = None,
+) -> dict[str, Any]:
     """Score every account and linked group; write the outputs; return the summary. `prepared`: the
     result of `prepare_reference(config.reference)`, when several logs are scored against one reference."""
     console = console or Console(stderr=True)
@@ -124,8 +136,10 @@ def run_detect(config: DetectConfig, *, console: Console | None = None,
     if config.reference:
         embedder, reference = prepared or prepare_reference(config.reference, console, config.progress)
     else:
-        notes.append("calibrated on the log's own accounts (no --reference): each account is compared with the "
-                     "accounts it is not linked to; a clean --reference is stronger")
+        notes.append(
+            "calibrated on the log's own accounts (no --reference): each account is compared with the "
+            "accounts it is not linked to; a clean --reference is stronger"
+        )
     embedder, batches = open_log(config.log, embedder)
     batches = _counted(batches, console, enabled=config.progress, label="reading log")
     table = StatsTable(embedder)
@@ -152,8 +166,10 @@ def run_detect(config: DetectConfig, *, console: Console | None = None,
     if reference is None:
         reference = calibrate(table, self_reference=True)
     if reference.n < 1 / config.target_fpr:
-        notes.append(f"the reference has only {reference.n} units: p-values below 1/{reference.n + 1} come from "
-                     "the fitted tail; a larger --reference makes them firmer")
+        notes.append(
+            f"the reference has only {reference.n} units: p-values below 1/{reference.n + 1} come from "
+            "the fitted tail; a larger --reference makes them firmer"
+        )
     result = assess(table, reference, config, self_reference=not config.reference)
     indicated: dict[str, str] = {}
     for account, (indicator, reason) in (tally.flagged() if tally else {}).items():
@@ -164,11 +180,18 @@ def run_detect(config: DetectConfig, *, console: Console | None = None,
             first_flag.setdefault(name, int(table.counts["n"][table.index[name]]))
     account_rows, groups = _rows(table, reference, result, first_flag, indicated)
     summary: dict[str, Any] = {
-        "log": config.log, "reference": config.reference or "the log itself",
-        "reference_units": reference.n, "target_fpr": config.target_fpr, "fdr": config.fdr,
-        "accounts": len(account_rows), "requests": int(table.counts["n"][: len(table)].sum()),
-        "groups": len(groups), "flagged_accounts": sum(a["flagged"] for a in account_rows),
-        "flagged_groups": sum(g["flagged"] for g in groups), "checkpoints": checkpoints, "notes": notes,
+        "log": config.log,
+        "reference": config.reference or "the log itself",
+        "reference_units": reference.n,
+        "target_fpr": config.target_fpr,
+        "fdr": config.fdr,
+        "accounts": len(account_rows),
+        "requests": int(table.counts["n"][: len(table)].sum()),
+        "groups": len(groups),
+        "flagged_accounts": sum(a["flagged"] for a in account_rows),
+        "flagged_groups": sum(g["flagged"] for g in groups),
+        "checkpoints": checkpoints,
+        "notes": notes,
     }
     if tally is not None:
         summary["indicator_matches"] = len(indicated)
@@ -180,9 +203,12 @@ def run_detect(config: DetectConfig, *, console: Console | None = None,
     if config.export_indicators is not None and config.indicator_key_file is not None:
         from distillab.detect.indicator_export import export_indicators, flagged_campaigns
 
-        summary["exported_indicators"] = export_indicators(flagged_campaigns(config.out), config.log,
-                                                           read_key(config.indicator_key_file),
-                                                           config.export_indicators)
+        summary["exported_indicators"] = export_indicators(
+            flagged_campaigns(config.out),
+            config.log,
+            read_key(config.indicator_key_file),
+            config.export_indicators,
+        )
     return summary
 
 
@@ -193,8 +219,13 @@ def _tally(config: DetectConfig) -> IndicatorTally | None:
     return IndicatorTally(index, config.indicator_min_requests)
 
 
-def _rows(table: StatsTable, calibration: Calibration, result: dict[str, Any], first_flag: dict[str, int],
-          indicated: dict[str, str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _rows(
+    table: StatsTable,
+    calibration: Calibration,
+    result: dict[str, Any],
+    first_flag: dict[str, int],
+    indicated: dict[str, str],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     units: Units = result["units"]
     scored, q, flagged, by = result["scored"], result["q"], result["flagged"], result["by"]
     account_rows: list[dict[str, Any]] = []
@@ -204,22 +235,43 @@ def _rows(table: StatsTable, calibration: Calibration, result: dict[str, Any], f
         reasons = calibration.reasons(row, int(scored.nearest[i])) if scored.distance[i] > 0 else []
         if unit in indicated and not units.is_group[i]:
             reasons.append(indicated[unit])
-        entry = {"requests": units.requests[i], "score": round(float(scored.distance[i]), 4),
-                 "p_value": float(scored.p_value[i]), "q_value": float(q[i]), "reasons": reasons,
-                 "features": {f: round(float(v), 4) for f, v in zip(FEATURES, row)},
-                 "requests_per_active_day": round(float(np.exp(units.volume[i])), 1)}
+        entry = {
+            "requests": units.requests[i],
+            "score": round(float(scored.distance[i]), 4),
+            "p_value": float(scored.p_value[i]),
+            "q_value": float(q[i]),
+            "reasons": reasons,
+            "features": {f: round(float(v), 4) for f, v in zip(FEATURES, row)},
+            "requests_per_active_day": round(float(np.exp(units.volume[i])), 1),
+        }
         if units.is_group[i]:
-            groups.append({"id": unit, "members": units.members[i], "flagged": bool(flagged[i]),
-                           "linked_by": units.linked_by.get(i, []), **entry})
+            groups.append(
+                {
+                    "id": unit,
+                    "members": units.members[i],
+                    "flagged": bool(flagged[i]),
+                    "linked_by": units.linked_by.get(i, []),
+                    **entry,
+                }
+            )
         else:
-            account_rows.append({"account": unit, "flagged": unit in by, "flagged_by": by.get(unit),
-                                 "flagged_after_requests": first_flag.get(unit) if unit in by else None, **entry})
+            account_rows.append(
+                {
+                    "account": unit,
+                    "flagged": unit in by,
+                    "flagged_by": by.get(unit),
+                    "flagged_after_requests": first_flag.get(unit) if unit in by else None,
+                    **entry,
+                }
+            )
     account_rows.sort(key=lambda a: (a["p_value"], -a["score"]))
     groups.sort(key=lambda g: (g["p_value"], -g["score"]))
     return account_rows, groups
 
 
-def _write(out: Path, summary: dict[str, Any], account_rows: list[dict[str, Any]], groups: list[dict[str, Any]]) -> None:
+def _write(
+    out: Path, summary: dict[str, Any], account_rows: list[dict[str, Any]], groups: list[dict[str, Any]]
+) -> None:
     from distillab.detect.report import render
 
     out.mkdir(parents=True, exist_ok=True)
@@ -251,8 +303,9 @@ def read_labels(path: Path) -> dict[str, str]:
     return labels
 
 
-def metrics(accounts_: list[dict[str, Any]], labels: dict[str, str], *,
-            ever_flagged: set[str] | None = None) -> dict[str, Any]:
+def metrics(
+    accounts_: list[dict[str, Any]], labels: dict[str, str], *, ever_flagged: set[str] | None = None
+) -> dict[str, Any]:
     """Precision, recall, honest false-positive rate, campaigns detected, queries until flagged; with
     `ever_flagged` (accounts flagged at any checkpoint), the share of honest accounts ever flagged."""
     honest = [a for a in accounts_ if labels.get(a["account"], "benign") == "benign"]
@@ -268,17 +321,28 @@ def metrics(accounts_: list[dict[str, Any]], labels: dict[str, str], *,
         return statistics.median(values) if values else None
 
     return {
-        "honest_accounts": len(honest), "campaign_accounts": len(attackers), "flagged_accounts": len(flagged),
+        "honest_accounts": len(honest),
+        "campaign_accounts": len(attackers),
+        "flagged_accounts": len(flagged),
         "precision": len(true_flags) / len(flagged) if flagged else None,
         "recall": len(true_flags) / len(attackers) if attackers else None,
         "honest_false_positive_rate": sum(a["flagged"] for a in honest) / len(honest) if honest else None,
-        "honest_ever_flagged_rate": (sum(a["account"] in ever_flagged or a["flagged"] for a in honest) / len(honest)
-                                     if honest and ever_flagged is not None else None),
-        "campaigns": {c: {"accounts": len(m), "flagged_accounts": sum(a["flagged"] for a in m),
-                          "detected": any(a["flagged"] for a in m),
-                          "median_queries_until_flagged": median([a["flagged_after_requests"] for a in m
-                                                                  if a["flagged"] and a["flagged_after_requests"]])}
-                      for c, m in sorted(campaigns.items())},
+        "honest_ever_flagged_rate": (
+            sum(a["account"] in ever_flagged or a["flagged"] for a in honest) / len(honest)
+            if honest and ever_flagged is not None
+            else None
+        ),
+        "campaigns": {
+            c: {
+                "accounts": len(m),
+                "flagged_accounts": sum(a["flagged"] for a in m),
+                "detected": any(a["flagged"] for a in m),
+                "median_queries_until_flagged": median(
+                    [a["flagged_after_requests"] for a in m if a["flagged"] and a["flagged_after_requests"]]
+                ),
+            }
+            for c, m in sorted(campaigns.items())
+        },
         "campaigns_detected": sum(any(a["flagged"] for a in m) for m in campaigns.values()),
         "median_queries_until_flagged": median(until),
         "unlabelled_accounts": sum(a["account"] not in labels for a in accounts_),

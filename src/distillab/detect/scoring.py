@@ -46,8 +46,14 @@ WORDS = {
     "reasoning": ("{v:.0%} of requests ask for step-by-step reasoning", "{v:.0%}"),
     "distribution": ("{v:.0%} of requests ask for log-probabilities or several samples", "{v:.0%}"),
 }
-MIN_SCALE = {"single_shot": 0.05, "coverage": 0.1, "novelty": 0.05, "output": 0.25, "reasoning": 0.05,
-             "distribution": 0.05}
+MIN_SCALE = {
+    "single_shot": 0.05,
+    "coverage": 0.1,
+    "novelty": 0.05,
+    "output": 0.25,
+    "reasoning": 0.05,
+    "distribution": 0.05,
+}
 """Floors under each feature's spread, so that where honest accounts agree exactly (none asks for
 reasoning, say) a sliver of difference is not decisive: a twentieth of a share, a tenth of a nat of
 topic breadth, a quarter of a bit of answer length."""
@@ -65,14 +71,21 @@ class Scored:
 
 
 def _fmt(template: str, v: float) -> str:
-    return template.format(v=v, e=math.exp(v), b=2 ** v - 1)
+    return template.format(v=v, e=math.exp(v), b=2**v - 1)
 
 
 class Calibration:
     """Honest reference units' features, their leave-one-out distances, and the fitted tail."""
 
-    def __init__(self, features: np.ndarray, prior: dict[str, float], *, k: int = 1,
-                 exclude: Sequence[Sequence[int]] | None = None, names: Sequence[str] | None = None):
+    def __init__(
+        self,
+        features: np.ndarray,
+        prior: dict[str, float],
+        *,
+        k: int = 1,
+        exclude: Sequence[Sequence[int]] | None = None,
+        names: Sequence[str] | None = None,
+    ):
         if len(features) == 0:
             raise ValueError("an empty reference")
         self.features = np.asarray(features, np.float64)
@@ -92,17 +105,20 @@ class Calibration:
         self.tail_from = float(top[0])
         self.tail_n = len(top)
         excess = top - self.tail_from
-        self.tail_scale = max(float(excess.mean()) if len(excess) else 0.0, 1e-3 * float(np.mean(self.scale)), 1e-9)
+        self.tail_scale = max(
+            float(excess.mean()) if len(excess) else 0.0, 1e-3 * float(np.mean(self.scale)), 1e-9
+        )
 
-    def _distance(self, x: np.ndarray, exclude: Sequence[Sequence[int]] | None,
-                  groups: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def _distance(
+        self, x: np.ndarray, exclude: Sequence[Sequence[int]] | None, groups: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
         """k-th smallest domination distance of each row to the reference units (minus `exclude[i]`),
         with `groups` also to the pooled reference groups."""
         out = np.zeros(len(x))
         nearest = np.zeros(len(x), np.int64)
         reference = np.concatenate([self.features, self.groups]) if groups else self.features
         for start in range(0, len(x), CHUNK):
-            block = x[start: start + CHUNK]
+            block = x[start : start + CHUNK]
             excess = np.maximum(block[:, None, :] - reference[None, :, :], 0) / self.scale
             d = excess.sum(axis=2)
             if exclude is not None:
@@ -110,12 +126,13 @@ class Calibration:
                     d[i, list(exclude[start + i])] = np.inf
             kth = min(self.k, d.shape[1]) - 1
             part = np.partition(d, kth, axis=1)[:, kth]
-            out[start: start + len(block)] = np.where(np.isfinite(part), part, 0.0)
-            nearest[start: start + len(block)] = d.argmin(axis=1)
+            out[start : start + len(block)] = np.where(np.isfinite(part), part, 0.0)
+            nearest[start : start + len(block)] = d.argmin(axis=1)
         return out, nearest
 
-    def score(self, features: np.ndarray, exclude: Sequence[Sequence[int]] | None = None, *,
-              groups: bool = False) -> Scored:
+    def score(
+        self, features: np.ndarray, exclude: Sequence[Sequence[int]] | None = None, *, groups: bool = False
+    ) -> Scored:
         """Distances and p-values of rows of `features` (FEATURES columns); `exclude[i]`: reference units
         not to compare row i with (itself and its linked accounts, when the log is its own reference);
         `groups`: the rows are pooled groups, also compared with the honest reference's pooled groups."""
@@ -137,8 +154,10 @@ class Calibration:
                 break
             name = FEATURES[j]
             text, short = WORDS[name]
-            out.append(f"{_fmt(text, row[j])} (closest honest account: {_fmt(short, closest[j])}; "
-                       f"honest median {_fmt(short, self.medians[j])})")
+            out.append(
+                f"{_fmt(text, row[j])} (closest honest account: {_fmt(short, closest[j])}; "
+                f"honest median {_fmt(short, self.medians[j])})"
+            )
         return out
 
 

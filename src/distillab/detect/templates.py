@@ -51,8 +51,9 @@ _PERMUTATIONS = MinHash(NUM_PERM, SEED, scheme=SCHEME).permutations
 
 def mask(text: str) -> list[str]:
     """Lowercase words, with quoted strings masked as `"` and numbers as `#`."""
-    return [t if "a" <= t[0] <= "z" else "#" if "0" <= t[0] <= "9" else '"'
-            for t in TOKEN.findall(text.lower())]
+    return [
+        t if "a" <= t[0] <= "z" else "#" if "0" <= t[0] <= "9" else '"' for t in TOKEN.findall(text.lower())
+    ]
 
 
 def ends(text: str) -> tuple[list[str], list[str]]:
@@ -67,8 +68,12 @@ def ends(text: str) -> tuple[list[str], list[str]]:
 def shingles(text: str) -> set[str]:
     """Words and adjacent word pairs of the first and last EDGE masked words, tagged by end."""
     head, tail = ends(text)
-    return {*["h:" + w for w in head], *["t:" + w for w in tail], *[f"h:{a} {b}" for a, b in pairwise(head)],
-            *[f"t:{a} {b}" for a, b in pairwise(tail)]}
+    return {
+        *["h:" + w for w in head],
+        *["t:" + w for w in tail],
+        *[f"h:{a} {b}" for a, b in pairwise(head)],
+        *[f"t:{a} {b}" for a, b in pairwise(tail)],
+    }
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> float:
@@ -115,7 +120,7 @@ class Signer:
             hashed = (hashed ^ (hashed >> shift)) * m1
             hashed = (hashed ^ (hashed >> shift)) * m2
             hashed = hashed ^ (hashed >> shift)
-            self._values[start: start + len(new)] = hashed * a + b
+            self._values[start : start + len(new)] = hashed * a + b
         for i, s in enumerate(new):
             self._rows[s] = start + i
 
@@ -142,14 +147,14 @@ class TemplateIndex:
         self.signatures.append(signature)
         raw = signature.tobytes()
         for band, table in enumerate(self.tables):
-            table.setdefault(raw[band * self.width: (band + 1) * self.width], []).append(number)
+            table.setdefault(raw[band * self.width : (band + 1) * self.width], []).append(number)
         return number
 
     def candidates(self, signature: np.ndarray) -> set[int]:
         raw = signature.tobytes()
         found: set[int] = set()
         for band, table in enumerate(self.tables):
-            hit = table.get(raw[band * self.width: (band + 1) * self.width])
+            hit = table.get(raw[band * self.width : (band + 1) * self.width])
             if hit:
                 found.update(hit)
         return found

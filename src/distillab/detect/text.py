@@ -30,11 +30,14 @@ ALNUM = re.compile(r"[a-z0-9]+")
 WHITESPACE = re.compile(r"[ \t\n\v\f\r]+")
 ESCAPE = re.compile(r"\\(?:u[0-9a-fA-F]{4}|.)")
 """JSON escapes left in tokens read from JSON text (and backslash pairs in plain text): dropped."""
-COT = re.compile(r"step[- ]by[- ]step|show (?:your|all|the|all the|each) (?:work|reasoning|steps|intermediate)|"
-                 r"explain (?:each|every|your) (?:step|reasoning)|think (?:it )?through|"
-                 r"reason(?:ing)? (?:carefully|step|before)|chain[- ]of[- ]thought|walk (?:me )?through|"
-                 r"think(?:ing)? (?:out loud|aloud)|number(?:ing)? each step|before (?:answering|giving the "
-                 r"(?:final )?answer)|your reasoning|work it out", re.IGNORECASE)
+COT = re.compile(
+    r"step[- ]by[- ]step|show (?:your|all|the|all the|each) (?:work|reasoning|steps|intermediate)|"
+    r"explain (?:each|every|your) (?:step|reasoning)|think (?:it )?through|"
+    r"reason(?:ing)? (?:carefully|step|before)|chain[- ]of[- ]thought|walk (?:me )?through|"
+    r"think(?:ing)? (?:out loud|aloud)|number(?:ing)? each step|before (?:answering|giving the "
+    r"(?:final )?answer)|your reasoning|work it out",
+    re.IGNORECASE,
+)
 """Requests for step-by-step reasoning (chain-of-thought elicitation)."""
 BUCKETS = 1 << 16
 DIM = 64
@@ -95,7 +98,9 @@ class Embedder:
         starts = np.concatenate(([0], np.cumsum(sizes)[:-1])) if len(sizes) else sizes
         token = pairs % max(len(unique), 1)
         rows = np.repeat(pairs // max(len(unique), 1), sizes[token])
-        within = np.arange(int(sizes[token].sum())) - np.repeat(np.cumsum(sizes[token]) - sizes[token], sizes[token])
+        within = np.arange(int(sizes[token].sum())) - np.repeat(
+            np.cumsum(sizes[token]) - sizes[token], sizes[token]
+        )
         bucket = flat[np.repeat(starts[token], sizes[token]) + within]
         df = np.bincount(np.unique(rows * BUCKETS + bucket) % BUCKETS, minlength=BUCKETS)
         plain.idf = (np.log((1 + len(texts)) / (1 + df)) + 1).astype(np.float32)
@@ -136,8 +141,9 @@ class Embedder:
         unique, token_ids, row_of = split_tokens(texts)
         return self.embed_tokens(unique, token_ids, row_of, len(texts))
 
-    def embed_tokens(self, unique: Sequence[str], token_ids: np.ndarray, row_of: np.ndarray,
-                     rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def embed_tokens(
+        self, unique: Sequence[str], token_ids: np.ndarray, row_of: np.ndarray, rows: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Embeddings, content and skeleton hashes of `rows` prompts given as flat token lists.
 
         `unique` are the distinct tokens of the batch, `token_ids` index them, in prompt order, and
@@ -148,10 +154,13 @@ class Embedder:
         cached = table[token_ids]
         counts = np.bincount(row_of, minlength=rows)
         starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-        counts_matrix = csr_matrix((np.ones(len(token_ids), np.float32), token_ids,
-                                    np.concatenate(([0], np.cumsum(counts)))), shape=(rows, max(len(unique), 1)))
-        vectors = np.asarray(counts_matrix @ self._vectors[table] if len(unique) else np.zeros((rows, DIM)),
-                             np.float32)
+        counts_matrix = csr_matrix(
+            (np.ones(len(token_ids), np.float32), token_ids, np.concatenate(([0], np.cumsum(counts)))),
+            shape=(rows, max(len(unique), 1)),
+        )
+        vectors = np.asarray(
+            counts_matrix @ self._vectors[table] if len(unique) else np.zeros((rows, DIM)), np.float32
+        )
         content = np.zeros(rows, np.uint64)
         nonempty = counts > 0
         if cached.size:
@@ -210,7 +219,7 @@ def split_tokens(texts: pa.Array) -> tuple[list[str], np.ndarray, np.ndarray]:
     row_of = np.repeat(np.arange(len(texts)), lengths)
     position = np.arange(len(row_of)) - np.repeat(offsets[:-1] - offsets[0], lengths)
     keep = (position < KEEP) | (position >= np.repeat(lengths, lengths) - KEEP)
-    flat = split.values[offsets[0]: offsets[-1]]
+    flat = split.values[offsets[0] : offsets[-1]]
     if not keep.all():
         flat = flat.filter(pa.array(keep))
         row_of = row_of[keep]
@@ -218,8 +227,9 @@ def split_tokens(texts: pa.Array) -> tuple[list[str], np.ndarray, np.ndarray]:
     return encoded.dictionary.to_pylist(), np.asarray(encoded.indices, np.int64), row_of
 
 
-def _skeleton_hash(token_hashes: np.ndarray, row_of: np.ndarray, starts: np.ndarray,
-                   counts: np.ndarray) -> np.ndarray:
+def _skeleton_hash(
+    token_hashes: np.ndarray, row_of: np.ndarray, starts: np.ndarray, counts: np.ndarray
+) -> np.ndarray:
     """Per prompt: a hash of its first HEAD and last TAIL tokens' words, by position."""
     rows = len(counts)
     out = np.zeros(rows, np.uint64)
@@ -243,7 +253,11 @@ def _spherical_kmeans(points: np.ndarray, k: int, seed: int, iterations: int) ->
     closest = 1 - points @ centroids[0]
     for _ in range(1, k):  # k-means++: far points are likelier seeds
         weights = np.maximum(closest, 0) ** 2
-        pick = rng.choice(len(points), p=weights / weights.sum()) if weights.sum() > 0 else rng.integers(len(points))
+        pick = (
+            rng.choice(len(points), p=weights / weights.sum())
+            if weights.sum() > 0
+            else rng.integers(len(points))
+        )
         centroids.append(points[pick])
         closest = np.minimum(closest, 1 - points @ points[pick])
     c = np.array(centroids, np.float32)

@@ -34,11 +34,12 @@ from distillab.train.config import TrainConfig
 
 STAGES = ("generate", "train", "eval")
 STAGE_CONFIGS: dict[str, type] = {"generate": HarvestConfig, "train": TrainConfig, "eval": EvalConfig}
-SET_BY_DISTILL = {"generate": {"teacher", "prompts", "out", "progress"},
-                  "train": {"student", "data", "out", "resume", "progress"},
-                  "eval": {"model", "out", "teacher", "baseline", "data", "progress"}}
+SET_BY_DISTILL = {
+    "generate": {"teacher", "prompts", "out", "progress"},
+    "train": {"student", "data", "out", "resume", "progress"},
+    "eval": {"model", "out", "teacher", "baseline", "data", "progress"},
+}
 """Stage options that `distill` fills in itself (paths inside OUT), so a file may not set them."""
-
 
 
 @dataclass
@@ -57,9 +58,15 @@ class DistillConfig:
 
     def __post_init__(self) -> None:
         self.student, self.prompts, self.out = Path(self.student), Path(self.prompts), Path(self.out)
-        self.generate, self.train, self.eval = dict(self.generate or {}), dict(self.train or {}), dict(self.eval or {})
+        self.generate, self.train, self.eval = (
+            dict(self.generate or {}),
+            dict(self.train or {}),
+            dict(self.eval or {}),
+        )
         problems = [f"{name}: required" for name in ("teacher",) if not getattr(self, name)]
-        problems += [f"{name}: required" for name in ("student", "prompts", "out") if getattr(self, name) == Path()]
+        problems += [
+            f"{name}: required" for name in ("student", "prompts", "out") if getattr(self, name) == Path()
+        ]
         for stage in STAGES:
             section: dict[str, Any] = getattr(self, stage)
             known = {f.name for f in fields(STAGE_CONFIGS[stage])}
@@ -94,19 +101,39 @@ class DistillConfig:
         if stage == "generate":
             return {"teacher": self.teacher, "prompts": self.prompts, "out": out / "data", **self.generate}
         if stage == "train":
-            return {"student": self.student, "data": out / "data", "out": out / "student", "loss": self.loss,
-                    **self.train}
-        return {"model": str(out / "student"), "out": out / "eval", "teacher": self.teacher,
-                "baseline": str(self.student), "data": out / "data", "task": self.task, **self.eval}
+            return {
+                "student": self.student,
+                "data": out / "data",
+                "out": out / "student",
+                "loss": self.loss,
+                **self.train,
+            }
+        return {
+            "model": str(out / "student"),
+            "out": out / "eval",
+            "teacher": self.teacher,
+            "baseline": str(self.student),
+            "data": out / "data",
+            "task": self.task,
+            **self.eval,
+        }
 
     def stage_config(self, stage: str, **extra: Any) -> Any:
         """The stage's own config object (validated: ``ConfigError`` on bad options)."""
         return STAGE_CONFIGS[stage](**{**self.stage_settings(stage), **extra})
 
     def to_dict(self) -> dict[str, Any]:
-        return {"teacher": self.teacher, "student": str(self.student), "prompts": str(self.prompts),
-                "out": str(self.out), "loss": self.loss, "task": self.task, "generate": self.generate,
-                "train": self.train, "eval": self.eval}
+        return {
+            "teacher": self.teacher,
+            "student": str(self.student),
+            "prompts": str(self.prompts),
+            "out": str(self.out),
+            "loss": self.loss,
+            "task": self.task,
+            "generate": self.generate,
+            "train": self.train,
+            "eval": self.eval,
+        }
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -130,8 +157,11 @@ def read_config_file(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"--config {path}: the top level must be a mapping of option names to values")
     known = {f.name for f in fields(DistillConfig)}
-    unknown = [f"{path}: unknown option {key!r} (known: {', '.join(sorted(known))})"
-               for key in data if key.replace("-", "_") not in known]
+    unknown = [
+        f"{path}: unknown option {key!r} (known: {', '.join(sorted(known))})"
+        for key in data
+        if key.replace("-", "_") not in known
+    ]
     if unknown:
         raise ConfigError(unknown)
     normal = {key.replace("-", "_"): value for key, value in data.items()}

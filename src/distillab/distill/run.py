@@ -66,9 +66,14 @@ def _read_state(out: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def run_distill(config: DistillConfig, *, until: str = "eval", progress: bool = True,
-                console: Console | None = None,
-                on_stage_done: Callable[[str], None] | None = None) -> DistillResult:
+def run_distill(
+    config: DistillConfig,
+    *,
+    until: str = "eval",
+    progress: bool = True,
+    console: Console | None = None,
+    on_stage_done: Callable[[str], None] | None = None,
+) -> DistillResult:
     """Run the stages up to and including ``until``; ``on_stage_done(stage)`` after each one."""
     from distillab.data.harvest import run_harvest  # heavy imports only when a run starts
     from distillab.evaluate.run import run_eval
@@ -82,7 +87,7 @@ def run_distill(config: DistillConfig, *, until: str = "eval", progress: bool = 
     state = _read_state(out)
     result = DistillResult(out)
     previous = ""
-    for stage in STAGES[:STAGES.index(until) + 1]:
+    for stage in STAGES[: STAGES.index(until) + 1]:
         digest = stage_hash(stage, config.stage_settings(stage), previous)
         previous = digest
         done = state.get(stage, {})
@@ -107,9 +112,12 @@ def run_distill(config: DistillConfig, *, until: str = "eval", progress: bool = 
             run_train(train_config, console=console)
         else:
             result.report = run_eval(config.stage_config(stage, progress=progress), console=console)
-        state[stage] = {"hash": digest, "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                        "seconds": round(time.monotonic() - stage_started, 1)}
-        for later in STAGES[STAGES.index(stage) + 1:]:
+        state[stage] = {
+            "hash": digest,
+            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "seconds": round(time.monotonic() - stage_started, 1),
+        }
+        for later in STAGES[STAGES.index(stage) + 1 :]:
             state.pop(later, None)
         write_text(out / STATE, json.dumps(state, indent=2) + "\n")
         result.ran.append(stage)

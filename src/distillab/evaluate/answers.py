@@ -22,8 +22,19 @@ from distillab.data.manifest import remove_harvest
 from distillab.data.records import read_records
 from distillab.evaluate.tasks import Task
 
-COLUMNS = ["prompt_id", "messages", "prompt", "completion", "finish_reason", "tokens", "token_ids",
-           "top_tokens", "top_ids", "top_logprobs", "usage"]
+COLUMNS = [
+    "prompt_id",
+    "messages",
+    "prompt",
+    "completion",
+    "finish_reason",
+    "tokens",
+    "token_ids",
+    "top_tokens",
+    "top_ids",
+    "top_logprobs",
+    "usage",
+]
 
 
 def write_prompts(task: Task, path: Path) -> Path:
@@ -42,9 +53,18 @@ def fingerprint(model: str) -> str:
     return hashlib.sha256(json.dumps([str(path.resolve()), stamp]).encode()).hexdigest()
 
 
-def answer(model: str, task: Task, out: Path, *, max_tokens: int, top_logprobs: int = 0,
-           concurrency: int = 8, api_key_env: str = "OPENAI_API_KEY", progress: bool = True,
-           console: Console | None = None) -> dict[str, dict[str, Any]]:
+def answer(
+    model: str,
+    task: Task,
+    out: Path,
+    *,
+    max_tokens: int,
+    top_logprobs: int = 0,
+    concurrency: int = 8,
+    api_key_env: str = "OPENAI_API_KEY",
+    progress: bool = True,
+    console: Console | None = None,
+) -> dict[str, dict[str, Any]]:
     """Greedy answers of ``model`` to every task item, keyed by item id.
 
     ``top_logprobs`` > 0 also keeps the model's top-k log-probabilities per token (used for the
@@ -58,10 +78,21 @@ def answer(model: str, task: Task, out: Path, *, max_tokens: int, top_logprobs: 
     if out.exists() and (not stamp_file.is_file() or stamp_file.read_text() != stamp):
         remove_harvest(out)
     stamp_file.write_text(stamp)
-    config = HarvestConfig(teacher=model, prompts=prompts, out=out, n=1, temperature=0.0,
-                           max_tokens=max_tokens, top_logprobs=top_logprobs, seed=0, concurrency=concurrency,
-                           api_key_env=api_key_env, terms="evaluation answers (distillab eval)",
-                           overwrite=True, progress=progress)
+    config = HarvestConfig(
+        teacher=model,
+        prompts=prompts,
+        out=out,
+        n=1,
+        temperature=0.0,
+        max_tokens=max_tokens,
+        top_logprobs=top_logprobs,
+        seed=0,
+        concurrency=concurrency,
+        api_key_env=api_key_env,
+        terms="evaluation answers (distillab eval)",
+        overwrite=True,
+        progress=progress,
+    )
     run_harvest(config, console=console)
     wanted = {item.id for item in task.items}
     rows = read_records(out, columns=COLUMNS).to_pylist()

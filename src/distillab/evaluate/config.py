@@ -15,15 +15,24 @@ class EvalConfig:
 
     model: str = _f("", "The model to evaluate: a model directory or an OpenAI-compatible base URL.")
     out: Path = _f(Path(), "Output directory: report.json, report.html and the models' answers.")
-    task: str = _f("arith", "Built-in task (arith, text) or a .jsonl file with 'messages' or 'prompt' and "
-                            "'answer' per line.")
-    checker: str | None = _f(None, "How answers are checked: exact, numeric, regex or module:function "
-                                   "(default: numeric for arith, exact for files).")
-    teacher: str | None = _f(None, "Teacher (directory or URL) to compare with: accuracy, answer and token "
-                                   "agreement, KL.")
+    task: str = _f(
+        "arith",
+        "Built-in task (arith, text) or a .jsonl file with 'messages' or 'prompt' and 'answer' per line.",
+    )
+    checker: str | None = _f(
+        None,
+        "How answers are checked: exact, numeric, regex or module:function "
+        "(default: numeric for arith, exact for files).",
+    )
+    teacher: str | None = _f(
+        None, "Teacher (directory or URL) to compare with: accuracy, answer and token agreement, KL."
+    )
     baseline: str | None = _f(None, "Another model to show beside it, e.g. the student before training.")
-    data: Path | None = _f(None, "Harvest directory the model was trained on, for its size and cost "
-                                 "(default: read from the model's distillab_train.json).")
+    data: Path | None = _f(
+        None,
+        "Harvest directory the model was trained on, for its size and cost "
+        "(default: read from the model's distillab_train.json).",
+    )
     n: int = _f(200, "Task items to evaluate (the first N).")
     max_tokens: int = _f(256, "Most tokens per answer.")
     top_logprobs: int = _f(20, "Teacher alternatives per token kept for the KL (0: agreement only).")

@@ -48,13 +48,16 @@ def percentile(values: list[float], q: float) -> float:
     return float(statistics.quantiles(ordered, n=100, method="inclusive")[round(q) - 1])
 
 
-def speed(model: str, prompts: list[PromptInput], *, max_tokens: int,
-          api_key_env: str = "OPENAI_API_KEY") -> dict[str, Any]:
+def speed(
+    model: str, prompts: list[PromptInput], *, max_tokens: int, api_key_env: str = "OPENAI_API_KEY"
+) -> dict[str, Any]:
     """Sequential greedy generation over ``prompts``: tokens/s and latency p50/p95 in milliseconds."""
     return asyncio.run(_speed(model, prompts, max_tokens=max_tokens, api_key_env=api_key_env))
 
 
-async def _speed(model: str, prompts: list[PromptInput], *, max_tokens: int, api_key_env: str) -> dict[str, Any]:
+async def _speed(
+    model: str, prompts: list[PromptInput], *, max_tokens: int, api_key_env: str
+) -> dict[str, Any]:
     teacher = load_teacher(model, api_key_env=api_key_env)
     params = SamplingParams(temperature=0.0, max_tokens=max_tokens, logprobs=False, seed=0)
     latencies: list[float] = []
@@ -71,6 +74,10 @@ async def _speed(model: str, prompts: list[PromptInput], *, max_tokens: int, api
         await teacher.aclose()
     if not latencies:
         return {"requests": 0, "tokens_per_s": None, "latency_ms_p50": None, "latency_ms_p95": None}
-    return {"requests": len(latencies), "completion_tokens": tokens,
-            "tokens_per_s": tokens / sum(latencies),
-            "latency_ms_p50": 1000 * percentile(latencies, 50), "latency_ms_p95": 1000 * percentile(latencies, 95)}
+    return {
+        "requests": len(latencies),
+        "completion_tokens": tokens,
+        "tokens_per_s": tokens / sum(latencies),
+        "latency_ms_p50": 1000 * percentile(latencies, 50),
+        "latency_ms_p95": 1000 * percentile(latencies, 95),
+    }

@@ -41,13 +41,18 @@ class TokenParity:
     note: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"top1_agreement": self.top1_agreement, "kl": self.kl, "positions": self.positions,
-                "note": self.note}
+        return {
+            "top1_agreement": self.top1_agreement,
+            "kl": self.kl,
+            "positions": self.positions,
+            "note": self.note,
+        }
 
 
 @torch.no_grad()
-def token_parity(student: Path, teacher_records: list[dict[str, Any]], *, max_length: int = 1024,
-                 batch_size: int = 16) -> TokenParity:
+def token_parity(
+    student: Path, teacher_records: list[dict[str, Any]], *, max_length: int = 1024, batch_size: int = 16
+) -> TokenParity:
     """Top-1 agreement and top-k KL of ``student`` on the teacher's answers (harvest records)."""
     tokenizer = AutoTokenizer.from_pretrained(student)
     model = AutoModelForCausalLM.from_pretrained(student, dtype=torch.float32).eval()
@@ -55,11 +60,17 @@ def token_parity(student: Path, teacher_records: list[dict[str, Any]], *, max_le
     if not records:
         return TokenParity(None, None, 0, "the teacher gave no answers")
     rows = model.get_output_embeddings().weight.shape[0]
-    examples, stats = encode_records(records, tokenizer, vocab_size=rows, max_length=max_length,
-                                     with_signal=True)
+    examples, stats = encode_records(
+        records, tokenizer, vocab_size=rows, max_length=max_length, with_signal=True
+    )
     if stats.aligned_fraction < MIN_ALIGNED:
-        return TokenParity(None, None, 0, f"the student's tokenizer reproduces only {stats.aligned_fraction:.0%} "
-                                          "of the teacher's tokens, so tokens cannot be compared")
+        return TokenParity(
+            None,
+            None,
+            0,
+            f"the student's tokenizer reproduces only {stats.aligned_fraction:.0%} "
+            "of the teacher's tokens, so tokens cannot be compared",
+        )
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     agree = kl_sum = 0.0
     positions = kl_positions = 0
@@ -78,5 +89,9 @@ def token_parity(student: Path, teacher_records: list[dict[str, Any]], *, max_le
                 kl_sum += float(kl) * n
                 kl_positions += n
     note = "" if kl_positions else "the teacher gave no log-probabilities: KL left out"
-    return TokenParity(agree / positions if positions else None,
-                       kl_sum / kl_positions if kl_positions else None, positions, note)
+    return TokenParity(
+        agree / positions if positions else None,
+        kl_sum / kl_positions if kl_positions else None,
+        positions,
+        note,
+    )

@@ -16,8 +16,9 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first
 NO_METADATA = {"Creator": None, "Date": None, "Format": None, "Type": None}
 """No <metadata> block: it would only add RDF namespace URLs and a timestamp."""
 COLORS = {"teacher": "#4c72b0", "model": "#dd8452", "baseline": "#8c8c8c"}
-plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False,
-                     "axes.spines.right": False})
+plt.rcParams.update(
+    {"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False}
+)
 
 
 def _svg(fig: plt.Figure) -> str:
@@ -25,11 +26,18 @@ def _svg(fig: plt.Figure) -> str:
     fig.savefig(buffer, format="svg", bbox_inches="tight", metadata=NO_METADATA)
     plt.close(fig)
     text = buffer.getvalue()
-    return text[text.index("<svg"):]  # drop the XML prolog and DOCTYPE: the SVG is inlined in HTML
+    return text[text.index("<svg") :]  # drop the XML prolog and DOCTYPE: the SVG is inlined in HTML
 
 
-def bars(title: str, labels: Sequence[str], values: Sequence[float | None], *, unit: str = "",
-         percent: bool = False, roles: Sequence[str] | None = None) -> str:
+def bars(
+    title: str,
+    labels: Sequence[str],
+    values: Sequence[float | None],
+    *,
+    unit: str = "",
+    percent: bool = False,
+    roles: Sequence[str] | None = None,
+) -> str:
     """One horizontal bar per label; a missing value is drawn as "n/a"."""
     fig, ax = plt.subplots(figsize=(5.2, 0.45 * len(labels) + 0.8))
     shown = [v if v is not None else 0.0 for v in values]
@@ -46,8 +54,15 @@ def bars(title: str, labels: Sequence[str], values: Sequence[float | None], *, u
     return _svg(fig)
 
 
-def curve(title: str, series: dict[str, list[tuple[float, float]]], *, reference: float | None,
-          reference_label: str, xlabel: str, ylabel: str) -> str:
+def curve(
+    title: str,
+    series: dict[str, list[tuple[float, float]]],
+    *,
+    reference: float | None,
+    reference_label: str,
+    xlabel: str,
+    ylabel: str,
+) -> str:
     """Lines of (x, y) points per series on a log x axis, with a dashed reference level."""
     fig, ax = plt.subplots(figsize=(5.6, 3.4))
     for name, points in sorted(series.items()):

@@ -49,14 +49,25 @@ def combine(reports: list[dict[str, Any]]) -> dict[str, Any]:
     for report in reports:
         student = report["models"].get("model", {})
         harvest, training = report.get("harvest") or {}, report.get("training") or {}
-        runs.append({"source": report.get("source"), "model": student.get("name"), "accuracy": student.get("accuracy"),
-                     "queries": harvest.get("queries"), "loss": training.get("loss", "unknown"),
-                     "parameters": (student.get("size") or {}).get("parameters"),
-                     "top1_agreement": ((report.get("parity", {}).get("model") or {}).get("token") or {})
-                     .get("top1_agreement")})
+        runs.append(
+            {
+                "source": report.get("source"),
+                "model": student.get("name"),
+                "accuracy": student.get("accuracy"),
+                "queries": harvest.get("queries"),
+                "loss": training.get("loss", "unknown"),
+                "parameters": (student.get("size") or {}).get("parameters"),
+                "top1_agreement": ((report.get("parity", {}).get("model") or {}).get("token") or {}).get(
+                    "top1_agreement"
+                ),
+            }
+        )
     teachers = [r["models"]["teacher"]["accuracy"] for r in reports if "teacher" in r["models"]]
-    return {**reports[-1], "runs": runs,
-            "teacher_accuracy": max((t for t in teachers if t is not None), default=None)}
+    return {
+        **reports[-1],
+        "runs": runs,
+        "teacher_accuracy": max((t for t in teachers if t is not None), default=None),
+    }
 
 
 def _fmt(value: Any, kind: str = "") -> str:
@@ -84,29 +95,62 @@ def _charts(report: dict[str, Any]) -> list[str]:
     labels = [f"{ROLE_NAMES[r]}" for r in roles]
     charts = []
     if report["task"].get("checker"):
-        charts.append(plots.bars(f"Accuracy on {report['task']['name']}", labels,
-                                 [models[r]["accuracy"] for r in roles], percent=True, roles=roles))
+        charts.append(
+            plots.bars(
+                f"Accuracy on {report['task']['name']}",
+                labels,
+                [models[r]["accuracy"] for r in roles],
+                percent=True,
+                roles=roles,
+            )
+        )
     parity = report.get("parity") or {}
     if parity:
         pr = [r for r in ("model", "baseline") if r in parity]
-        charts.append(plots.bars("Token top-1 agreement with the teacher", [ROLE_NAMES[r] for r in pr],
-                                 [(parity[r].get("token") or {}).get("top1_agreement") for r in pr],
-                                 percent=True, roles=pr))
-    charts.append(plots.bars("Parameters", labels, [(models[r].get("size") or {}).get("parameters") for r in roles],
-                             roles=roles))
+        charts.append(
+            plots.bars(
+                "Token top-1 agreement with the teacher",
+                [ROLE_NAMES[r] for r in pr],
+                [(parity[r].get("token") or {}).get("top1_agreement") for r in pr],
+                percent=True,
+                roles=pr,
+            )
+        )
+    charts.append(
+        plots.bars(
+            "Parameters",
+            labels,
+            [(models[r].get("size") or {}).get("parameters") for r in roles],
+            roles=roles,
+        )
+    )
     if any(models[r].get("speed") for r in roles):
-        charts.append(plots.bars("Generation speed (one request at a time)", labels,
-                                 [(models[r].get("speed") or {}).get("tokens_per_s") for r in roles],
-                                 unit=" tok/s", roles=roles))
+        charts.append(
+            plots.bars(
+                "Generation speed (one request at a time)",
+                labels,
+                [(models[r].get("speed") or {}).get("tokens_per_s") for r in roles],
+                unit=" tok/s",
+                roles=roles,
+            )
+        )
     runs = report.get("runs") or []
     points: dict[str, list[tuple[float, float]]] = {}
     for run in runs:
         if run["queries"] and run["accuracy"] is not None:
             points.setdefault(str(run["loss"]), []).append((float(run["queries"]), float(run["accuracy"])))
     if points:
-        charts.insert(0, plots.curve("Student accuracy vs teacher queries", points,
-                                     reference=report.get("teacher_accuracy"), reference_label="teacher",
-                                     xlabel="teacher queries (prompts harvested)", ylabel="accuracy (%)"))
+        charts.insert(
+            0,
+            plots.curve(
+                "Student accuracy vs teacher queries",
+                points,
+                reference=report.get("teacher_accuracy"),
+                reference_label="teacher",
+                xlabel="teacher queries (prompts harvested)",
+                ylabel="accuracy (%)",
+            ),
+        )
     return charts
 
 
@@ -170,5 +214,6 @@ def render(report: dict[str, Any]) -> str:
     """The report as one self-contained HTML page."""
     env = Environment(autoescape=select_autoescape(default=True))
     template = env.from_string(TEMPLATE)
-    return template.render(**report, charts=_charts(report), names=ROLE_NAMES, fmt=_fmt,
-                           runs=report.get("runs") or [])
+    return template.render(
+        **report, charts=_charts(report), names=ROLE_NAMES, fmt=_fmt, runs=report.get("runs") or []
+    )

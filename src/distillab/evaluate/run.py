@@ -1,8 +1,8 @@
 """`run_eval`: answer the task with every model, score, compare with the teacher, write the report.
 
-    from distillab.evaluate import EvalConfig, run_eval
-    report = run_eval(EvalConfig(model="runs/student", teacher="runs/teacher", task="arith", out="runs/eval"))
-    report["models"]["model"]["accuracy"], report["parity"]["model"]["token"]["top1_agreement"]
+from distillab.evaluate import EvalConfig, run_eval
+report = run_eval(EvalConfig(model="runs/student", teacher="runs/teacher", task="arith", out="runs/eval"))
+report["models"]["model"]["accuracy"], report["parity"]["model"]["token"]["top1_agreement"]
 """
 
 from __future__ import annotations
@@ -45,8 +45,11 @@ def _answer_agreement(task: Task, a: dict[str, dict[str, Any]], b: dict[str, dic
     extract = task.checker.extract if task.checker else None
     if extract is None:
         return None
-    same = [extract(a[i.id]["completion"] or "") == extract(b[i.id]["completion"] or "")
-            for i in task.items if i.id in a and i.id in b]
+    same = [
+        extract(a[i.id]["completion"] or "") == extract(b[i.id]["completion"] or "")
+        for i in task.items
+        if i.id in a and i.id in b
+    ]
     return sum(same) / len(same) if same else None
 
 
@@ -56,10 +59,15 @@ def _training(model: str) -> dict[str, Any] | None:
     if is_url(model) or not path.is_file():
         return None
     record = json.loads(path.read_text())
-    return {"loss": record["loss"]["name"], "kd_weight": record["loss"].get("kd_weight"),
-            "steps": record.get("steps"), "tokens_seen": record.get("tokens_seen"),
-            "seconds": record.get("seconds"), "dataset": record["dataset"].get("path"),
-            "manifest_sha256": record["dataset"].get("manifest_sha256")}
+    return {
+        "loss": record["loss"]["name"],
+        "kd_weight": record["loss"].get("kd_weight"),
+        "steps": record.get("steps"),
+        "tokens_seen": record.get("tokens_seen"),
+        "seconds": record.get("seconds"),
+        "dataset": record["dataset"].get("path"),
+        "manifest_sha256": record["dataset"].get("manifest_sha256"),
+    }
 
 
 def _harvest(data: Path | None) -> dict[str, Any] | None:
@@ -68,12 +76,18 @@ def _harvest(data: Path | None) -> dict[str, Any] | None:
         return None
     manifest = json.loads((data / "manifest.json").read_text())
     teacher = manifest.get("teacher", {})
-    return {"path": str(data), "teacher": teacher.get("name"), "endpoint": teacher.get("endpoint"),
-            "signal": manifest.get("identity", {}).get("signal"),
-            "queries": manifest.get("counts", {}).get("prompts"), "records": manifest.get("counts", {}).get("records"),
-            "prompt_tokens": manifest.get("tokens", {}).get("prompt"),
-            "completion_tokens": manifest.get("tokens", {}).get("completion"),
-            "cost_usd": manifest.get("cost", {}).get("usd"), "terms": manifest.get("terms")}
+    return {
+        "path": str(data),
+        "teacher": teacher.get("name"),
+        "endpoint": teacher.get("endpoint"),
+        "signal": manifest.get("identity", {}).get("signal"),
+        "queries": manifest.get("counts", {}).get("prompts"),
+        "records": manifest.get("counts", {}).get("records"),
+        "prompt_tokens": manifest.get("tokens", {}).get("prompt"),
+        "completion_tokens": manifest.get("tokens", {}).get("completion"),
+        "cost_usd": manifest.get("cost", {}).get("usd"),
+        "terms": manifest.get("terms"),
+    }
 
 
 def _prompt_text(prompt: Any) -> str:
@@ -91,15 +105,24 @@ def run_eval(config: EvalConfig, *, console: Console | None = None) -> dict[str,
     for role, model in roles.items():
         console.print(f"[bold]{role}[/]: answering {len(task.items)} {task.name} items with {model}")
         keep = config.top_logprobs if role == "teacher" else 0
-        got = answer(model, task, config.out / "answers" / role, max_tokens=config.max_tokens, top_logprobs=keep,
-                     concurrency=config.concurrency, api_key_env=config.api_key_env, progress=config.progress,
-                     console=console)
+        got = answer(
+            model,
+            task,
+            config.out / "answers" / role,
+            max_tokens=config.max_tokens,
+            top_logprobs=keep,
+            concurrency=config.concurrency,
+            api_key_env=config.api_key_env,
+            progress=config.progress,
+            console=console,
+        )
         answers[role] = {i.id: got[i.id] for i in task.items if i.id in got}
         models[role] = {"name": model, **_accuracy(task, answers[role]), "size": efficiency.size(model)}
         if config.speed_requests:
-            prompts = [item.input for item in task.items[:config.speed_requests]]
-            models[role]["speed"] = efficiency.speed(model, prompts, max_tokens=config.max_tokens,
-                                                     api_key_env=config.api_key_env)
+            prompts = [item.input for item in task.items[: config.speed_requests]]
+            models[role]["speed"] = efficiency.speed(
+                model, prompts, max_tokens=config.max_tokens, api_key_env=config.api_key_env
+            )
     parity: dict[str, Any] = {}
     if "teacher" in answers:
         teacher_records = [answers["teacher"][i.id] for i in task.items if i.id in answers["teacher"]]
@@ -108,23 +131,38 @@ def run_eval(config: EvalConfig, *, console: Console | None = None) -> dict[str,
             if role not in answers:
                 continue
             accuracy = models[role]["accuracy"]
-            token = (token_parity(Path(roles[role]), teacher_records) if not is_url(roles[role]) else None)
+            token = token_parity(Path(roles[role]), teacher_records) if not is_url(roles[role]) else None
             parity[role] = {
                 "answer_agreement": _answer_agreement(task, answers[role], answers["teacher"]),
-                "accuracy_ratio": accuracy / teacher_accuracy if accuracy is not None and teacher_accuracy else None,
+                "accuracy_ratio": accuracy / teacher_accuracy
+                if accuracy is not None and teacher_accuracy
+                else None,
                 "token": token.as_dict() if token else {"note": "the model is a URL: no weights to score"},
             }
     training = _training(config.model)
     data = config.data or (Path(training["dataset"]) if training and training.get("dataset") else None)
     report = {
-        "format_version": FORMAT_VERSION, "distillab_version": __version__,
+        "format_version": FORMAT_VERSION,
+        "distillab_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "task": {"name": config.task if task.name in ("arith", "text") else str(config.task),
-                 "items": len(task.items), "checker": task.checker.name if task.checker else None},
-        "models": models, "parity": parity, "training": training, "harvest": _harvest(data),
-        "examples": [{"id": item.id, "prompt": _prompt_text(item.input), "answer": item.answer,
-                      **{role: answers[role].get(item.id, {}).get("completion") for role in answers}}
-                     for item in task.items[:EXAMPLES]],
+        "task": {
+            "name": config.task if task.name in ("arith", "text") else str(config.task),
+            "items": len(task.items),
+            "checker": task.checker.name if task.checker else None,
+        },
+        "models": models,
+        "parity": parity,
+        "training": training,
+        "harvest": _harvest(data),
+        "examples": [
+            {
+                "id": item.id,
+                "prompt": _prompt_text(item.input),
+                "answer": item.answer,
+                **{role: answers[role].get(item.id, {}).get("completion") for role in answers},
+            }
+            for item in task.items[:EXAMPLES]
+        ],
         "seconds": round(time.monotonic() - started, 1),
     }
     write_report(report, config.out)

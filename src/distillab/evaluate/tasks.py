@@ -44,8 +44,13 @@ class Task:
 
     def prompt_rows(self) -> list[dict[str, Any]]:
         """The items as prompt-file rows (what `distillab generate` reads)."""
-        return [{"id": item.id, **({"prompt": item.input} if isinstance(item.input, str) else
-                                   {"messages": item.input})} for item in self.items]
+        return [
+            {
+                "id": item.id,
+                **({"prompt": item.input} if isinstance(item.input, str) else {"messages": item.input}),
+            }
+            for item in self.items
+        ]
 
 
 def load_task(name_or_file: str, *, n: int, seed: int = 0, checker: str | None = None) -> Task:
@@ -60,8 +65,10 @@ def load_task(name_or_file: str, *, n: int, seed: int = 0, checker: str | None =
         return Task(name_or_file, items, load_checker(chosen) if chosen else None)
     path = Path(name_or_file)
     if not path.is_file():
-        raise ConfigError(f"task: {name_or_file!r} is neither a built-in task ({', '.join(BUILTIN_TASKS)}) "
-                          "nor an existing .jsonl file")
+        raise ConfigError(
+            f"task: {name_or_file!r} is neither a built-in task ({', '.join(BUILTIN_TASKS)}) "
+            "nor an existing .jsonl file"
+        )
     if path.suffix.lower() != ".jsonl":
         raise ConfigError(f"task: {path} must be a .jsonl file (one item with 'answer' per line)")
     chosen = checker or "exact"

@@ -32,8 +32,12 @@ class StateChange(BaseModel):
 def require_admin(request: Request) -> None:
     token: str | None = request.app.state.admin_token
     if not token:
-        raise RequestError("the admin API is disabled: start the gateway with an admin token", status=403,
-                           code="admin_disabled", type="permission_error")
+        raise RequestError(
+            "the admin API is disabled: start the gateway with an admin token",
+            status=403,
+            code="admin_disabled",
+            type="permission_error",
+        )
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
         raise RequestError("admin token missing or wrong", status=401, code="invalid_admin_token")
@@ -58,7 +62,9 @@ def admin_router() -> APIRouter:
         return {"account": name, "state": change.state, "reason": change.reason}
 
     @router.get("/keys")
-    async def keys(request: Request, account: str | None = Query(default=None, max_length=200)) -> dict[str, Any]:
+    async def keys(
+        request: Request, account: str | None = Query(default=None, max_length=200)
+    ) -> dict[str, Any]:
         found = await run_in_threadpool(request.app.state.store.list_keys, account)
         return {"data": [_plain(k) for k in found]}
 
@@ -66,8 +72,9 @@ def admin_router() -> APIRouter:
     async def create_key(new: NewKey, request: Request) -> dict[str, Any]:
         store = request.app.state.store
         try:
-            info, secret = await run_in_threadpool(lambda: store.create_key(new.account, org=new.org,
-                                                                            payment_id=new.payment_id))
+            info, secret = await run_in_threadpool(
+                lambda: store.create_key(new.account, org=new.org, payment_id=new.payment_id)
+            )
         except DistillabError as exc:  # e.g. a blank account name: the client's mistake, not ours
             raise RequestError(str(exc), status=400, param="account") from exc
         return {**_plain(info), "key": secret}
@@ -80,8 +87,11 @@ def admin_router() -> APIRouter:
         return {"key_id": key_id, "revoked": True}
 
     @router.get("/logs")
-    async def logs(request: Request, account: str | None = Query(default=None, max_length=200),
-                   limit: int = Query(default=100, ge=1, le=10_000)) -> dict[str, Any]:
+    async def logs(
+        request: Request,
+        account: str | None = Query(default=None, max_length=200),
+        limit: int = Query(default=100, ge=1, le=10_000),
+    ) -> dict[str, Any]:
         store = request.app.state.store
 
         def read() -> list[dict[str, Any]]:

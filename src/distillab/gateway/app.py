@@ -43,9 +43,15 @@ if TYPE_CHECKING:
 BODIES: tuple[type[BaseModel], ...] = (ChatCompletionRequest, CompletionRequest)
 
 
-def create_gateway(store: object, backend: str | FastAPI, *, limits: Limits | None = None,
-                   upstream_key: str | None = None, admin_token: str | None = None,
-                   detector: LiveDetector | None = None) -> FastAPI:
+def create_gateway(
+    store: object,
+    backend: str | FastAPI,
+    *,
+    limits: Limits | None = None,
+    upstream_key: str | None = None,
+    admin_token: str | None = None,
+    detector: LiveDetector | None = None,
+) -> FastAPI:
     """A gateway in front of ``backend`` (a base URL ending in /v1, or a local model app); with
     ``detector``, the live detector scores its traffic in the background and sets account states."""
     metrics = Metrics()
@@ -54,13 +60,17 @@ def create_gateway(store: object, backend: str | FastAPI, *, limits: Limits | No
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        base_url = backend if isinstance(backend, str) else stack.enter_context(run_in_background(backend)) + "/v1"
+        base_url = (
+            backend if isinstance(backend, str) else stack.enter_context(run_in_background(backend)) + "/v1"
+        )
         # Only our own local model server hears which account asks (for per-account watermark keys).
         upstream = Upstream(base_url, api_key=upstream_key, send_account=not isinstance(backend, str))
         app.state.relay = relay = Relay(store, upstream, limits, metrics, detector)
         if detector is not None:
             detector.prepare(store)  # before the first request: it is either replayed or observed, never both
-        watching = asyncio.ensure_future(detector.run(store, metrics, relay.states.forget)) if detector else None
+        watching = (
+            asyncio.ensure_future(detector.run(store, metrics, relay.states.forget)) if detector else None
+        )
         try:
             yield
         finally:
@@ -81,8 +91,9 @@ def create_gateway(store: object, backend: str | FastAPI, *, limits: Limits | No
     async def store_down(request: Request, exc: Exception) -> JSONResponse:
         # The store cannot authorize or log this request (a database gone or failing), so its answer does
         # not leave. 503 with Retry-After says "try again", which the OpenAI SDKs do.
-        return JSONResponse(note_store_down(metrics, request.url.path, exc), status_code=503,
-                            headers={"Retry-After": "1"})
+        return JSONResponse(
+            note_store_down(metrics, request.url.path, exc), status_code=503, headers={"Retry-After": "1"}
+        )
 
     app.add_exception_handler(StoreError, store_down)  # the request log's writes
     for unreachable in (sa.exc.OperationalError, sa.exc.InterfaceError):  # keys, states (SQLAlchemy Core)
@@ -156,5 +167,9 @@ async def _relay(request: Request, endpoint: str, model: type[BaseModel]) -> Res
 
 def _json_body(model: type[BaseModel]) -> dict[str, Any]:
     """The OpenAPI requestBody of a route that validates its JSON body against ``model`` itself."""
-    return {"requestBody": {"required": True, "content": {"application/json": {
-        "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
+        }
+    }

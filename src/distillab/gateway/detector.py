@@ -70,12 +70,18 @@ class Decision:
 class LiveDetector:
     """Per-account state of the traffic this gateway serves, scored in the background."""
 
-    def __init__(self, config: LiveDetectConfig, reference: tuple[Embedder, Calibration] | None = None,
-                 indicators: IndicatorIndex | None = None):
+    def __init__(
+        self,
+        config: LiveDetectConfig,
+        reference: tuple[Embedder, Calibration] | None = None,
+        indicators: IndicatorIndex | None = None,
+    ):
         self.config = config
         self.calibration = reference[1] if reference else None
         self.table = StatsTable(reference[0]) if reference else None
-        self.tally = IndicatorTally(indicators, config.indicator_min_requests) if indicators is not None else None
+        self.tally = (
+            IndicatorTally(indicators, config.indicator_min_requests) if indicators is not None else None
+        )
         self.backlog: list[dict[str, Any]] = []
         self.decided: set[str] = set()
         self.dropped = 0
@@ -86,8 +92,9 @@ class LiveDetector:
         """The replay's read of the log, consumed a batch per step."""
         self.stopping = threading.Event()
         """Set when the gateway shuts down: a replay still running stops at its next batch."""
-        self._detect = DetectConfig(log="live gateway traffic", target_fpr=config.target_fpr, fdr=config.fdr,
-                                    progress=False)
+        self._detect = DetectConfig(
+            log="live gateway traffic", target_fpr=config.target_fpr, fdr=config.fdr, progress=False
+        )
 
     @classmethod
     def load(cls, config: LiveDetectConfig) -> LiveDetector:
@@ -102,13 +109,21 @@ class LiveDetector:
         c = self.config
         parts = []
         if self.calibration is not None:
-            parts.append(f"calibrated on {self.calibration.n} honest reference units; flags at p <= {c.target_fpr:g} "
-                         f"and q <= {c.fdr:g}, scored every {c.every:g}s")
+            parts.append(
+                f"calibrated on {self.calibration.n} honest reference units; flags at p <= {c.target_fpr:g} "
+                f"and q <= {c.fdr:g}, scored every {c.every:g}s"
+            )
         if self.tally is not None:
             index = self.tally.index
-            parts.append(f"{len(index)} indicators ({len(index.templates)} templates), acting after "
-                         f"{c.indicator_min_requests} matching requests")
-        replay = f"replays the last {c.replay_hours:g} hours of the log at start" if c.replay_hours else "no replay"
+            parts.append(
+                f"{len(index)} indicators ({len(index.templates)} templates), acting after "
+                f"{c.indicator_min_requests} matching requests"
+            )
+        replay = (
+            f"replays the last {c.replay_hours:g} hours of the log at start"
+            if c.replay_hours
+            else "no replay"
+        )
         return "; ".join(parts) + f"; action: {c.action}; {replay}"
 
     # ---- start (before the gateway serves) -----------------------------------------------------------
@@ -120,8 +135,11 @@ class LiveDetector:
         # Decided before: at this action or a stronger one (a "flag" run, then a restart with "block",
         # still blocks the accounts it had only flagged).
         strength = ACTIONS.index(self.config.action)
-        self.decided |= {d["account"] for d in store.list_decisions()
-                         if d["by"] == BY and d["decision"] in ACTIONS and ACTIONS.index(d["decision"]) >= strength}
+        self.decided |= {
+            d["account"]
+            for d in store.list_decisions()
+            if d["by"] == BY and d["decision"] in ACTIONS and ACTIONS.index(d["decision"]) >= strength
+        }
 
     def replay(self, store: Any, now: float | None = None) -> int:
         """Fold the logged requests of the last `replay_hours` (before `now`) up to the mark `prepare` set,
@@ -161,8 +179,11 @@ class LiveDetector:
     # ---- the worker thread --------------------------------------------------------------------------
     def fold(self, records: list[dict[str, Any]]) -> None:
         """Add a batch of log records to the per-account state (and the indicator tally)."""
-        usable = [r for r in records if r.get("account") and (r.get("messages") is not None or
-                                                               r.get("prompt") is not None)]
+        usable = [
+            r
+            for r in records
+            if r.get("account") and (r.get("messages") is not None or r.get("prompt") is not None)
+        ]
         if not usable:
             return
         columns = from_records(usable)
@@ -221,12 +242,21 @@ class LiveDetector:
                     served, self.backlog = self.backlog, []
                     await run_in_threadpool(self.replay_step, store, served)
                 metrics.detector_replayed.set(self.replayed)
-                log.info(json.dumps({"event": "detector_replay", "requests": self.replayed,
-                                     "hours": self.config.replay_hours,
-                                     "seconds": round(time.perf_counter() - started, 2)}))
+                log.info(
+                    json.dumps(
+                        {
+                            "event": "detector_replay",
+                            "requests": self.replayed,
+                            "hours": self.config.replay_hours,
+                            "seconds": round(time.perf_counter() - started, 2),
+                        }
+                    )
+                )
             except Exception:  # serve on with what was folded, rather than not at all
-                log.exception(f"live detector: replaying the request log failed after {self.replayed} requests; "
-                              "going on with those")
+                log.exception(
+                    f"live detector: replaying the request log failed after {self.replayed} requests; "
+                    "going on with those"
+                )
             if self.replayed:
                 score_at = loop.time()  # act on the evidence it already has at the first round
         while True:
@@ -250,8 +280,17 @@ class LiveDetector:
             metrics.detector_seconds.set(time.perf_counter() - started)
             for decision in changed:
                 metrics.detector_flags.labels(self.config.action, decision.source).inc()
-                log.info(json.dumps({"event": "detector", "account": decision.account, "action": self.config.action,
-                                     "by": decision.source, "reason": decision.reason[:MAX_REASON]}))
+                log.info(
+                    json.dumps(
+                        {
+                            "event": "detector",
+                            "account": decision.account,
+                            "action": self.config.action,
+                            "by": decision.source,
+                            "reason": decision.reason[:MAX_REASON],
+                        }
+                    )
+                )
             if changed:
                 on_change()
 
@@ -266,5 +305,9 @@ def _reason(account: str, result: dict[str, Any], calibration: Calibration) -> s
     if by == "own traffic":
         return f"live detector ({stats}): " + "; ".join(words)
     linked = units.linked_by.get(i, [])
-    return (f"live detector: member of a linked group of {len(units.members[i])} accounts"
-            + (f" ({', '.join(linked[:3])})" if linked else "") + f" ({stats}): " + "; ".join(words))
+    return (
+        f"live detector: member of a linked group of {len(units.members[i])} accounts"
+        + (f" ({', '.join(linked[:3])})" if linked else "")
+        + f" ({stats}): "
+        + "; ".join(words)
+    )

@@ -31,20 +31,39 @@ def _parquet_schema() -> Any:
     import pyarrow as pa
 
     text = pa.string()
-    return pa.schema([
-        ("id", pa.int64()), ("ts", pa.float64()), ("account", text), ("key_id", text), ("ip", text),
-        ("user_agent", text), ("org", text), ("payment_id", text), ("endpoint", text), ("model", text),
-        ("messages", text), ("prompt", text), ("params", text), ("response", text),
-        ("prompt_tokens", pa.int64()), ("completion_tokens", pa.int64()), ("status", pa.int32()),
-        ("latency_ms", pa.float64()), ("decision", text), ("reason", text),
-    ])
+    return pa.schema(
+        [
+            ("id", pa.int64()),
+            ("ts", pa.float64()),
+            ("account", text),
+            ("key_id", text),
+            ("ip", text),
+            ("user_agent", text),
+            ("org", text),
+            ("payment_id", text),
+            ("endpoint", text),
+            ("model", text),
+            ("messages", text),
+            ("prompt", text),
+            ("params", text),
+            ("response", text),
+            ("prompt_tokens", pa.int64()),
+            ("completion_tokens", pa.int64()),
+            ("status", pa.int32()),
+            ("latency_ms", pa.float64()),
+            ("decision", text),
+            ("reason", text),
+        ]
+    )
 
 
 def export_logs(store: Store, out: Path, *, account: str | None = None, since: float | None = None) -> int:
     """Write the request log (optionally one account's, or since an epoch time) to `out`; returns rows."""
     out = Path(out)
     if out.suffix not in SUFFIXES:
-        raise ConfigError(f"{out}: can export to {' or '.join(SUFFIXES)} files, not {out.suffix or 'no suffix'}")
+        raise ConfigError(
+            f"{out}: can export to {' or '.join(SUFFIXES)} files, not {out.suffix or 'no suffix'}"
+        )
     if not out.parent.is_dir():
         raise ConfigError(f"{out}: directory {out.parent} does not exist")
     records = store.iter_logs(account=account, since=since, batch=BATCH)

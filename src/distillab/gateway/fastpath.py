@@ -41,9 +41,11 @@ class GatewayApp(FastAPI):
 
     def fast_route(self, path: str) -> Callable[[Handler], Handler]:
         """Register ``handler(request) -> Response`` for POST ``path``, on the fast path."""
+
         def register(handler: Handler) -> Handler:
             self.fast_routes[path] = handler
             return handler
+
         return register
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -89,5 +91,6 @@ async def _read_body(request: Request) -> None:
 
 
 def _too_large() -> RequestError:
-    return RequestError(f"the request body is larger than {MAX_BODY_BYTES // 2**20} MiB", status=413,
-                        code="request_too_large")
+    return RequestError(
+        f"the request body is larger than {MAX_BODY_BYTES // 2**20} MiB", status=413, code="request_too_large"
+    )

@@ -29,8 +29,9 @@ MAX_KEYS = 10_000
 
 
 class KeyCache:
-    def __init__(self, verify: Callable[[str], KeyInfo | None], *, ttl_s: float = KEY_TTL_S,
-                 max_keys: int = MAX_KEYS):
+    def __init__(
+        self, verify: Callable[[str], KeyInfo | None], *, ttl_s: float = KEY_TTL_S, max_keys: int = MAX_KEYS
+    ):
         self._verify = verify
         self.ttl_s = ttl_s
         self.max_keys = max_keys

@@ -92,8 +92,11 @@ def degrade(body: dict[str, Any], limits: Limits) -> dict[str, Any]:
     for key in ("max_tokens", "max_completion_tokens"):
         if key in out or key == "max_tokens":
             asked = out.get(key)
-            out[key] = limits.degrade_max_tokens if not isinstance(asked, int) else min(asked,
-                                                                                         limits.degrade_max_tokens)
+            out[key] = (
+                limits.degrade_max_tokens
+                if not isinstance(asked, int)
+                else min(asked, limits.degrade_max_tokens)
+            )
     return out
 
 
@@ -130,6 +133,10 @@ class Admission:
             wait, kind = max(refused)
             limit = rpm if kind == "rpm" else tpm
             unit = "requests" if kind == "rpm" else "tokens"
-            return Verdict(False, "rate_limited", f"{kind.upper()} limit of {limit:g} {unit} per minute "
-                                                  f"({state})", retry_after=wait)
+            return Verdict(
+                False,
+                "rate_limited",
+                f"{kind.upper()} limit of {limit:g} {unit} per minute ({state})",
+                retry_after=wait,
+            )
         return Verdict(True, state, "" if state == "allow" else f"account state {state}")

@@ -43,9 +43,18 @@ STORE_DOWN = "the gateway's store is unavailable; retry later"
 def note_store_down(metrics: Metrics, path: str, exc: BaseException) -> dict[str, Any]:
     """Count and log a request the store could not authorize or log; the error body the client gets."""
     metrics.rejections.labels("store_unavailable").inc()
-    log.error(json.dumps({"event": "store_error", "path": path,
-                          "error": (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]}))
+    log.error(
+        json.dumps(
+            {
+                "event": "store_error",
+                "path": path,
+                "error": (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300],
+            }
+        )
+    )
     return error_body(STORE_DOWN, type="server_error", code="store_unavailable")
+
+
 STATE_TTL_S = 2.0
 """How stale an account's state may be in this replica (states are re-read from the store)."""
 
@@ -124,8 +133,14 @@ class LogWriter:
 class Relay:
     """Everything a /v1 request needs: store, admission, upstream, metrics."""
 
-    def __init__(self, store: Any, upstream: Upstream, limits: Limits, metrics: Metrics,
-                 detector: LiveDetector | None = None):
+    def __init__(
+        self,
+        store: Any,
+        upstream: Upstream,
+        limits: Limits,
+        metrics: Metrics,
+        detector: LiveDetector | None = None,
+    ):
         self.store = store
         self.upstream = upstream
         self.limits = limits
@@ -147,10 +162,12 @@ class Relay:
             self.metrics.rejections.labels("unauthorized").inc()
             self.metrics.requests.labels(request.url.path, "401", "unauthorized").inc()
             if not secret.strip() or scheme.lower() != "bearer":
-                raise RequestError("missing API key: send 'Authorization: Bearer <key>'", status=401,
-                                   code="missing_api_key")
-            raise RequestError(f"{'revoked' if info is not None else 'invalid'} API key", status=401,
-                               code="invalid_api_key")
+                raise RequestError(
+                    "missing API key: send 'Authorization: Bearer <key>'", status=401, code="missing_api_key"
+                )
+            raise RequestError(
+                f"{'revoked' if info is not None else 'invalid'} API key", status=401, code="invalid_api_key"
+            )
         return Caller(info.account, info.key_id, info.org, info.payment_id)
 
     async def handle(self, request: Request, endpoint: str, caller: Caller) -> Response:
@@ -168,11 +185,19 @@ class Relay:
         if not verdict.allowed:
             self.metrics.rejections.labels(verdict.decision).inc()
             if verdict.decision == "block":
-                response = _error(403, f"account {caller.account!r} is blocked", code="account_blocked",
-                                  type="permission_error")
+                response = _error(
+                    403,
+                    f"account {caller.account!r} is blocked",
+                    code="account_blocked",
+                    type="permission_error",
+                )
             else:
-                response = _error(429, f"rate limit reached: {verdict.reason}; retry after "
-                                       f"{verdict.retry_after:.1f}s", code="rate_limit_exceeded", type="requests")
+                response = _error(
+                    429,
+                    f"rate limit reached: {verdict.reason}; retry after {verdict.retry_after:.1f}s",
+                    code="rate_limit_exceeded",
+                    type="requests",
+                )
                 response.headers["Retry-After"] = str(max(1, round(verdict.retry_after + 0.5)))
             await self._finish(record, response.status_code, verdict.decision, verdict.reason, started)
             return response
@@ -190,13 +215,17 @@ class Relay:
             await self._finish(record, exc.status, "upstream_error", str(exc), started)
             return JSONResponse(exc.body, status_code=exc.status)
         usage = answer.get("usage") or {}
-        record.update(response=_answer_text(answer), prompt_tokens=usage.get("prompt_tokens"),
-                      completion_tokens=usage.get("completion_tokens"))
+        record.update(
+            response=_answer_text(answer),
+            prompt_tokens=usage.get("prompt_tokens"),
+            completion_tokens=usage.get("completion_tokens"),
+        )
         await self._finish(record, 200, verdict.decision, verdict.reason, started)
         return Response(raw, media_type="application/json")  # the upstream's bytes, not re-encoded
 
-    async def _stream(self, path: str, body: bytes | dict[str, Any], record: dict[str, Any],
-                      started: float) -> Response:
+    async def _stream(
+        self, path: str, body: bytes | dict[str, Any], record: dict[str, Any], started: float
+    ) -> Response:
         try:
             upstream = await self.upstream.open("POST", path, body, account=record["account"])
         except UpstreamError as exc:
@@ -217,8 +246,11 @@ class Relay:
                         yield held
                     held = chunk
                 upstream.release()
-                record.update(response=events.text(), prompt_tokens=events.prompt_tokens,
-                              completion_tokens=events.completion_tokens)
+                record.update(
+                    response=events.text(),
+                    prompt_tokens=events.prompt_tokens,
+                    completion_tokens=events.completion_tokens,
+                )
                 try:
                     await self._finish(record, 200, record["decision"], record["reason"], started)
                 except StoreError as exc:  # not logged: the end of the answer and [DONE] never go out
@@ -232,24 +264,45 @@ class Relay:
                 if not logged:  # the client went away, or the upstream broke off mid-answer
                     upstream.close()
                     record.update(response=events.text(), completion_tokens=events.completion_tokens)
-                    asyncio.ensure_future(self._finish(record, 499, "client_closed", "stream ended early",
-                                                       started))
+                    asyncio.ensure_future(
+                        self._finish(record, 499, "client_closed", "stream ended early", started)
+                    )
 
         return StreamingResponse(chunks(), media_type="text/event-stream")
 
-    def _record(self, request: Request, caller: Caller, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
+    def _record(
+        self, request: Request, caller: Caller, endpoint: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
         params = {k: v for k, v in body.items() if k not in ("messages", "prompt", "model")}
-        return {"ts": time.time(), "account": caller.account, "key_id": caller.key_id,
-                "ip": request.client.host if request.client else None,
-                "user_agent": request.headers.get("user-agent"), "org": caller.org, "payment_id": caller.payment_id,
-                "endpoint": endpoint, "model": body.get("model"), "messages": body.get("messages"),
-                "prompt": body.get("prompt"), "params": params, "response": None, "prompt_tokens": None,
-                "completion_tokens": None, "status": None, "latency_ms": None, "decision": None, "reason": None}
+        return {
+            "ts": time.time(),
+            "account": caller.account,
+            "key_id": caller.key_id,
+            "ip": request.client.host if request.client else None,
+            "user_agent": request.headers.get("user-agent"),
+            "org": caller.org,
+            "payment_id": caller.payment_id,
+            "endpoint": endpoint,
+            "model": body.get("model"),
+            "messages": body.get("messages"),
+            "prompt": body.get("prompt"),
+            "params": params,
+            "response": None,
+            "prompt_tokens": None,
+            "completion_tokens": None,
+            "status": None,
+            "latency_ms": None,
+            "decision": None,
+            "reason": None,
+        }
 
-    async def _finish(self, record: dict[str, Any], status: int, decision: str, reason: str | None,
-                      started: float) -> None:
+    async def _finish(
+        self, record: dict[str, Any], status: int, decision: str, reason: str | None, started: float
+    ) -> None:
         latency = time.monotonic() - started
-        record.update(status=status, decision=decision, reason=reason or None, latency_ms=round(1000 * latency, 2))
+        record.update(
+            status=status, decision=decision, reason=reason or None, latency_ms=round(1000 * latency, 2)
+        )
         await self.log_writer.write(record)  # committed before the response completes
         if self.detector is not None:  # queued only: the detector's work happens off the request's path
             self.detector.observe(record)
@@ -257,9 +310,20 @@ class Relay:
         for kind in ("prompt_tokens", "completion_tokens"):
             if record.get(kind):
                 self.metrics.tokens.labels(kind.split("_")[0]).inc(record[kind])
-        log.info(json.dumps({"event": "request", "account": record["account"], "endpoint": record["endpoint"],
-                             "status": status, "decision": decision, "reason": reason,
-                             "latency_ms": record["latency_ms"], "completion_tokens": record.get("completion_tokens")}))
+        log.info(
+            json.dumps(
+                {
+                    "event": "request",
+                    "account": record["account"],
+                    "endpoint": record["endpoint"],
+                    "status": status,
+                    "decision": decision,
+                    "reason": reason,
+                    "latency_ms": record["latency_ms"],
+                    "completion_tokens": record.get("completion_tokens"),
+                }
+            )
+        )
 
     def _count(self, endpoint: str, status: int, decision: str, started: float) -> None:
         self.metrics.requests.labels(endpoint, str(status), decision).inc()
@@ -295,7 +359,9 @@ class SSEText:
             for choice in event.get("choices") or []:
                 if choice.get("index", 0) != 0:
                     continue
-                piece = (choice.get("delta") or {}).get("content") if "delta" in choice else choice.get("text")
+                piece = (
+                    (choice.get("delta") or {}).get("content") if "delta" in choice else choice.get("text")
+                )
                 if piece:
                     self.pieces.append(piece)
                     self.content_chunks += 1
@@ -318,5 +384,7 @@ def _answer_text(answer: dict[str, Any]) -> str | None:
     return message.get("content") if isinstance(message, dict) else first.get("text")
 
 
-def _error(status: int, message: str, *, code: str | None = None, type: str = "invalid_request_error") -> JSONResponse:
+def _error(
+    status: int, message: str, *, code: str | None = None, type: str = "invalid_request_error"
+) -> JSONResponse:
     return JSONResponse(error_body(message, type=type, code=code), status_code=status)

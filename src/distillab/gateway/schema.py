@@ -21,7 +21,8 @@ _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 metadata = sa.MetaData()
 
 accounts = sa.Table(
-    "accounts", metadata,
+    "accounts",
+    metadata,
     sa.Column("name", sa.String, primary_key=True),
     sa.Column("org", sa.String),
     sa.Column("payment_id", sa.String),
@@ -33,7 +34,8 @@ accounts = sa.Table(
 )
 
 api_keys = sa.Table(
-    "api_keys", metadata,
+    "api_keys",
+    metadata,
     sa.Column("key_id", sa.String, primary_key=True),
     sa.Column("account", sa.String, sa.ForeignKey("accounts.name"), nullable=False, index=True),
     sa.Column("salt", sa.LargeBinary, nullable=False),
@@ -44,7 +46,8 @@ api_keys = sa.Table(
 )
 
 requests = sa.Table(
-    "requests", metadata,
+    "requests",
+    metadata,
     sa.Column("id", _ID, primary_key=True, autoincrement=True),
     sa.Column("ts", sa.Double, nullable=False, index=True),
     # No foreign key: requests that failed authentication are logged too, with account NULL.
@@ -71,7 +74,8 @@ requests = sa.Table(
 LOG_FIELDS = tuple(c.name for c in requests.columns)
 
 decisions = sa.Table(
-    "decisions", metadata,
+    "decisions",
+    metadata,
     sa.Column("id", _ID, primary_key=True, autoincrement=True),
     sa.Column("ts", sa.Double, nullable=False),
     sa.Column("account", sa.String, sa.ForeignKey("accounts.name"), nullable=False, index=True),
@@ -87,7 +91,9 @@ def to_row(record: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(record) - set(LOG_FIELDS) - {"id"})
     missing = [name for name in _REQUIRED if record.get(name) is None]
     if unknown or missing:
-        problems = ([f"unknown fields {unknown}"] if unknown else []) + ([f"missing {missing}"] if missing else [])
+        problems = ([f"unknown fields {unknown}"] if unknown else []) + (
+            [f"missing {missing}"] if missing else []
+        )
         raise DataError(f"request-log record: {'; '.join(problems)}")
     row = {name: record.get(name) for name in LOG_FIELDS if name != "id"}
     for name in JSON_FIELDS:
@@ -104,5 +110,7 @@ def from_row(row: Any) -> dict[str, Any]:
             try:
                 record[name] = json.loads(record[name])
             except json.JSONDecodeError as exc:
-                raise DataError(f"request log row id={record['id']}: field {name} is not JSON ({exc})") from None
+                raise DataError(
+                    f"request log row id={record['id']}: field {name} is not JSON ({exc})"
+                ) from None
     return record

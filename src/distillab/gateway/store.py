@@ -119,8 +119,9 @@ class Store:
         try:
             self.engine = sa.create_engine(parsed, **kwargs)
         except (ImportError, sa.exc.NoSuchModuleError) as exc:
-            raise ConfigError(f"database {self.url}: driver missing ({exc}); for PostgreSQL install "
-                              "distillab[postgres]") from None
+            raise ConfigError(
+                f"database {self.url}: driver missing ({exc}); for PostgreSQL install distillab[postgres]"
+            ) from None
         if self.dialect == "sqlite":
             sa.event.listen(self.engine, "connect", lambda conn, _record: _sqlite_pragmas(conn, fsync))
         # The request log is written through one connection kept for it (under a lock) and a statement
@@ -164,8 +165,9 @@ class Store:
 
     # -- accounts and keys --------------------------------------------------------------------------
 
-    def create_key(self, account: str, *, org: str | None = None,
-                   payment_id: str | None = None) -> tuple[KeyInfo, str]:
+    def create_key(
+        self, account: str, *, org: str | None = None, payment_id: str | None = None
+    ) -> tuple[KeyInfo, str]:
         """A new key for `account` (created if missing; org/payment_id updated when given).
 
         Returns the key's info and its secret. The secret is not stored: this is the only time it exists.
@@ -177,20 +179,32 @@ class Store:
         insert = sqlite_insert if self.dialect == "sqlite" else pg_insert
         changes = {k: v for k, v in (("org", org), ("payment_id", payment_id)) if v is not None}
         with self.engine.begin() as conn:
-            conn.execute(insert(accounts).values(name=account, created=now, **changes)
-                         .on_conflict_do_nothing(index_elements=["name"]))
+            conn.execute(
+                insert(accounts)
+                .values(name=account, created=now, **changes)
+                .on_conflict_do_nothing(index_elements=["name"])
+            )
             if changes:
                 conn.execute(accounts.update().where(accounts.c.name == account).values(**changes))
-            conn.execute(api_keys.insert().values(key_id=key_id, account=account, salt=salt,
-                                                  hash=hash_secret(salt, secret), created=now,
-                                                  last4=secret[-4:]))
-            row = conn.execute(sa.select(accounts.c.org, accounts.c.payment_id)
-                               .where(accounts.c.name == account)).one()
+            conn.execute(
+                api_keys.insert().values(
+                    key_id=key_id,
+                    account=account,
+                    salt=salt,
+                    hash=hash_secret(salt, secret),
+                    created=now,
+                    last4=secret[-4:],
+                )
+            )
+            row = conn.execute(
+                sa.select(accounts.c.org, accounts.c.payment_id).where(accounts.c.name == account)
+            ).one()
         return KeyInfo(key_id, account, row.org, row.payment_id, now, False, secret[-4:]), secret
 
     def _keys_query(self) -> sa.Select[Any]:
-        return (sa.select(api_keys, accounts.c.org, accounts.c.payment_id)
-                .select_from(api_keys.join(accounts, api_keys.c.account == accounts.c.name)))
+        return sa.select(api_keys, accounts.c.org, accounts.c.payment_id).select_from(
+            api_keys.join(accounts, api_keys.c.account == accounts.c.name)
+        )
 
     def verify_key(self, secret: str) -> KeyInfo | None:
         """The key a secret belongs to (check `.revoked`), or None if it is malformed, unknown or wrong."""
@@ -206,13 +220,17 @@ class Store:
     def revoke_key(self, key_id: str) -> bool:
         """Revoke a key; False if there is no such key. Revoking twice keeps the first revocation time."""
         with self.engine.begin() as conn:
-            done = conn.execute(api_keys.update()
-                                .where(api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None))
-                                .values(revoked_at=time.time()))
+            done = conn.execute(
+                api_keys.update()
+                .where(api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=time.time())
+            )
             if done.rowcount:
                 return True
-            return conn.execute(sa.select(api_keys.c.key_id).where(api_keys.c.key_id == key_id)).first() \
+            return (
+                conn.execute(sa.select(api_keys.c.key_id).where(api_keys.c.key_id == key_id)).first()
                 is not None
+            )
 
     def list_keys(self, account: str | None = None) -> list[KeyInfo]:
         query = self._keys_query().order_by(api_keys.c.account, api_keys.c.created, api_keys.c.key_id)
@@ -224,7 +242,9 @@ class Store:
     def list_accounts(self) -> list[Account]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(accounts).order_by(accounts.c.name)).all()
-        return [Account(r.name, r.org, r.payment_id, r.state, r.state_reason, r.created, r.state_by) for r in rows]
+        return [
+            Account(r.name, r.org, r.payment_id, r.state, r.state_reason, r.created, r.state_by) for r in rows
+        ]
 
     # -- policy state -------------------------------------------------------------------------------
 
@@ -234,12 +254,16 @@ class Store:
             raise ConfigError(f"state must be one of {', '.join(STATES)}, not {state!r}")
         now = time.time()
         with self.engine.begin() as conn:
-            done = conn.execute(accounts.update().where(accounts.c.name == account).values(
-                state=state, state_reason=reason, state_by=by, state_changed=now))
+            done = conn.execute(
+                accounts.update()
+                .where(accounts.c.name == account)
+                .values(state=state, state_reason=reason, state_by=by, state_changed=now)
+            )
             if not done.rowcount:
                 raise DataError(f"no account {account!r} in {self.url}")
-            conn.execute(decisions.insert().values(ts=now, account=account, decision=state, reason=reason,
-                                                   by=by))
+            conn.execute(
+                decisions.insert().values(ts=now, account=account, decision=state, reason=reason, by=by)
+            )
 
     def escalate_state(self, account: str, state: str, reason: str | None, by: str) -> bool:
         """Raise `account` to `state` on behalf of an automatic decider (`by`, e.g. "detector"), in one
@@ -251,20 +275,30 @@ class Store:
         milder = STATES[: STATES.index(state)]
         now = time.time()
         with self.engine.begin() as conn:
-            done = conn.execute(accounts.update().where(
-                accounts.c.name == account, accounts.c.state.in_(milder),
-                sa.or_(accounts.c.state_by.is_(None), accounts.c.state_by != "admin"),
-            ).values(state=state, state_reason=reason, state_by=by, state_changed=now))
+            done = conn.execute(
+                accounts.update()
+                .where(
+                    accounts.c.name == account,
+                    accounts.c.state.in_(milder),
+                    sa.or_(accounts.c.state_by.is_(None), accounts.c.state_by != "admin"),
+                )
+                .values(state=state, state_reason=reason, state_by=by, state_changed=now)
+            )
             if not done.rowcount:
                 return False
-            conn.execute(decisions.insert().values(ts=now, account=account, decision=state, reason=reason, by=by))
+            conn.execute(
+                decisions.insert().values(ts=now, account=account, decision=state, reason=reason, by=by)
+            )
         return True
 
     def note_decision(self, account: str, decision: str, reason: str | None, by: str) -> None:
         """Record a decision that changes no state (the detector's "flag" action: flagged, left as it was)."""
         with self.engine.begin() as conn:
-            conn.execute(decisions.insert().values(ts=time.time(), account=account, decision=decision,
-                                                   reason=reason, by=by))
+            conn.execute(
+                decisions.insert().values(
+                    ts=time.time(), account=account, decision=decision, reason=reason, by=by
+                )
+            )
 
     def list_decisions(self, account: str | None = None) -> list[dict[str, Any]]:
         """Recorded decisions (state changes and flags), oldest first: ts, account, decision, reason, by."""
@@ -277,17 +311,26 @@ class Store:
     def state_info(self, account: str) -> dict[str, Any]:
         """An account's state, its reason, who set it ("admin", "detector"; None: never set) and when."""
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(accounts.c.state, accounts.c.state_reason, accounts.c.state_by,
-                                         accounts.c.state_changed).where(accounts.c.name == account)).first()
+            row = conn.execute(
+                sa.select(
+                    accounts.c.state, accounts.c.state_reason, accounts.c.state_by, accounts.c.state_changed
+                ).where(accounts.c.name == account)
+            ).first()
         if row is None:
             raise DataError(f"no account {account!r} in {self.url}")
-        return {"state": row.state, "reason": row.state_reason, "by": row.state_by, "changed": row.state_changed}
+        return {
+            "state": row.state,
+            "reason": row.state_reason,
+            "by": row.state_by,
+            "changed": row.state_changed,
+        }
 
     def get_state(self, account: str) -> tuple[str, str | None]:
         """`(state, reason)` of an account."""
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(accounts.c.state, accounts.c.state_reason)
-                               .where(accounts.c.name == account)).first()
+            row = conn.execute(
+                sa.select(accounts.c.state, accounts.c.state_reason).where(accounts.c.name == account)
+            ).first()
         if row is None:
             raise DataError(f"no account {account!r} in {self.url}")
         return row.state, row.state_reason
@@ -308,9 +351,13 @@ class Store:
         rows: list[Any] = [to_row(record) for record in records]
         if not rows:
             return
-        if self.dialect == "postgresql":  # its text cannot hold NUL (JSON escapes it; an answer may carry one)
-            rows = [{k: v.replace("\x00", "\ufffd") if isinstance(v, str) else v for k, v in row.items()}
-                    for row in rows]
+        if (
+            self.dialect == "postgresql"
+        ):  # its text cannot hold NUL (JSON escapes it; an answer may carry one)
+            rows = [
+                {k: v.replace("\x00", "\ufffd") if isinstance(v, str) else v for k, v in row.items()}
+                for row in rows
+            ]
         if self._log_positional:
             rows = [tuple(row[name] for name in self._log_columns) for row in rows]
         with self._log_lock:
@@ -323,7 +370,12 @@ class Store:
         that cannot be reached or used (PEP 249's OperationalError and InterfaceError: gone, locked past
         its timeout, out of space) is a StoreError; any other error (a bad value) is raised as it is."""
         dbapi = self.engine.dialect.loaded_dbapi
-        unavailable = (dbapi.OperationalError, dbapi.InterfaceError, sa.exc.OperationalError, sa.exc.InterfaceError)
+        unavailable = (
+            dbapi.OperationalError,
+            dbapi.InterfaceError,
+            sa.exc.OperationalError,
+            sa.exc.InterfaceError,
+        )
         if self._log_conn is None:
             try:
                 self._log_conn = self.engine.raw_connection()
@@ -340,7 +392,8 @@ class Store:
             return
         except BaseException as exc:
             lost = isinstance(exc, Exception) and self.engine.dialect.is_disconnect(
-                exc, conn.dbapi_connection, None)  # type: ignore[arg-type]  # any DBAPI error; others say False
+                exc, conn.dbapi_connection, None
+            )  # type: ignore[arg-type]  # any DBAPI error; others say False
             self._log_conn = None
             conn.invalidate()
             if lost and retry:
@@ -356,8 +409,14 @@ class Store:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.max(requests.c.id))).scalar() or 0)
 
-    def iter_logs(self, *, account: str | None = None, since: float | None = None, until_id: int | None = None,
-                  batch: int = 1000) -> Iterator[dict[str, Any]]:
+    def iter_logs(
+        self,
+        *,
+        account: str | None = None,
+        since: float | None = None,
+        until_id: int | None = None,
+        batch: int = 1000,
+    ) -> Iterator[dict[str, Any]]:
         """Log records in the order they were written, read `batch` rows at a time: of `account`, logged at
         or after `since` (epoch seconds), with ids up to `until_id`.
 
@@ -369,7 +428,9 @@ class Store:
         last = 0
         if since is not None:
             with self.engine.connect() as conn:
-                first = conn.execute(sa.select(sa.func.min(requests.c.id)).where(requests.c.ts >= since)).scalar()
+                first = conn.execute(
+                    sa.select(sa.func.min(requests.c.id)).where(requests.c.ts >= since)
+                ).scalar()
             if first is None:
                 return
             last = first - 1
@@ -395,5 +456,6 @@ def _unavailable(url: str, exc: BaseException) -> StoreError:
 
 
 def _key_info(row: Any) -> KeyInfo:
-    return KeyInfo(row.key_id, row.account, row.org, row.payment_id, row.created, row.revoked_at is not None,
-                   row.last4)
+    return KeyInfo(
+        row.key_id, row.account, row.org, row.payment_id, row.created, row.revoked_at is not None, row.last4
+    )

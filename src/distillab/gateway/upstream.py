@@ -38,8 +38,9 @@ class Upstream:
     Create it inside the event loop that will use it (the gateway does, in its lifespan).
     """
 
-    def __init__(self, base_url: str, *, api_key: str | None = None, timeout: float = 600.0,
-                 send_account: bool = False):
+    def __init__(
+        self, base_url: str, *, api_key: str | None = None, timeout: float = 600.0, send_account: bool = False
+    ):
         self.base_url = base_url.rstrip("/")
         self.send_account = send_account
         """Only for the gateway's own local model server: name the account (x-distillab-account) so that
@@ -54,11 +55,18 @@ class Upstream:
             headers=headers,
             connector=aiohttp.TCPConnector(limit=256, limit_per_host=0, keepalive_timeout=4.0),
             timeout=aiohttp.ClientTimeout(total=None, connect=10.0, sock_read=timeout),
-            cookie_jar=aiohttp.DummyCookieJar())
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
         self.urls: dict[str, URL] = {}
 
-    async def open(self, method: str, path: str, body: bytes | dict[str, Any] | None = None, *,
-                   account: str | None = None) -> aiohttp.ClientResponse:
+    async def open(
+        self,
+        method: str,
+        path: str,
+        body: bytes | dict[str, Any] | None = None,
+        *,
+        account: str | None = None,
+    ) -> aiohttp.ClientResponse:
         """Send a request (``body``: JSON bytes as the client sent them, or an object to encode) and
         return the response with its body not yet read: read it, then ``release()`` it, or ``close()``."""
         headers = {"Content-Type": "application/json"} if body is not None else {}
@@ -69,32 +77,68 @@ class Upstream:
             url = self.urls.get(path) or self.urls.setdefault(path, URL(self.base_url + path))
             response = await self.session.request(method, url, data=data, headers=headers)
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise UpstreamError(504, error_body(f"the upstream model server timed out ({type(exc).__name__})",
-                                                type="upstream_error", code="upstream_timeout")) from exc
+            raise UpstreamError(
+                504,
+                error_body(
+                    f"the upstream model server timed out ({type(exc).__name__})",
+                    type="upstream_error",
+                    code="upstream_timeout",
+                ),
+            ) from exc
         except aiohttp.ClientError as exc:
-            raise UpstreamError(502, error_body(f"the upstream model server is unreachable ({type(exc).__name__})",
-                                                type="upstream_error", code="upstream_unavailable")) from exc
+            raise UpstreamError(
+                502,
+                error_body(
+                    f"the upstream model server is unreachable ({type(exc).__name__})",
+                    type="upstream_error",
+                    code="upstream_unavailable",
+                ),
+            ) from exc
         if response.status >= 400:
             raw = await _read(response)
             raise UpstreamError(*_error(response.status, raw))
         return response
 
-    async def fetch(self, method: str, path: str, body: bytes | dict[str, Any] | None = None, *,
-                    account: str | None = None) -> tuple[bytes, dict[str, Any]]:
+    async def fetch(
+        self,
+        method: str,
+        path: str,
+        body: bytes | dict[str, Any] | None = None,
+        *,
+        account: str | None = None,
+    ) -> tuple[bytes, dict[str, Any]]:
         """The whole answer: its bytes as the upstream sent them, and the JSON object they hold."""
         raw = await _read(await self.open(method, path, body, account=account))
         try:
             data = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise UpstreamError(502, error_body("the upstream answered with something that is not JSON",
-                                                type="upstream_error", code="upstream_bad_response")) from exc
+            raise UpstreamError(
+                502,
+                error_body(
+                    "the upstream answered with something that is not JSON",
+                    type="upstream_error",
+                    code="upstream_bad_response",
+                ),
+            ) from exc
         if not isinstance(data, dict):
-            raise UpstreamError(502, error_body("the upstream answered with JSON that is not an object",
-                                                type="upstream_error", code="upstream_bad_response"))
+            raise UpstreamError(
+                502,
+                error_body(
+                    "the upstream answered with JSON that is not an object",
+                    type="upstream_error",
+                    code="upstream_bad_response",
+                ),
+            )
         return raw, data
 
-    async def json(self, method: str, path: str, body: bytes | dict[str, Any] | None = None, *,
-                   account: str | None = None) -> dict[str, Any]:
+    async def json(
+        self,
+        method: str,
+        path: str,
+        body: bytes | dict[str, Any] | None = None,
+        *,
+        account: str | None = None,
+    ) -> dict[str, Any]:
         return (await self.fetch(method, path, body, account=account))[1]
 
     async def aclose(self) -> None:
@@ -106,11 +150,23 @@ async def _read(response: aiohttp.ClientResponse) -> bytes:
     try:
         return await response.read()
     except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
-        raise UpstreamError(504, error_body(f"the upstream model server timed out ({type(exc).__name__})",
-                                            type="upstream_error", code="upstream_timeout")) from exc
+        raise UpstreamError(
+            504,
+            error_body(
+                f"the upstream model server timed out ({type(exc).__name__})",
+                type="upstream_error",
+                code="upstream_timeout",
+            ),
+        ) from exc
     except aiohttp.ClientError as exc:
-        raise UpstreamError(502, error_body(f"the upstream model server broke off ({type(exc).__name__})",
-                                            type="upstream_error", code="upstream_unavailable")) from exc
+        raise UpstreamError(
+            502,
+            error_body(
+                f"the upstream model server broke off ({type(exc).__name__})",
+                type="upstream_error",
+                code="upstream_unavailable",
+            ),
+        ) from exc
     finally:
         response.release()
 

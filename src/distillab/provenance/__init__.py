@@ -27,8 +27,18 @@ _WHERE = {
 }
 
 __all__ = [
-    "AttributionConfig", "RadioactivityConfig", "TestResult", "Watermark", "WatermarkConfig", "Watermarker",
-    "detect", "detect_files", "load_evidence", "run_attribution", "run_radioactivity", "write_evidence",
+    "AttributionConfig",
+    "RadioactivityConfig",
+    "TestResult",
+    "Watermark",
+    "WatermarkConfig",
+    "Watermarker",
+    "detect",
+    "detect_files",
+    "load_evidence",
+    "run_attribution",
+    "run_radioactivity",
+    "write_evidence",
 ]
 
 

@@ -23,14 +23,21 @@ class AttributionConfig:
     """Which suspect to compare with which references, how many samples, and where to write the evidence."""
 
     suspect: str = _f("", "The suspect model: a model directory or an OpenAI-compatible base URL.")
-    references: tuple[str, ...] = _f((), "Reference models (directory or URL), repeat the flag: the first is "
-                                         "the candidate teacher, any further ones are controls.")
+    references: tuple[str, ...] = _f(
+        (),
+        "Reference models (directory or URL), repeat the flag: the first is "
+        "the candidate teacher, any further ones are controls.",
+    )
     out: Path = _f(Path(), "Output directory: evidence.json, evidence.html and every sample.")  # noqa: RUF009
-    prompts: Path | None = _f(None, "Prompt file (.jsonl, .csv, .parquet; 'messages' or 'prompt' per row). "  # noqa: RUF009
-                                    "Default: 50 paragraph-continuation prompts from the Python docs.")
+    prompts: Path | None = _f(
+        None,
+        "Prompt file (.jsonl, .csv, .parquet; 'messages' or 'prompt' per row). "  # noqa: RUF009
+        "Default: 50 paragraph-continuation prompts from the Python docs.",
+    )
     samples_per_prompt: int = _f(10, "Completions per prompt and model (at least 2).")
-    temperature: float = _f(1.0, "Sampling temperature, the same for every model (> 0: the test compares "
-                                 "distributions).")
+    temperature: float = _f(
+        1.0, "Sampling temperature, the same for every model (> 0: the test compares distributions)."
+    )
     max_tokens: int = _f(50, "Most tokens per completion.")
     kernel_chars: int = _f(200, "Characters of each completion the Hamming kernel compares (L).")
     permutations: int = _f(1000, "Random permutations for the equality test's p-value.")
@@ -58,18 +65,24 @@ class AttributionConfig:
         need(bool(self.references), "--reference is required (at least one model directory or base URL)")
         for flag, model in [("--suspect", self.suspect), *(("--reference", r) for r in self.references)]:
             if model:
-                need(is_url(model) or Path(model).is_dir(),
-                     f"{flag} {model!r} is neither an http(s) URL nor an existing model directory")
+                need(
+                    is_url(model) or Path(model).is_dir(),
+                    f"{flag} {model!r} is neither an http(s) URL nor an existing model directory",
+                )
         need(len(set(self.references)) == len(self.references), "--reference: the same model is given twice")
         if self.prompts is not None:
-            need(self.prompts.suffix.lower() in SUFFIXES,
-                 f"--prompts {str(self.prompts)!r} must end in one of {', '.join(SUFFIXES)}")
+            need(
+                self.prompts.suffix.lower() in SUFFIXES,
+                f"--prompts {str(self.prompts)!r} must end in one of {', '.join(SUFFIXES)}",
+            )
             need(self.prompts.is_file(), f"--prompts {str(self.prompts)!r}: file not found")
         need(str(self.out) not in ("", "."), "--out is required (a new or earlier attribution directory)")
         need(not self.out.is_file(), f"--out {str(self.out)!r} is a file, not a directory")
-        need(self.samples_per_prompt >= 2,  # mmd.MIN_SAMPLES
-             "--samples-per-prompt must be at least 2: the test compares completions of the "
-             f"same prompt (got {self.samples_per_prompt})")
+        need(
+            self.samples_per_prompt >= 2,  # mmd.MIN_SAMPLES
+            "--samples-per-prompt must be at least 2: the test compares completions of the "
+            f"same prompt (got {self.samples_per_prompt})",
+        )
         need(0.0 < self.temperature <= 2.0, f"--temperature must be in (0, 2] (got {self.temperature})")
         need(self.max_tokens >= 1, f"--max-tokens must be at least 1 (got {self.max_tokens})")
         need(self.kernel_chars >= 1, f"--kernel-chars must be at least 1 (got {self.kernel_chars})")

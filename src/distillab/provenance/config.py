@@ -20,16 +20,27 @@ MAX_CONTEXT = 8
 class WatermarkConfig:
     """A green-list watermark in the style of Kirchenbauer et al. (KGW). Validated on creation."""
 
-    scheme: str = _f("lefthash", "lefthash: the green list after a context is seeded by the previous --context "
-                     "tokens (Kirchenbauer et al. 2023). selfhash: seeded by the previous context-1 tokens and "
-                     "the candidate token itself, with min-hash seeding (Kirchenbauer et al. 2023, 'On the "
-                     "reliability of watermarks'): more robust to edits.")
-    context: int = _f(1, "Context width h: tokens hashed into each green list (selfhash counts the candidate "
-                      "token). Small h is easier for a student to pick up (more radioactive) and for an "
-                      "attacker to estimate; large h survives fewer edits.")
-    gamma: float = _f(0.25, "Green fraction: the share of the vocabulary that is green after each context, in (0, 1).")
-    delta: float = _f(2.0, "Bias added to the logits of green tokens (>= 0). Larger is easier to detect and costs "
-                      "more text quality. Only serving uses it.")
+    scheme: str = _f(
+        "lefthash",
+        "lefthash: the green list after a context is seeded by the previous --context "
+        "tokens (Kirchenbauer et al. 2023). selfhash: seeded by the previous context-1 tokens and "
+        "the candidate token itself, with min-hash seeding (Kirchenbauer et al. 2023, 'On the "
+        "reliability of watermarks'): more robust to edits.",
+    )
+    context: int = _f(
+        1,
+        "Context width h: tokens hashed into each green list (selfhash counts the candidate "
+        "token). Small h is easier for a student to pick up (more radioactive) and for an "
+        "attacker to estimate; large h survives fewer edits.",
+    )
+    gamma: float = _f(
+        0.25, "Green fraction: the share of the vocabulary that is green after each context, in (0, 1)."
+    )
+    delta: float = _f(
+        2.0,
+        "Bias added to the logits of green tokens (>= 0). Larger is easier to detect and costs "
+        "more text quality. Only serving uses it.",
+    )
 
     def __post_init__(self) -> None:
         problems = []

@@ -73,15 +73,19 @@ def pairs(sequences: Sequence[Sequence[int]], width: int) -> tuple[np.ndarray, n
         if len(ids) <= width:
             continue
         tokens.append(ids[width:])
-        windows.append(np.lib.stride_tricks.sliding_window_view(ids[:-1], width)[: len(ids) - width]
-                       if width else np.zeros((len(ids), 0), dtype=np.int64))
+        windows.append(
+            np.lib.stride_tricks.sliding_window_view(ids[:-1], width)[: len(ids) - width]
+            if width
+            else np.zeros((len(ids), 0), dtype=np.int64)
+        )
     if not tokens:
         return np.zeros((0, width), dtype=np.int64), np.zeros(0, dtype=np.int64)
     return np.concatenate(windows), np.concatenate(tokens)
 
 
-def tally(mark: Scorer, windows: np.ndarray, tokens: np.ndarray, *,
-          exclude: np.ndarray | None = None) -> Tally:
+def tally(
+    mark: Scorer, windows: np.ndarray, tokens: np.ndarray, *, exclude: np.ndarray | None = None
+) -> Tally:
     """Count green pairs: each distinct pair once (in the order met), skipping pairs whose hash is in `exclude`."""
     hashes = mark.hashes(windows, tokens)
     colours = np.asarray(mark.green(hashes), dtype=bool)
@@ -90,29 +94,59 @@ def tally(mark: Scorer, windows: np.ndarray, tokens: np.ndarray, *,
     _, first = np.unique(kept_hashes, return_index=True)
     first.sort()
     in_order = kept_colours[first]
-    return Tally(scored=len(first), green=int(in_order.sum()), scored_all=len(hashes),
-                 green_all=int(colours.sum()), excluded=int((~keep).sum()), in_order=in_order)
+    return Tally(
+        scored=len(first),
+        green=int(in_order.sum()),
+        scored_all=len(hashes),
+        green_all=int(colours.sum()),
+        excluded=int((~keep).sum()),
+        in_order=in_order,
+    )
 
 
-def binomial_result(counts: Tally, mark: Scorer, *, name: str, question: str, null_hypothesis: str,
-                    method: str, assumptions: list[str], sample_sizes: dict[str, int] | None = None,
-                    details: dict[str, Any] | None = None) -> TestResult:
+def binomial_result(
+    counts: Tally,
+    mark: Scorer,
+    *,
+    name: str,
+    question: str,
+    null_hypothesis: str,
+    method: str,
+    assumptions: list[str],
+    sample_sizes: dict[str, int] | None = None,
+    details: dict[str, Any] | None = None,
+) -> TestResult:
     """A TestResult for the exact binomial test of `counts` (the statistic is the green count)."""
     gamma = mark.config.gamma
     return TestResult(
-        name=name, question=question, null_hypothesis=null_hypothesis, method=method, assumptions=assumptions,
-        sample_sizes={"scored_pairs": counts.scored, "green_pairs": counts.green,
-                      "positions": counts.scored_all, "excluded_positions": counts.excluded,
-                      **(sample_sizes or {})},
+        name=name,
+        question=question,
+        null_hypothesis=null_hypothesis,
+        method=method,
+        assumptions=assumptions,
+        sample_sizes={
+            "scored_pairs": counts.scored,
+            "green_pairs": counts.green,
+            "positions": counts.scored_all,
+            "excluded_positions": counts.excluded,
+            **(sample_sizes or {}),
+        },
         statistic=float(counts.green),
         p_value=float(binomial_pvalue(counts.green, counts.scored, gamma)),
-        effect={"green_fraction": counts.green / counts.scored if counts.scored else 0.0, "gamma": gamma,
-                "z": z_score(counts.green, counts.scored, gamma),
-                "log10_p": binomial_log10_pvalue(counts.green, counts.scored, gamma),
-                "z_no_dedup": z_score(counts.green_all, counts.scored_all, gamma),
-                "green_fraction_no_dedup": counts.green_all / counts.scored_all if counts.scored_all else 0.0},
-        details={"key_id": getattr(mark, "key_id", None), "account": getattr(mark, "account", None),
-                 "watermark": mark.config.as_dict(), **(details or {})},
+        effect={
+            "green_fraction": counts.green / counts.scored if counts.scored else 0.0,
+            "gamma": gamma,
+            "z": z_score(counts.green, counts.scored, gamma),
+            "log10_p": binomial_log10_pvalue(counts.green, counts.scored, gamma),
+            "z_no_dedup": z_score(counts.green_all, counts.scored_all, gamma),
+            "green_fraction_no_dedup": counts.green_all / counts.scored_all if counts.scored_all else 0.0,
+        },
+        details={
+            "key_id": getattr(mark, "key_id", None),
+            "account": getattr(mark, "account", None),
+            "watermark": mark.config.as_dict(),
+            **(details or {}),
+        },
     )
 
 
@@ -124,16 +158,28 @@ def detect(token_ids: Sequence[int] | Sequence[Sequence[int]], mark: Scorer) -> 
     key = getattr(mark, "key_id", "?")
     account = getattr(mark, "account", None)
     return binomial_result(
-        counts, mark, name="watermark/detect",
-        question=f"Was this text generated with watermark key {key}" + (f" (account {account})" if account else "")
+        counts,
+        mark,
+        name="watermark/detect",
+        question=f"Was this text generated with watermark key {key}"
+        + (f" (account {account})" if account else "")
         + "?",
         null_hypothesis="the text was written without knowledge of this key",
-        method=("Each distinct (context, token) pair of the text is green or not under the key; the number "
-                f"of green pairs among the distinct pairs is compared with Binomial(pairs, gamma = "
-                f"{mark.config.gamma:g}) by an exact one-sided test."),
-        assumptions=["The text was tokenized with the tokenizer of the watermarked model.",
-                     ("The key was secret: text written without it is green on a distinct pair with "
-                      "probability gamma, independently of other pairs."),
-                     (f"The watermark settings ({mark.config.scheme}, context {mark.config.context}, gamma "
-                      f"{mark.config.gamma:g}) are those the text would have been marked with.")],
-        sample_sizes={"texts": len(sequences), "tokens": sum(len(s) for s in sequences)})
+        method=(
+            "Each distinct (context, token) pair of the text is green or not under the key; the number "
+            f"of green pairs among the distinct pairs is compared with Binomial(pairs, gamma = "
+            f"{mark.config.gamma:g}) by an exact one-sided test."
+        ),
+        assumptions=[
+            "The text was tokenized with the tokenizer of the watermarked model.",
+            (
+                "The key was secret: text written without it is green on a distinct pair with "
+                "probability gamma, independently of other pairs."
+            ),
+            (
+                f"The watermark settings ({mark.config.scheme}, context {mark.config.context}, gamma "
+                f"{mark.config.gamma:g}) are those the text would have been marked with."
+            ),
+        ],
+        sample_sizes={"texts": len(sequences), "tokens": sum(len(s) for s in sequences)},
+    )

@@ -17,9 +17,15 @@ from distillab.provenance.texts import read_texts
 from distillab.provenance.watermark import Watermark
 
 
-def detect_files(files: Sequence[Path], tokenizer_dir: Path, config: WatermarkConfig, *,
-                 key_file: Path | None = None, accounts: Sequence[str] = (),
-                 out: Path | None = None) -> list[TestResult]:
+def detect_files(
+    files: Sequence[Path],
+    tokenizer_dir: Path,
+    config: WatermarkConfig,
+    *,
+    key_file: Path | None = None,
+    accounts: Sequence[str] = (),
+    out: Path | None = None,
+) -> list[TestResult]:
     """One pooled test per key (the default key, or each account's) over every text in `files`."""
     master = load_key(key_file)
     if master is None:
@@ -32,8 +38,11 @@ def detect_files(files: Sequence[Path], tokenizer_dir: Path, config: WatermarkCo
     except (OSError, ValueError) as exc:
         raise ConfigError(f"--tokenizer {tokenizer_dir}: cannot load a tokenizer ({exc})") from exc
     sequences = [list(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
-    marks = ([Watermark(config, derive(master, a), account=a) for a in accounts] if accounts
-             else [Watermark(config, derive(master))])
+    marks = (
+        [Watermark(config, derive(master, a), account=a) for a in accounts]
+        if accounts
+        else [Watermark(config, derive(master))]
+    )
     results = [detect(sequences, mark) for mark in marks]
     for result in results:
         result.details["files"] = [str(f) for f in files]
@@ -47,6 +56,8 @@ def detect_files(files: Sequence[Path], tokenizer_dir: Path, config: WatermarkCo
         from distillab.provenance.report import evidence_json
 
         out.parent.mkdir(parents=True, exist_ok=True)
-        write_text(out, json.dumps(evidence_json(results, title="Watermark detection"), indent=2,
-                                   allow_nan=False) + "\n")
+        write_text(
+            out,
+            json.dumps(evidence_json(results, title="Watermark detection"), indent=2, allow_nan=False) + "\n",
+        )
     return results

@@ -43,10 +43,14 @@ class TestResult:
     def verdict(self) -> str:
         """One sentence in plain words."""
         if self.significant:
-            return (f"Significant at level {self.alpha:g} (p = {self.p_value:.3g}): the data are unlikely "
-                    f"if {self.null_hypothesis.rstrip('.')}.")
-        return (f"Not significant at level {self.alpha:g} (p = {self.p_value:.3g}): the data are "
-                f"consistent with {self.null_hypothesis.rstrip('.')}.")
+            return (
+                f"Significant at level {self.alpha:g} (p = {self.p_value:.3g}): the data are unlikely "
+                f"if {self.null_hypothesis.rstrip('.')}."
+            )
+        return (
+            f"Not significant at level {self.alpha:g} (p = {self.p_value:.3g}): the data are "
+            f"consistent with {self.null_hypothesis.rstrip('.')}."
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "significant": self.significant, "verdict": self.verdict()}

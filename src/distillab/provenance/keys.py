@@ -41,8 +41,10 @@ def load_key(path: Path | None, *, env: str = KEY_ENV) -> bytes | None:
             return None
         raw, where = value.encode("utf-8"), f"${env}"
     if len(raw) < MIN_KEY_BYTES:
-        raise ConfigError(f"{where}: the key has {len(raw)} bytes; use at least {MIN_KEY_BYTES} random bytes "
-                          "(e.g. `openssl rand -hex 32`)")
+        raise ConfigError(
+            f"{where}: the key has {len(raw)} bytes; use at least {MIN_KEY_BYTES} random bytes "
+            "(e.g. `openssl rand -hex 32`)"
+        )
     return raw
 
 
@@ -59,5 +61,7 @@ def key_id(key: bytes) -> str:
 
 def subkeys(key: bytes, count: int) -> list[int]:
     """`count` independent 64-bit integers derived from `key`, for the green-list hash."""
-    return [int.from_bytes(hmac.new(key, b"prf/%d" % i, hashlib.sha256).digest()[:8], "little")
-            for i in range(count)]
+    return [
+        int.from_bytes(hmac.new(key, b"prf/%d" % i, hashlib.sha256).digest()[:8], "little")
+        for i in range(count)
+    ]

@@ -47,6 +47,7 @@ __all__ = ["MembershipConfig", "answer_scores", "membership_result", "poisson_bi
 
 # -- reading answers -------------------------------------------------------------------------------------
 
+
 def read_answers(path: Path) -> list[dict[str, Any]]:
     """Answers as records (prompt or messages, completion): a harvest directory, or a gateway request-log
     export (`distillab logs export`, .jsonl or .parquet; answered requests only)."""
@@ -84,8 +85,15 @@ def read_answers(path: Path) -> list[dict[str, Any]]:
             messages = json.loads(messages)
         if isinstance(params, str):
             params = json.loads(params)
-        answers.append({"prompt": row.get("prompt"), "messages": messages, "completion": text,
-                        "params": params if isinstance(params, dict) else {}, "decision": row.get("decision")})
+        answers.append(
+            {
+                "prompt": row.get("prompt"),
+                "messages": messages,
+                "completion": text,
+                "params": params if isinstance(params, dict) else {},
+                "decision": row.get("decision"),
+            }
+        )
     return answers
 
 
@@ -98,20 +106,41 @@ def prompt_of(answer: dict[str, Any]) -> str:
 
 # -- scoring ---------------------------------------------------------------------------------------------
 
+
 @torch.inference_mode()
-def answer_scores(model: Any, tokenizer: Any, answers: Sequence[dict[str, Any]], *, batch_size: int = 8,
-                  max_length: int = 512) -> np.ndarray:
+def answer_scores(
+    model: Any,
+    tokenizer: Any,
+    answers: Sequence[dict[str, Any]],
+    *,
+    batch_size: int = 8,
+    max_length: int = 512,
+) -> np.ndarray:
     """The suspect's mean log-probability per completion token of each answer, after its prompt (NaN when
     the prompt leaves no room), formatted as `distillab train` formats records."""
     from distillab.train.collate import collate
     from distillab.train.encode import encode_records
     from distillab.train.losses import IGNORE_INDEX
 
-    records = [{"id": str(i), "prompt_id": str(i), "prompt": a.get("prompt"), "messages": a.get("messages"),
-                "completion": a["completion"], "finish_reason": "length", "token_ids": None, "tokens": None,
-                "top_logprobs": None, "top_ids": None, "top_tokens": None} for i, a in enumerate(answers)]
-    examples, _ = encode_records(records, tokenizer, vocab_size=len(tokenizer), max_length=max_length,
-                                 with_signal=False)
+    records = [
+        {
+            "id": str(i),
+            "prompt_id": str(i),
+            "prompt": a.get("prompt"),
+            "messages": a.get("messages"),
+            "completion": a["completion"],
+            "finish_reason": "length",
+            "token_ids": None,
+            "tokens": None,
+            "top_logprobs": None,
+            "top_ids": None,
+            "top_tokens": None,
+        }
+        for i, a in enumerate(answers)
+    ]
+    examples, _ = encode_records(
+        records, tokenizer, vocab_size=len(tokenizer), max_length=max_length, with_signal=False
+    )
     scores = np.full(len(answers), np.nan)
     device = next(model.parameters()).device
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -134,12 +163,15 @@ def answer_scores(model: Any, tokenizer: Any, answers: Sequence[dict[str, Any]],
 # -- the test --------------------------------------------------------------------------------------------
 
 ASSUMPTIONS = (
-    ("The fresh answers were sampled from the same model with the same settings as the served ones (weights, "
-     "sampling parameters, watermark key), independently, so that each served answer was one draw among "
-     "equally likely ones."),
+    (
+        "The fresh answers were sampled from the same model with the same settings as the served ones (weights, "
+        "sampling parameters, watermark key), independently, so that each served answer was one draw among "
+        "equally likely ones."
+    ),
     "The suspect's scores do not depend on which of the answers was served (true when it never saw them).",
     "Prompts were answered independently of each other.",
 )
+
 
 def poisson_binomial_sf(k: int, probs: Sequence[float]) -> float:
     """P(X >= k) for X a sum of independent Bernoulli(probs[i]): exact, in log space (no underflow)."""
@@ -155,8 +187,14 @@ def poisson_binomial_sf(k: int, probs: Sequence[float]) -> float:
     return float(min(1.0, math.exp(logsumexp(log_pmf[k:]))))
 
 
-def membership_result(served: np.ndarray, alternatives: Sequence[np.ndarray], *, suspect: str, alpha: float = 0.05,
-                      details: dict[str, Any] | None = None) -> TestResult:
+def membership_result(
+    served: np.ndarray,
+    alternatives: Sequence[np.ndarray],
+    *,
+    suspect: str,
+    alpha: float = 0.05,
+    details: dict[str, Any] | None = None,
+) -> TestResult:
     """The test from the suspect's scores: `served[i]` and `alternatives[i]` (an array) for prompt i."""
     wins = np.array([bool(np.all(s > a)) for s, a in zip(served, alternatives)], dtype=bool)
     chance = np.array([1.0 / (len(a) + 1) for a in alternatives])
@@ -168,48 +206,94 @@ def membership_result(served: np.ndarray, alternatives: Sequence[np.ndarray], *,
     return TestResult(
         name="membership/served-answers",
         question=f"Was {suspect} trained on the answers that were served?",
-        null_hypothesis=("the suspect does not depend on which of the model's equally likely answers was served "
-                         "for each prompt"),
-        method=(f"For each of {len(wins)} prompts, the suspect scored the served answer and {n_alt / max(len(wins), 1):.1f} "
-                "fresh answers (on average) sampled from the same model with the same settings (mean log-probability "
-                "per token, teacher-forced after the prompt). The number of prompts where the served answer "
-                "scored strictly above every fresh one was compared with its null distribution (a sum of independent "
-                "Bernoulli(1/(alternatives + 1)): Poisson-binomial) by an exact one-sided test."),
+        null_hypothesis=(
+            "the suspect does not depend on which of the model's equally likely answers was served "
+            "for each prompt"
+        ),
+        method=(
+            f"For each of {len(wins)} prompts, the suspect scored the served answer and {n_alt / max(len(wins), 1):.1f} "
+            "fresh answers (on average) sampled from the same model with the same settings (mean log-probability "
+            "per token, teacher-forced after the prompt). The number of prompts where the served answer "
+            "scored strictly above every fresh one was compared with its null distribution (a sum of independent "
+            "Bernoulli(1/(alternatives + 1)): Poisson-binomial) by an exact one-sided test."
+        ),
         assumptions=list(ASSUMPTIONS),
         sample_sizes={"prompts": len(wins), "alternatives": n_alt},
-        statistic=float(wins.sum()), p_value=float(p), alpha=alpha,
-        effect={"share_served_on_top": float(wins.mean()) if len(wins) else 0.0,
-                "share_expected_by_chance": float(chance.mean()) if len(chance) else 0.0,
-                "mean_standing": float(np.mean(standing)) if standing else 0.5,
-                "mean_logprob_gap": float(np.mean(gaps)) if gaps else 0.0},
-        details={"suspect": suspect, **(details or {})})
+        statistic=float(wins.sum()),
+        p_value=float(p),
+        alpha=alpha,
+        effect={
+            "share_served_on_top": float(wins.mean()) if len(wins) else 0.0,
+            "share_expected_by_chance": float(chance.mean()) if len(chance) else 0.0,
+            "mean_standing": float(np.mean(standing)) if standing else 0.5,
+            "mean_logprob_gap": float(np.mean(gaps)) if gaps else 0.0,
+        },
+        details={"suspect": suspect, **(details or {})},
+    )
 
 
-def fresh_answers(config: MembershipConfig, served: Sequence[dict[str, Any]], console: Console) -> list[dict[str, Any]]:
+def fresh_answers(
+    config: MembershipConfig, served: Sequence[dict[str, Any]], console: Console
+) -> list[dict[str, Any]]:
     """--samples fresh answers of --teacher to each served prompt, with the served settings, sampled through
     the harvest machinery into OUT/fresh (resumable)."""
     from distillab.provenance.samples import sample
 
     assert config.teacher is not None and config.temperature is not None and config.max_tokens is not None
     wanted = {"temperature": config.temperature, "max_tokens": config.max_tokens}
-    clashes = sorted({f"{name}={answer['params'][name]!r}" for answer in served for name, value in wanted.items()
-                      if name in answer.get("params", {}) and answer["params"][name] != value})
+    clashes = sorted(
+        {
+            f"{name}={answer['params'][name]!r}"
+            for answer in served
+            for name, value in wanted.items()
+            if name in answer.get("params", {}) and answer["params"][name] != value
+        }
+    )
     if clashes:
-        raise ConfigError(f"--served {config.served}: answers were served with {', '.join(clashes[:5])}, not "
-                          f"--temperature {config.temperature} --max-tokens {config.max_tokens}; test each setting "
-                          "separately (e.g. per account) with the settings it was served with")
-    rows = [{"id": f"m{i}", **({"messages": [{"role": m["role"], "content": m["content"]} for m in a["messages"]]}
-                               if a.get("messages") else {"prompt": a.get("prompt")})} for i, a in enumerate(served)]
+        raise ConfigError(
+            f"--served {config.served}: answers were served with {', '.join(clashes[:5])}, not "
+            f"--temperature {config.temperature} --max-tokens {config.max_tokens}; test each setting "
+            "separately (e.g. per account) with the settings it was served with"
+        )
+    rows = [
+        {
+            "id": f"m{i}",
+            **(
+                {"messages": [{"role": m["role"], "content": m["content"]} for m in a["messages"]]}
+                if a.get("messages")
+                else {"prompt": a.get("prompt")}
+            ),
+        }
+        for i, a in enumerate(served)
+    ]
     prompts = config.out / "fresh-prompts.jsonl"
     prompts.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-    console.print(f"membership: asking {config.teacher} for {config.samples} fresh answers to each of {len(rows)} "
-                  "served prompts", markup=False, highlight=False)
-    grouped = sample(config.teacher, prompts, config.out / "fresh", n=config.samples, temperature=config.temperature,
-                     max_tokens=config.max_tokens, concurrency=config.concurrency, api_key_env=config.api_key_env,
-                     max_retries=config.max_retries, progress=config.progress, console=console,
-                     terms="fresh answers for a membership test (distillab prove membership)")
-    return [{"prompt": a.get("prompt"), "messages": a.get("messages"), "completion": text}
-            for i, a in enumerate(served) for text in grouped.get(f"m{i}", []) if text]
+    console.print(
+        f"membership: asking {config.teacher} for {config.samples} fresh answers to each of {len(rows)} "
+        "served prompts",
+        markup=False,
+        highlight=False,
+    )
+    grouped = sample(
+        config.teacher,
+        prompts,
+        config.out / "fresh",
+        n=config.samples,
+        temperature=config.temperature,
+        max_tokens=config.max_tokens,
+        concurrency=config.concurrency,
+        api_key_env=config.api_key_env,
+        max_retries=config.max_retries,
+        progress=config.progress,
+        console=console,
+        terms="fresh answers for a membership test (distillab prove membership)",
+    )
+    return [
+        {"prompt": a.get("prompt"), "messages": a.get("messages"), "completion": text}
+        for i, a in enumerate(served)
+        for text in grouped.get(f"m{i}", [])
+        if text
+    ]
 
 
 def run_membership(config: MembershipConfig, *, console: Console | None = None) -> TestResult:
@@ -235,30 +319,57 @@ def run_membership(config: MembershipConfig, *, console: Console | None = None) 
             fresh.setdefault(prompt_of(answer), []).append(answer)
     prompts = [key for key in first if fresh.get(key)]
     if not prompts:
-        source = f"--alternatives {config.alternatives}" if config.alternatives else f"--teacher {config.teacher}"
-        raise DataError(f"{source}: no answers to the prompts of --served {config.served} ({len(first)} prompts "
-                        "there); sample the same prompts again")
-    console.print(f"membership: {config.suspect} scores {len(prompts)} served answers and "
-                  f"{sum(len(fresh[k]) for k in prompts)} fresh ones", markup=False, highlight=False)
+        source = (
+            f"--alternatives {config.alternatives}" if config.alternatives else f"--teacher {config.teacher}"
+        )
+        raise DataError(
+            f"{source}: no answers to the prompts of --served {config.served} ({len(first)} prompts "
+            "there); sample the same prompts again"
+        )
+    console.print(
+        f"membership: {config.suspect} scores {len(prompts)} served answers and "
+        f"{sum(len(fresh[k]) for k in prompts)} fresh ones",
+        markup=False,
+        highlight=False,
+    )
     model, tokenizer = load_model(config.suspect, device=config.device)
     answers = [first[k] for k in prompts] + [a for k in prompts for a in fresh[k]]
-    scores = answer_scores(model, tokenizer, answers, batch_size=config.batch_size, max_length=config.max_length)
-    served_scores, rest = scores[:len(prompts)], scores[len(prompts):]
+    scores = answer_scores(
+        model, tokenizer, answers, batch_size=config.batch_size, max_length=config.max_length
+    )
+    served_scores, rest = scores[: len(prompts)], scores[len(prompts) :]
     alternatives, start = [], 0
     for key in prompts:
-        alternatives.append(rest[start:start + len(fresh[key])])
+        alternatives.append(rest[start : start + len(fresh[key])])
         start += len(fresh[key])
-    keep = [i for i, (s, a) in enumerate(zip(served_scores, alternatives)) if np.isfinite(s) and np.isfinite(a).all()]
-    result = membership_result(served_scores[keep], [alternatives[i] for i in keep], suspect=config.suspect,
-                               alpha=config.alpha,
-                               details={"served": str(config.served),
-                                        "alternatives": str(config.alternatives or config.out / "fresh"),
-                                        "served_answers_read": len(served_all),
-                                        "degraded_answers_skipped": len(served_all) - len(served_ok),
-                                        **({"teacher": config.teacher, "samples": config.samples,
-                                            "temperature": config.temperature, "max_tokens": config.max_tokens}
-                                           if config.teacher is not None else {}),
-                                        "prompts_without_alternatives": len(first) - len(prompts),
-                                        "prompts_too_long": len(prompts) - len(keep)})
+    keep = [
+        i
+        for i, (s, a) in enumerate(zip(served_scores, alternatives))
+        if np.isfinite(s) and np.isfinite(a).all()
+    ]
+    result = membership_result(
+        served_scores[keep],
+        [alternatives[i] for i in keep],
+        suspect=config.suspect,
+        alpha=config.alpha,
+        details={
+            "served": str(config.served),
+            "alternatives": str(config.alternatives or config.out / "fresh"),
+            "served_answers_read": len(served_all),
+            "degraded_answers_skipped": len(served_all) - len(served_ok),
+            **(
+                {
+                    "teacher": config.teacher,
+                    "samples": config.samples,
+                    "temperature": config.temperature,
+                    "max_tokens": config.max_tokens,
+                }
+                if config.teacher is not None
+                else {}
+            ),
+            "prompts_without_alternatives": len(first) - len(prompts),
+            "prompts_too_long": len(prompts) - len(keep),
+        },
+    )
     write_evidence([result], config.out, title=f"Membership of served answers in {config.suspect}")
     return result

@@ -112,15 +112,18 @@ def _labelled_mmd2(gram: np.ndarray, in_x: np.ndarray, nx: int, ny: int) -> np.n
     return np.asarray(xx / (nx * (nx - 1)) + yy / (ny * (ny - 1)) - 2 * xy / (nx * ny))
 
 
-def equality_test(x: Samples, y: Samples, *, length: int = 200, permutations: int = 1000,
-                  seed: int = 0) -> EqualityOutcome:
+def equality_test(
+    x: Samples, y: Samples, *, length: int = 200, permutations: int = 1000, seed: int = 0
+) -> EqualityOutcome:
     """MMD permutation test of H0: X and Y give every prompt the same completion distribution."""
     if permutations < 1:
         raise ValueError(f"permutations must be at least 1 (got {permutations})")
     prompts, dropped = shared_prompts(x, y)
     if not prompts:
-        raise DataError(f"no prompt has at least {MIN_SAMPLES} completions from both models; "
-                        "the test compares completions of the same prompt")
+        raise DataError(
+            f"no prompt has at least {MIN_SAMPLES} completions from both models; "
+            "the test compares completions of the same prompt"
+        )
     rng = np.random.default_rng(seed)
     observed = 0.0
     null = np.zeros(permutations)
@@ -136,12 +139,17 @@ def equality_test(x: Samples, y: Samples, *, length: int = 200, permutations: in
     null /= len(prompts)
     # Ties count against the evidence; a relative tolerance keeps float noise from breaking exact ties.
     exceed = int(np.sum(null >= observed - 1e-12 * max(1.0, abs(observed))))
-    return EqualityOutcome(mmd2=observed, p_value=(1 + exceed) / (1 + permutations),
-                           null_mean=float(null.mean()),
-                           null_sd=float(null.std(ddof=1)) if permutations > 1 else 0.0,
-                           permutations=permutations, prompts=len(prompts),
-                           x_samples=sum(len(x[p]) for p in prompts),
-                           y_samples=sum(len(y[p]) for p in prompts), dropped_prompts=dropped)
+    return EqualityOutcome(
+        mmd2=observed,
+        p_value=(1 + exceed) / (1 + permutations),
+        null_mean=float(null.mean()),
+        null_sd=float(null.std(ddof=1)) if permutations > 1 else 0.0,
+        permutations=permutations,
+        prompts=len(prompts),
+        x_samples=sum(len(x[p]) for p in prompts),
+        y_samples=sum(len(y[p]) for p in prompts),
+        dropped_prompts=dropped,
+    )
 
 
 def _mean_offdiagonal(gram: np.ndarray) -> float:
@@ -153,8 +161,10 @@ def closeness_test(s: Samples, a: Samples, b: Samples, *, length: int = 200) -> 
     """One-sided t-test over prompts of H0: S is on average no closer to A than to B (in MMD^2)."""
     prompts, dropped = shared_prompts(s, a, b)
     if len(prompts) < 2:
-        raise DataError(f"{len(prompts)} prompts have at least {MIN_SAMPLES} completions from all three "
-                        "models; the closeness test needs at least 2 (and about 20 for a reliable p-value)")
+        raise DataError(
+            f"{len(prompts)} prompts have at least {MIN_SAMPLES} completions from all three "
+            "models; the closeness test needs at least 2 (and about 20 for a reliable p-value)"
+        )
     to_a, to_b = np.zeros(len(prompts)), np.zeros(len(prompts))
     for i, prompt in enumerate(prompts):
         codes = _encode([*s[prompt], *a[prompt], *b[prompt]], length)
@@ -170,11 +180,21 @@ def closeness_test(s: Samples, a: Samples, b: Samples, *, length: int = 200) -> 
         t = mean / (sd / math.sqrt(len(prompts)))
         p = float(stats.t.sf(t, df=len(prompts) - 1))
     elif mean > 0:  # every prompt gave the same positive difference: no spread to judge chance by
-        raise DataError("every prompt gave exactly the same closeness difference, so its variability "
-                        "cannot be estimated; sample with temperature > 0 and use more prompts")
+        raise DataError(
+            "every prompt gave exactly the same closeness difference, so its variability "
+            "cannot be estimated; sample with temperature > 0 and use more prompts"
+        )
     else:
         t, p = 0.0, 1.0
     counts = {name: sum(len(m[p]) for p in prompts) for name, m in (("suspect", s), ("a", a), ("b", b))}
-    return ClosenessOutcome(t=t, p_value=p, mean_difference=mean, sd_difference=sd,
-                            mmd2_to_a=float(to_a.mean()), mmd2_to_b=float(to_b.mean()), prompts=len(prompts),
-                            samples=counts, dropped_prompts=dropped)
+    return ClosenessOutcome(
+        t=t,
+        p_value=p,
+        mean_difference=mean,
+        sd_difference=sd,
+        mmd2_to_a=float(to_a.mean()),
+        mmd2_to_b=float(to_b.mean()),
+        prompts=len(prompts),
+        samples=counts,
+        dropped_prompts=dropped,
+    )

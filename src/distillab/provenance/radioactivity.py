@@ -63,11 +63,19 @@ __all__ = ["RadioactivityConfig", "run_radioactivity", "score_keys", "suspect_pr
 
 # -- what gets scored ------------------------------------------------------------------------------------
 
+
 @torch.inference_mode()
-def suspect_predictions(model: PreTrainedModel, sequences: Sequence[Sequence[int]], width: int, *,
-                        top_k: int = 1, batch_size: int = 8, max_length: int = 512,
-                        reference: PreTrainedModel | None = None,
-                        candidates: int = 20) -> tuple[np.ndarray, np.ndarray]:
+def suspect_predictions(
+    model: PreTrainedModel,
+    sequences: Sequence[Sequence[int]],
+    width: int,
+    *,
+    top_k: int = 1,
+    batch_size: int = 8,
+    max_length: int = 512,
+    reference: PreTrainedModel | None = None,
+    candidates: int = 20,
+) -> tuple[np.ndarray, np.ndarray]:
     """Open mode: (windows [N, width], predicted [N]) for every position of every sequence, `top_k` rows each.
 
     The suspect reads each sequence (cut into pieces of `max_length`) under teacher forcing; at position
@@ -82,8 +90,12 @@ def suspect_predictions(model: PreTrainedModel, sequences: Sequence[Sequence[int
     still never depends on the key.
     """
     device = next(model.parameters()).device
-    pieces = [list(seq[start:start + max_length]) for seq in sequences
-              for start in range(0, len(seq), max_length) if len(seq[start:start + max_length]) >= max(width, 1)]
+    pieces = [
+        list(seq[start : start + max_length])
+        for seq in sequences
+        for start in range(0, len(seq), max_length)
+        if len(seq[start : start + max_length]) >= max(width, 1)
+    ]
     windows, predicted = [], []
     vocab = model.get_output_embeddings().weight.shape[0]
     budget = LOGITS_BUDGET // 2 if reference is not None else LOGITS_BUDGET  # two models' logits at once
@@ -93,20 +105,32 @@ def suspect_predictions(model: PreTrainedModel, sequences: Sequence[Sequence[int
         ids = torch.zeros((len(batch), length), dtype=torch.long)
         mask = torch.zeros((len(batch), length), dtype=torch.long)
         for row, piece in enumerate(batch):
-            ids[row, :len(piece)] = torch.tensor(piece)
-            mask[row, :len(piece)] = 1
+            ids[row, : len(piece)] = torch.tensor(piece)
+            mask[row, : len(piece)] = 1
         logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
         if reference is None:
             best = logits.topk(top_k, dim=-1).indices.cpu().numpy()  # [B, L, k]
         else:
-            best = _rising(logits, reference(input_ids=ids.to(reference.device),
-                                             attention_mask=mask.to(reference.device)).logits.to(device),
-                           top_k, candidates).cpu().numpy()
+            best = (
+                _rising(
+                    logits,
+                    reference(
+                        input_ids=ids.to(reference.device), attention_mask=mask.to(reference.device)
+                    ).logits.to(device),
+                    top_k,
+                    candidates,
+                )
+                .cpu()
+                .numpy()
+            )
         for row, piece in enumerate(batch):
             arr = np.asarray(piece, dtype=np.int64)
             positions = np.arange(max(width - 1, 0), len(piece))
-            window = (np.stack([arr[positions - width + 1 + j] for j in range(width)], axis=1)
-                      if width else np.zeros((len(positions), 0), dtype=np.int64))
+            window = (
+                np.stack([arr[positions - width + 1 + j] for j in range(width)], axis=1)
+                if width
+                else np.zeros((len(positions), 0), dtype=np.int64)
+            )
             windows.append(np.repeat(window, top_k, axis=0))
             predicted.append(best[row, positions].reshape(-1))
     if not predicted:
@@ -114,14 +138,17 @@ def suspect_predictions(model: PreTrainedModel, sequences: Sequence[Sequence[int
     return np.concatenate(windows), np.concatenate(predicted).astype(np.int64)
 
 
-def _rising(logits: torch.Tensor, reference_logits: torch.Tensor, top_k: int, candidates: int) -> torch.Tensor:
+def _rising(
+    logits: torch.Tensor, reference_logits: torch.Tensor, top_k: int, candidates: int
+) -> torch.Tensor:
     """Of the suspect's `candidates` most likely tokens at each position, the `top_k` whose log-probability
     exceeds the reference's by most: [B, L, top_k] token ids."""
     # log-probability = logit - logsumexp(logits), taken only at the candidates: no log-softmax copies.
     pool = logits.topk(max(candidates, top_k), dim=-1).indices
     own = logits.gather(-1, pool).float() - torch.logsumexp(logits.float(), dim=-1, keepdim=True)
-    theirs = (reference_logits.gather(-1, pool).float()
-              - torch.logsumexp(reference_logits.float(), dim=-1, keepdim=True))
+    theirs = reference_logits.gather(-1, pool).float() - torch.logsumexp(
+        reference_logits.float(), dim=-1, keepdim=True
+    )
     rise = own - theirs
     return pool.gather(-1, rise.topk(top_k, dim=-1).indices)
 
@@ -134,8 +161,14 @@ def _window_ids(windows: np.ndarray) -> np.ndarray:
     return ids
 
 
-def score_keys(marks: Sequence[Watermark], windows: np.ndarray, tokens: np.ndarray, *,
-               seen: Sequence[Sequence[int]] = (), filter_to: Sequence[Sequence[int]] | None = None) -> list[Tally]:
+def score_keys(
+    marks: Sequence[Watermark],
+    windows: np.ndarray,
+    tokens: np.ndarray,
+    *,
+    seen: Sequence[Sequence[int]] = (),
+    filter_to: Sequence[Sequence[int]] | None = None,
+) -> list[Tally]:
     """Tallies per key of the suspect's (window, token) pairs, deduplicated.
 
     `seen`: token sequences the suspect read or was prompted with; their own pairs are not scored.
@@ -156,35 +189,60 @@ def score_keys(marks: Sequence[Watermark], windows: np.ndarray, tokens: np.ndarr
 
 # -- results ---------------------------------------------------------------------------------------------
 
-OPEN_METHOD = ("The suspect read {texts} texts ({tokens} tokens) under teacher forcing; at every position "
-               "{predicted} paired with the preceding context from the text. Each distinct "
-               "(context, token) pair was scored once, {skipped}, "
-               "and the number of green pairs was compared with Binomial(pairs, gamma = {gamma:g}) by an exact "
-               "one-sided test.")
-CLOSED_METHOD = ("The suspect completed {prompts} prompts ({texts} completions, {tokens} tokens). Each distinct "
-                 "(context, token) pair of the completions was scored once, pairs occurring in the prompts were "
-                 "skipped, and the number of green pairs was compared with Binomial(pairs, gamma = {gamma:g}) by "
-                 "an exact one-sided test.")
+OPEN_METHOD = (
+    "The suspect read {texts} texts ({tokens} tokens) under teacher forcing; at every position "
+    "{predicted} paired with the preceding context from the text. Each distinct "
+    "(context, token) pair was scored once, {skipped}, "
+    "and the number of green pairs was compared with Binomial(pairs, gamma = {gamma:g}) by an exact "
+    "one-sided test."
+)
+CLOSED_METHOD = (
+    "The suspect completed {prompts} prompts ({texts} completions, {tokens} tokens). Each distinct "
+    "(context, token) pair of the completions was scored once, pairs occurring in the prompts were "
+    "skipped, and the number of green pairs was compared with Binomial(pairs, gamma = {gamma:g}) by "
+    "an exact one-sided test."
+)
 
 
-REFERENCE_ASSUMPTION = ("The reference model does not depend on the key. (Had it learned the mark, the tokens "
-                        "scored would lean away from green: the test would lose power, not flag more often.)")
+REFERENCE_ASSUMPTION = (
+    "The reference model does not depend on the key. (Had it learned the mark, the tokens "
+    "scored would lean away from green: the test would lose power, not flag more often.)"
+)
 
 
 def _assumptions(mode: str, reference: bool = False) -> list[str]:
-    common = [("The key was secret: a model that never saw text marked with it is green on a distinct pair with "
-              "probability at most gamma, independently of other pairs."),
-              "The watermark settings (scheme, context, gamma) are those the marked text was served with."]
+    common = [
+        (
+            "The key was secret: a model that never saw text marked with it is green on a distinct pair with "
+            "probability at most gamma, independently of other pairs."
+        ),
+        "The watermark settings (scheme, context, gamma) are those the marked text was served with.",
+    ]
     if mode == "open":
-        return ["The suspect uses the watermarked model's tokenizer.", *common,
-                *([] if not reference else [REFERENCE_ASSUMPTION])]
-    return [("The completions were tokenized with the watermarked model's tokenizer and are the suspect's own "
-            "(no post-processing that rewrites tokens)."), *common]
+        return [
+            "The suspect uses the watermarked model's tokenizer.",
+            *common,
+            *([] if not reference else [REFERENCE_ASSUMPTION]),
+        ]
+    return [
+        (
+            "The completions were tokenized with the watermarked model's tokenizer and are the suspect's own "
+            "(no post-processing that rewrites tokens)."
+        ),
+        *common,
+    ]
 
 
-def radioactivity_results(mode: str, marks: Sequence[Watermark], tallies: Sequence[Tally], *,
-                          sample_sizes: dict[str, int], alpha: float = 0.05, suspect: str = "the suspect",
-                          details: dict[str, Any] | None = None) -> list[TestResult]:
+def radioactivity_results(
+    mode: str,
+    marks: Sequence[Watermark],
+    tallies: Sequence[Tally],
+    *,
+    sample_sizes: dict[str, int],
+    alpha: float = 0.05,
+    suspect: str = "the suspect",
+    details: dict[str, Any] | None = None,
+) -> list[TestResult]:
     """One TestResult per key (Holm-adjusted p-values in details) and, for several keys, the combined test."""
     unmarked = bool((details or {}).get("unmarked_texts"))
     top_k = int((details or {}).get("top_k", 1))
@@ -192,25 +250,43 @@ def radioactivity_results(mode: str, marks: Sequence[Watermark], tallies: Sequen
     if reference is not None:
         candidates = int((details or {}).get("candidates", 20))
         which = "the token" if top_k == 1 else f"each of the {top_k} tokens"
-        predicted = (f"{which}, among its {candidates} most likely next tokens, whose log-probability rose most "
-                     f"over that of the reference model {reference} was")
+        predicted = (
+            f"{which}, among its {candidates} most likely next tokens, whose log-probability rose most "
+            f"over that of the reference model {reference} was"
+        )
     else:
-        predicted = ("its most likely next token was" if top_k == 1
-                     else f"each of its {top_k} most likely next tokens was")
-    skipped = ("the texts were declared and checked unmarked, so pairs occurring in them were scored too"
-               if unmarked else "pairs occurring in the texts themselves were skipped")
+        predicted = (
+            "its most likely next token was"
+            if top_k == 1
+            else f"each of its {top_k} most likely next tokens was"
+        )
+    skipped = (
+        "the texts were declared and checked unmarked, so pairs occurring in them were scored too"
+        if unmarked
+        else "pairs occurring in the texts themselves were skipped"
+    )
     method = (OPEN_METHOD if mode == "open" else CLOSED_METHOD).format(
-        skipped=skipped, predicted=predicted, gamma=marks[0].config.gamma, texts=sample_sizes.get("texts", 0),
-        tokens=sample_sizes.get("tokens", 0), prompts=sample_sizes.get("prompts", 0))
+        skipped=skipped,
+        predicted=predicted,
+        gamma=marks[0].config.gamma,
+        texts=sample_sizes.get("texts", 0),
+        tokens=sample_sizes.get("tokens", 0),
+        prompts=sample_sizes.get("prompts", 0),
+    )
     results = []
     for mark, counts in zip(marks, tallies):
         who = f"for account {mark.account}" if mark.account is not None else "with the default key"
         result = binomial_result(
-            counts, mark, name=f"radioactivity/{mode}" + (f"/{mark.account}" if mark.account is not None else ""),
+            counts,
+            mark,
+            name=f"radioactivity/{mode}" + (f"/{mark.account}" if mark.account is not None else ""),
             question=f"Was {suspect} trained on text watermarked {who} (key id {mark.key_id})?",
             null_hypothesis="the suspect never learned from text marked with this key",
-            method=method, assumptions=_assumptions(mode, reference is not None), sample_sizes=sample_sizes,
-            details={"mode": mode, "suspect": suspect, **(details or {})})
+            method=method,
+            assumptions=_assumptions(mode, reference is not None),
+            sample_sizes=sample_sizes,
+            details={"mode": mode, "suspect": suspect, **(details or {})},
+        )
         result.alpha = alpha
         results.append(result)
     if len(results) > 1:
@@ -219,25 +295,39 @@ def radioactivity_results(mode: str, marks: Sequence[Watermark], tallies: Sequen
             result.details["p_holm"] = p
             result.details["keys_tested"] = len(results)
         best = min(range(len(results)), key=lambda i: adjusted[i])
-        results.append(TestResult(
-            name=f"radioactivity/{mode}/any-key",
-            question=f"Was {suspect} trained on text watermarked with any of the {len(marks)} keys tested?",
-            null_hypothesis="the suspect never learned from text marked with any of these keys",
-            method=("Holm's correction over the per-key tests; this p-value is the smallest Holm-adjusted "
-                    "one (Bonferroni), valid whatever the dependence between the per-key tests."),
-            assumptions=_assumptions(mode, reference is not None), sample_sizes=sample_sizes,
-            statistic=float(len(marks)),
-            p_value=adjusted[best], alpha=alpha,
-            effect={"flagged_keys": float(sum(p < alpha for p in adjusted))},
-            details={"mode": mode, "suspect": suspect, "strongest_account": marks[best].account,
-                     "strongest_key_id": marks[best].key_id,
-                     "flagged_accounts": [m.account for m, p in zip(marks, adjusted) if p < alpha],
-                     "per_key": [{"account": m.account, "key_id": m.key_id, "p_value": r.p_value, "p_holm": p}
-                                 for m, r, p in zip(marks, results, adjusted)]}))
+        results.append(
+            TestResult(
+                name=f"radioactivity/{mode}/any-key",
+                question=f"Was {suspect} trained on text watermarked with any of the {len(marks)} keys tested?",
+                null_hypothesis="the suspect never learned from text marked with any of these keys",
+                method=(
+                    "Holm's correction over the per-key tests; this p-value is the smallest Holm-adjusted "
+                    "one (Bonferroni), valid whatever the dependence between the per-key tests."
+                ),
+                assumptions=_assumptions(mode, reference is not None),
+                sample_sizes=sample_sizes,
+                statistic=float(len(marks)),
+                p_value=adjusted[best],
+                alpha=alpha,
+                effect={"flagged_keys": float(sum(p < alpha for p in adjusted))},
+                details={
+                    "mode": mode,
+                    "suspect": suspect,
+                    "strongest_account": marks[best].account,
+                    "strongest_key_id": marks[best].key_id,
+                    "flagged_accounts": [m.account for m, p in zip(marks, adjusted) if p < alpha],
+                    "per_key": [
+                        {"account": m.account, "key_id": m.key_id, "p_value": r.p_value, "p_holm": p}
+                        for m, r, p in zip(marks, results, adjusted)
+                    ],
+                },
+            )
+        )
     return results
 
 
 # -- the command -----------------------------------------------------------------------------------------
+
 
 def marks_for(config: RadioactivityConfig) -> list[Watermark]:
     """The keys to test: the default key, or the per-account keys of --account and --db."""
@@ -264,9 +354,12 @@ def check_unmarked(sequences: Sequence[Sequence[int]], marks: Sequence[Watermark
     for mark in marks:
         p = detect(sequences, mark).p_value
         if p < UNMARKED_MAX_P:
-            raise ConfigError(f"--unmarked-texts: {where} carries the watermark of key {mark.key_id}"
-                              + (f" (account {mark.account})" if mark.account else "") + f" (p = {p:.2g}); "
-                              "read them without --unmarked-texts")
+            raise ConfigError(
+                f"--unmarked-texts: {where} carries the watermark of key {mark.key_id}"
+                + (f" (account {mark.account})" if mark.account else "")
+                + f" (p = {p:.2g}); "
+                "read them without --unmarked-texts"
+            )
 
 
 def _encode(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str]) -> list[list[int]]:
@@ -278,12 +371,15 @@ def _check_tokenizer(config: RadioactivityConfig, suspect: PreTrainedTokenizerBa
         return
     theirs = AutoTokenizer.from_pretrained(config.tokenizer)
     if theirs.get_vocab() != suspect.get_vocab():
-        raise ConfigError(f"--tokenizer {config.tokenizer}: the suspect {config.suspect} uses a different "
-                          "vocabulary, so its token ids cannot be scored under this watermark; use closed mode")
+        raise ConfigError(
+            f"--tokenizer {config.tokenizer}: the suspect {config.suspect} uses a different "
+            "vocabulary, so its token ids cannot be scored under this watermark; use closed mode"
+        )
 
 
-def _open(config: RadioactivityConfig, marks: list[Watermark], filter_to: list[list[int]] | None,
-          console: Console) -> tuple[list[Tally], dict[str, int]]:
+def _open(
+    config: RadioactivityConfig, marks: list[Watermark], filter_to: list[list[int]] | None, console: Console
+) -> tuple[list[Tally], dict[str, int]]:
     from distillab.serving.loading import load_model
 
     assert config.texts is not None
@@ -293,26 +389,39 @@ def _open(config: RadioactivityConfig, marks: list[Watermark], filter_to: list[l
     if not texts:
         raise DataError(f"{config.texts}: no texts to read")
     sequences = _encode(tokenizer, texts)
-    console.print(f"open mode: {config.suspect} reads {len(texts)} texts ({sum(map(len, sequences))} tokens)",
-                  markup=False, highlight=False)
+    console.print(
+        f"open mode: {config.suspect} reads {len(texts)} texts ({sum(map(len, sequences))} tokens)",
+        markup=False,
+        highlight=False,
+    )
     if config.unmarked_texts:
         check_unmarked(sequences, marks, str(config.texts))
     reference = None
     if config.reference is not None:
         reference, reference_tokenizer = load_model(config.reference, device=config.device)
         if reference_tokenizer.get_vocab() != tokenizer.get_vocab():
-            raise ConfigError(f"--reference {config.reference}: its vocabulary differs from the suspect's "
-                              f"({config.suspect}); the reference must share the suspect's tokenizer")
-    windows, predicted = suspect_predictions(model, sequences, marks[0].width, top_k=config.top_k,
-                                             batch_size=config.batch_size, max_length=config.max_length,
-                                             reference=reference, candidates=config.candidates)
+            raise ConfigError(
+                f"--reference {config.reference}: its vocabulary differs from the suspect's "
+                f"({config.suspect}); the reference must share the suspect's tokenizer"
+            )
+    windows, predicted = suspect_predictions(
+        model,
+        sequences,
+        marks[0].width,
+        top_k=config.top_k,
+        batch_size=config.batch_size,
+        max_length=config.max_length,
+        reference=reference,
+        candidates=config.candidates,
+    )
     sizes = {"texts": len(texts), "tokens": sum(len(s) for s in sequences)}
     seen = [] if config.unmarked_texts else sequences
     return score_keys(marks, windows, predicted, seen=seen, filter_to=filter_to), sizes
 
 
-def _closed(config: RadioactivityConfig, marks: list[Watermark], filter_to: list[list[int]] | None,
-            console: Console) -> tuple[list[Tally], dict[str, int], Path]:
+def _closed(
+    config: RadioactivityConfig, marks: list[Watermark], filter_to: list[list[int]] | None, console: Console
+) -> tuple[list[Tally], dict[str, int], Path]:
     from distillab.provenance.samples import sample
 
     assert config.tokenizer is not None
@@ -324,17 +433,31 @@ def _closed(config: RadioactivityConfig, marks: list[Watermark], filter_to: list
     else:
         prompts = config.prompts
     rows = read_prompts(prompts)
-    console.print(f"closed mode: sampling {config.suspect}, {config.samples} completions of {len(rows)} prompts",
-                  markup=False, highlight=False)
-    completions = sample(config.suspect, prompts, config.out / "samples", n=config.samples,
-                         temperature=config.temperature, max_tokens=config.max_tokens,
-                         concurrency=config.concurrency, api_key_env=config.api_key_env,
-                         max_retries=config.max_retries, progress=config.progress, console=console)
+    console.print(
+        f"closed mode: sampling {config.suspect}, {config.samples} completions of {len(rows)} prompts",
+        markup=False,
+        highlight=False,
+    )
+    completions = sample(
+        config.suspect,
+        prompts,
+        config.out / "samples",
+        n=config.samples,
+        temperature=config.temperature,
+        max_tokens=config.max_tokens,
+        concurrency=config.concurrency,
+        api_key_env=config.api_key_env,
+        max_retries=config.max_retries,
+        progress=config.progress,
+        console=console,
+    )
     texts = [c for row in rows for c in completions.get(prompt_key(row), [])]
     if not texts:
         raise DataError(f"{config.suspect} returned no completions for the prompts in {prompts}")
-    prompt_texts = [row.input if isinstance(row.input, str) else "\n".join(m["content"] for m in row.input)
-                    for row in rows]
+    prompt_texts = [
+        row.input if isinstance(row.input, str) else "\n".join(m["content"] for m in row.input)
+        for row in rows
+    ]
     sequences = _encode(tokenizer, texts)
     windows, tokens = pairs(sequences, marks[0].width)
     sizes = {"prompts": len(rows), "texts": len(texts), "tokens": sum(len(s) for s in sequences)}
@@ -361,11 +484,16 @@ def run_radioactivity(config: RadioactivityConfig, *, console: Console | None = 
             details.update(reference=str(config.reference), candidates=config.candidates)
     else:
         tallies, sizes, prompts = _closed(config, marks, filter_to, console)
-        details.update(prompts_file=f"{prompts} ({file_sha256(prompts)})", samples_per_prompt=config.samples,
-                       temperature=config.temperature, max_tokens=config.max_tokens)
+        details.update(
+            prompts_file=f"{prompts} ({file_sha256(prompts)})",
+            samples_per_prompt=config.samples,
+            temperature=config.temperature,
+            max_tokens=config.max_tokens,
+        )
     if config.filter_texts is not None:
         details["filter_texts"] = str(config.filter_texts)
-    results = radioactivity_results(mode, marks, tallies, sample_sizes=sizes, alpha=config.alpha,
-                                    suspect=config.suspect, details=details)
+    results = radioactivity_results(
+        mode, marks, tallies, sample_sizes=sizes, alpha=config.alpha, suspect=config.suspect, details=details
+    )
     write_evidence(results, config.out, title=f"Radioactivity of {config.suspect}")
     return results

@@ -23,39 +23,76 @@ DEFAULT_PROMPTS = 200
 class RadioactivityConfig:
     """Which suspect to test for which watermark keys, how, and where to write the evidence."""
 
-    suspect: str = _f("", "The suspect model: a model directory (open mode reads its predictions) or an "
-                          "OpenAI-compatible base URL (closed mode samples it).")
+    suspect: str = _f(
+        "",
+        "The suspect model: a model directory (open mode reads its predictions) or an "
+        "OpenAI-compatible base URL (closed mode samples it).",
+    )
     out: Path = _f(Path(), "Output directory: evidence.json, evidence.html (and closed mode's samples).")  # noqa: RUF009
-    key_file: Path | None = _f(None, "File with the watermark master key (default: $DISTILLAB_WATERMARK_KEY).")  # noqa: RUF009
-    accounts: tuple[str, ...] = _f((), "Test the per-account key of this account (repeat the flag); default: the "
-                                       "server's default key.")
-    db: str | None = _f(None, "Test the per-account key of every account in this gateway store (SQLite file or "
-                              "postgresql:// URL).")
-    mode: str = _f("auto", "open (read the suspect's own predictions: needs its weights), closed (sample it) or "
-                           "auto (open for a directory, closed for a URL).")
-    texts: Path | None = _f(None, "Open mode: texts the suspect reads (harvest directory, JSONL, Parquet or a text "  # noqa: RUF009
-                                  "file), e.g. watermarked outputs of your model.")
-    unmarked_texts: bool = _f(False, "Open mode: --texts carry none of the tested keys' watermarks (e.g. your "
-                                     "model's answers with the watermark off, or human text), so the suspect's "
-                                     "predictions that occur in them are scored too: more pairs, still exact. "
-                                     "Refused when the texts show a tested key (p < 0.001).")
-    top_k: int = _f(1, "Open mode: score the suspect's k most likely next tokens at each position, not only the "
-                       "first (more pairs from the same text, each with a weaker signal).")
-    reference: Path | None = _f(None, "Open mode: a model trained without your marked text (the suspect's base "  # noqa: RUF009
-                                      "model, or one you trained on unmarked text) with the suspect's tokenizer. "
-                                      "Scores the tokens whose probability rose most in the suspect over the "
-                                      "reference: what any model predicts cancels out, so the mark stands out "
-                                      "more. Still exact.")
-    candidates: int = _f(20, "Open mode with --reference: how many of the suspect's most likely tokens at each "
-                             "position are compared with the reference.")
-    filter_texts: Path | None = _f(None, "Score only contexts that occur in these watermarked texts (e.g. what "  # noqa: RUF009
-                                         "a leaking account received); their own pairs are never scored.")
-    prompts: Path | None = _f(None, "Closed mode: prompt file (.jsonl, .csv, .parquet). Default: "  # noqa: RUF009
-                                    f"{DEFAULT_PROMPTS} paragraph-continuation prompts from the Python docs.")
-    tokenizer: Path | None = _f(None, "Tokenizer of the watermarked model (a model or tokenizer directory). "  # noqa: RUF009
-                                      "Closed mode needs it; open mode checks the suspect uses the same one.")
+    key_file: Path | None = _f(
+        None, "File with the watermark master key (default: $DISTILLAB_WATERMARK_KEY)."
+    )  # noqa: RUF009
+    accounts: tuple[str, ...] = _f(
+        (), "Test the per-account key of this account (repeat the flag); default: the server's default key."
+    )
+    db: str | None = _f(
+        None,
+        "Test the per-account key of every account in this gateway store (SQLite file or postgresql:// URL).",
+    )
+    mode: str = _f(
+        "auto",
+        "open (read the suspect's own predictions: needs its weights), closed (sample it) or "
+        "auto (open for a directory, closed for a URL).",
+    )
+    texts: Path | None = _f(
+        None,
+        "Open mode: texts the suspect reads (harvest directory, JSONL, Parquet or a text "  # noqa: RUF009
+        "file), e.g. watermarked outputs of your model.",
+    )
+    unmarked_texts: bool = _f(
+        False,
+        "Open mode: --texts carry none of the tested keys' watermarks (e.g. your "
+        "model's answers with the watermark off, or human text), so the suspect's "
+        "predictions that occur in them are scored too: more pairs, still exact. "
+        "Refused when the texts show a tested key (p < 0.001).",
+    )
+    top_k: int = _f(
+        1,
+        "Open mode: score the suspect's k most likely next tokens at each position, not only the "
+        "first (more pairs from the same text, each with a weaker signal).",
+    )
+    reference: Path | None = _f(
+        None,
+        "Open mode: a model trained without your marked text (the suspect's base "  # noqa: RUF009
+        "model, or one you trained on unmarked text) with the suspect's tokenizer. "
+        "Scores the tokens whose probability rose most in the suspect over the "
+        "reference: what any model predicts cancels out, so the mark stands out "
+        "more. Still exact.",
+    )
+    candidates: int = _f(
+        20,
+        "Open mode with --reference: how many of the suspect's most likely tokens at each "
+        "position are compared with the reference.",
+    )
+    filter_texts: Path | None = _f(
+        None,
+        "Score only contexts that occur in these watermarked texts (e.g. what "  # noqa: RUF009
+        "a leaking account received); their own pairs are never scored.",
+    )
+    prompts: Path | None = _f(
+        None,
+        "Closed mode: prompt file (.jsonl, .csv, .parquet). Default: "  # noqa: RUF009
+        f"{DEFAULT_PROMPTS} paragraph-continuation prompts from the Python docs.",
+    )
+    tokenizer: Path | None = _f(
+        None,
+        "Tokenizer of the watermarked model (a model or tokenizer directory). "  # noqa: RUF009
+        "Closed mode needs it; open mode checks the suspect uses the same one.",
+    )
     samples: int = _f(4, "Closed mode: completions per prompt.")
-    temperature: float = _f(1.0, "Closed mode: sampling temperature (> 0; more diverse text scores more pairs).")
+    temperature: float = _f(
+        1.0, "Closed mode: sampling temperature (> 0; more diverse text scores more pairs)."
+    )
     max_tokens: int = _f(256, "Closed mode: most tokens per completion.")
     scheme: str = _f("lefthash", "Watermark scheme the text was marked with (lefthash or selfhash).")
     context: int = _f(1, "Watermark context width h the text was marked with.")
@@ -65,7 +102,9 @@ class RadioactivityConfig:
     device: str = _f("auto", "Open mode: cpu, cuda, cuda:N or auto.")
     alpha: float = _f(0.05, "Significance level the verdicts use.")
     concurrency: int = _f(8, "Closed mode: requests in flight at once.")
-    api_key_env: str = _f("OPENAI_API_KEY", "Closed mode: environment variable holding the suspect's API key.")
+    api_key_env: str = _f(
+        "OPENAI_API_KEY", "Closed mode: environment variable holding the suspect's API key."
+    )
     max_retries: int = _f(6, "Closed mode: retries after 429, 5xx, timeouts or connection errors.")
     progress: bool = _f(True, "Show progress.")
 
@@ -98,25 +137,41 @@ class RadioactivityConfig:
         need(self.mode in MODES, f"--mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.suspect and self.mode in MODES:
             mode = self.resolved_mode
-            need(mode == "closed" or not is_url(self.suspect),
-                 "--mode open needs the suspect's weights (a model directory), not a URL")
-            need(mode == "closed" or is_url(self.suspect) or Path(self.suspect).is_dir(),
-                 f"--suspect {self.suspect}: not a model directory or an http(s) URL")
-            need(mode != "open" or self.texts is not None,
-                 "--texts is required in open mode (the texts the suspect reads, e.g. your watermarked outputs)")
-            need(mode != "closed" or self.tokenizer is not None,
-                 "--tokenizer is required in closed mode (the watermarked model's tokenizer directory)")
-            need(mode == "open" or self.reference is None,
-                 "--reference is for open mode (it compares the suspect's own probabilities with the reference's)")
-        need(self.reference is None or self.reference.is_dir(),
-             f"--reference {self.reference}: not a model directory")
-        need(self.top_k <= self.candidates <= 1000,
-             f"--candidates must be in --top-k..1000, got {self.candidates}")
+            need(
+                mode == "closed" or not is_url(self.suspect),
+                "--mode open needs the suspect's weights (a model directory), not a URL",
+            )
+            need(
+                mode == "closed" or is_url(self.suspect) or Path(self.suspect).is_dir(),
+                f"--suspect {self.suspect}: not a model directory or an http(s) URL",
+            )
+            need(
+                mode != "open" or self.texts is not None,
+                "--texts is required in open mode (the texts the suspect reads, e.g. your watermarked outputs)",
+            )
+            need(
+                mode != "closed" or self.tokenizer is not None,
+                "--tokenizer is required in closed mode (the watermarked model's tokenizer directory)",
+            )
+            need(
+                mode == "open" or self.reference is None,
+                "--reference is for open mode (it compares the suspect's own probabilities with the reference's)",
+            )
+        need(
+            self.reference is None or self.reference.is_dir(),
+            f"--reference {self.reference}: not a model directory",
+        )
+        need(
+            self.top_k <= self.candidates <= 1000,
+            f"--candidates must be in --top-k..1000, got {self.candidates}",
+        )
         for name in ("texts", "filter_texts", "prompts", "key_file"):
             value = getattr(self, name)
             need(value is None or value.exists(), f"--{name.replace('_', '-')} {value}: not found")
-        need(self.tokenizer is None or self.tokenizer.is_dir(),
-             f"--tokenizer {self.tokenizer}: not a directory")
+        need(
+            self.tokenizer is None or self.tokenizer.is_dir(),
+            f"--tokenizer {self.tokenizer}: not a directory",
+        )
         need(self.samples >= 1, f"--samples must be at least 1, got {self.samples}")
         need(self.temperature > 0, f"--temperature must be > 0, got {self.temperature}")
         need(self.max_tokens >= 1, f"--max-tokens must be at least 1, got {self.max_tokens}")

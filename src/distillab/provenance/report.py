@@ -31,9 +31,13 @@ TITLE = "Evidence report"
 
 def evidence_json(results: list[TestResult], *, title: str = TITLE) -> dict[str, Any]:
     """The report's JSON document."""
-    return {"format_version": FORMAT_VERSION, "distillab_version": __version__, "title": title,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "tests": [result.to_json() for result in results]}
+    return {
+        "format_version": FORMAT_VERSION,
+        "distillab_version": __version__,
+        "title": title,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "tests": [result.to_json() for result in results],
+    }
 
 
 def write_evidence(results: list[TestResult], out: Path, *, title: str = TITLE) -> dict[str, Any]:

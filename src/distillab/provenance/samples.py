@@ -25,10 +25,21 @@ from distillab.data.records import prompt_key, read_records
 from distillab.evaluate.answers import fingerprint
 
 
-def sample(model: str, prompts: Path, out: Path, *, n: int, temperature: float, max_tokens: int,
-           concurrency: int = 8, api_key_env: str = "OPENAI_API_KEY", max_retries: int = 6,
-           progress: bool = True, console: Console | None = None,
-           terms: str = "attribution samples (distillab prove attribution)") -> dict[str, list[str]]:
+def sample(
+    model: str,
+    prompts: Path,
+    out: Path,
+    *,
+    n: int,
+    temperature: float,
+    max_tokens: int,
+    concurrency: int = 8,
+    api_key_env: str = "OPENAI_API_KEY",
+    max_retries: int = 6,
+    progress: bool = True,
+    console: Console | None = None,
+    terms: str = "attribution samples (distillab prove attribution)",
+) -> dict[str, list[str]]:
     """``n`` completions of ``model`` to every prompt of ``prompts``, keyed by prompt id.
 
     Prompts the model rejected have fewer (or no) completions; the tests leave such prompts out.
@@ -41,11 +52,22 @@ def sample(model: str, prompts: Path, out: Path, *, n: int, temperature: float, 
         remove_harvest(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     stamp_file.write_text(stamp)
-    config = HarvestConfig(teacher=model, prompts=prompts, out=out, n=n, temperature=temperature,
-                           max_tokens=max_tokens, top_logprobs=0, seed=None, concurrency=concurrency,
-                           api_key_env=api_key_env, max_retries=max_retries,
-                           terms=terms, overwrite=True,
-                           progress=progress)
+    config = HarvestConfig(
+        teacher=model,
+        prompts=prompts,
+        out=out,
+        n=n,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        top_logprobs=0,
+        seed=None,
+        concurrency=concurrency,
+        api_key_env=api_key_env,
+        max_retries=max_retries,
+        terms=terms,
+        overwrite=True,
+        progress=progress,
+    )
     run_harvest(config, console=console)
     wanted = {prompt_key(row) for row in read_prompts(prompts)}
     grouped: dict[str, list[str]] = defaultdict(list)

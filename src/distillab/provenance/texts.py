@@ -21,7 +21,9 @@ FIELDS = ("completion", "response", "text")
 
 def _field(row: Any, where: str) -> str | None:
     if not isinstance(row, dict):
-        raise DataError(f"{where}: expected an object with one of {', '.join(FIELDS)}, got {type(row).__name__}")
+        raise DataError(
+            f"{where}: expected an object with one of {', '.join(FIELDS)}, got {type(row).__name__}"
+        )
     name = next((f for f in FIELDS if f in row), None)
     if name is None:
         raise DataError(f"{where}: no text field; expected one of {', '.join(FIELDS)}")
@@ -42,7 +44,9 @@ def _parquet(files: list[Path]) -> list[str]:
             raise DataError(f"{file}: not a readable Parquet file ({exc})") from exc
         name = next((f for f in FIELDS if f in table.column_names), None)
         if name is None:
-            raise DataError(f"{file}: no text column; expected one of {', '.join(FIELDS)}, has {table.column_names}")
+            raise DataError(
+                f"{file}: no text column; expected one of {', '.join(FIELDS)}, has {table.column_names}"
+            )
         texts += [t for t in table.column(name).to_pylist() if t is not None]
     return texts
 

@@ -97,7 +97,7 @@ class Watermark:
         """
         if len(context) < self.width:
             return np.zeros(vocab_size, dtype=bool)
-        window = np.asarray(context[len(context) - self.width:], dtype=np.uint64)
+        window = np.asarray(context[len(context) - self.width :], dtype=np.uint64)
         token_draw, token_pair, self_pair = self._vocab(vocab_size)
         if self.config.scheme == "lefthash":
             seeds = self._left_seeds(window[None, :])
@@ -106,9 +106,11 @@ class Watermark:
             seeds = np.minimum.reduce([self_pair, *pairs])
         return self.green(mix64(mix64(seeds ^ token_draw) ^ self._final))
 
-    def bias(self, context: Sequence[int], vocab_size: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    def bias(
+        self, context: Sequence[int], vocab_size: int, device: torch.device | str = "cpu"
+    ) -> torch.Tensor:
         """float32 [vocab_size] on `device`: delta on the green tokens after `context`, 0 elsewhere (cached)."""
-        window = tuple(int(t) for t in context[max(0, len(context) - self.width):]) if self.width else ()
+        window = tuple(int(t) for t in context[max(0, len(context) - self.width) :]) if self.width else ()
         key = (window, vocab_size, str(device))
         cached = self._masks.get(key)
         if cached is not None:
@@ -146,7 +148,10 @@ class Watermark:
         if self._vocab_hashes is None or self._vocab_hashes[0] != vocab_size:
             tokens = np.arange(vocab_size, dtype=np.uint64)
             self_pair = self._pair(tokens, tokens) if self.config.scheme == "selfhash" else tokens
-            self._vocab_hashes = (vocab_size, (mix64(tokens ^ self._cand), mix64(tokens ^ self._pair_b), self_pair))
+            self._vocab_hashes = (
+                vocab_size,
+                (mix64(tokens ^ self._cand), mix64(tokens ^ self._pair_b), self_pair),
+            )
         return self._vocab_hashes[1]
 
     def _pair(self, anchors: np.ndarray, tokens: np.ndarray) -> np.ndarray:
@@ -163,8 +168,14 @@ class Watermarker:
     Without `per_account` (or for requests that name no account) the default key `derive(master)` marks.
     """
 
-    def __init__(self, config: WatermarkConfig, master_key: bytes, *, per_account: bool = False,
-                 cache_accounts: int = 32):
+    def __init__(
+        self,
+        config: WatermarkConfig,
+        master_key: bytes,
+        *,
+        per_account: bool = False,
+        cache_accounts: int = 32,
+    ):
         self.config = config
         self.per_account = per_account
         self._master = master_key
@@ -185,18 +196,26 @@ class Watermarker:
         return mark
 
     def describe(self) -> str:
-        per = "one key per account (header x-distillab-account)" if self.per_account else \
-            f"key id {self.default_key_id}"
+        per = (
+            "one key per account (header x-distillab-account)"
+            if self.per_account
+            else f"key id {self.default_key_id}"
+        )
         return f"watermarking every sampled token: {self.config.describe()}; {per}"
 
 
-def apply_watermarks(logits: torch.Tensor, marks: Sequence[Watermark | None],
-                     contexts: Sequence[Sequence[int]]) -> torch.Tensor:
+def apply_watermarks(
+    logits: torch.Tensor, marks: Sequence[Watermark | None], contexts: Sequence[Sequence[int]]
+) -> torch.Tensor:
     """[B, V] logits with row b marked by `marks[b]` (None: left as is) after `contexts[b]`."""
     if all(mark is None for mark in marks):
         return logits
     vocab = logits.shape[-1]
     zeros = torch.zeros(vocab, dtype=torch.float32, device=logits.device)
-    bias = torch.stack([mark.bias(context, vocab, logits.device) if mark is not None else zeros
-                        for mark, context in zip(marks, contexts)])
+    bias = torch.stack(
+        [
+            mark.bias(context, vocab, logits.device) if mark is not None else zeros
+            for mark, context in zip(marks, contexts)
+        ]
+    )
     return logits.float() + bias

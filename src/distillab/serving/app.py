@@ -58,9 +58,15 @@ class ServingState:
         return self.watermarker.for_account(unquote(account) if account is not None else None)
 
 
-def create_app(source: Engine | ServeSettings, *, model_name: str | None = None, max_batch: int = 16,
-               batch_window_ms: float = 5.0, dependencies: Sequence[Any] = (),
-               watermarker: Watermarker | None = None) -> FastAPI:
+def create_app(
+    source: Engine | ServeSettings,
+    *,
+    model_name: str | None = None,
+    max_batch: int = 16,
+    batch_window_ms: float = 5.0,
+    dependencies: Sequence[Any] = (),
+    watermarker: Watermarker | None = None,
+) -> FastAPI:
     """An app serving one model.
 
     `source`: an Engine already in memory (tests, training code), or ServeSettings to load one from disk
@@ -77,8 +83,12 @@ def create_app(source: Engine | ServeSettings, *, model_name: str | None = None,
     else:
         engine = source
     name = model_name or Path(engine.name_or_path).name
-    state = ServingState(engine, Batcher(engine, max_batch=max_batch, window_s=batch_window_ms / 1000), name,
-                         watermarker=watermarker)
+    state = ServingState(
+        engine,
+        Batcher(engine, max_batch=max_batch, window_s=batch_window_ms / 1000),
+        name,
+        watermarker=watermarker,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -114,21 +124,34 @@ def openai_router() -> APIRouter:
     @router.get("/models")
     async def list_models(request: Request) -> dict[str, object]:
         state: ServingState = request.app.state.serving
-        return {"object": "list", "data": [{"id": state.model_name, "object": "model",
-                                            "created": state.created, "owned_by": "distillab"}]}
+        return {
+            "object": "list",
+            "data": [
+                {"id": state.model_name, "object": "model", "created": state.created, "owned_by": "distillab"}
+            ],
+        }
 
     @router.post("/chat/completions", response_model=None)
-    async def chat_completions(body: ChatCompletionRequest, request: Request) -> dict[str, object] | StreamingResponse:
+    async def chat_completions(
+        body: ChatCompletionRequest, request: Request
+    ) -> dict[str, object] | StreamingResponse:
         state: ServingState = request.app.state.serving
         check_model(body.model, [state.model_name])
         engine_request = chat_request(body, state.engine)
         engine_request.watermark = state.watermark(request)
-        options = ResponseOptions(state.model_name, body.logprobs, body.top_logprobs or 0,
-                                  body.return_tokens_as_token_ids, id=new_id("chatcmpl"))
+        options = ResponseOptions(
+            state.model_name,
+            body.logprobs,
+            body.top_logprobs or 0,
+            body.return_tokens_as_token_ids,
+            id=new_id("chatcmpl"),
+        )
         if body.stream:
             include_usage = bool(body.stream_options and body.stream_options.include_usage)
-            return StreamingResponse(chat_stream(state.batcher, engine_request, state.engine.vocab, options,
-                                                 include_usage), media_type="text/event-stream")
+            return StreamingResponse(
+                chat_stream(state.batcher, engine_request, state.engine.vocab, options, include_usage),
+                media_type="text/event-stream",
+            )
         generation = await state.batcher.generate(engine_request)
         return chat_response(generation, state.engine.vocab, options)
 
@@ -139,17 +162,24 @@ def openai_router() -> APIRouter:
         engine_requests = completion_requests(body, state.engine)
         for engine_request in engine_requests:
             engine_request.watermark = state.watermark(request)
-        options = ResponseOptions(state.model_name, body.logprobs is not None, body.logprobs or 0,
-                                  body.return_tokens_as_token_ids, id=new_id("cmpl"))
+        options = ResponseOptions(
+            state.model_name,
+            body.logprobs is not None,
+            body.logprobs or 0,
+            body.return_tokens_as_token_ids,
+            id=new_id("cmpl"),
+        )
         if body.stream:
             if len(engine_requests) > 1:
                 raise RequestError("stream supports a single prompt, not a list", param="prompt")
             include_usage = bool(body.stream_options and body.stream_options.include_usage)
-            return StreamingResponse(completion_stream(state.batcher, engine_requests[0], state.engine.vocab,
-                                                       options, include_usage), media_type="text/event-stream")
+            return StreamingResponse(
+                completion_stream(
+                    state.batcher, engine_requests[0], state.engine.vocab, options, include_usage
+                ),
+                media_type="text/event-stream",
+            )
         generations = await asyncio.gather(*(state.batcher.generate(r) for r in engine_requests))
         return completion_response(list(generations), state.engine.vocab, options)
 
     return router
-
-

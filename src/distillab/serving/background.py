@@ -21,16 +21,18 @@ from distillab.errors import DistillabError
 
 
 @contextmanager
-def run_in_background(app: Any, host: str = "127.0.0.1", port: int = 0, *,
-                      startup_timeout_s: float = 30.0) -> Iterator[str]:
+def run_in_background(
+    app: Any, host: str = "127.0.0.1", port: int = 0, *, startup_timeout_s: float = 30.0
+) -> Iterator[str]:
     """Serve `app` until the block exits; yields the base URL ("http://HOST:PORT", without /v1)."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="distillab-uvicorn",
-                              daemon=True)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="distillab-uvicorn", daemon=True
+    )
     thread.start()
     deadline = time.monotonic() + startup_timeout_s
     while not server.started:

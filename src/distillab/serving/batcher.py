@@ -104,8 +104,9 @@ class Batcher:
                 continue
             self.batch_sizes.append(len(batch))
             try:
-                results = await loop.run_in_executor(self._executor, self.engine.generate,
-                                                     [job.request for job in batch])
+                results = await loop.run_in_executor(
+                    self._executor, self.engine.generate, [job.request for job in batch]
+                )
             except Exception as exc:  # a failed batch fails its requests, not the server
                 for job in batch:
                     if not job.future.done():
@@ -135,8 +136,9 @@ class Batcher:
         while self._waiting:
             job = self._waiting.popleft()
             if not job.future.done():
-                job.future.set_exception(RequestError("the server is shutting down", status=503,
-                                                      type="server_error"))
+                job.future.set_exception(
+                    RequestError("the server is shutting down", status=503, type="server_error")
+                )
         if self._wakeup is not None:
             self._wakeup.set()
         if self._task is not None:

@@ -91,11 +91,16 @@ class _Row:
     finish_reason: str = "length"
 
     def to_sample(self, vocab: Vocab) -> Sample:
-        return Sample(text=self.text.text, finish_reason=self.finish_reason,
-                      tokens=[vocab.piece(t) for t in self.token_ids], token_ids=self.token_ids,
-                      token_logprobs=self.logprobs, top_ids=self.top_ids,
-                      top_tokens=[[vocab.piece(t) for t in ids] for ids in self.top_ids],
-                      top_logprobs=self.top_logprobs)
+        return Sample(
+            text=self.text.text,
+            finish_reason=self.finish_reason,
+            tokens=[vocab.piece(t) for t in self.token_ids],
+            token_ids=self.token_ids,
+            token_logprobs=self.logprobs,
+            top_ids=self.top_ids,
+            top_tokens=[[vocab.piece(t) for t in ids] for ids in self.top_ids],
+            top_logprobs=self.top_logprobs,
+        )
 
 
 class Engine:
@@ -123,8 +128,11 @@ class Engine:
     def encode_chat(self, messages: list[dict[str, str]]) -> list[int]:
         """Render messages with the tokenizer's chat template (generation prompt added) and tokenize."""
         if not getattr(self.tokenizer, "chat_template", None):
-            raise RequestError(f"the tokenizer of {self.name_or_path} has no chat template; "
-                               "use /v1/completions with a raw prompt", param="messages")
+            raise RequestError(
+                f"the tokenizer of {self.name_or_path} has no chat template; "
+                "use /v1/completions with a raw prompt",
+                param="messages",
+            )
         try:
             text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         except Exception as exc:  # jinja raises for messages a template rejects (e.g. role order)
@@ -142,14 +150,20 @@ class Engine:
         if any(not 0 <= t < self.vocab_size for t in request.prompt_ids):
             raise RequestError(f"prompt token ids must be in [0, {self.vocab_size})", param="prompt")
         if self.context_length is not None and len(request.prompt_ids) >= self.context_length:
-            raise RequestError(f"the prompt has {len(request.prompt_ids)} tokens; this model's context "
-                               f"length is {self.context_length}", param="messages", code="context_length_exceeded")
+            raise RequestError(
+                f"the prompt has {len(request.prompt_ids)} tokens; this model's context "
+                f"length is {self.context_length}",
+                param="messages",
+                code="context_length_exceeded",
+            )
         params = request.params
-        problems = [(request.n < 1, "n must be at least 1", "n"),
-                    (params.temperature < 0, "temperature must be >= 0", "temperature"),
-                    (not 0 < params.top_p <= 1, "top_p must be in (0, 1]", "top_p"),
-                    (params.max_tokens < 1, "max_tokens must be at least 1", "max_tokens"),
-                    (params.top_logprobs < 0, "top_logprobs must be >= 0", "top_logprobs")]
+        problems = [
+            (request.n < 1, "n must be at least 1", "n"),
+            (params.temperature < 0, "temperature must be >= 0", "temperature"),
+            (not 0 < params.top_p <= 1, "top_p must be in (0, 1]", "top_p"),
+            (params.max_tokens < 1, "max_tokens must be at least 1", "max_tokens"),
+            (params.top_logprobs < 0, "top_logprobs must be >= 0", "top_logprobs"),
+        ]
         for bad, message, param in problems:
             if bad:
                 raise RequestError(message, param=param)
@@ -179,14 +193,23 @@ class Engine:
                 active = [active[i] for i in keep]
             mask = torch.cat([mask, mask.new_ones(len(active), 1)], dim=1)
             positions = positions + 1
-            out = self.model(input_ids=next_ids[:, None], attention_mask=mask, position_ids=positions[:, None],
-                             past_key_values=cache, use_cache=True)
+            out = self.model(
+                input_ids=next_ids[:, None],
+                attention_mask=mask,
+                position_ids=positions[:, None],
+                past_key_values=cache,
+                use_cache=True,
+            )
             logits = out.logits[:, -1]
 
-        return [Generation(samples=[row.to_sample(self.vocab) for row in rows if row.request == r],
-                           prompt_tokens=len(request.prompt_ids),
-                           completion_tokens=sum(len(row.token_ids) for row in rows if row.request == r))
-                for r, request in enumerate(requests)]
+        return [
+            Generation(
+                samples=[row.to_sample(self.vocab) for row in rows if row.request == r],
+                prompt_tokens=len(request.prompt_ids),
+                completion_tokens=sum(len(row.token_ids) for row in rows if row.request == r),
+            )
+            for r, request in enumerate(requests)
+        ]
 
     def _new_row(self, r: int, index: int, request: EngineRequest) -> _Row:
         params = request.params
@@ -194,7 +217,9 @@ class Engine:
         seed = params.seed + index if params.seed is not None else secrets.randbits(63)
         generator.manual_seed(seed % 2**64)  # any int works; torch accepts 64 bits
         room = self.context_length - len(request.prompt_ids) if self.context_length else params.max_tokens
-        return _Row(r, index, min(params.max_tokens, room), generator, TextTracker(self.tokenizer, params.stop))
+        return _Row(
+            r, index, min(params.max_tokens, room), generator, TextTracker(self.tokenizer, params.stop)
+        )
 
     def _prefill(self, prompts: list[list[int]]) -> tuple[torch.Tensor, Cache, torch.Tensor, torch.Tensor]:
         """Forward the left-padded prompts; return last logits [B, V], the cache, mask [B, L], last positions [B]."""
@@ -202,22 +227,26 @@ class Engine:
         ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(prompts), width), dtype=torch.long)
         for b, prompt in enumerate(prompts):
-            ids[b, width - len(prompt):] = torch.tensor(prompt)
-            mask[b, width - len(prompt):] = 1
+            ids[b, width - len(prompt) :] = torch.tensor(prompt)
+            mask[b, width - len(prompt) :] = 1
         ids, mask = ids.to(self.device), mask.to(self.device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
-                         logits_to_keep=1)
+        out = self.model(
+            input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1
+        )
         assert out.past_key_values is not None
         return out.logits[:, -1], out.past_key_values, mask, positions[:, -1]
 
-    def _step(self, active: list[_Row], logits: torch.Tensor,
-              requests: list[EngineRequest]) -> tuple[torch.Tensor, list[int]]:
+    def _step(
+        self, active: list[_Row], logits: torch.Tensor, requests: list[EngineRequest]
+    ) -> tuple[torch.Tensor, list[int]]:
         """Sample one token for every active row; return the tokens and the indices of rows still going."""
         marks = [requests[row.request].watermark for row in active]
         if any(mark is not None for mark in marks):
-            contexts = [_tail(requests[row.request].prompt_ids, row.token_ids, mark.width if mark else 0)
-                        for row, mark in zip(active, marks)]
+            contexts = [
+                _tail(requests[row.request].prompt_ids, row.token_ids, mark.width if mark else 0)
+                for row, mark in zip(active, marks)
+            ]
             logits = apply_watermarks(logits.float(), marks, contexts)
         logprobs = torch.log_softmax(logits.float(), dim=-1)
         k = min(max(requests[row.request].params.top_logprobs for row in active), logprobs.shape[-1])
@@ -246,8 +275,17 @@ class Engine:
             else:
                 keep.append(i)
             if request.on_event is not None:
-                request.on_event(TokenEvent(row.index, token, row.logprobs[-1], row.top_ids[-1],
-                                            row.top_logprobs[-1], delta, row.finish_reason if finished else None))
+                request.on_event(
+                    TokenEvent(
+                        row.index,
+                        token,
+                        row.logprobs[-1],
+                        row.top_ids[-1],
+                        row.top_logprobs[-1],
+                        delta,
+                        row.finish_reason if finished else None,
+                    )
+                )
         return torch.tensor(next_ids, device=self.device), keep
 
     # -- teacher forcing -------------------------------------------------------------------------------
@@ -271,8 +309,8 @@ class Engine:
 def _tail(prompt: list[int], generated: list[int], width: int) -> list[int]:
     """The last `width` ids of prompt + generated, without copying the whole prompt every step."""
     if width <= len(generated):
-        return generated[len(generated) - width:]
-    return prompt[max(0, len(prompt) - (width - len(generated))):] + generated
+        return generated[len(generated) - width :]
+    return prompt[max(0, len(prompt) - (width - len(generated))) :] + generated
 
 
 def _eos_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> set[int]:

@@ -12,8 +12,15 @@ from distillab.errors import DistillabError
 class RequestError(DistillabError):
     """A request the server cannot serve as asked: bad field value, unknown model, prompt too long."""
 
-    def __init__(self, message: str, *, param: str | None = None, status: int = 400,
-                 code: str | None = None, type: str = "invalid_request_error"):
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        status: int = 400,
+        code: str | None = None,
+        type: str = "invalid_request_error",
+    ):
         super().__init__(message)
         self.message = message
         self.param = param
@@ -22,7 +29,8 @@ class RequestError(DistillabError):
         self.type = type
 
 
-def error_body(message: str, *, type: str = "invalid_request_error", param: str | None = None,
-               code: str | None = None) -> dict[str, object]:
+def error_body(
+    message: str, *, type: str = "invalid_request_error", param: str | None = None, code: str | None = None
+) -> dict[str, object]:
     """The JSON body OpenAI returns for errors; the official clients parse `error.message` from it."""
     return {"error": {"message": message, "type": type, "param": param, "code": code}}

@@ -34,8 +34,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestError)
     async def bad_request(request: Request, exc: RequestError) -> JSONResponse:
-        return JSONResponse(error_body(exc.message, type=exc.type, param=exc.param, code=exc.code),
-                            status_code=exc.status)
+        return JSONResponse(
+            error_body(exc.message, type=exc.type, param=exc.param, code=exc.code), status_code=exc.status
+        )
 
     @app.exception_handler(DistillabError)
     async def failed(request: Request, exc: DistillabError) -> JSONResponse:
@@ -49,5 +50,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(error_body(str(exc.detail), type="invalid_request_error"),
-                            status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        return JSONResponse(
+            error_body(str(exc.detail), type="invalid_request_error"),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )

@@ -13,20 +13,22 @@ DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.
 
 
 def resolve_device(device: str) -> torch.device:
-    """"auto" picks CUDA when present, else CPU; anything else is passed to torch (cpu, cuda, cuda:1)."""
+    """ "auto" picks CUDA when present, else CPU; anything else is passed to torch (cpu, cuda, cuda:1)."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         resolved = torch.device(device)
     except RuntimeError as exc:
-        raise ModelError(f"--device {device!r} is not a torch device (use cpu, cuda, cuda:N or auto)") from exc
+        raise ModelError(
+            f"--device {device!r} is not a torch device (use cpu, cuda, cuda:N or auto)"
+        ) from exc
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ModelError(f"--device {device!r} asked for CUDA but no CUDA device is available")
     return resolved
 
 
 def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    """"auto": float32 on CPU (half precision is slow there), bfloat16 on GPU."""
+    """ "auto": float32 on CPU (half precision is slow there), bfloat16 on GPU."""
     if dtype == "auto":
         return torch.bfloat16 if device.type == "cuda" else torch.float32
     if dtype not in DTYPES:
@@ -34,8 +36,9 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     return DTYPES[dtype]
 
 
-def load_model(path: str | Path, *, device: str = "auto",
-               dtype: str = "auto") -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+def load_model(
+    path: str | Path, *, device: str = "auto", dtype: str = "auto"
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Model (in eval mode, on `device`) and tokenizer from a `save_pretrained` directory."""
     path = Path(path)
     if not path.is_dir():

@@ -24,18 +24,39 @@ _ANNOUNCE = re.compile(r"serving .* at (http://\S+)/v1")
 
 
 @contextmanager
-def serve_process(model: str | Path, *, extra_args: tuple[str, ...] = (), startup_timeout_s: float = 120.0,
-                  log: Path | None = None, env: dict[str, str] | None = None) -> Iterator[str]:
+def serve_process(
+    model: str | Path,
+    *,
+    extra_args: tuple[str, ...] = (),
+    startup_timeout_s: float = 120.0,
+    log: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[str]:
     """Start `distillab serve --model MODEL --port 0`; yield its base URL (`http://127.0.0.1:PORT/v1`).
 
     The server picks a free port itself and announces it, so there is no race for a port. Its output goes
     to `log` (or is discarded after startup). `env` adds variables to this process's environment for the
     server only (e.g. its admin token). The process is stopped (SIGTERM, then SIGKILL) on exit.
     """
-    cmd = [sys.executable, "-m", "distillab.cli.main", "serve", "--model", str(model), "--port", "0", *extra_args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "distillab.cli.main",
+        "serve",
+        "--model",
+        str(model),
+        "--port",
+        "0",
+        *extra_args,
+    ]
     out = open(log, "w", encoding="utf-8") if log else None  # noqa: SIM115 - closed in finally
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
+    )
     try:
         url = _wait_for_announcement(proc, out, startup_timeout_s)
         _wait_healthy(url, proc, startup_timeout_s)
@@ -68,7 +89,9 @@ def _wait_for_announcement(proc: subprocess.Popen[str], out: object, timeout_s: 
             return match.group(1) + "/v1"
     proc.kill()
     tail = "".join(seen[-15:])
-    raise DistillabError(f"`distillab serve` did not start (exit code {proc.poll()}); its last output:\n{tail}")
+    raise DistillabError(
+        f"`distillab serve` did not start (exit code {proc.poll()}); its last output:\n{tail}"
+    )
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen[str], timeout_s: float) -> None:

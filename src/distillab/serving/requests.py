@@ -17,17 +17,26 @@ DEFAULT_MAX_TOKENS = 1024
 def check_model(requested: str, served: Sequence[str]) -> None:
     """404 unless `requested` is one of the served model ids (OpenAI's error shape and code)."""
     if requested not in served:
-        raise RequestError(f"The model `{requested}` does not exist. Served: {', '.join(served)}",
-                           param="model", status=404, code="model_not_found")
+        raise RequestError(
+            f"The model `{requested}` does not exist. Served: {', '.join(served)}",
+            param="model",
+            status=404,
+            code="model_not_found",
+        )
 
 
 def _check_supported(body: _Sampling) -> None:
-    unsupported = [("presence_penalty", body.presence_penalty != 0.0),
-                   ("frequency_penalty", body.frequency_penalty != 0.0),
-                   ("logit_bias", bool(body.logit_bias))]
+    unsupported = [
+        ("presence_penalty", body.presence_penalty != 0.0),
+        ("frequency_penalty", body.frequency_penalty != 0.0),
+        ("logit_bias", bool(body.logit_bias)),
+    ]
     if isinstance(body, CompletionRequest):
-        unsupported += [("echo", body.echo), ("suffix", body.suffix is not None),
-                        ("best_of", body.best_of not in (None, body.n))]
+        unsupported += [
+            ("echo", body.echo),
+            ("suffix", body.suffix is not None),
+            ("best_of", body.best_of not in (None, body.n)),
+        ]
     for name, is_set in unsupported:
         if is_set:
             raise RequestError(f"{name} is not supported by this server", param=name)
@@ -45,18 +54,34 @@ def _budget(engine: Engine, prompt_len: int, asked: int | None, param: str) -> i
     if asked is None:
         return room if room is not None else DEFAULT_MAX_TOKENS
     if room is not None and asked > room:
-        raise RequestError(f"This model's maximum context length is {engine.context_length} tokens. However, "
-                           f"you requested {prompt_len + asked} tokens ({prompt_len} in the prompt, {asked} "
-                           f"for the completion); reduce {param}.", param=param, code="context_length_exceeded")
+        raise RequestError(
+            f"This model's maximum context length is {engine.context_length} tokens. However, "
+            f"you requested {prompt_len + asked} tokens ({prompt_len} in the prompt, {asked} "
+            f"for the completion); reduce {param}.",
+            param=param,
+            code="context_length_exceeded",
+        )
     return asked
 
 
-def _engine_request(engine: Engine, prompt_ids: list[int], body: _Sampling, *, asked: int | None,
-                    budget_param: str, top_logprobs: int, logprobs: bool) -> EngineRequest:
+def _engine_request(
+    engine: Engine,
+    prompt_ids: list[int],
+    body: _Sampling,
+    *,
+    asked: int | None,
+    budget_param: str,
+    top_logprobs: int,
+    logprobs: bool,
+) -> EngineRequest:
     params = SamplingParams(
         temperature=1.0 if body.temperature is None else body.temperature,
         top_p=1.0 if body.top_p is None else body.top_p,
-        max_tokens=1, stop=_stop(body.stop), seed=body.seed, top_logprobs=top_logprobs, logprobs=logprobs,
+        max_tokens=1,
+        stop=_stop(body.stop),
+        seed=body.seed,
+        top_logprobs=top_logprobs,
+        logprobs=logprobs,
     )
     request = EngineRequest(prompt_ids, params, n=body.n)
     engine.check(request)  # empty or over-long prompt first: the budget below assumes a valid prompt
@@ -85,8 +110,15 @@ def chat_request(body: ChatCompletionRequest, engine: Engine) -> EngineRequest:
     prompt_ids = engine.encode_chat([message_dict(m) for m in body.messages])
     asked = body.max_completion_tokens if body.max_completion_tokens is not None else body.max_tokens
     param = "max_completion_tokens" if body.max_completion_tokens is not None else "max_tokens"
-    return _engine_request(engine, prompt_ids, body, asked=asked, budget_param=param,
-                           top_logprobs=body.top_logprobs or 0, logprobs=body.logprobs)
+    return _engine_request(
+        engine,
+        prompt_ids,
+        body,
+        asked=asked,
+        budget_param=param,
+        top_logprobs=body.top_logprobs or 0,
+        logprobs=body.logprobs,
+    )
 
 
 def completion_requests(body: CompletionRequest, engine: Engine) -> list[EngineRequest]:
@@ -98,10 +130,21 @@ def completion_requests(body: CompletionRequest, engine: Engine) -> list[EngineR
     elif prompt and all(isinstance(p, int) for p in prompt):
         prompts = [list(prompt)]  # type: ignore[arg-type]
     elif prompt:
-        prompts = [engine.encode_text(p) if isinstance(p, str) else list(p)  # type: ignore[arg-type]
-                   for p in prompt]
+        prompts = [
+            engine.encode_text(p) if isinstance(p, str) else list(p)  # type: ignore[arg-type]
+            for p in prompt
+        ]
     else:
         raise RequestError("prompt must not be empty", param="prompt")
-    return [_engine_request(engine, ids, body, asked=body.max_tokens, budget_param="max_tokens",
-                            top_logprobs=body.logprobs or 0, logprobs=body.logprobs is not None)
-            for ids in prompts]
+    return [
+        _engine_request(
+            engine,
+            ids,
+            body,
+            asked=body.max_tokens,
+            budget_param="max_tokens",
+            top_logprobs=body.logprobs or 0,
+            logprobs=body.logprobs is not None,
+        )
+        for ids in prompts
+    ]

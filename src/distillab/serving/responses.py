@@ -52,14 +52,23 @@ def usage(generations: list[Generation]) -> dict[str, int]:
 
 # -- chat ------------------------------------------------------------------------------------------------
 
-def chat_token_logprob(vocab: Vocab, token_id: int, logprob: float, top_ids: list[int],
-                       top_logprobs: list[float], as_ids: bool) -> dict[str, object]:
-    """One entry of `choices[i].logprobs.content`."""
-    def entry(tid: int, lp: float) -> dict[str, object]:
-        return {"token": token_str(vocab, tid, as_ids), "logprob": finite(lp), "bytes": vocab.token_bytes(tid)}
 
-    return {**entry(token_id, logprob),
-            "top_logprobs": [entry(t, lp) for t, lp in zip(top_ids, top_logprobs)]}
+def chat_token_logprob(
+    vocab: Vocab, token_id: int, logprob: float, top_ids: list[int], top_logprobs: list[float], as_ids: bool
+) -> dict[str, object]:
+    """One entry of `choices[i].logprobs.content`."""
+
+    def entry(tid: int, lp: float) -> dict[str, object]:
+        return {
+            "token": token_str(vocab, tid, as_ids),
+            "logprob": finite(lp),
+            "bytes": vocab.token_bytes(tid),
+        }
+
+    return {
+        **entry(token_id, logprob),
+        "top_logprobs": [entry(t, lp) for t, lp in zip(top_ids, top_logprobs)],
+    }
 
 
 def chat_logprobs(vocab: Vocab, sample: Sample, options: ResponseOptions) -> dict[str, object] | None:
@@ -67,8 +76,12 @@ def chat_logprobs(vocab: Vocab, sample: Sample, options: ResponseOptions) -> dic
         return None
     ids, lps = sample.token_ids or [], sample.token_logprobs or []
     top_ids, top_lps = sample.top_ids or [[] for _ in ids], sample.top_logprobs or [[] for _ in ids]
-    return {"content": [chat_token_logprob(vocab, t, lp, ti, tl, options.token_ids)
-                        for t, lp, ti, tl in zip(ids, lps, top_ids, top_lps)]}
+    return {
+        "content": [
+            chat_token_logprob(vocab, t, lp, ti, tl, options.token_ids)
+            for t, lp, ti, tl in zip(ids, lps, top_ids, top_lps)
+        ]
+    }
 
 
 def chat_response(generation: Generation, vocab: Vocab, options: ResponseOptions) -> dict[str, object]:
@@ -78,32 +91,55 @@ def chat_response(generation: Generation, vocab: Vocab, options: ResponseOptions
         "object": "chat.completion",
         "created": options.created,
         "model": options.model,
-        "choices": [{"index": i,
-                     "message": {"role": "assistant", "content": sample.text},
-                     "logprobs": chat_logprobs(vocab, sample, options),
-                     "finish_reason": sample.finish_reason}
-                    for i, sample in enumerate(generation.samples)],
+        "choices": [
+            {
+                "index": i,
+                "message": {"role": "assistant", "content": sample.text},
+                "logprobs": chat_logprobs(vocab, sample, options),
+                "finish_reason": sample.finish_reason,
+            }
+            for i, sample in enumerate(generation.samples)
+        ],
         "usage": usage([generation]),
     }
 
 
-def chat_chunk(options: ResponseOptions, index: int, delta: dict[str, object],
-               logprobs: list[dict[str, object]] | None = None,
-               finish_reason: str | None = None) -> dict[str, object]:
+def chat_chunk(
+    options: ResponseOptions,
+    index: int,
+    delta: dict[str, object],
+    logprobs: list[dict[str, object]] | None = None,
+    finish_reason: str | None = None,
+) -> dict[str, object]:
     """One `chat.completion.chunk` for choice `index`."""
     return {
-        "id": options.id, "object": "chat.completion.chunk", "created": options.created,
+        "id": options.id,
+        "object": "chat.completion.chunk",
+        "created": options.created,
         "model": options.model,
-        "choices": [{"index": index, "delta": delta,
-                     "logprobs": {"content": logprobs} if logprobs is not None else None,
-                     "finish_reason": finish_reason}],
+        "choices": [
+            {
+                "index": index,
+                "delta": delta,
+                "logprobs": {"content": logprobs} if logprobs is not None else None,
+                "finish_reason": finish_reason,
+            }
+        ],
     }
 
 
 # -- legacy completions ----------------------------------------------------------------------------------
 
-def completion_logprobs(vocab: Vocab, token_ids: list[int], logprobs: list[float], top_ids: list[list[int]],
-                        top_lps: list[list[float]], as_ids: bool, offset: int = 0) -> dict[str, object]:
+
+def completion_logprobs(
+    vocab: Vocab,
+    token_ids: list[int],
+    logprobs: list[float],
+    top_ids: list[list[int]],
+    top_lps: list[list[float]],
+    as_ids: bool,
+    offset: int = 0,
+) -> dict[str, object]:
     """The legacy `logprobs` object; text_offset counts characters of the token pieces from `offset`."""
     tokens = [token_str(vocab, t, as_ids) for t in token_ids]
     offsets = []
@@ -113,37 +149,81 @@ def completion_logprobs(vocab: Vocab, token_ids: list[int], logprobs: list[float
     return {
         "tokens": tokens,
         "token_logprobs": [finite(lp) for lp in logprobs],
-        "top_logprobs": [{token_str(vocab, t, as_ids): finite(lp) for t, lp in zip(ti, tl)}
-                         for ti, tl in zip(top_ids, top_lps)],
+        "top_logprobs": [
+            {token_str(vocab, t, as_ids): finite(lp) for t, lp in zip(ti, tl)}
+            for ti, tl in zip(top_ids, top_lps)
+        ],
         "text_offset": offsets,
     }
 
 
-def completion_response(generations: list[Generation], vocab: Vocab,
-                        options: ResponseOptions) -> dict[str, object]:
+def completion_response(
+    generations: list[Generation], vocab: Vocab, options: ResponseOptions
+) -> dict[str, object]:
     """The body of a non-streaming legacy completion; choice index = prompt index * n + sample index."""
     choices: list[dict[str, object]] = []
     for generation in generations:
         for sample in generation.samples:
             ids = sample.token_ids or []
-            logprobs = completion_logprobs(
-                vocab, ids, sample.token_logprobs or [], sample.top_ids or [[] for _ in ids],
-                sample.top_logprobs or [[] for _ in ids], options.token_ids) if options.logprobs else None
-            choices.append({"index": len(choices), "text": sample.text, "logprobs": logprobs,
-                            "finish_reason": sample.finish_reason})
-    return {"id": options.id or new_id("cmpl"), "object": "text_completion", "created": options.created,
-            "model": options.model, "choices": choices, "usage": usage(generations)}
+            logprobs = (
+                completion_logprobs(
+                    vocab,
+                    ids,
+                    sample.token_logprobs or [],
+                    sample.top_ids or [[] for _ in ids],
+                    sample.top_logprobs or [[] for _ in ids],
+                    options.token_ids,
+                )
+                if options.logprobs
+                else None
+            )
+            choices.append(
+                {
+                    "index": len(choices),
+                    "text": sample.text,
+                    "logprobs": logprobs,
+                    "finish_reason": sample.finish_reason,
+                }
+            )
+    return {
+        "id": options.id or new_id("cmpl"),
+        "object": "text_completion",
+        "created": options.created,
+        "model": options.model,
+        "choices": choices,
+        "usage": usage(generations),
+    }
 
 
-def completion_chunk(options: ResponseOptions, index: int, text: str, logprobs: dict[str, object] | None,
-                     finish_reason: str | None) -> dict[str, object]:
-    return {"id": options.id, "object": "text_completion", "created": options.created, "model": options.model,
-            "choices": [{"index": index, "text": text, "logprobs": logprobs, "finish_reason": finish_reason}]}
+def completion_chunk(
+    options: ResponseOptions,
+    index: int,
+    text: str,
+    logprobs: dict[str, object] | None,
+    finish_reason: str | None,
+) -> dict[str, object]:
+    return {
+        "id": options.id,
+        "object": "text_completion",
+        "created": options.created,
+        "model": options.model,
+        "choices": [{"index": index, "text": text, "logprobs": logprobs, "finish_reason": finish_reason}],
+    }
 
 
-def usage_chunk(options: ResponseOptions, object_name: str, prompt_tokens: int,
-                completion_tokens: int) -> dict[str, object]:
+def usage_chunk(
+    options: ResponseOptions, object_name: str, prompt_tokens: int, completion_tokens: int
+) -> dict[str, object]:
     """The last chunk when stream_options.include_usage is set: no choices, only usage."""
-    return {"id": options.id, "object": object_name, "created": options.created, "model": options.model,
-            "choices": [], "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                                     "total_tokens": prompt_tokens + completion_tokens}}
+    return {
+        "id": options.id,
+        "object": object_name,
+        "created": options.created,
+        "model": options.model,
+        "choices": [],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }

@@ -25,8 +25,9 @@ def top_p_filter(probs: torch.Tensor, top_p: float) -> torch.Tensor:
     return probs.masked_fill(drop, 0.0)
 
 
-def sample_token(logprobs: torch.Tensor, temperature: float, top_p: float,
-                 generator: torch.Generator | None) -> int:
+def sample_token(
+    logprobs: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator | None
+) -> int:
     """Draw one token id from `logprobs` ([V], log-softmax of the logits).
 
     temperature == 0 means greedy (argmax, the same tie-break as `model.generate(do_sample=False)`).

@@ -24,23 +24,40 @@ class ServeSettings:
     model: Path = field(metadata={"help": "Hugging Face causal LM directory (model + tokenizer)."})
     host: str = field(default="127.0.0.1", metadata={"help": "Address to bind."})
     port: int = field(default=8000, metadata={"help": "Port to bind (0: any free port)."})
-    model_name: str | None = field(default=None, metadata={
-        "help": "Model id clients send and /v1/models lists (default: the directory name)."})
-    max_batch: int = field(default=16, metadata={
-        "help": "Most sequences (requests x n) generated together in one batch."})
-    batch_window_ms: float = field(default=5.0, metadata={
-        "help": "How long an idle server waits for more requests to batch with the first."})
+    model_name: str | None = field(
+        default=None,
+        metadata={"help": "Model id clients send and /v1/models lists (default: the directory name)."},
+    )
+    max_batch: int = field(
+        default=16, metadata={"help": "Most sequences (requests x n) generated together in one batch."}
+    )
+    batch_window_ms: float = field(
+        default=5.0,
+        metadata={"help": "How long an idle server waits for more requests to batch with the first."},
+    )
     device: str = field(default="auto", metadata={"help": "cpu, cuda, cuda:N, or auto (CUDA when present)."})
-    dtype: str = field(default="auto", metadata={
-        "help": "auto (float32 on CPU, bfloat16 on GPU), float32, float16 or bfloat16."})
-    watermark: WatermarkConfig | None = field(default=None, metadata={
-        "help": "Watermark every sampled token with these settings (None: no watermark)."})
-    watermark_key_file: Path | None = field(default=None, metadata={
-        "help": "File holding the watermark master key (default: $DISTILLAB_WATERMARK_KEY). Giving a key turns "
-                "watermarking on; make one with `openssl rand -hex 32 > watermark.key`."})
-    watermark_per_account: bool = field(default=False, metadata={
-        "help": "Mark each account's answers with its own key, derived from the master key, so a radioactive "
-                "student points at the accounts that leaked (needs the gateway: --db)."})
+    dtype: str = field(
+        default="auto",
+        metadata={"help": "auto (float32 on CPU, bfloat16 on GPU), float32, float16 or bfloat16."},
+    )
+    watermark: WatermarkConfig | None = field(
+        default=None,
+        metadata={"help": "Watermark every sampled token with these settings (None: no watermark)."},
+    )
+    watermark_key_file: Path | None = field(
+        default=None,
+        metadata={
+            "help": "File holding the watermark master key (default: $DISTILLAB_WATERMARK_KEY). Giving a key turns "
+            "watermarking on; make one with `openssl rand -hex 32 > watermark.key`."
+        },
+    )
+    watermark_per_account: bool = field(
+        default=False,
+        metadata={
+            "help": "Mark each account's answers with its own key, derived from the master key, so a radioactive "
+            "student points at the accounts that leaked (needs the gateway: --db)."
+        },
+    )
 
     def __post_init__(self) -> None:
         self.model = Path(self.model)

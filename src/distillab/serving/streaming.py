@@ -41,17 +41,32 @@ def _failure(exc: Exception) -> str:
     return sse(error_body("internal error during generation", type="server_error"))
 
 
-async def chat_stream(batcher: Batcher, request: EngineRequest, vocab: Vocab, options: ResponseOptions,
-                      include_usage: bool) -> AsyncIterator[str]:
+async def chat_stream(
+    batcher: Batcher, request: EngineRequest, vocab: Vocab, options: ResponseOptions, include_usage: bool
+) -> AsyncIterator[str]:
     for index in range(request.n):
         yield sse(chat_chunk(options, index, {"role": "assistant", "content": ""}))
     generated = 0
     try:
         async for event in batcher.stream(request):
             generated += 1
-            logprobs = [chat_token_logprob(vocab, event.token_id, event.logprob, event.top_ids,
-                                           event.top_logprobs, options.token_ids)] if options.logprobs else None
-            yield sse(chat_chunk(options, event.index, {"content": event.text}, logprobs, event.finish_reason))
+            logprobs = (
+                [
+                    chat_token_logprob(
+                        vocab,
+                        event.token_id,
+                        event.logprob,
+                        event.top_ids,
+                        event.top_logprobs,
+                        options.token_ids,
+                    )
+                ]
+                if options.logprobs
+                else None
+            )
+            yield sse(
+                chat_chunk(options, event.index, {"content": event.text}, logprobs, event.finish_reason)
+            )
     except Exception as exc:  # the status line is gone: report in-band, then end the stream cleanly
         yield _failure(exc)
         yield DONE
@@ -61,8 +76,9 @@ async def chat_stream(batcher: Batcher, request: EngineRequest, vocab: Vocab, op
     yield DONE
 
 
-async def completion_stream(batcher: Batcher, request: EngineRequest, vocab: Vocab, options: ResponseOptions,
-                            include_usage: bool) -> AsyncIterator[str]:
+async def completion_stream(
+    batcher: Batcher, request: EngineRequest, vocab: Vocab, options: ResponseOptions, include_usage: bool
+) -> AsyncIterator[str]:
     offsets = [0] * request.n
     generated = 0
     try:
@@ -70,8 +86,15 @@ async def completion_stream(batcher: Batcher, request: EngineRequest, vocab: Voc
             generated += 1
             logprobs = None
             if options.logprobs:
-                logprobs = completion_logprobs(vocab, [event.token_id], [event.logprob], [event.top_ids],
-                                               [event.top_logprobs], options.token_ids, offsets[event.index])
+                logprobs = completion_logprobs(
+                    vocab,
+                    [event.token_id],
+                    [event.logprob],
+                    [event.top_ids],
+                    [event.top_logprobs],
+                    options.token_ids,
+                    offsets[event.index],
+                )
                 offsets[event.index] += len(vocab.piece(event.token_id))
             yield sse(completion_chunk(options, event.index, event.text, logprobs, event.finish_reason))
     except Exception as exc:  # see chat_stream

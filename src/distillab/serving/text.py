@@ -36,12 +36,12 @@ class TextTracker:
         return str(self.tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False))
 
     def _decode_new(self) -> str:
-        prefix = self._decode(self._ids[self._prefix_offset:self._read_offset])
-        full = self._decode(self._ids[self._prefix_offset:])
+        prefix = self._decode(self._ids[self._prefix_offset : self._read_offset])
+        full = self._decode(self._ids[self._prefix_offset :])
         if len(full) > len(prefix) and not full.endswith("\ufffd"):
             self._prefix_offset = self._read_offset
             self._read_offset = len(self._ids)
-            return full[len(prefix):]
+            return full[len(prefix) :]
         return ""
 
     def push(self, token_id: int) -> str:
@@ -78,6 +78,6 @@ class TextTracker:
     def _release(self, upto: int) -> str:
         if upto <= self.emitted:
             return ""
-        delta = self.text[self.emitted:upto]
+        delta = self.text[self.emitted : upto]
         self.emitted = upto
         return delta

@@ -32,8 +32,11 @@ class Vocab:
         """The token decoded on its own, special tokens included (e.g. "<|end|>")."""
         piece = self._pieces.get(token_id)
         if piece is None:
-            piece = str(self.tokenizer.decode([token_id], skip_special_tokens=False,
-                                              clean_up_tokenization_spaces=False))
+            piece = str(
+                self.tokenizer.decode(
+                    [token_id], skip_special_tokens=False, clean_up_tokenization_spaces=False
+                )
+            )
             self._pieces[token_id] = piece
         return piece
 

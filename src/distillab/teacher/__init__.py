@@ -10,8 +10,16 @@ from distillab.errors import ConfigError
 from distillab.teacher.base import Capabilities, Generation, Sample, SamplingParams, Teacher
 from distillab.teacher.http import HTTPTeacher
 
-__all__ = ["Capabilities", "Generation", "HTTPTeacher", "Sample", "SamplingParams", "Teacher",
-           "is_url", "load_teacher"]
+__all__ = [
+    "Capabilities",
+    "Generation",
+    "HTTPTeacher",
+    "Sample",
+    "SamplingParams",
+    "Teacher",
+    "is_url",
+    "load_teacher",
+]
 
 
 def is_url(path_or_url: str) -> bool:
@@ -34,8 +42,14 @@ def load_teacher(
     """
     text = str(path_or_url)
     if is_url(text):
-        return HTTPTeacher(text, model=model, api_key_env=api_key_env, timeout=timeout,
-                           max_connections=max_connections, transport=transport)
+        return HTTPTeacher(
+            text,
+            model=model,
+            api_key_env=api_key_env,
+            timeout=timeout,
+            max_connections=max_connections,
+            transport=transport,
+        )
     if Path(text).is_dir():
         # Imported lazily: it pulls in torch, which HTTP-only harvests never need.
         from distillab.teacher.local import LocalTeacher

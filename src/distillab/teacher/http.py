@@ -115,14 +115,17 @@ class HTTPTeacher:
         pools = 1 if transport is not None else -(-max_connections // CONNECTIONS_PER_POOL)
         per_pool = -(-max_connections // pools)
         tls = ssl.create_default_context()  # shared: building one per client costs ~75 ms each
-        self._clients = [httpx.AsyncClient(
-            base_url=self.endpoint,
-            headers={"Authorization": f"Bearer {key}"} if key else {},
-            timeout=timeout,
-            transport=transport,
-            verify=tls,
-            limits=httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool),
-        ) for _ in range(pools)]
+        self._clients = [
+            httpx.AsyncClient(
+                base_url=self.endpoint,
+                headers={"Authorization": f"Bearer {key}"} if key else {},
+                timeout=timeout,
+                transport=transport,
+                verify=tls,
+                limits=httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool),
+            )
+            for _ in range(pools)
+        ]
         self._busy = [0] * pools
 
     async def request_json(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -133,16 +136,20 @@ class HTTPTeacher:
         try:
             response = await self._clients[pool].request(method, path, json=body)
         except httpx.TimeoutException as exc:
-            raise RetryableTeacherError(f"{url}: no answer within {self._timeout:g}s "
-                                        f"({type(exc).__name__})") from exc
+            raise RetryableTeacherError(
+                f"{url}: no answer within {self._timeout:g}s ({type(exc).__name__})"
+            ) from exc
         except httpx.TransportError as exc:
             raise RetryableTeacherError(f"{url}: {type(exc).__name__}: {exc or 'connection failed'}") from exc
         finally:
             self._busy[pool] -= 1
         status = response.status_code
         if status in RETRYABLE_STATUS or status >= 500:
-            raise RetryableTeacherError(f"{url} answered {status}: {_server_message(response)}",
-                                        parse_retry_after(response.headers.get("retry-after")), status)
+            raise RetryableTeacherError(
+                f"{url} answered {status}: {_server_message(response)}",
+                parse_retry_after(response.headers.get("retry-after")),
+                status,
+            )
         if status >= 400:
             hint = ""
             if status in (401, 403):
@@ -151,8 +158,9 @@ class HTTPTeacher:
         try:
             return response.json()
         except ValueError as exc:
-            raise TeacherError(f"{url} answered {status} with a body that is not JSON: "
-                               f"{response.text[:200]!r}") from exc
+            raise TeacherError(
+                f"{url} answered {status} with a body that is not JSON: {response.text[:200]!r}"
+            ) from exc
 
     async def resolve_model(self) -> str:
         """Fill `name` from `GET /models` when the user gave no model id."""
@@ -172,8 +180,11 @@ class HTTPTeacher:
         self.name = str(data[0]["id"])
         return self.name
 
-    async def probe(self, kind: Literal["chat", "completion"] = "chat",
-                    before: Callable[[], Awaitable[None]] | None = None) -> Capabilities:
+    async def probe(
+        self,
+        kind: Literal["chat", "completion"] = "chat",
+        before: Callable[[], Awaitable[None]] | None = None,
+    ) -> Capabilities:
         """Find (once) whether the server returns log-probabilities, how many alternatives, and ids.
         `before` is awaited before each request the probe sends (a harvest's rate limits count them)."""
         from distillab.teacher.probe import probe_http  # probe builds requests through this class
@@ -186,12 +197,18 @@ class HTTPTeacher:
                 self.capabilities = await probe_http(self, kind, before)
         return self.capabilities
 
-    def request_body(self, prompt: PromptInput, params: SamplingParams, n: int,
-                     caps: Capabilities | None) -> dict[str, Any]:
+    def request_body(
+        self, prompt: PromptInput, params: SamplingParams, n: int, caps: Capabilities | None
+    ) -> dict[str, Any]:
         """The JSON body for one request; log-probability fields only when the server accepts them."""
         chat = not isinstance(prompt, str)
-        body: dict[str, Any] = {"model": self.name, "n": n, "temperature": params.temperature,
-                                "top_p": params.top_p, "max_tokens": params.max_tokens}
+        body: dict[str, Any] = {
+            "model": self.name,
+            "n": n,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "max_tokens": params.max_tokens,
+        }
         body["messages" if chat else "prompt"] = prompt
         if params.stop:
             body["stop"] = list(params.stop)
@@ -215,7 +232,8 @@ class HTTPTeacher:
         path = "chat/completions" if chat else "completions"
         answer = await self.request_json("POST", path, body)
         samples, prompt_tokens, completion_tokens = parse_response(
-            answer, chat, want_top=params.top_logprobs > 0, url=f"{self.endpoint}/{path}")
+            answer, chat, want_top=params.top_logprobs > 0, url=f"{self.endpoint}/{path}"
+        )
         return Generation(samples=samples, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
 
     async def aclose(self) -> None:

@@ -21,28 +21,41 @@ from distillab.teacher.base import Capabilities, Generation, PromptInput, Sampli
 class LocalTeacher:
     """The Teacher protocol over an in-process Engine."""
 
-    def __init__(self, engine: Engine, *, name: str | None = None, max_batch: int = 16,
-                 batch_window_ms: float = 2.0):
+    def __init__(
+        self, engine: Engine, *, name: str | None = None, max_batch: int = 16, batch_window_ms: float = 2.0
+    ):
         self.engine = engine
         self.name = name or Path(engine.name_or_path).name
         self.endpoint = str(engine.name_or_path)
         self._batcher = Batcher(engine, max_batch=max_batch, window_s=batch_window_ms / 1000)
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, *, device: str = "auto", dtype: str = "auto",
-                        name: str | None = None, max_batch: int = 16) -> LocalTeacher:
+    def from_pretrained(
+        cls,
+        path: str | Path,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        name: str | None = None,
+        max_batch: int = 16,
+    ) -> LocalTeacher:
         """Load a model directory; raises ModelError naming the path when it cannot."""
         return cls(Engine.load(path, device=device, dtype=dtype), name=name, max_batch=max_batch)
 
     async def probe(self) -> Capabilities:
         """Full logits; `generate` returns up to 20 alternatives per position by default (more if asked)."""
-        return Capabilities(mode="logits", top_k=MAX_TOP_LOGPROBS, token_ids=True,
-                            note=f"local model {self.endpoint}; full logits via LocalTeacher.logits")
+        return Capabilities(
+            mode="logits",
+            top_k=MAX_TOP_LOGPROBS,
+            token_ids=True,
+            note=f"local model {self.endpoint}; full logits via LocalTeacher.logits",
+        )
 
     async def generate(self, prompt: PromptInput, params: SamplingParams, n: int = 1) -> Generation:
         """Sample `n` completions of a chat (rendered with the chat template) or a raw prompt string."""
-        prompt_ids = (self.engine.encode_text(prompt) if isinstance(prompt, str)
-                      else self.engine.encode_chat(prompt))
+        prompt_ids = (
+            self.engine.encode_text(prompt) if isinstance(prompt, str) else self.engine.encode_chat(prompt)
+        )
         generation = await self._batcher.generate(EngineRequest(prompt_ids, params, n=n))
         if not params.logprobs:
             for sample in generation.samples:

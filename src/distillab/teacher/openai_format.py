@@ -35,8 +35,13 @@ def _fix_missing(logprobs: list[Any]) -> list[float]:
     return [float("-inf") if v is None else v for v in logprobs] if None in logprobs else logprobs
 
 
-def _fill_signal(sample: Sample, tokens: list[str], logprobs: list[Any],
-                 top_tokens: list[list[str]] | None, top_logprobs: list[list[Any]] | None) -> None:
+def _fill_signal(
+    sample: Sample,
+    tokens: list[str],
+    logprobs: list[Any],
+    top_tokens: list[list[str]] | None,
+    top_logprobs: list[list[Any]] | None,
+) -> None:
     """Store sampled tokens and alternatives on `sample`: ids when all tokens came back as ids.
 
     Alternatives are sorted by decreasing log-probability; servers normally send them sorted, so the

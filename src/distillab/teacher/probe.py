@@ -23,12 +23,19 @@ if TYPE_CHECKING:
 PROBE_MESSAGES = [{"role": "user", "content": "Say hello."}]
 PROBE_PROMPT = "Hello"
 # (top_logprobs, ask for token ids, logprobs at all), most informative first.
-ATTEMPTS: tuple[tuple[int, bool, bool], ...] = ((20, True, True), (20, False, True), (5, False, True),
-                                                (0, False, False))
+ATTEMPTS: tuple[tuple[int, bool, bool], ...] = (
+    (20, True, True),
+    (20, False, True),
+    (5, False, True),
+    (0, False, False),
+)
 
 
-async def probe_http(teacher: HTTPTeacher, kind: Literal["chat", "completion"],
-                     before: Callable[[], Awaitable[None]] | None = None) -> Capabilities:
+async def probe_http(
+    teacher: HTTPTeacher,
+    kind: Literal["chat", "completion"],
+    before: Callable[[], Awaitable[None]] | None = None,
+) -> Capabilities:
     """Capabilities of `teacher`'s server for `kind` requests, awaiting `before` ahead of every request
     sent. Raises `TeacherError` if nothing works."""
     chat = kind == "chat"
@@ -47,8 +54,11 @@ async def probe_http(teacher: HTTPTeacher, kind: Literal["chat", "completion"],
             continue
         note = f"probed {path}" + (f"; server rejected {len(rejected)} richer request(s)" if rejected else "")
         if not logprobs:
-            return Capabilities(mode="text", note=f"{note}; server rejected log-probability requests "
-                                                  f"(last: {rejected[-1] if rejected else 'n/a'})")
+            return Capabilities(
+                mode="text",
+                note=f"{note}; server rejected log-probability requests "
+                f"(last: {rejected[-1] if rejected else 'n/a'})",
+            )
         if sample.token_logprobs is None:
             return Capabilities(mode="text", note=f"{note}; server ignored the log-probability request")
         found_k = max((len(row) for row in sample.top_logprobs or []), default=0)
@@ -56,8 +66,14 @@ async def probe_http(teacher: HTTPTeacher, kind: Literal["chat", "completion"],
     raise AssertionError("the last probe attempt asks for no log-probabilities and cannot be rejected here")
 
 
-async def _ask(teacher: HTTPTeacher, path: str, body: dict[str, object], chat: bool, top_k: int,
-               before: Callable[[], Awaitable[None]] | None) -> Sample:
+async def _ask(
+    teacher: HTTPTeacher,
+    path: str,
+    body: dict[str, object],
+    chat: bool,
+    top_k: int,
+    before: Callable[[], Awaitable[None]] | None,
+) -> Sample:
     """The probe's first sample; asks again (up to 3 times) if the model stopped before any token,
     because an empty completion carries no log-probabilities to judge the server by."""
     for _ in range(3):

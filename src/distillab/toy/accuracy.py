@@ -18,8 +18,14 @@ from distillab.toy.config import TeacherConfig
 
 
 @torch.no_grad()
-def greedy_answers(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str],
-                   *, batch_size: int = 128, max_new_tokens: int = 48) -> list[str]:
+def greedy_answers(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[str],
+    *,
+    batch_size: int = 128,
+    max_new_tokens: int = 48,
+) -> list[str]:
     """Greedy completions of chat `prompts` (user messages), decoded without special tokens."""
     side = tokenizer.padding_side
     tokenizer.padding_side = "left"  # generation appends on the right, so padding must go left
@@ -28,19 +34,24 @@ def greedy_answers(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, p
     texts: list[str] = []
     try:
         for start in range(0, len(prompts), batch_size):
-            chats = [[{"role": "user", "content": p}] for p in prompts[start:start + batch_size]]
+            chats = [[{"role": "user", "content": p}] for p in prompts[start : start + batch_size]]
             rendered = tokenizer.apply_chat_template(chats, tokenize=False, add_generation_prompt=True)
             batch = tokenizer(list(rendered), return_tensors="pt", padding=True, add_special_tokens=False)
             out = model.generate(**batch, do_sample=False, max_new_tokens=max_new_tokens)
-            texts += tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+            texts += tokenizer.batch_decode(out[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
     finally:
         tokenizer.padding_side = side
         model.train(was_training)
     return texts
 
 
-def arith_accuracy(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, problems: Sequence[Problem],
-                   *, batch_size: int = 128) -> float:
+def arith_accuracy(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    problems: Sequence[Problem],
+    *,
+    batch_size: int = 128,
+) -> float:
     """Fraction of `problems` whose greedy answer states the right final number."""
     if not problems:
         return 0.0
@@ -49,15 +60,16 @@ def arith_accuracy(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, p
 
 
 @torch.no_grad()
-def heldout_loss(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
-                 pairs: Sequence[tuple[str, str]]) -> float:
+def heldout_loss(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, pairs: Sequence[tuple[str, str]]
+) -> float:
     """Mean per-token cross-entropy on the answer part of held-out (prompt, answer) pairs."""
     examples = encode_chats(tokenizer, pairs, max_length=192)
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
     for start in range(0, len(examples), 32):
-        batch = collate(examples[start:start + 32], tokenizer.pad_token_id)
+        batch = collate(examples[start : start + 32], tokenizer.pad_token_id)
         n = int((batch["labels"] != -100).sum())
         total += float(answer_loss(model, batch)) * n
         count += n
@@ -65,8 +77,9 @@ def heldout_loss(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
     return total / max(count, 1)
 
 
-def evaluate(config: TeacherConfig, model: PreTrainedModel,
-             tokenizer: PreTrainedTokenizerBase) -> dict[str, float]:
+def evaluate(
+    config: TeacherConfig, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
+) -> dict[str, float]:
     """Test-split numbers for the tasks `config` trains: arith accuracy and/or text held-out loss."""
     results: dict[str, float] = {}
     if config.task in ("arith", "mix") and config.eval_size:

@@ -36,19 +36,56 @@ MAX_VALUE = 99
 """Amounts start in START, change by 2..MAX_OPERAND per step and stay in 0..MAX_VALUE: about 1k
 distinct one-step facts, few enough for a ~0.7M-parameter model to learn in a few minutes on CPU."""
 
-NAMES = [("Mia", "She"), ("Ava", "She"), ("Zoe", "She"), ("Lena", "She"), ("Emma", "She"), ("Sofia", "She"),
-         ("Leo", "He"), ("Omar", "He"), ("Ben", "He"), ("Raj", "He"), ("Theo", "He"), ("Noah", "He")]
-OBJECTS = ["apples", "marbles", "stickers", "books", "coins", "pencils", "cookies", "shells", "cards",
-           "stamps", "balloons", "buttons"]
-INTROS = ["{name} has {n} {obj}.", "{name} starts the day with {n} {obj}.",
-          "There are {n} {obj} in {name}'s bag.", "{name} owns {n} {obj}."]
-ADDS = ["buys {n} more", "finds {n} more", "gets {n} more from a friend", "is given {n} more",
-        "picks up {n} more", "wins {n} more"]
+NAMES = [
+    ("Mia", "She"),
+    ("Ava", "She"),
+    ("Zoe", "She"),
+    ("Lena", "She"),
+    ("Emma", "She"),
+    ("Sofia", "She"),
+    ("Leo", "He"),
+    ("Omar", "He"),
+    ("Ben", "He"),
+    ("Raj", "He"),
+    ("Theo", "He"),
+    ("Noah", "He"),
+]
+OBJECTS = [
+    "apples",
+    "marbles",
+    "stickers",
+    "books",
+    "coins",
+    "pencils",
+    "cookies",
+    "shells",
+    "cards",
+    "stamps",
+    "balloons",
+    "buttons",
+]
+INTROS = [
+    "{name} has {n} {obj}.",
+    "{name} starts the day with {n} {obj}.",
+    "There are {n} {obj} in {name}'s bag.",
+    "{name} owns {n} {obj}.",
+]
+ADDS = [
+    "buys {n} more",
+    "finds {n} more",
+    "gets {n} more from a friend",
+    "is given {n} more",
+    "picks up {n} more",
+    "wins {n} more",
+]
 SUBS = ["gives {n} away", "loses {n}", "sells {n}", "gives {n} to a friend", "uses {n}", "trades away {n}"]
 JOINS = ["{a} and then {b}.", "{a}, then {b}.", "{a} and {b}."]
 LATER = ["Later, {s} {p}.", "After that, {s} {p}.", "Then {s} {p}.", "{S} {p}."]
-QUESTIONS = ["How many {obj} does {s} have now?", "How many {obj} does {name} have in the end?",
-             "How many {obj} does {s} have at the end?"]
+QUESTIONS = [
+    "How many {obj} does {s} have now?",
+    "How many {obj} does {name} have in the end?",
+    "How many {obj} does {s} have at the end?",
+]
 
 
 @dataclass(frozen=True)

@@ -69,8 +69,14 @@ def sweep_stale(root: Path) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def cached_build(name: str, request: dict[str, Any], build: Callable[[Path], None], *,
-                 force: bool = False, root: Path | None = None) -> Path:
+def cached_build(
+    name: str,
+    request: dict[str, Any],
+    build: Callable[[Path], None],
+    *,
+    force: bool = False,
+    root: Path | None = None,
+) -> Path:
     """The cache entry for (name, request), running `build(tmp_dir)` first if it is missing (or `force`).
 
     `build` must write the whole artifact into the directory it is given; that directory becomes the
@@ -86,8 +92,9 @@ def cached_build(name: str, request: dict[str, Any], build: Callable[[Path], Non
     tmp.mkdir()
     try:
         build(tmp)
-        (tmp / "cache_request.json").write_text(json.dumps({"name": name, "request": request,
-                                                             "code": code_fingerprint()}, indent=2) + "\n")
+        (tmp / "cache_request.json").write_text(
+            json.dumps({"name": name, "request": request, "code": code_fingerprint()}, indent=2) + "\n"
+        )
         if entry.is_dir() and force:
             old = root / f"{TMP_PREFIX}old-{entry.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
             entry.rename(old)

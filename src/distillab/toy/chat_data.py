@@ -31,20 +31,25 @@ def user(content: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": content}]
 
 
-def encode_chats(tokenizer: PreTrainedTokenizerBase, pairs: Sequence[tuple[str, str]],
-                 max_length: int) -> list[Example]:
+def encode_chats(
+    tokenizer: PreTrainedTokenizerBase, pairs: Sequence[tuple[str, str]], max_length: int
+) -> list[Example]:
     """Tokenise (prompt, answer) pairs, cutting each to `max_length` tokens."""
-    prompts = tokenizer.apply_chat_template([user(p) for p, _ in pairs], tokenize=False,
-                                            add_generation_prompt=True)
-    fulls = tokenizer.apply_chat_template([user(p) + [{"role": "assistant", "content": a}] for p, a in pairs],
-                                          tokenize=False)
+    prompts = tokenizer.apply_chat_template(
+        [user(p) for p, _ in pairs], tokenize=False, add_generation_prompt=True
+    )
+    fulls = tokenizer.apply_chat_template(
+        [user(p) + [{"role": "assistant", "content": a}] for p, a in pairs], tokenize=False
+    )
     prompt_ids = tokenizer(list(prompts), add_special_tokens=False)["input_ids"]
     full_ids = tokenizer(list(fulls), add_special_tokens=False)["input_ids"]
     examples = []
     for i, (p_ids, f_ids) in enumerate(zip(prompt_ids, full_ids)):
-        if f_ids[:len(p_ids)] != p_ids:
-            raise DataError(f"chat template: the prompt of example {i} does not tokenise to a prefix of "
-                            "the full conversation, so the answer tokens cannot be located")
+        if f_ids[: len(p_ids)] != p_ids:
+            raise DataError(
+                f"chat template: the prompt of example {i} does not tokenise to a prefix of "
+                "the full conversation, so the answer tokens cannot be located"
+            )
         if len(p_ids) < max_length:
             examples.append(Example(f_ids[:max_length], len(p_ids)))
     return examples
@@ -59,13 +64,14 @@ def collate(examples: Sequence[Example], pad_id: int) -> dict[str, torch.Tensor]
     for row, e in enumerate(examples):
         n = len(e.input_ids)
         ids[row, :n] = torch.tensor(e.input_ids)
-        labels[row, e.n_prompt:n] = ids[row, e.n_prompt:n]
+        labels[row, e.n_prompt : n] = ids[row, e.n_prompt : n]
         mask[row, :n] = 1
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
-def batches(examples: Sequence[Example], batch_size: int, pad_id: int,
-            seed: int) -> Iterator[dict[str, torch.Tensor]]:
+def batches(
+    examples: Sequence[Example], batch_size: int, pad_id: int, seed: int
+) -> Iterator[dict[str, torch.Tensor]]:
     """Endless shuffled batches of similar-length examples, reshuffled every epoch.
 
     Each epoch is shuffled, cut into windows of 50 batches, and each window sorted by length before it
@@ -81,8 +87,8 @@ def batches(examples: Sequence[Example], batch_size: int, pad_id: int,
         rng.shuffle(order)
         epoch: list[list[int]] = []
         for start in range(0, len(order), window):
-            chunk = sorted(order[start:start + window], key=lambda i: len(examples[i].input_ids))
-            epoch += [chunk[i:i + batch_size] for i in range(0, len(chunk) - batch_size + 1, batch_size)]
+            chunk = sorted(order[start : start + window], key=lambda i: len(examples[i].input_ids))
+            epoch += [chunk[i : i + batch_size] for i in range(0, len(chunk) - batch_size + 1, batch_size)]
         rng.shuffle(epoch)
         for batch in epoch:
             yield collate([examples[i] for i in batch], pad_id)

@@ -42,8 +42,12 @@ _STEPS_HELP += ")."
 class TeacherConfig:
     """How to build a toy teacher. Every field is part of the cache key."""
 
-    task: str = field(default="arith", metadata={
-        "help": "arith (word problems), text (stdlib docstring continuation) or mix (alternating batches)."})
+    task: str = field(
+        default="arith",
+        metadata={
+            "help": "arith (word problems), text (stdlib docstring continuation) or mix (alternating batches)."
+        },
+    )
     size: str = field(default="small", metadata={"help": "Model preset: tiny, small or base."})
     seed: int = field(default=0, metadata={"help": "Seeds initialisation, data order and training problems."})
     steps: int | None = field(default=None, metadata={"help": _STEPS_HELP})
@@ -51,11 +55,17 @@ class TeacherConfig:
     lr: float = field(default=3e-3, metadata={"help": "Peak AdamW learning rate (cosine decay to 0)."})
     weight_decay: float = field(default=0.1, metadata={"help": "AdamW weight decay."})
     warmup_fraction: float = field(default=0.05, metadata={"help": "Share of steps spent warming up."})
-    max_minutes: float | None = field(default=None, metadata={
-        "help": "Stop training early after this much wall time; evaluation still runs."})
+    max_minutes: float | None = field(
+        default=None,
+        metadata={"help": "Stop training early after this much wall time; evaluation still runs."},
+    )
     vocab_size: int = field(default=1024, metadata={"help": "Size of the tiny world's BPE vocabulary."})
-    eval_size: int = field(default=500, metadata={
-        "help": "Arith test problems (text: up to 200 test passages) to evaluate on; 0 skips evaluation."})
+    eval_size: int = field(
+        default=500,
+        metadata={
+            "help": "Arith test problems (text: up to 200 test passages) to evaluate on; 0 skips evaluation."
+        },
+    )
 
     def __post_init__(self) -> None:
         problems = []
@@ -76,8 +86,10 @@ class TeacherConfig:
         if self.max_minutes is not None and self.max_minutes <= 0:
             problems.append(f"max_minutes: must be > 0, got {self.max_minutes}")
         if self.vocab_size < 1024:
-            problems.append(f"vocab_size: must be >= 1024 so every number 0-99 stays one token next to the "
-                            f"stdlib text, got {self.vocab_size}")
+            problems.append(
+                f"vocab_size: must be >= 1024 so every number 0-99 stays one token next to the "
+                f"stdlib text, got {self.vocab_size}"
+            )
         if self.eval_size < 0:
             problems.append(f"eval_size: must be >= 0, got {self.eval_size}")
         if problems:
@@ -89,5 +101,3 @@ class TeacherConfig:
 def help_for(name: str) -> str:
     """The help text of a TeacherConfig field, so CLI flags and the dataclass cannot drift apart."""
     return str(next(f for f in fields(TeacherConfig) if f.name == name).metadata["help"])
-
-

@@ -28,11 +28,15 @@ FORMATS = (".jsonl", ".csv", ".parquet")
 def prompt_rows(task: str, split: Split, n: int, seed: int = 0) -> list[dict[str, Any]]:
     """`n` prompt rows of `task` ("arith" or "text") from `split`, deterministic for a seed."""
     if task == "arith":
-        return [{"id": p.id, "messages": [{"role": "user", "content": p.prompt}], "answer": p.final}
-                for p in arith.problems(split, n, seed)]
+        return [
+            {"id": p.id, "messages": [{"role": "user", "content": p.prompt}], "answer": p.final}
+            for p in arith.problems(split, n, seed)
+        ]
     if task == "text":
-        return [{"id": p.id, "messages": [{"role": "user", "content": p.prompt}], "reference": p.continuation}
-                for p in text.passages(split, n, seed)]
+        return [
+            {"id": p.id, "messages": [{"role": "user", "content": p.prompt}], "reference": p.continuation}
+            for p in text.passages(split, n, seed)
+        ]
     raise ConfigError(f"task: expected 'arith' or 'text', got {task!r}")
 
 
@@ -45,8 +49,13 @@ def write_rows(rows: list[dict[str, Any]], path: Path) -> Path:
         with path.open("w", encoding="utf-8") as f:
             f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     elif path.suffix == ".csv":
-        flat = [{"prompt" if k == "messages" else k: v[0]["content"] if k == "messages" else v
-                 for k, v in row.items()} for row in rows]
+        flat = [
+            {
+                "prompt" if k == "messages" else k: v[0]["content"] if k == "messages" else v
+                for k, v in row.items()
+            }
+            for row in rows
+        ]
         with path.open("w", encoding="utf-8", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(flat[0]) if flat else ["id", "prompt"])
             writer.writeheader()

@@ -18,8 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import (AutoConfig, AutoModelForCausalLM, AutoTokenizer, GenerationConfig, LlamaConfig,
-                          LlamaForCausalLM, PretrainedConfig)
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    GenerationConfig,
+    LlamaConfig,
+    LlamaForCausalLM,
+    PretrainedConfig,
+)
 
 from distillab.errors import ModelError
 from distillab.toy.models import count_parameters
@@ -40,8 +47,9 @@ def teacher_parameters(config: PretrainedConfig) -> int:
         with torch.device("meta"):
             model = AutoModelForCausalLM.from_config(config)
     except (ValueError, KeyError, TypeError) as exc:
-        raise ModelError(f"model type {config.model_type!r} is not a causal LM transformers can build "
-                         f"({exc})") from exc
+        raise ModelError(
+            f"model type {config.model_type!r} is not a causal LM transformers can build ({exc})"
+        ) from exc
     return count_parameters(model)
 
 
@@ -76,12 +84,17 @@ def student_config(teacher: PretrainedConfig, budget: int, vocab_size: int) -> L
         for width in range(hidden // 2 // head_dim * head_dim, 0, -head_dim):
             n_heads = width // head_dim
             cfg = LlamaConfig(
-                vocab_size=vocab_size, hidden_size=width,
+                vocab_size=vocab_size,
+                hidden_size=width,
                 intermediate_size=max(1, round(width * ffn / hidden)),
-                num_hidden_layers=n_layers, num_attention_heads=n_heads,
-                num_key_value_heads=n_heads // group if n_heads % group == 0 else n_heads, head_dim=head_dim,
+                num_hidden_layers=n_layers,
+                num_attention_heads=n_heads,
+                num_key_value_heads=n_heads // group if n_heads % group == 0 else n_heads,
+                head_dim=head_dim,
                 max_position_embeddings=int(getattr(text, "max_position_embeddings", None) or 2048),
-                rms_norm_eps=1e-5, tie_word_embeddings=True, bos_token_id=getattr(text, "bos_token_id", None),
+                rms_norm_eps=1e-5,
+                tie_word_embeddings=True,
+                bos_token_id=getattr(text, "bos_token_id", None),
                 eos_token_id=getattr(text, "eos_token_id", None),
                 pad_token_id=getattr(text, "pad_token_id", None),
             )
@@ -95,20 +108,24 @@ def student_config(teacher: PretrainedConfig, budget: int, vocab_size: int) -> L
             if mlp >= width:
                 cfg.intermediate_size = mlp
                 return cfg
-    raise ModelError(f"no Llama student fits in {budget:,} parameters: the {vocab_size:,}-token embedding "
-                     "alone is too large for that budget")
+    raise ModelError(
+        f"no Llama student fits in {budget:,} parameters: the {vocab_size:,}-token embedding "
+        "alone is too large for that budget"
+    )
 
 
-def build_student(teacher_dir: Path, out_dir: Path, *, seed: int = 0,
-                  max_ratio: float = 0.25) -> dict[str, Any]:
+def build_student(
+    teacher_dir: Path, out_dir: Path, *, seed: int = 0, max_ratio: float = 0.25
+) -> dict[str, Any]:
     """Write a random student for `teacher_dir` to `out_dir`; returns sizes and the parameter ratio."""
     teacher_dir, out_dir = Path(teacher_dir), Path(out_dir)
     config = _load_config(teacher_dir)
     try:
         tokenizer = AutoTokenizer.from_pretrained(teacher_dir)
     except (OSError, ValueError, TypeError) as exc:
-        raise ModelError(f"{teacher_dir}: no usable tokenizer; the student reuses the teacher's "
-                         f"({exc})") from exc
+        raise ModelError(
+            f"{teacher_dir}: no usable tokenizer; the student reuses the teacher's ({exc})"
+        ) from exc
     n_teacher = teacher_parameters(config)
     vocab = max(int(_field(config.get_text_config(), "vocab_size")), len(tokenizer))
     cfg = student_config(config, int(n_teacher * max_ratio), vocab)
@@ -119,13 +136,21 @@ def build_student(teacher_dir: Path, out_dir: Path, *, seed: int = 0,
     try:
         model.generation_config = GenerationConfig.from_pretrained(teacher_dir)
     except OSError:  # no generation_config.json: stop on the tokenizer's end-of-sequence token
-        model.generation_config = GenerationConfig(eos_token_id=tokenizer.eos_token_id,
-                                                   pad_token_id=tokenizer.pad_token_id)
+        model.generation_config = GenerationConfig(
+            eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
-    info = {"kind": "student", "teacher": str(teacher_dir), "seed": seed, "parameters": n_student,
-            "teacher_parameters": n_teacher, "ratio": n_student / n_teacher, "layers": cfg.num_hidden_layers,
-            "hidden_size": cfg.hidden_size}
+    info = {
+        "kind": "student",
+        "teacher": str(teacher_dir),
+        "seed": seed,
+        "parameters": n_student,
+        "teacher_parameters": n_teacher,
+        "ratio": n_student / n_teacher,
+        "layers": cfg.num_hidden_layers,
+        "hidden_size": cfg.hidden_size,
+    }
     (out_dir / "toy_info.json").write_text(json.dumps(info, indent=2) + "\n")
     return info

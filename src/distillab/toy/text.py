@@ -33,8 +33,20 @@ from distillab.errors import ConfigError
 from distillab.toy.arith import Split
 from distillab.toy.cache import cached_build
 
-SKIP_DIRS = {"test", "tests", "idlelib", "tkinter", "turtledemo", "lib2to3", "ensurepip", "site-packages",
-             "dist-packages", "__pycache__", "__phello__", "config-3"}
+SKIP_DIRS = {
+    "test",
+    "tests",
+    "idlelib",
+    "tkinter",
+    "turtledemo",
+    "lib2to3",
+    "ensurepip",
+    "site-packages",
+    "dist-packages",
+    "__pycache__",
+    "__phello__",
+    "config-3",
+}
 SKIP_FILES = {"antigravity.py", "this.py", "turtle.py", "__main__.py"}
 MIN_WORDS = 12
 MAX_CONTINUATION_WORDS = 60
@@ -75,8 +87,9 @@ def _builtin_docstrings() -> list[str]:
     docs: list[str] = []
     for module_name in sorted(sys.builtin_module_names):
         module = sys.modules.get(module_name) or __import__(module_name)
-        objects = [obj for _, obj in inspect.getmembers(module)
-                   if inspect.isroutine(obj) or inspect.isclass(obj)]
+        objects = [
+            obj for _, obj in inspect.getmembers(module) if inspect.isroutine(obj) or inspect.isclass(obj)
+        ]
         for obj in list(objects):
             if inspect.isclass(obj) and obj.__module__ == module_name:
                 objects += [m for _, m in inspect.getmembers(obj) if inspect.isroutine(m)]
@@ -103,6 +116,7 @@ def paragraphs() -> tuple[str, ...]:
 
     Parsing the stdlib takes seconds, so the result is kept in the toy cache (per Python version).
     """
+
     def build(tmp: Path) -> None:
         found = _extract_paragraphs()
         (tmp / "paragraphs.json").write_text(json.dumps(found, ensure_ascii=False), encoding="utf-8")
@@ -126,7 +140,7 @@ def to_passage(paragraph: str) -> Passage:
     cut = max(6, min(20, len(words) // 3))
     prompt = " ".join(words[:cut])
     pid = "text-" + hashlib.sha256(paragraph.encode()).hexdigest()[:12]
-    return Passage(pid, prompt, " ".join(words[cut:cut + MAX_CONTINUATION_WORDS]))
+    return Passage(pid, prompt, " ".join(words[cut : cut + MAX_CONTINUATION_WORDS]))
 
 
 def passages(split: Split, n: int | None = None, seed: int = 0) -> list[Passage]:

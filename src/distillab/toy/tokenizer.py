@@ -40,8 +40,10 @@ def build_tokenizer(corpus: Iterable[str], vocab_size: int = 2048) -> PreTrained
     """Train a byte-level BPE on `corpus`; numbers 0-99 are single tokens if vocab_size >= 512."""
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.Split(Regex(r" ?\d{1,2}"), behavior="isolated"),
-         pre_tokenizers.ByteLevel(add_prefix_space=False)]
+        [
+            pre_tokenizers.Split(Regex(r" ?\d{1,2}"), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False),
+        ]
     )
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
@@ -65,5 +67,8 @@ def build_tokenizer(corpus: Iterable[str], vocab_size: int = 2048) -> PreTrained
 
 def whole_numbers(tokenizer: PreTrainedTokenizerFast) -> bool:
     """Whether every number 0-99, with or without a leading space, is a single token."""
-    return all(len(tokenizer(f"{space}{i}", add_special_tokens=False)["input_ids"]) == 1
-               for i in range(100) for space in ("", " "))
+    return all(
+        len(tokenizer(f"{space}{i}", add_special_tokens=False)["input_ids"]) == 1
+        for i in range(100)
+        for space in ("", " ")
+    )

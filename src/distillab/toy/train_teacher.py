@@ -45,6 +45,7 @@ Batches = Iterator[dict[str, torch.Tensor]]
 
 def tiny_world_tokenizer(vocab_size: int) -> PreTrainedTokenizerFast:
     """The tokenizer every toy teacher shares, trained once (then cached) on arith and stdlib text."""
+
     def build(tmp: Path) -> None:
         corpus = [f"{p.prompt} {p.answer}" for p in arith.problems("train", 3000, seed=0)]
         corpus += [p for p in text.paragraphs() if text.split_of(p) == "train"]
@@ -71,8 +72,9 @@ def training_sets(config: TeacherConfig, tokenizer: PreTrainedTokenizerFast) -> 
     return sets
 
 
-def train_teacher(config: TeacherConfig, out: Path, *, progress: bool = True,
-                  threads: int | None = None) -> dict[str, Any]:
+def train_teacher(
+    config: TeacherConfig, out: Path, *, progress: bool = True, threads: int | None = None
+) -> dict[str, Any]:
     """Build, train, evaluate and save a teacher into `out`; returns what `toy_info.json` records.
 
     `threads`: torch CPU threads (default: every core this process may use). On a busy machine start
@@ -86,18 +88,25 @@ def train_teacher(config: TeacherConfig, out: Path, *, progress: bool = True,
     try:
         tokenizer = tiny_world_tokenizer(config.vocab_size)
         model = build_model(tokenizer, SIZES[config.size], seed=config.seed)
-        streams = [batches(s, config.batch_size, tokenizer.pad_token_id, config.seed)
-                   for s in training_sets(config, tokenizer)]
-        optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, 0.95),
-                                      weight_decay=config.weight_decay)
+        streams = [
+            batches(s, config.batch_size, tokenizer.pad_token_id, config.seed)
+            for s in training_sets(config, tokenizer)
+        ]
+        optimizer = torch.optim.AdamW(
+            model.parameters(), lr=config.lr, betas=(0.9, 0.95), weight_decay=config.weight_decay
+        )
         warmup = math.ceil(config.warmup_fraction * config.steps)
         schedule = get_cosine_schedule_with_warmup(optimizer, warmup, config.steps)
         deadline = started + 60 * config.max_minutes if config.max_minutes else math.inf
-        losses = train_loop(model, streams, optimizer, schedule, config.steps, deadline, progress,
-                            label=config.task)
+        losses = train_loop(
+            model, streams, optimizer, schedule, config.steps, deadline, progress, label=config.task
+        )
         info: dict[str, Any] = {
-            "kind": "teacher", **asdict(config), "steps_done": len(losses),
-            "parameters": count_parameters(model), "first_loss": losses[0],
+            "kind": "teacher",
+            **asdict(config),
+            "steps_done": len(losses),
+            "parameters": count_parameters(model),
+            "first_loss": losses[0],
             "final_loss": sum(losses[-20:]) / len(losses[-20:]),
             "train_seconds": round(time.monotonic() - started, 1),
         }
@@ -112,12 +121,25 @@ def train_teacher(config: TeacherConfig, out: Path, *, progress: bool = True,
         torch.set_num_threads(threads_before)
 
 
-def train_loop(model: torch.nn.Module, streams: list[Batches], optimizer: torch.optim.Optimizer,
-               schedule: torch.optim.lr_scheduler.LRScheduler, steps: int, deadline: float, progress: bool,
-               label: str) -> list[float]:
+def train_loop(
+    model: torch.nn.Module,
+    streams: list[Batches],
+    optimizer: torch.optim.Optimizer,
+    schedule: torch.optim.lr_scheduler.LRScheduler,
+    steps: int,
+    deadline: float,
+    progress: bool,
+    label: str,
+) -> list[float]:
     """One batch per step, cycling through `streams`, until `steps` or the deadline; returns losses."""
-    columns = [TextColumn(f"teacher {label}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("loss {task.fields[loss]:.3f}"), TimeElapsedColumn(), TimeRemainingColumn()]
+    columns = [
+        TextColumn(f"teacher {label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.3f}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    ]
     losses: list[float] = []
     model.train()
     with Progress(*columns, disable=not progress) as bar:
@@ -134,8 +156,13 @@ def train_loop(model: torch.nn.Module, streams: list[Batches], optimizer: torch.
     return losses
 
 
-def toy_teacher(config: TeacherConfig | None = None, *, force: bool = False, progress: bool = True,
-                threads: int | None = None) -> Path:
+def toy_teacher(
+    config: TeacherConfig | None = None,
+    *,
+    force: bool = False,
+    progress: bool = True,
+    threads: int | None = None,
+) -> Path:
     """The cached teacher directory for `config` (default: the arith teacher), building it if needed.
 
     `threads` changes speed, not the result (up to float rounding), so it is not part of the cache key.

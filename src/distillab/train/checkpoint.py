@@ -92,11 +92,15 @@ def load(accelerator: Accelerator, out: Path, config: TrainConfig) -> Progress:
         raise ConfigError(f"--resume: no complete checkpoint in {out / 'checkpoints'}")
     stored: dict[str, Any] = json.loads((path / STATE).read_text())
     now = config.to_dict()
-    diffs = [f"--{k.replace('_', '-')}: {stored['config'].get(k)!r} -> {now[k]!r}" for k in sorted(now)
-             if k not in (*RUN_ONLY, "out") and stored["config"].get(k) != now[k]]
+    diffs = [
+        f"--{k.replace('_', '-')}: {stored['config'].get(k)!r} -> {now[k]!r}"
+        for k in sorted(now)
+        if k not in (*RUN_ONLY, "out") and stored["config"].get(k) != now[k]
+    ]
     if diffs:
-        raise ConfigError(f"--resume: {path} was made with different settings ({'; '.join(diffs)}); "
-                          "resume with the same flags, or start a new --out")
+        raise ConfigError(
+            f"--resume: {path} was made with different settings ({'; '.join(diffs)}); "
+            "resume with the same flags, or start a new --out"
+        )
     accelerator.load_state(str(path))
     return Progress(**stored["progress"])
-

@@ -69,9 +69,9 @@ def collate(examples: Sequence[Example], pad_id: int, top_k: int) -> Batch:
         if topk_ids is not None and topk_lp is not None and e.topk_ids is not None:
             assert e.topk_logprobs is not None
             s = min(len(e.topk_ids), n - p)
-            kd_mask[row, p:p + s] = True
-            topk_ids[row, p:p + s] = torch.from_numpy(e.topk_ids[:s])
-            topk_lp[row, p:p + s] = torch.from_numpy(e.topk_logprobs[:s])
+            kd_mask[row, p : p + s] = True
+            topk_ids[row, p : p + s] = torch.from_numpy(e.topk_ids[:s])
+            topk_lp[row, p : p + s] = torch.from_numpy(e.topk_logprobs[:s])
     return Batch(ids, mask, labels, kd_mask, topk_ids, topk_lp)
 
 

@@ -22,7 +22,6 @@ LOSS_NAMES = ("sft", "fkl", "rkl", "gjsd", "skl", "tv")
 ``distillab --help`` does not import torch."""
 
 
-
 @dataclass
 class TrainConfig:
     """How to train which student on which harvest, and where to write it."""
@@ -30,8 +29,11 @@ class TrainConfig:
     student: Path = _f(Path(), "Student model directory (Hugging Face layout, with its tokenizer).")
     data: Path = _f(Path(), "Harvest directory from `distillab generate` (manifest.json, data/*.parquet).")
     out: Path = _f(Path(), "Output directory: trained model, model card, distillab_train.json, checkpoints.")
-    loss: str = _f("sft", f"Loss: {', '.join(LOSS_NAMES)}. sft works on any data; the others need top-k "
-                          "log-probs in the harvest or --teacher.")
+    loss: str = _f(
+        "sft",
+        f"Loss: {', '.join(LOSS_NAMES)}. sft works on any data; the others need top-k "
+        "log-probs in the harvest or --teacher.",
+    )
     kd_weight: float = _f(0.5, "W in loss = (1 - W) * CE + W * T^2 * KD, in [0, 1]: 0 is SFT, 1 pure KD.")
     temperature: float = _f(1.0, "Distillation temperature T (> 0); the KD term is scaled by T^2.")
     beta: float = _f(0.5, "gjsd: teacher weight in the mixture, 0 = forward KL, 1 = reverse KL.")
@@ -53,10 +55,12 @@ class TrainConfig:
     resume: bool = _f(False, "Continue from the latest checkpoint in OUT/checkpoints (same config required).")
     teacher: Path | None = _f(None, "Local teacher model directory for online distillation from full logits.")
     teacher_device: str | None = _f(None, "Device for --teacher (default: the student's).")
-    teacher_dtype: str = _f("auto", "dtype for --teacher: auto (bf16 on CUDA, fp32 on CPU), float32, "
-                                    "bfloat16, float16.")
-    on_policy: float = _f(0.0, "Share of batches where the student writes the completions and --teacher "
-                               "scores them.")
+    teacher_dtype: str = _f(
+        "auto", "dtype for --teacher: auto (bf16 on CUDA, fp32 on CPU), float32, bfloat16, float16."
+    )
+    on_policy: float = _f(
+        0.0, "Share of batches where the student writes the completions and --teacher scores them."
+    )
     max_new_tokens: int = _f(128, "On-policy: most tokens the student generates per prompt.")
     progress: bool = _f(True, "Show a progress bar.")
 
@@ -74,8 +78,10 @@ class TrainConfig:
 
         need(str(self.student) not in ("", "."), "--student is required (a model directory)")
         if str(self.student) not in ("", "."):
-            need((self.student / "config.json").is_file(),
-                 f"--student {str(self.student)!r}: no config.json (not a Hugging Face model directory)")
+            need(
+                (self.student / "config.json").is_file(),
+                f"--student {str(self.student)!r}: no config.json (not a Hugging Face model directory)",
+            )
         need(str(self.data) not in ("", "."), "--data is required (a harvest directory)")
         need(str(self.out) not in ("", "."), "--out is required (a new directory)")
         need(not self.out.is_file(), f"--out {str(self.out)!r} is a file, not a directory")
@@ -87,37 +93,67 @@ class TrainConfig:
         need(self.lr > 0, f"--lr must be positive (got {self.lr})")
         need(0.0 <= self.warmup_ratio < 1.0, f"--warmup-ratio must be in [0, 1) (got {self.warmup_ratio})")
         need(self.epochs > 0, f"--epochs must be positive (got {self.epochs})")
-        need(self.max_steps is None or self.max_steps >= 1,
-             f"--max-steps must be at least 1 (got {self.max_steps})")
-        for flag, value in (("--batch-size", self.batch_size), ("--grad-accum", self.grad_accum),
-                            ("--max-new-tokens", self.max_new_tokens)):
+        need(
+            self.max_steps is None or self.max_steps >= 1,
+            f"--max-steps must be at least 1 (got {self.max_steps})",
+        )
+        for flag, value in (
+            ("--batch-size", self.batch_size),
+            ("--grad-accum", self.grad_accum),
+            ("--max-new-tokens", self.max_new_tokens),
+        ):
             need(value >= 1, f"{flag} must be at least 1 (got {value})")
         need(self.max_length >= 8, f"--max-length must be at least 8 (got {self.max_length})")
-        need(0.0 <= self.eval_fraction <= 0.5,
-             f"--eval-fraction must be in [0, 0.5] (got {self.eval_fraction})")
-        for flag, value in (("--eval-every", self.eval_every), ("--save-every", self.save_every),
-                            ("--lora-r", self.lora_r)):
+        need(
+            0.0 <= self.eval_fraction <= 0.5,
+            f"--eval-fraction must be in [0, 0.5] (got {self.eval_fraction})",
+        )
+        for flag, value in (
+            ("--eval-every", self.eval_every),
+            ("--save-every", self.save_every),
+            ("--lora-r", self.lora_r),
+        ):
             need(value >= 0, f"{flag} must be 0 or more (got {value})")
-        need(self.chunk_size is None or self.chunk_size >= 1,
-             f"--chunk-size must be at least 1 (got {self.chunk_size})")
+        need(
+            self.chunk_size is None or self.chunk_size >= 1,
+            f"--chunk-size must be at least 1 (got {self.chunk_size})",
+        )
         need(0.0 <= self.on_policy <= 1.0, f"--on-policy must be in [0, 1] (got {self.on_policy})")
         if self.teacher is not None:
-            need((self.teacher / "config.json").is_file(),
-                 f"--teacher {str(self.teacher)!r}: no config.json (not a Hugging Face model directory)")
-            need(self.loss != "sft", "--teacher gives full logits but --loss sft does not use them; "
-                                     "pick a distillation loss (e.g. --loss fkl) or drop --teacher")
-        need(self.on_policy == 0.0 or self.teacher is not None,
-             "--on-policy needs --teacher (a local model to score the student's own completions)")
-        need(self.teacher_dtype in ("auto", "float32", "bfloat16", "float16"),
-             f"--teacher-dtype {self.teacher_dtype!r} is not one of auto, float32, bfloat16, float16")
+            need(
+                (self.teacher / "config.json").is_file(),
+                f"--teacher {str(self.teacher)!r}: no config.json (not a Hugging Face model directory)",
+            )
+            need(
+                self.loss != "sft",
+                "--teacher gives full logits but --loss sft does not use them; "
+                "pick a distillation loss (e.g. --loss fkl) or drop --teacher",
+            )
+        need(
+            self.on_policy == 0.0 or self.teacher is not None,
+            "--on-policy needs --teacher (a local model to score the student's own completions)",
+        )
+        need(
+            self.teacher_dtype in ("auto", "float32", "bfloat16", "float16"),
+            f"--teacher-dtype {self.teacher_dtype!r} is not one of auto, float32, bfloat16, float16",
+        )
         if not self.resume and self.out.is_dir():
-            taken = [name for name in ("checkpoints", "config.json", "distillab_train.json")
-                     if (self.out / name).exists()]
-            need(not taken, f"--out {str(self.out)!r} already holds a training run ({', '.join(taken)}); "
-                            "pass --resume to continue it or choose another --out")
+            taken = [
+                name
+                for name in ("checkpoints", "config.json", "distillab_train.json")
+                if (self.out / name).exists()
+            ]
+            need(
+                not taken,
+                f"--out {str(self.out)!r} already holds a training run ({', '.join(taken)}); "
+                "pass --resume to continue it or choose another --out",
+            )
         if self.resume:
-            need((self.out / "checkpoints").is_dir(), f"--resume: {str(self.out / 'checkpoints')!r} does not "
-                                                      "exist; nothing to resume (run without --resume)")
+            need(
+                (self.out / "checkpoints").is_dir(),
+                f"--resume: {str(self.out / 'checkpoints')!r} does not "
+                "exist; nothing to resume (run without --resume)",
+            )
         return p
 
     def loss_params(self) -> dict[str, float]:

@@ -23,8 +23,19 @@ from distillab.data.records import data_files, read_records
 from distillab.errors import DataError
 from distillab.train.losses import Signal
 
-COLUMNS = ["id", "prompt_id", "messages", "prompt", "completion", "finish_reason", "tokens", "token_ids",
-           "top_tokens", "top_ids", "top_logprobs"]
+COLUMNS = [
+    "id",
+    "prompt_id",
+    "messages",
+    "prompt",
+    "completion",
+    "finish_reason",
+    "tokens",
+    "token_ids",
+    "top_tokens",
+    "top_ids",
+    "top_logprobs",
+]
 
 
 @dataclass
@@ -60,8 +71,14 @@ def load_harvest(path: Path) -> Harvest:
     manifest_path = path / MANIFEST
     if not manifest_path.is_file():
         unfinished = (path / ".journal").exists()
-        raise DataError(f"{manifest_path}: not found; " + ("the harvest did not finish, rerun `distillab "
-                        "generate` to complete it" if unfinished else "not a harvest directory"))
+        raise DataError(
+            f"{manifest_path}: not found; "
+            + (
+                "the harvest did not finish, rerun `distillab generate` to complete it"
+                if unfinished
+                else "not a harvest directory"
+            )
+        )
     if not data_files(path):
         raise DataError(f"{path / 'data'}: no *.parquet record files")
     manifest = read_manifest(path)
@@ -74,10 +91,16 @@ def load_harvest(path: Path) -> Harvest:
         raise DataError(f"{path / 'data'}: the dataset is empty (no records with a completion)")
     for row, record in enumerate(records):
         if record["messages"] is None and record["prompt"] is None:
-            raise DataError(f"{path / 'data'}: record {row} (id {record['id']}) has neither messages "
-                            "nor prompt")
-    return Harvest(path, manifest, hashlib.sha256(manifest_path.read_bytes()).hexdigest(), records,
-                   _signal(manifest, records))
+            raise DataError(
+                f"{path / 'data'}: record {row} (id {record['id']}) has neither messages nor prompt"
+            )
+    return Harvest(
+        path,
+        manifest,
+        hashlib.sha256(manifest_path.read_bytes()).hexdigest(),
+        records,
+        _signal(manifest, records),
+    )
 
 
 def _signal(manifest: dict[str, Any], records: list[dict[str, Any]]) -> Signal:

@@ -77,10 +77,13 @@ def _texts(record: dict[str, Any], tokenizer: PreTrainedTokenizerBase) -> tuple[
     messages = [{"role": m["role"], "content": m["content"]} for m in record["messages"]]
     prompt = str(tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
     if stop:
-        full = str(tokenizer.apply_chat_template(messages + [{"role": "assistant", "content": completion}],
-                                                 tokenize=False))
+        full = str(
+            tokenizer.apply_chat_template(
+                messages + [{"role": "assistant", "content": completion}], tokenize=False
+            )
+        )
         if full.startswith(prompt):
-            return prompt, full[len(prompt):]
+            return prompt, full[len(prompt) :]
     return prompt, completion
 
 
@@ -98,19 +101,24 @@ def _padded(rows: list[list[Any]], k: int, fill: Any, dtype: Any) -> np.ndarray:
         return np.asarray(rows, dtype=dtype).reshape(len(rows), k)
     out = np.full((len(rows), k), fill, dtype=dtype)
     for j, row in enumerate(rows):
-        out[j, :min(len(row), k)] = row[:k]
+        out[j, : min(len(row), k)] = row[:k]
     return out
 
 
-def _topk_rows(record: dict[str, Any], rows: int, k: int, vocab_size: int, to_id: StringToId | None,
-               stats: EncodeStats) -> tuple[np.ndarray, np.ndarray]:
+def _topk_rows(
+    record: dict[str, Any], rows: int, k: int, vocab_size: int, to_id: StringToId | None, stats: EncodeStats
+) -> tuple[np.ndarray, np.ndarray]:
     """The first ``rows`` top-k rows as padded ``[rows, k]`` arrays; unusable ids become -1 (-inf)."""
     logprobs = _padded([r or [] for r in record["top_logprobs"][:rows]], k, -np.inf, np.float32)
     if record["top_ids"] is not None:
         ids = _padded([r or [] for r in record["top_ids"][:rows]], k, -1, np.int64)
     else:
-        ids = _padded([[to_id(t) if to_id else -1 for t in r or []] for r in record["top_tokens"][:rows]],
-                      k, -1, np.int64)
+        ids = _padded(
+            [[to_id(t) if to_id else -1 for t in r or []] for r in record["top_tokens"][:rows]],
+            k,
+            -1,
+            np.int64,
+        )
         stats.unmapped_strings += int(((ids < 0) & np.isfinite(logprobs)).sum())
         # Two strings can map to one id; a loss needs distinct ids, so later copies go to the tail.
         order = np.argsort(ids, axis=1, kind="stable")
@@ -137,8 +145,14 @@ def _reproduces(teacher: list[int], text: str, tokenizer: PreTrainedTokenizerBas
     return bool(decoded == text or decoded.rstrip(REPLACEMENT) == text.rstrip(REPLACEMENT))
 
 
-def encode_records(records: list[dict[str, Any]], tokenizer: PreTrainedTokenizerBase, *, vocab_size: int,
-                   max_length: int, with_signal: bool) -> tuple[list[Example], EncodeStats]:
+def encode_records(
+    records: list[dict[str, Any]],
+    tokenizer: PreTrainedTokenizerBase,
+    *,
+    vocab_size: int,
+    max_length: int,
+    with_signal: bool,
+) -> tuple[list[Example], EncodeStats]:
     """Tokenise ``records`` for the student; with ``with_signal``, attach the aligned top-k signal.
 
     ``vocab_size`` is the student's number of output logits (may exceed ``len(tokenizer)``).
@@ -146,8 +160,10 @@ def encode_records(records: list[dict[str, Any]], tokenizer: PreTrainedTokenizer
     stats = EncodeStats(records=len(records))
     texts = [_texts(r, tokenizer) for r in records]
     # A raw prompt gets the tokenizer's usual specials (BOS), a rendered chat template already has its own.
-    prompt_ids = [tokenizer(p, add_special_tokens=r["messages"] is None)["input_ids"]
-                  for r, (p, _) in zip(records, texts)]
+    prompt_ids = [
+        tokenizer(p, add_special_tokens=r["messages"] is None)["input_ids"]
+        for r, (p, _) in zip(records, texts)
+    ]
     retokenised = tokenizer([c for _, c in texts], add_special_tokens=False)["input_ids"]
     to_id = StringToId(tokenizer) if any(r["token_ids"] is None and r["tokens"] for r in records) else None
     k = max((len(row) for r in records if r["top_logprobs"] for row in r["top_logprobs"] if row), default=0)
@@ -174,8 +190,10 @@ def encode_records(records: list[dict[str, Any]], tokenizer: PreTrainedTokenizer
         if with_signal and k and teacher is not None and record["top_logprobs"]:
             # -1 is a token string with no single-token match (part of a UTF-8 character, shown as U+FFFD):
             # a wildcard, so one such byte does not end the alignment when the tokens around it agree.
-            n_match = next((j for j, (a, b) in enumerate(zip(completion, teacher)) if a != b and b != -1),
-                           min(len(completion), len(teacher)))
+            n_match = next(
+                (j for j, (a, b) in enumerate(zip(completion, teacher)) if a != b and b != -1),
+                min(len(completion), len(teacher)),
+            )
             n_match = min(n_match, len(record["top_logprobs"]))
             stats.teacher_tokens += min(len(teacher), len(completion))
             stats.aligned_tokens += n_match

@@ -31,17 +31,28 @@ class Feed:
 
     def __call__(self, micro: int) -> tuple[Batch, Tensor | None, bool]:
         s, c, acc = self.setup, self.config, self.accelerator
-        idx = micro_batch(len(s.train), micro, size=c.batch_size, seed=c.seed, rank=acc.process_index,
-                          world=acc.num_processes)
+        idx = micro_batch(
+            len(s.train),
+            micro,
+            size=c.batch_size,
+            seed=c.seed,
+            rank=acc.process_index,
+            world=acc.num_processes,
+        )
         batch = collate([s.train[i] for i in idx], s.pad_id, s.top_k).to(acc.device)
         on_policy = is_on_policy(c.on_policy, c.seed, micro)
         if on_policy:
             student = acc.unwrap_model(self.model)
             seed = (c.seed * 1_000_003 + micro) * 1_009 + acc.process_index
             with acc.autocast():
-                batch = on_policy_batch(student, batch, pad_id=s.pad_id,  # type: ignore[arg-type]
-                                        max_new_tokens=c.max_new_tokens, max_length=c.max_length,
-                                        seed=seed).to(acc.device)
+                batch = on_policy_batch(
+                    student,
+                    batch,
+                    pad_id=s.pad_id,  # type: ignore[arg-type]
+                    max_new_tokens=c.max_new_tokens,
+                    max_length=c.max_length,
+                    seed=seed,
+                ).to(acc.device)
         return batch, _teacher_logits(s.teacher, batch), on_policy
 
 
@@ -50,8 +61,14 @@ def _teacher_logits(teacher: OnlineTeacher | None, batch: Batch) -> Tensor | Non
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, examples: Sequence[Example], objective: Objective, setup: Setup,
-             accelerator: Accelerator, batch_size: int) -> dict[str, float]:
+def evaluate(
+    model: torch.nn.Module,
+    examples: Sequence[Example],
+    objective: Objective,
+    setup: Setup,
+    accelerator: Accelerator,
+    batch_size: int,
+) -> dict[str, float]:
     """Token-weighted mean loss, cross-entropy and KD term over ``examples`` (sharded over processes).
 
     Always on the data as given (never on-policy), so evals of different runs compare.
@@ -61,16 +78,19 @@ def evaluate(model: torch.nn.Module, examples: Sequence[Example], objective: Obj
     was_training = model.training
     model.eval()
     sums = torch.zeros(4, dtype=torch.float64, device=accelerator.device)  # loss, ce, kd, tokens
-    mine = list(examples)[accelerator.process_index::accelerator.num_processes]
+    mine = list(examples)[accelerator.process_index :: accelerator.num_processes]
     for start in range(0, len(mine), batch_size):
-        batch = collate(mine[start:start + batch_size], setup.pad_id, setup.top_k).to(accelerator.device)
+        batch = collate(mine[start : start + batch_size], setup.pad_id, setup.top_k).to(accelerator.device)
         with accelerator.autocast():
             logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
         terms = objective(logits, batch, _teacher_logits(setup.teacher, batch))
         n = terms.tokens
         kd = float(terms.kd) if terms.kd is not None else 0.0
-        sums += torch.tensor([float(terms.loss) * n, float(terms.ce) * n, kd * n, n], dtype=torch.float64,
-                             device=accelerator.device)
+        sums += torch.tensor(
+            [float(terms.loss) * n, float(terms.ce) * n, kd * n, n],
+            dtype=torch.float64,
+            device=accelerator.device,
+        )
     model.train(was_training)
     total = accelerator.reduce(sums, reduction="sum")
     loss, ce, kd, tokens = (float(v) for v in total.tolist())  # type: ignore[union-attr]

@@ -51,10 +51,15 @@ def render_card(record: dict[str, Any]) -> str:
     config, teacher, data = record["config"], record["teacher"], record["dataset"]
     loss = record["loss"]
     params = ", ".join(f"{k}={v}" for k, v in loss["params"].items()) or "none"
-    results = [("steps", record["steps"]), ("tokens seen", record["tokens_seen"]),
-               ("train loss (last steps)", record["train_loss"]), ("eval loss", record["eval"].get("loss")),
-               ("eval cross-entropy", record["eval"].get("ce")), ("eval KD", record["eval"].get("kd")),
-               ("training seconds", f"{record['seconds']:.1f}")]
+    results = [
+        ("steps", record["steps"]),
+        ("tokens seen", record["tokens_seen"]),
+        ("train loss (last steps)", record["train_loss"]),
+        ("eval loss", record["eval"].get("loss")),
+        ("eval cross-entropy", record["eval"].get("ce")),
+        ("eval KD", record["eval"].get("kd")),
+        ("training seconds", f"{record['seconds']:.1f}"),
+    ]
     rows = "\n".join(f"| {name} | {_fmt(value)} |" for name, value in results if value is not None)
     mode = f"from a harvest ({data['signal']})"
     if config["teacher"]:
@@ -66,24 +71,24 @@ def render_card(record: dict[str, Any]) -> str:
         lora = f"LoRA r={config['lora_r']} (merged; adapter in `adapter/`)"
     return f"""---
 library_name: transformers
-base_model: {config['student']}
+base_model: {config["student"]}
 tags:
 - distillab
 - distillation
 ---
 
-# Student distilled from {teacher['name']}
+# Student distilled from {teacher["name"]}
 
-Trained with distillab {record['distillab_version']}: {mode}, {lora}.
+Trained with distillab {record["distillab_version"]}: {mode}, {lora}.
 
-- **Teacher:** {teacher['name']} ({teacher.get('endpoint') or 'endpoint not recorded'})
-- **Dataset:** `{data['path']}` (manifest sha256 `{data['manifest_sha256'][:16]}...`,
-  {data['records']} records, {data['train_examples']} train / {data['eval_examples']} eval examples,
+- **Teacher:** {teacher["name"]} ({teacher.get("endpoint") or "endpoint not recorded"})
+- **Dataset:** `{data["path"]}` (manifest sha256 `{data["manifest_sha256"][:16]}...`,
+  {data["records"]} records, {data["train_examples"]} train / {data["eval_examples"]} eval examples,
   split by prompt)
-- **Loss:** `{config['loss']}`, {LOSSES[config['loss']].summary}; params: {params};
-  temperature {loss['temperature']}; mix `(1 - W) * CE + W * T^2 * KD` with W = {loss['kd_weight']}
-- **Optimisation:** AdamW lr {config['lr']}, batch {config['batch_size']} x {config['grad_accum']}
-  accumulation x {record['processes']} processes, {record['precision']} precision
+- **Loss:** `{config["loss"]}`, {LOSSES[config["loss"]].summary}; params: {params};
+  temperature {loss["temperature"]}; mix `(1 - W) * CE + W * T^2 * KD` with W = {loss["kd_weight"]}
+- **Optimisation:** AdamW lr {config["lr"]}, batch {config["batch_size"]} x {config["grad_accum"]}
+  accumulation x {record["processes"]} processes, {record["precision"]} precision
 
 | result | value |
 |---|---|

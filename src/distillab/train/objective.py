@@ -53,8 +53,9 @@ class Objective:
         self._seen: list[tuple[float, float]] = []
         self.scale_warning: str | None = None
 
-    def __call__(self, logits: Tensor, batch: Batch, teacher_logits: Tensor | None = None,
-                 on_policy: bool = False) -> Terms:
+    def __call__(
+        self, logits: Tensor, batch: Batch, teacher_logits: Tensor | None = None, on_policy: bool = False
+    ) -> Terms:
         student = logits[:, :-1]
         labels = batch.labels[:, 1:]
         tokens = int((labels != IGNORE_INDEX).sum())
@@ -78,11 +79,23 @@ class Objective:
             vocab = min(student.shape[-1], teacher_logits.shape[-1])
             mask = batch.labels[:, 1:] != IGNORE_INDEX
             teacher = teacher_logits[:, :-1, :vocab].to(student.device)
-            return self.spec.full(student[..., :vocab], teacher, mask, temperature=self.temperature,
-                                  chunk_size=self.chunk_size, **self.params)
+            return self.spec.full(
+                student[..., :vocab],
+                teacher,
+                mask,
+                temperature=self.temperature,
+                chunk_size=self.chunk_size,
+                **self.params,
+            )
         assert self.spec.topk is not None and batch.topk_ids is not None and batch.topk_logprobs is not None
-        return self.spec.topk(student, batch.topk_ids[:, 1:], batch.topk_logprobs[:, 1:],
-                              batch.kd_mask[:, 1:], temperature=self.temperature, **self.params)
+        return self.spec.topk(
+            student,
+            batch.topk_ids[:, 1:],
+            batch.topk_logprobs[:, 1:],
+            batch.kd_mask[:, 1:],
+            temperature=self.temperature,
+            **self.params,
+        )
 
     def _observe(self, ce_term: float, kd_term: float) -> None:
         """Warn (once) when one weighted term is over ``SCALE_RATIO`` times the other early in training."""
@@ -99,4 +112,5 @@ class Objective:
             self.scale_warning = (
                 f"{which} dominates the loss over the first {SCALE_STEPS} batches: (1-W)*CE = {ce_mean:.4g}, "
                 f"W*T^2*KD = {kd_mean:.4g} (W = {self.weight}); --kd-weight {balanced:.2f} would weigh them "
-                "equally")
+                "equally"
+            )

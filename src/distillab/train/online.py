@@ -41,7 +41,8 @@ def check_same_tokenizer(teacher: Path, student: Path, student_tokenizer: PreTra
             f"the teacher's tokenizer ({teacher}, {len(teacher_tokenizer)} tokens) differs from the "
             f"student's ({student}, {len(student_tokenizer)} tokens): distillation losses compare "
             "distributions token id by token id, so they need one tokenizer; harvest the teacher's text "
-            "and train with --loss sft")
+            "and train with --loss sft"
+        )
 
 
 class OnlineTeacher:
@@ -59,8 +60,11 @@ class OnlineTeacher:
     @torch.no_grad()
     def logits(self, batch: Batch) -> Tensor:
         """``[B, L, V_teacher]`` logits on the teacher's device (the loss moves what it needs)."""
-        out = self.model(input_ids=batch.input_ids.to(self.device),
-                         attention_mask=batch.attention_mask.to(self.device), use_cache=False)
+        out = self.model(
+            input_ids=batch.input_ids.to(self.device),
+            attention_mask=batch.attention_mask.to(self.device),
+            use_cache=False,
+        )
         return out.logits
 
 
@@ -79,8 +83,9 @@ def _prompts(batch: Batch) -> list[list[int]]:
 
 
 @torch.no_grad()
-def on_policy_batch(model: PreTrainedModel, batch: Batch, *, pad_id: int, max_new_tokens: int,
-                    max_length: int, seed: int) -> Batch:
+def on_policy_batch(
+    model: PreTrainedModel, batch: Batch, *, pad_id: int, max_new_tokens: int, max_length: int, seed: int
+) -> Batch:
     """The batch's prompts with completions sampled from ``model`` (temperature 1, no truncation)."""
     prompts = _prompts(batch)
     device = next(model.parameters()).device
@@ -88,13 +93,19 @@ def on_policy_batch(model: PreTrainedModel, batch: Batch, *, pad_id: int, max_ne
     ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
     mask = torch.zeros_like(ids)
     for row, prompt in enumerate(prompts):  # left padding: generation appends on the right
-        ids[row, width - len(prompt):] = torch.tensor(prompt)
-        mask[row, width - len(prompt):] = 1
+        ids[row, width - len(prompt) :] = torch.tensor(prompt)
+        mask[row, width - len(prompt) :] = 1
     eos = model.generation_config.eos_token_id
     eos_ids = set(eos if isinstance(eos, list) else [] if eos is None else [eos])
-    config = GenerationConfig(do_sample=True, temperature=1.0, top_p=1.0, top_k=0,
-                              max_new_tokens=max_new_tokens, eos_token_id=list(eos_ids) or None,
-                              pad_token_id=pad_id)
+    config = GenerationConfig(
+        do_sample=True,
+        temperature=1.0,
+        top_p=1.0,
+        top_k=0,
+        max_new_tokens=max_new_tokens,
+        eos_token_id=list(eos_ids) or None,
+        pad_token_id=pad_id,
+    )
     was_training = model.training
     model.eval()
     devices = [device] if device.type == "cuda" else []
@@ -103,7 +114,8 @@ def on_policy_batch(model: PreTrainedModel, batch: Batch, *, pad_id: int, max_ne
             torch.manual_seed(seed)
             # generate comes from GenerationMixin on the concrete class; mypy sees nn.Module.__getattr__
             out = model.generate(  # type: ignore[operator]
-                input_ids=ids.to(device), attention_mask=mask.to(device), generation_config=config)
+                input_ids=ids.to(device), attention_mask=mask.to(device), generation_config=config
+            )
     finally:
         model.train(was_training)
     examples = []

@@ -20,18 +20,26 @@ class TrainBar:
         self.start_step = start
         self.tokens = 0
         self.t0 = time.perf_counter()
-        self.progress = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("loss {task.fields[loss]}"),
-                                 TextColumn("{task.fields[rate]} tok/s"), TimeRemainingColumn(),
-                                 console=console, disable=not enabled, transient=False)
+        self.progress = Progress(
+            TextColumn("train"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]}"),
+            TextColumn("{task.fields[rate]} tok/s"),
+            TimeRemainingColumn(),
+            console=console,
+            disable=not enabled,
+            transient=False,
+        )
         self.task = self.progress.add_task("train", total=total, completed=start, loss="-", rate="-")
 
     def __enter__(self) -> TrainBar:
         self.progress.__enter__()
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.progress.__exit__(kind, exc, tb)
 
     def update(self, step: int, loss: float, tokens: int) -> None:

@@ -84,19 +84,26 @@ def _check_alignment(stats: EncodeStats, harvest: Harvest, config: TrainConfig, 
             f"the student's tokenizer ({config.student}) is not the one the harvest's teacher "
             f"{harvest.describe_teacher()} used{strings}: re-tokenising the completions reproduces only "
             f"{stats.aligned_fraction:.0%} of the teacher's tokens, so its top-k log-probs cannot be matched "
-            f"to student token ids; losses that work: {', '.join(losses_for('text'))}")
+            f"to student token ids; losses that work: {', '.join(losses_for('text'))}"
+        )
     notes = []
     if stats.trimmed_records:
-        notes.append(f"{stats.trimmed_records} of {stats.records} records: the student's tokenisation "
-                     f"departs from the teacher's partway, so their teacher signal stops there "
-                     f"({stats.aligned_fraction:.1%} of teacher tokens kept)")
+        notes.append(
+            f"{stats.trimmed_records} of {stats.records} records: the student's tokenisation "
+            f"departs from the teacher's partway, so their teacher signal stops there "
+            f"({stats.aligned_fraction:.1%} of teacher tokens kept)"
+        )
     if stats.ids_beyond_vocab:
-        notes.append(f"{stats.ids_beyond_vocab} of {stats.topk_entries} top-k entries have ids beyond the "
-                     f"student's {rows} output rows (a padded teacher vocabulary); their "
-                     "probability goes to the tail bucket")
+        notes.append(
+            f"{stats.ids_beyond_vocab} of {stats.topk_entries} top-k entries have ids beyond the "
+            f"student's {rows} output rows (a padded teacher vocabulary); their "
+            "probability goes to the tail bucket"
+        )
     if stats.unmapped_strings:
-        notes.append(f"{stats.unmapped_strings} of {stats.topk_entries} top-k token strings are not single "
-                     "tokens of the student's tokenizer; their probability goes to the tail bucket")
+        notes.append(
+            f"{stats.unmapped_strings} of {stats.topk_entries} top-k token strings are not single "
+            "tokens of the student's tokenizer; their probability goes to the tail bucket"
+        )
     return notes
 
 
@@ -112,8 +119,13 @@ def _load_student(config: TrainConfig) -> PreTrainedModel:
     except ImportError as exc:
         raise ConfigError("--lora-r needs the peft package (pip install peft)") from exc
     torch.manual_seed(config.seed)  # LoRA's A matrices are random: seeded, so a rerun is identical
-    lora = LoraConfig(r=config.lora_r, lora_alpha=2 * config.lora_r, lora_dropout=0.0,
-                      target_modules="all-linear", task_type="CAUSAL_LM")
+    lora = LoraConfig(
+        r=config.lora_r,
+        lora_alpha=2 * config.lora_r,
+        lora_dropout=0.0,
+        target_modules="all-linear",
+        task_type="CAUSAL_LM",
+    )
     return get_peft_model(model, lora)  # type: ignore[return-value]
 
 
@@ -127,20 +139,24 @@ def prepare(config: TrainConfig, device: torch.device, say: Callable[[str], Any]
         check_same_tokenizer(config.teacher, config.student, tokenizer)
     with_signal = config.loss != "sft" and config.teacher is None
     rows, dtype = _student_config(config)
-    examples, stats = encode_records(harvest.records, tokenizer, vocab_size=rows,
-                                     max_length=config.max_length, with_signal=with_signal)
+    examples, stats = encode_records(
+        harvest.records, tokenizer, vocab_size=rows, max_length=config.max_length, with_signal=with_signal
+    )
     warnings = _check_alignment(stats, harvest, config, rows) if with_signal else []
     if stats.dropped_long_prompt:
-        warnings.append(f"{stats.dropped_long_prompt} records dropped: their prompt alone reaches "
-                        f"--max-length {config.max_length}")
+        warnings.append(
+            f"{stats.dropped_long_prompt} records dropped: their prompt alone reaches "
+            f"--max-length {config.max_length}"
+        )
     if stats.truncated:
         warnings.append(f"{stats.truncated} completions cut to fit --max-length {config.max_length}")
-    train_idx, eval_idx = split_by_prompt([e.prompt_id for e in examples], config.eval_fraction,
-                                          config.seed)
+    train_idx, eval_idx = split_by_prompt([e.prompt_id for e in examples], config.eval_fraction, config.seed)
     if not train_idx:
         raise DataError(f"{config.data}: no training examples left after the eval split and --max-length")
-    say(f"data: {len(harvest.records)} records from {harvest.describe_teacher()} ({signal} signal); "
-        f"{len(train_idx)} train, {len(eval_idx)} eval (split by prompt)")
+    say(
+        f"data: {len(harvest.records)} records from {harvest.describe_teacher()} ({signal} signal); "
+        f"{len(train_idx)} train, {len(eval_idx)} eval (split by prompt)"
+    )
     model = _load_student(config)
     teacher = None
     if config.teacher is not None:
@@ -149,8 +165,21 @@ def prepare(config: TrainConfig, device: torch.device, say: Callable[[str], Any]
         teacher = OnlineTeacher.load(config.teacher, device=teacher_device, dtype=config.teacher_dtype)
         rows_t = teacher.model.get_output_embeddings().weight.shape[0]
         if rows_t != rows:
-            warnings.append(f"teacher has {rows_t} output rows, student {rows} (same tokenizer, padded "
-                            f"differently): distilling on the {min(rows_t, rows)} ids both have")
+            warnings.append(
+                f"teacher has {rows_t} output rows, student {rows} (same tokenizer, padded "
+                f"differently): distilling on the {min(rows_t, rows)} ids both have"
+            )
     pad_id = next(i for i in (tokenizer.pad_token_id, tokenizer.eos_token_id, 0) if i is not None)
-    return Setup(harvest, signal, tokenizer, model, [examples[i] for i in train_idx],
-                 [examples[i] for i in eval_idx], stats, pad_id, dtype, teacher, warnings)
+    return Setup(
+        harvest,
+        signal,
+        tokenizer,
+        model,
+        [examples[i] for i in train_idx],
+        [examples[i] for i in eval_idx],
+        stats,
+        pad_id,
+        dtype,
+        teacher,
+        warnings,
+    )

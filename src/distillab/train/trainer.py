@@ -63,8 +63,9 @@ def use_bf16(config: TrainConfig) -> bool:
 def run_train(config: TrainConfig, *, console: Console | None = None) -> TrainResult:
     """Train as ``config`` says; raises ``DistillabError``s for bad input, before any step runs."""
     console = console or Console(stderr=True)
-    accelerator = Accelerator(gradient_accumulation_steps=config.grad_accum,
-                              mixed_precision="bf16" if use_bf16(config) else "no")
+    accelerator = Accelerator(
+        gradient_accumulation_steps=config.grad_accum, mixed_precision="bf16" if use_bf16(config) else "no"
+    )
 
     def say(text: str, style: str | None = None) -> None:
         if accelerator.is_main_process:
@@ -74,8 +75,14 @@ def run_train(config: TrainConfig, *, console: Console | None = None) -> TrainRe
     setup = prepare(config, accelerator.device, say)
     for warning in setup.warnings:
         say(f"warning: {warning}", "yellow")
-    steps = total_steps(len(setup.train), epochs=config.epochs, max_steps=config.max_steps,
-                        size=config.batch_size, world=accelerator.num_processes, accum=config.grad_accum)
+    steps = total_steps(
+        len(setup.train),
+        epochs=config.epochs,
+        max_steps=config.max_steps,
+        size=config.batch_size,
+        world=accelerator.num_processes,
+        accum=config.grad_accum,
+    )
     optimizer = torch.optim.AdamW([p for p in setup.model.parameters() if p.requires_grad], lr=config.lr)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * steps), steps)
     model, optimizer = accelerator.prepare(setup.model, optimizer)
@@ -110,8 +117,12 @@ def run_train(config: TrainConfig, *, console: Console | None = None) -> TrainRe
                 setup.warnings.append(objective.scale_warning)
                 say(f"warning: {objective.scale_warning}", "yellow")
             if config.eval_every and progress.step % config.eval_every == 0 and progress.step < steps:
-                progress.evals.append({"step": progress.step, **evaluate(model, setup.eval, objective, setup,
-                                                                         accelerator, config.batch_size)})
+                progress.evals.append(
+                    {
+                        "step": progress.step,
+                        **evaluate(model, setup.eval, objective, setup, accelerator, config.batch_size),
+                    }
+                )
             if config.save_every and progress.step % config.save_every == 0:
                 checkpoint.save(accelerator, config.out, progress, config)
     final = evaluate(model, setup.eval, objective, setup, accelerator, config.batch_size)
@@ -119,10 +130,20 @@ def run_train(config: TrainConfig, *, console: Console | None = None) -> TrainRe
         progress.evals.append({"step": progress.step, **final})
     record = _record(config, setup, progress, final, accelerator, bar.tokens_per_second)
     _save(accelerator, model, setup, config, record)
-    say(f"saved {config.out}: {progress.step} steps, {progress.tokens:,} tokens, "
-        f"train loss {progress.train_loss:.4f}" + (f", eval loss {final['loss']:.4f}" if final else ""))
-    return TrainResult(config.out, progress.step, progress.tokens, progress.train_loss, final,
-                       progress.seconds, record, accelerator.is_main_process)
+    say(
+        f"saved {config.out}: {progress.step} steps, {progress.tokens:,} tokens, "
+        f"train loss {progress.train_loss:.4f}" + (f", eval loss {final['loss']:.4f}" if final else "")
+    )
+    return TrainResult(
+        config.out,
+        progress.step,
+        progress.tokens,
+        progress.train_loss,
+        final,
+        progress.seconds,
+        record,
+        accelerator.is_main_process,
+    )
 
 
 def _across_processes(accelerator: Accelerator, loss: torch.Tensor, tokens: int) -> tuple[float, int]:
@@ -132,8 +153,13 @@ def _across_processes(accelerator: Accelerator, loss: torch.Tensor, tokens: int)
     return float(totals[0]) / accelerator.num_processes, int(totals[1])
 
 
-def _save(accelerator: Accelerator, model: torch.nn.Module, setup: Setup, config: TrainConfig,
-          record: dict[str, Any]) -> None:
+def _save(
+    accelerator: Accelerator,
+    model: torch.nn.Module,
+    setup: Setup,
+    config: TrainConfig,
+    record: dict[str, Any],
+) -> None:
     """The student as a plain HF model directory; with LoRA also the adapter, in ``OUT/adapter``."""
     accelerator.wait_for_everyone()
     # FSDP/DeepSpeed hold the weights sharded: the full state dict is gathered on every process.
@@ -156,21 +182,40 @@ def _save(accelerator: Accelerator, model: torch.nn.Module, setup: Setup, config
     accelerator.wait_for_everyone()
 
 
-def _record(config: TrainConfig, setup: Setup, progress: Progress, final: dict[str, float],
-            accelerator: Accelerator, tokens_per_second: float) -> dict[str, Any]:
+def _record(
+    config: TrainConfig,
+    setup: Setup,
+    progress: Progress,
+    final: dict[str, float],
+    accelerator: Accelerator,
+    tokens_per_second: float,
+) -> dict[str, Any]:
     harvest, stats = setup.harvest, asdict(setup.stats)
     return {
         "distillab_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "teacher": {"name": harvest.teacher_name, "endpoint": harvest.teacher_endpoint,
-                    "capabilities": harvest.manifest.get("teacher", {}).get("capabilities"),
-                    "online": str(config.teacher) if config.teacher else None},
-        "dataset": {"path": str(config.data.resolve()), "manifest_sha256": harvest.manifest_sha256,
-                    "format_version": harvest.manifest.get("format_version"), "records": len(harvest.records),
-                    "signal": harvest.signal, "train_examples": len(setup.train),
-                    "eval_examples": len(setup.eval)},
-        "loss": {"name": config.loss, "params": config.loss_params(), "temperature": config.temperature,
-                 "kd_weight": config.kd_weight if config.loss != "sft" else 0.0, "signal": setup.signal},
+        "teacher": {
+            "name": harvest.teacher_name,
+            "endpoint": harvest.teacher_endpoint,
+            "capabilities": harvest.manifest.get("teacher", {}).get("capabilities"),
+            "online": str(config.teacher) if config.teacher else None,
+        },
+        "dataset": {
+            "path": str(config.data.resolve()),
+            "manifest_sha256": harvest.manifest_sha256,
+            "format_version": harvest.manifest.get("format_version"),
+            "records": len(harvest.records),
+            "signal": harvest.signal,
+            "train_examples": len(setup.train),
+            "eval_examples": len(setup.eval),
+        },
+        "loss": {
+            "name": config.loss,
+            "params": config.loss_params(),
+            "temperature": config.temperature,
+            "kd_weight": config.kd_weight if config.loss != "sft" else 0.0,
+            "signal": setup.signal,
+        },
         "encoding": stats,
         "steps": progress.step,
         "tokens_seen": progress.tokens,

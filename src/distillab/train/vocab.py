@@ -43,8 +43,12 @@ class StringToId:
     def __init__(self, tokenizer: PreTrainedTokenizerBase):
         self.tokenizer = tokenizer
         self.vocab = tokenizer.get_vocab()
-        self.added = {tok: i for tok, i in self.vocab.items() if tok in set(tokenizer.all_special_tokens)
-                      or tok in {t.content for t in getattr(tokenizer, "added_tokens_decoder", {}).values()}}
+        self.added = {
+            tok: i
+            for tok, i in self.vocab.items()
+            if tok in set(tokenizer.all_special_tokens)
+            or tok in {t.content for t in getattr(tokenizer, "added_tokens_decoder", {}).values()}
+        }
         self.byte_level = _byte_level(tokenizer)
         self.cache: dict[str, int] = {}
 

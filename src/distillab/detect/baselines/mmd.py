@@ -53,7 +53,7 @@ class WindowMMD:
         if len(stream) < MIN_WINDOW:
             return []
         ends = list(range(WINDOW, len(stream) + 1, STEP)) if len(stream) >= WINDOW else [len(stream)]
-        return [(end, self.mmd2(stream[max(0, end - WINDOW):end])) for end in ends]
+        return [(end, self.mmd2(stream[max(0, end - WINDOW) : end])) for end in ends]
 
     def fit_threshold(self, honest: dict[str, np.ndarray], target_fpr: float) -> None:
         highest = [max((v for _, v in self.trace(s)), default=-np.inf) for s in honest.values()]

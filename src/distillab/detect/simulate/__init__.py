@@ -14,10 +14,25 @@ from typing import Any
 
 from distillab.detect.simulate.config import CAMPAIGNS, PERSONAS, SimulateConfig
 
-__all__ = ["CAMPAIGNS", "PERSONAS", "DriveResult", "SimulateConfig", "SimulationResult", "Traffic", "drive",
-           "read_labels", "simulate"]
-_LAZY = {"simulate": "run", "SimulationResult": "run", "Traffic": "run", "drive": "live", "DriveResult": "live",
-         "read_labels": "files"}
+__all__ = [
+    "CAMPAIGNS",
+    "PERSONAS",
+    "DriveResult",
+    "SimulateConfig",
+    "SimulationResult",
+    "Traffic",
+    "drive",
+    "read_labels",
+    "simulate",
+]
+_LAZY = {
+    "simulate": "run",
+    "SimulationResult": "run",
+    "Traffic": "run",
+    "drive": "live",
+    "DriveResult": "live",
+    "read_labels": "files",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -42,11 +42,24 @@ from distillab.detect.simulate.world import World
 
 WEIGHT = {"heavy": 3.0, "many-accounts": 2.0, "low-and-slow": 0.5}
 """Share of the campaign budget relative to the others (1)."""
-_ACCOUNTS = {"heavy": (0, 1, 1), "many-accounts": (400, 20, 200), "low-and-slow": (150, 2, 40),
-             "templated": (3000, 1, 3), "paraphrase": (2000, 2, 5), "chain-of-thought": (1500, 2, 6),
-             "logprob-harvest": (2000, 1, 4), "shared-proxy": (200, 3, 30)}
+_ACCOUNTS = {
+    "heavy": (0, 1, 1),
+    "many-accounts": (400, 20, 200),
+    "low-and-slow": (150, 2, 40),
+    "templated": (3000, 1, 3),
+    "paraphrase": (2000, 2, 5),
+    "chain-of-thought": (1500, 2, 6),
+    "logprob-harvest": (2000, 1, 4),
+    "shared-proxy": (200, 3, 30),
+}
 """strategy -> (requests per account and day it aims at, fewest accounts, most accounts)."""
-_DUTY = {"many-accounts": 0.8, "templated": 0.6, "paraphrase": 0.5, "chain-of-thought": 0.5, "logprob-harvest": 0.6}
+_DUTY = {
+    "many-accounts": 0.8,
+    "templated": 0.6,
+    "paraphrase": 0.5,
+    "chain-of-thought": 0.5,
+    "logprob-harvest": 0.6,
+}
 """Scripted strategies send at about this fraction of the rate limit while active (the others spread out)."""
 
 
@@ -114,26 +127,38 @@ class Campaign:
         actors: list[Actor] = []
         for j, count in enumerate(self.counts):
             ar, g = w.random(f"campaign:{s}:{j}"), w.numpy(f"campaign:{s}:{j}")
-            account = Account(ids.account(), self.id, s, [ids.key_id()], [], "pool", [agent], shared_org,
-                              shared_pay, rpm)
+            account = Account(
+                ids.account(), self.id, s, [ids.key_id()], [], "pool", [agent], shared_org, shared_pay, rpm
+            )
             if s == "many-accounts" and shared_pay is None:  # cards reused across small groups of accounts
                 account.payment_id = ids.payment() if j % 5 == 0 else actors[j - j % 5].account.payment_id
             elif shared_pay is None:
                 account.payment_id = ids.payment()
             if s == "low-and-slow":  # looks like a person at home
-                account.ips, account.ip_mode, account.user_agents = [home_ip(ar) for _ in range(2)], "daily", [ar.choice(BROWSERS)]
+                account.ips, account.ip_mode, account.user_agents = (
+                    [home_ip(ar) for _ in range(2)],
+                    "daily",
+                    [ar.choice(BROWSERS)],
+                )
                 account.org = None
             elif s == "chain-of-thought":  # a rotating residential proxy service
                 account.ips = [home_ip(ar) for _ in range(12)]
             elif s == "shared-proxy":
-                account.ips, account.user_agents = [in_prefix(ar, proxy.prefix) for _ in range(4)], [proxy.user_agent]
+                account.ips, account.user_agents = (
+                    [in_prefix(ar, proxy.prefix) for _ in range(4)],
+                    [proxy.user_agent],
+                )
             elif s == "many-accounts":
                 account.ips, account.ip_mode = [in_prefix(ar, ar.choice(prefixes))], "fixed"
             else:
                 account.ips = [in_prefix(ar, prefixes[0]) for _ in range(ar.randint(1, 3))]
                 if s == "paraphrase":
                     account.user_agents = [ar.choice(SDKS)]
-            mine = windows if s in ("many-accounts", "shared-proxy") else self._windows(g, ar.choice(tm.TIMEZONES))
+            mine = (
+                windows
+                if s in ("many-accounts", "shared-proxy")
+                else self._windows(g, ar.choice(tm.TIMEZONES))
+            )
             if s in _DUTY:  # scripts run at a good fraction of the limit while they run
                 mine = tm.trim(mine, count * w.min_gap / _DUTY[s])
             actors.append(CampaignActor(account, tm.paced(g, count, mine, w.min_gap), ar, self))
@@ -149,20 +174,33 @@ class Campaign:
             return tm.daily_windows(g, days=days, tz=tz, first_hour=(8, 10), length_h=(8, 11))
         if s == "shared-proxy":
             return tm.daily_windows(g, days=days, tz=tz, first_hour=(8.5, 10), length_h=(7, 9))
-        return tm.daily_windows(g, days=days, tz=tz, first_hour=(0, 22), length_h=(3, 10), per_day=2, every_day=False)
+        return tm.daily_windows(
+            g, days=days, tz=tz, first_hour=(0, 22), length_h=(3, 10), per_day=2, every_day=False
+        )
 
     def request(self, actor: Actor) -> Request:
         r, s = actor.r, self.strategy
         if s == "logprob-harvest" and r.random() < 0.35:
             opening, rest = gen.continuation(r)
-            return Request(COMPLETIONS, MODELS[0], None, opening, {"logprobs": 20, "temperature": 1.0, "n": 4,
-                                                                   "max_tokens": 512}, rest)
+            return Request(
+                COMPLETIONS,
+                MODELS[0],
+                None,
+                opening,
+                {"logprobs": 20, "temperature": 1.0, "n": 4, "max_tokens": 512},
+                rest,
+            )
         task = self.source()
         params: dict[str, Any]
         head: list[dict[str, str]] = []
         if s == "logprob-harvest":
-            params = {"temperature": 1.0, "n": r.choice((4, 8)), "max_tokens": r.choice((1024, 2048, 4096)),
-                      "logprobs": True, "top_logprobs": 20}
+            params = {
+                "temperature": 1.0,
+                "n": r.choice((4, 8)),
+                "max_tokens": r.choice((1024, 2048, 4096)),
+                "logprobs": True,
+                "top_logprobs": 20,
+            }
         elif s == "chain-of-thought":
             params = {"temperature": 0.6, "max_tokens": 4096}
             head = [system(r.choice(gen.COT_SYSTEMS))] if r.random() < 0.4 else []

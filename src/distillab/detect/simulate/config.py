@@ -10,8 +10,16 @@ from distillab.fields import documented as _f
 
 PERSONAS = ("chat", "coding", "doc-qa", "power-user", "support-app", "benchmark", "labelling")
 """Honest personas, the `kind` of a benign account in the labels file."""
-CAMPAIGNS = ("heavy", "many-accounts", "low-and-slow", "templated", "paraphrase", "chain-of-thought",
-             "logprob-harvest", "shared-proxy")
+CAMPAIGNS = (
+    "heavy",
+    "many-accounts",
+    "low-and-slow",
+    "templated",
+    "paraphrase",
+    "chain-of-thought",
+    "logprob-harvest",
+    "shared-proxy",
+)
 """Distillation strategies, the `kind` of a campaign account; each runs as one campaign."""
 RECORD_SUFFIXES = (".jsonl", ".parquet")
 LABEL_SUFFIXES = (".jsonl", ".csv")
@@ -21,32 +29,50 @@ LABEL_SUFFIXES = (".jsonl", ".csv")
 class SimulateConfig:
     """How much traffic of which kinds to simulate, and where it goes."""
 
-    out: Path | None = _f(None, "Request-log file to write: .jsonl or .parquet (with --gateway: optional, "
-                                "the simulated records that were sent).")
-    labels: Path | None = _f(None, "Labels file (.jsonl or .csv): account -> label (benign or a campaign id) "
-                                   "and kind (default: OUT's name with .labels.jsonl).")
+    out: Path | None = _f(
+        None,
+        "Request-log file to write: .jsonl or .parquet (with --gateway: optional, "
+        "the simulated records that were sent).",
+    )
+    labels: Path | None = _f(
+        None,
+        "Labels file (.jsonl or .csv): account -> label (benign or a campaign id) "
+        "and kind (default: OUT's name with .labels.jsonl).",
+    )
     seed: int = _f(0, "Seed: the same options give byte-identical files.")
     accounts: int = _f(300, "Honest accounts (campaign accounts come on top).")
     days: float = _f(3.0, "Days of traffic, starting at a fixed date derived from the seed.")
     attacker_share: float = _f(0.05, "Fraction of all requests that come from campaigns (0 <= share < 1).")
-    campaigns: tuple[str, ...] = _f(CAMPAIGNS, "Campaign strategies, comma-separated, or 'all': "
-                                               + ", ".join(CAMPAIGNS) + ".")
-    rate_limit_rpm: int = _f(60, "Requests per minute per standard account: campaign accounts stay under it; "
-                                 "honest bursts above it get 429.")
+    campaigns: tuple[str, ...] = _f(
+        CAMPAIGNS, "Campaign strategies, comma-separated, or 'all': " + ", ".join(CAMPAIGNS) + "."
+    )
+    rate_limit_rpm: int = _f(
+        60,
+        "Requests per minute per standard account: campaign accounts stay under it; "
+        "honest bursts above it get 429.",
+    )
     max_requests: int | None = _f(None, "Stop after this many requests (the first ones in time).")
-    gateway: str | None = _f(None, "Send the traffic to a running `distillab serve --db` gateway at this URL "
-                                   "(http://host:port) instead of only writing a file.")
-    speedup: float | None = _f(None, "With --gateway: simulated seconds per real second (default: as fast as "
-                                     "the gateway answers).")
-    admin_token_env: str = _f("DISTILLAB_ADMIN_TOKEN", "With --gateway: environment variable holding the "
-                                                       "gateway's admin token (keys are made per account).")
+    gateway: str | None = _f(
+        None,
+        "Send the traffic to a running `distillab serve --db` gateway at this URL "
+        "(http://host:port) instead of only writing a file.",
+    )
+    speedup: float | None = _f(
+        None, "With --gateway: simulated seconds per real second (default: as fast as the gateway answers)."
+    )
+    admin_token_env: str = _f(
+        "DISTILLAB_ADMIN_TOKEN",
+        "With --gateway: environment variable holding the gateway's admin token (keys are made per account).",
+    )
 
     def __post_init__(self) -> None:
         self.out = Path(self.out) if self.out is not None else None
         self.labels = Path(self.labels) if self.labels is not None else None
         if isinstance(self.campaigns, str):
             text = self.campaigns.strip()
-            self.campaigns = CAMPAIGNS if text == "all" else tuple(c.strip() for c in text.split(",") if c.strip())
+            self.campaigns = (
+                CAMPAIGNS if text == "all" else tuple(c.strip() for c in text.split(",") if c.strip())
+            )
         self.campaigns = tuple(self.campaigns)
         problems = []
         if self.out is None and self.gateway is None:
@@ -71,7 +97,9 @@ class SimulateConfig:
             problems.append(f"attacker_share: must be in [0, 1), got {self.attacker_share}")
         unknown = [c for c in self.campaigns if c not in CAMPAIGNS]
         if unknown:
-            problems.append(f"campaigns: unknown {', '.join(map(repr, unknown))} (known: {', '.join(CAMPAIGNS)})")
+            problems.append(
+                f"campaigns: unknown {', '.join(map(repr, unknown))} (known: {', '.join(CAMPAIGNS)})"
+            )
         if len(set(self.campaigns)) != len(self.campaigns):
             problems.append("campaigns: a strategy is named twice")
         if self.attacker_share > 0 and not self.campaigns:

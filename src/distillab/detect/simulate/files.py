@@ -17,8 +17,25 @@ from typing import Any
 
 from distillab.atomic import atomic_path as atomic
 
-FIELDS = ("ts", "account", "key_id", "ip", "user_agent", "org", "payment_id", "endpoint", "model", "messages",
-          "prompt", "params", "response", "prompt_tokens", "completion_tokens", "status", "latency_ms")
+FIELDS = (
+    "ts",
+    "account",
+    "key_id",
+    "ip",
+    "user_agent",
+    "org",
+    "payment_id",
+    "endpoint",
+    "model",
+    "messages",
+    "prompt",
+    "params",
+    "response",
+    "prompt_tokens",
+    "completion_tokens",
+    "status",
+    "latency_ms",
+)
 JSON_FIELDS = ("messages", "prompt", "params")
 LABEL_FIELDS = ("account", "label", "kind")
 CHUNK = 20_000
@@ -29,12 +46,27 @@ def parquet_schema() -> Any:
     import pyarrow as pa
 
     text = pa.string()
-    return pa.schema([
-        ("ts", pa.float64()), ("account", text), ("key_id", text), ("ip", text), ("user_agent", text),
-        ("org", text), ("payment_id", text), ("endpoint", text), ("model", text), ("messages", text),
-        ("prompt", text), ("params", text), ("response", text), ("prompt_tokens", pa.int64()),
-        ("completion_tokens", pa.int64()), ("status", pa.int32()), ("latency_ms", pa.float64()),
-    ])
+    return pa.schema(
+        [
+            ("ts", pa.float64()),
+            ("account", text),
+            ("key_id", text),
+            ("ip", text),
+            ("user_agent", text),
+            ("org", text),
+            ("payment_id", text),
+            ("endpoint", text),
+            ("model", text),
+            ("messages", text),
+            ("prompt", text),
+            ("params", text),
+            ("response", text),
+            ("prompt_tokens", pa.int64()),
+            ("completion_tokens", pa.int64()),
+            ("status", pa.int32()),
+            ("latency_ms", pa.float64()),
+        ]
+    )
 
 
 def write_records(records: Iterable[dict[str, Any]], out: Path) -> int:
@@ -75,5 +107,9 @@ def write_labels(labels: list[dict[str, str]], path: Path) -> None:
 def read_labels(path: Path) -> dict[str, dict[str, str]]:
     """account -> {label, kind} from a labels file written by `write_labels`."""
     with open(path, encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(fh)) if path.suffix == ".csv" else [json.loads(line) for line in fh if line.strip()]
+        rows = (
+            list(csv.DictReader(fh))
+            if path.suffix == ".csv"
+            else [json.loads(line) for line in fh if line.strip()]
+        )
     return {row["account"]: {"label": row["label"], "kind": row["kind"]} for row in rows}

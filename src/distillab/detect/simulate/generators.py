@@ -17,11 +17,18 @@ from distillab.detect.simulate import tasks
 from distillab.detect.simulate import text as t
 from distillab.detect.simulate.text import pick
 
-COT_PHRASES = ("Think step by step.", "Let's think step by step.", "Show your reasoning before the final answer.",
-               "Explain each step of your reasoning.", "Reason carefully and show all intermediate steps.",
-               "Walk through your thinking in detail, then give the answer on the last line.")
-COT_SYSTEMS = ("You are a careful reasoner. Always explain your reasoning step by step before answering.",
-               "Think through every problem out loud, numbering each step, and end with 'Final answer:'.")
+COT_PHRASES = (
+    "Think step by step.",
+    "Let's think step by step.",
+    "Show your reasoning before the final answer.",
+    "Explain each step of your reasoning.",
+    "Reason carefully and show all intermediate steps.",
+    "Walk through your thinking in detail, then give the answer on the last line.",
+)
+COT_SYSTEMS = (
+    "You are a careful reasoner. Always explain your reasoning step by step before answering.",
+    "Think through every problem out loud, numbering each step, and end with 'Final answer:'.",
+)
 
 
 class Sweep:
@@ -45,7 +52,9 @@ def _grid(r: Random) -> Iterator[tasks.Task]:
         lambda: _fill("Explain the concept of {} in {} to {}.", next(explain)),
         lambda: _fill("Write a {} function that can {}. Include comments.", next(code)),
         lambda: _fill("Translate the following sentence into {}: {}", next(translate)),
-        lambda: _fill("Give {} examples of {} in everyday life and explain each in one sentence.", next(examples)),
+        lambda: _fill(
+            "Give {} examples of {} in everyday life and explain each in one sentence.", next(examples)
+        ),
     ]
     while True:
         for make in makers:
@@ -59,8 +68,13 @@ def _solve(r: Random) -> tasks.Task:
 
 def _fill(template: str, slots: tuple[str, ...]) -> tasks.Task:
     prompt = template.format(*slots)
-    return tasks.Task(prompt, f"{prompt.split(':')[0].rstrip('.')}: here is a structured answer, covering the "
-                              f"definition, an example and the common mistakes.", (), slots[-1])
+    return tasks.Task(
+        prompt,
+        f"{prompt.split(':')[0].rstrip('.')}: here is a structured answer, covering the "
+        f"definition, an example and the common mistakes.",
+        (),
+        slots[-1],
+    )
 
 
 class Grid:
@@ -73,20 +87,43 @@ class Grid:
         return next(self.items)
 
 
-_RULES = [(re.compile(p), alternatives) for p, alternatives in (
-    (r"^What is ", ("What's ", "Can you tell me what is ", "I'd like to know: what is ", "Please explain what is ")),
-    (r"^How do I ", ("What's the best way to ", "How can I ", "How would you ", "Show me how to ")),
-    (r"^How can I ", ("How do I ", "What's a good way to ", "Any advice on how to ")),
-    (r"^Explain ", ("Describe ", "Clarify ", "Walk me through ")),
-    (r"^Write ", ("Compose ", "Draft ", "Produce ")),
-    (r"^Can you ", ("Could you ", "Would you ", "Please ")),
-    (r"\bbuys\b", ("purchases", "gets")), (r"\btravels\b", ("covers", "goes")), (r"\baverage\b", ("mean",)),
-    (r"\bcosts\b", ("is priced at",)), (r"\bideas\b", ("suggestions", "options")), (r"\bshort\b", ("brief",)),
-    (r"\bdifference\b", ("distinction",)), (r"\bfunction\b", ("routine", "helper")), (r"\bgood\b", ("nice", "decent")),
-    (r"\bhelp\b", ("assist",)), (r"\bWhich\b", ("What",)), (r"\bdiscounted by\b", ("reduced by", "marked down by")),
-)]
-_WRAPS = (("", ""), ("Question: ", ""), ("Q: ", ""), ("Please answer: ", ""), ("", " Thanks!"), ("", " Be concise."),
-          ("", " Answer briefly."), ("Quick question - ", ""), ("", " Please be precise."))
+_RULES = [
+    (re.compile(p), alternatives)
+    for p, alternatives in (
+        (
+            r"^What is ",
+            ("What's ", "Can you tell me what is ", "I'd like to know: what is ", "Please explain what is "),
+        ),
+        (r"^How do I ", ("What's the best way to ", "How can I ", "How would you ", "Show me how to ")),
+        (r"^How can I ", ("How do I ", "What's a good way to ", "Any advice on how to ")),
+        (r"^Explain ", ("Describe ", "Clarify ", "Walk me through ")),
+        (r"^Write ", ("Compose ", "Draft ", "Produce ")),
+        (r"^Can you ", ("Could you ", "Would you ", "Please ")),
+        (r"\bbuys\b", ("purchases", "gets")),
+        (r"\btravels\b", ("covers", "goes")),
+        (r"\baverage\b", ("mean",)),
+        (r"\bcosts\b", ("is priced at",)),
+        (r"\bideas\b", ("suggestions", "options")),
+        (r"\bshort\b", ("brief",)),
+        (r"\bdifference\b", ("distinction",)),
+        (r"\bfunction\b", ("routine", "helper")),
+        (r"\bgood\b", ("nice", "decent")),
+        (r"\bhelp\b", ("assist",)),
+        (r"\bWhich\b", ("What",)),
+        (r"\bdiscounted by\b", ("reduced by", "marked down by")),
+    )
+]
+_WRAPS = (
+    ("", ""),
+    ("Question: ", ""),
+    ("Q: ", ""),
+    ("Please answer: ", ""),
+    ("", " Thanks!"),
+    ("", " Be concise."),
+    ("", " Answer briefly."),
+    ("Quick question - ", ""),
+    ("", " Please be precise."),
+)
 
 
 def paraphrase(r: Random, prompt: str) -> str:

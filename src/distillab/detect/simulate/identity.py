@@ -17,26 +17,116 @@ BROWSERS = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
     "Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0",
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0",
-    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 "
-     "Safari/537.36 Edg/126.0.2592.87"),
-    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 "
-     "Mobile/15E148 Safari/604.1"),
+    (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 "
+        "Safari/537.36 Edg/126.0.2592.87"
+    ),
+    (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 "
+        "Mobile/15E148 Safari/604.1"
+    ),
 )
-APPS = ("ChatApp/4.12.1 (iPhone; iOS 17.5.1; Scale/3.00)", "ChatApp/4.11.0 (Linux; Android 14; Pixel 8)",
-        "ChatApp/4.12.0 (Macintosh; macOS 14.5)", "ChatApp/4.10.3 (Windows 11)")
-SDKS = ("OpenAI/Python 1.35.3", "OpenAI/Python 1.40.6", "OpenAI/JS 4.52.7", "python-httpx/0.27.0",
-        "python-requests/2.31.0", "python-requests/2.32.3", "curl/8.5.0", "Go-http-client/2.0", "axios/1.7.2",
-        "langchain-openai/0.1.20 OpenAI/Python 1.40.6")
-IDES = ("vscode-assist/2.3.1 VSCode/1.91.1", "jetbrains-ai/1.4.0 PyCharm/2024.1.4", "continue-dev/0.8.43",
-        "neovim-llm/0.3.2", "vscode-assist/2.2.9 VSCode/1.90.2")
-EVALS = ("lm-eval-harness/0.4.3 OpenAI/Python 1.35.3", "helm/0.5.2 python-requests/2.31.0",
-         "simple-evals/0.1 OpenAI/Python 1.40.6", "OpenAI/Python 1.40.6")
-_HOME_NETS = (24, 31, 46, 50, 67, 71, 73, 76, 81, 82, 86, 88, 90, 93, 98, 109, 151, 176, 178, 186, 188, 212, 217)
+APPS = (
+    "ChatApp/4.12.1 (iPhone; iOS 17.5.1; Scale/3.00)",
+    "ChatApp/4.11.0 (Linux; Android 14; Pixel 8)",
+    "ChatApp/4.12.0 (Macintosh; macOS 14.5)",
+    "ChatApp/4.10.3 (Windows 11)",
+)
+SDKS = (
+    "OpenAI/Python 1.35.3",
+    "OpenAI/Python 1.40.6",
+    "OpenAI/JS 4.52.7",
+    "python-httpx/0.27.0",
+    "python-requests/2.31.0",
+    "python-requests/2.32.3",
+    "curl/8.5.0",
+    "Go-http-client/2.0",
+    "axios/1.7.2",
+    "langchain-openai/0.1.20 OpenAI/Python 1.40.6",
+)
+IDES = (
+    "vscode-assist/2.3.1 VSCode/1.91.1",
+    "jetbrains-ai/1.4.0 PyCharm/2024.1.4",
+    "continue-dev/0.8.43",
+    "neovim-llm/0.3.2",
+    "vscode-assist/2.2.9 VSCode/1.90.2",
+)
+EVALS = (
+    "lm-eval-harness/0.4.3 OpenAI/Python 1.35.3",
+    "helm/0.5.2 python-requests/2.31.0",
+    "simple-evals/0.1 OpenAI/Python 1.40.6",
+    "OpenAI/Python 1.40.6",
+)
+_HOME_NETS = (
+    24,
+    31,
+    46,
+    50,
+    67,
+    71,
+    73,
+    76,
+    81,
+    82,
+    86,
+    88,
+    90,
+    93,
+    98,
+    109,
+    151,
+    176,
+    178,
+    186,
+    188,
+    212,
+    217,
+)
 _CLOUD_NETS = (3, 13, 18, 34, 35, 44, 52, 54, 104, 139, 143, 159, 164, 165, 167, 178, 188, 206)
-_ORG_A = ("north", "blue", "bright", "iron", "silver", "quiet", "rapid", "clear", "deep", "open", "stone", "red",
-          "green", "lumen", "delta", "alpine", "harbor", "cedar", "vector", "orbit")
-_ORG_B = ("wind", "field", "peak", "path", "works", "labs", "logic", "bridge", "point", "forge", "grid", "wave",
-          "line", "mind", "scale", "stack", "craft", "sight", "base", "flow")
+_ORG_A = (
+    "north",
+    "blue",
+    "bright",
+    "iron",
+    "silver",
+    "quiet",
+    "rapid",
+    "clear",
+    "deep",
+    "open",
+    "stone",
+    "red",
+    "green",
+    "lumen",
+    "delta",
+    "alpine",
+    "harbor",
+    "cedar",
+    "vector",
+    "orbit",
+)
+_ORG_B = (
+    "wind",
+    "field",
+    "peak",
+    "path",
+    "works",
+    "labs",
+    "logic",
+    "bridge",
+    "point",
+    "forge",
+    "grid",
+    "wave",
+    "line",
+    "mind",
+    "scale",
+    "stack",
+    "craft",
+    "sight",
+    "base",
+    "flow",
+)
 _ORG_C = ("inc", "ltd", "gmbh", "ai", "analytics", "systems", "studio", "research", "group", "tech")
 
 
@@ -72,7 +162,11 @@ class Account:
         return self.keys[0] if len(self.keys) == 1 or r.random() < 0.8 else r.choice(self.keys)
 
     def user_agent(self, r: Random) -> str:
-        return self.user_agents[0] if len(self.user_agents) == 1 or r.random() < 0.7 else r.choice(self.user_agents)
+        return (
+            self.user_agents[0]
+            if len(self.user_agents) == 1 or r.random() < 0.7
+            else r.choice(self.user_agents)
+        )
 
 
 class Ids:

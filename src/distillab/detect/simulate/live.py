@@ -40,8 +40,13 @@ class DriveResult:
     seconds: float = 0.0
 
 
-def drive(config: SimulateConfig, base_url: str | None = None, *, admin_token: str | None = None,
-          transport: httpx.AsyncBaseTransport | None = None) -> DriveResult:
+def drive(
+    config: SimulateConfig,
+    base_url: str | None = None,
+    *,
+    admin_token: str | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> DriveResult:
     """Send `config`'s traffic to the gateway at `base_url` (default `config.gateway`); write the labels
     (and, with `config.out`, the simulated records that were sent)."""
     base = (base_url or config.gateway or "").rstrip("/").removesuffix("/v1")
@@ -49,8 +54,10 @@ def drive(config: SimulateConfig, base_url: str | None = None, *, admin_token: s
         raise ConfigError("gateway: required (the gateway's URL, http://host:port)")
     token = admin_token or os.environ.get(config.admin_token_env)
     if not token:
-        raise ConfigError(f"admin_token_env: ${config.admin_token_env} is not set; the gateway's admin token is "
-                          "needed to create a key per simulated account")
+        raise ConfigError(
+            f"admin_token_env: ${config.admin_token_env} is not set; the gateway's admin token is "
+            "needed to create a key per simulated account"
+        )
     started = time.perf_counter()
     if config.out is not None:
         simulate(config)  # the same records, deterministically; cheap next to sending them
@@ -64,12 +71,15 @@ def drive(config: SimulateConfig, base_url: str | None = None, *, admin_token: s
 
 def request_body(record: dict[str, Any]) -> dict[str, Any]:
     """The OpenAI API request body a record stands for."""
-    text = {"messages": record["messages"]} if record["messages"] is not None else {"prompt": record["prompt"]}
+    text = (
+        {"messages": record["messages"]} if record["messages"] is not None else {"prompt": record["prompt"]}
+    )
     return {"model": record["model"], **text, **record["params"]}
 
 
-async def _send(traffic: Traffic, base: str, token: str, speedup: float | None,
-                transport: httpx.AsyncBaseTransport | None) -> DriveResult:
+async def _send(
+    traffic: Traffic, base: str, token: str, speedup: float | None, transport: httpx.AsyncBaseTransport | None
+) -> DriveResult:
     statuses: Counter[str] = Counter()
     fatal: list[str] = []
     keys: dict[str, asyncio.Future[str]] = {}
@@ -86,16 +96,20 @@ async def _send(traffic: Traffic, base: str, token: str, speedup: float | None,
             body = {"account": record["account"], "org": record["org"], "payment_id": record["payment_id"]}
             answer = await client.post("/admin/keys", json=body, headers={"Authorization": f"Bearer {token}"})
             if answer.status_code != 201:
-                raise DistillabError(f"gateway {base}: creating a key for {record['account']} failed with "
-                                     f"{answer.status_code}: {answer.text[:300]}")
+                raise DistillabError(
+                    f"gateway {base}: creating a key for {record['account']} failed with "
+                    f"{answer.status_code}: {answer.text[:300]}"
+                )
             return str(answer.json()["key"])
 
         async def one(record: dict[str, Any]) -> None:
             try:
                 key = await keys[record["account"]]
-                answer = await client.post(record["endpoint"], json=request_body(record),
-                                           headers={"Authorization": f"Bearer {key}",
-                                                    "User-Agent": record["user_agent"]})
+                answer = await client.post(
+                    record["endpoint"],
+                    json=request_body(record),
+                    headers={"Authorization": f"Bearer {key}", "User-Agent": record["user_agent"]},
+                )
                 statuses[str(answer.status_code)] += 1
             except DistillabError as exc:
                 fatal.append(str(exc))

@@ -35,40 +35,87 @@ from distillab.detect.simulate.workloads import Benchmark, Labelling
 from distillab.detect.simulate.world import World
 
 PEOPLE = ("chat", "coding", "doc-qa", "power-user")
-WEIGHTS = {"chat": 0.42, "coding": 0.2, "doc-qa": 0.12, "power-user": 0.1, "support-app": 0.06, "benchmark": 0.05,
-           "labelling": 0.05}
+WEIGHTS = {
+    "chat": 0.42,
+    "coding": 0.2,
+    "doc-qa": 0.12,
+    "power-user": 0.1,
+    "support-app": 0.06,
+    "benchmark": 0.05,
+    "labelling": 0.05,
+}
 ENTERPRISE = 10.0
 """Enterprise-tier accounts (apps, benchmarks, labelling) get this many times the standard rate limit."""
-_FOLLOW_UPS = (("Can you make it shorter?", "Sure, in short: "), ("Thanks! Could you give an example?", "For example: "),
-               ("Can you explain that last part again?", "Of course. "), ("hmm, are you sure?", "Good question. "),
-               ("Great, and what would you do differently?", "I'd keep it simple: "),
-               ("ok. can you put that in a table?", "Here it is as a list: "))
-_SUPPORT_FOLLOW_UPS = (("It still hasn't arrived, what now?", "I've escalated it to the carrier; you'll get an update by email."),
-                       ("Thanks, that worked!", "Glad to hear it! Anything else I can help with?"),
-                       ("Can I talk to a human please?", "Of course, I'm transferring you to a colleague now."),
-                       ("How long will the refund take?", "Refunds usually reach your account within 5 business days."))
-_DOC_SYSTEM = "Answer questions using only the document the user provides. Say so when it does not contain the answer."
-_DOMAINS = {"chat": (("chat", 6), ("trivia", 2), ("translation", 1), ("summarise", 1), ("math", 1)),
-            "coding": (("coding", 8), ("math", 1), ("summarise", 1)),
-            "power-user": (("coding", 3), ("chat", 2), ("math", 2), ("summarise", 2), ("translation", 1),
-                           ("trivia", 1)),
-            "support-app": (("support", 1),)}
+_FOLLOW_UPS = (
+    ("Can you make it shorter?", "Sure, in short: "),
+    ("Thanks! Could you give an example?", "For example: "),
+    ("Can you explain that last part again?", "Of course. "),
+    ("hmm, are you sure?", "Good question. "),
+    ("Great, and what would you do differently?", "I'd keep it simple: "),
+    ("ok. can you put that in a table?", "Here it is as a list: "),
+)
+_SUPPORT_FOLLOW_UPS = (
+    (
+        "It still hasn't arrived, what now?",
+        "I've escalated it to the carrier; you'll get an update by email.",
+    ),
+    ("Thanks, that worked!", "Glad to hear it! Anything else I can help with?"),
+    ("Can I talk to a human please?", "Of course, I'm transferring you to a colleague now."),
+    ("How long will the refund take?", "Refunds usually reach your account within 5 business days."),
+)
+_DOC_SYSTEM = (
+    "Answer questions using only the document the user provides. Say so when it does not contain the answer."
+)
+_DOMAINS = {
+    "chat": (("chat", 6), ("trivia", 2), ("translation", 1), ("summarise", 1), ("math", 1)),
+    "coding": (("coding", 8), ("math", 1), ("summarise", 1)),
+    "power-user": (
+        ("coding", 3),
+        ("chat", 2),
+        ("math", 2),
+        ("summarise", 2),
+        ("translation", 1),
+        ("trivia", 1),
+    ),
+    "support-app": (("support", 1),),
+}
 
 
 class Conversation(Actor):
     """A person (or an app's end users) in multi-turn chats: later turns carry the earlier ones."""
 
-    def setup(self, domains: tuple[tuple[str, int], ...], params: list[dict[str, Any]], *, system_prompt: str = "",
-              follow: float = 0.85, max_turns: int = 8, gap_s: float = 1200.0, documents: bool = False) -> None:
+    def setup(
+        self,
+        domains: tuple[tuple[str, int], ...],
+        params: list[dict[str, Any]],
+        *,
+        system_prompt: str = "",
+        follow: float = 0.85,
+        max_turns: int = 8,
+        gap_s: float = 1200.0,
+        documents: bool = False,
+    ) -> None:
         self.names = [d for d, _ in domains]
         self.cum_weights = list(itertools.accumulate(w for _, w in domains))
-        self.params, self.system, self.follow, self.max_turns, self.gap_s = params, system_prompt, follow, max_turns, gap_s
+        self.params, self.system, self.follow, self.max_turns, self.gap_s = (
+            params,
+            system_prompt,
+            follow,
+            max_turns,
+            gap_s,
+        )
         self.documents = documents
         self.terms: list[str] = []
         self.topic = ""
         """The first line of the conversation's first reply, which generic follow-ups refer back to."""
         self.history: list[dict[str, str]] = []
-        self.last, self.turns, self.model, self.domain, self.doc = -1e18, 0, MODELS[0], (self.names or [""])[0], ""
+        self.last, self.turns, self.model, self.domain, self.doc = (
+            -1e18,
+            0,
+            MODELS[0],
+            (self.names or [""])[0],
+            "",
+        )
 
     def _new(self) -> tasks.Task:
         r = self.r
@@ -76,8 +123,14 @@ class Conversation(Actor):
             _, self.doc = tasks.pick_document(r)
             self.terms = tasks.t.terms(self.doc)
             task = tasks.doc_question(r, self.doc, self.terms)
-            framing = pick(r, ("Here is a document:\n\n\"\"\"\n{doc}\n\"\"\"\n\n{q}", "{doc}\n\n{q}",
-                                "Read this and answer my question.\n\n{doc}\n\nQuestion: {q}"))
+            framing = pick(
+                r,
+                (
+                    'Here is a document:\n\n"""\n{doc}\n"""\n\n{q}',
+                    "{doc}\n\n{q}",
+                    "Read this and answer my question.\n\n{doc}\n\nQuestion: {q}",
+                ),
+            )
             return task._replace(prompt=framing.format(doc=self.doc, q=task.prompt))
         self.domain = r.choices(self.names, cum_weights=self.cum_weights)[0]
         return tasks.DOMAINS[self.domain](r)
@@ -91,18 +144,29 @@ class Conversation(Actor):
             return tasks.Task(question, answer, (), answer)
         if r.random() < 0.5:
             task = tasks.DOMAINS[self.domain](r)
-            return task._replace(prompt=pick(r, ("Also, ", "Another question: ", "", "One more thing. ")) + task.prompt)
+            return task._replace(
+                prompt=pick(r, ("Also, ", "Another question: ", "", "One more thing. ")) + task.prompt
+            )
         if self.domain == "coding" and r.random() < 0.5:
             error = pick(r, tasks.t.CODE_ERRORS)
-            return tasks.Task(f"That didn't work, I get `{error}`", f"Sorry about that. `{error.split(':')[0]}` "
-                              "means the input is not what the code expects; add a check before that line.", (), error)
+            return tasks.Task(
+                f"That didn't work, I get `{error}`",
+                f"Sorry about that. `{error.split(':')[0]}` "
+                "means the input is not what the code expects; add a check before that line.",
+                (),
+                error,
+            )
         question, opener = pick(r, _FOLLOW_UPS)
         return tasks.Task(question, opener + self.topic, (), self.topic)
 
     def request(self, ts: float, ok: bool) -> Request:
         r = self.r
-        going_on = (self.history and ts - self.last < self.gap_s and self.turns < self.max_turns
-                    and r.random() < self.follow)
+        going_on = (
+            self.history
+            and ts - self.last < self.gap_s
+            and self.turns < self.max_turns
+            and r.random() < self.follow
+        )
         if going_on:
             task = self._follow_up()
             messages = self.history + [user(task.prompt)]
@@ -137,14 +201,25 @@ def _teams(world: World, r: Random, workers: int) -> list[Team]:
         if proxy is None and r.random() < 0.15:
             proxy = r.choice(world.proxies)
         prefix = proxy.prefix if proxy else in_prefix(r, f"{r.randint(60, 99)}.{r.randint(0, 255)}")
-        teams.append(Team(world.ids.org(), world.ids.payment() if r.random() < 0.8 else None, prefix,
-                          proxy.user_agent if proxy else None, proxy.tz if proxy else r.choice(tm.TIMEZONES)))
+        teams.append(
+            Team(
+                world.ids.org(),
+                world.ids.payment() if r.random() < 0.8 else None,
+                prefix,
+                proxy.user_agent if proxy else None,
+                proxy.tz if proxy else r.choice(tm.TIMEZONES),
+            )
+        )
     return teams
 
 
-def _person(world: World, r: Random, kind: str, team: Team | None, agents: tuple[str, ...]) -> tuple[Account, float]:
+def _person(
+    world: World, r: Random, kind: str, team: Team | None, agents: tuple[str, ...]
+) -> tuple[Account, float]:
     ids = world.ids
-    account = Account(ids.account(), "benign", kind, [ids.key_id()], [], rpm_limit=world.config.rate_limit_rpm)
+    account = Account(
+        ids.account(), "benign", kind, [ids.key_id()], [], rpm_limit=world.config.rate_limit_rpm
+    )
     if r.random() < 0.15:
         account.keys.append(ids.key_id())
     account.user_agents = [r.choice(agents)] + ([r.choice(SDKS)] if kind == "power-user" else [])
@@ -164,15 +239,31 @@ def _person(world: World, r: Random, kind: str, team: Team | None, agents: tuple
 def _company(world: World, r: Random, kind: str, agents: tuple[str, ...], n_keys: int) -> Account:
     ids = world.ids
     prefix = cloud_prefix(r)
-    return Account(ids.account(), "benign", kind, [ids.key_id() for _ in range(n_keys)],
-                   [in_prefix(r, prefix) for _ in range(r.randint(1, 4))], "pool", [r.choice(agents)], ids.org(),
-                   ids.payment(), world.config.rate_limit_rpm * ENTERPRISE)
+    return Account(
+        ids.account(),
+        "benign",
+        kind,
+        [ids.key_id() for _ in range(n_keys)],
+        [in_prefix(r, prefix) for _ in range(r.randint(1, 4))],
+        "pool",
+        [r.choice(agents)],
+        ids.org(),
+        ids.payment(),
+        world.config.rate_limit_rpm * ENTERPRISE,
+    )
 
 
-_CHAT_PARAMS = ({"temperature": 0.7, "max_tokens": 1024, "stream": True}, {"temperature": 1.0, "stream": True},
-                {"temperature": 0.7, "top_p": 0.95, "max_tokens": 2048, "stream": True})
-_POWER_PARAMS = [{"temperature": 0.7, "max_tokens": 2048}, {"temperature": 1.0, "n": 2, "max_tokens": 1024},
-                 {"temperature": 0.2, "max_tokens": 4096, "stream": True}, {"temperature": 0.0, "seed": 7}]
+_CHAT_PARAMS = (
+    {"temperature": 0.7, "max_tokens": 1024, "stream": True},
+    {"temperature": 1.0, "stream": True},
+    {"temperature": 0.7, "top_p": 0.95, "max_tokens": 2048, "stream": True},
+)
+_POWER_PARAMS = [
+    {"temperature": 0.7, "max_tokens": 2048},
+    {"temperature": 1.0, "n": 2, "max_tokens": 1024},
+    {"temperature": 0.2, "max_tokens": 4096, "stream": True},
+    {"temperature": 0.0, "seed": 7},
+]
 
 
 def make_persona(world: World, i: int, kind: str, team: Team | None) -> Actor:
@@ -180,17 +271,36 @@ def make_persona(world: World, i: int, kind: str, team: Team | None) -> Actor:
     r, g = world.random(f"honest:{i}"), world.numpy(f"honest:{i}")
     days, start, scale = world.days, world.start, float(g.lognormal(0.0, 0.7))
     if kind in PEOPLE:
-        agents = {"chat": BROWSERS * 2 + APPS, "coding": IDES * 2 + BROWSERS, "doc-qa": BROWSERS * 2 + SDKS,
-                  "power-user": BROWSERS}[kind]
+        agents = {
+            "chat": BROWSERS * 2 + APPS,
+            "coding": IDES * 2 + BROWSERS,
+            "doc-qa": BROWSERS * 2 + SDKS,
+            "power-user": BROWSERS,
+        }[kind]
         account, tz = _person(world, r, kind, team, agents)
-        shape = {"chat": (12, tm.HUMAN_HOURS, 1.1, 3.0, 60.0), "coding": (25, tm.WORK_HOURS, 0.25, 4.0, 90.0),
-                 "doc-qa": (10, tm.WORK_HOURS, 0.3, 3.0, 70.0), "power-user": (80, tm.HUMAN_HOURS, 0.8, 25.0, 6.0)}
+        shape = {
+            "chat": (12, tm.HUMAN_HOURS, 1.1, 3.0, 60.0),
+            "coding": (25, tm.WORK_HOURS, 0.25, 4.0, 90.0),
+            "doc-qa": (10, tm.WORK_HOURS, 0.3, 3.0, 70.0),
+            "power-user": (80, tm.HUMAN_HOURS, 0.8, 25.0, 6.0),
+        }
         per_day, hours, weekend, turns, gap = shape[kind]
-        times = tm.sessions(g, start=start, days=days, per_day=per_day * scale, hours=hours, weekend=weekend, tz=tz,
-                            turns_mean=turns, gap_s=gap)
+        times = tm.sessions(
+            g,
+            start=start,
+            days=days,
+            per_day=per_day * scale,
+            hours=hours,
+            weekend=weekend,
+            tz=tz,
+            turns_mean=turns,
+            gap_s=gap,
+        )
         actor = Conversation(account, times, r)
         if kind == "doc-qa":
-            actor.setup((), [{"temperature": 0.3, "max_tokens": 512}], system_prompt=_DOC_SYSTEM, documents=True)
+            actor.setup(
+                (), [{"temperature": 0.3, "max_tokens": 512}], system_prompt=_DOC_SYSTEM, documents=True
+            )
         elif kind == "coding":
             actor.setup(_DOMAINS[kind], [{"temperature": 0.2, "max_tokens": 2048, "stream": True}])
         elif kind == "chat":
@@ -200,11 +310,26 @@ def make_persona(world: World, i: int, kind: str, team: Team | None) -> Actor:
         return actor
     if kind == "support-app":
         account = _company(world, r, kind, SDKS, r.randint(1, 3))
-        times = tm.sessions(g, start=start, days=days, per_day=150 * scale, hours=tm.HUMAN_HOURS, weekend=0.9,
-                            tz=r.choice(tm.TIMEZONES), turns_mean=1.5, gap_s=40.0)
+        times = tm.sessions(
+            g,
+            start=start,
+            days=days,
+            per_day=150 * scale,
+            hours=tm.HUMAN_HOURS,
+            weekend=0.9,
+            tz=r.choice(tm.TIMEZONES),
+            turns_mean=1.5,
+            gap_s=40.0,
+        )
         actor = Conversation(account, times, r)
-        actor.setup(_DOMAINS[kind], [{"temperature": 0.3, "max_tokens": 400}], follow=0.3, max_turns=3, gap_s=300.0,
-                    system_prompt=f"You are the customer support assistant for {account.org}. Be concise and friendly.")
+        actor.setup(
+            _DOMAINS[kind],
+            [{"temperature": 0.3, "max_tokens": 400}],
+            follow=0.3,
+            max_turns=3,
+            gap_s=300.0,
+            system_prompt=f"You are the customer support assistant for {account.org}. Be concise and friendly.",
+        )
         return actor
     if kind == "benchmark":
         account = _company(world, r, kind, EVALS, 1)
@@ -218,8 +343,9 @@ def make_persona(world: World, i: int, kind: str, team: Team | None) -> Actor:
         return bench
     assert kind == "labelling", kind
     account = _company(world, r, kind, SDKS, r.randint(1, 2))
-    windows = tm.daily_windows(g, days=days, tz=r.choice(tm.TIMEZONES), first_hour=(7, 10), length_h=(6, 10),
-                               every_day=False)
+    windows = tm.daily_windows(
+        g, days=days, tz=r.choice(tm.TIMEZONES), first_hour=(7, 10), length_h=(6, 10), every_day=False
+    )
     times = tm.paced(g, int(250 * scale * days), windows, 0.3)
     labelling = Labelling(account, times, r)
     labelling.setup()
@@ -237,7 +363,11 @@ def build_honest(world: World) -> list[Actor]:
         team = None
         if kind in PEOPLE:
             # The first people work behind the shared proxies, so there is always honest traffic there.
-            team = teams[people] if people < len(world.proxies) else (r.choice(teams) if r.random() < 0.35 else None)
+            team = (
+                teams[people]
+                if people < len(world.proxies)
+                else (r.choice(teams) if r.random() < 0.35 else None)
+            )
             people += 1
         actors.append(make_persona(world, i, kind, team))
     return actors

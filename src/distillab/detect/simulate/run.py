@@ -53,21 +53,28 @@ class Traffic:
         actors = self.actors
         times = np.concatenate([a.times for a in actors] + [np.empty(0)])
         who = np.repeat(np.arange(len(actors)), [a.times.size for a in actors])
-        refused = np.concatenate([tm.over_limit(a.times, a.account.rpm_limit) for a in actors] + [np.empty(0, bool)])
+        refused = np.concatenate(
+            [tm.over_limit(a.times, a.account.rpm_limit) for a in actors] + [np.empty(0, bool)]
+        )
         refused |= self.world.numpy("overload").random(times.size) < OVERLOAD_429
         order = np.argsort(times, kind="stable")[: self.config.max_requests]
         for begin in range(0, order.size, SLICE):  # Python lists a slice at a time: flat memory
-            part = order[begin:begin + SLICE]
+            part = order[begin : begin + SLICE]
             stamps = np.round(self.world.start + times[part], 3).tolist()
-            for i, ts, rel, no in zip(who[part].tolist(), stamps, times[part].tolist(), refused[part].tolist()):
+            for i, ts, rel, no in zip(
+                who[part].tolist(), stamps, times[part].tolist(), refused[part].tolist()
+            ):
                 actor = actors[i]
                 self.seen[actor.account.name] += 1
                 yield record(actor, ts, rel, 429 if no else 200)
 
     def labels(self) -> list[dict[str, str]]:
         """account, label, kind for every account `records()` has yielded, sorted by account."""
-        rows = [{"account": a.account.name, "label": a.account.label, "kind": a.account.kind}
-                for a in self.actors if a.account.name in self.seen]
+        rows = [
+            {"account": a.account.name, "label": a.account.label, "kind": a.account.kind}
+            for a in self.actors
+            if a.account.name in self.seen
+        ]
         return sorted(rows, key=lambda row: row["account"])
 
 
@@ -92,15 +99,31 @@ def record(actor: Actor, ts: float, rel: float, status: int) -> dict[str, Any]:
         completion = one if n == 1 else sum(int(one * (0.7 + 0.6 * r.random())) + 1 for _ in range(n))
         if cap is not None and n > 1:
             completion = min(completion, cap * n)
-        latency = round((150.0 + prompt_tokens * 0.08 + one * account.ms_per_token) * (0.75 + 0.5 * r.random()), 1)
+        latency = round(
+            (150.0 + prompt_tokens * 0.08 + one * account.ms_per_token) * (0.75 + 0.5 * r.random()), 1
+        )
         response: str | None = req.reply
     else:
         completion, latency, response = 0, round(2.0 + 13.0 * r.random(), 1), None
-    return {"ts": ts, "account": account.name, "key_id": account.key(r), "ip": account.ip(r, int(rel // tm.DAY)),
-            "user_agent": account.user_agent(r), "org": account.org, "payment_id": account.payment_id,
-            "endpoint": req.endpoint, "model": req.model, "messages": req.messages, "prompt": req.prompt,
-            "params": params, "response": response, "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion, "status": status, "latency_ms": latency}
+    return {
+        "ts": ts,
+        "account": account.name,
+        "key_id": account.key(r),
+        "ip": account.ip(r, int(rel // tm.DAY)),
+        "user_agent": account.user_agent(r),
+        "org": account.org,
+        "payment_id": account.payment_id,
+        "endpoint": req.endpoint,
+        "model": req.model,
+        "messages": req.messages,
+        "prompt": req.prompt,
+        "params": params,
+        "response": response,
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion,
+        "status": status,
+        "latency_ms": latency,
+    }
 
 
 @dataclass
@@ -126,8 +149,16 @@ def summarise(traffic: Traffic, out: Path | None, labels: Path, seconds: float) 
     for row in rows:
         by_kind[row["kind"]] += traffic.seen[row["account"]]
     campaign = [row["account"] for row in rows if row["label"] != "benign"]
-    return SimulationResult(out, labels, sum(traffic.seen.values()), len(rows), len(campaign),
-                            sum(traffic.seen[a] for a in campaign), dict(sorted(by_kind.items())), seconds)
+    return SimulationResult(
+        out,
+        labels,
+        sum(traffic.seen.values()),
+        len(rows),
+        len(campaign),
+        sum(traffic.seen[a] for a in campaign),
+        dict(sorted(by_kind.items())),
+        seconds,
+    )
 
 
 @contextmanager

@@ -32,82 +32,172 @@ def coding(r: Random) -> Task:
         task = pick(r, t.CODE_TASKS)
         fn = _snake(task)
         code = f"def {fn}(data):\n    result = []\n    for item in data:\n        result.append(item)\n    return result"
-        prompt = pick(r, (f"How do I {task} in {lang}?", f"Write a {lang} function to {task}.",
-                           f"what's the cleanest way to {task} in {lang}", f"Can you show me how to {task}?"))
-        return Task(prompt, f"Here's a simple way to {task}:\n\n```\n{code}\n```\n\nIt walks the input once, so "
-                            f"it runs in linear time. For large inputs consider a generator instead of a list.",
-                    (f"Define a function {fn} that takes the input.", "Loop over the items once.",
-                     "Collect the results and return them."), fn)
+        prompt = pick(
+            r,
+            (
+                f"How do I {task} in {lang}?",
+                f"Write a {lang} function to {task}.",
+                f"what's the cleanest way to {task} in {lang}",
+                f"Can you show me how to {task}?",
+            ),
+        )
+        return Task(
+            prompt,
+            f"Here's a simple way to {task}:\n\n```\n{code}\n```\n\nIt walks the input once, so "
+            f"it runs in linear time. For large inputs consider a generator instead of a list.",
+            (
+                f"Define a function {fn} that takes the input.",
+                "Loop over the items once.",
+                "Collect the results and return them.",
+            ),
+            fn,
+        )
     if kind < 0.55:
         name, summary = pick(r, t.corpus().apis)
-        prompt = pick(r, (f"What does `{name}` do in Python?", f"Can you explain {name} with an example?",
-                           f"When should I use {name}?"))
-        return Task(prompt, f"`{name}`: {summary}\n\nA typical use is to call it once with your data and check "
-                            f"the result; see the standard library documentation for every parameter.",
-                    (f"Look up {name} in the standard library.", f"Its documentation says: {summary}",
-                     "Show a minimal call."), summary)
+        prompt = pick(
+            r,
+            (
+                f"What does `{name}` do in Python?",
+                f"Can you explain {name} with an example?",
+                f"When should I use {name}?",
+            ),
+        )
+        return Task(
+            prompt,
+            f"`{name}`: {summary}\n\nA typical use is to call it once with your data and check "
+            f"the result; see the standard library documentation for every parameter.",
+            (
+                f"Look up {name} in the standard library.",
+                f"Its documentation says: {summary}",
+                "Show a minimal call.",
+            ),
+            summary,
+        )
     if kind < 0.8:
         error, action = pick(r, t.CODE_ERRORS), pick(r, t.CODE_ACTIONS)
-        prompt = pick(r, (f"I'm getting `{error}` when I {action}. What am I doing wrong?",
-                           f"{error}\n\nthis happens every time I {action}, any idea?",
-                           f"Why would I see \"{error}\" when I {action}?"))
-        return Task(prompt, f"`{error.split(':')[0]}` usually means the value is not what the code expects at "
-                            f"that point. Print it just before the failing line, check where it is set, and "
-                            f"handle the empty case explicitly.",
-                    ("Read the error type and message.", "Find the line that raises it.",
-                     "Check the value at that point and fix its source."), error.split(":")[0])
+        prompt = pick(
+            r,
+            (
+                f"I'm getting `{error}` when I {action}. What am I doing wrong?",
+                f"{error}\n\nthis happens every time I {action}, any idea?",
+                f'Why would I see "{error}" when I {action}?',
+            ),
+        )
+        return Task(
+            prompt,
+            f"`{error.split(':')[0]}` usually means the value is not what the code expects at "
+            f"that point. Print it just before the failing line, check where it is set, and "
+            f"handle the empty case explicitly.",
+            (
+                "Read the error type and message.",
+                "Find the line that raises it.",
+                "Check the value at that point and fix its source.",
+            ),
+            error.split(":")[0],
+        )
     a, b = pick(r, t.CODE_PAIRS)
-    return Task(f"What's the difference between {a} and {b} in {lang}?",
-                f"Both work, but {a} and {b} trade off differently: pick {a} when you need the simpler "
-                f"behaviour and {b} when you need the other guarantee. In {lang} the idiomatic choice is "
-                f"usually the one the standard library uses.", (f"Describe {a}.", f"Describe {b}.",
-                                                                  "Compare them on one example."), a)
+    return Task(
+        f"What's the difference between {a} and {b} in {lang}?",
+        f"Both work, but {a} and {b} trade off differently: pick {a} when you need the simpler "
+        f"behaviour and {b} when you need the other guarantee. In {lang} the idiomatic choice is "
+        f"usually the one the standard library uses.",
+        (f"Describe {a}.", f"Describe {b}.", "Compare them on one example."),
+        a,
+    )
 
 
 def chat(r: Random) -> Task:
     kind = int(r.random() * 8)
     if kind == 0:
         k, occasion = between(r, 3, 7), pick(r, t.OCCASIONS)
-        ideas = r.sample(("a picnic", "a board game night", "a short hike", "a cooking challenge", "a movie marathon",
-                          "a scavenger hunt", "a craft project", "a karaoke session", "a museum visit"), 3)
-        return Task(f"Can you suggest {k} ideas for {occasion}?", "Sure! A few ideas:\n" +
-                    "\n".join(f"{i + 1}. {idea.capitalize()}" for i, idea in enumerate(ideas)) +
-                    "\nPick based on budget and how much time you have.", (), ideas[0])
+        ideas = r.sample(
+            (
+                "a picnic",
+                "a board game night",
+                "a short hike",
+                "a cooking challenge",
+                "a movie marathon",
+                "a scavenger hunt",
+                "a craft project",
+                "a karaoke session",
+                "a museum visit",
+            ),
+            3,
+        )
+        return Task(
+            f"Can you suggest {k} ideas for {occasion}?",
+            "Sure! A few ideas:\n"
+            + "\n".join(f"{i + 1}. {idea.capitalize()}" for i, idea in enumerate(ideas))
+            + "\nPick based on budget and how much time you have.",
+            (),
+            ideas[0],
+        )
     if kind == 1:
         dish, missing = pick(r, t.DISHES), pick(r, t.INGREDIENTS)
-        return Task(f"What's a good recipe for {dish} without {missing}?",
-                    f"You can make {dish} without {missing}: swap it for a common substitute, keep the other "
-                    f"quantities the same and check it a few minutes early.", (), dish)
+        return Task(
+            f"What's a good recipe for {dish} without {missing}?",
+            f"You can make {dish} without {missing}: swap it for a common substitute, keep the other "
+            f"quantities the same and check it a few minutes early.",
+            (),
+            dish,
+        )
     if kind == 2:
         tone, who, topic = pick(r, t.TONES), pick(r, t.RECIPIENTS), pick(r, t.EMAIL_TOPICS)
         name = pick(r, t.NAMES)
-        return Task(f"Help me write a {tone} email to my {who} about {topic}.",
-                    f"Subject: About {topic}\n\nHi,\n\nI wanted to get in touch about {topic}. Could we find a "
-                    f"time this week to sort it out?\n\nThanks,\n{name}", (), topic)
+        return Task(
+            f"Help me write a {tone} email to my {who} about {topic}.",
+            f"Subject: About {topic}\n\nHi,\n\nI wanted to get in touch about {topic}. Could we find a "
+            f"time this week to sort it out?\n\nThanks,\n{name}",
+            (),
+            topic,
+        )
     if kind == 3:
         genre, subject = pick(r, t.GENRES), pick(r, t.SUBJECTS)
-        return Task(f"Write a short {genre} about {subject}.",
-                    f"Here's a short {genre}:\n\nIn quiet hours, {subject} waits,\nwhile the world turns slow;"
-                    f"\nsmall things become great things\nfor those who stay to know.", (), subject)
+        return Task(
+            f"Write a short {genre} about {subject}.",
+            f"Here's a short {genre}:\n\nIn quiet hours, {subject} waits,\nwhile the world turns slow;"
+            f"\nsmall things become great things\nfor those who stay to know.",
+            (),
+            subject,
+        )
     if kind == 4:
         goal = pick(r, t.GOALS)
-        return Task(pick(r, (f"How can I {goal}?", f"any tips to {goal}?", f"I really want to {goal}. Where do I start?")),
-                    f"To {goal}, start small: pick one habit, do it at the same time every day for two weeks, "
-                    f"and track it. Most people fail by changing too much at once.", (), goal)
+        return Task(
+            pick(
+                r,
+                (f"How can I {goal}?", f"any tips to {goal}?", f"I really want to {goal}. Where do I start?"),
+            ),
+            f"To {goal}, start small: pick one habit, do it at the same time every day for two weeks, "
+            f"and track it. Most people fail by changing too much at once.",
+            (),
+            goal,
+        )
     if kind == 5:
         place, month = pick(r, t.PLACES), pick(r, t.MONTHS)
-        return Task(f"I'm planning a trip to {place} in {month}. What should I pack?",
-                    f"For {place} in {month}, pack layers, a light rain jacket, comfortable walking shoes and "
-                    f"an adapter. Check the forecast a few days before you leave.", (), place)
+        return Task(
+            f"I'm planning a trip to {place} in {month}. What should I pack?",
+            f"For {place} in {month}, pack layers, a light rain jacket, comfortable walking shoes and "
+            f"an adapter. Check the forecast a few days before you leave.",
+            (),
+            place,
+        )
     if kind == 6:
         concept, audience = pick(r, t.CONCEPTS), pick(r, t.AUDIENCES)
-        return Task(f"Explain {concept} like I'm {audience}.",
-                    f"Imagine {concept} as something you already know from daily life: it is a simple rule that, "
-                    f"repeated many times, adds up to a big effect.", (), concept)
+        return Task(
+            f"Explain {concept} like I'm {audience}.",
+            f"Imagine {concept} as something you already know from daily life: it is a simple rule that, "
+            f"repeated many times, adds up to a big effect.",
+            (),
+            concept,
+        )
     choice = pick(r, t.CHOICES)
-    return Task(f"What are the pros and cons of {choice}?",
-                f"Pros of {choice}: flexibility and long-term savings. Cons: upfront cost and some risk. It "
-                f"depends on your situation and time horizon.", (), choice)
+    return Task(
+        f"What are the pros and cons of {choice}?",
+        f"Pros of {choice}: flexibility and long-term savings. Cons: upfront cost and some risk. It "
+        f"depends on your situation and time horizon.",
+        (),
+        choice,
+    )
 
 
 def math(r: Random) -> Task:
@@ -122,20 +212,34 @@ def math(r: Random) -> Task:
     if kind == 1:
         speed, hours = between(r, 30, 120), between(r, 2, 9)
         q = f"A train travels {speed * hours} km in {hours} hours. What is its average speed?"
-        return Task(q, f"The average speed is {speed} km/h.", ("speed = distance / time",
-                                                             f"{speed * hours} / {hours} = {speed}"), f"{speed} km/h")
+        return Task(
+            q,
+            f"The average speed is {speed} km/h.",
+            ("speed = distance / time", f"{speed * hours} / {hours} = {speed}"),
+            f"{speed} km/h",
+        )
     if kind == 2:
         price, pct = between(r, 2, 40) * 5, pick(r, (10, 15, 20, 25, 30, 40))
         off = price * pct / 100
         q = f"A jacket costs ${price} and is discounted by {pct}%. What is the sale price?"
-        return Task(q, f"The sale price is ${price - off:g}.", (f"{pct}% of ${price} = ${off:g}",
-                                                               f"${price} - ${off:g} = ${price - off:g}"), f"${price - off:g}")
+        return Task(
+            q,
+            f"The sale price is ${price - off:g}.",
+            (f"{pct}% of ${price} = ${off:g}", f"${price} - ${off:g} = ${price - off:g}"),
+            f"${price - off:g}",
+        )
     if kind == 3:
         w, length = between(r, 3, 30), between(r, 3, 40)
         q = f"A rectangular garden is {w} m wide and {length} m long. What are its area and perimeter?"
-        return Task(q, f"Area {w * length} m², perimeter {2 * (w + length)} m.",
-                    (f"area = {w} x {length} = {w * length}", f"perimeter = 2 x ({w} + {length}) = {2 * (w + length)}"),
-                    f"{w * length} m², {2 * (w + length)} m")
+        return Task(
+            q,
+            f"Area {w * length} m², perimeter {2 * (w + length)} m.",
+            (
+                f"area = {w} x {length} = {w * length}",
+                f"perimeter = 2 x ({w} + {length}) = {2 * (w + length)}",
+            ),
+            f"{w * length} m², {2 * (w + length)} m",
+        )
     if kind == 4:
         x, a, b = between(r, -9, 20), between(r, 2, 9), between(r, 1, 30)
         q = f"Solve for x: {a}x + {b} = {a * x + b}"
@@ -143,23 +247,39 @@ def math(r: Random) -> Task:
     n1, d1 = pick(r, (2, 3, 4, 6)), pick(r, (6, 8, 12, 24))
     n2 = pick(r, [k for k in (2, 3, 4, 6, 8, 12) if k != n1 and (n1 * d1) % k == 0])
     q = f"If {n1} workers can paint a house in {d1} days, how many days would {n2} workers need?"
-    return Task(q, f"{n1 * d1 // n2} days.", (f"total work = {n1} x {d1} = {n1 * d1} worker-days",
-                                              f"{n1 * d1} / {n2} = {n1 * d1 // n2}"), f"{n1 * d1 // n2} days")
+    return Task(
+        q,
+        f"{n1 * d1 // n2} days.",
+        (f"total work = {n1} x {d1} = {n1 * d1} worker-days", f"{n1 * d1} / {n2} = {n1 * d1 // n2}"),
+        f"{n1 * d1 // n2} days",
+    )
 
 
 def translation(r: Random) -> Task:
     lang = pick(r, t.LANGUAGES)
     sentence = pick(r, t.EVERYDAY_SENTENCES) if r.random() < 0.6 else pick(r, t.corpus().sentences)
-    prompt = pick(r, (f"Translate into {lang}: \"{sentence}\"", f"How do you say \"{sentence}\" in {lang}?",
-                       f"{lang} please: {sentence}"))
-    return Task(prompt, f"In {lang}: \"{sentence}\" (a natural, slightly informal rendering).", (), sentence)
+    prompt = pick(
+        r,
+        (
+            f'Translate into {lang}: "{sentence}"',
+            f'How do you say "{sentence}" in {lang}?',
+            f"{lang} please: {sentence}",
+        ),
+    )
+    return Task(prompt, f'In {lang}: "{sentence}" (a natural, slightly informal rendering).', (), sentence)
 
 
 def summarise(r: Random) -> Task:
     _, doc = pick(r, t.corpus().documents)
     k = between(r, 1, 3)
-    prompt = pick(r, (f"Summarise this in {k} sentence{'s' * (k > 1)}:\n\n{doc}", f"TL;DR please:\n\n{doc}",
-                       f"Can you give me the gist of this paragraph?\n\n{doc}"))
+    prompt = pick(
+        r,
+        (
+            f"Summarise this in {k} sentence{'s' * (k > 1)}:\n\n{doc}",
+            f"TL;DR please:\n\n{doc}",
+            f"Can you give me the gist of this paragraph?\n\n{doc}",
+        ),
+    )
     first = doc.split(". ")[0].rstrip(".")
     return Task(prompt, f"In short: {first}.", (), first)
 
@@ -207,29 +327,56 @@ def doc_question(r: Random, doc: str, terms: list[str]) -> Task:
     words = terms or ["it"]
     term = pick(r, words[:12])
     sentence = next((s for s in doc.split(". ") if term in s), doc.split(". ")[0]).rstrip(".")
-    q = pick(r, (f"What does the text say about {term}?", f"According to the document, what is {term} for?",
-                  "Summarise the main point of this text in one sentence.", "What are the key terms mentioned here?",
-                  f"Is there anything about {term}? Quote the relevant sentence.",
-                  f"Explain the part about {term} in simpler words."))
-    return Task(q, f"The document says: \"{sentence}.\"", (), sentence)
+    q = pick(
+        r,
+        (
+            f"What does the text say about {term}?",
+            f"According to the document, what is {term} for?",
+            "Summarise the main point of this text in one sentence.",
+            "What are the key terms mentioned here?",
+            f"Is there anything about {term}? Quote the relevant sentence.",
+            f"Explain the part about {term} in simpler words.",
+        ),
+    )
+    return Task(q, f'The document says: "{sentence}."', (), sentence)
 
 
 DOMAINS: dict[str, Callable[[Random], Task]] = {
-    "coding": coding, "chat": chat, "math": math, "translation": translation, "summarise": summarise,
-    "trivia": trivia, "support": support,
+    "coding": coding,
+    "chat": chat,
+    "math": math,
+    "translation": translation,
+    "summarise": summarise,
+    "trivia": trivia,
+    "support": support,
 }
 
 
 def cot_reply(task: Task, r: Random) -> str:
     """A long, step-by-step reply: what a chain-of-thought prompt gets back."""
-    steps = task.steps or ("Restate what is being asked.", "Recall what is relevant to it.",
-                           "Check the candidate answer against the question.")
-    lines = [pick(r, ("Let's think step by step.", "Let's work through this carefully.", "Step-by-step reasoning:"))]
+    steps = task.steps or (
+        "Restate what is being asked.",
+        "Recall what is relevant to it.",
+        "Check the candidate answer against the question.",
+    )
+    lines = [
+        pick(
+            r, ("Let's think step by step.", "Let's work through this carefully.", "Step-by-step reasoning:")
+        )
+    ]
     for i, step in enumerate(steps, 1):
-        lines.append(f"Step {i}: {step.rstrip('.')}. " + pick(r, ("This follows directly from the question.",
-                                                      "Writing it out keeps the numbers straight.",
-                                                      "Nothing else is needed for this step.",
-                                                      "We double-check this before moving on.")))
+        lines.append(
+            f"Step {i}: {step.rstrip('.')}. "
+            + pick(
+                r,
+                (
+                    "This follows directly from the question.",
+                    "Writing it out keeps the numbers straight.",
+                    "Nothing else is needed for this step.",
+                    "We double-check this before moving on.",
+                ),
+            )
+        )
     lines.append("Checking: the result is consistent with every condition in the question.")
     lines.append(f"Final answer: {task.answer}")
     return "\n\n".join(lines)

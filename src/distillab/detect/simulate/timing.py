@@ -11,11 +11,63 @@ import math
 import numpy as np
 
 DAY = 86400.0
-HUMAN_HOURS = np.array([0.3, 0.2, 0.1, 0.1, 0.1, 0.2, 0.5, 1.0, 1.5, 1.9, 2.0, 2.0, 1.7, 1.9, 2.0, 2.0, 1.8, 1.6,
-                        1.4, 1.6, 1.8, 1.6, 1.1, 0.6])
+HUMAN_HOURS = np.array(
+    [
+        0.3,
+        0.2,
+        0.1,
+        0.1,
+        0.1,
+        0.2,
+        0.5,
+        1.0,
+        1.5,
+        1.9,
+        2.0,
+        2.0,
+        1.7,
+        1.9,
+        2.0,
+        2.0,
+        1.8,
+        1.6,
+        1.4,
+        1.6,
+        1.8,
+        1.6,
+        1.1,
+        0.6,
+    ]
+)
 """Relative activity by local hour of a person using a chat assistant (evenings included)."""
-WORK_HOURS = np.array([0.05, 0.02, 0.02, 0.02, 0.02, 0.05, 0.2, 0.8, 2.0, 2.6, 2.7, 2.4, 1.6, 2.3, 2.6, 2.5, 2.2,
-                       1.4, 0.6, 0.3, 0.2, 0.15, 0.1, 0.05])
+WORK_HOURS = np.array(
+    [
+        0.05,
+        0.02,
+        0.02,
+        0.02,
+        0.02,
+        0.05,
+        0.2,
+        0.8,
+        2.0,
+        2.6,
+        2.7,
+        2.4,
+        1.6,
+        2.3,
+        2.6,
+        2.5,
+        2.2,
+        1.4,
+        0.6,
+        0.3,
+        0.2,
+        0.15,
+        0.1,
+        0.05,
+    ]
+)
 """Relative activity by local hour of someone at work."""
 TIMEZONES = (-8.0, -7.0, -5.0, -3.0, 0.0, 1.0, 2.0, 3.0, 5.5, 8.0, 9.0, 10.0)
 
@@ -25,8 +77,18 @@ def _weekday(start: float, rel: np.ndarray) -> np.ndarray:
     return ((np.floor((start + rel) / DAY) + 3) % 7).astype(np.int64)
 
 
-def sessions(g: np.random.Generator, *, start: float, days: float, per_day: float, hours: np.ndarray,
-             weekend: float, tz: float, turns_mean: float, gap_s: float) -> np.ndarray:
+def sessions(
+    g: np.random.Generator,
+    *,
+    start: float,
+    days: float,
+    per_day: float,
+    hours: np.ndarray,
+    weekend: float,
+    tz: float,
+    turns_mean: float,
+    gap_s: float,
+) -> np.ndarray:
     """A person's requests: sessions starting at local hours drawn from `hours`, each a few turns apart.
 
     `per_day` is the mean number of requests on a weekday; `weekend` scales weekend days; turns per
@@ -34,16 +96,20 @@ def sessions(g: np.random.Generator, *, start: float, days: float, per_day: floa
     """
     n_days = math.ceil(days)
     n = int(g.poisson(per_day / turns_mean * n_days))
-    local = (g.integers(0, n_days, n) * DAY + g.choice(24, size=n, p=hours / hours.sum()) * 3600.0
-             + g.random(n) * 3600.0)
+    local = (
+        g.integers(0, n_days, n) * DAY
+        + g.choice(24, size=n, p=hours / hours.sum()) * 3600.0
+        + g.random(n) * 3600.0
+    )
     begin = local - tz * 3600.0
     keep = g.random(n) < np.where(_weekday(start, begin) >= 5, weekend, 1.0)
     begin = begin[keep]
     return clip(chains(g, begin, g.geometric(1.0 / turns_mean, begin.size), gap_s), days)
 
 
-def chains(g: np.random.Generator, begin: np.ndarray, turns: np.ndarray, gap_s: float,
-           sigma: float = 0.7) -> np.ndarray:
+def chains(
+    g: np.random.Generator, begin: np.ndarray, turns: np.ndarray, gap_s: float, sigma: float = 0.7
+) -> np.ndarray:
     """`turns[i]` requests from `begin[i]` on, log-normal gaps around `gap_s` apart (unsorted)."""
     gaps = g.lognormal(math.log(gap_s), sigma, int(turns.sum()))
     first = np.cumsum(turns) - turns
@@ -80,8 +146,16 @@ def paced(g: np.random.Generator, count: int, windows: np.ndarray, min_gap: floa
     return windows[which, 0] + active - (ends[which] - lengths[which])
 
 
-def daily_windows(g: np.random.Generator, *, days: float, tz: float, first_hour: tuple[float, float],
-                  length_h: tuple[float, float], per_day: int = 1, every_day: bool = True) -> np.ndarray:
+def daily_windows(
+    g: np.random.Generator,
+    *,
+    days: float,
+    tz: float,
+    first_hour: tuple[float, float],
+    length_h: tuple[float, float],
+    per_day: int = 1,
+    every_day: bool = True,
+) -> np.ndarray:
     """Active periods: `per_day` windows a day (some days skipped unless `every_day`), clipped to the period."""
     rows = []
     for day in range(math.ceil(days)):

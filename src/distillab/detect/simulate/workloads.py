@@ -15,10 +15,17 @@ from distillab.detect.simulate.identity import MODELS
 from distillab.detect.simulate.text import between, pick
 
 _MC_PREFIX = "The following are multiple choice questions (with answers) about {subject}.\n\n"
-_MATH_PREFIX = ("Solve the following grade-school math problems. Show your work and end with "
-                "\"The answer is X.\"\n\n")
+_MATH_PREFIX = (
+    'Solve the following grade-school math problems. Show your work and end with "The answer is X."\n\n'
+)
 _QA_PREFIX = "Answer the question with a short phrase, no explanation.\n\n"
-SUBJECTS = ("general knowledge", "elementary mathematics", "world history", "high school physics", "geography")
+SUBJECTS = (
+    "general knowledge",
+    "elementary mathematics",
+    "world history",
+    "high school physics",
+    "geography",
+)
 
 
 def _choices(r: Random, answer: str, pool: list[str]) -> tuple[list[str], int]:
@@ -40,7 +47,7 @@ def _trivia(r: Random) -> tasks.Task:
 
 def _api_question(r: Random) -> tasks.Task:
     name, summary = pick(r, t.corpus().apis)
-    return tasks.Task(f"Which Python standard library callable is described by: \"{summary}\"?", name, (), name)
+    return tasks.Task(f'Which Python standard library callable is described by: "{summary}"?', name, (), name)
 
 
 class Benchmark(Actor):
@@ -60,8 +67,10 @@ class Benchmark(Actor):
         elif self.suite == "math":
             made = [tasks.math(r) for _ in range(size + 3)]
             items = [(f"Question: {m.prompt}\nAnswer:", tasks.cot_reply(m, r)) for m in made]
-            prefix = _MATH_PREFIX + "".join(f"{q} {' '.join(m.steps)}. The answer is {m.answer}.\n\n"
-                                            for (q, _), m in zip(items[:3], made))
+            prefix = _MATH_PREFIX + "".join(
+                f"{q} {' '.join(m.steps)}. The answer is {m.answer}.\n\n"
+                for (q, _), m in zip(items[:3], made)
+            )
         else:
             made = [_trivia(r) if r.random() < 0.2 else _api_question(r) for _ in range(size + 3)]
             items = [(f"Q: {m.prompt}\nA:", m.answer) for m in made]
@@ -83,10 +92,29 @@ class Benchmark(Actor):
         return chat_request(model, [user(prompt)], params, answer)
 
 
-_QUALITY = ("great", "terrible", "okay", "better than expected", "disappointing", "solid", "flimsy", "excellent")
-_EXTRA = ("Would buy again.", "Not worth the money.", "Arrived on time.", "The box was damaged.",
-          "My kids use it every day.", "Returned it after a week.", "Does what it says.", "Customer service was slow.",
-          "", "", "")
+_QUALITY = (
+    "great",
+    "terrible",
+    "okay",
+    "better than expected",
+    "disappointing",
+    "solid",
+    "flimsy",
+    "excellent",
+)
+_EXTRA = (
+    "Would buy again.",
+    "Not worth the money.",
+    "Arrived on time.",
+    "The box was damaged.",
+    "My kids use it every day.",
+    "Returned it after a week.",
+    "Does what it says.",
+    "Customer service was slow.",
+    "",
+    "",
+    "",
+)
 _TOPICS = ("programming", "science", "finance", "travel", "health", "law")
 
 
@@ -104,9 +132,13 @@ class Labelling(Actor):
         r = self.r
         if self.task == "sentiment":
             (opinion, label), quality = pick(r, t.REVIEW_OPINIONS), pick(r, _QUALITY)
-            item = (f"I {opinion} this {pick(r, t.PRODUCTS)}. The {pick(r, t.REVIEW_ASPECTS)} is {quality}. "
-                    f"{pick(r, _EXTRA)}").strip()
-            instruction = "Classify the sentiment of the review as positive, negative or neutral. Reply with one word."
+            item = (
+                f"I {opinion} this {pick(r, t.PRODUCTS)}. The {pick(r, t.REVIEW_ASPECTS)} is {quality}. "
+                f"{pick(r, _EXTRA)}"
+            ).strip()
+            instruction = (
+                "Classify the sentiment of the review as positive, negative or neutral. Reply with one word."
+            )
             head = "Review"
         elif self.task == "ticket":
             topic, label = pick(r, t.TICKET_TOPICS)
@@ -115,9 +147,15 @@ class Labelling(Actor):
             head = "Ticket"
         else:
             item, label = pick(r, t.corpus().sentences), "programming"
-            instruction = f"Which topic is the sentence about: {', '.join(_TOPICS)}? Reply with the topic only."
+            instruction = (
+                f"Which topic is the sentence about: {', '.join(_TOPICS)}? Reply with the topic only."
+            )
             head = "Sentence"
         if self.system:
-            return chat_request(self.model, [{"role": "system", "content": instruction}, user(f"{head}: {item}")],
-                                self.params, label)
+            return chat_request(
+                self.model,
+                [{"role": "system", "content": instruction}, user(f"{head}: {item}")],
+                self.params,
+                label,
+            )
         return chat_request(self.model, [user(f"{instruction}\n\n{head}: {item}")], self.params, label)

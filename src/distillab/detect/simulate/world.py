@@ -36,8 +36,14 @@ class World:
         r = self.random("world")
         self.ids = Ids(self.random("ids"))
         self.start = EPOCH + (self.config.seed % 365) * 86400.0
-        self.proxies = [Proxy(f"{r.choice((62, 80, 85, 193, 194, 195))}.{r.randint(0, 255)}.{r.randint(0, 255)}",
-                              BROWSERS[i], tz) for i, tz in enumerate((1.0, -5.0))]
+        self.proxies = [
+            Proxy(
+                f"{r.choice((62, 80, 85, 193, 194, 195))}.{r.randint(0, 255)}.{r.randint(0, 255)}",
+                BROWSERS[i],
+                tz,
+            )
+            for i, tz in enumerate((1.0, -5.0))
+        ]
 
     @property
     def days(self) -> float:

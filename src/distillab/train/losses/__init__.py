@@ -83,8 +83,10 @@ def check_loss(name: str, signal: Signal) -> LossSpec:
         raise ConfigError(f"unknown loss {name!r}; losses: {', '.join(LOSSES)}")
     spec = LOSSES[name]
     if SIGNALS.index(spec.needs) > SIGNALS.index(signal):
-        raise ConfigError(f"loss {name!r} needs {_SIGNAL_WORDS[spec.needs]} from the teacher but the dataset "
-                          f"has {_SIGNAL_WORDS[signal]}; losses that work: {usable}")
+        raise ConfigError(
+            f"loss {name!r} needs {_SIGNAL_WORDS[spec.needs]} from the teacher but the dataset "
+            f"has {_SIGNAL_WORDS[signal]}; losses that work: {usable}"
+        )
     return spec
 
 

@@ -56,23 +56,37 @@ def bucket_logprobs(topk_logprobs: Tensor, temperature: float = 1.0) -> Tensor:
     return buckets - torch.logsumexp(buckets, dim=-1, keepdim=True)
 
 
-def topk_loss(per_token: PerToken, student_logits: Tensor, teacher_topk_ids: Tensor,
-              teacher_topk_logprobs: Tensor, mask: Tensor, *, temperature: float = 1.0) -> Tensor:
+def topk_loss(
+    per_token: PerToken,
+    student_logits: Tensor,
+    teacher_topk_ids: Tensor,
+    teacher_topk_logprobs: Tensor,
+    mask: Tensor,
+    *,
+    temperature: float = 1.0,
+) -> Tensor:
     """Mean over kept positions of ``per_token`` on the K+1 buckets of student and teacher.
 
     See the public ``*_topk`` losses for the argument contract.
     """
-    if (teacher_topk_ids.shape != teacher_topk_logprobs.shape or student_logits.shape[:-1] != mask.shape
-            or teacher_topk_ids.shape[:-1] != mask.shape):
-        raise ValueError(f"shape mismatch: student logits {tuple(student_logits.shape)}, top-k ids "
-                         f"{tuple(teacher_topk_ids.shape)}, top-k logprobs "
-                         f"{tuple(teacher_topk_logprobs.shape)}, mask {tuple(mask.shape)}; "
-                         f"expected [B, T, V], [B, T, K], [B, T, K], [B, T]")
+    if (
+        teacher_topk_ids.shape != teacher_topk_logprobs.shape
+        or student_logits.shape[:-1] != mask.shape
+        or teacher_topk_ids.shape[:-1] != mask.shape
+    ):
+        raise ValueError(
+            f"shape mismatch: student logits {tuple(student_logits.shape)}, top-k ids "
+            f"{tuple(teacher_topk_ids.shape)}, top-k logprobs "
+            f"{tuple(teacher_topk_logprobs.shape)}, mask {tuple(mask.shape)}; "
+            f"expected [B, T, V], [B, T, K], [B, T, K], [B, T]"
+        )
     vocab = student_logits.shape[-1]
     if teacher_topk_ids.numel() and int(teacher_topk_ids.max()) >= vocab:
         # Caught here because an out-of-range gather on GPU is an opaque device-side assert.
-        raise ValueError(f"top-k id {int(teacher_topk_ids.max())} is outside the student's vocabulary "
-                         f"of {vocab}: teacher and student tokenizers must agree")
+        raise ValueError(
+            f"top-k id {int(teacher_topk_ids.max())} is outside the student's vocabulary "
+            f"of {vocab}: teacher and student tokenizers must agree"
+        )
     keep = mask.bool()
     logits = student_logits[keep]
     logits = logits.to(compute_dtype(logits.dtype))

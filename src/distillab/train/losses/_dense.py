@@ -29,13 +29,22 @@ from torch.autograd.function import once_differentiable
 from distillab.train.losses._divergence import PerToken, compute_dtype, token_mean
 
 
-def dense_loss(per_token: PerToken, student_logits: Tensor, teacher_logits: Tensor, mask: Tensor, *,
-               temperature: float = 1.0, chunk_size: int | None = None) -> Tensor:
+def dense_loss(
+    per_token: PerToken,
+    student_logits: Tensor,
+    teacher_logits: Tensor,
+    mask: Tensor,
+    *,
+    temperature: float = 1.0,
+    chunk_size: int | None = None,
+) -> Tensor:
     """Mean of ``per_token`` over kept positions; see the public losses for the argument contract."""
     if student_logits.shape != teacher_logits.shape or student_logits.shape[:-1] != mask.shape:
-        raise ValueError(f"shape mismatch: student logits {tuple(student_logits.shape)}, teacher "
-                         f"{tuple(teacher_logits.shape)}, mask {tuple(mask.shape)}; expected [B, T, V], "
-                         f"[B, T, V], [B, T] (same vocabulary on both sides)")
+        raise ValueError(
+            f"shape mismatch: student logits {tuple(student_logits.shape)}, teacher "
+            f"{tuple(teacher_logits.shape)}, mask {tuple(mask.shape)}; expected [B, T, V], "
+            f"[B, T, V], [B, T] (same vocabulary on both sides)"
+        )
     vocab = student_logits.shape[-1]
     student = student_logits.reshape(-1, vocab)
     teacher = teacher_logits.detach().reshape(-1, vocab)
@@ -57,8 +66,15 @@ class _ChunkedDivergence(torch.autograd.Function):
     """Value and student-gradient of ``dense_loss`` computed chunk by chunk (see the module docstring)."""
 
     @staticmethod
-    def forward(ctx: Any, student: Tensor, teacher: Tensor, keep: Tensor, per_token: PerToken,
-                temperature: float, chunk_size: int) -> Tensor:
+    def forward(
+        ctx: Any,
+        student: Tensor,
+        teacher: Tensor,
+        keep: Tensor,
+        per_token: PerToken,
+        temperature: float,
+        chunk_size: int,
+    ) -> Tensor:
         rows = keep.nonzero().squeeze(1)
         count = max(rows.numel(), 1)
         want_grad = bool(ctx.needs_input_grad[0])

@@ -18,8 +18,14 @@ def forward_kl_per_token(student_logp: Tensor, teacher_logp: Tensor) -> Tensor:
     return kl_rows(teacher_logp, student_logp)
 
 
-def forward_kl(student_logits: Tensor, teacher_logprobs: Tensor, mask: Tensor, *,
-               temperature: float = 1.0, chunk_size: int | None = None) -> Tensor:
+def forward_kl(
+    student_logits: Tensor,
+    teacher_logprobs: Tensor,
+    mask: Tensor,
+    *,
+    temperature: float = 1.0,
+    chunk_size: int | None = None,
+) -> Tensor:
     """KL(teacher || student) over the full vocabulary, averaged over kept token positions.
 
     Args:
@@ -38,12 +44,24 @@ def forward_kl(student_logits: Tensor, teacher_logprobs: Tensor, mask: Tensor, *
         Scalar, float32 (float64 for float64 logits): the mean over kept positions of the whole batch;
         0 (still attached to the graph) when the mask is empty.
     """
-    return dense_loss(forward_kl_per_token, student_logits, teacher_logprobs, mask,
-                      temperature=temperature, chunk_size=chunk_size)
+    return dense_loss(
+        forward_kl_per_token,
+        student_logits,
+        teacher_logprobs,
+        mask,
+        temperature=temperature,
+        chunk_size=chunk_size,
+    )
 
 
-def forward_kl_topk(student_logits: Tensor, teacher_topk_ids: Tensor, teacher_topk_logprobs: Tensor,
-                    mask: Tensor, *, temperature: float = 1.0) -> Tensor:
+def forward_kl_topk(
+    student_logits: Tensor,
+    teacher_topk_ids: Tensor,
+    teacher_topk_logprobs: Tensor,
+    mask: Tensor,
+    *,
+    temperature: float = 1.0,
+) -> Tensor:
     """KL(teacher || student) over K+1 categories: the teacher's top-k ids plus one tail bucket.
 
     Args:
@@ -60,5 +78,11 @@ def forward_kl_topk(student_logits: Tensor, teacher_topk_ids: Tensor, teacher_to
         Scalar float32: the mean over kept positions; 0 (attached to the graph) for an empty mask.
         Equal to ``forward_kl`` when K = V.
     """
-    return topk_loss(forward_kl_per_token, student_logits, teacher_topk_ids, teacher_topk_logprobs, mask,
-                     temperature=temperature)
+    return topk_loss(
+        forward_kl_per_token,
+        student_logits,
+        teacher_topk_ids,
+        teacher_topk_logprobs,
+        mask,
+        temperature=temperature,
+    )

@@ -32,8 +32,15 @@ def gjsd_per_token(student_logp: Tensor, teacher_logp: Tensor, beta: float) -> T
     return beta * kl_rows(teacher_logp, mixture) + (1.0 - beta) * kl_rows(student_logp, mixture)
 
 
-def gjsd(student_logits: Tensor, teacher_logprobs: Tensor, mask: Tensor, *, beta: float = 0.5,
-         temperature: float = 1.0, chunk_size: int | None = None) -> Tensor:
+def gjsd(
+    student_logits: Tensor,
+    teacher_logprobs: Tensor,
+    mask: Tensor,
+    *,
+    beta: float = 0.5,
+    temperature: float = 1.0,
+    chunk_size: int | None = None,
+) -> Tensor:
     """Generalized JSD over the full vocabulary, averaged over kept token positions.
 
     Args:
@@ -49,12 +56,25 @@ def gjsd(student_logits: Tensor, teacher_logprobs: Tensor, mask: Tensor, *, beta
         Scalar float32: the mean over kept positions, i.e. TRL's ``reduction="batchmean"`` with labels;
         0 (attached to the graph) for an empty mask.
     """
-    return dense_loss(partial(gjsd_per_token, beta=beta), student_logits, teacher_logprobs, mask,
-                      temperature=temperature, chunk_size=chunk_size)
+    return dense_loss(
+        partial(gjsd_per_token, beta=beta),
+        student_logits,
+        teacher_logprobs,
+        mask,
+        temperature=temperature,
+        chunk_size=chunk_size,
+    )
 
 
-def gjsd_topk(student_logits: Tensor, teacher_topk_ids: Tensor, teacher_topk_logprobs: Tensor, mask: Tensor,
-              *, beta: float = 0.5, temperature: float = 1.0) -> Tensor:
+def gjsd_topk(
+    student_logits: Tensor,
+    teacher_topk_ids: Tensor,
+    teacher_topk_logprobs: Tensor,
+    mask: Tensor,
+    *,
+    beta: float = 0.5,
+    temperature: float = 1.0,
+) -> Tensor:
     """Generalized JSD over K+1 categories: the teacher's top-k ids plus one tail bucket.
 
     Args:
@@ -68,5 +88,11 @@ def gjsd_topk(student_logits: Tensor, teacher_topk_ids: Tensor, teacher_topk_log
     Returns:
         Scalar float32: the mean over kept positions; 0 for an empty mask. Equals ``gjsd`` at K = V.
     """
-    return topk_loss(partial(gjsd_per_token, beta=beta), student_logits, teacher_topk_ids,
-                     teacher_topk_logprobs, mask, temperature=temperature)
+    return topk_loss(
+        partial(gjsd_per_token, beta=beta),
+        student_logits,
+        teacher_topk_ids,
+        teacher_topk_logprobs,
+        mask,
+        temperature=temperature,
+    )

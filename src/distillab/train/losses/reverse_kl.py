@@ -20,8 +20,14 @@ def reverse_kl_per_token(student_logp: Tensor, teacher_logp: Tensor) -> Tensor:
     return kl_rows(student_logp, teacher_logp)
 
 
-def reverse_kl(student_logits: Tensor, teacher_logprobs: Tensor, mask: Tensor, *,
-               temperature: float = 1.0, chunk_size: int | None = None) -> Tensor:
+def reverse_kl(
+    student_logits: Tensor,
+    teacher_logprobs: Tensor,
+    mask: Tensor,
+    *,
+    temperature: float = 1.0,
+    chunk_size: int | None = None,
+) -> Tensor:
     """KL(student || teacher) over the full vocabulary, averaged over kept token positions.
 
     Args:
@@ -35,12 +41,24 @@ def reverse_kl(student_logits: Tensor, teacher_logprobs: Tensor, mask: Tensor, *
     Returns:
         Scalar float32: the mean over kept positions; 0 (attached to the graph) for an empty mask.
     """
-    return dense_loss(reverse_kl_per_token, student_logits, teacher_logprobs, mask,
-                      temperature=temperature, chunk_size=chunk_size)
+    return dense_loss(
+        reverse_kl_per_token,
+        student_logits,
+        teacher_logprobs,
+        mask,
+        temperature=temperature,
+        chunk_size=chunk_size,
+    )
 
 
-def reverse_kl_topk(student_logits: Tensor, teacher_topk_ids: Tensor, teacher_topk_logprobs: Tensor,
-                    mask: Tensor, *, temperature: float = 1.0) -> Tensor:
+def reverse_kl_topk(
+    student_logits: Tensor,
+    teacher_topk_ids: Tensor,
+    teacher_topk_logprobs: Tensor,
+    mask: Tensor,
+    *,
+    temperature: float = 1.0,
+) -> Tensor:
     """KL(student || teacher) over K+1 categories: the teacher's top-k ids plus one tail bucket.
 
     Args:
@@ -53,5 +71,11 @@ def reverse_kl_topk(student_logits: Tensor, teacher_topk_ids: Tensor, teacher_to
     Returns:
         Scalar float32: the mean over kept positions; 0 for an empty mask. Equals ``reverse_kl`` at K = V.
     """
-    return topk_loss(reverse_kl_per_token, student_logits, teacher_topk_ids, teacher_topk_logprobs, mask,
-                     temperature=temperature)
+    return topk_loss(
+        reverse_kl_per_token,
+        student_logits,
+        teacher_topk_ids,
+        teacher_topk_logprobs,
+        mask,
+        temperature=temperature,
+    )

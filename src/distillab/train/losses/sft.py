@@ -28,4 +28,3 @@ def sft_loss(student_logits: Tensor, labels: Tensor) -> Tensor:
     logits = student_logits[keep]
     nll = F.cross_entropy(logits.to(compute_dtype(logits.dtype)), labels[keep], reduction="none")
     return token_mean(nll, keep.sum())
-

@@ -24,8 +24,15 @@ def skew_kl_per_token(student_logp: Tensor, teacher_logp: Tensor, alpha: float) 
     return kl_rows(teacher_logp, log_mixture(teacher_logp, student_logp, alpha))
 
 
-def skew_kl(student_logits: Tensor, teacher_logprobs: Tensor, mask: Tensor, *, alpha: float = 0.1,
-            temperature: float = 1.0, chunk_size: int | None = None) -> Tensor:
+def skew_kl(
+    student_logits: Tensor,
+    teacher_logprobs: Tensor,
+    mask: Tensor,
+    *,
+    alpha: float = 0.1,
+    temperature: float = 1.0,
+    chunk_size: int | None = None,
+) -> Tensor:
     """KL(teacher || alpha * teacher + (1 - alpha) * student), averaged over kept token positions.
 
     Args:
@@ -40,12 +47,25 @@ def skew_kl(student_logits: Tensor, teacher_logprobs: Tensor, mask: Tensor, *, a
     Returns:
         Scalar float32: the mean over kept positions; 0 (attached to the graph) for an empty mask.
     """
-    return dense_loss(partial(skew_kl_per_token, alpha=alpha), student_logits, teacher_logprobs, mask,
-                      temperature=temperature, chunk_size=chunk_size)
+    return dense_loss(
+        partial(skew_kl_per_token, alpha=alpha),
+        student_logits,
+        teacher_logprobs,
+        mask,
+        temperature=temperature,
+        chunk_size=chunk_size,
+    )
 
 
-def skew_kl_topk(student_logits: Tensor, teacher_topk_ids: Tensor, teacher_topk_logprobs: Tensor,
-                 mask: Tensor, *, alpha: float = 0.1, temperature: float = 1.0) -> Tensor:
+def skew_kl_topk(
+    student_logits: Tensor,
+    teacher_topk_ids: Tensor,
+    teacher_topk_logprobs: Tensor,
+    mask: Tensor,
+    *,
+    alpha: float = 0.1,
+    temperature: float = 1.0,
+) -> Tensor:
     """Skew forward KL over K+1 categories: the teacher's top-k ids plus one tail bucket.
 
     Args:
@@ -59,5 +79,11 @@ def skew_kl_topk(student_logits: Tensor, teacher_topk_ids: Tensor, teacher_topk_
     Returns:
         Scalar float32: the mean over kept positions; 0 for an empty mask. Equals ``skew_kl`` at K = V.
     """
-    return topk_loss(partial(skew_kl_per_token, alpha=alpha), student_logits, teacher_topk_ids,
-                     teacher_topk_logprobs, mask, temperature=temperature)
+    return topk_loss(
+        partial(skew_kl_per_token, alpha=alpha),
+        student_logits,
+        teacher_topk_ids,
+        teacher_topk_logprobs,
+        mask,
+        temperature=temperature,
+    )

@@ -17,8 +17,14 @@ def tv_per_token(student_logp: Tensor, teacher_logp: Tensor) -> Tensor:
     return 0.5 * (student_logp.exp() - teacher_logp.exp()).abs().sum(-1)
 
 
-def total_variation(student_logits: Tensor, teacher_logprobs: Tensor, mask: Tensor, *,
-                    temperature: float = 1.0, chunk_size: int | None = None) -> Tensor:
+def total_variation(
+    student_logits: Tensor,
+    teacher_logprobs: Tensor,
+    mask: Tensor,
+    *,
+    temperature: float = 1.0,
+    chunk_size: int | None = None,
+) -> Tensor:
     """Total variation distance over the full vocabulary, averaged over kept token positions.
 
     Args:
@@ -32,12 +38,19 @@ def total_variation(student_logits: Tensor, teacher_logprobs: Tensor, mask: Tens
     Returns:
         Scalar float32 in [0, 1]: the mean over kept positions; 0 (attached to the graph) for an empty mask.
     """
-    return dense_loss(tv_per_token, student_logits, teacher_logprobs, mask,
-                      temperature=temperature, chunk_size=chunk_size)
+    return dense_loss(
+        tv_per_token, student_logits, teacher_logprobs, mask, temperature=temperature, chunk_size=chunk_size
+    )
 
 
-def total_variation_topk(student_logits: Tensor, teacher_topk_ids: Tensor, teacher_topk_logprobs: Tensor,
-                         mask: Tensor, *, temperature: float = 1.0) -> Tensor:
+def total_variation_topk(
+    student_logits: Tensor,
+    teacher_topk_ids: Tensor,
+    teacher_topk_logprobs: Tensor,
+    mask: Tensor,
+    *,
+    temperature: float = 1.0,
+) -> Tensor:
     """Total variation over K+1 categories: the teacher's top-k ids plus one tail bucket.
 
     Args:
@@ -51,5 +64,6 @@ def total_variation_topk(student_logits: Tensor, teacher_topk_ids: Tensor, teach
         Scalar float32: the mean over kept positions; 0 for an empty mask. Equals ``total_variation``
         at K = V.
     """
-    return topk_loss(tv_per_token, student_logits, teacher_topk_ids, teacher_topk_logprobs, mask,
-                     temperature=temperature)
+    return topk_loss(
+        tv_per_token, student_logits, teacher_topk_ids, teacher_topk_logprobs, mask, temperature=temperature
+    )
