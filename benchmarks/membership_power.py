@@ -58,7 +58,7 @@ def main() -> None:
     from distillab.provenance.membership import MembershipConfig, run_membership
     from distillab.provenance.watermark import Watermarker
     from distillab.serving.app import create_app
-    from distillab.serving.engine import Engine
+    from distillab.models.generate import Engine
     from distillab.toy.prompts import prompt_rows, write_rows
     from distillab.toy.student import build_student
     from distillab.train.config import TrainConfig

@@ -176,8 +176,8 @@ def main() -> None:
     from distillab.provenance.stats import binomial_pvalue
     from distillab.provenance.watermark import Watermark, Watermarker
     from distillab.serving.app import create_app
-    from distillab.serving.engine import Engine
-    from distillab.serving.loading import load_model
+    from distillab.models.generate import Engine
+    from distillab.models.load import load_model
     from distillab.toy.prompts import prompt_rows, write_rows
     from distillab.toy.student import build_student
     from distillab.train.config import TrainConfig

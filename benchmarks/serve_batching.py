@@ -21,7 +21,8 @@ from pathlib import Path
 import openai
 import torch
 
-from distillab.serving import Engine, create_app, run_in_background
+from distillab.models import Engine
+from distillab.serving import create_app, run_in_background
 from distillab.toy.models import ModelSize, build_model
 from distillab.toy.tokenizer import build_tokenizer
 

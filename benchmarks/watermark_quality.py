@@ -54,7 +54,7 @@ def main() -> None:
     from distillab.provenance.detect import detect
     from distillab.provenance.keys import derive
     from distillab.provenance.watermark import Watermark
-    from distillab.serving.engine import Engine, EngineRequest
+    from distillab.models.generate import Engine, EngineRequest
     from distillab.teacher.base import SamplingParams
     from distillab.toy.config import TeacherConfig
     from distillab.toy.text import passages
@@ -87,7 +87,7 @@ def main() -> None:
                 EngineRequest(
                     p,
                     SamplingParams(temperature=args.temperature, max_tokens=args.max_tokens, seed=start + i),
-                    watermark=mark,
+                    processor=mark,
                 )
                 for i, p in enumerate(prompts[start : start + args.batch])
             ]

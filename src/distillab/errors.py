@@ -31,6 +31,28 @@ class ModelError(DistillabError):
     """A model directory is missing, unreadable, or not a causal LM."""
 
 
+class RequestError(DistillabError):
+    """A request a model or server cannot serve as asked: bad field value, unknown model, prompt too long.
+
+    Carries what an OpenAI-style error response needs (`distillab.openai_wire.errors.error_body`)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        status: int = 400,
+        code: str | None = None,
+        type: str = "invalid_request_error",
+    ):
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.status = status
+        self.code = code
+        self.type = type
+
+
 class StoreError(DistillabError):
     """The gateway's database failed under a running gateway (gone, full, locked too long)."""
 

@@ -103,7 +103,8 @@ def test_transformers_serve_text_only(
 
 
 def test_distillab_serve_gives_topk_with_ids(tiny_model_dir: Path, write_prompts, tmp_path: Path) -> None:
-    from distillab.serving import Engine, create_app, run_in_background
+    from distillab.models import Engine
+    from distillab.serving import create_app, run_in_background
 
     app = create_app(Engine.load(tiny_model_dir), model_name="tiny")
     with run_in_background(app) as base:

@@ -24,7 +24,7 @@ from distillab.detect.simulate import CAMPAIGNS, PERSONAS, SimulateConfig, drive
 from distillab.detect.simulate.live import request_body
 from distillab.detect.simulate.world import EPOCH
 from distillab.errors import ConfigError
-from distillab.serving.schemas import ChatCompletionRequest, CompletionRequest
+from distillab.openai_wire.schemas import ChatCompletionRequest, CompletionRequest
 
 FAKE_OPENAI = Path(__file__).parents[1] / "data" / "fake_openai.py"
 SMALL = {"accounts": 60, "days": 2.0, "seed": 1}

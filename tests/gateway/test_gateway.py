@@ -17,9 +17,9 @@ from distillab.gateway.app import create_gateway
 from distillab.gateway.keycache import KEY_TTL_S
 from distillab.gateway.policy import Limits
 from distillab.gateway.store import Store
+from distillab.models.generate import Engine
 from distillab.serving.app import create_app
 from distillab.serving.background import run_in_background
-from distillab.serving.engine import Engine
 
 CHAT = [{"role": "user", "content": "Ann has 3 pens. She gets 4 more."}]
 ADMIN = "admin-secret-for-tests"

@@ -15,9 +15,9 @@ import httpx
 
 from distillab.gateway.app import create_gateway
 from distillab.gateway.store import Store
+from distillab.models.generate import Engine
 from distillab.serving.app import create_app
 from distillab.serving.background import run_in_background
-from distillab.serving.engine import Engine
 from distillab.serving.process import _wait_for_announcement, _wait_healthy
 
 ADMIN = "replica-admin-token"

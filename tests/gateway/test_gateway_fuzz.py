@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 
 from distillab.gateway.app import create_gateway
 from distillab.gateway.store import Store
+from distillab.models.generate import Engine
 from distillab.serving.app import create_app
 from distillab.serving.background import run_in_background
-from distillab.serving.engine import Engine
 
 ADMIN = "fuzz-admin-token"
 

@@ -13,7 +13,7 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from distillab.serving.engine import Engine
+from distillab.models.generate import Engine
 from distillab.toy.models import ModelSize, build_model
 
 
@@ -40,7 +40,7 @@ def teacher(teacher_dir: Path) -> Engine:
 @pytest.fixture(scope="session")
 def plain_texts(teacher: Engine) -> list[list[int]]:
     """Token ids the teacher wrote without any watermark (40 samples of 48 tokens)."""
-    from distillab.serving.engine import EngineRequest
+    from distillab.models.generate import EngineRequest
     from distillab.teacher.base import SamplingParams
 
     requests = [

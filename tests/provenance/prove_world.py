@@ -52,7 +52,7 @@ class MarkedModel(torch.nn.Module):
     def get_output_embeddings(self) -> torch.nn.Module:
         return self.inner.get_output_embeddings()
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Any:
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, use_cache: bool = False) -> Any:
         logits = self.inner(input_ids=input_ids, attention_mask=attention_mask).logits.float()
         for b in range(logits.shape[0]):
             for i in range(logits.shape[1]):

@@ -18,8 +18,9 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from distillab.cli.main import main
 from distillab.provenance.attribution import AttributionConfig, run_attribution
 from distillab.provenance.samples import sample
-from distillab.serving import Engine, create_app, run_in_background
-from distillab.serving import engine as engine_module
+from distillab.models import Engine
+from distillab.serving import create_app, run_in_background
+from distillab.models import generate as engine_module
 from distillab.toy.models import ModelSize, build_model
 
 PROMPT_COUNT = 10

@@ -16,12 +16,12 @@ from rich.console import Console
 
 from distillab.data.config import HarvestConfig
 from distillab.data.harvest import run_harvest
+from distillab.models.generate import Engine
 from distillab.provenance.config import WatermarkConfig
 from distillab.provenance.radioactivity import RadioactivityConfig, run_radioactivity
 from distillab.provenance.watermark import Watermarker
 from distillab.serving.app import create_app
 from distillab.serving.background import run_in_background
-from distillab.serving.engine import Engine
 from distillab.toy.models import ModelSize, build_model
 from distillab.train.config import TrainConfig
 from distillab.train.trainer import run_train

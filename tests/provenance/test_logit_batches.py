@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from distillab.logit_batches import logit_batches
+from distillab.models.load import load_model
 from distillab.provenance.membership import answer_scores
 from distillab.provenance.radioactivity import suspect_predictions
-from distillab.serving.loading import load_model
 
 
 def test_groups_keep_order_and_stay_within_the_budget_and_the_batch_size() -> None:

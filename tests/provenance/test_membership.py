@@ -17,6 +17,8 @@ from distillab.data.config import HarvestConfig
 from distillab.data.harvest import run_harvest
 from distillab.data.records import read_records
 from distillab.errors import ConfigError, DataError
+from distillab.models.generate import Engine
+from distillab.models.load import load_model
 from distillab.provenance.membership import (
     MembershipConfig,
     answer_scores,
@@ -26,8 +28,6 @@ from distillab.provenance.membership import (
 )
 from distillab.serving.app import create_app
 from distillab.serving.background import run_in_background
-from distillab.serving.engine import Engine
-from distillab.serving.loading import load_model
 
 
 def test_poisson_binomial_matches_the_binomial_and_does_not_underflow() -> None:

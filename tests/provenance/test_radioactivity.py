@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from distillab.cli.main import app as cli
 from distillab.errors import ConfigError
+from distillab.models.generate import Engine, EngineRequest
 from distillab.provenance.config import WatermarkConfig
 from distillab.provenance.radioactivity import (
     RadioactivityConfig,
@@ -25,7 +26,6 @@ from distillab.provenance.stats import binomial_pvalue
 from distillab.provenance.watermark import Watermarker
 from distillab.serving.app import create_app
 from distillab.serving.background import run_in_background
-from distillab.serving.engine import Engine, EngineRequest
 from distillab.teacher.base import SamplingParams
 
 CONFIG = WatermarkConfig(delta=2.0)
@@ -57,7 +57,7 @@ def test_a_suspect_that_copies_the_text_it_reads_is_never_evidence(teacher: Engi
     m = mark(CONFIG)
     requests = [
         EngineRequest(
-            teacher.encode_text(f"Bob has {i} cats. "), SamplingParams(max_tokens=40, seed=i), watermark=m
+            teacher.encode_text(f"Bob has {i} cats. "), SamplingParams(max_tokens=40, seed=i), processor=m
         )
         for i in range(6)
     ]
@@ -179,7 +179,7 @@ def test_an_honest_model_reading_marked_text_is_not_flagged(teacher: Engine) -> 
             EngineRequest(
                 teacher.encode_text(f"Ann has {i} pens. "),
                 SamplingParams(max_tokens=40, seed=1000 * k + i),
-                watermark=m,
+                processor=m,
             )
             for i in range(8)
         ]
@@ -228,7 +228,7 @@ def test_unmarked_texts_score_more_pairs_and_are_refused_when_marked(
         EngineRequest(
             teacher.encode_text(f"Bob has {i} cats. "),
             SamplingParams(max_tokens=60, seed=i),
-            watermark=mark(CONFIG),
+            processor=mark(CONFIG),
         )
         for i in range(12)
     ]

@@ -16,10 +16,10 @@ from typer.testing import CliRunner
 
 from distillab.cli.main import app as cli
 from distillab.errors import ConfigError
+from distillab.models.generate import Engine
 from distillab.provenance.config import WatermarkConfig
 from distillab.provenance.radioactivity import RadioactivityConfig, _rising, score_keys, suspect_predictions
 from distillab.provenance.stats import binomial_pvalue
-from distillab.serving.engine import Engine
 
 CONFIG = WatermarkConfig(delta=2.0)
 

@@ -15,13 +15,13 @@ from distillab.cli.main import app as cli
 from distillab.errors import ConfigError
 from distillab.gateway.app import create_gateway
 from distillab.gateway.store import Store
+from distillab.models.generate import Engine
 from distillab.provenance.config import WatermarkConfig
 from distillab.provenance.detect import detect
 from distillab.provenance.keys import KEY_ENV
 from distillab.provenance.watermark import Watermarker
 from distillab.serving.app import create_app
 from distillab.serving.background import run_in_background
-from distillab.serving.engine import Engine
 
 CONFIG = WatermarkConfig(delta=2.0)
 

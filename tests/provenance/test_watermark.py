@@ -12,7 +12,7 @@ from prove_world import MASTER, mark
 from distillab.errors import ConfigError
 from distillab.provenance.config import WatermarkConfig
 from distillab.provenance.keys import KEY_ENV, derive, key_id, load_key
-from distillab.provenance.watermark import Watermark, Watermarker, apply_watermarks
+from distillab.provenance.watermark import Watermark, Watermarker
 
 
 def test_config_reports_every_problem_at_once() -> None:
@@ -81,8 +81,6 @@ def test_apply_adds_delta_exactly_to_the_green_tokens() -> None:
     assert torch.allclose(out[green], logits[green] + 2.5) and torch.equal(out[~green], logits[~green])
     batch = m.apply(torch.stack([logits, logits]), [[3, 9, 12], [1]])
     assert torch.allclose(batch[0], out) and torch.equal(batch[1], logits)  # too short a context: unmarked
-    mixed = apply_watermarks(torch.stack([logits, logits]), [None, m], [[9, 12], [9, 12]])
-    assert torch.equal(mixed[0], logits) and torch.allclose(mixed[1], out)
 
 
 def test_watermarker_keys_accounts_only_in_per_account_mode() -> None:

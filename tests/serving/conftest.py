@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 
-from distillab.serving import Engine, create_app, run_in_background
+from distillab.models import Engine
+from distillab.serving import create_app, run_in_background
 
 
 @dataclass

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from distillab.cli import serve
 from distillab.errors import ConfigError, ModelError
-from distillab.serving import Engine, ServeSettings, create_app, run_in_background
+from distillab.models import Engine
+from distillab.serving import ServeSettings, create_app, run_in_background
 
 
 def _app() -> typer.Typer:

@@ -9,9 +9,8 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, T5Config
 
-from distillab.errors import ModelError
-from distillab.serving.engine import Engine, EngineRequest
-from distillab.serving.errors import RequestError
+from distillab.errors import ModelError, RequestError
+from distillab.models.generate import Engine, EngineRequest
 from distillab.teacher.base import SamplingParams
 
 

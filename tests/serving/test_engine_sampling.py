@@ -6,10 +6,10 @@ import json
 
 import torch
 
-from distillab.serving.engine import Engine
-from distillab.serving.responses import chat_token_logprob, completion_logprobs
-from distillab.serving.sampling import sample_token, top_p_filter
-from distillab.serving.text import TextTracker
+from distillab.models.generate import Engine
+from distillab.models.sampling import sample_token, top_p_filter
+from distillab.models.text import TextTracker
+from distillab.openai_wire.responses import chat_token_logprob, completion_logprobs
 
 
 def test_top_p_keeps_smallest_set_reaching_mass() -> None:

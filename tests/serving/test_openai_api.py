@@ -11,7 +11,7 @@ import openai
 import pytest
 import torch
 
-from distillab.serving.engine import Engine
+from distillab.models.generate import Engine
 
 if TYPE_CHECKING:
     from conftest import Server

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -61,34 +61,26 @@ def _parse_sets(items: list[str]) -> dict[str, dict[str, Any]]:
 
 
 def distill(
-    config: Optional[Path] = typer.Option(
-        None, "--config", help="YAML or TOML file with any of these options."
-    ),
-    teacher: Optional[str] = typer.Option(
-        None, "--teacher", help="Teacher: a model directory or a base URL."
-    ),
-    student: Optional[Path] = typer.Option(None, "--student", help="Student model directory to start from."),
-    prompts: Optional[Path] = typer.Option(None, "--prompts", help="Prompt file (.jsonl, .csv, .parquet)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Run directory."),
-    loss: Optional[str] = typer.Option(
+    config: Path | None = typer.Option(None, "--config", help="YAML or TOML file with any of these options."),
+    teacher: str | None = typer.Option(None, "--teacher", help="Teacher: a model directory or a base URL."),
+    student: Path | None = typer.Option(None, "--student", help="Student model directory to start from."),
+    prompts: Path | None = typer.Option(None, "--prompts", help="Prompt file (.jsonl, .csv, .parquet)."),
+    out: Path | None = typer.Option(None, "--out", help="Run directory."),
+    loss: str | None = typer.Option(
         None, "--loss", help="Training loss (default fkl; sft for text-only teachers)."
     ),
-    task: Optional[str] = typer.Option(
+    task: str | None = typer.Option(
         None, "--task", help="Evaluation task: arith, text or a .jsonl file (default arith)."
     ),
-    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="generate: most tokens per answer."),
-    concurrency: Optional[int] = typer.Option(None, "--concurrency", help="generate: requests in flight."),
-    terms: Optional[str] = typer.Option(
-        None, "--terms", help="generate: the teacher's terms of use, recorded."
-    ),
-    epochs: Optional[float] = typer.Option(None, "--epochs", help="train: passes over the harvest."),
-    max_steps: Optional[int] = typer.Option(
-        None, "--max-steps", help="train: optimizer steps (over --epochs)."
-    ),
-    lr: Optional[float] = typer.Option(None, "--lr", help="train: peak learning rate."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="train: sequences per micro-batch."),
-    kd_weight: Optional[float] = typer.Option(None, "--kd-weight", help="train: W in (1-W)*CE + W*T^2*KD."),
-    eval_n: Optional[int] = typer.Option(None, "--eval-n", help="eval: task items to evaluate."),
+    max_tokens: int | None = typer.Option(None, "--max-tokens", help="generate: most tokens per answer."),
+    concurrency: int | None = typer.Option(None, "--concurrency", help="generate: requests in flight."),
+    terms: str | None = typer.Option(None, "--terms", help="generate: the teacher's terms of use, recorded."),
+    epochs: float | None = typer.Option(None, "--epochs", help="train: passes over the harvest."),
+    max_steps: int | None = typer.Option(None, "--max-steps", help="train: optimizer steps (over --epochs)."),
+    lr: float | None = typer.Option(None, "--lr", help="train: peak learning rate."),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="train: sequences per micro-batch."),
+    kd_weight: float | None = typer.Option(None, "--kd-weight", help="train: W in (1-W)*CE + W*T^2*KD."),
+    eval_n: int | None = typer.Option(None, "--eval-n", help="eval: task items to evaluate."),
     sets: list[str] = typer.Option([], "--set", help="Any stage option: STAGE.OPTION=VALUE (repeatable)."),
     until: str = typer.Option("eval", "--until", help="Last stage to run: generate, train or eval."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -49,10 +48,10 @@ def eval_command(
     model: str = typer.Option(..., "--model", help=help_of(EvalConfig, "model")),
     out: Path = typer.Option(..., "--out", help=help_of(EvalConfig, "out")),
     task: str = _opt("task", "--task"),  # type: ignore[assignment]
-    checker: Optional[str] = _opt("checker", "--checker"),  # type: ignore[assignment]
-    teacher: Optional[str] = _opt("teacher", "--teacher"),  # type: ignore[assignment]
-    baseline: Optional[str] = _opt("baseline", "--baseline"),  # type: ignore[assignment]
-    data: Optional[Path] = _opt("data", "--data"),  # type: ignore[assignment]
+    checker: str | None = _opt("checker", "--checker"),  # type: ignore[assignment]
+    teacher: str | None = _opt("teacher", "--teacher"),  # type: ignore[assignment]
+    baseline: str | None = _opt("baseline", "--baseline"),  # type: ignore[assignment]
+    data: Path | None = _opt("data", "--data"),  # type: ignore[assignment]
     n: int = _opt("n", "--n"),  # type: ignore[assignment]
     max_tokens: int = _opt("max_tokens", "--max-tokens"),  # type: ignore[assignment]
     top_logprobs: int = _opt("top_logprobs", "--top-logprobs"),  # type: ignore[assignment]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -49,21 +48,21 @@ def generate(
     temperature: float = _opt("temperature", "--temperature"),  # type: ignore[assignment]
     top_p: float = _opt("top_p", "--top-p"),  # type: ignore[assignment]
     max_tokens: int = _opt("max_tokens", "--max-tokens"),  # type: ignore[assignment]
-    stop: Optional[list[str]] = typer.Option(None, "--stop", help=help_of(HarvestConfig, "stop")),
-    seed: Optional[int] = _opt("seed", "--seed"),  # type: ignore[assignment]
+    stop: list[str] | None = typer.Option(None, "--stop", help=help_of(HarvestConfig, "stop")),
+    seed: int | None = _opt("seed", "--seed"),  # type: ignore[assignment]
     top_logprobs: int = _opt("top_logprobs", "--top-logprobs"),  # type: ignore[assignment]
-    model: Optional[str] = _opt("model", "--model"),  # type: ignore[assignment]
+    model: str | None = _opt("model", "--model"),  # type: ignore[assignment]
     api_key_env: str = _opt("api_key_env", "--api-key-env"),  # type: ignore[assignment]
     concurrency: int = _opt("concurrency", "--concurrency"),  # type: ignore[assignment]
-    rpm: Optional[float] = _opt("rpm", "--rpm"),  # type: ignore[assignment]
-    tpm: Optional[float] = _opt("tpm", "--tpm"),  # type: ignore[assignment]
+    rpm: float | None = _opt("rpm", "--rpm"),  # type: ignore[assignment]
+    tpm: float | None = _opt("tpm", "--tpm"),  # type: ignore[assignment]
     timeout: float = _opt("timeout", "--timeout"),  # type: ignore[assignment]
     max_retries: int = _opt("max_retries", "--max-retries"),  # type: ignore[assignment]
     retry_base_delay: float = _opt("retry_base_delay", "--retry-base-delay"),  # type: ignore[assignment]
     retry_max_delay: float = _opt("retry_max_delay", "--retry-max-delay"),  # type: ignore[assignment]
     price_in: float = _opt("price_in", "--price-in"),  # type: ignore[assignment]
     price_out: float = _opt("price_out", "--price-out"),  # type: ignore[assignment]
-    budget_usd: Optional[float] = _opt("budget_usd", "--budget-usd"),  # type: ignore[assignment]
+    budget_usd: float | None = _opt("budget_usd", "--budget-usd"),  # type: ignore[assignment]
     terms: str = _opt("terms", "--terms"),  # type: ignore[assignment]
     dry_run: bool = _opt("dry_run", "--dry-run"),  # type: ignore[assignment]
     overwrite: bool = _opt("overwrite", "--overwrite"),  # type: ignore[assignment]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -45,17 +44,17 @@ def _opt(name: str, *flags: str) -> object:
 
 
 def simulate(
-    out: Optional[Path] = _opt("out", "--out"),  # type: ignore[assignment]
-    labels: Optional[Path] = _opt("labels", "--labels"),  # type: ignore[assignment]
+    out: Path | None = _opt("out", "--out"),  # type: ignore[assignment]
+    labels: Path | None = _opt("labels", "--labels"),  # type: ignore[assignment]
     seed: int = _opt("seed", "--seed"),  # type: ignore[assignment]
     accounts: int = _opt("accounts", "--accounts"),  # type: ignore[assignment]
     days: float = _opt("days", "--days"),  # type: ignore[assignment]
     attacker_share: float = _opt("attacker_share", "--attacker-share"),  # type: ignore[assignment]
     campaigns: str = typer.Option("all", "--campaigns", help=help_of(SimulateConfig, "campaigns")),
     rate_limit_rpm: int = _opt("rate_limit_rpm", "--rate-limit-rpm"),  # type: ignore[assignment]
-    max_requests: Optional[int] = _opt("max_requests", "--max-requests"),  # type: ignore[assignment]
-    gateway: Optional[str] = _opt("gateway", "--gateway"),  # type: ignore[assignment]
-    speedup: Optional[float] = _opt("speedup", "--speedup"),  # type: ignore[assignment]
+    max_requests: int | None = _opt("max_requests", "--max-requests"),  # type: ignore[assignment]
+    gateway: str | None = _opt("gateway", "--gateway"),  # type: ignore[assignment]
+    speedup: float | None = _opt("speedup", "--speedup"),  # type: ignore[assignment]
     admin_token_env: str = _opt("admin_token_env", "--admin-token-env"),  # type: ignore[assignment]
 ) -> None:
     config = SimulateConfig(

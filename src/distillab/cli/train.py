@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -49,7 +48,7 @@ def train(
     lr: float = _opt("lr", "--lr"),  # type: ignore[assignment]
     warmup_ratio: float = _opt("warmup_ratio", "--warmup-ratio"),  # type: ignore[assignment]
     epochs: float = _opt("epochs", "--epochs"),  # type: ignore[assignment]
-    max_steps: Optional[int] = _opt("max_steps", "--max-steps"),  # type: ignore[assignment]
+    max_steps: int | None = _opt("max_steps", "--max-steps"),  # type: ignore[assignment]
     batch_size: int = _opt("batch_size", "--batch-size"),  # type: ignore[assignment]
     grad_accum: int = _opt("grad_accum", "--grad-accum"),  # type: ignore[assignment]
     max_length: int = _opt("max_length", "--max-length"),  # type: ignore[assignment]
@@ -57,12 +56,12 @@ def train(
     eval_fraction: float = _opt("eval_fraction", "--eval-fraction"),  # type: ignore[assignment]
     eval_every: int = _opt("eval_every", "--eval-every"),  # type: ignore[assignment]
     lora_r: int = _opt("lora_r", "--lora-r"),  # type: ignore[assignment]
-    bf16: Optional[bool] = _opt("bf16", "--bf16/--no-bf16"),  # type: ignore[assignment]
-    chunk_size: Optional[int] = _opt("chunk_size", "--chunk-size"),  # type: ignore[assignment]
+    bf16: bool | None = _opt("bf16", "--bf16/--no-bf16"),  # type: ignore[assignment]
+    chunk_size: int | None = _opt("chunk_size", "--chunk-size"),  # type: ignore[assignment]
     save_every: int = _opt("save_every", "--save-every"),  # type: ignore[assignment]
     resume: bool = _opt("resume", "--resume"),  # type: ignore[assignment]
-    teacher: Optional[Path] = _opt("teacher", "--teacher"),  # type: ignore[assignment]
-    teacher_device: Optional[str] = _opt("teacher_device", "--teacher-device"),  # type: ignore[assignment]
+    teacher: Path | None = _opt("teacher", "--teacher"),  # type: ignore[assignment]
+    teacher_device: str | None = _opt("teacher_device", "--teacher-device"),  # type: ignore[assignment]
     teacher_dtype: str = _opt("teacher_dtype", "--teacher-dtype"),  # type: ignore[assignment]
     on_policy: float = _opt("on_policy", "--on-policy"),  # type: ignore[assignment]
     max_new_tokens: int = _opt("max_new_tokens", "--max-new-tokens"),  # type: ignore[assignment]

@@ -1,7 +1,5 @@
 """`distillab watermark ...`: detect the keyed green-list watermark in text."""
 
-# ruff: noqa: B008  (typer declares options as argument defaults)
-
 from __future__ import annotations
 
 from pathlib import Path

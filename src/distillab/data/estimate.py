@@ -46,11 +46,13 @@ class CostEstimate:
 
 
 def _local_tokenizer(teacher: str) -> Any:
-    if teacher.startswith(("http://", "https://")) or not Path(teacher).is_dir():
+    if teacher.startswith(("http://", "https://")) or not (
+        Path(teacher).is_dir() or Path(teacher).suffix.lower() == ".gguf"
+    ):
         return None
-    from transformers import AutoTokenizer  # only a local teacher's dry run pays for this import
+    from distillab.models.load import load_tokenizer  # only a local teacher's dry run pays for this import
 
-    return AutoTokenizer.from_pretrained(teacher)
+    return load_tokenizer(teacher)
 
 
 PROBED = ("logprobs", "top_logprobs")

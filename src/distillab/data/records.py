@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +96,7 @@ def build_records(
     it, so billed prompt tokens are exactly `sum(prompt_tokens / request_samples)` over records.
     """
     samples = generation.samples[: len(indices)]
-    created = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    created = datetime.now(UTC).isoformat(timespec="milliseconds")
     counted = [len(s.token_ids or s.tokens) for s in samples]
     if not all(counted) or sum(counted) != generation.completion_tokens:
         counted = _split(generation.completion_tokens, len(samples)) if samples else []

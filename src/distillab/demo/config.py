@@ -24,7 +24,7 @@ class ContestConfig:
 
     out: Path = _f(
         Path("runs/demo"), "Directory for everything the demo writes (world/ is reused by reruns)."
-    )  # noqa: RUF009
+    )
     defenses: tuple[str, ...] = _f(
         ("off", "detect+degrade"),
         "Defenses to run, each a separate contest round: " + ", ".join(DEFENSES) + ".",

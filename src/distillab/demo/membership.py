@@ -48,13 +48,13 @@ def fresh_answers(where: Path, world: World, config: ContestConfig, console: Con
     """`membership_samples` fresh answers to each served prompt, from the teacher served as the gateway
     serves it (watermarked with the world's key), in `where/membership-fresh` (a harvest directory)."""
     from distillab.demo.traffic import MAX_TOKENS
+    from distillab.models.generate import Engine
     from distillab.provenance.config import WatermarkConfig
     from distillab.provenance.keys import load_key
     from distillab.provenance.samples import sample
     from distillab.provenance.watermark import Watermarker
     from distillab.serving.app import create_app
     from distillab.serving.background import run_in_background
-    from distillab.serving.engine import Engine
 
     served = where / "membership-served.jsonl"
     prompts = where / "membership-prompts.jsonl"

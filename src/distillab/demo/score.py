@@ -17,13 +17,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
-
-from distillab.logit_batches import logit_batches
-from distillab.train.collate import collate
+from distillab.models.load import load_model
+from distillab.models.score import score
 from distillab.train.encode import encode_records
-from distillab.train.losses import IGNORE_INDEX
 
 MAX_LENGTH = 128
 BATCH = 16
@@ -49,11 +45,9 @@ def reference_records(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-@torch.no_grad()
 def reference_loss(model_dir: Path, rows: list[dict[str, Any]]) -> float:
     """Mean cross-entropy (nats per token) of `model_dir` on the rows' reference continuations."""
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    model, tokenizer = load_model(model_dir, device="cpu", dtype="float32")
     examples, _ = encode_records(
         reference_records(rows),
         tokenizer,
@@ -61,24 +55,8 @@ def reference_loss(model_dir: Path, rows: list[dict[str, Any]]) -> float:
         max_length=MAX_LENGTH,
         with_signal=False,
     )
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    total, count = 0.0, 0
-    for group in logit_batches([len(e.input_ids) for e in examples], model.config.vocab_size, BATCH):
-        batch = collate([examples[i] for i in group], pad, top_k=0)
-        logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits[:, :-1]
-        labels = batch.labels[:, 1:]
-        loss = torch.nn.functional.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]),
-            labels.reshape(-1),
-            ignore_index=IGNORE_INDEX,
-            reduction="sum",
-        )
-        total += float(loss)
-        count += int((labels != IGNORE_INDEX).sum())
-    return total / count if count else math.nan
-
-
-def share_of_teacher(loss: float, untrained: float, teacher: float) -> float | None:
-    """(untrained - loss) / (untrained - teacher); None when the teacher is no better than the untrained."""
-    gap = untrained - teacher
-    return None if not gap > 0 or math.isnan(loss) else (untrained - loss) / gap
+    scored = score(model, [e.input_ids for e in examples], batch_size=BATCH)
+    # token_logprobs[t] scores token t+1: the completion's tokens are n_prompt.. onwards.
+    completion = [s.token_logprobs[max(e.n_prompt - 1, 0) :] for e, s in zip(examples, scored)]
+    count = sum(len(c) for c in completion)
+    return -float(sum(float(c.sum()) for c in completion)) / count if count else math.nan

@@ -26,8 +26,8 @@ import httpx
 
 from distillab.detect.simulate.identity import SDKS, Ids
 from distillab.errors import DistillabError
+from distillab.openai_wire.parse import parse_response
 from distillab.teacher.base import Generation
-from distillab.teacher.openai_format import parse_response
 
 HONEST_CONCURRENCY = 8
 TOP_LOGPROBS = 5

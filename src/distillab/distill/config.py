@@ -19,11 +19,11 @@ Flags given on the command line win over the file; the file wins over the defaul
 from __future__ import annotations
 
 import json
+import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import tomllib
 import yaml
 
 from distillab.data.config import HarvestConfig

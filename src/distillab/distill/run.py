@@ -19,7 +19,7 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +114,7 @@ def run_distill(
             result.report = run_eval(config.stage_config(stage, progress=progress), console=console)
         state[stage] = {
             "hash": digest,
-            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "finished": datetime.now(UTC).isoformat(timespec="seconds"),
             "seconds": round(time.monotonic() - stage_started, 1),
         }
         for later in STAGES[STAGES.index(stage) + 1 :]:

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from distillab.logit_batches import logit_batches
+from distillab.models.load import load_model
+from distillab.models.score import forward_logits
 from distillab.train.collate import collate
 from distillab.train.encode import encode_records
 from distillab.train.losses import IGNORE_INDEX
@@ -54,8 +54,7 @@ def token_parity(
     student: Path, teacher_records: list[dict[str, Any]], *, max_length: int = 1024, batch_size: int = 16
 ) -> TokenParity:
     """Top-1 agreement and top-k KL of ``student`` on the teacher's answers (harvest records)."""
-    tokenizer = AutoTokenizer.from_pretrained(student)
-    model = AutoModelForCausalLM.from_pretrained(student, dtype=torch.float32).eval()
+    model, tokenizer = load_model(student, device="cpu", dtype="float32")
     records = [r for r in teacher_records if r["completion"]]
     if not records:
         return TokenParity(None, None, 0, "the teacher gave no answers")
@@ -71,12 +70,11 @@ def token_parity(
             f"the student's tokenizer reproduces only {stats.aligned_fraction:.0%} "
             "of the teacher's tokens, so tokens cannot be compared",
         )
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     agree = kl_sum = 0.0
     positions = kl_positions = 0
-    for group in logit_batches([len(e.input_ids) for e in examples], rows, batch_size):
-        batch = collate([examples[i] for i in group], pad, stats.top_k)
-        logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits[:, :-1].float()
+    for scored in forward_logits(model, [e.input_ids for e in examples], batch_size=batch_size):
+        batch = collate([examples[i] for i in scored.rows], 0, stats.top_k)
+        logits = scored.logits[:, :-1]
         labels = batch.labels[:, 1:]
         kept = labels != IGNORE_INDEX
         agree += float((logits.argmax(-1) == labels)[kept].sum())

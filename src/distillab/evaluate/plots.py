@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+import matplotlib.pyplot as plt
 
 NO_METADATA = {"Creator": None, "Date": None, "Format": None, "Type": None}
 """No <metadata> block: it would only add RDF namespace URLs and a timestamp."""

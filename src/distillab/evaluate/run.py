@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -144,7 +144,7 @@ def run_eval(config: EvalConfig, *, console: Console | None = None) -> dict[str,
     report = {
         "format_version": FORMAT_VERSION,
         "distillab_version": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "task": {
             "name": config.task if task.name in ("arith", "text") else str(config.task),
             "items": len(task.items),

@@ -14,8 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from distillab.errors import DistillabError
-from distillab.serving.errors import RequestError
+from distillab.errors import DistillabError, RequestError
 
 
 class NewKey(BaseModel):

@@ -25,17 +25,16 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 
 from distillab import __version__
-from distillab.errors import StoreError
+from distillab.errors import RequestError, StoreError
 from distillab.gateway.admin import admin_router
 from distillab.gateway.fastpath import GatewayApp
 from distillab.gateway.metrics import CONTENT_TYPE, Metrics
 from distillab.gateway.policy import Limits
 from distillab.gateway.relay import Caller, Relay, note_store_down
 from distillab.gateway.upstream import Upstream, UpstreamError
+from distillab.openai_wire.schemas import ChatCompletionRequest, CompletionRequest
 from distillab.serving.background import run_in_background
-from distillab.serving.errors import RequestError
 from distillab.serving.handlers import install_error_handlers
-from distillab.serving.schemas import ChatCompletionRequest, CompletionRequest
 
 if TYPE_CHECKING:
     from distillab.gateway.detector import LiveDetector

@@ -14,7 +14,6 @@ handler sees it.
 from __future__ import annotations
 
 import inspect
-
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,7 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from distillab.serving.errors import RequestError
+from distillab.errors import RequestError
 
 log = logging.getLogger("distillab.gateway")
 MAX_BODY_BYTES = 32 * 2**20
@@ -58,7 +57,7 @@ class GatewayApp(FastAPI):
         try:
             await _read_body(request)
             response = await handler(request)
-        except Exception as exc:  # noqa: BLE001 - every error goes to the app's handlers, as in Starlette
+        except Exception as exc:
             response = await self._handle_error(request, exc)
         await response(scope, receive, send)
 

@@ -26,12 +26,12 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from distillab.errors import StoreError
+from distillab.errors import RequestError, StoreError
 from distillab.gateway.keycache import KeyCache
 from distillab.gateway.metrics import Metrics
 from distillab.gateway.policy import Admission, Limits, degrade, estimate_tokens
 from distillab.gateway.upstream import Upstream, UpstreamError
-from distillab.serving.errors import RequestError, error_body
+from distillab.openai_wire.errors import error_body
 
 if TYPE_CHECKING:  # the detector (numpy, pyarrow) is imported only by gateways that run one
     from distillab.gateway.detector import LiveDetector

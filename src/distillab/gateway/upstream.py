@@ -11,7 +11,6 @@ passed through (a non-JSON one is wrapped), so clients always get `{"error": {..
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 from urllib.parse import quote
@@ -19,7 +18,7 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 
-from distillab.serving.errors import error_body
+from distillab.openai_wire.errors import error_body
 from distillab.serving.settings import ACCOUNT_HEADER
 
 
@@ -76,7 +75,7 @@ class Upstream:
         try:
             url = self.urls.get(path) or self.urls.setdefault(path, URL(self.base_url + path))
             response = await self.session.request(method, url, data=data, headers=headers)
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise UpstreamError(
                 504,
                 error_body(
@@ -149,7 +148,7 @@ async def _read(response: aiohttp.ClientResponse) -> bytes:
     """The rest of an answer; a connection that breaks or stalls mid-answer is a 502 or 504."""
     try:
         return await response.read()
-    except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
         raise UpstreamError(
             504,
             error_body(

@@ -28,10 +28,10 @@ class AttributionConfig:
         "Reference models (directory or URL), repeat the flag: the first is "
         "the candidate teacher, any further ones are controls.",
     )
-    out: Path = _f(Path(), "Output directory: evidence.json, evidence.html and every sample.")  # noqa: RUF009
+    out: Path = _f(Path(), "Output directory: evidence.json, evidence.html and every sample.")
     prompts: Path | None = _f(
         None,
-        "Prompt file (.jsonl, .csv, .parquet; 'messages' or 'prompt' per row). "  # noqa: RUF009
+        "Prompt file (.jsonl, .csv, .parquet; 'messages' or 'prompt' per row). "
         "Default: 50 paragraph-continuation prompts from the Python docs.",
     )
     samples_per_prompt: int = _f(10, "Completions per prompt and model (at least 2).")

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from transformers import AutoTokenizer
-
 from distillab.errors import ConfigError, DataError
+from distillab.models.load import load_tokenizer
 from distillab.provenance.config import WatermarkConfig
 from distillab.provenance.detect import detect
 from distillab.provenance.evidence import TestResult
@@ -33,10 +32,7 @@ def detect_files(
     texts = [text for file in files for text in read_texts(file)]
     if not texts:
         raise DataError(f"no texts in {', '.join(map(str, files))}")
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"--tokenizer {tokenizer_dir}: cannot load a tokenizer ({exc})") from exc
+    tokenizer = load_tokenizer(tokenizer_dir)
     sequences = [list(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
     marks = (
         [Watermark(config, derive(master, a), account=a) for a in accounts]

@@ -36,7 +36,6 @@ from rich.console import Console
 from scipy.special import logsumexp
 
 from distillab.errors import ConfigError, DataError
-from distillab.logit_batches import logit_batches
 from distillab.provenance.evidence import TestResult
 from distillab.provenance.membership_config import MembershipConfig
 from distillab.provenance.report import write_evidence
@@ -118,9 +117,8 @@ def answer_scores(
 ) -> np.ndarray:
     """The suspect's mean log-probability per completion token of each answer, after its prompt (NaN when
     the prompt leaves no room), formatted as `distillab train` formats records."""
-    from distillab.train.collate import collate
+    from distillab.models.score import score
     from distillab.train.encode import encode_records
-    from distillab.train.losses import IGNORE_INDEX
 
     records = [
         {
@@ -142,21 +140,14 @@ def answer_scores(
         records, tokenizer, vocab_size=len(tokenizer), max_length=max_length, with_signal=False
     )
     scores = np.full(len(answers), np.nan)
-    device = next(model.parameters()).device
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     order = sorted(range(len(examples)), key=lambda j: len(examples[j].input_ids))  # similar lengths together
-    vocab = model.get_output_embeddings().weight.shape[0]
-    for group in logit_batches([len(examples[j].input_ids) for j in order], vocab, batch_size):
-        batch = collate([examples[order[g]] for g in group], pad, top_k=0).to(device)
-        logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits[:, :-1]
-        labels = batch.labels[:, 1:]
-        # log p(next token) = its logit - logsumexp(all logits): no full [batch, length, vocab] log-softmax copy.
-        picked = logits.gather(-1, labels.clamp(min=0)[..., None])[..., 0].float()
-        logp = (picked - torch.logsumexp(logits.float(), dim=-1)).cpu()
-        completion = (labels != IGNORE_INDEX).cpu()
-        for row, g in enumerate(group):
-            if completion[row].any():
-                scores[int(examples[order[g]].prompt_id)] = float(logp[row][completion[row]].mean())
+    scored = score(model, [examples[j].input_ids for j in order], batch_size=batch_size)
+    for j, result in zip(order, scored):
+        example = examples[j]
+        # token_logprobs[t] scores token t+1: the completion's tokens are n_prompt.. onwards.
+        completion = result.token_logprobs[max(example.n_prompt - 1, 0) :]
+        if len(completion):
+            scores[int(example.prompt_id)] = float(completion.mean())
     return scores
 
 
@@ -298,7 +289,7 @@ def fresh_answers(
 
 def run_membership(config: MembershipConfig, *, console: Console | None = None) -> TestResult:
     """Score the served and fresh answers with the suspect, write OUT/evidence.json and .html."""
-    from distillab.serving.loading import load_model
+    from distillab.models.load import load_model
 
     console = console or Console(stderr=True)
     config.out.mkdir(parents=True, exist_ok=True)

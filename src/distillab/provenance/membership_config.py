@@ -20,12 +20,12 @@ class MembershipConfig:
     suspect: str = _f("", "The suspect model's directory (its weights: the test reads its probabilities).")
     served: Path = _f(
         Path(),
-        "The answers that were served: a harvest directory, or a gateway request-log "  # noqa: RUF009
+        "The answers that were served: a harvest directory, or a gateway request-log "
         "export (`distillab logs export`, .jsonl or .parquet), e.g. one account's.",
     )
     alternatives: Path | None = _f(
         None,
-        "Fresh answers to the same prompts from the same model with the same "  # noqa: RUF009
+        "Fresh answers to the same prompts from the same model with the same "
         "settings (a harvest directory: `distillab generate --n 4`). Or --teacher.",
     )
     teacher: str | None = _f(
@@ -49,7 +49,7 @@ class MembershipConfig:
     )
     max_retries: int = _f(6, "With --teacher: retries after 429, 5xx, timeouts or connection errors.")
     progress: bool = _f(True, "Show progress.")
-    out: Path = _f(Path(), "Output directory: evidence.json and evidence.html.")  # noqa: RUF009
+    out: Path = _f(Path(), "Output directory: evidence.json and evidence.html.")
     batch_size: int = _f(8, "Answers per forward pass.")
     max_length: int = _f(
         512, "Tokens per answer with its prompt (longer answers are cut; longer prompts skipped)."

@@ -40,12 +40,14 @@ from typing import Any
 import numpy as np
 import torch
 from rich.console import Console
-from transformers import AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from distillab.data.prompts import file_sha256, read_prompts
 from distillab.data.records import prompt_key
 from distillab.errors import ConfigError, DataError
-from distillab.logit_batches import LOGITS_BUDGET, logit_batches
+from distillab.logit_batches import LOGITS_BUDGET
+from distillab.models.load import load_tokenizer
+from distillab.models.score import forward_logits
 from distillab.provenance.detect import Tally, binomial_result, pairs, tally
 from distillab.provenance.evidence import TestResult
 from distillab.provenance.keys import derive, load_key
@@ -89,7 +91,6 @@ def suspect_predictions(
     there cancels out and what the suspect learned beyond it stands out, the mark included; the choice
     still never depends on the key.
     """
-    device = next(model.parameters()).device
     pieces = [
         list(seq[start : start + max_length])
         for seq in sequences
@@ -97,32 +98,18 @@ def suspect_predictions(
         if len(seq[start : start + max_length]) >= max(width, 1)
     ]
     windows, predicted = [], []
-    vocab = model.get_output_embeddings().weight.shape[0]
     budget = LOGITS_BUDGET // 2 if reference is not None else LOGITS_BUDGET  # two models' logits at once
-    for group in logit_batches([len(p) for p in pieces], vocab, batch_size, budget):
-        batch = [pieces[g] for g in group]
-        length = max(len(p) for p in batch)
-        ids = torch.zeros((len(batch), length), dtype=torch.long)
-        mask = torch.zeros((len(batch), length), dtype=torch.long)
-        for row, piece in enumerate(batch):
-            ids[row, : len(piece)] = torch.tensor(piece)
-            mask[row, : len(piece)] = 1
-        logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
+    for scored in forward_logits(model, pieces, batch_size=batch_size, budget=budget):
+        logits = scored.logits
         if reference is None:
             best = logits.topk(top_k, dim=-1).indices.cpu().numpy()  # [B, L, k]
         else:
-            best = (
-                _rising(
-                    logits,
-                    reference(
-                        input_ids=ids.to(reference.device), attention_mask=mask.to(reference.device)
-                    ).logits.to(device),
-                    top_k,
-                    candidates,
-                )
-                .cpu()
-                .numpy()
-            )
+            theirs = reference(
+                input_ids=scored.input_ids.to(reference.device),
+                attention_mask=scored.attention_mask.to(reference.device),
+            ).logits.to(logits.device)
+            best = _rising(logits, theirs, top_k, candidates).cpu().numpy()
+        batch = [pieces[g] for g in scored.rows]
         for row, piece in enumerate(batch):
             arr = np.asarray(piece, dtype=np.int64)
             positions = np.arange(max(width - 1, 0), len(piece))
@@ -369,7 +356,7 @@ def _encode(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str]) -> list[li
 def _check_tokenizer(config: RadioactivityConfig, suspect: PreTrainedTokenizerBase) -> None:
     if config.tokenizer is None:
         return
-    theirs = AutoTokenizer.from_pretrained(config.tokenizer)
+    theirs = load_tokenizer(config.tokenizer)
     if theirs.get_vocab() != suspect.get_vocab():
         raise ConfigError(
             f"--tokenizer {config.tokenizer}: the suspect {config.suspect} uses a different "
@@ -380,7 +367,7 @@ def _check_tokenizer(config: RadioactivityConfig, suspect: PreTrainedTokenizerBa
 def _open(
     config: RadioactivityConfig, marks: list[Watermark], filter_to: list[list[int]] | None, console: Console
 ) -> tuple[list[Tally], dict[str, int]]:
-    from distillab.serving.loading import load_model
+    from distillab.models.load import load_model
 
     assert config.texts is not None
     model, tokenizer = load_model(config.suspect, device=config.device)
@@ -425,7 +412,7 @@ def _closed(
     from distillab.provenance.samples import sample
 
     assert config.tokenizer is not None
-    tokenizer = AutoTokenizer.from_pretrained(config.tokenizer)
+    tokenizer = load_tokenizer(config.tokenizer)
     if config.prompts is None:
         from distillab.toy.prompts import prompt_rows, write_rows
 
@@ -474,7 +461,7 @@ def run_radioactivity(config: RadioactivityConfig, *, console: Console | None = 
     filter_to = None
     if config.filter_texts is not None:
         tokenizer_dir = config.tokenizer or Path(config.suspect)
-        filter_to = _encode(AutoTokenizer.from_pretrained(tokenizer_dir), read_texts(config.filter_texts))
+        filter_to = _encode(load_tokenizer(tokenizer_dir), read_texts(config.filter_texts))
     details: dict[str, Any] = {}
     if mode == "open":
         tallies, sizes = _open(config, marks, filter_to, console)

@@ -28,10 +28,10 @@ class RadioactivityConfig:
         "The suspect model: a model directory (open mode reads its predictions) or an "
         "OpenAI-compatible base URL (closed mode samples it).",
     )
-    out: Path = _f(Path(), "Output directory: evidence.json, evidence.html (and closed mode's samples).")  # noqa: RUF009
+    out: Path = _f(Path(), "Output directory: evidence.json, evidence.html (and closed mode's samples).")
     key_file: Path | None = _f(
         None, "File with the watermark master key (default: $DISTILLAB_WATERMARK_KEY)."
-    )  # noqa: RUF009
+    )
     accounts: tuple[str, ...] = _f(
         (), "Test the per-account key of this account (repeat the flag); default: the server's default key."
     )
@@ -46,7 +46,7 @@ class RadioactivityConfig:
     )
     texts: Path | None = _f(
         None,
-        "Open mode: texts the suspect reads (harvest directory, JSONL, Parquet or a text "  # noqa: RUF009
+        "Open mode: texts the suspect reads (harvest directory, JSONL, Parquet or a text "
         "file), e.g. watermarked outputs of your model.",
     )
     unmarked_texts: bool = _f(
@@ -63,7 +63,7 @@ class RadioactivityConfig:
     )
     reference: Path | None = _f(
         None,
-        "Open mode: a model trained without your marked text (the suspect's base "  # noqa: RUF009
+        "Open mode: a model trained without your marked text (the suspect's base "
         "model, or one you trained on unmarked text) with the suspect's tokenizer. "
         "Scores the tokens whose probability rose most in the suspect over the "
         "reference: what any model predicts cancels out, so the mark stands out "
@@ -76,17 +76,17 @@ class RadioactivityConfig:
     )
     filter_texts: Path | None = _f(
         None,
-        "Score only contexts that occur in these watermarked texts (e.g. what "  # noqa: RUF009
+        "Score only contexts that occur in these watermarked texts (e.g. what "
         "a leaking account received); their own pairs are never scored.",
     )
     prompts: Path | None = _f(
         None,
-        "Closed mode: prompt file (.jsonl, .csv, .parquet). Default: "  # noqa: RUF009
+        "Closed mode: prompt file (.jsonl, .csv, .parquet). Default: "
         f"{DEFAULT_PROMPTS} paragraph-continuation prompts from the Python docs.",
     )
     tokenizer: Path | None = _f(
         None,
-        "Tokenizer of the watermarked model (a model or tokenizer directory). "  # noqa: RUF009
+        "Tokenizer of the watermarked model (a model or tokenizer directory). "
         "Closed mode needs it; open mode checks the suspect uses the same one.",
     )
     samples: int = _f(4, "Closed mode: completions per prompt.")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ def evidence_json(results: list[TestResult], *, title: str = TITLE) -> dict[str,
         "format_version": FORMAT_VERSION,
         "distillab_version": __version__,
         "title": title,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "tests": [result.to_json() for result in results],
     }
 

@@ -202,20 +202,3 @@ class Watermarker:
             else f"key id {self.default_key_id}"
         )
         return f"watermarking every sampled token: {self.config.describe()}; {per}"
-
-
-def apply_watermarks(
-    logits: torch.Tensor, marks: Sequence[Watermark | None], contexts: Sequence[Sequence[int]]
-) -> torch.Tensor:
-    """[B, V] logits with row b marked by `marks[b]` (None: left as is) after `contexts[b]`."""
-    if all(mark is None for mark in marks):
-        return logits
-    vocab = logits.shape[-1]
-    zeros = torch.zeros(vocab, dtype=torch.float32, device=logits.device)
-    bias = torch.stack(
-        [
-            mark.bias(context, vocab, logits.device) if mark is not None else zeros
-            for mark, context in zip(marks, contexts)
-        ]
-    )
-    return logits.float() + bias

@@ -1,6 +1,7 @@
-"""Serving a Hugging Face causal LM over the OpenAI API: engine, dynamic batcher, FastAPI app.
+"""Serving a causal LM over the OpenAI API: the FastAPI app over `distillab.models` (engine, batcher).
 
-    from distillab.serving import Engine, create_app, run_in_background
+    from distillab.models import Engine
+    from distillab.serving import create_app, run_in_background
     app = create_app(Engine.load("runs/teacher"), model_name="teacher")
     with run_in_background(app) as base_url: ...
 
@@ -16,25 +17,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
-    "Batcher": "batcher",
-    "Engine": "engine",
-    "EngineRequest": "engine",
-    "RequestError": "errors",
     "ServeSettings": "settings",
     "ServingState": "app",
-    "TokenEvent": "engine",
     "create_app": "app",
     "openai_router": "app",
     "run_in_background": "background",
 }
 __all__ = [
-    "Batcher",
-    "Engine",
-    "EngineRequest",
-    "RequestError",
     "ServeSettings",
     "ServingState",
-    "TokenEvent",
     "create_app",
     "openai_router",
     "run_in_background",
@@ -43,9 +34,6 @@ __all__ = [
 if TYPE_CHECKING:
     from distillab.serving.app import ServingState, create_app, openai_router
     from distillab.serving.background import run_in_background
-    from distillab.serving.batcher import Batcher
-    from distillab.serving.engine import Engine, EngineRequest, TokenEvent
-    from distillab.serving.errors import RequestError
     from distillab.serving.settings import ServeSettings
 
 

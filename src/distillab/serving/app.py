@@ -24,16 +24,15 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import StreamingResponse
 
 from distillab import __version__
-from distillab.errors import ConfigError
+from distillab.errors import ConfigError, RequestError
+from distillab.models.batcher import Batcher
+from distillab.models.generate import Engine
+from distillab.openai_wire.responses import ResponseOptions, chat_response, completion_response, new_id
+from distillab.openai_wire.schemas import ChatCompletionRequest, CompletionRequest
 from distillab.provenance.keys import load_key
 from distillab.provenance.watermark import Watermark, Watermarker
-from distillab.serving.batcher import Batcher
-from distillab.serving.engine import Engine
-from distillab.serving.errors import RequestError
 from distillab.serving.handlers import install_error_handlers
 from distillab.serving.requests import chat_request, check_model, completion_requests
-from distillab.serving.responses import ResponseOptions, chat_response, completion_response, new_id
-from distillab.serving.schemas import ChatCompletionRequest, CompletionRequest
 from distillab.serving.settings import ACCOUNT_HEADER, ServeSettings
 from distillab.serving.streaming import chat_stream, completion_stream
 
@@ -138,7 +137,7 @@ def openai_router() -> APIRouter:
         state: ServingState = request.app.state.serving
         check_model(body.model, [state.model_name])
         engine_request = chat_request(body, state.engine)
-        engine_request.watermark = state.watermark(request)
+        engine_request.processor = state.watermark(request)
         options = ResponseOptions(
             state.model_name,
             body.logprobs,
@@ -161,7 +160,7 @@ def openai_router() -> APIRouter:
         check_model(body.model, [state.model_name])
         engine_requests = completion_requests(body, state.engine)
         for engine_request in engine_requests:
-            engine_request.watermark = state.watermark(request)
+            engine_request.processor = state.watermark(request)
         options = ResponseOptions(
             state.model_name,
             body.logprobs is not None,

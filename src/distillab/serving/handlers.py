@@ -12,8 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from distillab.errors import DistillabError
-from distillab.serving.errors import RequestError, error_body
+from distillab.errors import DistillabError, RequestError
+from distillab.openai_wire.errors import error_body
 
 log = logging.getLogger("distillab.serving")
 

@@ -49,7 +49,7 @@ def serve_process(
         "0",
         *extra_args,
     ]
-    out = open(log, "w", encoding="utf-8") if log else None  # noqa: SIM115 - closed in finally
+    out = open(log, "w", encoding="utf-8") if log else None
     proc = subprocess.Popen(
         cmd,
         stdout=subprocess.PIPE,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from distillab.serving.engine import Engine, EngineRequest
-from distillab.serving.errors import RequestError
-from distillab.serving.schemas import ChatCompletionRequest, ChatMessage, CompletionRequest, _Sampling
+from distillab.errors import RequestError
+from distillab.models.generate import Engine, EngineRequest
+from distillab.openai_wire.schemas import ChatCompletionRequest, ChatMessage, CompletionRequest, _Sampling
 from distillab.teacher.base import SamplingParams
 
 DEFAULT_MAX_TOKENS = 1024

@@ -13,10 +13,11 @@ import logging
 from collections.abc import AsyncIterator
 
 from distillab.errors import DistillabError
-from distillab.serving.batcher import Batcher
-from distillab.serving.engine import EngineRequest
-from distillab.serving.errors import error_body
-from distillab.serving.responses import (
+from distillab.models.batcher import Batcher
+from distillab.models.generate import EngineRequest
+from distillab.models.vocab import Vocab
+from distillab.openai_wire.errors import error_body
+from distillab.openai_wire.responses import (
     ResponseOptions,
     chat_chunk,
     chat_token_logprob,
@@ -24,7 +25,6 @@ from distillab.serving.responses import (
     completion_logprobs,
     usage_chunk,
 )
-from distillab.serving.vocab import Vocab
 
 log = logging.getLogger(__name__)
 DONE = "data: [DONE]\n\n"

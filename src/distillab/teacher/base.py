@@ -7,8 +7,10 @@ this protocol, so the two are interchangeable.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, Protocol, Union
+
+from distillab.models.samples import Generation, Sample, SamplingParams
 
 Messages = list[dict[str, str]]
 PromptInput = Union[Messages, str]
@@ -16,59 +18,16 @@ PromptInput = Union[Messages, str]
 
 SignalMode = Literal["logits", "topk", "text"]
 
-
-@dataclass(frozen=True)
-class SamplingParams:
-    """How to sample. Defaults follow the OpenAI API."""
-
-    temperature: float = 1.0
-    top_p: float = 1.0
-    max_tokens: int = 256
-    stop: tuple[str, ...] = ()
-    seed: int | None = None
-    top_logprobs: int = 0
-    """How many alternatives to return per position (0: only the sampled token's log-probability)."""
-    logprobs: bool = True
-    """Return the sampled tokens' log-probabilities at all."""
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "temperature": self.temperature,
-            "top_p": self.top_p,
-            "max_tokens": self.max_tokens,
-            "stop": list(self.stop),
-            "seed": self.seed,
-            "logprobs": self.logprobs,
-            "top_logprobs": self.top_logprobs,
-        }
-
-
-@dataclass
-class Sample:
-    """One sampled completion with per-token signal.
-
-    `tokens` are the sampled tokens as text pieces. `token_ids` are set when the teacher's token ids are
-    known (local teacher, or a server that can return ids). The `top_*` lists hold, per generated
-    position, the k most likely alternatives ordered by decreasing log-probability.
-    """
-
-    text: str
-    finish_reason: str
-    tokens: list[str] = field(default_factory=list)
-    token_ids: list[int] | None = None
-    token_logprobs: list[float] | None = None
-    top_ids: list[list[int]] | None = None
-    top_tokens: list[list[str]] | None = None
-    top_logprobs: list[list[float]] | None = None
-
-
-@dataclass
-class Generation:
-    """The answer to one request: `n` samples and the token usage the teacher reported."""
-
-    samples: list[Sample]
-    prompt_tokens: int
-    completion_tokens: int
+__all__ = [
+    "Capabilities",
+    "Generation",
+    "Messages",
+    "PromptInput",
+    "Sample",
+    "SamplingParams",
+    "SignalMode",
+    "Teacher",
+]
 
 
 @dataclass(frozen=True)

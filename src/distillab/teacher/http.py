@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from distillab.errors import TeacherError
+from distillab.openai_wire.parse import parse_response
 from distillab.teacher.base import Capabilities, Generation, PromptInput, SamplingParams
-from distillab.teacher.openai_format import parse_response
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 CONNECTIONS_PER_POOL = 4

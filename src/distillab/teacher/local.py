@@ -3,7 +3,7 @@
 It gives the richest signal a teacher can: sampled tokens with their ids, log-probabilities and top-k
 alternatives from `generate`, and full next-token logits under teacher forcing from `logits` (for online
 distillation). Concurrent `generate` calls are batched together, like requests to `distillab serve`.
-Log-probabilities are the model's raw ones, before temperature and top_p (see distillab.serving.engine).
+Log-probabilities are the model's raw ones, before temperature and top_p (see distillab.models.generate).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import torch
 
-from distillab.serving.batcher import Batcher
-from distillab.serving.engine import Engine, EngineRequest
-from distillab.serving.schemas import MAX_TOP_LOGPROBS
+from distillab.models.batcher import Batcher
+from distillab.models.generate import Engine, EngineRequest
+from distillab.openai_wire.schemas import MAX_TOP_LOGPROBS
 from distillab.teacher.base import Capabilities, Generation, PromptInput, SamplingParams
 
 

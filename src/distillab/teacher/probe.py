@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Literal
 
 from distillab.errors import TeacherError
+from distillab.openai_wire.parse import parse_response
 from distillab.teacher.base import Capabilities, Sample, SamplingParams
 from distillab.teacher.http import RequestRejected
-from distillab.teacher.openai_format import parse_response
 
 if TYPE_CHECKING:
     from distillab.teacher.http import HTTPTeacher

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import torch
 from torch import Tensor
-from transformers import AutoTokenizer, GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
 
-from distillab.errors import ConfigError, ModelError
-from distillab.serving.loading import load_model
+from distillab.errors import ConfigError
+from distillab.models.load import load_model, load_tokenizer
 from distillab.train.collate import Batch, collate
 from distillab.train.encode import Example
 from distillab.train.losses import IGNORE_INDEX
@@ -32,10 +32,7 @@ from distillab.train.vocab import same_tokenizer
 
 def check_same_tokenizer(teacher: Path, student: Path, student_tokenizer: PreTrainedTokenizerBase) -> None:
     """``ConfigError`` naming both models when their tokenizers differ: logit losses need the same ids."""
-    try:
-        teacher_tokenizer = AutoTokenizer.from_pretrained(teacher)
-    except Exception as exc:  # transformers raises many types for a bad directory
-        raise ModelError(f"cannot load a tokenizer from --teacher {teacher}: {exc}") from exc
+    teacher_tokenizer = load_tokenizer(teacher)
     if not same_tokenizer(teacher_tokenizer, student_tokenizer):
         raise ConfigError(
             f"the teacher's tokenizer ({teacher}, {len(teacher_tokenizer)} tokens) differs from the "

@@ -17,14 +17,12 @@ from typing import Any
 import torch
 from transformers import (
     AutoConfig,
-    AutoModelForCausalLM,
-    AutoTokenizer,
     PreTrainedModel,
     PreTrainedTokenizerBase,
 )
 
 from distillab.errors import ConfigError, DataError, ModelError
-from distillab.serving.loading import resolve_device
+from distillab.models.load import load_model, load_tokenizer, model_dir, resolve_device
 from distillab.train.config import TrainConfig
 from distillab.train.dataset import Harvest, load_harvest, split_by_prompt
 from distillab.train.encode import EncodeStats, Example, encode_records
@@ -58,16 +56,13 @@ class Setup:
 
 
 def _tokenizer(config: TrainConfig) -> PreTrainedTokenizerBase:
-    try:
-        return AutoTokenizer.from_pretrained(config.student)
-    except Exception as exc:  # transformers raises many types for a bad directory
-        raise ModelError(f"cannot load a tokenizer from --student {config.student}: {exc}") from exc
+    return load_tokenizer(config.student)
 
 
 def _student_config(config: TrainConfig) -> tuple[int, torch.dtype]:
     """The student's number of output rows (may exceed its tokenizer's length) and saved dtype."""
     try:
-        model_config = AutoConfig.from_pretrained(config.student)
+        model_config = AutoConfig.from_pretrained(model_dir(config.student))
     except (OSError, ValueError, KeyError) as exc:
         raise ModelError(f"{config.student / 'config.json'}: not a readable model config ({exc})") from exc
     dtype = getattr(model_config, "dtype", None)
@@ -108,10 +103,8 @@ def _check_alignment(stats: EncodeStats, harvest: Harvest, config: TrainConfig, 
 
 
 def _load_student(config: TrainConfig) -> PreTrainedModel:
-    try:
-        model = AutoModelForCausalLM.from_pretrained(config.student, dtype=torch.float32)
-    except Exception as exc:  # noqa: BLE001 - transformers raises many types; all mean "cannot load"
-        raise ModelError(f"cannot load the student model in {config.student}: {exc}") from exc
+    model, _ = load_model(config.student, device="cpu", dtype="float32")
+    model.train()
     if not config.lora_r:
         return model
     try:

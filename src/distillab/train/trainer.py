@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -193,7 +193,7 @@ def _record(
     harvest, stats = setup.harvest, asdict(setup.stats)
     return {
         "distillab_version": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "teacher": {
             "name": harvest.teacher_name,
             "endpoint": harvest.teacher_endpoint,

@@ -1,7 +1,7 @@
 """Engine results -> OpenAI response bodies (plain dicts), for whole responses and for stream chunks.
 
 Pure functions of (generation, request options, vocab), so a gateway can reuse them. Every reported
-log-probability is the model's raw one (see `distillab.serving.engine`). The EOS token that ended a
+log-probability is the model's raw one (see `distillab.models.generate`). The EOS token that ended a
 sample is reported in logprobs (the teacher's probability of stopping is signal), but not in the text.
 """
 
@@ -11,8 +11,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from distillab.serving.vocab import Vocab
-from distillab.teacher.base import Generation, Sample
+from distillab.models.samples import Generation, Sample
+from distillab.models.vocab import Vocab
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from distillab.errors import TeacherError
-from distillab.teacher.base import Sample
+from distillab.models.samples import Sample
 
 TOKEN_ID_PREFIX = "token_id:"
 

@@ -15,10 +15,11 @@ distribution, `log_softmax(logits)`, *before* temperature and top_p. This is vLL
 ("raw_logprobs"); OpenAI does not document its choice, but its logprobs are observed not to move with
 temperature. It is also the signal distillation wants: the teacher's distribution, not our sampling knobs.
 
-Watermark: a request with a `watermark` gets delta added to the logits of the green tokens after its last
-tokens (prompt included) before anything else, so temperature and top_p then shape the marked
-distribution, greedy decoding picks the marked argmax, and the reported log-probabilities are those of
-the distribution actually served, `log_softmax(logits + delta * green)`: they never reveal the unmarked one.
+Logits processors: a request may carry a `processor` that rewrites its next-token logits, given the ids
+before them (prompt included), before anything else. So temperature and top_p then shape the processed
+distribution, greedy decoding picks its argmax, and the reported log-probabilities are those of the
+distribution actually served: they never reveal the unprocessed one. The watermark
+(`distillab.provenance.watermark.Watermark`) is one; serving passes it in per account.
 
 Seeds: each sample draws from its own `torch.Generator`, seeded with `seed + sample_index` (vLLM's rule for
 n > 1), so a seeded request gives the same text whatever else shares its batch (up to floating-point
@@ -28,21 +29,34 @@ differences padding can cause in the forward pass).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from transformers.cache_utils import Cache
 
-from distillab.provenance.watermark import Watermark, apply_watermarks
-from distillab.serving.errors import RequestError
-from distillab.serving.loading import load_model
-from distillab.serving.sampling import sample_token
-from distillab.serving.text import TextTracker
-from distillab.serving.vocab import Vocab
-from distillab.teacher.base import Generation, Sample, SamplingParams
+from distillab.errors import RequestError
+from distillab.models.load import load_model
+from distillab.models.samples import Generation, Sample, SamplingParams
+from distillab.models.sampling import sample_token
+from distillab.models.text import TextTracker
+from distillab.models.vocab import Vocab
+
+
+class LogitsProcessor(Protocol):
+    """Rewrites one row's next-token logits before sampling, from the ids that came before."""
+
+    @property
+    def width(self) -> int:
+        """How many of the last ids it reads (the engine passes at most these)."""
+        ...
+
+    def apply(self, logits: torch.Tensor, previous: Sequence[Sequence[int]]) -> torch.Tensor:
+        """float [B, V] logits for rows [B, V] whose preceding ids are `previous[b]`."""
+        ...
 
 
 @dataclass
@@ -71,8 +85,8 @@ class EngineRequest:
     on_event: Callable[[TokenEvent], None] | None = None
     cancelled: bool = False
     """Set (from any thread) to stop generating for this request, e.g. when a streaming client left."""
-    watermark: Watermark | None = None
-    """Mark every sampled token with this key's green-list watermark (see `distillab.provenance.watermark`)."""
+    processor: LogitsProcessor | None = None
+    """Applied to this request's logits at every step (e.g. a watermark, `distillab.provenance.watermark`)."""
 
 
 @dataclass
@@ -197,7 +211,7 @@ class Engine:
                 input_ids=next_ids[:, None],
                 attention_mask=mask,
                 position_ids=positions[:, None],
-                past_key_values=cache,
+                cache=cache,
                 use_cache=True,
             )
             logits = out.logits[:, -1]
@@ -234,20 +248,14 @@ class Engine:
         out = self.model(
             input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1
         )
-        assert out.past_key_values is not None
-        return out.logits[:, -1], out.past_key_values, mask, positions[:, -1]
+        assert out.cache is not None
+        return out.logits[:, -1], out.cache, mask, positions[:, -1]
 
     def _step(
         self, active: list[_Row], logits: torch.Tensor, requests: list[EngineRequest]
     ) -> tuple[torch.Tensor, list[int]]:
         """Sample one token for every active row; return the tokens and the indices of rows still going."""
-        marks = [requests[row.request].watermark for row in active]
-        if any(mark is not None for mark in marks):
-            contexts = [
-                _tail(requests[row.request].prompt_ids, row.token_ids, mark.width if mark else 0)
-                for row, mark in zip(active, marks)
-            ]
-            logits = apply_watermarks(logits.float(), marks, contexts)
+        logits = _process(logits, [(requests[row.request], row.token_ids) for row in active])
         logprobs = torch.log_softmax(logits.float(), dim=-1)
         k = min(max(requests[row.request].params.top_logprobs for row in active), logprobs.shape[-1])
         top = logprobs.topk(k, dim=-1) if k else None
@@ -304,6 +312,24 @@ class Engine:
         positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
         out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=False)
         return out.logits.float()
+
+
+def _process(logits: torch.Tensor, rows: list[tuple[EngineRequest, list[int]]]) -> torch.Tensor:
+    """[B, V] logits with each row's request processor applied (rows sharing a processor in one call)."""
+    groups: dict[int, list[int]] = {}
+    for i, (request, _) in enumerate(rows):
+        if request.processor is not None:
+            groups.setdefault(id(request.processor), []).append(i)
+    if not groups:
+        return logits
+    logits = logits.float().clone()
+    for members in groups.values():
+        processor = rows[members[0]][0].processor
+        assert processor is not None
+        contexts = [_tail(rows[i][0].prompt_ids, rows[i][1], processor.width) for i in members]
+        index = torch.tensor(members, device=logits.device)
+        logits[index] = processor.apply(logits[index], contexts)
+    return logits
 
 
 def _tail(prompt: list[int], generated: list[int], width: int) -> list[int]:

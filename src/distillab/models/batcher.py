@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from distillab.serving.engine import Engine, EngineRequest, TokenEvent
-from distillab.serving.errors import RequestError
-from distillab.teacher.base import Generation
+from distillab.errors import RequestError
+from distillab.models.generate import Engine, EngineRequest, TokenEvent
+from distillab.models.samples import Generation
 
 
 @dataclass
