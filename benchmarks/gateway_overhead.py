@@ -238,7 +238,7 @@ def main() -> None:
     if pins and len(pins) != 3:
         parser.error("--pin takes three CPU numbers: client,upstream,gateway")
 
-    from distillab.gateway.store import Store
+    from distillab.db.store import Store
 
     def start(cmd: list[str], pin: set[int] | None) -> subprocess.Popen[bytes]:
         taskset = ["taskset", "-c", ",".join(map(str, sorted(pin)))] if pin else []

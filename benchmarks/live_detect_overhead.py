@@ -34,6 +34,7 @@ from typing import Any
 import httpx
 from gateway_overhead import RawConnection, cpu_seconds, free_port, wait_up
 
+from distillab.db.store import Store
 from distillab.detect.indicator_export import export_indicators, labelled_campaigns
 from distillab.detect.indicators import IndicatorIndex
 from distillab.detect.live_config import LiveDetectConfig
@@ -41,7 +42,6 @@ from distillab.detect.run import prepare_reference
 from distillab.detect.simulate import SimulateConfig, simulate
 from distillab.detect.simulate.live import request_body
 from distillab.gateway.detector import LiveDetector
-from distillab.gateway.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

@@ -54,11 +54,11 @@ def main() -> None:
     import pyarrow.parquet as pq
 
     from distillab.data.records import data_files
+    from distillab.models.generate import Engine
     from distillab.provenance.config import WatermarkConfig
     from distillab.provenance.membership import MembershipConfig, run_membership
     from distillab.provenance.watermark import Watermarker
     from distillab.serving.app import create_app
-    from distillab.models.generate import Engine
     from distillab.toy.prompts import prompt_rows, write_rows
     from distillab.toy.student import build_student
     from distillab.train.config import TrainConfig

@@ -169,6 +169,8 @@ def main() -> None:
     from transformers import AutoTokenizer
 
     from distillab.data.records import read_records
+    from distillab.models.generate import Engine
+    from distillab.models.load import load_model
     from distillab.provenance.config import WatermarkConfig
     from distillab.provenance.detect import pairs
     from distillab.provenance.keys import derive
@@ -176,8 +178,6 @@ def main() -> None:
     from distillab.provenance.stats import binomial_pvalue
     from distillab.provenance.watermark import Watermark, Watermarker
     from distillab.serving.app import create_app
-    from distillab.models.generate import Engine
-    from distillab.models.load import load_model
     from distillab.toy.prompts import prompt_rows, write_rows
     from distillab.toy.student import build_student
     from distillab.train.config import TrainConfig

@@ -50,11 +50,11 @@ def main() -> None:
         args.prompts, args.deltas = 60, "0,2"
     torch.set_num_threads(args.threads)
 
+    from distillab.models.generate import Engine, EngineRequest
     from distillab.provenance.config import WatermarkConfig
     from distillab.provenance.detect import detect
     from distillab.provenance.keys import derive
     from distillab.provenance.watermark import Watermark
-    from distillab.models.generate import Engine, EngineRequest
     from distillab.teacher.base import SamplingParams
     from distillab.toy.config import TeacherConfig
     from distillab.toy.text import passages

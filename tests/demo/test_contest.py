@@ -11,10 +11,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from distillab.db.store import Store
 from distillab.demo.config import ContestConfig
 from distillab.demo.contest import run_contest
 from distillab.errors import ConfigError
-from distillab.gateway.store import Store
 from distillab.toy.config import TeacherConfig
 
 

@@ -362,8 +362,8 @@ def fake_upstream() -> Iterator[str]:
 
 
 def test_drive_sends_the_traffic_through_a_real_gateway(fake_upstream: str, tmp_path: Path) -> None:
+    from distillab.db.store import Store
     from distillab.gateway.app import create_gateway
-    from distillab.gateway.store import Store
     from distillab.serving.background import run_in_background
 
     labels = tmp_path / "labels.jsonl"

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from distillab.gateway.store import Store
+from distillab.db.store import Store
 
 PG_USER = "distillab-pg"  # the OS user the server runs as, when we are root
 PG_ROLE = "distillab"  # the database superuser

@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from distillab.db.store import Store
 from distillab.gateway import fastpath
 from distillab.gateway.app import create_gateway
-from distillab.gateway.store import Store
 from distillab.serving.background import run_in_background
 
 CHAT = [{"role": "user", "content": "hello"}]

@@ -13,10 +13,10 @@ import httpx
 import openai
 import pytest
 
+from distillab.db.store import Store
 from distillab.gateway.app import create_gateway
 from distillab.gateway.keycache import KEY_TTL_S
 from distillab.gateway.policy import Limits
-from distillab.gateway.store import Store
 from distillab.models.generate import Engine
 from distillab.serving.app import create_app
 from distillab.serving.background import run_in_background

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from distillab.db.store import Store
 from distillab.gateway.app import create_gateway
-from distillab.gateway.store import Store
 from distillab.models.generate import Engine
 from distillab.serving.app import create_app
 from distillab.serving.background import run_in_background

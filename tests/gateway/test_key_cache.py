@@ -7,8 +7,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 
+from distillab.db.keys import KeyInfo
 from distillab.gateway.keycache import KeyCache
-from distillab.gateway.keys import KeyInfo
 
 
 def secret(i: int) -> str:

@@ -8,7 +8,7 @@ import sys
 def test_upstream_gateway_imports_no_model_stack():
     code = (
         "import sys\n"
-        "import distillab.cli.serve, distillab.gateway.app, distillab.gateway.store, distillab.gateway.relay\n"
+        "import distillab.cli.serve, distillab.gateway.app, distillab.db.store, distillab.gateway.relay\n"
         "print(sorted(m for m in ('torch', 'transformers', 'scipy') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -14,13 +14,13 @@ import openai
 import pytest
 from live_world import FakeModel, busiest, reference_log, replay, traffic
 
+from distillab.db.store import Store
 from distillab.detect.indicator_export import export_indicators, labelled_campaigns
 from distillab.detect.indicators import read_key
 from distillab.detect.live_config import LiveDetectConfig
 from distillab.detect.run import prepare_reference
 from distillab.gateway.app import create_gateway
 from distillab.gateway.detector import LiveDetector
-from distillab.gateway.store import Store
 from distillab.serving.background import run_in_background
 
 ADMIN = "admin-secret-for-tests"

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from distillab.gateway.store import Store
+from distillab.db.store import Store
 from distillab.serving.process import _wait_for_announcement, _wait_healthy
 
 

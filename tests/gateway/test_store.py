@@ -16,10 +16,10 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
+from distillab.db.schema import decisions, metadata
+from distillab.db.store import database_url
 from distillab.errors import ConfigError, DataError, DistillabError
 from distillab.gateway import Store, export_logs
-from distillab.gateway.schema import decisions, metadata
-from distillab.gateway.store import database_url
 
 
 def _records() -> list[dict[str, Any]]:

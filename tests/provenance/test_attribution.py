@@ -16,11 +16,11 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from distillab.cli.main import main
+from distillab.models import Engine
+from distillab.models import generate as engine_module
 from distillab.provenance.attribution import AttributionConfig, run_attribution
 from distillab.provenance.samples import sample
-from distillab.models import Engine
 from distillab.serving import create_app, run_in_background
-from distillab.models import generate as engine_module
 from distillab.toy.models import ModelSize, build_model
 
 PROMPT_COUNT = 10

@@ -12,9 +12,9 @@ from prove_world import MASTER, mark
 from typer.testing import CliRunner
 
 from distillab.cli.main import app as cli
+from distillab.db.store import Store
 from distillab.errors import ConfigError
 from distillab.gateway.app import create_gateway
-from distillab.gateway.store import Store
 from distillab.models.generate import Engine
 from distillab.provenance.config import WatermarkConfig
 from distillab.provenance.detect import detect

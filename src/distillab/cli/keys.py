@@ -53,7 +53,7 @@ def create(
     ),
     db: str = _db_option(),
 ) -> None:
-    from distillab.gateway.store import Store
+    from distillab.db.store import Store
 
     with Store(db) as store:
         info, secret = store.create_key(account, org=org, payment_id=payment_id)
@@ -81,7 +81,7 @@ def list_keys(
 ) -> None:
     from rich.table import Table
 
-    from distillab.gateway.store import Store
+    from distillab.db.store import Store
 
     with Store(db, create=False) as store:
         keys = store.list_keys(account)
@@ -117,8 +117,8 @@ def revoke(
     key_id: str = typer.Argument(..., help="The key's id, as `distillab keys list` shows it."),
     db: str = _db_option(),
 ) -> None:
+    from distillab.db.store import Store
     from distillab.errors import DataError
-    from distillab.gateway.store import Store
 
     with Store(db, create=False) as store:
         if not store.revoke_key(key_id):

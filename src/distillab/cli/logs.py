@@ -43,8 +43,8 @@ def export(
         help="The gateway store: a SQLite file or a postgresql://user@host/db URL.",
     ),
 ) -> None:
+    from distillab.db.store import Store
     from distillab.gateway.export import export_logs
-    from distillab.gateway.store import Store
 
     with Store(db, create=False) as store:
         count = export_logs(store, out, account=account)

@@ -218,9 +218,9 @@ def serve(
         app = create_app(settings)
         name = settings.served_name
     else:
+        from distillab.db.store import Store
         from distillab.gateway.app import create_gateway
         from distillab.gateway.policy import Limits
-        from distillab.gateway.store import Store
 
         limits = Limits(
             rpm=rpm, tpm=tpm, throttle_factor=throttle_factor, degrade_max_tokens=degrade_max_tokens

@@ -109,8 +109,8 @@ def run_traffic(
     config: ContestConfig, world: World, defense: str, where: Path, console: Console
 ) -> dict[str, Any]:
     """Serve, send the round's traffic, keep the attacker's harvest; returns traffic.json's content."""
+    from distillab.db.store import Store
     from distillab.demo.traffic import MAX_TOKENS, TOP_LOGPROBS, run_round
-    from distillab.gateway.store import Store
     from distillab.serving.process import serve_process
 
     for stale in ("gateway.db", "gateway.db-wal", "gateway.db-shm", "harvest"):

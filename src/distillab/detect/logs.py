@@ -433,7 +433,7 @@ def _record_batches(records: Iterator[dict[str, Any]], size: int) -> Iterator[Co
 
 
 def _store_rows(url: str) -> Iterator[dict[str, Any]]:
-    from distillab.gateway.store import Store
+    from distillab.db.store import Store
 
     with Store(url, create=False) as store:
         for n, record in enumerate(store.iter_logs(), start=1):

@@ -4,8 +4,8 @@
 pieces the `distillab keys` and `distillab logs` commands use; the FastAPI app is in `gateway.app`.
 """
 
+from distillab.db.keys import Account, KeyInfo
+from distillab.db.store import Store
 from distillab.gateway.export import export_logs
-from distillab.gateway.keys import Account, KeyInfo
-from distillab.gateway.store import Store
 
 __all__ = ["Account", "KeyInfo", "Store", "export_logs"]

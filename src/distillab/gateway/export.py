@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from distillab.atomic import atomic_path
+from distillab.db.schema import JSON_FIELDS
+from distillab.db.store import Store
 from distillab.errors import ConfigError
-from distillab.gateway.schema import JSON_FIELDS
-from distillab.gateway.store import Store
 
 SUFFIXES = (".jsonl", ".parquet")
 BATCH = 1000

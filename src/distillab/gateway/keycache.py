@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from starlette.concurrency import run_in_threadpool
 
-from distillab.gateway.keys import KeyInfo, parse_key_id
+from distillab.db.keys import KeyInfo, parse_key_id
 
 KEY_TTL_S = 2.0
 """How long a verified key is trusted without asking the store again."""

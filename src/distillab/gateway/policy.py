@@ -20,8 +20,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-STATES = ("allow", "throttle", "degrade", "block")
-"""Account states, mildest first: the detector only ever raises a state along this order."""
 DEFAULT_MAX_TOKENS = 256
 """What a request without max_tokens is charged for at admission."""
 THROTTLED_RPM, THROTTLED_TPM = 6.0, 20_000.0

@@ -323,7 +323,7 @@ def marks_for(config: RadioactivityConfig) -> list[Watermark]:
         raise ConfigError("a watermark key is needed: --key-file FILE or $DISTILLAB_WATERMARK_KEY")
     accounts = list(config.accounts)
     if config.db is not None:
-        from distillab.gateway.store import Store
+        from distillab.db.store import Store
 
         with Store(config.db, create=False) as store:
             accounts += [a.name for a in store.list_accounts() if a.name not in accounts]

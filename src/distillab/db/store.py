@@ -12,7 +12,7 @@ returned write survives power loss (`fsync=False` trades that for one disk flush
 several processes (gateway replicas, `distillab keys`) can share one file: readers never block the
 writer, and writers wait for each other (busy_timeout).
 Times are epoch seconds (floats). Log records follow the "Request log record" table in DESIGN.md, plus
-`id` (increasing), `decision` and `reason`. The tables are in `distillab.gateway.schema`.
+`id` (increasing), `decision` and `reason`. The tables are in `distillab.db.schema`.
 """
 
 from __future__ import annotations
@@ -31,11 +31,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from distillab.errors import ConfigError, DataError, StoreError
-from distillab.gateway.keys import Account, KeyInfo, hash_secret, matches, new_salt, new_secret, parse_key_id
-from distillab.gateway.policy import STATES
-from distillab.gateway.schema import (
+from distillab.db.keys import Account, KeyInfo, hash_secret, matches, new_salt, new_secret, parse_key_id
+from distillab.db.schema import (
     LOG_FIELDS,
+    STATES,
     accounts,
     api_keys,
     decisions,
@@ -44,6 +43,7 @@ from distillab.gateway.schema import (
     requests,
     to_row,
 )
+from distillab.errors import ConfigError, DataError, StoreError
 
 BUSY_TIMEOUT_MS = 30_000
 _CREATE_LOCK = 0x6469_7374  # any constant shared by every replica: pg_advisory_xact_lock's key

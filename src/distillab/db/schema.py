@@ -13,6 +13,9 @@ import sqlalchemy as sa
 
 from distillab.errors import DataError
 
+STATES = ("allow", "throttle", "degrade", "block")
+"""Account states, mildest first: the detector only ever raises a state along this order."""
+
 JSON_FIELDS = ("messages", "prompt", "params")
 _REQUIRED = ("ts", "endpoint", "status")
 # SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL logs may outgrow 32 bits.
