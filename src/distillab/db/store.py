@@ -392,8 +392,10 @@ class Store:
             return
         except BaseException as exc:
             lost = isinstance(exc, Exception) and self.engine.dialect.is_disconnect(
-                exc, conn.dbapi_connection, None
-            )  # type: ignore[arg-type]  # any DBAPI error; others say False
+                exc,  # type: ignore[arg-type]  # any DBAPI error; others say False
+                conn.dbapi_connection,
+                None,
+            )
             self._log_conn = None
             conn.invalidate()
             if lost and retry:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from distillab.models.load import load_model
-from distillab.models.score import score
+from distillab.models.scoring import score
 from distillab.train.encode import encode_records
 
 MAX_LENGTH = 128
@@ -60,3 +60,9 @@ def reference_loss(model_dir: Path, rows: list[dict[str, Any]]) -> float:
     completion = [s.token_logprobs[max(e.n_prompt - 1, 0) :] for e, s in zip(examples, scored)]
     count = sum(len(c) for c in completion)
     return -float(sum(float(c.sum()) for c in completion)) / count if count else math.nan
+
+
+def share_of_teacher(loss: float, untrained: float, teacher: float) -> float | None:
+    """(untrained - loss) / (untrained - teacher); None when the teacher is no better than the untrained."""
+    gap = untrained - teacher
+    return None if not gap > 0 or math.isnan(loss) else (untrained - loss) / gap

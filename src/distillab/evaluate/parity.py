@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from distillab.models.load import load_model
-from distillab.models.score import forward_logits
+from distillab.models.scoring import forward_logits
 from distillab.train.collate import collate
 from distillab.train.encode import encode_records
 from distillab.train.losses import IGNORE_INDEX

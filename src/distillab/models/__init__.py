@@ -20,18 +20,18 @@ _EXPORTS = {
     "Engine": "generate",
     "EngineRequest": "generate",
     "Generation": "samples",
-    "LogitsBatch": "score",
+    "LogitsBatch": "scoring",
     "LogitsProcessor": "generate",
     "Sample": "samples",
     "SamplingParams": "samples",
-    "Scored": "score",
+    "Scored": "scoring",
     "TokenEvent": "generate",
     "convert_gguf": "load",
-    "forward_logits": "score",
+    "forward_logits": "scoring",
     "load_model": "load",
     "load_tokenizer": "load",
     "model_dir": "load",
-    "score": "score",
+    "score": "scoring",
 }
 __all__ = [
     "Batcher",
@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from distillab.models.generate import Engine, EngineRequest, LogitsProcessor, TokenEvent
     from distillab.models.load import convert_gguf, load_model, load_tokenizer, model_dir
     from distillab.models.samples import Generation, Sample, SamplingParams
-    from distillab.models.score import LogitsBatch, Scored, forward_logits, score
+    from distillab.models.scoring import LogitsBatch, Scored, forward_logits, score
 
 
 def __getattr__(name: str) -> Any:

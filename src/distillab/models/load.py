@@ -87,6 +87,11 @@ def convert_gguf(path: str | Path, *, root: Path | None = None) -> Path:
             ) from exc
         except Exception as exc:  # transformers raises many types for a file it cannot read
             raise ModelError(f"cannot read GGUF file {path}: {exc}") from exc
+        # transformers dequantizes GGUF weights to float32 on load but still marks the model as quantized,
+        # which save_pretrained refuses; the weights in memory are plain tensors, so drop the marker.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
         tokenizer.save_pretrained(tmp)
         model.save_pretrained(tmp)
         try:

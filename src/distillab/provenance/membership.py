@@ -117,7 +117,7 @@ def answer_scores(
 ) -> np.ndarray:
     """The suspect's mean log-probability per completion token of each answer, after its prompt (NaN when
     the prompt leaves no room), formatted as `distillab train` formats records."""
-    from distillab.models.score import score
+    from distillab.models.scoring import score
     from distillab.train.encode import encode_records
 
     records = [

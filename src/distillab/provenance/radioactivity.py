@@ -47,7 +47,7 @@ from distillab.data.records import prompt_key
 from distillab.errors import ConfigError, DataError
 from distillab.logit_batches import LOGITS_BUDGET
 from distillab.models.load import load_tokenizer
-from distillab.models.score import forward_logits
+from distillab.models.scoring import forward_logits
 from distillab.provenance.detect import Tally, binomial_result, pairs, tally
 from distillab.provenance.evidence import TestResult
 from distillab.provenance.keys import derive, load_key

@@ -37,7 +37,7 @@ def greedy_answers(
             chats = [[{"role": "user", "content": p}] for p in prompts[start : start + batch_size]]
             rendered = tokenizer.apply_chat_template(chats, tokenize=False, add_generation_prompt=True)
             batch = tokenizer(list(rendered), return_tensors="pt", padding=True, add_special_tokens=False)
-            out = model.generate(**batch, do_sample=False, max_new_tokens=max_new_tokens)
+            out = model.generate(**batch, do_sample=False, max_new_tokens=max_new_tokens)  # type: ignore[operator]
             texts += tokenizer.batch_decode(out[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
     finally:
         tokenizer.padding_side = side

@@ -55,8 +55,10 @@ def teacher_parameters(config: PretrainedConfig) -> int:
 
 def llama_parameters(cfg: LlamaConfig) -> int:
     """Exact parameter count of a LlamaForCausalLM with tied embeddings (checked after building)."""
-    d, f, head_dim = cfg.hidden_size, cfg.intermediate_size, cfg.head_dim
-    attention = d * head_dim * (2 * cfg.num_attention_heads + 2 * cfg.num_key_value_heads)
+    d, f = cfg.hidden_size, cfg.intermediate_size
+    head_dim = cfg.head_dim or d // cfg.num_attention_heads
+    kv_heads = cfg.num_key_value_heads or cfg.num_attention_heads
+    attention = d * head_dim * (2 * cfg.num_attention_heads + 2 * kv_heads)
     layer = attention + 3 * d * f + 2 * d
     return cfg.vocab_size * d + cfg.num_hidden_layers * layer + d
 
