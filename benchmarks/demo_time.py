@@ -1,4 +1,4 @@
-"""Benchmark: wall time of `distillab demo` (the contest), cold (empty tiny-world cache) and warm (world cached).
+"""Wall time of `distillab demo` (the contest), cold (empty tiny-world cache) and warm (world cached).
 
 Runs the real command twice in subprocesses, each into a new output directory: first with an empty
 DISTILLAB_CACHE (builds the stdlib text, tokenizer, teacher and the contest world: honest reference

@@ -135,7 +135,9 @@ def overall(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "recall": caught / attackers if attackers else None,
         "honest_fpr": honest_flagged / honest if honest else None,
         "honest_accounts": honest,
-        "campaigns_detected_at_5pct": f"{sum(r['campaigns_detected'] for r in five)}/{sum(r['campaigns'] for r in five)}",
+        "campaigns_detected_at_5pct": (
+            f"{sum(r['campaigns_detected'] for r in five)}/{sum(r['campaigns'] for r in five)}"
+        ),
         "campaigns_detected_share_at_5pct": (
             sum(r["campaigns_detected"] for r in five) / max(1, sum(r["campaigns"] for r in five))
         ),
@@ -189,7 +191,8 @@ def main() -> None:
 
     summary = {method: overall(per) for method, per in results.items()}
     print(
-        f"{'method':10s} {'scenario':18s} {'recall':>7s} {'hon.FPR':>8s} {'campaigns':>9s} {'QUF':>6s}  per strategy"
+        f"{'method':10s} {'scenario':18s} {'recall':>7s} {'hon.FPR':>8s} {'campaigns':>9s} "
+        f"{'QUF':>6s}  per strategy"
     )
     for method, per in results.items():
         for name, r in per.items():
@@ -207,10 +210,12 @@ def main() -> None:
     for method, s in summary.items():
         print(
             f"{method:10s} overall: recall {s['recall']:.3f}, honest FPR {100 * s['honest_fpr']:.3f}% of "
-            f"{s['honest_accounts']} honest accounts, campaigns detected at 5%: {s['campaigns_detected_at_5pct']}, "
+            f"{s['honest_accounts']} honest accounts, "
+            f"campaigns detected at 5%: {s['campaigns_detected_at_5pct']}, "
             f"median queries until flagged {s['median_queries_until_flagged']}"
             + (
-                f", honest accounts flagged at any checkpoint {100 * s['honest_ever_flagged_at_checkpoints']:.2f}%"
+                ", honest accounts flagged at any checkpoint "
+                f"{100 * s['honest_ever_flagged_at_checkpoints']:.2f}%"
                 if s["honest_ever_flagged_at_checkpoints"] is not None
                 else ""
             )

@@ -118,7 +118,9 @@ def main() -> None:
         "accounts": len(table),
         "records": records,
         "days": args.days,
-        "command": f"distillab detect --log LOG.{args.format} --reference REF.parquet --out OUT --checkpoint-hours 0",
+        "command": (
+            f"distillab detect --log LOG.{args.format} --reference REF.parquet --out OUT --checkpoint-hours 0"
+        ),
         "records_per_s": {
             "stream": round(records / stream_s),
             "detect": round(records / detect_s),

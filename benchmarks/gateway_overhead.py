@@ -1,4 +1,4 @@
-"""Benchmark: what the gateway adds to a request (key check, admission, forwarding, durable log write).
+r"""Benchmark: what the gateway adds to a request (key check, admission, forwarding, durable log write).
 
 A fast loopback upstream (tests/data/fake_openai.py, its own process, canned 16-token answers, no
 model) is measured directly and through `distillab serve --upstream ... --db` (its own process, SQLite
@@ -8,7 +8,8 @@ throughput). Prints and writes `benchmarks/results/gateway_overhead.json`.
 Goals (issue 5): at most 2 ms added p50, at least 0.8x the direct throughput at 64 connections.
 
     python benchmarks/gateway_overhead.py [--requests 4000] [--concurrency 64] [--pin 0,0,1]
-    python benchmarks/gateway_overhead.py --upstream-latency-ms 50 --out benchmarks/results/gateway_overhead_50ms.json
+    python benchmarks/gateway_overhead.py --upstream-latency-ms 50 \
+        --out benchmarks/results/gateway_overhead_50ms.json
 
 With an upstream that answers at once, the throughput ratio is a CPU ratio: the gateway does strictly more
 per request than the fake upstream (parse, authorize, admit, forward, parse the answer, log durably,

@@ -4,11 +4,12 @@
 
 The server (tests/data/fake_openai.py, async handlers, its own process) answers every request after
 `latency` seconds with the same pre-encoded 16 tokens with log-probabilities (top-20 with token ids, or
-the sampled tokens' only), so the measurement is of the harvester, not of the fake server's encoding. With C requests in flight
-the ideal rate is C / latency records per second; we report the measured rate as a fraction of that
-(goal >= 0.9), both steady-state (from the records' timestamps) and end to end (probe, journal
-compaction and manifest included). As a baseline, the official `openai` client in a plain sequential
-loop writing JSONL (goal: distillab at C=16 is >= 10x faster). Writes benchmarks/results/harvest_throughput.json.
+the sampled tokens' only), so the measurement is of the harvester, not of the fake server's encoding.
+With C requests in flight the ideal rate is C / latency records per second; we report the measured rate
+as a fraction of that (goal >= 0.9), both steady-state (from the records' timestamps) and end to end
+(probe, journal compaction and manifest included). As a baseline, the official `openai` client in a
+plain sequential loop writing JSONL (goal: distillab at C=16 is >= 10x faster). Writes
+benchmarks/results/harvest_throughput.json.
 """
 
 from __future__ import annotations
@@ -156,7 +157,8 @@ def main() -> None:
                 runs.append(distillab_rate(url, c, top_k, args.latency, args.rounds, work))
                 r = runs[-1]
                 print(
-                    f"top-{top_k:<2d} C={c:3d}: {r['steady_per_s']:7.1f} records/s steady ({r['steady_ratio']:.2f} of ideal "
+                    f"top-{top_k:<2d} C={c:3d}: {r['steady_per_s']:7.1f} records/s steady "
+                    f"({r['steady_ratio']:.2f} of ideal "
                     f"{r['ideal_per_s']:.0f}/s), {r['end_to_end_per_s']:7.1f}/s end to end "
                     f"({r['end_to_end_ratio']:.2f}); client CPU {r['client_cpu_ms_per_record']:.2f} ms/record"
                 )

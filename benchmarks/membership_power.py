@@ -23,12 +23,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+# A sibling script: run as `python benchmarks/membership_power.py`, Python puts benchmarks/ on sys.path.
+import radioactivity_curve as rc
 import torch
 from rich.console import Console
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-import radioactivity_curve as rc
 
 
 def main() -> None:
@@ -113,7 +111,8 @@ def main() -> None:
             return out
 
         def served_file(rho: float) -> Path:
-            """The watermarked answers the student's training set took: those of the first rho of the prompts."""
+            """The watermarked answers the student's training set took: those of the first rho of the
+            prompts."""
             path = tmp / f"served-{rho:g}.parquet"
             if not path.exists():
                 table = pq.read_table(data_files(marked)[0])
@@ -156,7 +155,8 @@ def main() -> None:
             results.append(run)
             print(
                 f"  rho {rho:>5.0%}: {run['served_prompts']} served answers; student p = "
-                f"{run['student']['p_value']:.3g} (on top for {run['student']['served_on_top']}); null student "
+                f"{run['student']['p_value']:.3g} (on top for {run['student']['served_on_top']}); "
+                "null student "
                 f"p = {run['null_student']['p_value']:.3g}",
                 flush=True,
             )

@@ -363,7 +363,8 @@ def main() -> None:
             print(
                 f"  rho {rho:>5.0%}: "
                 + "; ".join(
-                    f"{mode} {run[mode]['pairs_for_target']} pairs to p<1e-5 (final p {run[mode]['p_value']:.2g} over "
+                    f"{mode} {run[mode]['pairs_for_target']} pairs to p<1e-5 "
+                    f"(final p {run[mode]['p_value']:.2g} over "
                     f"{run[mode]['pairs_scored']})"
                     for mode in MODES
                 ),
@@ -386,7 +387,8 @@ def main() -> None:
             print(
                 f"  null student {i}: "
                 + "; ".join(
-                    f"{mode}: real-key p {entry[mode]['p_real_key']:.3g}, share of {len(unrelated) + 1} keys below "
+                    f"{mode}: real-key p {entry[mode]['p_real_key']:.3g}, "
+                    f"share of {len(unrelated) + 1} keys below "
                     f"0.05 {entry[mode]['share_below_0.05']:.3f}"
                     for mode in MODES
                 ),

@@ -1,10 +1,11 @@
-"""Does dynamic batching pay? Requests/s of `distillab serve` for sequential vs concurrent clients.
+r"""Does dynamic batching pay? Requests/s of `distillab serve` for sequential vs concurrent clients.
 
 Builds a tiny random Llama model in-process (no downloads), serves it on a loopback port, and sends the
 same chat requests one at a time and then from C concurrent clients (AsyncOpenAI). Prints a table and
 writes JSON.
 
-    python benchmarks/serve_batching.py --requests 64 --concurrency 16 --out benchmarks/results/serve_batching.json
+    python benchmarks/serve_batching.py --requests 64 --concurrency 16 \
+        --out benchmarks/results/serve_batching.json
 """
 
 from __future__ import annotations
@@ -117,7 +118,8 @@ def main() -> None:
     )
     print(
         f"concurrent (C={args.concurrency}): {result['concurrent']['requests_per_s']:.1f} req/s, "
-        f"{result['concurrent']['tokens_per_s']:.0f} tok/s, mean batch {result['concurrent']['mean_batch']:.1f}"
+        f"{result['concurrent']['tokens_per_s']:.0f} tok/s, "
+        f"mean batch {result['concurrent']['mean_batch']:.1f}"
     )
     print(f"speedup: {result['speedup']:.2f}x")
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -121,7 +121,8 @@ def main() -> None:
         rows.append(row)
         print(
             f"{scheme:>8} h={config.context} delta {delta:>4g}: perplexity {row['perplexity']:7.2f}  green "
-            f"{row['green_fraction']:.3f}  log10 p {row['log10_p']:8.1f}  {row['tokens_per_second']:.0f} tok/s",
+            f"{row['green_fraction']:.3f}  log10 p {row['log10_p']:8.1f}  "
+            f"{row['tokens_per_second']:.0f} tok/s",
             flush=True,
         )
 

@@ -11,7 +11,10 @@ from distillab.errors import DataError
 
 
 def iter_jsonl(path: Path) -> Iterator[tuple[str, Any]]:
-    """``(where, value)`` for each non-blank line; ``where`` is ``file:line``. Bad JSON raises ``DataError``."""
+    """``(where, value)`` for each non-blank line; ``where`` is ``file:line``.
+
+    Bad JSON raises ``DataError``.
+    """
     with path.open(encoding="utf-8") as f:
         for line_no, line in enumerate(f, start=1):
             if not line.strip():

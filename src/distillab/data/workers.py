@@ -10,6 +10,7 @@ already in flight finish and are kept.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -102,9 +103,10 @@ class Harvester:
                 self._stop(
                     BudgetExceeded(
                         f"stopping before the budget of ${self.ledger.budget_usd:g} could be exceeded: "
-                        f"spent ${self.ledger.cost_usd:.4f}, and the next request ({row.where}) could cost up to "
-                        f"${self.ledger.prices.cost(prompt_estimate, completion_worst):.4f}. Everything harvested "
-                        "so far is kept; rerun with a higher --budget-usd to continue"
+                        f"spent ${self.ledger.cost_usd:.4f}, and the next request ({row.where}) "
+                        "could cost up to "
+                        f"${self.ledger.prices.cost(prompt_estimate, completion_worst):.4f}. "
+                        "Everything harvested so far is kept; rerun with a higher --budget-usd to continue"
                     )
                 )
                 return
@@ -112,7 +114,7 @@ class Harvester:
             await self.limiter.take_tokens(estimate)
             try:
                 generation = await call_with_retries(
-                    lambda: self.teacher.generate(row.input, self.params, n),
+                    functools.partial(self.teacher.generate, row.input, self.params, n),
                     self.policy,
                     before_attempt=self.limiter.request_slot,
                     on_retry=self._on_retry,

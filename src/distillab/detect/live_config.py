@@ -1,6 +1,6 @@
-"""`LiveDetectConfig`: the `distillab serve --detect-*` and `--indicator*` options of the gateway's live detector
-(`distillab.gateway.detector`), validated once. Here, not in the gateway package, so that building the
-CLI does not import the gateway."""
+"""`LiveDetectConfig`: the `distillab serve --detect-*` and `--indicator*` options of the gateway's live
+detector (`distillab.gateway.detector`), validated once. Here, not in the gateway package, so that
+building the CLI does not import the gateway."""
 
 from __future__ import annotations
 

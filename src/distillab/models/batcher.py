@@ -26,7 +26,10 @@ class _Job:
 
 
 class Batcher:
-    """Asyncio front of an Engine. Create inside or outside a loop; it binds to the first loop that uses it."""
+    """Asyncio front of an Engine.
+
+    Create inside or outside a loop; it binds to the first loop that uses it.
+    """
 
     def __init__(self, engine: Engine, *, max_batch: int = 16, window_s: float = 0.005):
         if max_batch < 1:

@@ -236,7 +236,10 @@ class Engine:
         )
 
     def _prefill(self, prompts: list[list[int]]) -> tuple[torch.Tensor, Cache, torch.Tensor, torch.Tensor]:
-        """Forward the left-padded prompts; return last logits [B, V], the cache, mask [B, L], last positions [B]."""
+        """Forward the left-padded prompts.
+
+        Returns the last logits [B, V], the cache, the mask [B, L] and the last positions [B].
+        """
         width = max(len(p) for p in prompts)
         ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(prompts), width), dtype=torch.long)

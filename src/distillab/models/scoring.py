@@ -62,7 +62,8 @@ def forward_logits(
     budget: int = LOGITS_BUDGET,
     pad_id: int = 0,
 ) -> Iterator[LogitsBatch]:
-    """Teacher-forced logits for `sequences` (each non-empty), in batches of similar rows that fit `budget`."""
+    """Teacher-forced logits for `sequences` (each non-empty), in batches of similar rows that fit
+    `budget`."""
     device = next(model.parameters()).device
     for group in logit_batches([len(s) for s in sequences], vocab_rows(model), batch_size, budget):
         length = max(len(sequences[i]) for i in group)

@@ -57,7 +57,9 @@ class _Sampling(_Body):
 class ChatCompletionRequest(_Sampling):
     messages: list[ChatMessage] = Field(min_length=1)
     max_tokens: int | None = Field(None, ge=1)
-    """Deprecated by OpenAI in favour of max_completion_tokens; either works. Default: the rest of the context."""
+    """Deprecated by OpenAI in favour of max_completion_tokens; either works.
+
+    Default: the rest of the context."""
     max_completion_tokens: int | None = Field(None, ge=1)
     logprobs: bool = False
     top_logprobs: int | None = Field(None, ge=0, le=MAX_TOP_LOGPROBS)

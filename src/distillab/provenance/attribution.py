@@ -70,8 +70,8 @@ def _assumptions(config: AttributionConfig) -> list[str]:
             "distribution while it was sampled (no update or routing change in between)."
         ),
         (
-            f"The kernel sees only the first {config.kernel_chars} characters of each completion: differences "
-            "beyond them cannot be detected."
+            f"The kernel sees only the first {config.kernel_chars} characters of each completion: "
+            "differences beyond them cannot be detected."
         ),
     ]
 
@@ -135,8 +135,8 @@ def closeness_result(
         if outcome.prompts >= 20
         else [
             (
-                f"Only {outcome.prompts} prompts: the normal approximation behind the p-value wants about 20 or "
-                "more."
+                f"Only {outcome.prompts} prompts: the normal approximation behind the p-value "
+                "wants about 20 or more."
             )
         ]
     )
@@ -155,9 +155,9 @@ def closeness_result(
         + [
             (
                 "The answer is relative: 'closer to the candidate than to the control'. It points to "
-                "distillation only if the control is a plausible other origin (another model of similar ability "
-                "on these prompts); a weak or unrelated control makes any competent suspect look close to the "
-                "candidate."
+                "distillation only if the control is a plausible other origin (another model of similar "
+                "ability on these prompts); a weak or unrelated control makes any competent suspect look "
+                "close to the candidate."
             )
         ],
         sample_sizes={

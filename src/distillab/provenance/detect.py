@@ -86,7 +86,8 @@ def pairs(sequences: Sequence[Sequence[int]], width: int) -> tuple[np.ndarray, n
 def tally(
     mark: Scorer, windows: np.ndarray, tokens: np.ndarray, *, exclude: np.ndarray | None = None
 ) -> Tally:
-    """Count green pairs: each distinct pair once (in the order met), skipping pairs whose hash is in `exclude`."""
+    """Count green pairs: each distinct pair once (in the order met), skipping pairs whose hash is in
+    `exclude`."""
     hashes = mark.hashes(windows, tokens)
     colours = np.asarray(mark.green(hashes), dtype=bool)
     keep = np.ones(len(hashes), dtype=bool) if exclude is None else ~np.isin(hashes, exclude)

@@ -1,7 +1,8 @@
 """`distillab prove membership`: was the suspect trained on the very answers we served?
 
-    results = run_membership(MembershipConfig(suspect="runs/student", served=Path("runs/served"),
-                                              alternatives=Path("runs/alternatives"), out=Path("runs/member")))
+    config = MembershipConfig(suspect="runs/student", served=Path("runs/served"),
+                              alternatives=Path("runs/alternatives"), out=Path("runs/member"))
+    results = run_membership(config)
 
 A provider's gateway logs every answer it served. To ask whether a suspect model was trained on them,
 sample fresh answers to the same prompts from the same model with the same settings (the
@@ -155,9 +156,9 @@ def answer_scores(
 
 ASSUMPTIONS = (
     (
-        "The fresh answers were sampled from the same model with the same settings as the served ones (weights, "
-        "sampling parameters, watermark key), independently, so that each served answer was one draw among "
-        "equally likely ones."
+        "The fresh answers were sampled from the same model with the same settings as the served ones "
+        "(weights, sampling parameters, watermark key), independently, so that each served answer was one "
+        "draw among equally likely ones."
     ),
     "The suspect's scores do not depend on which of the answers was served (true when it never saw them).",
     "Prompts were answered independently of each other.",
@@ -202,11 +203,12 @@ def membership_result(
             "for each prompt"
         ),
         method=(
-            f"For each of {len(wins)} prompts, the suspect scored the served answer and {n_alt / max(len(wins), 1):.1f} "
-            "fresh answers (on average) sampled from the same model with the same settings (mean log-probability "
-            "per token, teacher-forced after the prompt). The number of prompts where the served answer "
-            "scored strictly above every fresh one was compared with its null distribution (a sum of independent "
-            "Bernoulli(1/(alternatives + 1)): Poisson-binomial) by an exact one-sided test."
+            f"For each of {len(wins)} prompts, the suspect scored the served answer and "
+            f"{n_alt / max(len(wins), 1):.1f} fresh answers (on average) sampled from the same model with "
+            "the same settings (mean log-probability per token, teacher-forced after the prompt). The "
+            "number of prompts where the served answer scored strictly above every fresh one was compared "
+            "with its null distribution (a sum of independent Bernoulli(1/(alternatives + 1)): "
+            "Poisson-binomial) by an exact one-sided test."
         ),
         assumptions=list(ASSUMPTIONS),
         sample_sizes={"prompts": len(wins), "alternatives": n_alt},

@@ -285,7 +285,9 @@ def radioactivity_results(
         results.append(
             TestResult(
                 name=f"radioactivity/{mode}/any-key",
-                question=f"Was {suspect} trained on text watermarked with any of the {len(marks)} keys tested?",
+                question=(
+                    f"Was {suspect} trained on text watermarked with any of the {len(marks)} keys tested?"
+                ),
                 null_hypothesis="the suspect never learned from text marked with any of these keys",
                 method=(
                     "Holm's correction over the per-key tests; this p-value is the smallest Holm-adjusted "

@@ -1,4 +1,5 @@
-"""`RadioactivityConfig`: every option of `distillab prove radioactivity`, documented and validated in one place.
+"""`RadioactivityConfig`: every option of `distillab prove radioactivity`, documented and validated
+in one place.
 
 Kept free of torch, numpy and scipy so the CLI can build its flags from it cheaply.
 """
@@ -16,7 +17,8 @@ from distillab.teacher import is_url
 
 MODES = ("auto", "open", "closed")
 DEFAULT_PROMPTS = 200
-"""Closed mode's default prompt set: paragraph continuations from the Python docs (the tiny world's text task)."""
+"""Closed mode's default prompt set: paragraph continuations from the Python docs (the tiny world's text
+task)."""
 
 
 @dataclass
@@ -147,7 +149,8 @@ class RadioactivityConfig:
             )
             need(
                 mode != "open" or self.texts is not None,
-                "--texts is required in open mode (the texts the suspect reads, e.g. your watermarked outputs)",
+                "--texts is required in open mode "
+                "(the texts the suspect reads, e.g. your watermarked outputs)",
             )
             need(
                 mode != "closed" or self.tokenizer is not None,
@@ -155,7 +158,8 @@ class RadioactivityConfig:
             )
             need(
                 mode == "open" or self.reference is None,
-                "--reference is for open mode (it compares the suspect's own probabilities with the reference's)",
+                "--reference is for open mode "
+                "(it compares the suspect's own probabilities with the reference's)",
             )
         need(
             self.reference is None or self.reference.is_dir(),

@@ -16,7 +16,8 @@ Rounding up is conservative; `binomial_log10_pvalue` gives the exact magnitude."
 
 
 def binomial_pvalue(green: int | np.ndarray, scored: int | np.ndarray, gamma: float) -> float | np.ndarray:
-    """P(X >= green) for X ~ Binomial(scored, gamma): the exact one-sided p-value (1.0 when nothing was scored).
+    """P(X >= green) for X ~ Binomial(scored, gamma): the exact one-sided p-value (1.0 when nothing
+    was scored).
 
     Vectorised over arrays of counts (for p-value curves); exact down to ~1e-300, where the normal
     approximation behind a z-score is off by orders of magnitude in the tail.

@@ -1,4 +1,5 @@
-"""Reading the texts to test: plain text, JSONL (harvest records or request logs), Parquet, or a harvest dataset.
+"""Reading the texts to test: plain text, JSONL (harvest records or request logs), Parquet, or a harvest
+dataset.
 
     texts = read_texts(Path("runs/harvest"))         # the `completion` of every record
     texts = read_texts(Path("requests.jsonl"))        # the `response` of every logged request

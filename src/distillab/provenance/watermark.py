@@ -40,7 +40,8 @@ MASK_CACHE_BYTES = 16 << 20
 
 
 def mix64(x: np.ndarray) -> np.ndarray:
-    """The splitmix64 finaliser on uint64 arrays: a bijection whose output bits all depend on every input bit."""
+    """The splitmix64 finaliser on uint64 arrays: a bijection whose output bits all depend on every
+    input bit."""
     x = x ^ (x >> _S30)
     x = x * _M1
     x = x ^ (x >> _S27)
@@ -84,7 +85,8 @@ class Watermark:
         return self._draw(seeds, tokens)
 
     def green(self, hashes: np.ndarray) -> np.ndarray:
-        """Boolean colours of hashes from `hashes`: green with probability gamma for any text without the key."""
+        """Boolean colours of hashes from `hashes`: green with probability gamma for any text without the
+        key."""
         return np.asarray(hashes) < self._threshold
 
     # -- green masks over the vocabulary: what serving adds delta to ----------------------------------
@@ -109,7 +111,8 @@ class Watermark:
     def bias(
         self, context: Sequence[int], vocab_size: int, device: torch.device | str = "cpu"
     ) -> torch.Tensor:
-        """float32 [vocab_size] on `device`: delta on the green tokens after `context`, 0 elsewhere (cached)."""
+        """float32 [vocab_size] on `device`: delta on the green tokens after `context`, 0 elsewhere
+        (cached)."""
         window = tuple(int(t) for t in context[max(0, len(context) - self.width) :]) if self.width else ()
         key = (window, vocab_size, str(device))
         cached = self._masks.get(key)
@@ -124,7 +127,8 @@ class Watermark:
         return bias
 
     def apply(self, logits: torch.Tensor, previous: Sequence[int] | Sequence[Sequence[int]]) -> torch.Tensor:
-        """Watermarked logits: `logits` [V] (with `previous` the ids before it) or [B, V] (one id list per row).
+        """Watermarked logits: `logits` [V] (with `previous` the ids before it) or [B, V] (one id list
+        per row).
 
         Returns a new float tensor; logits or log-probabilities both work (softmax ignores the shift).
         """

@@ -49,7 +49,8 @@ def _stop(stop: str | list[str] | None) -> tuple[str, ...]:
 
 
 def _budget(engine: Engine, prompt_len: int, asked: int | None, param: str) -> int:
-    """The token budget: what was asked (rejected when it cannot fit, like OpenAI), else the context's rest."""
+    """The token budget: what was asked (rejected when it cannot fit, like OpenAI), else the rest of
+    the context."""
     room = engine.context_length - prompt_len if engine.context_length is not None else None
     if asked is None:
         return room if room is not None else DEFAULT_MAX_TOKENS

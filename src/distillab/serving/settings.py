@@ -47,15 +47,15 @@ class ServeSettings:
     watermark_key_file: Path | None = field(
         default=None,
         metadata={
-            "help": "File holding the watermark master key (default: $DISTILLAB_WATERMARK_KEY). Giving a key turns "
-            "watermarking on; make one with `openssl rand -hex 32 > watermark.key`."
+            "help": "File holding the watermark master key (default: $DISTILLAB_WATERMARK_KEY). "
+            "Giving a key turns watermarking on; make one with `openssl rand -hex 32 > watermark.key`."
         },
     )
     watermark_per_account: bool = field(
         default=False,
         metadata={
-            "help": "Mark each account's answers with its own key, derived from the master key, so a radioactive "
-            "student points at the accounts that leaked (needs the gateway: --db)."
+            "help": "Mark each account's answers with its own key, derived from the master key, so a "
+            "radioactive student points at the accounts that leaked (needs the gateway: --db)."
         },
     )
 

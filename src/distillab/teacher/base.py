@@ -8,12 +8,12 @@ this protocol, so the two are interchangeable.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol, Union
+from typing import Literal, Protocol
 
 from distillab.models.samples import Generation, Sample, SamplingParams
 
 Messages = list[dict[str, str]]
-PromptInput = Union[Messages, str]
+PromptInput = Messages | str
 """A chat (list of {role, content}) or a raw completion prompt."""
 
 SignalMode = Literal["logits", "topk", "text"]

@@ -45,7 +45,8 @@ class TeacherConfig:
     task: str = field(
         default="arith",
         metadata={
-            "help": "arith (word problems), text (stdlib docstring continuation) or mix (alternating batches)."
+            "help": "arith (word problems), text (stdlib docstring continuation) "
+            "or mix (alternating batches)."
         },
     )
     size: str = field(default="small", metadata={"help": "Model preset: tiny, small or base."})

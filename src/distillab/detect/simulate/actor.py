@@ -1,4 +1,4 @@
-"""What every simulated account has in common: its request times, and a method that writes its next request."""
+"""What every simulated account has in common: its request times and a method writing its next request."""
 
 from __future__ import annotations
 

@@ -11,7 +11,8 @@ sizes them so that they send `attacker_share` of all requests.
     templated         a few templates x slot fillers, enumerated systematically
     paraphrase        one question set reworded again and again
     chain-of-thought  every prompt asks for step-by-step reasoning (long replies)
-    logprob-harvest   logprobs with top_logprobs=20, temperature 1, n > 1, long max_tokens; raw completions too
+    logprob-harvest   logprobs with top_logprobs=20, temperature 1, n > 1, long max_tokens;
+                      raw completions too
     shared-proxy      behind a shared corporate proxy, same address range and browser as honest staff there
 """
 

@@ -328,7 +328,9 @@ def make_persona(world: World, i: int, kind: str, team: Team | None) -> Actor:
             follow=0.3,
             max_turns=3,
             gap_s=300.0,
-            system_prompt=f"You are the customer support assistant for {account.org}. Be concise and friendly.",
+            system_prompt=(
+                f"You are the customer support assistant for {account.org}. Be concise and friendly."
+            ),
         )
         return actor
     if kind == "benchmark":

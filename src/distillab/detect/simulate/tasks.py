@@ -31,7 +31,13 @@ def coding(r: Random) -> Task:
     if kind < 0.3:
         task = pick(r, t.CODE_TASKS)
         fn = _snake(task)
-        code = f"def {fn}(data):\n    result = []\n    for item in data:\n        result.append(item)\n    return result"
+        code = (
+            f"def {fn}(data):\n"
+            "    result = []\n"
+            "    for item in data:\n"
+            "        result.append(item)\n"
+            "    return result"
+        )
         prompt = pick(
             r,
             (
@@ -207,7 +213,10 @@ def math(r: Random) -> Task:
         a, p = between(r, 2, 12), between(r, 2, 15)
         bill = next(b for b in (10, 20, 50, 100, 200) if b > a * p)
         steps = (f"{a} x ${p} = ${a * p}", f"${bill} - ${a * p} = ${bill - a * p}")
-        q = f"{name} buys {a} notebooks at ${p} each and pays with a ${bill} note. How much change does {name} get?"
+        q = (
+            f"{name} buys {a} notebooks at ${p} each and pays with a ${bill} note. "
+            f"How much change does {name} get?"
+        )
         return Task(q, f"{name} gets ${bill - a * p} in change.", steps, f"${bill - a * p}")
     if kind == 1:
         speed, hours = between(r, 30, 120), between(r, 2, 9)
@@ -295,19 +304,34 @@ def support(r: Random) -> Task:
     order = f"#{between(r, 100000, 999999)}"
     if kind == 0:
         q = f"Hi, my order {order} hasn't arrived yet and it's been {between(r, 5, 20)} days. Can you help?"
-        a = f"I'm sorry your order {order} is late. I've checked it: it is with the carrier and should arrive soon."
+        a = (
+            f"I'm sorry your order {order} is late. "
+            "I've checked it: it is with the carrier and should arrive soon."
+        )
     elif kind == 1:
         app = pick(r, t.APPS)
         q = f"How do I reset my password on the {app} app?"
-        a = f"Open the {app} app, tap 'Forgot password' on the sign-in screen and follow the link we email you."
+        a = (
+            f"Open the {app} app, tap 'Forgot password' on the sign-in screen "
+            "and follow the link we email you."
+        )
     elif kind == 2:
         plan = pick(r, t.PLANS)
         q = f"I was charged twice for my {plan} subscription this month. Can I get a refund?"
-        a = f"Sorry about the double charge on your {plan} plan. I've requested a refund of the duplicate payment."
+        a = (
+            f"Sorry about the double charge on your {plan} plan. "
+            "I've requested a refund of the duplicate payment."
+        )
     else:
         product = pick(r, t.PRODUCTS)
-        q = f"The {product} I bought {between(r, 2, 14)} months ago stopped working. Is it covered by the warranty?"
-        a = f"Yes, the {product} has a two-year warranty. Reply with your order number and we'll arrange a repair."
+        q = (
+            f"The {product} I bought {between(r, 2, 14)} months ago stopped working. "
+            "Is it covered by the warranty?"
+        )
+        a = (
+            f"Yes, the {product} has a two-year warranty. "
+            "Reply with your order number and we'll arrange a repair."
+        )
     return Task(q, a, (), a)
 
 

@@ -156,7 +156,8 @@ def daily_windows(
     per_day: int = 1,
     every_day: bool = True,
 ) -> np.ndarray:
-    """Active periods: `per_day` windows a day (some days skipped unless `every_day`), clipped to the period."""
+    """Active periods: `per_day` windows a day (some days skipped unless `every_day`), clipped to
+    the period."""
     rows = []
     for day in range(math.ceil(days)):
         if not every_day and g.random() < 0.25:

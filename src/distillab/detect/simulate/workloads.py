@@ -51,7 +51,8 @@ def _api_question(r: Random) -> tasks.Task:
 
 
 class Benchmark(Actor):
-    """Runs one fixed benchmark (a few-shot prefix + each item, in order), again and again, for both models."""
+    """Runs one fixed benchmark (a few-shot prefix + each item, in order) again and again, for both
+    models."""
 
     def setup(self, size: int) -> None:
         r = self.r
@@ -142,8 +143,14 @@ class Labelling(Actor):
             head = "Review"
         elif self.task == "ticket":
             topic, label = pick(r, t.TICKET_TOPICS)
-            item = f"Hi, {topic}. Order #{between(r, 100000, 999999)}. {pick(r, ('Thanks', 'Please help', 'Regards'))}"
-            instruction = "Categorise the support ticket as billing, shipping, account or technical. Reply with the category only."
+            item = (
+                f"Hi, {topic}. Order #{between(r, 100000, 999999)}. "
+                f"{pick(r, ('Thanks', 'Please help', 'Regards'))}"
+            )
+            instruction = (
+                "Categorise the support ticket as billing, shipping, account or technical. "
+                "Reply with the category only."
+            )
             head = "Ticket"
         else:
             item, label = pick(r, t.corpus().sentences), "programming"
