@@ -89,7 +89,7 @@ def convert_gguf(path: str | Path, *, root: Path | None = None) -> Path:
             raise ModelError(f"cannot read GGUF file {path}: {exc}") from exc
         # transformers dequantizes GGUF weights to float32 on load but still marks the model as quantized,
         # which save_pretrained refuses; the weights in memory are plain tensors, so drop the marker.
-        model.hf_quantizer = None
+        model.hf_quantizer = None  # type: ignore[assignment]  # typed as a module attribute; None is its unset value
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
         tokenizer.save_pretrained(tmp)
