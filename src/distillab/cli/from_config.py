@@ -9,8 +9,7 @@ Each field of the dataclass becomes one option: `--kebab-case` of its name (or t
 A bool that defaults to False is a switch (`--resume`); any other bool has its negation
 (`--progress/--no-progress`); a ``tuple[str, ...]`` is a repeatable option. The command is called with the
 dataclass built from the options, so its ``__post_init__`` validates them, all problems at once. The
-command's other parameters (arguments, options of the CLI alone) stay as declared; one declared under a
-field's option name replaces the generated option and gives that field its value.
+command's other parameters (arguments, options of the CLI alone) stay as declared, where declared.
 
 `--config FILE` (YAML, TOML or JSON) holds any option of the command under its flag name, with dashes or
 underscores (``max-steps: 3``). Flags given on the command line win over the file, the file wins over the
@@ -70,13 +69,12 @@ def from_config(
                     field, hints[field.name], (flags or {}).get(field.name), field.name in required
                 )
                 field_of[option.name] = field.name
-                if option.name not in own:
-                    params.append(option)
+                params.append(option)
         tuples = {f.name for f in chosen if typing.get_origin(hints[f.name]) is tuple}
 
         def command(**values: Any) -> None:
             del values[CONFIG_PARAM]  # read by its callback, into the defaults of the other options
-            settings = {field_of[name]: values.pop(name) for name in list(values) if name in field_of}
+            settings = {field: values.pop(name) for name, field in field_of.items()}
             for name in tuples & settings.keys():
                 settings[name] = tuple(settings[name])
             func(**values, **{config_name: cls(**settings)})
