@@ -12,6 +12,7 @@ import pytest
 from train_world import World
 
 from distillab.cli import train as train_cli
+from distillab.cli.from_config import CONFIG_PARAM
 from distillab.cli.main import main
 from distillab.errors import ConfigError
 from distillab.train.config import LOSS_NAMES, TrainConfig
@@ -25,7 +26,7 @@ def test_loss_names_match_the_registry() -> None:
 
 def test_cli_flags_map_one_to_one_onto_config_fields() -> None:
     flags = list(inspect.signature(train_cli.train).parameters)
-    assert flags == [f.name for f in dataclasses.fields(TrainConfig)]
+    assert flags == [CONFIG_PARAM, *(f.name for f in dataclasses.fields(TrainConfig))]
 
 
 def test_all_problems_reported_together(world: World, tmp_path: Path) -> None:

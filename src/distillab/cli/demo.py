@@ -81,8 +81,8 @@ def demo(
 
     config = ContestConfig(
         out=out,
-        defenses=defense,
-        campaign_queries=campaign_queries,  # type: ignore[arg-type]
+        defenses=(defense,),
+        campaign_queries=campaign_queries,
         campaign_accounts=campaign_accounts,
         honest_requests=honest_requests,
         steps=steps,

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import typer
-
-from distillab.cli.options import option
+from distillab.cli.from_config import from_config
 from distillab.detect.config import DetectConfig
-from distillab.fields import help_of
 
 HELP = """Find distillation campaigns in a request log: per-account scores, linked groups, reasons.
 
@@ -35,42 +30,11 @@ See docs/detect.md.
 """
 
 
-def _opt(name: str, *flags: str) -> object:
-    return option(DetectConfig, name, *flags)
-
-
-def detect(
-    log: str = typer.Option(..., "--log", help=help_of(DetectConfig, "log")),
-    out: Path = typer.Option(..., "--out", help=help_of(DetectConfig, "out")),
-    labels: Path | None = _opt("labels", "--labels"),  # type: ignore[assignment]
-    reference: str | None = _opt("reference", "--reference"),  # type: ignore[assignment]
-    target_fpr: float = _opt("target_fpr", "--target-fpr"),  # type: ignore[assignment]
-    fdr: float = _opt("fdr", "--fdr"),  # type: ignore[assignment]
-    checkpoint_hours: float | None = _opt("checkpoint_hours", "--checkpoint-hours"),  # type: ignore[assignment]
-    progress: bool = _opt("progress", "--progress/--no-progress"),  # type: ignore[assignment]
-    indicators: Path | None = _opt("indicators", "--indicators"),  # type: ignore[assignment]
-    indicator_key_file: Path | None = _opt("indicator_key_file", "--indicator-key-file"),  # type: ignore[assignment]
-    indicator_min_requests: int = _opt("indicator_min_requests", "--indicator-min-requests"),  # type: ignore[assignment]
-    export_indicators: Path | None = _opt("export_indicators", "--export-indicators"),  # type: ignore[assignment]
-) -> None:
+@from_config(DetectConfig, required=("log", "out"))
+def detect(config: DetectConfig) -> None:
     from distillab.detect.run import run_detect
 
-    summary = run_detect(
-        DetectConfig(
-            log=log,
-            out=out,
-            labels=labels,
-            reference=reference,
-            target_fpr=target_fpr,
-            fdr=fdr,
-            checkpoint_hours=checkpoint_hours,
-            progress=progress,
-            indicators=indicators,
-            indicator_key_file=indicator_key_file,
-            indicator_min_requests=indicator_min_requests,
-            export_indicators=export_indicators,
-        )
-    )
+    summary = run_detect(config)
     print(
         f"{summary['requests']:,} requests, {summary['accounts']:,} accounts, {summary['groups']} linked groups "
         f"in {summary['seconds']:.1f}s; flagged {summary['flagged_accounts']} accounts, "
@@ -99,4 +63,4 @@ def detect(
         )
     for note in summary["notes"]:
         print(f"note: {note}")
-    print(f"report: {out / 'report.html'}")
+    print(f"report: {config.out / 'report.html'}")

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import typer
 
-from distillab.cli.options import option
+from distillab.cli.from_config import from_config
 from distillab.evaluate.config import EvalConfig
-from distillab.fields import help_of
 
 HELP = """Evaluate a model on a task, next to its teacher: accuracy, agreement, size, speed and cost.
 
@@ -40,49 +39,13 @@ Examples:
 """
 
 
-def _opt(name: str, *flags: str) -> object:
-    return option(EvalConfig, name, *flags)
+@from_config(EvalConfig, required=("model", "out"))
+def eval_command(config: EvalConfig) -> None:
+    from distillab.evaluate import run_eval  # keeps `distillab --help` fast
 
-
-def eval_command(
-    model: str = typer.Option(..., "--model", help=help_of(EvalConfig, "model")),
-    out: Path = typer.Option(..., "--out", help=help_of(EvalConfig, "out")),
-    task: str = _opt("task", "--task"),  # type: ignore[assignment]
-    checker: str | None = _opt("checker", "--checker"),  # type: ignore[assignment]
-    teacher: str | None = _opt("teacher", "--teacher"),  # type: ignore[assignment]
-    baseline: str | None = _opt("baseline", "--baseline"),  # type: ignore[assignment]
-    data: Path | None = _opt("data", "--data"),  # type: ignore[assignment]
-    n: int = _opt("n", "--n"),  # type: ignore[assignment]
-    max_tokens: int = _opt("max_tokens", "--max-tokens"),  # type: ignore[assignment]
-    top_logprobs: int = _opt("top_logprobs", "--top-logprobs"),  # type: ignore[assignment]
-    speed_requests: int = _opt("speed_requests", "--speed-requests"),  # type: ignore[assignment]
-    concurrency: int = _opt("concurrency", "--concurrency"),  # type: ignore[assignment]
-    api_key_env: str = _opt("api_key_env", "--api-key-env"),  # type: ignore[assignment]
-    seed: int = _opt("seed", "--seed"),  # type: ignore[assignment]
-    progress: bool = _opt("progress", "--progress/--no-progress"),  # type: ignore[assignment]
-) -> None:
-    from distillab.evaluate import EvalConfig, run_eval  # keeps `distillab --help` fast
-
-    config = EvalConfig(
-        model=model,
-        out=out,
-        task=task,
-        checker=checker,
-        teacher=teacher,
-        baseline=baseline,
-        data=data,
-        n=n,
-        max_tokens=max_tokens,
-        top_logprobs=top_logprobs,
-        speed_requests=speed_requests,
-        concurrency=concurrency,
-        api_key_env=api_key_env,
-        seed=seed,
-        progress=progress,
-    )
     report = run_eval(config)
     print(summary(report))
-    print(f"report: {out / 'report.html'}")
+    print(f"report: {config.out / 'report.html'}")
 
 
 def summary(report: dict) -> str:

@@ -62,7 +62,11 @@ def export(
     if (detect_out is None) == (labels is None):
         raise ConfigError("give exactly one of --detect-out (what `distillab detect` flagged) or --labels")
     key = read_key(key_file)
-    campaigns = flagged_campaigns(detect_out) if detect_out is not None else labelled_campaigns(labels)  # type: ignore[arg-type]
+    if detect_out is not None:
+        campaigns = flagged_campaigns(detect_out)
+    else:
+        assert labels is not None  # exactly one of them, checked above
+        campaigns = labelled_campaigns(labels)
     done = export_indicators(campaigns, log, key, out)
     print(
         f"{done['campaigns']} campaigns, {done['templates']} templates ({done['templates_dropped_as_honest']} "

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime, timezone
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -27,12 +28,11 @@ console = Console(stderr=True)
 DB_HELP = "The gateway store: a SQLite file or a postgresql://user@host/db URL."
 
 
-def _db_option() -> str:
-    return typer.Option("distillab.db", "--db", envvar="DISTILLAB_DB", help=DB_HELP)  # type: ignore[no-any-return]
+DbOption = Annotated[str, typer.Option("--db", envvar="DISTILLAB_DB", help=DB_HELP)]
 
 
 def _when(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M")
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M")
 
 
 @app.command(
@@ -51,7 +51,7 @@ def create(
     payment_id: str | None = typer.Option(
         None, "--payment-id", help="Payment method id, for linking accounts."
     ),
-    db: str = _db_option(),
+    db: DbOption = "distillab.db",
 ) -> None:
     from distillab.db.store import Store
 
@@ -77,7 +77,7 @@ def create(
 )
 def list_keys(
     account: str | None = typer.Option(None, "--account", help="Only this account's keys."),
-    db: str = _db_option(),
+    db: DbOption = "distillab.db",
 ) -> None:
     from rich.table import Table
 
@@ -115,7 +115,7 @@ def list_keys(
 )
 def revoke(
     key_id: str = typer.Argument(..., help="The key's id, as `distillab keys list` shows it."),
-    db: str = _db_option(),
+    db: DbOption = "distillab.db",
 ) -> None:
     from distillab.db.store import Store
     from distillab.errors import DataError

@@ -1,15 +1,12 @@
 """`distillab prove ...`: statistical evidence that a suspect model was distilled from yours."""
 
-# ruff: noqa: B008  (typer declares options as argument defaults)
-
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
 
-from distillab.cli.options import option
-from distillab.fields import help_of
+from distillab.cli.from_config import from_config
 from distillab.provenance.attribution_config import AttributionConfig
 from distillab.provenance.membership_config import MembershipConfig
 from distillab.provenance.radioactivity_config import RadioactivityConfig
@@ -68,52 +65,18 @@ Examples:
 """
 
 
-def _opt(name: str, *flags: str) -> object:
-    return option(AttributionConfig, name, *flags)
-
-
 @app.command("attribution", help=ATTRIBUTION_HELP)
-def attribution(
-    suspect: str = typer.Option(..., "--suspect", help=help_of(AttributionConfig, "suspect")),
-    reference: list[str] = typer.Option(..., "--reference", help=help_of(AttributionConfig, "references")),
-    out: Path = typer.Option(..., "--out", help=help_of(AttributionConfig, "out")),
-    prompts: Path | None = _opt("prompts", "--prompts"),  # type: ignore[assignment]
-    samples_per_prompt: int = _opt("samples_per_prompt", "--samples-per-prompt"),  # type: ignore[assignment]
-    temperature: float = _opt("temperature", "--temperature"),  # type: ignore[assignment]
-    max_tokens: int = _opt("max_tokens", "--max-tokens"),  # type: ignore[assignment]
-    kernel_chars: int = _opt("kernel_chars", "--kernel-chars"),  # type: ignore[assignment]
-    permutations: int = _opt("permutations", "--permutations"),  # type: ignore[assignment]
-    alpha: float = _opt("alpha", "--alpha"),  # type: ignore[assignment]
-    seed: int = _opt("seed", "--seed"),  # type: ignore[assignment]
-    concurrency: int = _opt("concurrency", "--concurrency"),  # type: ignore[assignment]
-    api_key_env: str = _opt("api_key_env", "--api-key-env"),  # type: ignore[assignment]
-    max_retries: int = _opt("max_retries", "--max-retries"),  # type: ignore[assignment]
-    progress: bool = _opt("progress", "--progress/--no-progress"),  # type: ignore[assignment]
-) -> None:
+@from_config(
+    AttributionConfig, required=("suspect", "references", "out"), flags={"references": "--reference"}
+)
+def attribution(config: AttributionConfig) -> None:
     from distillab.provenance.attribution import run_attribution  # keeps `distillab --help` fast
 
-    config = AttributionConfig(
-        suspect=suspect,
-        references=tuple(reference),
-        out=out,
-        prompts=prompts,
-        samples_per_prompt=samples_per_prompt,
-        temperature=temperature,
-        max_tokens=max_tokens,
-        kernel_chars=kernel_chars,
-        permutations=permutations,
-        alpha=alpha,
-        seed=seed,
-        concurrency=concurrency,
-        api_key_env=api_key_env,
-        max_retries=max_retries,
-        progress=progress,
-    )
     results = run_attribution(config)
     for result in results:
         outcome = "significant" if result.significant else "not significant"
         print(f"{result.name}: p = {result.p_value:.3g} ({outcome} at {result.alpha:g})")
-    print(f"evidence: {out / 'evidence.html'}")
+    print(f"evidence: {config.out / 'evidence.html'}")
 
 
 MEMBERSHIP_HELP = """Test whether the suspect was trained on the very answers you served.
@@ -139,49 +102,11 @@ See docs/prove.md.
 """
 
 
-def _mopt(name: str, *flags: str) -> object:
-    return option(MembershipConfig, name, *flags)
-
-
 @app.command("membership", help=MEMBERSHIP_HELP)
-def membership(
-    suspect: str = typer.Option(..., "--suspect", help=help_of(MembershipConfig, "suspect")),
-    served: Path = typer.Option(..., "--served", help=help_of(MembershipConfig, "served")),
-    out: Path = typer.Option(..., "--out", help=help_of(MembershipConfig, "out")),
-    alternatives: Path | None = _mopt("alternatives", "--alternatives"),  # type: ignore[assignment]
-    teacher: str | None = _mopt("teacher", "--teacher"),  # type: ignore[assignment]
-    samples: int = _mopt("samples", "--samples"),  # type: ignore[assignment]
-    temperature: float | None = _mopt("temperature", "--temperature"),  # type: ignore[assignment]
-    max_tokens: int | None = _mopt("max_tokens", "--max-tokens"),  # type: ignore[assignment]
-    concurrency: int = _mopt("concurrency", "--concurrency"),  # type: ignore[assignment]
-    api_key_env: str = _mopt("api_key_env", "--api-key-env"),  # type: ignore[assignment]
-    max_retries: int = _mopt("max_retries", "--max-retries"),  # type: ignore[assignment]
-    progress: bool = _mopt("progress", "--progress/--no-progress"),  # type: ignore[assignment]
-    batch_size: int = _mopt("batch_size", "--batch-size"),  # type: ignore[assignment]
-    max_length: int = _mopt("max_length", "--max-length"),  # type: ignore[assignment]
-    device: str = _mopt("device", "--device"),  # type: ignore[assignment]
-    alpha: float = _mopt("alpha", "--alpha"),  # type: ignore[assignment]
-) -> None:
+@from_config(MembershipConfig, required=("suspect", "served", "out"))
+def membership(config: MembershipConfig) -> None:
     from distillab.provenance.membership import run_membership  # keeps `distillab --help` fast
 
-    config = MembershipConfig(
-        suspect=suspect,
-        served=served,
-        alternatives=alternatives,
-        teacher=teacher,
-        samples=samples,
-        temperature=temperature,
-        max_tokens=max_tokens,
-        out=out,
-        batch_size=batch_size,
-        max_length=max_length,
-        device=device,
-        alpha=alpha,
-        concurrency=concurrency,
-        api_key_env=api_key_env,
-        max_retries=max_retries,
-        progress=progress,
-    )
     result = run_membership(config)
     outcome = "significant" if result.significant else "not significant"
     print(
@@ -189,7 +114,7 @@ def membership(
         f"{int(result.statistic)} of {result.sample_sizes['prompts']} prompts "
         f"(chance: {result.effect['share_expected_by_chance']:.0%})"
     )
-    print(f"evidence: {out / 'evidence.html'}")
+    print(f"evidence: {config.out / 'evidence.html'}")
 
 
 @app.command("report", help=REPORT_HELP)
@@ -233,73 +158,11 @@ See docs/prove.md.
 """
 
 
-def _ropt(name: str, *flags: str) -> object:
-    return option(RadioactivityConfig, name, *flags)
-
-
 @app.command("radioactivity", help=RADIOACTIVITY_HELP)
-def radioactivity(
-    suspect: str = typer.Option(..., "--suspect", help=help_of(RadioactivityConfig, "suspect")),
-    out: Path = typer.Option(..., "--out", help=help_of(RadioactivityConfig, "out")),
-    key_file: Path | None = _ropt("key_file", "--key-file"),  # type: ignore[assignment]
-    account: list[str] = typer.Option([], "--account", help=help_of(RadioactivityConfig, "accounts")),
-    db: str | None = _ropt("db", "--db"),  # type: ignore[assignment]
-    mode: str = _ropt("mode", "--mode"),  # type: ignore[assignment]
-    texts: Path | None = _ropt("texts", "--texts"),  # type: ignore[assignment]
-    unmarked_texts: bool = _ropt("unmarked_texts", "--unmarked-texts"),  # type: ignore[assignment]
-    top_k: int = _ropt("top_k", "--top-k"),  # type: ignore[assignment]
-    reference: Path | None = _ropt("reference", "--reference"),  # type: ignore[assignment]
-    candidates: int = _ropt("candidates", "--candidates"),  # type: ignore[assignment]
-    filter_texts: Path | None = _ropt("filter_texts", "--filter-texts"),  # type: ignore[assignment]
-    prompts: Path | None = _ropt("prompts", "--prompts"),  # type: ignore[assignment]
-    tokenizer: Path | None = _ropt("tokenizer", "--tokenizer"),  # type: ignore[assignment]
-    samples: int = _ropt("samples", "--samples"),  # type: ignore[assignment]
-    temperature: float = _ropt("temperature", "--temperature"),  # type: ignore[assignment]
-    max_tokens: int = _ropt("max_tokens", "--max-tokens"),  # type: ignore[assignment]
-    scheme: str = _ropt("scheme", "--scheme"),  # type: ignore[assignment]
-    context: int = _ropt("context", "--context"),  # type: ignore[assignment]
-    gamma: float = _ropt("gamma", "--gamma"),  # type: ignore[assignment]
-    batch_size: int = _ropt("batch_size", "--batch-size"),  # type: ignore[assignment]
-    max_length: int = _ropt("max_length", "--max-length"),  # type: ignore[assignment]
-    device: str = _ropt("device", "--device"),  # type: ignore[assignment]
-    alpha: float = _ropt("alpha", "--alpha"),  # type: ignore[assignment]
-    concurrency: int = _ropt("concurrency", "--concurrency"),  # type: ignore[assignment]
-    api_key_env: str = _ropt("api_key_env", "--api-key-env"),  # type: ignore[assignment]
-    max_retries: int = _ropt("max_retries", "--max-retries"),  # type: ignore[assignment]
-    progress: bool = _ropt("progress", "--progress/--no-progress"),  # type: ignore[assignment]
-) -> None:
+@from_config(RadioactivityConfig, required=("suspect", "out"), flags={"accounts": "--account"})
+def radioactivity(config: RadioactivityConfig) -> None:
     from distillab.provenance.radioactivity import run_radioactivity  # keeps `distillab --help` fast
 
-    config = RadioactivityConfig(
-        suspect=suspect,
-        out=out,
-        key_file=key_file,
-        accounts=tuple(account),
-        db=db,
-        mode=mode,
-        texts=texts,
-        unmarked_texts=unmarked_texts,
-        top_k=top_k,
-        reference=reference,
-        candidates=candidates,
-        filter_texts=filter_texts,
-        prompts=prompts,
-        tokenizer=tokenizer,
-        samples=samples,
-        temperature=temperature,
-        max_tokens=max_tokens,
-        scheme=scheme,
-        context=context,
-        gamma=gamma,
-        batch_size=batch_size,
-        max_length=max_length,
-        device=device,
-        alpha=alpha,
-        concurrency=concurrency,
-        api_key_env=api_key_env,
-        max_retries=max_retries,
-        progress=progress,
-    )
     for result in run_radioactivity(config):
         outcome = "significant" if result.significant else "not significant"
         scored = result.sample_sizes.get("scored_pairs")
@@ -311,4 +174,4 @@ def radioactivity(
                 else ""
             )
         )
-    print(f"evidence: {out / 'evidence.html'}")
+    print(f"evidence: {config.out / 'evidence.html'}")

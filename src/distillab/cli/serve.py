@@ -5,16 +5,20 @@ from __future__ import annotations
 import logging
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from distillab.cli.options import option
+from distillab.cli.from_config import from_config
 from distillab.detect.live_config import LiveDetectConfig
 from distillab.errors import ConfigError
 from distillab.fields import default_of, help_of
 from distillab.provenance.config import WatermarkConfig
 from distillab.provenance.keys import KEY_ENV
 from distillab.serving.settings import ServeSettings, help_for
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 HELP = """Serve a Hugging Face causal LM over the OpenAI API, with token log-probabilities; with --db,
 as a gateway with API keys per account, a durable request log, rate limits and policies.
@@ -67,14 +71,18 @@ See docs/serve.md, docs/gateway.md, docs/detect.md and docs/prove.md.
 """
 
 
-def _detect(name: str, *flags: str) -> object:
-    return option(LiveDetectConfig, name, *flags)
+DETECT_FLAGS = {
+    name: "--detect-" + name.replace("_", "-")
+    for name in ("reference", "action", "every", "target_fpr", "fdr", "replay_hours")
+}
+"""The live detector's options that are not already named for it (--indicators ... are)."""
 
 
 def _wm_help(name: str) -> str:
     return f"{help_of(WatermarkConfig, name)} [default: {default_of(WatermarkConfig, name)}]"
 
 
+@from_config(LiveDetectConfig, flags=DETECT_FLAGS)
 def serve(
     model: Path | None = typer.Option(None, "--model", help=help_for("model")),
     upstream: str | None = typer.Option(
@@ -147,15 +155,8 @@ def serve(
     watermark_per_account: bool = typer.Option(
         False, "--watermark-per-account", help=help_for("watermark_per_account")
     ),
-    detect_reference: Path | None = _detect("reference", "--detect-reference"),  # type: ignore[assignment]
-    detect_action: str = _detect("action", "--detect-action"),  # type: ignore[assignment]
-    detect_every: float = _detect("every", "--detect-every"),  # type: ignore[assignment]
-    detect_target_fpr: float = _detect("target_fpr", "--detect-target-fpr"),  # type: ignore[assignment]
-    detect_fdr: float = _detect("fdr", "--detect-fdr"),  # type: ignore[assignment]
-    indicators: Path | None = _detect("indicators", "--indicators"),  # type: ignore[assignment]
-    indicator_key_file: Path | None = _detect("indicator_key_file", "--indicator-key-file"),  # type: ignore[assignment]
-    indicator_min_requests: int = _detect("indicator_min_requests", "--indicator-min-requests"),  # type: ignore[assignment]
-    detect_replay_hours: float = _detect("replay_hours", "--detect-replay-hours"),  # type: ignore[assignment]
+    *,
+    detect: LiveDetectConfig,
 ) -> None:
     """Load the model (or point at the upstream), then run uvicorn until interrupted (Ctrl-C drains
     in-flight requests first)."""
@@ -183,30 +184,21 @@ def serve(
         upstream=upstream is not None,
         gateway=db is not None,
     )
-    detect = LiveDetectConfig(
-        reference=detect_reference,
-        action=detect_action,
-        every=detect_every,
-        target_fpr=detect_target_fpr,
-        fdr=detect_fdr,
-        indicators=indicators,
-        indicator_key_file=indicator_key_file,
-        indicator_min_requests=indicator_min_requests,
-        replay_hours=detect_replay_hours,
-    )
     if detect.enabled and db is None:
         raise ConfigError(
             "--detect-reference and --indicators need the gateway (--db): only it knows the accounts"
         )
+    model_app: FastAPI | None = None  # the local model's app, where there is one
     if db is None:
         # A plain model server: no keys, no log. torch comes with the app, so import it only now.
         from distillab.serving.app import create_app
 
+        assert model is not None  # without --db there is no --upstream (checked above)
         settings = ServeSettings(
             model=model,
             host=host,
             port=port,
-            model_name=model_name,  # type: ignore[arg-type]
+            model_name=model_name,
             max_batch=max_batch,
             batch_window_ms=batch_window_ms,
             device=device,
@@ -215,7 +207,7 @@ def serve(
             watermark_key_file=watermark_key_file,
             watermark_per_account=watermark_per_account,
         )
-        app = create_app(settings)
+        app = model_app = create_app(settings)
         name = settings.served_name
     else:
         from distillab.db.store import Store
@@ -236,7 +228,7 @@ def serve(
             problems.append(f"--degrade-max-tokens must be at least 1 (got {degrade_max_tokens})")
         if problems:
             raise ConfigError(problems)
-        backend: object
+        backend: str | FastAPI
         if model is not None:
             from distillab.serving.app import create_app
 
@@ -251,7 +243,8 @@ def serve(
                 watermark_key_file=watermark_key_file,
                 watermark_per_account=watermark_per_account,
             )
-            backend, name = create_app(settings), settings.served_name
+            model_app = create_app(settings)
+            backend, name = model_app, settings.served_name
         else:
             assert upstream is not None
             backend, name = upstream.rstrip("/"), upstream
@@ -264,15 +257,14 @@ def serve(
         app = create_gateway(
             Store(db, fsync=log_fsync),
             backend,
-            limits=limits,  # type: ignore[arg-type]
+            limits=limits,
             upstream_key=os.environ.get(upstream_key_env),
             admin_token=os.environ.get(admin_token_env),
             detector=detector,
         )
         logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if watermark is not None:
-        served = app if db is None else backend
-        print(served.state.serving.watermarker.describe(), flush=True)  # type: ignore[attr-defined]
+    if watermark is not None and model_app is not None:
+        print(model_app.state.serving.watermarker.describe(), flush=True)
     # The gateway writes its own JSON line per request; uvicorn's access log would repeat it.
     _server_class()(
         uvicorn.Config(
@@ -307,7 +299,7 @@ def _check_proxies(proxies: str | None) -> None:
 
 
 def _watermark(
-    key_file: Path | None, flags: dict[str, object], per_account: bool, *, upstream: bool, gateway: bool
+    key_file: Path | None, flags: dict[str, Any], per_account: bool, *, upstream: bool, gateway: bool
 ) -> WatermarkConfig | None:
     """The watermark settings, or None: on when a key file is given or $DISTILLAB_WATERMARK_KEY is set."""
     import os
@@ -329,7 +321,7 @@ def _watermark(
         raise ConfigError(
             "--watermark-per-account needs the gateway (--db): only the gateway knows which account is asking"
         )
-    return WatermarkConfig(**flags)  # type: ignore[arg-type]
+    return WatermarkConfig(**flags)
 
 
 def _server_class() -> type:

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import typer
-
-from distillab.cli.options import option
+from distillab.cli.from_config import from_config
 from distillab.detect.simulate.config import SimulateConfig
-from distillab.fields import help_of
 
 HELP = """Simulate API traffic: honest users and distillation campaigns, as request-log records.
 
@@ -39,45 +34,16 @@ See docs/simulate.md.
 """
 
 
-def _opt(name: str, *flags: str) -> object:
-    return option(SimulateConfig, name, *flags)
-
-
-def simulate(
-    out: Path | None = _opt("out", "--out"),  # type: ignore[assignment]
-    labels: Path | None = _opt("labels", "--labels"),  # type: ignore[assignment]
-    seed: int = _opt("seed", "--seed"),  # type: ignore[assignment]
-    accounts: int = _opt("accounts", "--accounts"),  # type: ignore[assignment]
-    days: float = _opt("days", "--days"),  # type: ignore[assignment]
-    attacker_share: float = _opt("attacker_share", "--attacker-share"),  # type: ignore[assignment]
-    campaigns: str = typer.Option("all", "--campaigns", help=help_of(SimulateConfig, "campaigns")),
-    rate_limit_rpm: int = _opt("rate_limit_rpm", "--rate-limit-rpm"),  # type: ignore[assignment]
-    max_requests: int | None = _opt("max_requests", "--max-requests"),  # type: ignore[assignment]
-    gateway: str | None = _opt("gateway", "--gateway"),  # type: ignore[assignment]
-    speedup: float | None = _opt("speedup", "--speedup"),  # type: ignore[assignment]
-    admin_token_env: str = _opt("admin_token_env", "--admin-token-env"),  # type: ignore[assignment]
-) -> None:
-    config = SimulateConfig(
-        out=out,
-        labels=labels,
-        seed=seed,
-        accounts=accounts,
-        days=days,
-        attacker_share=attacker_share,
-        campaigns=campaigns,  # type: ignore[arg-type]
-        rate_limit_rpm=rate_limit_rpm,
-        max_requests=max_requests,
-        gateway=gateway,
-        speedup=speedup,
-        admin_token_env=admin_token_env,
-    )
-    if gateway is not None:
+@from_config(SimulateConfig)
+def simulate(config: SimulateConfig) -> None:
+    if config.gateway is not None:
         from distillab.detect.simulate.live import drive  # keeps `distillab --help` fast
 
         sent = drive(config)
         codes = ", ".join(f"{code}: {count}" for code, count in sent.statuses.items())
         print(
-            f"sent {sent.sent} requests from {sent.accounts} accounts to {gateway} in {sent.seconds:.1f}s ({codes})"
+            f"sent {sent.sent} requests from {sent.accounts} accounts to {config.gateway} "
+            f"in {sent.seconds:.1f}s ({codes})"
         )
         print(f"labels: {sent.labels}")
         return

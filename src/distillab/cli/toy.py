@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import cast
 
 import typer
 from rich.console import Console
@@ -144,8 +145,9 @@ def prompts(
     n: int = typer.Option(100, "--n", help="Number of prompts."),
     seed: int = typer.Option(0, "--seed", help="Seed choosing which prompts."),
 ) -> None:
+    from distillab.toy.arith import Split
     from distillab.toy.prompts import prompt_rows, write_rows
 
-    rows = prompt_rows(task, split, n, seed)  # type: ignore[arg-type]
+    rows = prompt_rows(task, cast(Split, split), n, seed)  # prompt_rows checks the split
     write_rows(rows, out)
     console.print(f"prompts: {len(rows)} {task} {split} rows -> {out}", markup=False, highlight=False)

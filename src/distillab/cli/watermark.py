@@ -6,9 +6,10 @@ from pathlib import Path
 
 import typer
 
-from distillab.cli.options import option
+from distillab.cli.from_config import from_config
 from distillab.errors import ConfigError
 from distillab.provenance.config import WatermarkConfig
+from distillab.provenance.evidence import TestResult
 
 app = typer.Typer(
     help=(
@@ -47,6 +48,7 @@ See docs/prove.md.
 
 
 @app.command("detect", help=DETECT_HELP)
+@from_config(WatermarkConfig, skip=("delta",))  # delta: only serving uses it
 def detect(
     files: list[Path] = typer.Argument(..., help="Text, JSONL or Parquet files, or harvest directories."),
     tokenizer: Path = typer.Option(
@@ -58,12 +60,10 @@ def detect(
     account: list[str] = typer.Option(
         [], "--account", help="Test this account's derived key (repeat the flag)."
     ),
-    scheme: str = option(WatermarkConfig, "scheme", "--scheme"),  # type: ignore[assignment]
-    context: int = option(WatermarkConfig, "context", "--context"),  # type: ignore[assignment]
-    gamma: float = option(WatermarkConfig, "gamma", "--gamma"),  # type: ignore[assignment]
+    *,
+    config: WatermarkConfig,
     out: Path | None = typer.Option(None, "--out", help="Write the results as evidence JSON to this file."),
 ) -> None:
-    config = WatermarkConfig(scheme=scheme, context=context, gamma=gamma)
     if not tokenizer.is_dir():
         raise ConfigError(f"--tokenizer {tokenizer}: not a directory")
     from distillab.provenance.detect_files import detect_files
@@ -74,7 +74,7 @@ def detect(
         print(f"wrote {out}")
 
 
-def print_results(results: list) -> None:  # type: ignore[type-arg]
+def print_results(results: list[TestResult]) -> None:
     """One row per key: what was scored, the green share, both z-scores and the exact p-value."""
     from rich.console import Console
     from rich.table import Table

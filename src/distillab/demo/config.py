@@ -80,9 +80,9 @@ class ContestConfig:
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
-        if isinstance(self.defenses, str):
-            self.defenses = tuple(d.strip() for d in self.defenses.split(",") if d.strip())
-        self.defenses = tuple(self.defenses)
+        # Each item may itself be a comma-separated list (`--defense off,detect`).
+        items = (self.defenses,) if isinstance(self.defenses, str) else self.defenses
+        self.defenses = tuple(d.strip() for item in items for d in item.split(",") if d.strip())
         problems = []
         unknown = [d for d in self.defenses if d not in DEFENSES]
         if unknown or not self.defenses:

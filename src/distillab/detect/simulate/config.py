@@ -44,7 +44,7 @@ class SimulateConfig:
     days: float = _f(3.0, "Days of traffic, starting at a fixed date derived from the seed.")
     attacker_share: float = _f(0.05, "Fraction of all requests that come from campaigns (0 <= share < 1).")
     campaigns: tuple[str, ...] = _f(
-        CAMPAIGNS, "Campaign strategies, comma-separated, or 'all': " + ", ".join(CAMPAIGNS) + "."
+        ("all",), "Campaign strategies, comma-separated, or 'all': " + ", ".join(CAMPAIGNS) + "."
     )
     rate_limit_rpm: int = _f(
         60,
@@ -68,12 +68,10 @@ class SimulateConfig:
     def __post_init__(self) -> None:
         self.out = Path(self.out) if self.out is not None else None
         self.labels = Path(self.labels) if self.labels is not None else None
-        if isinstance(self.campaigns, str):
-            text = self.campaigns.strip()
-            self.campaigns = (
-                CAMPAIGNS if text == "all" else tuple(c.strip() for c in text.split(",") if c.strip())
-            )
-        self.campaigns = tuple(self.campaigns)
+        # Each item may itself be a comma-separated list (`--campaigns a,b`, repeatable).
+        items = (self.campaigns,) if isinstance(self.campaigns, str) else self.campaigns
+        names = tuple(c.strip() for item in items for c in item.split(",") if c.strip())
+        self.campaigns = CAMPAIGNS if names == ("all",) else names
         problems = []
         if self.out is None and self.gateway is None:
             problems.append("out: required (a .jsonl or .parquet file), unless --gateway is given")
