@@ -18,8 +18,10 @@ app = typer.Typer(
         "  distillab demo --out runs/demo\n\n"
         "  distillab toy teacher --task arith --out runs/teacher\n\n"
         "  distillab serve --model runs/teacher --port 8000\n\n"
-        "  distillab generate --teacher http://127.0.0.1:8000/v1 --prompts prompts.jsonl --out runs/harvest\n\n"
-        "  distillab distill --teacher runs/teacher --student runs/student --prompts prompts.jsonl --out runs/d\n\n"
+        "  distillab generate --teacher http://127.0.0.1:8000/v1 --prompts prompts.jsonl "
+        "--out runs/harvest\n\n"
+        "  distillab distill --teacher runs/teacher --student runs/student "
+        "--prompts prompts.jsonl --out runs/d\n\n"
         "  distillab serve --model runs/teacher --db gateway.db --rpm 60\n\n"
         "  distillab detect --log requests.jsonl --out runs/detect"
     ),
@@ -48,7 +50,7 @@ def _root(
 
 def _register() -> None:
     # Imported here so `distillab --help` stays fast: command modules import torch lazily.
-    from distillab.cli import demo, distill, eval, generate, keys, logs, serve, simulate, toy, train
+    from distillab.cli import demo, distill, eval, generate, keys, logs, serve, simulate, student, toy, train
 
     app.add_typer(toy.app, name="toy")
     app.add_typer(keys.app, name="keys")
@@ -57,6 +59,7 @@ def _register() -> None:
     app.command("generate", help=generate.HELP)(generate.generate)
     app.command("demo", help=demo.HELP)(demo.demo)
     app.command("train", help=train.HELP)(train.train)
+    app.command("student", help=student.HELP)(student.student)
     app.command("eval", help=eval.HELP)(eval.eval_command)
     app.command("report", help=eval.REPORT_HELP)(eval.report_command)
     app.command("distill", help=distill.HELP)(distill.distill)
