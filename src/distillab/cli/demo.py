@@ -118,10 +118,10 @@ def _distill_only(out: Path, prompts: int, steps: int, eval_items: int) -> None:
 
     summary = run_demo(DemoConfig(out=out, prompts=prompts, steps=steps, eval_items=eval_items))
     print(
-        f"teacher accuracy {_pct(summary['teacher_accuracy'])}; student {_pct(summary['student_accuracy'])} "
-        f"(untrained {_pct(summary['untrained_student_accuracy'])}); token agreement with the teacher "
-        f"{_pct(summary['student_token_agreement'])} (untrained "
-        f"{_pct(summary['untrained_student_token_agreement'])})"
+        f"teacher accuracy {_pct(summary.teacher_accuracy)}; student {_pct(summary.student_accuracy)} "
+        f"(untrained {_pct(summary.untrained_student_accuracy)}); token agreement with the teacher "
+        f"{_pct(summary.student_token_agreement)} (untrained "
+        f"{_pct(summary.untrained_student_token_agreement)})"
     )
-    print(f"demo finished in {summary['seconds']:.0f}s from {summary['teacher_queries']} teacher queries")
-    print(f"report: {summary['report']}")
+    print(f"demo finished in {summary.seconds:.0f}s from {summary.teacher_queries} teacher queries")
+    print(f"report: {summary.report}")
