@@ -65,6 +65,6 @@ def export(
     campaigns = flagged_campaigns(detect_out) if detect_out is not None else labelled_campaigns(labels)  # type: ignore[arg-type]
     done = export_indicators(campaigns, log, key, out)
     print(
-        f"{done['campaigns']} campaigns, {done['templates']} templates ({done['templates_dropped_as_honest']} "
-        f"dropped as also sent by unflagged accounts) -> {done['out']}"
+        f"{done.campaigns} campaigns, {done.templates} templates ({done.templates_dropped_as_honest} "
+        f"dropped as also sent by unflagged accounts) -> {done.out}"
     )
