@@ -111,7 +111,7 @@ def run_distillab(
     flags = {
         r["account"]: (r["flagged_after_requests"] or r["requests"]) if r["flagged"] else None for r in rows
     }
-    return flags, summary["metrics"]["honest_ever_flagged_rate"]
+    return flags, summary.metrics.honest_ever_flagged_rate if summary.metrics else None
 
 
 def overall(results: dict[str, dict[str, Any]]) -> dict[str, Any]:

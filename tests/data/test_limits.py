@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
@@ -18,7 +18,7 @@ from distillab.teacher.http import RetryableTeacherError, parse_retry_after
 
 
 def test_retry_after_seconds_and_http_date() -> None:
-    now = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    now = datetime(2025, 1, 1, tzinfo=UTC)
     assert parse_retry_after("7") == 7.0
     assert parse_retry_after(
         format_datetime(now + timedelta(seconds=30), usegmt=True), now=now.timestamp()

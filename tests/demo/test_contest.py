@@ -42,6 +42,43 @@ def tiny(out: Path, **overrides: object) -> ContestConfig:
     return ContestConfig(**settings)  # type: ignore[arg-type]
 
 
+CONTEST_KEYS = [
+    "task",
+    "metric",
+    "reference_losses",
+    "teacher",
+    "untrained_student_score",
+    "control",
+    "rounds",
+    "config",
+    "seconds",
+]
+ROUND_KEYS = [
+    "defense",
+    "seconds",
+    "campaign",
+    "honest",
+    "flags",
+    "settings",
+    "detect",
+    "curve",
+    "student_score",
+    "proof",
+]
+CAMPAIGN_KEYS = [
+    "accounts",
+    "queries",
+    "answered",
+    "degraded",
+    "blocked_accounts",
+    "statuses",
+    "completion_tokens",
+]
+FLAG_KEYS = ["account", "campaign", "decision", "reason", "at_s", "after_queries"]
+BRIEF_KEYS = ["name", "question", "p_value", "significant", "verdict", "effect", "sample_sizes"]
+"""The keys of the contest's files, in the order the demo has always written them."""
+
+
 def test_config_errors_name_the_field() -> None:
     with pytest.raises(ConfigError) as info:
         ContestConfig(defenses="off,shields-up", campaign_queries=3, campaign_accounts=5, curve_points=(1.5,))
@@ -52,80 +89,95 @@ def test_config_errors_name_the_field() -> None:
 def test_tiny_contest_end_to_end(tmp_path: Path) -> None:
     config = tiny(tmp_path / "demo")
     summary = run_contest(config)
-    round_ = summary["rounds"]["detect+degrade"]
+    round_ = summary.rounds["detect+degrade"]
     where = config.out / "round-detect+degrade"
 
     # The campaign's answers are the attacker's harvest, exactly; degraded ones lost their log-probabilities
     # and were cut to the degraded length.
-    campaign = round_["campaign"]
-    assert campaign["queries"] == 48 and campaign["accounts"] == 6
+    campaign = round_.campaign
+    assert campaign.queries == 48 and campaign.accounts == 6
     records = pq.read_table(next((where / "harvest" / "data").glob("*.parquet"))).to_pylist()
-    assert len(records) == campaign["answered"] > 0
+    assert len(records) == campaign.answered > 0
     degraded = [r for r in records if not r["top_logprobs"]]
-    assert len(degraded) == campaign["degraded"]
+    assert len(degraded) == campaign.degraded
     assert all(r["usage"]["completion_tokens"] <= config.degrade_max_tokens for r in degraded)
 
     # Live flags come from the gateway's own decision log, and name campaign accounts only.
     with Store(where / "gateway.db", create=False) as store:
         decided = {d["account"] for d in store.list_decisions() if d["by"] == "detector"}
         logged = list(store.iter_logs())
-    assert {f["account"] for f in round_["flags"]} == decided
-    assert decided and all(f["campaign"] for f in round_["flags"])
-    assert campaign["degraded"] > 0
+    assert {f.account for f in round_.flags} == decided
+    assert decided and all(f.campaign for f in round_.flags)
+    assert campaign.degraded > 0
     labels = [json.loads(line) for line in (where / "labels.jsonl").read_text().splitlines()]
     assert {row["account"] for row in labels if row["label"] != "benign"} >= decided
-    assert len(logged) == round_["detect"]["requests"]
-    assert any(r["account"] == round_["flags"][0]["account"] for r in logged)
+    assert len(logged) == round_.detect.requests
+    assert any(r["account"] == round_.flags[0].account for r in logged)
     honest_sent = sum(
         r["account"] not in {row["account"] for row in labels if row["label"] != "benign"} for r in logged
     )
-    assert honest_sent == round_["honest"]["requests"]
+    assert honest_sent == round_.honest.requests
 
     # The offline detector scored the round's log; the curve's students are trained on prefixes.
-    assert round_["detect"]["metrics"]["campaign_accounts"] == 6
-    assert [point["answers"] for point in round_["curve"]] == [
-        round(campaign["answered"] * 0.5),
-        campaign["answered"],
-    ]
+    assert round_.detect.metrics is not None and round_.detect.metrics.campaign_accounts == 6
+    assert [point.answers for point in round_.curve] == [round(campaign.answered * 0.5), campaign.answered]
     # Scores are shares of the teacher's gain over the untrained student: finite, and the teacher's is 1.
-    assert all(math.isfinite(point["score"]) for point in round_["curve"])
-    assert summary["teacher"]["score"] == 1.0 and summary["untrained_student_score"] == 0.0
-    losses = summary["reference_losses"]
-    assert losses["teacher"] < losses["untrained"]
+    assert all(point.score is not None and math.isfinite(point.score) for point in round_.curve)
+    assert summary.teacher.score == 1.0 and summary.untrained_student_score == 0.0
+    losses = summary.reference_losses
+    assert losses is not None and losses["teacher"] < losses["untrained"]
 
     # The proof ran on the attacker's student and on the control, with p-values in [0, 1].
-    for proof in (round_["proof"], summary["control"]["proof"]):
-        tests = proof["radioactivity"] + proof["attribution"]
-        assert {t["name"].split(":")[0] for t in tests} >= {
+    for proof in (round_.proof, summary.control.proof):
+        tests = proof.radioactivity + proof.attribution
+        assert {t.name.split(":")[0] for t in tests} >= {
             "radioactivity/open",
             "attribution/equality",
             "attribution/closer",
         }
-        assert all(0 < t["p_value"] <= 1 for t in tests)
+        assert all(0 < t.p_value <= 1 for t in tests)
     assert (where / "prove" / "evidence.html").is_file()
     # Membership of the served answers: the campaign answers that were not degraded, against fresh ones.
-    full = campaign["answered"] - campaign["degraded"]
+    full = campaign.answered - campaign.degraded
     assert full > 0
-    for proof in (round_["proof"], summary["control"]["proof"]):
-        (test,) = proof["membership"]
-        assert test["name"] == "membership/served-answers" and 0 < test["p_value"] <= 1
+    for proof in (round_.proof, summary.control.proof):
+        (test,) = proof.membership
+        assert test.name == "membership/served-answers" and 0 < test.p_value <= 1
         # A served answer counts when its prompt got fresh answers (an empty fresh answer is dropped).
-        assert 0 < test["sample_sizes"]["prompts"] <= min(full, config.membership_prompts)
-        assert (
-            test["sample_sizes"]["alternatives"]
-            <= config.membership_samples * test["sample_sizes"]["prompts"]
-        )
+        assert 0 < test.sample_sizes["prompts"] <= min(full, config.membership_prompts)
+        assert test.sample_sizes["alternatives"] <= config.membership_samples * test.sample_sizes["prompts"]
     assert "membership/served-answers" in (config.out / "report.html").read_text()
     report = (config.out / "report.html").read_text()
     assert "<svg" in report
-    assert (
-        json.loads((config.out / "summary.json").read_text())["rounds"]["detect+degrade"]["campaign"]
-        == campaign
-    )
+
+    # The files keep their keys: summary.json (the returned result's JSON), traffic.json, proof.json.
+    written = json.loads((config.out / "summary.json").read_text())
+    assert list(written) == CONTEST_KEYS
+    assert list(written["control"]) == ["score", "proof"] and list(written["teacher"]) == ["path", "score"]
+    assert list(written["rounds"]["detect+degrade"]) == ROUND_KEYS
+    assert list(written["rounds"]["detect+degrade"]["proof"]) == [
+        "radioactivity",
+        "attribution",
+        "membership",
+    ]
+    assert list(written["rounds"]["detect+degrade"]["curve"][0]) == ["share", "answers", "score"]
+    assert list(written["rounds"]["detect+degrade"]["flags"][0]) == FLAG_KEYS
+    assert list(written["rounds"]["detect+degrade"]["proof"]["radioactivity"][0]) == BRIEF_KEYS
+    assert written == json.loads(json.dumps(summary.to_json(), default=str))
+    traffic = json.loads((where / "traffic.json").read_text())
+    assert list(traffic) == ["defense", "seconds", "campaign", "honest", "flags", "answers"]
+    assert list(traffic["campaign"]) == CAMPAIGN_KEYS and list(traffic["honest"]) == [
+        "accounts",
+        "requests",
+        "statuses",
+    ]
+    assert list(traffic["answers"][0]) == ["index", "account", "sent", "status", "degraded"]
+    assert list(json.loads((where / "prove" / "proof.json").read_text())) == ["radioactivity", "attribution"]
+    assert list(json.loads((where / "prove-membership" / "membership.json").read_text())) == BRIEF_KEYS
 
     # A rerun reuses every step: same numbers, no gateway round, no training.
     started = time.monotonic()
     again = run_contest(config)
     assert time.monotonic() - started < 30
-    assert again["rounds"]["detect+degrade"]["student_score"] == round_["student_score"]
-    assert again["rounds"]["detect+degrade"]["proof"] == round_["proof"]
+    assert again.rounds["detect+degrade"].student_score == round_.student_score
+    assert again.rounds["detect+degrade"].proof == round_.proof

@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import html
 import re
-from typing import Any
+from pathlib import Path
 
 import pytest
 
 from distillab.demo.charts import ticks
+from distillab.demo.config import ContestConfig
+from distillab.demo.results import (
+    CampaignTraffic,
+    ContestResult,
+    ControlResult,
+    CurvePoint,
+    Flag,
+    HonestTraffic,
+    Proof,
+    RoundResult,
+    TeacherScore,
+    TestBrief,
+)
 from distillab.demo.story import leak_per_1000, render_report
+from distillab.detect.result import CampaignMetrics, DetectMetrics, DetectSummary
 
 TEACHER = "/cache/toy/teacher-arith-tiny-97f9"
 BYSTANDER = "/runs/demo/world/bystander"
@@ -20,26 +35,24 @@ REASON = (
 )
 
 
-def _test(name: str, p: float, question: str, null: str) -> dict[str, Any]:
+def _test(name: str, p: float, question: str, null: str) -> TestBrief:
     outcome = "Significant" if p < 0.05 else "Not significant"
-    return {
-        "name": name,
-        "question": question,
-        "p_value": p,
-        "significant": p < 0.05,
-        "verdict": f"{outcome} at level 0.05 (p = {p:.3g}): {null}",
-        "effect": {},
-        "sample_sizes": {"prompts": 8},
-    }
+    return TestBrief(
+        name=name,
+        question=question,
+        p_value=p,
+        significant=p < 0.05,
+        verdict=f"{outcome} at level 0.05 (p = {p:.3g}): {null}",
+        effect={},
+        sample_sizes={"prompts": 8},
+    )
 
 
-def _proof(
-    suspect: str, radioactive: float, teacher: float, bystander: float, closer: float
-) -> dict[str, Any]:
+def _proof(suspect: str, radioactive: float, teacher: float, bystander: float, closer: float) -> Proof:
     """A suspect's four tests, named and worded as `distillab.demo.proof` writes them, with these p-values."""
     same = "Does the suspect ({}) produce the same distribution of completions as {}?"
-    return {
-        "radioactivity": [
+    return Proof(
+        radioactivity=[
             _test(
                 "radioactivity/open",
                 radioactive,
@@ -47,7 +60,7 @@ def _proof(
                 "the suspect never learned from it.",
             )
         ],
-        "attribution": [
+        attribution=[
             _test(
                 f"attribution/equality: {TEACHER}",
                 teacher,
@@ -67,20 +80,50 @@ def _proof(
                 "no closer.",
             ),
         ],
-    }
+    )
 
 
 def _flag(
     account: str, at_s: float, after_queries: int | None, *, campaign: bool = True, reason: str = REASON
-) -> dict[str, Any]:
-    return {
-        "account": account,
-        "campaign": campaign,
-        "decision": "degrade",
-        "reason": reason,
-        "at_s": at_s,
-        "after_queries": after_queries,
-    }
+) -> Flag:
+    return Flag(account, campaign, "degrade", reason, at_s, after_queries)
+
+
+def _metrics() -> DetectMetrics:
+    return DetectMetrics(
+        honest_accounts=2,
+        campaign_accounts=6,
+        flagged_accounts=5,
+        precision=1.0,
+        recall=0.8333,
+        honest_false_positive_rate=0.0,
+        honest_ever_flagged_rate=None,
+        campaigns={"campaign-demo": CampaignMetrics(6, 5, True, 7)},
+        campaigns_detected=1,
+        median_queries_until_flagged=7,
+        unlabelled_accounts=0,
+    )
+
+
+def _detect(metrics: DetectMetrics | None, notes: tuple[str, ...] = ()) -> DetectSummary:
+    return DetectSummary(
+        log="gateway.db",
+        reference="honest.parquet",
+        reference_units=198,
+        target_fpr=0.01,
+        fdr=0.1,
+        accounts=8,
+        requests=90,
+        groups=1,
+        flagged_accounts=5,
+        flagged_groups=1,
+        checkpoints=0,
+        notes=list(notes),
+        indicator_matches=None,
+        metrics=metrics,
+        seconds=1.0,
+        records_per_s=90,
+    )
 
 
 def _round(
@@ -88,55 +131,73 @@ def _round(
     *,
     degraded: int,
     tokens: int,
-    accuracy: float,
-    flags: list[dict[str, Any]],
-    proof: dict[str, Any],
-) -> dict[str, Any]:
-    return {
-        "defense": defense,
-        "seconds": 6.7,
-        "campaign": {
-            "accounts": 6,
-            "queries": 60,
-            "answered": 60,
-            "degraded": degraded,
-            "blocked_accounts": 0,
-            "statuses": {"200": 60},
-            "completion_tokens": tokens,
-        },
-        "honest": {"accounts": 2, "requests": 30, "statuses": {"400": 2, "200": 28}},
-        "flags": flags,
-        "detect": {
-            "notes": ["the reference has only 198 units"],
-            "metrics": {
-                "precision": 1.0,
-                "recall": 0.8333,
-                "honest_false_positive_rate": 0.0,
-                "median_queries_until_flagged": 7,
-                "campaigns": {"campaign-demo": {"detected": True}},
-                "campaigns_detected": 1,
-            },
-        },
-        "curve": [
-            {"share": 0.5, "answers": 30, "score": accuracy / 2},
-            {"share": 1.0, "answers": 60, "score": accuracy},
-        ],
-        "student_score": accuracy,
-        "proof": proof,
-    }
+    accuracy: float | None,
+    flags: list[Flag],
+    proof: Proof,
+    queries: int = 60,
+) -> RoundResult:
+    return RoundResult(
+        defense=defense,
+        seconds=6.7,
+        campaign=CampaignTraffic(
+            accounts=6,
+            queries=queries,
+            answered=60,
+            degraded=degraded,
+            blocked_accounts=0,
+            statuses={"200": 60},
+            completion_tokens=tokens,
+        ),
+        honest=HonestTraffic(accounts=2, requests=30, statuses={"400": 2, "200": 28}),
+        flags=flags,
+        settings={"defense": defense},
+        detect=_detect(_metrics(), ("the reference has only 198 units",)),
+        curve=[CurvePoint(0.5, 30, accuracy / 2 if accuracy else None), CurvePoint(1.0, 60, accuracy)],
+        student_score=accuracy,
+        proof=proof,
+    )
 
 
-def sample_summary() -> dict[str, Any]:
-    """The shape of a real tiny contest's summary.json (two rounds), with distinct numbers to look for."""
+def _config() -> ContestConfig:
+    return ContestConfig(
+        out=Path("/runs/demo"),
+        defenses=("off", "detect+degrade"),
+        campaign_accounts=6,
+        campaign_queries=60,
+        rpm=600,
+        steps=20,
+        seed=0,
+    )
+
+
+def _empty(teacher_score: float | None = None) -> ContestResult:
+    """A contest that recorded nothing: no round, no score, no test."""
+    return ContestResult(
+        task="text",
+        metric="score",
+        reference_losses=None,
+        teacher=TeacherScore(TEACHER, teacher_score),
+        untrained_student_score=None,
+        control=ControlResult(None, Proof([], [])),
+        rounds={},
+        config=_config(),
+        seconds=float("nan"),
+    )
+
+
+def sample_summary() -> ContestResult:
+    """The shape of a real tiny contest's summary (two rounds), with distinct numbers to look for."""
     degrade_flags = [_flag(f"acct-{i}", 1.92 + i / 100, 3) for i in range(5)]
-    return {
-        "teacher": {"path": TEACHER, "score": 0.08333333333333333},
-        "untrained_student_score": 0.0,
-        "control": {
-            "score": 0.0125,
-            "proof": _proof("/runs/demo/world/control", 0.858608, 0.000999, 0.2088, 0.99999),
-        },
-        "rounds": {
+    return ContestResult(
+        task="arith",
+        metric="score",
+        reference_losses=None,
+        teacher=TeacherScore(TEACHER, 0.08333333333333333),
+        untrained_student_score=0.0,
+        control=ControlResult(
+            0.0125, _proof("/runs/demo/world/control", 0.858608, 0.000999, 0.2088, 0.99999)
+        ),
+        rounds={
             "off": _round(
                 "off",
                 degraded=0,
@@ -154,17 +215,9 @@ def sample_summary() -> dict[str, Any]:
                 proof=_proof("/runs/demo/round-detect+degrade/student", 0.2078696, 0.000999, 0.7453, 0.41),
             ),
         },
-        "config": {
-            "out": "/runs/demo",
-            "defenses": ["off", "detect+degrade"],
-            "campaign_accounts": 6,
-            "campaign_queries": 60,
-            "rpm": 600,
-            "steps": 20,
-            "seed": 0,
-        },
-        "seconds": 82.6,
-    }
+        config=_config(),
+        seconds=82.6,
+    )
 
 
 def _text(page: str) -> str:
@@ -231,52 +284,59 @@ def test_the_proof_table_names_tests_plainly_and_quotes_the_verdicts() -> None:
 
 
 def test_leak_per_thousand_queries() -> None:
-    round_ = {"student_score": 0.5, "campaign": {"queries": 2000}}
-    assert leak_per_1000(round_, 0.1) == pytest.approx(20.0)
-    assert leak_per_1000(round_, None) is None
-    assert leak_per_1000({"student_score": 0.5, "campaign": {"queries": 0}}, 0.1) is None
-    assert leak_per_1000({"campaign": None}, 0.1) is None
+    def round_(score: float | None, queries: int) -> RoundResult:
+        return _round(
+            "off", degraded=0, tokens=1, accuracy=score, flags=[], proof=Proof([], []), queries=queries
+        )
+
+    assert leak_per_1000(round_(0.5, 2000), 0.1) == pytest.approx(20.0)
+    assert leak_per_1000(round_(0.5, 2000), None) is None
+    assert leak_per_1000(round_(0.5, 0), 0.1) is None
+    assert leak_per_1000(round_(None, 2000), 0.1) is None
 
 
 def test_missing_values_read_n_a_instead_of_failing() -> None:
     summary = sample_summary()
-    summary["teacher"] = None
-    summary["control"] = {"score": None, "proof": None}
-    summary["seconds"] = None
-    del summary["untrained_student_score"], summary["config"]
-    holey = summary["rounds"]["detect+degrade"]
-    holey.update(curve=None, student_score=None, detect={"metrics": None}, campaign=None, honest={})
-    holey["flags"] += [{**_flag("acct-x", 0.0, None), "at_s": None}, {"account": None}, None]
+    summary.teacher = TeacherScore(TEACHER, None)
+    summary.control = ControlResult(None, Proof([], []))
+    summary.seconds = float("nan")
+    summary.untrained_student_score = None
+    holey = summary.rounds["detect+degrade"]
+    holey.curve, holey.student_score, holey.detect = [], None, _detect(None)
+    holey.flags += [_flag("acct-x", 0.0, None)]
     page = render_report(summary)
     text = _text(page)
     assert "The whole run took n/a" in text and "untrained n/a" in text
-    assert "teacher queries the campaign sent 60 n/a" in text  # round "off" complete, the other not
+    assert "attacker's student score 6.2% n/a" in text  # round "off" complete, the other not
     assert "campaign accounts flagged (recall) 83.3% n/a" in text
     assert '<td class="num">—</td>' in page  # the control was not tested
 
 
-@pytest.mark.parametrize(
-    "summary",
-    [
-        {},
-        {"rounds": None, "teacher": {"score": float("nan")}},
-        {"rounds": {"detect": {}}},
-        {
-            "rounds": {"detect": {"flags": [], "curve": [{"answers": None, "score": 0.1}], "proof": {}}},
-            "control": {"proof": {"radioactivity": [{"name": "radioactivity/open", "p_value": None}]}},
-        },
-    ],
-    ids=["empty", "no-rounds", "empty-round", "empty-flags"],
-)
-def test_sparse_summaries_render(summary: dict[str, Any]) -> None:
-    page = render_report(summary)
+def _sparse(kind: str) -> ContestResult:
+    summary = _empty(float("nan") if kind == "no-rounds" else None)
+    if kind in ("empty-round", "empty-flags"):
+        round_ = _round("detect", degraded=0, tokens=0, accuracy=None, flags=[], proof=Proof([], []))
+        round_.campaign = CampaignTraffic(0, 0, 0, 0, 0, {}, 0)
+        round_.honest = HonestTraffic(0, 0, {})
+        round_.detect = _detect(None)
+        round_.curve = [] if kind == "empty-round" else [CurvePoint(1.0, 0, None)]
+        summary.rounds = {"detect": round_}
+    if kind == "empty-flags":
+        untested = _test("radioactivity/open", float("nan"), "", "")
+        summary.control = ControlResult(None, Proof([untested], []))
+    return summary
+
+
+@pytest.mark.parametrize("kind", ["empty", "no-rounds", "empty-round", "empty-flags"])
+def test_sparse_summaries_render(kind: str) -> None:
+    page = render_report(_sparse(kind))
     assert page.rstrip().endswith("</html>") and "docs/contest.md" in page
 
 
 def test_a_single_detect_round_without_flags_says_so() -> None:
     summary = sample_summary()
-    round_ = copy.deepcopy(summary["rounds"]["detect+degrade"])
-    summary["rounds"] = {"detect": {**round_, "defense": "detect", "flags": []}}
+    round_ = copy.deepcopy(summary.rounds["detect+degrade"])
+    summary.rounds = {"detect": dataclasses.replace(round_, defense="detect", flags=[])}
     text = _text(render_report(summary))
     assert "The live detector flagged no account in this round." in text
     assert "attacker's student, defense “detect”" in text and "“off”" not in text
@@ -284,7 +344,7 @@ def test_a_single_detect_round_without_flags_says_so() -> None:
 
 def test_flagged_honest_accounts_and_reasons_are_counted() -> None:
     summary = sample_summary()
-    flags = summary["rounds"]["detect+degrade"]["flags"]
+    flags = summary.rounds["detect+degrade"].flags
     flags += [_flag("honest-1", 4.0, None, campaign=False, reason=f"reason {i}") for i in range(3)]
     flags += [_flag("acct-9", 3.0, 11, reason="reason 0")]
     text = _text(render_report(summary))
@@ -295,8 +355,8 @@ def test_flagged_honest_accounts_and_reasons_are_counted() -> None:
 
 def test_text_from_the_summary_is_escaped() -> None:
     summary = sample_summary()
-    summary["rounds"]["detect+degrade"]["flags"][0]["reason"] = "<script>alert('x')</script> & more"
-    summary["control"]["proof"]["attribution"][0]["verdict"] = "<img src=x onerror=alert(1)>"
+    summary.rounds["detect+degrade"].flags[0].reason = "<script>alert('x')</script> & more"
+    summary.control.proof.attribution[0].verdict = "<img src=x onerror=alert(1)>"
     page = render_report(summary)
     assert "<script>" not in page and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; more" in page
     assert "<img" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page

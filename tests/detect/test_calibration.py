@@ -43,7 +43,7 @@ def test_honest_false_positive_rate_across_seeds(
     )
     accounts = [json.loads(line) for line in (tmp_path / "out" / "accounts.jsonl").open()]
     n = len(accounts)
-    assert summary["flagged_accounts"] <= TARGET * n
+    assert summary.flagged_accounts <= TARGET * n
     # The p-values themselves are calibrated: about a share `a` of honest accounts at or below `a`
     # (binomial margins for a few hundred accounts).
     assert sum(a["p_value"] <= TARGET for a in accounts) <= 2 * TARGET * n + 2

@@ -19,9 +19,42 @@ from distillab.detect.config import DetectConfig
 from distillab.detect.features import FEATURES, AccountStats, StatsTable, prior_of, shrink
 from distillab.detect.linking import link
 from distillab.detect.logs import from_arrow, from_records
+from distillab.detect.result import DetectSummary
 from distillab.detect.run import run_detect
 from distillab.detect.text import Embedder
 from distillab.errors import ConfigError, DataError
+
+SUMMARY_KEYS = [
+    "log",
+    "reference",
+    "reference_units",
+    "target_fpr",
+    "fdr",
+    "accounts",
+    "requests",
+    "groups",
+    "flagged_accounts",
+    "flagged_groups",
+    "checkpoints",
+    "notes",
+    "metrics",
+    "seconds",
+    "records_per_s",
+]
+"""summary.json's keys with --labels and no --indicators, in the order detect has always written them."""
+METRICS_KEYS = [
+    "honest_accounts",
+    "campaign_accounts",
+    "flagged_accounts",
+    "precision",
+    "recall",
+    "honest_false_positive_rate",
+    "honest_ever_flagged_rate",
+    "campaigns",
+    "campaigns_detected",
+    "median_queries_until_flagged",
+    "unlabelled_accounts",
+]
 
 
 def write(path: Path, records: list[dict[str, Any]]) -> Path:
@@ -131,7 +164,7 @@ def detect(
     reference: list[dict[str, Any]],
     labels: dict[str, str],
     **options: Any,
-) -> tuple[dict[str, Any], dict[str, dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[DetectSummary, dict[str, dict[str, Any]], list[dict[str, Any]]]:
     log = write(tmp_path / "log.jsonl", records)
     write(tmp_path / "labels.jsonl", [{"account": a, "label": lab} for a, lab in labels.items()])
     options.setdefault("checkpoint_hours", 0)
@@ -155,14 +188,27 @@ def test_campaigns_are_flagged_and_honest_users_are_not(tmp_path: Path) -> None:
     records, labels = world(seed=1)
     honest, _ = world(seed=2, honest=400, heavy=False, spread=0)  # a clean period to calibrate on
     summary, accounts, groups = detect(tmp_path, records, honest, labels, target_fpr=0.01)
-    metrics = summary["metrics"]
-    assert metrics["campaigns"]["c-heavy"]["detected"] and metrics["campaigns"]["c-thin"]["detected"]
-    assert metrics["recall"] == 1.0 and metrics["honest_false_positive_rate"] <= 0.01
+    metrics = summary.metrics
+    assert metrics is not None and metrics.honest_false_positive_rate is not None
+    assert metrics.campaigns["c-heavy"].detected and metrics.campaigns["c-thin"].detected
+    assert metrics.recall == 1.0 and metrics.honest_false_positive_rate <= 0.01
     assert accounts["heavy"]["flagged_by"] == "own traffic"
     assert any("step-by-step" in reason for reason in accounts["heavy"]["reasons"])
     thin = next(g for g in groups if "thin-0" in g["members"])
     assert len(thin["members"]) >= 30 and thin["flagged"] and any("payment" in r for r in thin["linked_by"])
     assert "<script" not in (tmp_path / "out" / "report.html").read_text()
+
+    # summary.json keeps its keys, and reads back as the summary run_detect returned.
+    written = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert list(written) == SUMMARY_KEYS
+    assert list(written["metrics"]) == METRICS_KEYS
+    assert list(written["metrics"]["campaigns"]["c-heavy"]) == [
+        "accounts",
+        "flagged_accounts",
+        "detected",
+        "median_queries_until_flagged",
+    ]
+    assert written == summary.to_json() and DetectSummary.from_json(written) == summary
 
 
 def test_a_campaign_spread_thin_is_flagged_only_as_one(tmp_path: Path) -> None:
@@ -191,7 +237,8 @@ def test_a_campaign_spread_thin_is_flagged_only_as_one(tmp_path: Path) -> None:
     thin = [accounts[f"thin-{j}"] for j in range(40)]
     assert all(a["flagged"] for a in thin)
     assert sum(a["flagged_by"] == "own traffic" for a in thin) < 20  # most are caught only through the group
-    assert summary["metrics"]["honest_false_positive_rate"] <= 0.01
+    assert summary.metrics is not None and summary.metrics.honest_false_positive_rate is not None
+    assert summary.metrics.honest_false_positive_rate <= 0.01
 
 
 def test_queries_until_flagged_counts_requests_at_the_first_flag(tmp_path: Path) -> None:
@@ -209,7 +256,7 @@ def test_queries_until_flagged_counts_requests_at_the_first_flag(tmp_path: Path)
         tmp_path, records, reference, {**labels, "blatant": "c-1"}, target_fpr=0.01, checkpoint_hours=1.0
     )
     assert accounts["blatant"]["flagged_after_requests"] == 60
-    assert summary["metrics"]["median_queries_until_flagged"] == 60
+    assert summary.metrics is not None and summary.metrics.median_queries_until_flagged == 60
 
 
 def test_honest_only_false_positive_rate_stays_under_target(tmp_path: Path) -> None:
@@ -221,7 +268,7 @@ def test_honest_only_false_positive_rate_stays_under_target(tmp_path: Path) -> N
     summary, accounts, _ = detect(tmp_path, honest, reference, labels, target_fpr=target)
     realised = sum(a["p_value"] <= target for a in accounts.values()) / len(accounts)
     assert realised <= 2 * target  # p-values are calibrated (a binomial margin for 600 accounts)
-    assert summary["flagged_accounts"] <= 0.01 * len(accounts)
+    assert summary.flagged_accounts <= 0.01 * len(accounts)
 
 
 def test_prior_is_the_reference_average() -> None:

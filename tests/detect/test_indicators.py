@@ -98,7 +98,7 @@ def test_the_exported_file_holds_no_prompt_account_address_or_agent(provider: di
     data = json.loads(text)
     assert data["format"] == "distillab-indicators" and data["format_version"] == 1
     templated = [i for i in data["indicators"] if len(i["templates"]) >= 5]
-    assert templated and provider["summary"]["templates_dropped_as_honest"] > 0
+    assert templated and provider["summary"].templates_dropped_as_honest > 0
     assert {i["kind"] for i in data["indicators"]} == {"labelled"} and len(data["indicators"]) == 2
     lowered = text.lower()
     words = re.findall(r"[a-z]+", re.sub(r"[0-9a-f]{12,}", " ", lowered))  # the words outside hashes
@@ -198,6 +198,8 @@ def test_detect_pre_flags_another_providers_campaign_offline(
     assert done.returncode == 0, done.stderr
     assert "accounts match an imported indicator" in done.stdout and f"-> {exported}" in done.stdout
     IndicatorIndex.load(exported, KEY)  # what this run flagged: a valid file, shareable in turn
+    written = json.loads((tmp_path / "detect" / "summary.json").read_text())
+    assert list(written)[-4:] == ["notes", "indicator_matches", "seconds", "records_per_s"]  # as ever
     rows = load(tmp_path / "detect" / "accounts.jsonl")
     by_indicator = {r["account"] for r in rows if (r["flagged_by"] or "").startswith("indicator ind-")}
     kinds = {labels[a]["kind"] for a in by_indicator}

@@ -64,9 +64,10 @@ def test_killed_between_stages_resumes_without_repeating(setup: dict[str, Any]) 
     assert read_records(out / "data", columns=["created"]).column("created").to_pylist() == created
     assert (out / "student" / "model.safetensors").stat().st_mtime_ns == weights
     assert result.report is not None and (out / "eval" / "report.html").is_file()
-    assert result.report["harvest"]["queries"] == 8 and result.report["training"]["steps"] == 3
+    assert result.report.harvest is not None and result.report.harvest.queries == 8
+    assert result.report.training is not None and result.report.training.steps == 3
     again = run_distill(config, progress=False)
-    assert again.ran == [] and again.report is not None
+    assert again.ran == [] and again.report == result.report  # read back from report.json
     stages = json.loads((out / "stages.json").read_text())
     assert all(stages[stage]["seconds"] >= 0 for stage in ("generate", "train", "eval"))
 

@@ -12,6 +12,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from distillab.evaluate import EvalConfig, run_eval
+from distillab.evaluate.result import URL_NOTE, EvalReport, Parity, Speed
 from distillab.toy.models import ModelSize, build_model
 
 PROMPTS = [
@@ -35,6 +36,20 @@ def hf_greedy(model_dir: Path, prompts: list[str], max_new_tokens: int) -> list[
             generated = model.generate(ids, max_new_tokens=max_new_tokens, do_sample=False)
         out.append(tokenizer.decode(generated[0, ids.shape[1] :], skip_special_tokens=True))
     return out
+
+
+REPORT_KEYS = [
+    "format_version",
+    "distillab_version",
+    "created",
+    "task",
+    "models",
+    "parity",
+    "training",
+    "harvest",
+    "examples",
+    "seconds",
+]
 
 
 @pytest.fixture(scope="module")
@@ -82,18 +97,57 @@ def test_accuracy_matches_hand_built_answers_and_parity_with_itself(
         progress=False,
     )
     report = run_eval(config)
-    model = report["models"]["model"]
-    assert (model["correct"], model["accuracy"]) == (3, 0.5)
-    assert report["examples"][0]["model"] == completions[0]
-    same = report["parity"]["model"]
-    assert same["token"]["top1_agreement"] == 1.0 and same["token"]["kl"] == pytest.approx(0.0, abs=1e-4)
-    assert same["answer_agreement"] == 1.0 and same["accuracy_ratio"] == 1.0
-    other = report["parity"]["baseline"]
-    assert other["token"]["top1_agreement"] < 1.0 and other["token"]["kl"] > 0.1
+    model = report.models["model"]
+    assert (model.correct, model.accuracy) == (3, 0.5)
+    assert report.examples[0].completions["model"] == completions[0]
+    same = report.parity["model"]
+    assert same.token is not None and same.token.top1_agreement == 1.0
+    assert same.token.kl == pytest.approx(0.0, abs=1e-4)
+    assert same.answer_agreement == 1.0 and same.accuracy_ratio == 1.0
+    other = report.parity["baseline"].token
+    assert other is not None and other.top1_agreement is not None and other.kl is not None
+    assert other.top1_agreement < 1.0 and other.kl > 0.1
     n_params = sum(p.numel() for p in AutoModelForCausalLM.from_pretrained(tiny_model_dir).parameters())
-    assert model["size"]["parameters"] == n_params
-    assert model["speed"]["requests"] == 2 and model["speed"]["tokens_per_s"] > 0
-    assert json.loads((tmp_path / "eval" / "report.json").read_text())["models"]["model"]["correct"] == 3
+    assert model.size.parameters == n_params
+    assert model.speed is not None and model.speed.requests == 2
+    assert model.speed.tokens_per_s is not None and model.speed.tokens_per_s > 0
+    written = json.loads((tmp_path / "eval" / "report.json").read_text())
+    assert written["models"]["model"]["correct"] == 3
+
+    # report.json keeps its keys, and is the returned report's JSON exactly (it reads back the same).
+    assert list(written) == REPORT_KEYS
+    assert list(written["task"]) == ["name", "items", "checker"]
+    assert list(written["models"]) == ["model", "teacher", "baseline"]
+    assert list(written["models"]["model"]) == ["name", "accuracy", "correct", "answered", "size", "speed"]
+    assert list(written["models"]["model"]["size"]) == ["parameters", "disk_bytes"]
+    assert list(written["models"]["model"]["speed"]) == [
+        "requests",
+        "completion_tokens",
+        "tokens_per_s",
+        "latency_ms_p50",
+        "latency_ms_p95",
+    ]
+    assert list(written["parity"]) == ["model", "baseline"]
+    assert list(written["parity"]["model"]) == ["answer_agreement", "accuracy_ratio", "token"]
+    assert list(written["parity"]["model"]["token"]) == ["top1_agreement", "kl", "positions", "note"]
+    assert list(written["examples"][0]) == ["id", "prompt", "answer", "model", "teacher", "baseline"]
+    assert written == report.to_json()
+    assert EvalReport.from_json(written) == report
+
+
+def test_optional_parts_keep_their_json_shape() -> None:
+    """A URL has no weights to score and an untimed model no token count: both as report.json had them."""
+    url = Parity(answer_agreement=0.5, accuracy_ratio=None, token=None)
+    assert url.to_json() == {"answer_agreement": 0.5, "accuracy_ratio": None, "token": {"note": URL_NOTE}}
+    assert Parity.from_json(url.to_json()) == url
+    untimed = Speed(0, None, None, None, None)
+    assert untimed.to_json() == {
+        "requests": 0,
+        "tokens_per_s": None,
+        "latency_ms_p50": None,
+        "latency_ms_p95": None,
+    }
+    assert Speed.from_json(untimed.to_json()) == untimed
 
 
 class _Links(HTMLParser):

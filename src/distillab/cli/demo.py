@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -91,22 +90,22 @@ def demo(
     )
     summary = run_contest(config)
     print(
-        f"score: {summary['metric']}. Teacher {_pct(summary['teacher']['score'])}; control student "
-        f"{_pct(summary['control']['score'])}; untrained {_pct(summary['untrained_student_score'])}"
+        f"score: {summary.metric}. Teacher {_pct(summary.teacher.score)}; control student "
+        f"{_pct(summary.control.score)}; untrained {_pct(summary.untrained_student_score)}"
     )
-    for name, round_ in summary["rounds"].items():
-        metrics = round_["detect"].get("metrics") or {}
-        radio: dict[str, Any] = next(iter(round_["proof"]["radioactivity"]), {})
+    for name, round_ in summary.rounds.items():
+        metrics = round_.detect.metrics
+        radio = next(iter(round_.proof.radioactivity), None)
         print(
-            f"defense {name}: attacker's student {_pct(round_['student_score'])} from "
-            f"{round_['campaign']['answered']} answers ({round_['campaign']['degraded']} degraded); "
-            f"flagged live {sum(f['campaign'] for f in round_['flags'])}/{round_['campaign']['accounts']} "
-            f"campaign accounts; offline recall {_pct(metrics.get('recall'))}; radioactivity "
-            f"p = {radio.get('p_value', float('nan')):.2g}"
+            f"defense {name}: attacker's student {_pct(round_.student_score)} from "
+            f"{round_.campaign.answered} answers ({round_.campaign.degraded} degraded); "
+            f"flagged live {sum(f.campaign for f in round_.flags)}/{round_.campaign.accounts} "
+            f"campaign accounts; offline recall {_pct(metrics.recall if metrics else None)}; radioactivity "
+            f"p = {radio.p_value if radio else float('nan'):.2g}"
         )
-    control_radio: dict[str, Any] = next(iter(summary["control"]["proof"]["radioactivity"]), {})
-    print(f"control student radioactivity p = {control_radio.get('p_value', float('nan')):.2g}")
-    print(f"demo finished in {summary['seconds']:.0f}s; report: {summary['report']}")
+    control_radio = next(iter(summary.control.proof.radioactivity), None)
+    print(f"control student radioactivity p = {control_radio.p_value if control_radio else float('nan'):.2g}")
+    print(f"demo finished in {summary.seconds:.0f}s; report: {summary.report}")
 
 
 def _pct(value: float | None) -> str:
@@ -118,10 +117,10 @@ def _distill_only(out: Path, prompts: int, steps: int, eval_items: int) -> None:
 
     summary = run_demo(DemoConfig(out=out, prompts=prompts, steps=steps, eval_items=eval_items))
     print(
-        f"teacher accuracy {_pct(summary['teacher_accuracy'])}; student {_pct(summary['student_accuracy'])} "
-        f"(untrained {_pct(summary['untrained_student_accuracy'])}); token agreement with the teacher "
-        f"{_pct(summary['student_token_agreement'])} (untrained "
-        f"{_pct(summary['untrained_student_token_agreement'])})"
+        f"teacher accuracy {_pct(summary.teacher_accuracy)}; student {_pct(summary.student_accuracy)} "
+        f"(untrained {_pct(summary.untrained_student_accuracy)}); token agreement with the teacher "
+        f"{_pct(summary.student_token_agreement)} (untrained "
+        f"{_pct(summary.untrained_student_token_agreement)})"
     )
-    print(f"demo finished in {summary['seconds']:.0f}s from {summary['teacher_queries']} teacher queries")
-    print(f"report: {summary['report']}")
+    print(f"demo finished in {summary.seconds:.0f}s from {summary.teacher_queries} teacher queries")
+    print(f"report: {summary.report}")

@@ -36,31 +36,31 @@ def detect(config: DetectConfig) -> None:
 
     summary = run_detect(config)
     print(
-        f"{summary['requests']:,} requests, {summary['accounts']:,} accounts, {summary['groups']} linked groups "
-        f"in {summary['seconds']:.1f}s; flagged {summary['flagged_accounts']} accounts, "
-        f"{summary['flagged_groups']} groups"
+        f"{summary.requests:,} requests, {summary.accounts:,} accounts, {summary.groups} linked groups "
+        f"in {summary.seconds:.1f}s; flagged {summary.flagged_accounts} accounts, "
+        f"{summary.flagged_groups} groups"
     )
-    metrics = summary.get("metrics")
+    metrics = summary.metrics
     if metrics:
 
         def pct(v: float | None) -> str:
             return "n/a" if v is None else f"{100 * v:.2f}%"
 
         print(
-            f"precision {pct(metrics['precision'])}, recall {pct(metrics['recall'])}, honest false-positive "
-            f"rate {pct(metrics['honest_false_positive_rate'])}, campaigns detected "
-            f"{metrics['campaigns_detected']}/{len(metrics['campaigns'])}"
+            f"precision {pct(metrics.precision)}, recall {pct(metrics.recall)}, honest false-positive "
+            f"rate {pct(metrics.honest_false_positive_rate)}, campaigns detected "
+            f"{metrics.campaigns_detected}/{len(metrics.campaigns)}"
         )
-        if metrics.get("median_queries_until_flagged") is not None:
-            print(f"median queries until flagged {metrics['median_queries_until_flagged']:.0f}")
-    if "indicator_matches" in summary:
-        print(f"{summary['indicator_matches']} accounts match an imported indicator")
-    exported = summary.get("exported_indicators")
+        if metrics.median_queries_until_flagged is not None:
+            print(f"median queries until flagged {metrics.median_queries_until_flagged:.0f}")
+    if summary.indicator_matches is not None:
+        print(f"{summary.indicator_matches} accounts match an imported indicator")
+    exported = summary.exported_indicators
     if exported:
         print(
-            f"indicators: {exported['campaigns']} campaigns, {exported['templates']} templates "
-            f"({exported['templates_dropped_as_honest']} dropped as also honest) -> {exported['out']}"
+            f"indicators: {exported.campaigns} campaigns, {exported.templates} templates "
+            f"({exported.templates_dropped_as_honest} dropped as also honest) -> {exported.out}"
         )
-    for note in summary["notes"]:
+    for note in summary.notes:
         print(f"note: {note}")
     print(f"report: {config.out / 'report.html'}")

@@ -8,6 +8,7 @@ import typer
 
 from distillab.cli.from_config import from_config
 from distillab.evaluate.config import EvalConfig
+from distillab.evaluate.result import EvalReport
 
 HELP = """Evaluate a model on a task, next to its teacher: accuracy, agreement, size, speed and cost.
 
@@ -48,18 +49,19 @@ def eval_command(config: EvalConfig) -> None:
     print(f"report: {config.out / 'report.html'}")
 
 
-def summary(report: dict) -> str:
+def summary(report: EvalReport) -> str:
     """One line per model: accuracy, and agreement with the teacher where measured."""
     lines = []
-    for role, m in report["models"].items():
-        parts = [f"{role:<8} {m['name']}"]
-        if m.get("accuracy") is not None:
-            parts.append(f"accuracy {100 * m['accuracy']:.1f}%")
-        token = (report.get("parity", {}).get(role) or {}).get("token") or {}
-        if token.get("top1_agreement") is not None:
-            parts.append(f"token agreement {100 * token['top1_agreement']:.1f}%")
-        if token.get("kl") is not None:
-            parts.append(f"KL {token['kl']:.3f}")
+    for role, m in report.models.items():
+        parts = [f"{role:<8} {m.name}"]
+        if m.accuracy is not None:
+            parts.append(f"accuracy {100 * m.accuracy:.1f}%")
+        parity = report.parity.get(role)
+        token = parity.token if parity else None
+        if token and token.top1_agreement is not None:
+            parts.append(f"token agreement {100 * token.top1_agreement:.1f}%")
+        if token and token.kl is not None:
+            parts.append(f"KL {token.kl:.3f}")
         lines.append("  ".join(parts))
     return "\n".join(lines)
 

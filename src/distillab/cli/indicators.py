@@ -69,6 +69,6 @@ def export(
         campaigns = labelled_campaigns(labels)
     done = export_indicators(campaigns, log, key, out)
     print(
-        f"{done['campaigns']} campaigns, {done['templates']} templates ({done['templates_dropped_as_honest']} "
-        f"dropped as also sent by unflagged accounts) -> {done['out']}"
+        f"{done.campaigns} campaigns, {done.templates} templates ({done.templates_dropped_as_honest} "
+        f"dropped as also sent by unflagged accounts) -> {done.out}"
     )

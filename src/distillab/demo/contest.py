@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
 
 from rich.console import Console
 
@@ -22,12 +21,13 @@ from distillab.atomic import write_text
 from distillab.demo.config import ContestConfig
 from distillab.demo.membership import membership
 from distillab.demo.proof import prove
+from distillab.demo.results import ContestResult, ControlResult, TeacherScore
 from distillab.demo.round import evaluate, reference_losses, run_contest_round
 from distillab.demo.story import render_report
 from distillab.demo.world import build_world
 
 
-def run_contest(config: ContestConfig, console: Console | None = None) -> dict[str, Any]:
+def run_contest(config: ContestConfig, console: Console | None = None) -> ContestResult:
     """Run (or resume) every step; returns the summary, also written to OUT/summary.json with OUT/report.html."""
     console = console or Console(stderr=True)
     started = time.monotonic()
@@ -35,31 +35,31 @@ def run_contest(config: ContestConfig, console: Console | None = None) -> dict[s
     console.rule("the world: teacher, students, watermark key, honest reference traffic")
     world = build_world(config, console)
     console.rule("the control: a student that never saw the teacher's answers")
-    control: dict[str, Any] = {
-        "score": evaluate(world.control, world.root / "eval-control", config, world, console),
-        "proof": prove(world.control, world.root / "prove-control", world, config, console),
-    }
+    control = ControlResult(
+        score=evaluate(world.control, world.root / "eval-control", config, world, console),
+        proof=prove(world.control, world.root / "prove-control", world, config, console),
+    )
     teacher = evaluate(world.teacher, world.root / "eval-teacher", config, world, console)
     untrained = evaluate(world.student_init, world.root / "eval-student-init", config, world, console)
     rounds = {defense: run_contest_round(config, world, defense, console) for defense in config.defenses}
     first = (
         config.out / f"round-{config.defenses[0]}"
     )  # the control is checked against the first round's answers
-    control["proof"]["membership"] = membership(
+    control.proof.membership = membership(
         world.control, first, first / "prove-control-membership", world, config, console
     )
-    summary = {
-        "task": config.task,
-        "metric": config.metric,
-        "reference_losses": reference_losses(config, world) if config.task != "arith" else None,
-        "teacher": {"path": str(world.teacher), "score": teacher},
-        "untrained_student_score": untrained,
-        "control": control,
-        "rounds": rounds,
-        "config": {k: (str(v) if k == "out" else v) for k, v in vars(config).items() if k != "teacher"},
-        "seconds": round(time.monotonic() - started, 1),
-    }
-    write_text(config.out / "summary.json", json.dumps(summary, indent=1, default=str) + "\n")
+    summary = ContestResult(
+        task=config.task,
+        metric=config.metric,
+        reference_losses=reference_losses(config, world) if config.task != "arith" else None,
+        teacher=TeacherScore(str(world.teacher), teacher),
+        untrained_student_score=untrained,
+        control=control,
+        rounds=rounds,
+        config=config,
+        seconds=round(time.monotonic() - started, 1),
+    )
+    write_text(config.out / "summary.json", json.dumps(summary.to_json(), indent=1, default=str) + "\n")
     write_text(config.out / "report.html", render_report(summary))
-    summary["report"] = str(config.out / "report.html")
+    summary.report = str(config.out / "report.html")
     return summary

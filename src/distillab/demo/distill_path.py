@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from rich.console import Console
 
 from distillab.data.records import data_files, read_records
 from distillab.distill import DistillConfig, run_distill
+from distillab.evaluate.result import EvalReport, TokenParity
 from distillab.serving.process import serve_process
 from distillab.toy import arith
 from distillab.toy.config import TeacherConfig
@@ -49,7 +50,33 @@ class DemoConfig:
     teacher: TeacherConfig = field(default_factory=lambda: TeacherConfig(task="arith"))
 
 
-def run_demo(config: DemoConfig, console: Console | None = None) -> dict[str, Any]:
+@dataclass
+class DemoResult:
+    """The demo's numbers: what was harvested, and how the student compares with teacher and baseline
+    (the untrained student); OUT/summary.json is `to_json()`."""
+
+    teacher_queries: int
+    answers_with_a_final_answer: int
+    token_positions: int
+    bytes_per_token: float | None
+    teacher_accuracy: float | None
+    student_accuracy: float | None
+    untrained_student_accuracy: float | None
+    student_token_agreement: float | None
+    untrained_student_token_agreement: float | None
+    student_kl: float | None
+    untrained_student_kl: float | None
+    seconds: float = 0.0
+    stage_seconds: dict[str, float | None] = field(default_factory=dict)
+    """Seconds of each distill stage ("generate", "train", "eval") as stages.json recorded them."""
+    report: str = ""
+    """The evaluation's report.html."""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def run_demo(config: DemoConfig, console: Console | None = None) -> DemoResult:
     """Run every stage; returns (and writes to OUT/summary.json) what happened, with numbers."""
     console = console or Console(stderr=True)
     started = time.monotonic()
@@ -110,42 +137,44 @@ def run_demo(config: DemoConfig, console: Console | None = None) -> dict[str, An
 
     console.rule("5. summary")
     harvest = out / "distill" / "data"
-    summary = summarise(harvest, result.report or {})
-    summary["seconds"] = round(time.monotonic() - started, 1)
+    summary = summarise(harvest, result.report)
+    summary.seconds = round(time.monotonic() - started, 1)
     stages = json.loads((out / "distill" / "stages.json").read_text())
-    summary["stage_seconds"] = {
+    summary.stage_seconds = {
         stage: stages[stage].get("seconds") for stage in ("generate", "train", "eval") if stage in stages
     }
-    summary["report"] = str(out / "distill" / "eval" / "report.html")
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    summary.report = str(out / "distill" / "eval" / "report.html")
+    (out / "summary.json").write_text(json.dumps(summary.to_json(), indent=2) + "\n")
     return summary
 
 
-def summarise(harvest_dir: Path, report: dict[str, Any]) -> dict[str, Any]:
-    """The demo's numbers: what was harvested, and how the student compares with teacher and baseline."""
+def summarise(harvest_dir: Path, report: EvalReport | None) -> DemoResult:
+    """What was harvested, and how the student compares with teacher and baseline (None: not evaluated)."""
     rows = read_records(harvest_dir, columns=["completion", "messages", "top_logprobs"]).to_pylist()
     positions = sum(len(r["top_logprobs"] or []) for r in rows)
     size = sum(f.stat().st_size for f in data_files(harvest_dir))
-    models, parity = report.get("models", {}), report.get("parity", {})
 
     def accuracy(role: str) -> float | None:
-        return (models.get(role) or {}).get("accuracy")
+        model = report.models.get(role) if report else None
+        return model.accuracy if model else None
 
-    def agreement(role: str) -> float | None:
-        return ((parity.get(role) or {}).get("token") or {}).get("top1_agreement")
+    def token(role: str) -> TokenParity | None:
+        parity = report.parity.get(role) if report else None
+        return parity.token if parity else None
 
-    return {
-        "teacher_queries": len(rows),
-        "answers_with_a_final_answer": sum(
+    student, untrained = token("model"), token("baseline")
+    return DemoResult(
+        teacher_queries=len(rows),
+        answers_with_a_final_answer=sum(
             arith.extract_answer(r["completion"] or "") is not None for r in rows
         ),
-        "token_positions": positions,
-        "bytes_per_token": round(size / positions, 1) if positions else None,
-        "teacher_accuracy": accuracy("teacher"),
-        "student_accuracy": accuracy("model"),
-        "untrained_student_accuracy": accuracy("baseline"),
-        "student_token_agreement": agreement("model"),
-        "untrained_student_token_agreement": agreement("baseline"),
-        "student_kl": ((parity.get("model") or {}).get("token") or {}).get("kl"),
-        "untrained_student_kl": ((parity.get("baseline") or {}).get("token") or {}).get("kl"),
-    }
+        token_positions=positions,
+        bytes_per_token=round(size / positions, 1) if positions else None,
+        teacher_accuracy=accuracy("teacher"),
+        student_accuracy=accuracy("model"),
+        untrained_student_accuracy=accuracy("baseline"),
+        student_token_agreement=student.top1_agreement if student else None,
+        untrained_student_token_agreement=untrained.top1_agreement if untrained else None,
+        student_kl=student.kl if student else None,
+        untrained_student_kl=untrained.kl if untrained else None,
+    )

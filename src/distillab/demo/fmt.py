@@ -13,14 +13,6 @@ PATH = re.compile(r"[\w.+-]*(?:/[\w.+-]+)+")
 """A file path inside a sentence (shortened to its last part by `plain`)."""
 
 
-def as_dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
 def number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None
@@ -73,8 +65,3 @@ def test_label(name: str, teacher: Any) -> str:
     """A test's name with short model names: ``attribution/closer: the teacher vs bystander``."""
     kind, colon, models = name.partition(": ")
     return kind + colon + plain(models, teacher)
-
-
-def rounds_of(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The summary's rounds by defense name (empty when there are none)."""
-    return {str(name): as_dict(r) for name, r in as_dict(summary.get("rounds")).items()}

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 
 from distillab.atomic import write_text
 from distillab.demo.config import ContestConfig
+from distillab.demo.results import TestBrief, TrafficSummary
 from distillab.demo.world import World, cached
 from distillab.errors import DataError
 
@@ -27,8 +27,8 @@ def served_answers(where: Path, config: ContestConfig) -> Path:
     request-log-like rows (prompt, response) in `where/membership-served.jsonl`."""
     from distillab.data.records import read_records
 
-    traffic = json.loads((where / "traffic.json").read_text())
-    degraded = {f"q{a['index']:06d}" for a in traffic["answers"] if a.get("degraded")}
+    traffic = TrafficSummary.from_json(json.loads((where / "traffic.json").read_text()))
+    degraded = {f"q{a.index:06d}" for a in traffic.answers if a.degraded}
     rows = read_records(where / "harvest", columns=["prompt_id", "messages", "completion"]).to_pylist()
     kept = [r for r in rows if r["prompt_id"] not in degraded and r["completion"]][
         : config.membership_prompts
@@ -106,10 +106,9 @@ def fresh_answers(where: Path, world: World, config: ContestConfig, console: Con
 
 def membership(
     suspect: Path, where: Path, out: Path, world: World, config: ContestConfig, console: Console
-) -> list[dict[str, Any]]:
+) -> list[TestBrief]:
     """The membership test of `suspect` against round `where`'s served answers: its brief (cached in `out`)
     in a list, or no test when every answer was degraded."""
-    from distillab.demo.proof import brief
     from distillab.provenance.membership import MembershipConfig, run_membership
 
     served = served_answers(where, config)
@@ -127,7 +126,7 @@ def membership(
             ),
             console=console,
         )
-        write_text(result_file, json.dumps(brief(result), indent=1) + "\n")
+        write_text(result_file, json.dumps(TestBrief.of(result).to_json(), indent=1) + "\n")
 
     try:
         cached(
@@ -145,4 +144,4 @@ def membership(
     ) as exc:  # e.g. every fresh answer came back empty: no test, the rest of the contest goes on
         console.print(f"membership test of {suspect}: skipped ({exc})")
         return []
-    return [dict(json.loads(result_file.read_text()))]
+    return [TestBrief.from_json(json.loads(result_file.read_text()))]

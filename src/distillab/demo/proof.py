@@ -15,11 +15,11 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 
 from distillab.demo.config import ContestConfig
+from distillab.demo.results import Proof, TestBrief
 from distillab.demo.world import World, cached
 from distillab.toy.prompts import prompt_rows, write_rows
 
@@ -85,19 +85,7 @@ def share_reference_samples(out: Path, world: World) -> None:
                 link.symlink_to(target)
 
 
-def brief(result: Any) -> dict[str, Any]:
-    return {
-        "name": result.name,
-        "question": result.question,
-        "p_value": result.p_value,
-        "significant": result.significant,
-        "verdict": result.verdict(),
-        "effect": result.effect,
-        "sample_sizes": result.sample_sizes,
-    }
-
-
-def prove(suspect: Path, out: Path, world: World, config: ContestConfig, console: Console) -> dict[str, Any]:
+def prove(suspect: Path, out: Path, world: World, config: ContestConfig, console: Console) -> Proof:
     """Run both tests on `suspect` into `out`; returns their p-values and verdicts (also in out/proof.json)."""
     from distillab.provenance import (
         AttributionConfig,
@@ -149,12 +137,10 @@ def prove(suspect: Path, out: Path, world: World, config: ContestConfig, console
             console=console,
         )
         write_evidence([*radioactive, *attributed], out)
-        proof = {
-            "radioactivity": [brief(r) for r in radioactive],
-            "attribution": [brief(r) for r in attributed],
-        }
-        (out / "proof.json").write_text(json.dumps(proof, indent=1) + "\n")
+        proof = Proof([TestBrief.of(r) for r in radioactive], [TestBrief.of(r) for r in attributed])
+        written = {k: v for k, v in proof.to_json().items() if k != "membership"}  # run apart, see membership
+        (out / "proof.json").write_text(json.dumps(written, indent=1) + "\n")
 
     out.mkdir(parents=True, exist_ok=True)
     cached(out / "proof.json", settings, run, done="")
-    return dict(json.loads((out / "proof.json").read_text()))
+    return Proof.from_json(json.loads((out / "proof.json").read_text()))

@@ -29,6 +29,15 @@ from distillab.atomic import write_text
 from distillab.data.prompts import PromptRow
 from distillab.data.written import write_harvest
 from distillab.demo.config import ContestConfig
+from distillab.demo.results import (
+    CampaignTraffic,
+    CurvePoint,
+    Flag,
+    HonestTraffic,
+    RoundResult,
+    SentQuery,
+    TrafficSummary,
+)
 from distillab.demo.world import World, cached, train_student
 from distillab.teacher.base import Generation
 from distillab.toy.prompts import prompt_rows
@@ -107,8 +116,8 @@ def gateway_args(config: ContestConfig, world: World, defense: str, db: Path) ->
 
 def run_traffic(
     config: ContestConfig, world: World, defense: str, where: Path, console: Console
-) -> dict[str, Any]:
-    """Serve, send the round's traffic, keep the attacker's harvest; returns traffic.json's content."""
+) -> TrafficSummary:
+    """Serve, send the round's traffic, keep the attacker's harvest; returns what traffic.json holds."""
     from distillab.db.store import Store
     from distillab.demo.traffic import MAX_TOKENS, TOP_LOGPROBS, run_round
     from distillab.serving.process import serve_process
@@ -171,47 +180,37 @@ def run_traffic(
     for d in decisions:
         at = round(d["ts"] - traffic.started_epoch, 2)
         flags.append(
-            {
-                "account": d["account"],
-                "campaign": d["account"] in campaign,
-                "decision": d["decision"],
-                "reason": d["reason"],
-                "at_s": at,
-                "after_queries": sum(t < at for t in sent_at.get(d["account"], []))
+            Flag(
+                account=d["account"],
+                campaign=d["account"] in campaign,
+                decision=d["decision"],
+                reason=d["reason"],
+                at_s=at,
+                after_queries=sum(t < at for t in sent_at.get(d["account"], []))
                 if d["account"] in campaign
                 else None,
-            }
+            )
         )
-    summary = {
-        "defense": defense,
-        "seconds": traffic.seconds,
-        "campaign": {
-            "accounts": len(campaign),
-            "queries": len(prompts),
-            "answered": len(kept),
-            "degraded": sum(a.degraded for a in kept),
-            "blocked_accounts": len(traffic.blocked_accounts),
-            "statuses": traffic.campaign_statuses,
-            "completion_tokens": sum(g.completion_tokens for g in generations),
-        },
-        "honest": {
-            "accounts": len(traffic.honest_accounts),
-            "requests": len(honest),
-            "statuses": traffic.honest_statuses,
-        },
-        "flags": flags,
-        "answers": [
-            {
-                "index": a.index,
-                "account": a.account,
-                "sent": a.sent,
-                "status": a.status,
-                "degraded": a.degraded,
-            }
-            for a in traffic.answers
-        ],
-    }
-    return summary
+    return TrafficSummary(
+        defense=defense,
+        seconds=traffic.seconds,
+        campaign=CampaignTraffic(
+            accounts=len(campaign),
+            queries=len(prompts),
+            answered=len(kept),
+            degraded=sum(a.degraded for a in kept),
+            blocked_accounts=len(traffic.blocked_accounts),
+            statuses=traffic.campaign_statuses,
+            completion_tokens=sum(g.completion_tokens for g in generations),
+        ),
+        honest=HonestTraffic(
+            accounts=len(traffic.honest_accounts),
+            requests=len(honest),
+            statuses=traffic.honest_statuses,
+        ),
+        flags=flags,
+        answers=[SentQuery(a.index, a.account, a.sent, a.status, a.degraded) for a in traffic.answers],
+    )
 
 
 def prefix_harvest(source: Path, share: float, out: Path) -> Path:
@@ -265,8 +264,10 @@ def evaluate(model: Path, out: Path, config: ContestConfig, world: World, consol
             ),
             done="report.json",
         )
-        report = json.loads((out / "report.json").read_text())
-        return (report.get("models", {}).get("model") or {}).get("accuracy")
+        from distillab.evaluate.result import EvalReport
+
+        report = EvalReport.from_json(json.loads((out / "report.json").read_text()))
+        return report.models["model"].accuracy
     from distillab.demo.score import share_of_teacher
 
     bounds = reference_losses(config, world)
@@ -314,16 +315,17 @@ def reference_losses(config: ContestConfig, world: World) -> dict[str, float]:
     return dict(json.loads(path.read_text()))
 
 
-def run_contest_round(config: ContestConfig, world: World, defense: str, console: Console) -> dict[str, Any]:
+def run_contest_round(config: ContestConfig, world: World, defense: str, console: Console) -> RoundResult:
     from distillab.demo.membership import membership
     from distillab.demo.proof import prove
     from distillab.detect.config import DetectConfig
+    from distillab.detect.result import DetectSummary
     from distillab.detect.run import run_detect
 
     where = config.out / f"round-{defense}"
     where.mkdir(parents=True, exist_ok=True)
     console.rule(f"round: defense {defense}")
-    settings = {
+    settings: dict[str, str | int | float] = {
         "defense": defense,
         "campaign_accounts": config.campaign_accounts,
         "queries": config.campaign_queries,
@@ -340,15 +342,12 @@ def run_contest_round(config: ContestConfig, world: World, defense: str, console
     }
     traffic_file = where / "traffic.json"
 
-    def traffic() -> None:
-        write_text(
-            traffic_file, json.dumps(run_traffic(config, world, defense, where, console), indent=1) + "\n"
-        )
+    def send() -> None:
+        sent = run_traffic(config, world, defense, where, console)
+        write_text(traffic_file, json.dumps(sent.to_json(), indent=1) + "\n")
 
-    cached(traffic_file, settings, traffic, done="")
-    summary: dict[str, Any] = json.loads(traffic_file.read_text())
-    summary.pop("answers")  # per-query detail stays in traffic.json
-    summary["settings"] = {k: v for k, v in settings.items() if k != "key"}
+    cached(traffic_file, settings, send, done="")
+    traffic = TrafficSummary.from_json(json.loads(traffic_file.read_text()))
 
     console.print("offline detection over the round's request log")
     detect_out = where / "detect"
@@ -367,10 +366,10 @@ def run_contest_round(config: ContestConfig, world: World, defense: str, console
         ),
         done="summary.json",
     )
-    summary["detect"] = json.loads((detect_out / "summary.json").read_text())
+    detected = DetectSummary.from_json(json.loads((detect_out / "summary.json").read_text()))
 
     harvest = where / "harvest"
-    curve = []
+    curve: list[CurvePoint] = []
     # The extraction curve is the undefended leak rate: its smaller students are trained in the first
     # round only (a defended round adds its full-harvest point).
     shares = (*sorted(config.curve_points), 1.0) if defense == config.defenses[0] else (1.0,)
@@ -391,11 +390,20 @@ def run_contest_round(config: ContestConfig, world: World, defense: str, console
             console=console,
         )
         score = evaluate(student, where / f"eval{tag}", config, world, console)
-        curve.append({"share": share, "answers": manifest["counts"]["records"], "score": score})
-    summary["curve"] = curve
-    summary["student_score"] = curve[-1]["score"]
-    summary["proof"] = prove(where / "student", where / "prove", world, config, console)
-    summary["proof"]["membership"] = membership(
+        curve.append(CurvePoint(share, manifest["counts"]["records"], score))
+    proof = prove(where / "student", where / "prove", world, config, console)
+    proof.membership = membership(
         where / "student", where, where / "prove-membership", world, config, console
     )
-    return summary
+    return RoundResult(
+        defense=traffic.defense,
+        seconds=traffic.seconds,
+        campaign=traffic.campaign,
+        honest=traffic.honest,
+        flags=traffic.flags,  # per-query detail stays in traffic.json
+        settings={k: v for k, v in settings.items() if k != "key"},
+        detect=detected,
+        curve=curve,
+        student_score=curve[-1].score,
+        proof=proof,
+    )

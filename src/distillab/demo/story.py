@@ -13,22 +13,15 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
+from collections.abc import Callable
 from html import escape
 from typing import Any
 
 from distillab.demo.charts import Reference, line_chart, step_chart
-from distillab.demo.fmt import (
-    NA,
-    as_dict,
-    as_list,
-    duration,
-    num,
-    num2,
-    number,
-    pct,
-    rounds_of,
-)
+from distillab.demo.fmt import NA, duration, num, num2, number, pct
+from distillab.demo.results import ContestResult, Flag, RoundResult, config_settings
 from distillab.demo.story_proof import proof_section
+from distillab.detect.result import DetectMetrics
 
 DEFENSE_WORDS = {
     "off": "the gateway only serves and logs",
@@ -37,14 +30,10 @@ DEFENSE_WORDS = {
 }
 
 
-def _campaign(round_: dict[str, Any], key: str) -> str:
-    return num(as_dict(round_.get("campaign")).get(key))
-
-
-def leak_per_1000(round_: dict[str, Any], untrained: Any) -> float | None:
+def leak_per_1000(round_: RoundResult, untrained: float | None) -> float | None:
     """Score points the full harvest added over the untrained student, per 1,000 teacher queries sent."""
-    student, base = number(round_.get("student_score")), number(untrained)
-    queries = number(as_dict(round_.get("campaign")).get("queries"))
+    student, base = number(round_.student_score), number(untrained)
+    queries = round_.campaign.queries
     if student is None or base is None or not queries:
         return None
     return 100 * (student - base) / (queries / 1000)
@@ -54,15 +43,15 @@ def _leak(value: float | None) -> str:
     return NA if value is None else f"{value:+,.1f} points"
 
 
-def _metric(summary: dict[str, Any]) -> str:
-    return str(summary.get("metric") or "score")
+def _metric(summary: ContestResult) -> str:
+    return summary.metric or "score"
 
 
-def _metric_note(summary: dict[str, Any]) -> str:
+def _metric_note(summary: ContestResult) -> str:
     """What the score means, in words, for the metrics the contest reports."""
     metric = _metric(summary)
     if "skill" in metric:
-        losses = as_dict(summary.get("reference_losses"))
+        losses = summary.reference_losses or {}
         return (
             ": its loss on held-out real text (the task's reference continuations) as a share of the "
             f"teacher's gain over the untrained student, so the teacher scores 100% (loss "
@@ -74,22 +63,19 @@ def _metric_note(summary: dict[str, Any]) -> str:
     return ""
 
 
-def _headline(summary: dict[str, Any]) -> str:
-    rounds, untrained = rounds_of(summary), summary.get("untrained_student_score")
-    cards = [("the provider's teacher", pct(as_dict(summary.get("teacher")).get("score")))]
+def _headline(summary: ContestResult) -> str:
+    rounds, untrained = summary.rounds, summary.untrained_student_score
+    cards = [("the provider's teacher", pct(summary.teacher.score))]
+    cards += [(f"attacker's student, defense “{name}”", pct(r.student_score)) for name, r in rounds.items()]
     cards += [
-        (f"attacker's student, defense “{name}”", pct(r.get("student_score"))) for name, r in rounds.items()
-    ]
-    control = as_dict(summary.get("control")).get("score")
-    cards += [
-        ("control student (never saw the teacher)", pct(control)),
+        ("control student (never saw the teacher)", pct(summary.control.score)),
         ("untrained student", pct(untrained)),
     ]
     shown = "".join(
         f'<div class="card"><div class="value">{value}</div><div>{escape(label)}</div></div>'
         for label, value in cards
     )
-    sizes = {(_campaign(r, "queries"), _campaign(r, "accounts")) for r in rounds.values()}
+    sizes = {(num(r.campaign.queries), num(r.campaign.accounts)) for r in rounds.values()}
     if not rounds:
         campaign = "No round ran, so there was no campaign."
     elif len(sizes) == 1:
@@ -100,7 +86,7 @@ def _headline(summary: dict[str, Any]) -> str:
         )
     else:
         campaign = "The distillation campaign sent " + "; ".join(
-            f"{_campaign(r, 'queries')} teacher queries over {_campaign(r, 'accounts')} accounts in round "
+            f"{num(r.campaign.queries)} teacher queries over {num(r.campaign.accounts)} accounts in round "
             f"“{escape(name)}”"
             for name, r in rounds.items()
         )
@@ -108,24 +94,20 @@ def _headline(summary: dict[str, Any]) -> str:
     return (
         f'<h1>The distillation contest</h1><div class="cards">{shown}</div>'
         f"<p>Each model's score is its {escape(_metric(summary))}{_metric_note(summary)}. {campaign} "
-        f"The whole run took {duration(summary.get('seconds'))}.</p>"
+        f"The whole run took {duration(summary.seconds)}.</p>"
     )
 
 
-def _curve_points(round_: dict[str, Any]) -> list[tuple[float, float]]:
-    points = [
-        (number(as_dict(p).get("answers")), number(as_dict(p).get("score")))
-        for p in as_list(round_.get("curve"))
-    ]
-    return [(x, y) for x, y in points if x is not None and y is not None]
+def _curve_points(round_: RoundResult) -> list[tuple[float, float]]:
+    return [(float(p.answers), y) for p in round_.curve if (y := number(p.score)) is not None]
 
 
-def _curve(summary: dict[str, Any]) -> str:
-    rounds, untrained = rounds_of(summary), summary.get("untrained_student_score")
+def _curve(summary: ContestResult) -> str:
+    rounds, untrained = summary.rounds, summary.untrained_student_score
     series = {f"defense {name}": points for name, r in rounds.items() if (points := _curve_points(r))}
     references = [
-        Reference("teacher", number(as_dict(summary.get("teacher")).get("score"))),
-        Reference("control", number(as_dict(summary.get("control")).get("score"))),
+        Reference("teacher", number(summary.teacher.score)),
+        Reference("control", number(summary.control.score)),
         Reference("untrained", number(untrained)),
     ]
     chart = (
@@ -147,8 +129,8 @@ def _curve(summary: dict[str, Any]) -> str:
     )
     leaks = "".join(
         f"<li>defense “{escape(name)}”: <b>{_leak(leak_per_1000(r, untrained))}</b> per 1,000 "
-        f"queries (student {pct(r.get('student_score'))}, untrained {pct(untrained)}, "
-        f"{_campaign(r, 'queries')} queries)</li>"
+        f"queries (student {pct(r.student_score)}, untrained {pct(untrained)}, "
+        f"{num(r.campaign.queries)} queries)</li>"
         for name, r in rounds.items()
     )
     if table:
@@ -166,16 +148,16 @@ def _curve(summary: dict[str, Any]) -> str:
     )
 
 
-def _first_flags(flags: list[dict[str, Any]]) -> dict[str, tuple[bool, float | None]]:
+def _first_flags(flags: list[Flag]) -> dict[str, tuple[bool, float]]:
     """Account -> (is it a campaign account, seconds into the round of its first flag)."""
-    first: dict[str, tuple[bool, float | None]] = {}
-    for flag in sorted(flags, key=lambda f: (number(f.get("at_s")) is None, number(f.get("at_s")) or 0.0)):
-        first.setdefault(str(flag.get("account")), (bool(flag.get("campaign")), number(flag.get("at_s"))))
+    first: dict[str, tuple[bool, float]] = {}
+    for flag in sorted(flags, key=lambda f: f.at_s):
+        first.setdefault(flag.account, (flag.campaign, flag.at_s))
     return first
 
 
-def _reasons(flags: list[dict[str, Any]], top: int = 3) -> str:
-    counts = Counter(str(f["reason"]) for f in flags if f.get("reason"))
+def _reasons(flags: list[Flag], top: int = 3) -> str:
+    counts = Counter(f.reason for f in flags if f.reason)
     if not counts:
         return ""
     items = "".join(f"<li><b>{count}×</b> {escape(reason)}</li>" for reason, count in counts.most_common(top))
@@ -184,10 +166,10 @@ def _reasons(flags: list[dict[str, Any]], top: int = 3) -> str:
     return f"<p>The most common reasons the detector gave:</p><ul>{items}</ul>{more}"
 
 
-def _live(name: str, round_: dict[str, Any]) -> str:
+def _live(name: str, round_: RoundResult) -> str:
     words = DEFENSE_WORDS.get(name, "a defense this report does not describe")
     heading = f"<h3>Round “{escape(name)}”: {escape(words)}</h3>"
-    flags = [as_dict(f) for f in as_list(round_.get("flags"))]
+    flags = round_.flags
     if name == "off":
         return heading + (
             "<p>The live detector was off in this round: nothing was flagged while the "
@@ -197,9 +179,9 @@ def _live(name: str, round_: dict[str, Any]) -> str:
     if not flags:
         return heading + "<p>The live detector flagged no account in this round.</p>"
     first = _first_flags(flags)
-    caught = sorted(at for campaign, at in first.values() if campaign and at is not None)
-    honest = sorted(at for campaign, at in first.values() if not campaign and at is not None)
-    seconds, accounts = number(round_.get("seconds")), number(as_dict(round_.get("campaign")).get("accounts"))
+    caught = sorted(at for campaign, at in first.values() if campaign)
+    honest = sorted(at for campaign, at in first.values() if not campaign)
+    seconds, accounts = number(round_.seconds), round_.campaign.accounts
     chart = step_chart(
         {"campaign accounts": caught, "honest accounts": honest},
         x_max=seconds or max(caught + honest, default=1.0),
@@ -210,15 +192,15 @@ def _live(name: str, round_: dict[str, Any]) -> str:
     )
     n_caught = sum(campaign for campaign, _ in first.values())
     when = f", the first {caught[0]:.1f} s and the last {caught[-1]:.1f} s into the round" if caught else ""
-    queries = [q for f in flags if f.get("campaign") and (q := number(f.get("after_queries"))) is not None]
+    queries = [f.after_queries for f in flags if f.campaign and f.after_queries is not None]
     median = (
         f"<p>When flagged, a campaign account had sent a median of "
         f"<b>{num(statistics.median(queries))} queries</b> (the campaign sent "
-        f"{_campaign(round_, 'queries')} in all).</p>"
+        f"{num(round_.campaign.queries)} in all).</p>"
         if queries
         else ""
     )
-    honest_accounts = num(as_dict(round_.get("honest")).get("accounts"))
+    honest_accounts = num(round_.honest.accounts)
     return (
         f'{heading}<div class="chart">{chart}</div>'
         f"<p>The live detector flagged <b>{n_caught} of {num(accounts)} campaign accounts</b>{when} "
@@ -227,31 +209,29 @@ def _live(name: str, round_: dict[str, Any]) -> str:
     )
 
 
-def _campaigns_detected(metrics: dict[str, Any]) -> str:
-    campaigns = metrics.get("campaigns")
-    total = num(len(campaigns)) if isinstance(campaigns, dict) else NA
-    return f"{num(metrics.get('campaigns_detected'))} of {total}"
+def _campaigns_detected(metrics: DetectMetrics) -> str:
+    return f"{num(metrics.campaigns_detected)} of {num(len(metrics.campaigns))}"
 
 
-OFFLINE_ROWS = {
-    "campaign accounts flagged (recall)": lambda m: pct(m.get("recall")),
-    "flagged accounts that were campaign (precision)": lambda m: pct(m.get("precision")),
-    "honest accounts flagged (false-positive rate)": lambda m: pct(m.get("honest_false_positive_rate")),
-    "median queries until flagged": lambda m: num(m.get("median_queries_until_flagged")),
+OFFLINE_ROWS: dict[str, Callable[[DetectMetrics], str]] = {
+    "campaign accounts flagged (recall)": lambda m: pct(m.recall),
+    "flagged accounts that were campaign (precision)": lambda m: pct(m.precision),
+    "honest accounts flagged (false-positive rate)": lambda m: pct(m.honest_false_positive_rate),
+    "median queries until flagged": lambda m: num(m.median_queries_until_flagged),
     "campaigns detected": _campaigns_detected,
 }
 
 
-def _offline(rounds: dict[str, dict[str, Any]]) -> str:
-    metrics = [as_dict(as_dict(r.get("detect")).get("metrics")) for r in rounds.values()]
+def _offline(rounds: dict[str, RoundResult]) -> str:
+    metrics = [r.detect.metrics for r in rounds.values()]  # None: the detector had no labels
     head = "".join(f"<th>{escape(name)}</th>" for name in rounds)
     body = "".join(
-        f"<tr><td>{label}</td>" + "".join(f'<td class="num">{cell(m)}</td>' for m in metrics) + "</tr>"
+        f"<tr><td>{label}</td>"
+        + "".join(f'<td class="num">{cell(m) if m else NA}</td>' for m in metrics)
+        + "</tr>"
         for label, cell in OFFLINE_ROWS.items()
     )
-    notes = dict.fromkeys(
-        str(n) for r in rounds.values() for n in as_list(as_dict(r.get("detect")).get("notes"))
-    )
+    notes = dict.fromkeys(n for r in rounds.values() for n in r.detect.notes)
     return (
         "<h3>Offline: the detector re-reads each round's log</h3>"
         "<p>After each round, <code>distillab detect</code> read the gateway's request log as an analyst "
@@ -261,8 +241,8 @@ def _offline(rounds: dict[str, dict[str, Any]]) -> str:
     )
 
 
-def _caught(summary: dict[str, Any]) -> str:
-    rounds, rpm = rounds_of(summary), num(as_dict(summary.get("config")).get("rpm"))
+def _caught(summary: ContestResult) -> str:
+    rounds, rpm = summary.rounds, num(summary.config.rpm)
     return (
         "<h2>2. How the campaign was caught</h2>"
         f"<p>Every campaign account stayed under the gateway's rate limit ({rpm} requests a minute per "
@@ -286,27 +266,26 @@ DEFENSE_ROWS = (
 )
 
 
-def _defense_column(round_: dict[str, Any], untrained: Any) -> list[str]:
+def _defense_column(round_: RoundResult, untrained: float | None) -> list[str]:
     """The cells of DEFENSE_ROWS for one round."""
-    honest = as_dict(round_.get("honest"))
-    served = as_dict(honest.get("statuses")).get("200")
+    campaign, honest = round_.campaign, round_.honest
     return [
-        _campaign(round_, "queries"),
-        _campaign(round_, "answered"),
-        _campaign(round_, "degraded"),
-        _campaign(round_, "blocked_accounts"),
-        _campaign(round_, "completion_tokens"),
-        f"{num(served)} of {num(honest.get('requests'))}",
-        pct(round_.get("student_score")),
+        num(campaign.queries),
+        num(campaign.answered),
+        num(campaign.degraded),
+        num(campaign.blocked_accounts),
+        num(campaign.completion_tokens),
+        f"{num(honest.statuses.get('200'))} of {num(honest.requests)}",
+        pct(round_.student_score),
         _leak(leak_per_1000(round_, untrained)),
     ]
 
 
-def _defenses(summary: dict[str, Any]) -> str:
-    rounds = rounds_of(summary)
+def _defenses(summary: ContestResult) -> str:
+    rounds = summary.rounds
     if not rounds:
         return "<h2>3. What the defense did to the attacker</h2><p>No round ran.</p>"
-    columns = [_defense_column(r, summary.get("untrained_student_score")) for r in rounds.values()]
+    columns = [_defense_column(r, summary.untrained_student_score) for r in rounds.values()]
     head = "".join(f"<th>{escape(name)}</th>" for name in rounds)
     body = "".join(
         f"<tr><td>{escape(label)}</td>" + "".join(f'<td class="num">{c[i]}</td>' for c in columns) + "</tr>"
@@ -324,20 +303,19 @@ def _setting(value: Any) -> str:
     return ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
-def _footer(summary: dict[str, Any]) -> str:
-    config = as_dict(summary.get("config"))
-    defenses = ",".join(map(str, as_list(config.get("defenses")))) or None
+def _footer(summary: ContestResult) -> str:
+    config = summary.config
     flags = [
-        ("--out", config.get("out")),
-        ("--defense", defenses),
-        ("--campaign-queries", config.get("campaign_queries")),
-        ("--campaign-accounts", config.get("campaign_accounts")),
-        ("--steps", config.get("steps")),
+        ("--out", str(config.out)),
+        ("--defense", ",".join(config.defenses) or None),
+        ("--campaign-queries", config.campaign_queries),
+        ("--campaign-accounts", config.campaign_accounts),
+        ("--steps", config.steps),
     ]
     command = " ".join(["distillab demo"] + [f"{flag} {value}" for flag, value in flags if value is not None])
     settings = "".join(
         f"<tr><td>{escape(str(key))}</td><td>{escape(_setting(value))}</td></tr>"
-        for key, value in config.items()
+        for key, value in config_settings(config).items()
     )
     return (
         "<footer><h2>5. Run it again</h2>"
@@ -367,9 +345,8 @@ dd { margin: .2em 0 .2em 1.2em; }
 """
 
 
-def render_report(summary: dict[str, Any]) -> str:
+def render_report(summary: ContestResult) -> str:
     """The contest as one self-contained HTML page; every number comes from `summary` (summary.json)."""
-    summary = as_dict(summary)
     body = "".join(
         section(summary) for section in (_headline, _curve, _caught, _defenses, proof_section, _footer)
     )

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from html import escape
-from typing import Any
 
-from distillab.demo.fmt import NA, as_dict, as_list, p_text, plain, rounds_of, test_label
+from distillab.demo.fmt import NA, p_text, plain, test_label
+from distillab.demo.results import ContestResult, Proof, TestBrief
 
 MEANINGS = (
     ("radioactivity", "the suspect learned from text carrying the teacher's watermark"),
@@ -17,33 +17,31 @@ MEANINGS = (
 POINTS_AT_TEACHER = ("radioactivity", "membership", "attribution/closer")
 
 
-def _tests(proof: Any) -> dict[str, dict[str, Any]]:
-    return {
-        str(t.get("name")): t
-        for kind in ("radioactivity", "membership", "attribution")
-        for t in map(as_dict, as_list(as_dict(proof).get(kind)))
-    }
+Columns = list[tuple[str, dict[str, TestBrief]]]
+"""(column label, tests by name) for each suspect."""
 
 
-def _suspects(summary: dict[str, Any]) -> list[tuple[str, dict[str, dict[str, Any]]]]:
-    """(column label, tests by name) for each round's attacker's student, then the control."""
-    columns = [
-        (f"attacker's student, {name}", _tests(r.get("proof"))) for name, r in rounds_of(summary).items()
-    ]
-    return [*columns, ("control student", _tests(as_dict(summary.get("control")).get("proof")))]
+def _tests(proof: Proof) -> dict[str, TestBrief]:
+    return {t.name: t for t in proof.tests()}
 
 
-def _p_cell(test: dict[str, Any] | None) -> str:
+def _suspects(summary: ContestResult) -> Columns:
+    """Each round's attacker's student, then the control."""
+    columns = [(f"attacker's student, {name}", _tests(r.proof)) for name, r in summary.rounds.items()]
+    return [*columns, ("control student", _tests(summary.control.proof))]
+
+
+def _p_cell(test: TestBrief | None) -> str:
     if test is None:
         return '<td class="num">—</td>'
-    if test.get("significant"):
-        return f'<td class="num sig">{p_text(test.get("p_value"))} significant</td>'
-    return f'<td class="num">{p_text(test.get("p_value"))}</td>'
+    if test.significant:
+        return f'<td class="num sig">{p_text(test.p_value)} significant</td>'
+    return f'<td class="num">{p_text(test.p_value)}</td>'
 
 
-def _significant_counts(columns: list[tuple[str, dict[str, dict[str, Any]]]]) -> str:
+def _significant_counts(columns: Columns) -> str:
     counts = [
-        (label, sum(bool(t.get("significant")) for t in evidence), len(evidence))
+        (label, sum(t.significant for t in evidence), len(evidence))
         for label, tests in columns
         if (evidence := [t for name, t in tests.items() if name.startswith(POINTS_AT_TEACHER)])
     ]
@@ -65,8 +63,8 @@ HOW_TO_READ = (
 )
 
 
-def _proof_row(name: str, columns: list[tuple[str, dict[str, dict[str, Any]]]], teacher: Any) -> str:
-    question = next(tests[name].get("question") for _, tests in columns if name in tests)
+def _proof_row(name: str, columns: Columns, teacher: str) -> str:
+    question = next(tests[name].question for _, tests in columns if name in tests)
     meaning = next((words for prefix, words in MEANINGS if name.startswith(prefix)), "")
     return (
         f"<tr><td><b>{escape(test_label(name, teacher))}</b><br><span class='note'>"
@@ -76,13 +74,13 @@ def _proof_row(name: str, columns: list[tuple[str, dict[str, dict[str, Any]]]], 
     )
 
 
-def _verdicts(names: list[str], columns: list[tuple[str, dict[str, dict[str, Any]]]], teacher: Any) -> str:
+def _verdicts(names: list[str], columns: Columns, teacher: str) -> str:
     """Each test's verdict sentence for the first round's attacker's student and the control."""
     shown = [columns[0], columns[-1]] if len(columns) > 1 else columns
     return "".join(
         f"<dt>{escape(test_label(name, teacher))}</dt>"
         + "".join(
-            f"<dd><b>{escape(label)}:</b> {escape(plain(tests[name].get('verdict'), teacher))}</dd>"
+            f"<dd><b>{escape(label)}:</b> {escape(plain(tests[name].verdict, teacher))}</dd>"
             for label, tests in shown
             if name in tests
         )
@@ -90,8 +88,8 @@ def _verdicts(names: list[str], columns: list[tuple[str, dict[str, dict[str, Any
     )
 
 
-def proof_section(summary: dict[str, Any]) -> str:
-    teacher, columns = as_dict(summary.get("teacher")).get("path"), _suspects(summary)
+def proof_section(summary: ContestResult) -> str:
+    teacher, columns = summary.teacher.path, _suspects(summary)
     names = list(dict.fromkeys(name for _, tests in columns for name in tests))
     if not names:
         return "<h2>4. The proof</h2><p>No radioactivity or attribution test was recorded.</p>"

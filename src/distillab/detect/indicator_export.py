@@ -33,6 +33,7 @@ import numpy as np
 from distillab.atomic import write_text
 from distillab.detect.indicators import THRESHOLD, encode_signature, header, keyed
 from distillab.detect.logs import read_batches
+from distillab.detect.result import ExportedIndicators
 from distillab.detect.templates import Signer, TemplateIndex, similarity
 from distillab.errors import DataError
 
@@ -102,7 +103,7 @@ def _profile(unit: dict[str, Any]) -> dict[str, float]:
 
 def export_indicators(
     campaigns: list[Campaign], log: str | Path, key: bytes, out: str | Path, *, threshold: float = THRESHOLD
-) -> dict[str, Any]:
+) -> ExportedIndicators:
     """Write the indicator file for `campaigns`, reading their prompts, networks and agents from `log`;
     returns a summary: campaigns, templates kept and dropped as also honest."""
     of = {m: c for c in campaigns for m in c.members}
@@ -152,12 +153,12 @@ def export_indicators(
         digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
         indicators.append({"id": f"ind-{digest}", **body})
     write_text(Path(out), json.dumps({**header(key, threshold), "indicators": indicators}, indent=1) + "\n")
-    return {
-        "campaigns": len(indicators),
-        "templates": sum(len(i["templates"]) for i in indicators),
-        "templates_dropped_as_honest": dropped,
-        "out": str(out),
-    }
+    return ExportedIndicators(
+        campaigns=len(indicators),
+        templates=sum(len(i["templates"]) for i in indicators),
+        templates_dropped_as_honest=dropped,
+        out=str(out),
+    )
 
 
 def _templates(

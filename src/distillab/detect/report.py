@@ -6,6 +6,8 @@ from typing import Any
 
 from jinja2 import Environment, select_autoescape
 
+from distillab.detect.result import DetectSummary
+
 TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>distillab detect</title>
 <style>
@@ -46,7 +48,7 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.2f}%"
 
 
-def render(summary: dict[str, Any], accounts: list[dict[str, Any]], groups: list[dict[str, Any]]) -> str:
+def render(summary: DetectSummary, accounts: list[dict[str, Any]], groups: list[dict[str, Any]]) -> str:
     env = Environment(autoescape=select_autoescape(default=True))
     ordered = sorted(groups, key=lambda g: g["p_value"])
     return env.from_string(TEMPLATE).render(s=summary, accounts=accounts, groups=ordered, pct=_pct)

@@ -4,6 +4,7 @@
     from distillab.detect.run import run_detect
     summary = run_detect(DetectConfig(log="requests.jsonl", out="runs/detect", reference="honest.parquet",
                                       labels="labels.jsonl"))
+    summary.flagged_accounts, summary.metrics.recall
 
 Memory grows with the number of accounts (fixed-size sketches each), not with the log. With a
 reference and `checkpoint_hours` (by default when labels are given), the log is also scored at
@@ -32,6 +33,7 @@ from distillab.detect.features import FEATURES, StatsTable
 from distillab.detect.indicators import IndicatorIndex, IndicatorTally, read_key
 from distillab.detect.linking import link
 from distillab.detect.logs import Columns
+from distillab.detect.result import CampaignMetrics, DetectMetrics, DetectSummary
 from distillab.detect.scoring import Calibration, Scored, benjamini_hochberg
 from distillab.detect.text import Embedder
 from distillab.errors import DataError
@@ -125,7 +127,7 @@ def run_detect(
     *,
     console: Console | None = None,
     prepared: tuple[Embedder, Calibration] | None = None,
-) -> dict[str, Any]:
+) -> DetectSummary:
     """Score every account and linked group; write the outputs; return the summary. `prepared`: the
     result of `prepare_reference(config.reference)`, when several logs are scored against one reference."""
     console = console or Console(stderr=True)
@@ -179,31 +181,36 @@ def run_detect(
         for name in result["by"]:
             first_flag.setdefault(name, int(table.counts["n"][table.index[name]]))
     account_rows, groups = _rows(table, reference, result, first_flag, indicated)
-    summary: dict[str, Any] = {
-        "log": config.log,
-        "reference": config.reference or "the log itself",
-        "reference_units": reference.n,
-        "target_fpr": config.target_fpr,
-        "fdr": config.fdr,
-        "accounts": len(account_rows),
-        "requests": int(table.counts["n"][: len(table)].sum()),
-        "groups": len(groups),
-        "flagged_accounts": sum(a["flagged"] for a in account_rows),
-        "flagged_groups": sum(g["flagged"] for g in groups),
-        "checkpoints": checkpoints,
-        "notes": notes,
-    }
-    if tally is not None:
-        summary["indicator_matches"] = len(indicated)
-    if config.labels:
-        summary["metrics"] = metrics(account_rows, read_labels(config.labels), ever_flagged=set(first_flag))
-    summary["seconds"] = round(time.monotonic() - started, 2)
-    summary["records_per_s"] = round(summary["requests"] / max(summary["seconds"], 1e-9))
+    labelled = (
+        metrics(account_rows, read_labels(config.labels), ever_flagged=set(first_flag))
+        if config.labels
+        else None
+    )
+    seconds = round(time.monotonic() - started, 2)
+    requests = int(table.counts["n"][: len(table)].sum())
+    summary = DetectSummary(
+        log=config.log,
+        reference=config.reference or "the log itself",
+        reference_units=reference.n,
+        target_fpr=config.target_fpr,
+        fdr=config.fdr,
+        accounts=len(account_rows),
+        requests=requests,
+        groups=len(groups),
+        flagged_accounts=sum(a["flagged"] for a in account_rows),
+        flagged_groups=sum(g["flagged"] for g in groups),
+        checkpoints=checkpoints,
+        notes=notes,
+        indicator_matches=len(indicated) if tally is not None else None,
+        metrics=labelled,
+        seconds=seconds,
+        records_per_s=round(requests / max(seconds, 1e-9)),
+    )
     _write(config.out, summary, account_rows, groups)
     if config.export_indicators is not None and config.indicator_key_file is not None:
         from distillab.detect.indicator_export import export_indicators, flagged_campaigns
 
-        summary["exported_indicators"] = export_indicators(
+        summary.exported_indicators = export_indicators(
             flagged_campaigns(config.out),
             config.log,
             read_key(config.indicator_key_file),
@@ -270,14 +277,14 @@ def _rows(
 
 
 def _write(
-    out: Path, summary: dict[str, Any], account_rows: list[dict[str, Any]], groups: list[dict[str, Any]]
+    out: Path, summary: DetectSummary, account_rows: list[dict[str, Any]], groups: list[dict[str, Any]]
 ) -> None:
     from distillab.detect.report import render
 
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "accounts.jsonl", "".join(json.dumps(a) + "\n" for a in account_rows))
     write_text(out / "campaigns.json", json.dumps(groups, indent=2) + "\n")
-    write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    write_text(out / "summary.json", json.dumps(summary.to_json(), indent=2) + "\n")
     write_text(out / "report.html", render(summary, account_rows, groups))
 
 
@@ -305,7 +312,7 @@ def read_labels(path: Path) -> dict[str, str]:
 
 def metrics(
     accounts_: list[dict[str, Any]], labels: dict[str, str], *, ever_flagged: set[str] | None = None
-) -> dict[str, Any]:
+) -> DetectMetrics:
     """Precision, recall, honest false-positive rate, campaigns detected, queries until flagged; with
     `ever_flagged` (accounts flagged at any checkpoint), the share of honest accounts ever flagged."""
     honest = [a for a in accounts_ if labels.get(a["account"], "benign") == "benign"]
@@ -320,30 +327,30 @@ def metrics(
     def median(values: list[int]) -> float | None:
         return statistics.median(values) if values else None
 
-    return {
-        "honest_accounts": len(honest),
-        "campaign_accounts": len(attackers),
-        "flagged_accounts": len(flagged),
-        "precision": len(true_flags) / len(flagged) if flagged else None,
-        "recall": len(true_flags) / len(attackers) if attackers else None,
-        "honest_false_positive_rate": sum(a["flagged"] for a in honest) / len(honest) if honest else None,
-        "honest_ever_flagged_rate": (
+    return DetectMetrics(
+        honest_accounts=len(honest),
+        campaign_accounts=len(attackers),
+        flagged_accounts=len(flagged),
+        precision=len(true_flags) / len(flagged) if flagged else None,
+        recall=len(true_flags) / len(attackers) if attackers else None,
+        honest_false_positive_rate=sum(a["flagged"] for a in honest) / len(honest) if honest else None,
+        honest_ever_flagged_rate=(
             sum(a["account"] in ever_flagged or a["flagged"] for a in honest) / len(honest)
             if honest and ever_flagged is not None
             else None
         ),
-        "campaigns": {
-            c: {
-                "accounts": len(m),
-                "flagged_accounts": sum(a["flagged"] for a in m),
-                "detected": any(a["flagged"] for a in m),
-                "median_queries_until_flagged": median(
+        campaigns={
+            c: CampaignMetrics(
+                accounts=len(m),
+                flagged_accounts=sum(a["flagged"] for a in m),
+                detected=any(a["flagged"] for a in m),
+                median_queries_until_flagged=median(
                     [a["flagged_after_requests"] for a in m if a["flagged"] and a["flagged_after_requests"]]
                 ),
-            }
+            )
             for c, m in sorted(campaigns.items())
         },
-        "campaigns_detected": sum(any(a["flagged"] for a in m) for m in campaigns.values()),
-        "median_queries_until_flagged": median(until),
-        "unlabelled_accounts": sum(a["account"] not in labels for a in accounts_),
-    }
+        campaigns_detected=sum(any(a["flagged"] for a in m) for m in campaigns.values()),
+        median_queries_until_flagged=median(until),
+        unlabelled_accounts=sum(a["account"] not in labels for a in accounts_),
+    )

@@ -28,6 +28,7 @@ from rich.console import Console
 
 from distillab.atomic import write_text
 from distillab.distill.config import STAGE_CONFIGS, STAGES, DistillConfig
+from distillab.evaluate.result import EvalReport
 
 STATE = "stages.json"
 RUN_ONLY = {"progress", "resume", "save_every", "eval_every", "concurrency", "speed_requests"}
@@ -39,7 +40,7 @@ class DistillResult:
     out: Path
     ran: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
-    report: dict[str, Any] | None = None
+    report: EvalReport | None = None
 
 
 def _jsonable(value: Any) -> Any:
@@ -124,5 +125,5 @@ def run_distill(
         if on_stage_done:
             on_stage_done(stage)
     if result.report is None and (out / "eval" / "report.json").is_file() and "eval" in result.skipped:
-        result.report = json.loads((out / "eval" / "report.json").read_text())
+        result.report = EvalReport.from_json(json.loads((out / "eval" / "report.json").read_text()))
     return result

@@ -11,20 +11,20 @@ import asyncio
 import statistics
 import time
 from pathlib import Path
-from typing import Any
 
 from safetensors import safe_open
 
+from distillab.evaluate.result import Size, Speed
 from distillab.teacher import is_url, load_teacher
 from distillab.teacher.base import PromptInput, SamplingParams
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
 
 
-def size(model: str) -> dict[str, Any]:
+def size(model: str) -> Size:
     """Parameter count (from safetensors headers, nothing loaded) and weight bytes of a model directory."""
     if is_url(model):
-        return {"parameters": None, "disk_bytes": None}
+        return Size(None, None)
     path = Path(model)
     weights = [f for f in sorted(path.iterdir()) if f.is_file() and f.suffix in WEIGHT_SUFFIXES]
     parameters = 0
@@ -37,7 +37,7 @@ def size(model: str) -> dict[str, Any]:
                     for dim in shape:
                         count *= dim
                     parameters += count
-    return {"parameters": parameters or None, "disk_bytes": sum(f.stat().st_size for f in weights)}
+    return Size(parameters or None, sum(f.stat().st_size for f in weights))
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -50,14 +50,12 @@ def percentile(values: list[float], q: float) -> float:
 
 def speed(
     model: str, prompts: list[PromptInput], *, max_tokens: int, api_key_env: str = "OPENAI_API_KEY"
-) -> dict[str, Any]:
+) -> Speed:
     """Sequential greedy generation over ``prompts``: tokens/s and latency p50/p95 in milliseconds."""
     return asyncio.run(_speed(model, prompts, max_tokens=max_tokens, api_key_env=api_key_env))
 
 
-async def _speed(
-    model: str, prompts: list[PromptInput], *, max_tokens: int, api_key_env: str
-) -> dict[str, Any]:
+async def _speed(model: str, prompts: list[PromptInput], *, max_tokens: int, api_key_env: str) -> Speed:
     teacher = load_teacher(model, api_key_env=api_key_env)
     params = SamplingParams(temperature=0.0, max_tokens=max_tokens, logprobs=False, seed=0)
     latencies: list[float] = []
@@ -73,11 +71,11 @@ async def _speed(
     finally:
         await teacher.aclose()
     if not latencies:
-        return {"requests": 0, "tokens_per_s": None, "latency_ms_p50": None, "latency_ms_p95": None}
-    return {
-        "requests": len(latencies),
-        "completion_tokens": tokens,
-        "tokens_per_s": tokens / sum(latencies),
-        "latency_ms_p50": 1000 * percentile(latencies, 50),
-        "latency_ms_p95": 1000 * percentile(latencies, 95),
-    }
+        return Speed(0, None, None, None, None)
+    return Speed(
+        requests=len(latencies),
+        completion_tokens=tokens,
+        tokens_per_s=tokens / sum(latencies),
+        latency_ms_p50=1000 * percentile(latencies, 50),
+        latency_ms_p95=1000 * percentile(latencies, 95),
+    )

@@ -15,12 +15,12 @@ Final-answer agreement (same extracted answer) only needs both models' text, see
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from distillab.evaluate.result import TokenParity
 from distillab.models.load import load_model
 from distillab.models.scoring import forward_logits
 from distillab.train.collate import collate
@@ -30,23 +30,6 @@ from distillab.train.losses.forward_kl import forward_kl_topk
 
 MIN_ALIGNED = 0.5
 """Below this share of the teacher's tokens reproduced by the student's tokenizer, they differ."""
-
-
-@dataclass
-class TokenParity:
-    top1_agreement: float | None
-    kl: float | None
-    """Mean KL(teacher || student) in nats per token; None when the teacher gave no log-probs."""
-    positions: int
-    note: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "top1_agreement": self.top1_agreement,
-            "kl": self.kl,
-            "positions": self.positions,
-            "note": self.note,
-        }
 
 
 @torch.no_grad()

@@ -1,0 +1,95 @@
+"""What `run_detect` returns: the summary as typed fields. ``to_json()`` is summary.json's content (same keys
+as ever); ``from_json`` reads a summary.json back (the demo's cached detection runs)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass
+class CampaignMetrics:
+    """One labelled campaign: its accounts, how many were flagged, and when."""
+
+    accounts: int
+    flagged_accounts: int
+    detected: bool
+    median_queries_until_flagged: float | None
+
+
+@dataclass
+class DetectMetrics:
+    """The detector against the labels (`--labels`)."""
+
+    honest_accounts: int
+    campaign_accounts: int
+    flagged_accounts: int
+    precision: float | None
+    recall: float | None
+    honest_false_positive_rate: float | None
+    honest_ever_flagged_rate: float | None
+    """Honest accounts flagged at any checkpoint (None without checkpoints)."""
+    campaigns: dict[str, CampaignMetrics]
+    campaigns_detected: int
+    median_queries_until_flagged: float | None
+    unlabelled_accounts: int
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DetectMetrics:
+        campaigns = {name: CampaignMetrics(**c) for name, c in data["campaigns"].items()}
+        return cls(**{**data, "campaigns": campaigns})
+
+
+@dataclass
+class ExportedIndicators:
+    """What `export_indicators` wrote: campaigns, templates kept, and templates dropped as also honest."""
+
+    campaigns: int
+    templates: int
+    templates_dropped_as_honest: int
+    out: str
+
+
+@dataclass
+class DetectSummary:
+    log: str
+    reference: str
+    """The reference log, or "the log itself"."""
+    reference_units: int
+    target_fpr: float
+    fdr: float
+    accounts: int
+    requests: int
+    groups: int
+    flagged_accounts: int
+    flagged_groups: int
+    checkpoints: int
+    notes: list[str]
+    indicator_matches: int | None
+    """Accounts matching an imported indicator; None (left out of the JSON) without `--indicators`."""
+    metrics: DetectMetrics | None
+    """None (left out of the JSON) without `--labels`."""
+    seconds: float
+    records_per_s: int
+    exported_indicators: ExportedIndicators | None = None
+    """With `--export-indicators`; exported after summary.json is written, so never in that file."""
+
+    def to_json(self) -> dict[str, Any]:
+        """summary.json's content: the optional parts only when present."""
+        data = asdict(self)
+        for optional in ("indicator_matches", "metrics", "exported_indicators"):
+            if data[optional] is None:
+                del data[optional]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DetectSummary:
+        metrics, exported = data.get("metrics"), data.get("exported_indicators")
+        return cls(
+            **{
+                **data,
+                "indicator_matches": data.get("indicator_matches"),
+                "metrics": DetectMetrics.from_json(metrics) if metrics is not None else None,
+                "exported_indicators": ExportedIndicators(**exported) if exported is not None else None,
+            }
+        )
