@@ -1,4 +1,5 @@
-"""`distillab demo`: the whole contest on the tiny world (serve, attack, distill, detect, prove), no downloads."""
+"""`distillab demo`: the whole contest on the tiny world (serve, attack, distill, detect, prove), no
+downloads."""
 
 from __future__ import annotations
 
@@ -16,14 +17,15 @@ DEFENSE_HELP = "Comma-separated defenses, one round each: " + ", ".join(DEFENSES
 
 HELP = """Run the distillation contest end to end on the built-in tiny world (CPU, no downloads).
 
-A provider serves its tiny teacher (the text task: stdlib docstring continuations) through `distillab serve` (API keys, request log, watermark on);
-simulated honest users and a distillation campaign (many accounts, each under the rate limit) query it
-over HTTP; the campaign's answers train the attacker's student; the detector flags the campaign live and
-offline; radioactivity and attribution tests ask whether the student came from the teacher, beside a
-control student that never saw its answers. One round per --defense, compared in OUT/report.html
-(numbers in OUT/summary.json). The first run also builds the tiny world into the cache (the text
-teacher, honest reference traffic, the innocent students: several minutes on 2 cores); later runs reuse
-it, and a rerun into the same OUT skips every finished step.
+A provider serves its tiny teacher (the text task: stdlib docstring continuations) through
+`distillab serve` (API keys, request log, watermark on); simulated honest users and a distillation
+campaign (many accounts, each under the rate limit) query it over HTTP; the campaign's answers train
+the attacker's student; the detector flags the campaign live and offline; radioactivity and
+attribution tests ask whether the student came from the teacher, beside a control student that never
+saw its answers. One round per --defense, compared in OUT/report.html (numbers in OUT/summary.json).
+The first run also builds the tiny world into the cache (the text teacher, honest reference traffic,
+the innocent students: several minutes on 2 cores); later runs reuse it, and a rerun into the same
+OUT skips every finished step.
 
 Examples:
 

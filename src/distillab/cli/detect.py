@@ -11,8 +11,8 @@ Reads the request-log format (DESIGN.md) from JSONL, Parquet, or the gateway's s
 and each group of linked accounts (shared payment ids, orgs, networks, prompt templates, timing) is
 scored against honest reference traffic with calibrated p-values; flags hold the false-positive rate
 on honest accounts at --target-fpr and the false-discovery rate at --fdr. With --labels it reports
-precision, recall, the honest false-positive rate and the median queries until flagged. Writes accounts.jsonl, campaigns.json,
-summary.json and report.html to OUT.
+precision, recall, the honest false-positive rate and the median queries until flagged. Writes
+accounts.jsonl, campaigns.json, summary.json and report.html to OUT.
 
 Examples:
 

@@ -40,7 +40,8 @@ def generate(config: HarvestConfig) -> None:
         print(result.estimate.describe())
         return
     print(
-        f"{result.records} records in {result.out} ({result.new_records} new, {result.skipped} already there); "
+        f"{result.records} records in {result.out} "
+        f"({result.new_records} new, {result.skipped} already there); "
         f"tokens in {result.prompt_tokens}, out {result.completion_tokens}; cost ${result.cost_usd:.4f}"
     )
     if result.failed:

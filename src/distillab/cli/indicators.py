@@ -8,7 +8,8 @@ import typer
 
 app = typer.Typer(
     help=(
-        "Share flagged distillation campaigns with another provider, without prompts, accounts or addresses.\n\n"
+        "Share flagged distillation campaigns with another provider, "
+        "without prompts, accounts or addresses.\n\n"
         "Examples:\n\n"
         "\b\n"
         "  openssl rand -hex 32 > sharing.key        # agreed with the other provider, sent out of band\n"

@@ -25,7 +25,8 @@ console = Console(stderr=True)
     help=(
         "Export the request log (one record per request, oldest first) to a .jsonl or .parquet file.\n\n"
         "JSONL keeps messages, prompt and params as nested JSON; Parquet stores them as JSON text columns.\n"
-        "Both load with datasets.load_dataset. The file is replaced atomically: readers never see half of it.\n\n"
+        "Both load with datasets.load_dataset. "
+        "The file is replaced atomically: readers never see half of it.\n\n"
         "Examples:\n\n"
         "\b\n"
         "  distillab logs export --db gateway.db --out requests.parquet\n"

@@ -20,10 +20,10 @@ app = typer.Typer(
         "\b\n"
         "  distillab prove attribution --suspect http://127.0.0.1:9000/v1 --reference runs/teacher \\\n"
         "      --reference runs/other-model --out runs/attribution\n"
-        "  distillab prove radioactivity --suspect runs/suspect --texts runs/plain-answers --unmarked-texts \\\n"
-        "      --key-file watermark.key --out runs/radioactivity\n"
-        "  distillab prove membership --suspect runs/suspect --served served.jsonl --alternatives runs/fresh \\\n"
-        "      --out runs/membership\n"
+        "  distillab prove radioactivity --suspect runs/suspect --texts runs/plain-answers \\\n"
+        "      --unmarked-texts --key-file watermark.key --out runs/radioactivity\n"
+        "  distillab prove membership --suspect runs/suspect --served served.jsonl \\\n"
+        "      --alternatives runs/fresh --out runs/membership\n"
         "  distillab prove report runs/attribution runs/radioactivity runs/membership --out runs/evidence"
     ),
     no_args_is_help=True,
@@ -82,10 +82,11 @@ def attribution(config: AttributionConfig) -> None:
 MEMBERSHIP_HELP = """Test whether the suspect was trained on the very answers you served.
 
 Each served answer was one random draw of your model's; sample fresh answers to the same prompts with the
-same model and settings (--alternatives, or --teacher to sample them here), and a suspect that never saw the served ones finds them no
-more likely than the fresh ones. The suspect (its weights) scores every answer; the number of prompts
-where the served answer beats every fresh one gets an exact p-value. No watermark needed, but the fresh
-answers must come from the same model, settings and watermark key as the served ones.
+same model and settings (--alternatives, or --teacher to sample them here), and a suspect that never
+saw the served ones finds them no more likely than the fresh ones. The suspect (its weights) scores
+every answer; the number of prompts where the served answer beats every fresh one gets an exact
+p-value. No watermark needed, but the fresh answers must come from the same model, settings and
+watermark key as the served ones.
 
 Writes OUT/evidence.json and OUT/evidence.html.
 

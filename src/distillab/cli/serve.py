@@ -51,8 +51,9 @@ As a gateway (keys, request log, limits; admin API when DISTILLAB_ADMIN_TOKEN is
   distillab logs export --db gateway.db --out requests.parquet
 
 \b
-  curl -X PUT http://127.0.0.1:8000/admin/accounts/acme/state -H "Authorization: Bearer $DISTILLAB_ADMIN_TOKEN" \\
-    -H 'Content-Type: application/json' -d '{"state": "degrade", "reason": "campaign c-17"}'
+  curl -X PUT http://127.0.0.1:8000/admin/accounts/acme/state \\
+    -H "Authorization: Bearer $DISTILLAB_ADMIN_TOKEN" -H 'Content-Type: application/json' \\
+    -d '{"state": "degrade", "reason": "campaign c-17"}'
 
 With the live detector (scored against honest reference traffic) and another provider's indicators:
 
@@ -65,7 +66,8 @@ With a watermark (every sampled token; see docs/prove.md), one key for all, or o
 \b
   openssl rand -hex 32 > watermark.key
   distillab serve --model runs/teacher --watermark-key-file watermark.key --watermark-delta 2
-  distillab serve --model runs/teacher --db gateway.db --watermark-key-file watermark.key --watermark-per-account
+  distillab serve --model runs/teacher --db gateway.db --watermark-key-file watermark.key \\
+    --watermark-per-account
 
 See docs/serve.md, docs/gateway.md, docs/detect.md and docs/prove.md.
 """
@@ -77,6 +79,9 @@ DETECT_FLAGS = {
 }
 """The live detector's options that are not already named for it (--indicators ... are)."""
 
+MODEL_HELP = help_for("model")
+WATERMARK_KEY_FILE_HELP = help_for("watermark_key_file")
+
 
 def _wm_help(name: str) -> str:
     return f"{help_of(WatermarkConfig, name)} [default: {default_of(WatermarkConfig, name)}]"
@@ -84,7 +89,7 @@ def _wm_help(name: str) -> str:
 
 @from_config(LiveDetectConfig, flags=DETECT_FLAGS)
 def serve(
-    model: Path | None = typer.Option(None, "--model", help=help_for("model")),
+    model: Path | None = typer.Option(None, "--model", help=MODEL_HELP),
     upstream: str | None = typer.Option(
         None,
         "--upstream",
@@ -146,7 +151,7 @@ def serve(
         "crash; saves one disk flush per batch of records.",
     ),
     watermark_key_file: Path | None = typer.Option(
-        None, "--watermark-key-file", help=help_for("watermark_key_file")
+        None, "--watermark-key-file", help=WATERMARK_KEY_FILE_HELP
     ),
     watermark_scheme: str | None = typer.Option(None, "--watermark-scheme", help=_wm_help("scheme")),
     watermark_context: int | None = typer.Option(None, "--watermark-context", help=_wm_help("context")),

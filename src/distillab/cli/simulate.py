@@ -51,7 +51,8 @@ def simulate(config: SimulateConfig) -> None:
 
     result = run_simulation(config)
     print(
-        f"{result.records} requests from {result.accounts} accounts ({result.campaign_accounts} in campaigns, "
+        f"{result.records} requests from {result.accounts} accounts "
+        f"({result.campaign_accounts} in campaigns, "
         f"{100 * result.attacker_share:.1f}% of requests) in {result.seconds:.1f}s"
     )
     print(f"log: {result.out}")

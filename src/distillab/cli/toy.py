@@ -32,7 +32,8 @@ _DEFAULT = TeacherConfig()
     help=(
         "Train a toy teacher on CPU (minutes), or copy it from the cache if it was built before.\n\n"
         "The arith teacher reaches >= 90% exact final-answer accuracy on the test split. Builds are cached\n"
-        "in $DISTILLAB_CACHE/toy (default ~/.cache/distillab/toy), keyed by every option and the toy code.\n\n"
+        "in $DISTILLAB_CACHE/toy (default ~/.cache/distillab/toy), "
+        "keyed by every option and the toy code.\n\n"
         "Examples:\n\n"
         "\b\n"
         "  distillab toy teacher --task arith --out runs/teacher\n"
@@ -95,7 +96,8 @@ def teacher(
 
 @app.command(
     help=(
-        "Write a randomly initialised student for a teacher: same tokenizer, at most 1/4 of its parameters.\n\n"
+        "Write a randomly initialised student for a teacher: "
+        "same tokenizer, at most 1/4 of its parameters.\n\n"
         "Works for any Hugging Face causal LM directory with a config and a tokenizer; the student is a\n"
         "Llama model with half the layers (at least two) and the widest hidden size within the budget.\n\n"
         "Examples:\n\n"

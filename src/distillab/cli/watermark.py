@@ -13,7 +13,8 @@ from distillab.provenance.evidence import TestResult
 
 app = typer.Typer(
     help=(
-        "Watermark: detect the keyed green-list watermark that `distillab serve --watermark-key-file` adds.\n\n"
+        "Watermark: detect the keyed green-list watermark that "
+        "`distillab serve --watermark-key-file` adds.\n\n"
         "Examples:\n\n"
         "\b\n"
         "  distillab watermark detect --tokenizer runs/teacher --key-file watermark.key answer.txt\n"

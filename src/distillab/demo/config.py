@@ -51,7 +51,8 @@ class ContestConfig:
     detect_every: float = _f(3.0, "Seconds between the live detector's scorings.")
     watermark_delta: float = _f(
         1.0,
-        "Watermark bias added to green-list logits (1: a small quality cost, still a strong mark on free text).",
+        "Watermark bias added to green-list logits "
+        "(1: a small quality cost, still a strong mark on free text).",
     )
     steps: int = _f(
         400,

@@ -28,7 +28,8 @@ from distillab.demo.world import build_world
 
 
 def run_contest(config: ContestConfig, console: Console | None = None) -> ContestResult:
-    """Run (or resume) every step; returns the summary, also written to OUT/summary.json with OUT/report.html."""
+    """Run (or resume) every step; returns the summary, also written to OUT/summary.json with
+    OUT/report.html."""
     console = console or Console(stderr=True)
     started = time.monotonic()
     config.out.mkdir(parents=True, exist_ok=True)

@@ -86,7 +86,8 @@ def share_reference_samples(out: Path, world: World) -> None:
 
 
 def prove(suspect: Path, out: Path, world: World, config: ContestConfig, console: Console) -> Proof:
-    """Run both tests on `suspect` into `out`; returns their p-values and verdicts (also in out/proof.json)."""
+    """Run both tests on `suspect` into `out`; returns their p-values and verdicts (also in
+    out/proof.json)."""
     from distillab.provenance import (
         AttributionConfig,
         RadioactivityConfig,

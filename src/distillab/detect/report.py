@@ -11,7 +11,8 @@ from distillab.detect.result import DetectSummary
 TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>distillab detect</title>
 <style>
-body { font: 14px/1.45 system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
+body { font: 14px/1.45 system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em;
+  color: #222; }
 table { border-collapse: collapse; margin: .5em 0 1.5em; width: 100%; }
 th, td { border-bottom: 1px solid #ddd; padding: .3em .6em; text-align: left; vertical-align: top; }
 .flag { color: #b00; font-weight: bold; } .note { color: #666; }
@@ -26,8 +27,10 @@ groups flagged.</p>
 {% if s.metrics %}<h2>Against the labels</h2><table>
 <tr><td>precision</td><td>{{ pct(s.metrics.precision) }}</td></tr>
 <tr><td>recall (campaign accounts flagged)</td><td>{{ pct(s.metrics.recall) }}</td></tr>
-<tr><td>false-positive rate on honest accounts</td><td>{{ pct(s.metrics.honest_false_positive_rate) }}</td></tr>
-<tr><td>campaigns detected</td><td>{{ s.metrics.campaigns_detected }} of {{ s.metrics.campaigns|length }}</td></tr>
+<tr><td>false-positive rate on honest accounts</td>
+<td>{{ pct(s.metrics.honest_false_positive_rate) }}</td></tr>
+<tr><td>campaigns detected</td>
+<td>{{ s.metrics.campaigns_detected }} of {{ s.metrics.campaigns|length }}</td></tr>
 </table>{% endif %}
 <h2>Linked groups</h2><table><tr><th>group</th><th>accounts</th><th>requests</th><th>p</th><th>q</th>
 <th>why unusual</th><th>linked by</th></tr>

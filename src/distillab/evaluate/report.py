@@ -158,7 +158,8 @@ TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>distillab report: {{ task.name }}</title>
 <style>
-body { font: 14px/1.45 system-ui, sans-serif; max-width: 980px; margin: 2em auto; padding: 0 1em; color: #222; }
+body { font: 14px/1.45 system-ui, sans-serif; max-width: 980px; margin: 2em auto; padding: 0 1em;
+  color: #222; }
 table { border-collapse: collapse; margin: .5em 0 1.5em; }
 th, td { border-bottom: 1px solid #ddd; padding: .3em .8em; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
@@ -175,7 +176,8 @@ distillab {{ distillab_version }}, {{ created }}.</p>
 <table><tr><th></th><th>accuracy</th><th>parameters</th><th>weights on disk</th><th>tokens/s</th>
 <th>latency p50</th><th>latency p95</th></tr>
 {% for role, m in models.items() %}<tr><td>{{ names[role] }}<br><span class="note">{{ m.name }}</span></td>
-<td>{{ fmt(m.accuracy, "pct") }}</td><td>{{ fmt(m.size.parameters) }}</td><td>{{ fmt(m.size.disk_bytes, "bytes") }}</td>
+<td>{{ fmt(m.accuracy, "pct") }}</td><td>{{ fmt(m.size.parameters) }}</td>
+<td>{{ fmt(m.size.disk_bytes, "bytes") }}</td>
 <td>{{ fmt((m.speed or {}).tokens_per_s) }}</td><td>{{ fmt((m.speed or {}).latency_ms_p50) }} ms</td>
 <td>{{ fmt((m.speed or {}).latency_ms_p95) }} ms</td></tr>
 {% endfor %}</table>
@@ -190,16 +192,20 @@ distillab {{ distillab_version }}, {{ created }}.</p>
 {% if runs %}<h2>Runs</h2><table><tr><th>run</th><th>loss</th><th>teacher queries</th><th>accuracy</th>
 <th>token agreement</th></tr>
 {% for r in runs %}<tr><td>{{ r.model }}</td><td>{{ r.loss }}</td><td>{{ fmt(r.queries) }}</td>
-<td>{{ fmt(r.accuracy, "pct") }}</td><td>{{ fmt(r.top1_agreement, "pct") }}</td></tr>{% endfor %}</table>{% endif %}
+<td>{{ fmt(r.accuracy, "pct") }}</td><td>{{ fmt(r.top1_agreement, "pct") }}</td></tr>{% endfor %}
+</table>{% endif %}
 {% if harvest or training %}<h2>Cost and provenance</h2><table>
 {% if harvest %}<tr><td>teacher harvested</td><td>{{ harvest.teacher }} ({{ harvest.endpoint }})</td></tr>
-<tr><td>teacher queries</td><td>{{ fmt(harvest.queries) }} prompts, {{ fmt(harvest.records) }} answers</td></tr>
-<tr><td>tokens</td><td>{{ fmt(harvest.prompt_tokens) }} prompt, {{ fmt(harvest.completion_tokens) }} completion</td></tr>
+<tr><td>teacher queries</td>
+<td>{{ fmt(harvest.queries) }} prompts, {{ fmt(harvest.records) }} answers</td></tr>
+<tr><td>tokens</td>
+<td>{{ fmt(harvest.prompt_tokens) }} prompt, {{ fmt(harvest.completion_tokens) }} completion</td></tr>
 <tr><td>harvest cost</td><td>{{ fmt(harvest.cost_usd, "usd") }}</td></tr>
 <tr><td>signal</td><td>{{ harvest.signal }}</td></tr>
 <tr><td>teacher terms</td><td>{{ harvest.terms or "not recorded" }}</td></tr>{% endif %}
 {% if training %}<tr><td>training</td><td>{{ training.loss }} (KD weight {{ training.kd_weight }}),
-{{ fmt(training.steps) }} steps, {{ fmt(training.tokens_seen) }} tokens, {{ fmt(training.seconds) }} s</td></tr>{% endif %}
+{{ fmt(training.steps) }} steps, {{ fmt(training.tokens_seen) }} tokens,
+{{ fmt(training.seconds) }} s</td></tr>{% endif %}
 </table>{% endif %}
 <h2>Examples</h2>
 {% for e in examples %}<h3>{{ e.id }}</h3><pre>{{ e.prompt }}</pre>
