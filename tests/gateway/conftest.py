@@ -61,6 +61,22 @@ def _as_server_user(root: Path) -> list[str]:
     return ["runuser", "-u", PG_USER, "--"]
 
 
+class FakeClock:
+    """A monotonic clock that moves only when the test advances it (`clock.now += seconds`)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A fake monotonic clock, for code that expires or refills (key and state caches, rate limits)."""
+    return FakeClock()
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """A running throwaway PostgreSQL; yields its URL without a database name (trust auth)."""

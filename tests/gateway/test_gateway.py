@@ -36,16 +36,6 @@ def upstream(engine: Engine) -> Iterator[str]:
         yield url + "/v1"
 
 
-class FakeClock:
-    """The gateway's monotonic clock, moved only by the test."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def gateway(store: Store, backend: Any, **kw: Any) -> Any:
     return run_in_background(create_gateway(store, backend, admin_token=ADMIN, **kw))
 
@@ -138,12 +128,11 @@ def test_keys_are_required_and_checked(store: Store, upstream: str) -> None:
 
 
 def test_a_revoked_key_is_refused_at_once_here_and_within_the_cache_ttl_elsewhere(
-    store: Store, upstream: str
+    store: Store, upstream: str, clock: Any
 ) -> None:
     here, key = store.create_key("hank")
     elsewhere, other_key = store.create_key("hank")
     body = {"model": "tiny", "messages": CHAT, "max_tokens": 1}
-    clock = FakeClock()
     with gateway(store, upstream, clock=clock) as base:
 
         def status(secret: str) -> int:
@@ -181,11 +170,11 @@ def test_admin_api_needs_the_admin_token(store: Store, upstream: str) -> None:
         assert httpx.get(base + "/admin/accounts", headers={"Authorization": "Bearer x"}).status_code == 403
 
 
-def test_rate_limits_answer_429_with_retry_after(store: Store, upstream: str) -> None:
+def test_rate_limits_answer_429_with_retry_after(store: Store, upstream: str, clock: Any) -> None:
     _, key = store.create_key("frank")
     auth = {"Authorization": f"Bearer {key}"}
     body = {"model": "tiny", "messages": CHAT, "max_tokens": 2}
-    with gateway(store, upstream, limits=Limits(rpm=2), clock=FakeClock()) as base:  # no refill meanwhile
+    with gateway(store, upstream, limits=Limits(rpm=2), clock=clock) as base:  # no refill meanwhile
         codes = [httpx.post(base + "/v1/chat/completions", json=body, headers=auth) for _ in range(3)]
         assert [r.status_code for r in codes] == [200, 200, 429]
         assert (

@@ -6,6 +6,7 @@ import asyncio
 import threading
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from distillab.gateway.keycache import KeyCache
 from distillab.gateway.keys import KeyInfo
@@ -38,16 +39,6 @@ class FakeStore:
         return self.keys.get(key)
 
 
-class FakeClock:
-    """A monotonic clock that moves only when the test advances it."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def run(test: Callable[[], object]) -> None:
     asyncio.run(test())  # type: ignore[arg-type]
 
@@ -56,9 +47,8 @@ async def lookup_begun(store: FakeStore) -> None:
     assert await asyncio.to_thread(store.entered.wait, 10), "the store was never asked"
 
 
-def test_a_verified_key_is_remembered_until_its_ttl() -> None:
+def test_a_verified_key_is_remembered_until_its_ttl(clock: Any) -> None:
     store = FakeStore({secret(1): info(1)})
-    clock = FakeClock()
     cache = KeyCache(store.verify_key, ttl_s=2.0, clock=clock)
 
     async def test() -> None:
