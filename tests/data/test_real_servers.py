@@ -82,6 +82,7 @@ def _harvest(url: str, prompts: Path, out: Path, **kw: object) -> tuple[object, 
     return run_harvest(config, console=Console(file=buffer, width=400)), buffer.getvalue()
 
 
+@pytest.mark.slow  # a real `transformers serve` process
 def test_transformers_serve_text_only(
     transformers_serve: str, tiny_model_dir: Path, write_prompts, tmp_path: Path
 ) -> None:

@@ -4,7 +4,7 @@
 /usr/lib/postgresql/N/bin; `.ci/run` installs them when missing) in a temporary directory, listening
 only on a Unix socket there (no TCP port, so none to race other processes for), as an unprivileged user
 when the tests run as root (postgres refuses root), and tears it down at the end. Without the binaries,
-or when the cluster cannot start, PostgreSQL tests skip.
+or when the cluster cannot start, PostgreSQL tests skip. They are marked slow: `make test-all` runs them.
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ def postgres_url(postgres_server: Callable[[str], str]) -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Where a store lives: a SQLite file in tmp_path, or a fresh PostgreSQL database."""
     if request.param == "sqlite":

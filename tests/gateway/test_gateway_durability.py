@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from distillab.gateway.app import create_gateway
 from distillab.gateway.relay import STATE_TTL_S
@@ -100,6 +101,7 @@ def test_kill_9_under_load_keeps_every_answered_request(tiny_model_dir: Path, tm
     assert missing == []
 
 
+@pytest.mark.slow  # PostgreSQL
 def test_replicas_share_one_postgresql_store(postgres_url: str, tiny_model_dir: Path, clock: Any) -> None:
     store_a, store_b = Store(postgres_url), Store(postgres_url)
     _, key = store_a.create_key("shared")

@@ -451,6 +451,7 @@ def test_a_failed_log_write_stores_nothing_and_the_next_one_works(store: Store) 
     assert [r["ts"] for r in store.iter_logs()] == [1.0]
 
 
+@pytest.mark.slow  # PostgreSQL
 def test_a_database_gone_under_the_store_is_a_store_error(postgres_server: Callable[[str], str]) -> None:
     import uuid
 
