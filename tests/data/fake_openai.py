@@ -2,7 +2,8 @@
 
 Run it on loopback with `serve(app)` (uvicorn in a thread). Answers are deterministic functions of the
 prompt and the choice index, so tests can check records without a model. Also runnable as a process:
-`python tests/data/fake_openai.py PORT --latency 0.1` (benchmarks/harvest_throughput.py does).
+`python tests/data/fake_openai.py PORT --latency 0.1` (benchmarks/harvest_throughput.py does); with
+PORT 0 it binds a free port and its first line of output says which (`listening on http://HOST:PORT`).
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ class FakeOpenAI:
         self.bodies: list[dict[str, Any]] = []
         self.arrivals: list[float] = []
         """time.monotonic() of each completion request (probe excluded)."""
+        self.probes = 0
+        """Probe requests received."""
         self._rng = random.Random(self.settings.seed)
         self._canned: dict[tuple[Any, ...], bytes] = {}
         self.app = Starlette(
@@ -95,7 +98,9 @@ class FakeOpenAI:
         body = json.loads(await request.body())
         text = _text_of(body)
         probe = text in PROBE_TEXTS
-        if not probe:
+        if probe:
+            self.probes += 1
+        else:
             self.asked[text] += 1
             self.bodies.append(body)
             self.arrivals.append(time.monotonic())
@@ -205,38 +210,48 @@ class FakeOpenAI:
         return choice
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def bound_socket(port: int = 0) -> socket.socket:
+    """A loopback TCP socket bound to `port` (0: any free one, read back with getsockname)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    return sock
 
 
 @contextlib.contextmanager
-def serve(app: Any, port: int | None = None) -> Iterator[str]:
-    """Run `app` with uvicorn on loopback in a thread; yields its base URL (`http://127.0.0.1:P/v1`)."""
-    port = port or free_port()
+def refused_url() -> Iterator[str]:
+    """A loopback base URL where connections are refused: its port is held bound, but nothing listens."""
+    with bound_socket() as sock:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+
+
+@contextlib.contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """Run `app` with uvicorn on loopback in a thread; yields its base URL (`http://127.0.0.1:P/v1`).
+    The socket is bound (port 0) before the server starts, so no other process can take the port."""
+    sock = bound_socket()
     server = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="error", lifespan="off", timeout_keep_alive=30
-        )
+        uvicorn.Config(app, log_level="error", lifespan="off", timeout_keep_alive=30, backlog=1024)
     )
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
+            sock.close()
             raise RuntimeError("fake server did not start")
         time.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}/v1"
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        sock.close()
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("port", type=int)
+    parser.add_argument("port", type=int, help="0: any free port, announced on the first line")
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--fail-rate", type=float, default=0.0)
     parser.add_argument("--tokens", type=int, default=6)
@@ -245,11 +260,8 @@ if __name__ == "__main__":
     settings = FakeSettings(
         latency=args.latency, fail_rate=args.fail_rate, tokens=args.tokens, canned=args.canned
     )
-    uvicorn.run(
-        FakeOpenAI(settings).app,
-        host="127.0.0.1",
-        port=args.port,
-        log_level="error",
-        backlog=1024,
-        timeout_keep_alive=60,
-    )
+    listening = bound_socket(args.port)
+    listening.listen(1024)  # connections from now on wait in the backlog until uvicorn accepts them
+    print(f"listening on http://127.0.0.1:{listening.getsockname()[1]}", flush=True)
+    config = uvicorn.Config(FakeOpenAI(settings).app, log_level="error", backlog=1024, timeout_keep_alive=60)
+    uvicorn.Server(config).run(sockets=[listening])

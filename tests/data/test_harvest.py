@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from rich.console import Console
 from distillab.data.config import HarvestConfig
 from distillab.data.harvest import run_harvest
 from distillab.data.journal import read_journal
+from distillab.data.limits import RateLimiter
 from distillab.data.records import read_records
 from distillab.errors import BudgetExceeded, ConfigError
 
@@ -72,11 +73,32 @@ def test_topk_clamped_to_what_the_server_returns(fake_server, write_prompts, tmp
     assert row["top_logprobs"][0] == sorted(row["top_logprobs"][0], reverse=True)
 
 
-def test_requests_per_minute_are_paced(fake_server, write_prompts, tmp_path: Path) -> None:
+def test_requests_per_minute_are_paced(
+    fake_server, write_prompts, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake, url = fake_server()
-    _run(_config(url, write_prompts(40), tmp_path / "out", rpm=1200, concurrency=8))  # 20/s, 1 s burst
-    # 20 may go at once; the other 20 wait for the bucket to refill at 20 per second.
-    assert fake.arrivals[-1] - fake.arrivals[0] >= 0.9
+    now = [0.0]  # the limiter's clock: it moves only when the limiter waits
+    granted: list[float] = []
+
+    async def wait(seconds: float) -> None:
+        now[0] += max(seconds, 1e-6)  # a real sleep always takes some time: the bucket's loop moves on
+        await asyncio.sleep(0)
+
+    class Virtual(RateLimiter):
+        def __init__(self, rpm: float | None, tpm: float | None):
+            super().__init__(rpm, tpm, clock=lambda: now[0], sleep=wait)
+
+        async def request_slot(self) -> None:
+            await super().request_slot()
+            granted.append(now[0])
+
+    monkeypatch.setattr("distillab.data.harvest.RateLimiter", Virtual)
+    config = _config(url, write_prompts(40), tmp_path / "out", rpm=1920, concurrency=8, model="fake-teacher")
+    _run(config)  # 32 requests a second, one second's burst
+    # 32 go at once (the probe's among them); the rest wait for the bucket to refill at 32 per second.
+    assert len(granted) == fake.probes + 40 and sum(fake.asked.values()) == 40
+    assert granted[:32] == [0.0] * 32
+    assert granted[32:] == pytest.approx([k / 32 for k in range(1, len(granted) - 31)])
 
 
 def test_server_ignoring_n_still_gives_n_samples(fake_server, write_prompts, tmp_path: Path) -> None:
@@ -117,13 +139,22 @@ def test_budget_stops_before_crossing_then_resumes(fake_server, write_prompts, t
     )
 
 
-def test_the_probe_counts_against_the_rate_limit(fake_server, write_prompts, tmp_path: Path) -> None:
+def test_the_probe_counts_against_the_rate_limit(
+    fake_server, write_prompts, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake, url = fake_server()
-    started = time.monotonic()
-    # 60 requests a minute: one a second, and one at once. The probe's request takes it; the first
-    # harvest request waits for the next (before, it went out at once and the probe was not counted).
-    _run(_config(url, write_prompts(1), tmp_path / "out", rpm=60, model="fake-teacher"))
-    assert fake.arrivals[0] - started >= 0.9
+    slots: list[int] = []
+
+    class Counted(RateLimiter):
+        async def request_slot(self) -> None:
+            slots.append(1)
+            await super().request_slot()
+
+    monkeypatch.setattr("distillab.data.harvest.RateLimiter", Counted)
+    # Every request the server saw took a slot of --rpm first, the probe's included (before, it took none
+    # and the first harvest request went out at once). The pacing itself: tests/data/test_limits.py.
+    _run(_config(url, write_prompts(2), tmp_path / "out", rpm=6000, model="fake-teacher"))
+    assert fake.probes >= 1 and len(slots) == fake.probes + sum(fake.asked.values()) == fake.probes + 2
 
 
 def test_dry_run_asks_nothing(fake_server, write_prompts, tmp_path: Path, tiny_model_dir: Path) -> None:

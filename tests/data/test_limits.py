@@ -55,7 +55,7 @@ def test_retries_until_success_then_gives_up_naming_the_error() -> None:
         asyncio.run(call_with_retries(flaky, RetryPolicy(max_retries=1, base_delay=0.0)))
 
 
-def test_token_bucket_paces_to_the_rate(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_token_bucket_paces_to_the_rate() -> None:
     clock = [0.0]
     slept: list[float] = []
 
@@ -64,11 +64,10 @@ def test_token_bucket_paces_to_the_rate(monkeypatch: pytest.MonkeyPatch) -> None
         clock[0] += seconds
 
     async def run() -> None:
-        bucket = TokenBucket(per_minute=120, clock=lambda: clock[0])  # 2/s, one second's burst
+        bucket = TokenBucket(per_minute=120, clock=lambda: clock[0], sleep=fake_sleep)  # 2/s, 1 s burst
         for _ in range(6):
             await bucket.take(1)
 
-    monkeypatch.setattr(asyncio, "sleep", fake_sleep)
     asyncio.run(run())
     assert clock[0] == pytest.approx(2.0)  # 2 from the initial burst, then 4 more at 2 per second
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import io
 import os
+import queue
+import re
 import shutil
 import subprocess
 import sys
-import time
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from fake_openai import free_port
 from rich.console import Console
 
 from distillab.data.config import HarvestConfig
@@ -21,47 +22,50 @@ from distillab.data.harvest import run_harvest
 from distillab.data.records import read_records
 from distillab.errors import TeacherError
 
+UVICORN_ANNOUNCES = re.compile(r"Uvicorn running on (http://\S+)")
+
 
 @pytest.fixture(scope="module")
 def transformers_serve(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`transformers serve` pinned to the tiny model directory, offline, on a free loopback port."""
+    """`transformers serve` pinned to the tiny model directory, offline, on the free loopback port it bound
+    (`--port 0`; uvicorn's startup line says which)."""
     # The venv's own CLI first: CI runs `.venv/bin/python -m pytest` without the venv on PATH.
     beside = Path(sys.executable).parent / "transformers"
     exe = str(beside) if beside.exists() else shutil.which("transformers")
     if exe is None:
         pytest.skip("the `transformers` CLI is not installed (pip install 'transformers[serving]')")
-    port = free_port()
     log = tmp_path_factory.mktemp("tserve") / "serve.log"
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(log.parent / "hf"))
-    with log.open("w") as sink:
-        proc = subprocess.Popen(
-            [
-                exe,
-                "serve",
-                str(tiny_model_dir),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--device",
-                "cpu",
-            ],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+    proc = subprocess.Popen(
+        [exe, "serve", str(tiny_model_dir), "--host", "127.0.0.1", "--port", "0", "--device", "cpu"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    announced: queue.Queue[str | None] = queue.Queue()
+
+    def read_output() -> None:  # to the log, until the process ends (a full pipe would stall it)
+        assert proc.stdout is not None
+        with log.open("w") as sink:
+            for line in proc.stdout:
+                sink.write(line)
+                sink.flush()
+                match = UVICORN_ANNOUNCES.search(line)
+                if match:
+                    announced.put(match.group(1))
+        announced.put(None)
+
+    threading.Thread(target=read_output, daemon=True).start()
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"transformers serve did not come up:\n{log.read_text()[-2000:]}")
-            time.sleep(0.25)
-        yield f"http://127.0.0.1:{port}/v1"
+        try:
+            base = announced.get(timeout=120)
+        except queue.Empty:
+            base = None
+        if base is None:
+            pytest.fail(f"transformers serve did not come up:\n{log.read_text()[-2000:]}")
+        assert httpx.get(base + "/health", timeout=30).status_code == 200
+        yield base + "/v1"
     finally:
         proc.terminate()
         try:
@@ -78,6 +82,7 @@ def _harvest(url: str, prompts: Path, out: Path, **kw: object) -> tuple[object, 
     return run_harvest(config, console=Console(file=buffer, width=400)), buffer.getvalue()
 
 
+@pytest.mark.slow  # a real `transformers serve` process
 def test_transformers_serve_text_only(
     transformers_serve: str, tiny_model_dir: Path, write_prompts, tmp_path: Path
 ) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import math
-import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from distillab.db.store import Store
 from distillab.demo.config import ContestConfig
 from distillab.demo.contest import run_contest
+from distillab.demo.world import cached
 from distillab.errors import ConfigError
 from distillab.toy.config import TeacherConfig
 
@@ -86,7 +88,8 @@ def test_config_errors_name_the_field() -> None:
     assert "shields-up" in text and "campaign_queries" in text and "curve_points" in text
 
 
-def test_tiny_contest_end_to_end(tmp_path: Path) -> None:
+@pytest.mark.slow  # trains a teacher and five students, and runs a live gateway round: about 100 s
+def test_tiny_contest_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = tiny(tmp_path / "demo")
     summary = run_contest(config)
     round_ = summary.rounds["detect+degrade"]
@@ -176,8 +179,14 @@ def test_tiny_contest_end_to_end(tmp_path: Path) -> None:
     assert list(json.loads((where / "prove-membership" / "membership.json").read_text())) == BRIEF_KEYS
 
     # A rerun reuses every step: same numbers, no gateway round, no training.
-    started = time.monotonic()
+    def reuse_only(path: Path, settings: dict[str, Any], build: Callable[[], object], *, done: str) -> bool:
+        return cached(path, settings, lambda: pytest.fail(f"the rerun built {path} again"), done=done)
+
+    for module in ("world", "round", "proof", "membership"):
+        monkeypatch.setattr(f"distillab.demo.{module}.cached", reuse_only)
+    monkeypatch.setattr(
+        "distillab.serving.process.serve_process", lambda *a, **k: pytest.fail("served again")
+    )
     again = run_contest(config)
-    assert time.monotonic() - started < 30
     assert again.rounds["detect+degrade"].student_score == round_.student_score
     assert again.rounds["detect+degrade"].proof == round_.proof

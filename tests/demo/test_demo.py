@@ -34,6 +34,7 @@ def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DISTILLAB_CACHE", str(tmp_path / "cache"))
 
 
+@pytest.mark.slow  # trains a teacher (250 steps) and a student, then evaluates both: minutes on 2 cores
 def test_reduced_demo_improves_the_student(own_cache: None, tmp_path: Path) -> None:
     teacher = TeacherConfig(task="arith", size="tiny", steps=250, batch_size=32, eval_size=10)
     config = DemoConfig(out=tmp_path / "demo", prompts=48, steps=40, eval_items=12, teacher=teacher)

@@ -7,10 +7,8 @@ import itertools
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -331,31 +329,22 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     assert bad.returncode == 1 and "attacker_share" in bad_err and "Traceback" not in bad_err
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture()
 def fake_upstream() -> Iterator[str]:
-    port = _free_port()
+    """The fake OpenAI server in a process of its own, on the free port it bound and announced."""
     process = subprocess.Popen(
-        [sys.executable, str(FAKE_OPENAI), str(port), "--canned"],
-        stdout=subprocess.DEVNULL,
+        [sys.executable, str(FAKE_OPENAI), "0", "--canned"],
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, "fake upstream did not start"
-            time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}/v1"
+        assert process.stdout is not None
+        announced = re.fullmatch(r"listening on (http://\S+)\n", process.stdout.readline())
+        assert announced, "fake upstream did not start"
+        base = announced.group(1)
+        assert httpx.get(base + "/health", timeout=30).status_code == 200
+        yield base + "/v1"
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -1,20 +1,20 @@
 """Gateway store fixtures: the same tests run on a SQLite file and on a throwaway PostgreSQL cluster.
 
 `postgres_server` (session) runs initdb + pg_ctl (from PATH, /usr/local/bin or Debian's
-/usr/lib/postgresql/N/bin; `.ci/run` installs them when missing) in a temporary directory
-on a free port, as an unprivileged user when the tests run as root (postgres refuses root), and tears
-it down at the end. Without the binaries, or when the cluster cannot start, PostgreSQL tests skip.
+/usr/lib/postgresql/N/bin; `.ci/run` installs them when missing) in a temporary directory, listening
+only on a Unix socket there (no TCP port, so none to race other processes for), as an unprivileged user
+when the tests run as root (postgres refuses root), and tears it down at the end. Without the binaries,
+or when the cluster cannot start, PostgreSQL tests skip. They are marked slow: `make test-all` runs them.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -37,12 +37,6 @@ def _binary(name: str) -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _run(cmd: list[str], cwd: Path) -> None:
     done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=60)
     if done.returncode:
@@ -61,14 +55,30 @@ def _as_server_user(root: Path) -> list[str]:
     return ["runuser", "-u", PG_USER, "--"]
 
 
+class FakeClock:
+    """A monotonic clock that moves only when the test advances it (`clock.now += seconds`)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A fake monotonic clock, for code that expires or refills (key and state caches, rate limits)."""
+    return FakeClock()
+
+
 @pytest.fixture(scope="session")
-def postgres_server() -> Iterator[str]:
-    """A running throwaway PostgreSQL; yields its URL without a database name (trust auth)."""
+def postgres_server() -> Iterator[Callable[[str], str]]:
+    """A running throwaway PostgreSQL; yields `url(database)`, the URL of a database on it (trust auth)."""
     initdb, pg_ctl = _binary("initdb"), _binary("pg_ctl")
     if not initdb or not pg_ctl or not _binary("postgres"):
         pytest.skip("PostgreSQL binaries (initdb, pg_ctl, postgres) not found")
     root = Path(tempfile.mkdtemp(prefix="dlpg-"))
-    data, port = root / "data", _free_port()
+    data = root / "data"
     started = False
     try:
         prefix = _as_server_user(root)
@@ -90,7 +100,7 @@ def postgres_server() -> Iterator[str]:
             root,
         )
         # fsync off: a throwaway cluster needs no crash safety, and the tests then cost no disk flushes.
-        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
+        options = f"-k {root} -c listen_addresses='' -c fsync=off -c full_page_writes=off"
         _run(
             prefix
             + [
@@ -113,7 +123,7 @@ def postgres_server() -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
         pytest.skip(f"cannot start a PostgreSQL cluster: {exc}")
     try:
-        yield f"postgresql+psycopg://{PG_ROLE}@127.0.0.1:{port}"
+        yield lambda database: f"postgresql+psycopg://{PG_ROLE}@/{database}?host={root}"
     finally:
         if started:
             subprocess.run(
@@ -126,21 +136,21 @@ def postgres_server() -> Iterator[str]:
 
 
 @pytest.fixture
-def postgres_url(postgres_server: str) -> Iterator[str]:
+def postgres_url(postgres_server: Callable[[str], str]) -> Iterator[str]:
     """A fresh, empty database on the session's PostgreSQL server; dropped afterwards."""
     name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(f"{postgres_server}/postgres", isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(postgres_server("postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     try:
-        yield f"{postgres_server}/{name}"
+        yield postgres_server(name)
     finally:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Where a store lives: a SQLite file in tmp_path, or a fresh PostgreSQL database."""
     if request.param == "sqlite":

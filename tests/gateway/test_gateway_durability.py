@@ -8,13 +8,15 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
 from distillab.db.store import Store
 from distillab.gateway.app import create_gateway
+from distillab.gateway.relay import STATE_TTL_S
 from distillab.models.generate import Engine
 from distillab.serving.app import create_app
 from distillab.serving.background import run_in_background
@@ -52,6 +54,7 @@ def test_kill_9_under_load_keeps_every_answered_request(tiny_model_dir: Path, tm
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         answered: list[int] = []
+        enough = threading.Event()  # 40 answered: the gateway is under load
         lock = threading.Lock()
         counter = iter(range(10**6))
         try:
@@ -75,13 +78,13 @@ def test_kill_9_under_load_keeps_every_answered_request(tiny_model_dir: Path, tm
                         if reply.status_code == 200:
                             with lock:
                                 answered.append(i)
+                                if len(answered) >= 40:
+                                    enough.set()
 
             workers = [threading.Thread(target=load) for _ in range(8)]
             for worker in workers:
                 worker.start()
-            deadline = time.monotonic() + 60
-            while len(answered) < 40 and time.monotonic() < deadline:
-                time.sleep(0.05)
+            enough.wait(60)
             os.kill(proc.pid, signal.SIGKILL)  # mid-load: requests are in flight right now
             for worker in workers:
                 worker.join(timeout=60)
@@ -98,7 +101,8 @@ def test_kill_9_under_load_keeps_every_answered_request(tiny_model_dir: Path, tm
     assert missing == []
 
 
-def test_replicas_share_one_postgresql_store(postgres_url: str, tiny_model_dir: Path) -> None:
+@pytest.mark.slow  # PostgreSQL
+def test_replicas_share_one_postgresql_store(postgres_url: str, tiny_model_dir: Path, clock: Any) -> None:
     store_a, store_b = Store(postgres_url), Store(postgres_url)
     _, key = store_a.create_key("shared")
     admin = {"Authorization": f"Bearer {ADMIN}"}
@@ -107,16 +111,15 @@ def test_replicas_share_one_postgresql_store(postgres_url: str, tiny_model_dir: 
     with (
         run_in_background(create_app(Engine.load(tiny_model_dir), model_name="tiny")) as upstream,
         run_in_background(create_gateway(store_a, upstream + "/v1", admin_token=ADMIN)) as a,
-        run_in_background(create_gateway(store_b, upstream + "/v1", admin_token=ADMIN)) as b,
+        run_in_background(create_gateway(store_b, upstream + "/v1", admin_token=ADMIN, clock=clock)) as b,
     ):
         assert httpx.post(a + "/v1/chat/completions", json=body, headers=auth).status_code == 200
         assert httpx.post(b + "/v1/chat/completions", json=body, headers=auth).status_code == 200
         change = {"state": "block", "reason": "seen on replica a"}
         assert httpx.put(a + "/admin/accounts/shared/state", json=change, headers=admin).status_code == 200
-        deadline = time.monotonic() + 10  # replica b re-reads states every few seconds
-        while httpx.post(b + "/v1/chat/completions", json=body, headers=auth).status_code != 403:
-            assert time.monotonic() < deadline, "replica b never applied the block"
-            time.sleep(0.5)
+        assert httpx.post(b + "/v1/chat/completions", json=body, headers=auth).status_code == 200  # not yet
+        clock.now += STATE_TTL_S + 0.1  # replica b re-reads states every STATE_TTL_S seconds
+        assert httpx.post(b + "/v1/chat/completions", json=body, headers=auth).status_code == 403
         logs = httpx.get(b + "/admin/logs", params={"account": "shared"}, headers=admin).json()["data"]
     assert [r["status"] for r in logs][:2] == [200, 200] and logs[-1]["status"] == 403
     store_a.close()

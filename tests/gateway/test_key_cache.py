@@ -6,6 +6,7 @@ import asyncio
 import threading
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from distillab.db.keys import KeyInfo
 from distillab.gateway.keycache import KeyCache
@@ -20,15 +21,19 @@ def info(i: int, *, revoked: bool = False) -> KeyInfo:
 
 
 class FakeStore:
-    """`verify_key` over a dict, counting the calls; `gate` (when set) holds every call until it opens."""
+    """`verify_key` over a dict, counting the calls; `gate` (when set) holds every call until it opens.
+
+    `entered` is set once a call has begun (awaited by tests that act while a lookup is in flight)."""
 
     def __init__(self, keys: dict[str, KeyInfo]):
         self.keys = keys
         self.calls: list[str] = []
         self.gate: threading.Event | None = None
+        self.entered = threading.Event()
 
     def verify_key(self, key: str) -> KeyInfo | None:
         self.calls.append(key)
+        self.entered.set()
         if self.gate is not None:
             assert self.gate.wait(10)
         return self.keys.get(key)
@@ -38,17 +43,24 @@ def run(test: Callable[[], object]) -> None:
     asyncio.run(test())  # type: ignore[arg-type]
 
 
-def test_a_verified_key_is_remembered_until_its_ttl() -> None:
+async def lookup_begun(store: FakeStore) -> None:
+    assert await asyncio.to_thread(store.entered.wait, 10), "the store was never asked"
+
+
+def test_a_verified_key_is_remembered_until_its_ttl(clock: Any) -> None:
     store = FakeStore({secret(1): info(1)})
-    cache = KeyCache(store.verify_key, ttl_s=0.3)
+    cache = KeyCache(store.verify_key, ttl_s=2.0, clock=clock)
 
     async def test() -> None:
         assert await cache.verify(secret(1)) == info(1)
+        clock.now += 1.9
         assert await cache.verify(secret(1)) == info(1)
         assert len(store.calls) == 1
-        await asyncio.sleep(0.35)
+        clock.now += 0.1  # the TTL is up
         assert await cache.verify(secret(1)) == info(1)
         assert len(store.calls) == 2
+        assert await cache.verify(secret(1)) == info(1)
+        assert len(store.calls) == 2  # remembered again, from the new lookup
 
     run(test)
 
@@ -92,8 +104,7 @@ def test_a_lookup_in_flight_when_the_key_is_forgotten_is_not_remembered() -> Non
 
     async def test() -> None:
         lookup = asyncio.ensure_future(cache.verify(secret(1)))
-        while not store.calls:
-            await asyncio.sleep(0.01)
+        await lookup_begun(store)
         cache.forget(info(1).key_id)  # the revoke commits while the lookup is reading
         store.gate.set()  # type: ignore[union-attr]
         assert await lookup == info(1)
@@ -110,8 +121,8 @@ def test_concurrent_first_requests_share_one_lookup() -> None:
 
     async def test() -> None:
         waiting = [asyncio.ensure_future(cache.verify(secret(1))) for _ in range(10)]
+        await lookup_begun(store)  # all ten are waiting on the one lookup by now
         waiting[0].cancel()  # one caller going away does not cancel the lookup for the others
-        await asyncio.sleep(0.05)
         store.gate.set()  # type: ignore[union-attr]
         answers = await asyncio.gather(*waiting[1:])
         assert answers == [info(1)] * 9 and len(store.calls) == 1

@@ -5,7 +5,7 @@ allowed, an admin's decision wins; and a second gateway pre-flags a campaign fro
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,11 +54,9 @@ def store(tmp_path: Path) -> Iterator[Store]:
     s.close()
 
 
-def wait_for(condition: Callable[[], bool], seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "the live detector did not decide in time"
-        time.sleep(0.1)
+def scored(detector: LiveDetector) -> None:
+    """Wait until every request answered so far has been folded and scored (and decided on)."""
+    assert detector.wait_for_rounds(detector.rounds + 2, timeout=60), "no scoring round finished"
 
 
 def status(client: openai.OpenAI, record: dict[str, Any]) -> int:
@@ -89,7 +87,8 @@ def test_a_campaign_is_degraded_with_reasons_and_an_honest_user_stays_allowed(
             replay(clients[campaign], records[campaign][i])
             if i < len(records[honest]):
                 replay(clients[honest], records[honest][i])
-        wait_for(lambda: store.get_state(campaign)[0] == "degrade")
+        scored(detector)
+        assert store.get_state(campaign)[0] == "degrade"
         asked_before = len(fake.asked)
         later = replay(
             clients[campaign],
@@ -126,8 +125,9 @@ def test_an_admin_decision_wins_over_the_detector(world: dict[str, Any], model: 
         ]:  # three accounts sending one campaign's prompts: linked, flagged together
             for name in keys:
                 codes[name].append(status(clients[name], record))
-        wait_for(lambda: store.get_state("fresh")[0] == "throttle")
-        wait_for(lambda: detector.decided >= {"reviewed", "banned", "fresh"})
+        scored(detector)
+        assert store.get_state("fresh")[0] == "throttle"
+        assert detector.decided >= {"reviewed", "banned", "fresh"}
         # a throttled account keeps a tenth of the limits (6 requests a minute here): 429 soon after
         later = [status(clients["fresh"], record) for record in campaign[40:52]]
     assert 429 in later and set(codes["banned"]) == {403} and set(codes["reviewed"]) == {200}
@@ -179,8 +179,9 @@ def test_a_second_gateway_pre_flags_a_campaign_from_an_indicator_file(
             for name in keys:
                 if i < len(elsewhere[name]):
                     codes[name].append(status(clients[name], elsewhere[name][i]))
-        wait_for(lambda: store.get_state(campaign)[0] == "block")
-        time.sleep(1.0)  # a round or two more: the honest account must still be untouched
+        scored(detector)
+        assert store.get_state(campaign)[0] == "block"
+        scored(detector)  # more rounds: the honest account must still be untouched
         assert status(clients[campaign], elsewhere[campaign][30]) == 403
     assert set(codes[honest]) == {200} and codes[campaign][:5] == [200] * 5
     reason = store.state_info(campaign)["reason"]
@@ -221,16 +222,15 @@ def test_a_restarted_gateway_keeps_its_evidence_from_the_log(
         with run_in_background(create_gateway(store, upstream, detector=detector)) as base:
             for record in after:
                 replay(client(base, keys[honest]), record)
+            scored(detector)
             # folded: what the replay brought and the 3 served since
-            wait_for(lambda: honest in table.index and table.stats(honest).n == earlier + 3)
+            assert honest in table.index and table.stats(honest).n == earlier + 3
             if hours and action == "degrade":
-                wait_for(lambda: store.get_state(campaign)[0] == "degrade")
+                assert store.get_state(campaign)[0] == "degrade"
                 assert (
                     f"distillab_detector_replayed_requests {float(detector.replayed)}"
                     in httpx.get(base + "/metrics").text
                 )
-            else:
-                time.sleep(1.0)  # a few scoring rounds
         return detector
 
     blank = restarted(0)  # no replay: no evidence against the campaign, which sends nothing more

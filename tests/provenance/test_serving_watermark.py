@@ -106,6 +106,7 @@ def test_each_account_gets_its_own_key_through_the_gateway(teacher: Engine, tmp_
     keys = {name: store.create_key(name)[1] for name in ("acme", "globex")}
     local = create_app(teacher, model_name="t", watermarker=Watermarker(CONFIG, MASTER, per_account=True))
     rows: dict[str, list[list[int]]] = {}
+    streams: dict[str, str] = {}
     with run_in_background(create_gateway(store, local)) as url:
         for name, secret in keys.items():
             # A client naming another account in the trusted header changes nothing: it is never forwarded.
@@ -116,11 +117,15 @@ def test_each_account_gets_its_own_key_through_the_gateway(teacher: Engine, tmp_
                 default_headers={"x-distillab-account": "globex"},
             )
             rows[name] = _sample(client, 1.0, range(5))
-            streamed = client.chat.completions.create(
-                model="t", messages=[{"role": "user", "content": "hi"}], max_tokens=8, stream=True
-            )
-            assert "".join(c.choices[0].delta.content or "" for c in streamed if c.choices) is not None
+            # Streamed, the answer is the one this account's key gives whole: same seed, same tokens.
+            chat = {"model": "t", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 8, "seed": 7}
+            streamed = client.chat.completions.create(**chat, stream=True)  # type: ignore[call-overload]
+            pieces = "".join(c.choices[0].delta.content or "" for c in streamed if c.choices)
+            whole = client.chat.completions.create(**chat).choices[0].message.content  # type: ignore[call-overload]
+            assert pieces and pieces == whole
+            streams[name] = pieces
     store.close()
+    assert streams["acme"] != streams["globex"]  # one seed, two keys: two answers
     acme, globex = mark(CONFIG, "acme"), mark(CONFIG, "globex")
     assert detect(rows["acme"], acme).p_value < 1e-5 and detect(rows["acme"], globex).p_value > 0.01
     assert detect(rows["globex"], globex).p_value < 1e-5 and detect(rows["globex"], acme).p_value > 0.01

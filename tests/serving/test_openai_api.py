@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
+import threading
 from typing import TYPE_CHECKING
 
 import httpx
@@ -240,11 +240,13 @@ def test_leaving_a_stream_stops_its_generation(
 ) -> None:
     engine = server.app.state.serving.engine
     finish_reasons: list[str] = []
+    generated = threading.Event()
     original = engine.generate
 
     def spy(requests: list) -> list:  # type: ignore[type-arg]
         results = original(requests)
         finish_reasons.extend(s.finish_reason for g in results for s in g.samples)
+        generated.set()
         return results
 
     monkeypatch.setattr(engine, "generate", spy)
@@ -253,8 +255,5 @@ def test_leaving_a_stream_stops_its_generation(
         if i == 3:
             break
     stream.close()
-    for _ in range(200):
-        if finish_reasons:
-            break
-        time.sleep(0.05)
+    assert generated.wait(30), "the generation never returned"
     assert finish_reasons == ["abort"]

@@ -10,17 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 
 class TokenBucket:
-    """Allowance refilling at `per_minute / 60` per second, capped at one second's worth (at least 1)."""
+    """Allowance refilling at `per_minute / 60` per second, capped at one second's worth (at least 1).
+    Time is `clock` (seconds), and waiting is `sleep`: tests pass a fake pair that moves together."""
 
-    def __init__(self, per_minute: float, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        per_minute: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ):
         self.rate = per_minute / 60.0
         self.capacity = max(1.0, self.rate)
         self.level = self.capacity
         self._clock = clock
+        self._sleep = sleep
         self._updated = clock()
         self._lock = asyncio.Lock()
 
@@ -39,7 +46,7 @@ class TokenBucket:
             need = min(amount, self.capacity)
             self._refill()
             while self.level < need:
-                await asyncio.sleep((need - self.level) / self.rate)
+                await self._sleep((need - self.level) / self.rate)
                 self._refill()
             self.level -= amount
 
@@ -52,9 +59,16 @@ class TokenBucket:
 class RateLimiter:
     """Requests-per-minute and tokens-per-minute limits; either may be absent."""
 
-    def __init__(self, rpm: float | None = None, tpm: float | None = None):
-        self.requests = TokenBucket(rpm) if rpm else None
-        self.tokens = TokenBucket(tpm) if tpm else None
+    def __init__(
+        self,
+        rpm: float | None = None,
+        tpm: float | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ):
+        self.requests = TokenBucket(rpm, clock, sleep) if rpm else None
+        self.tokens = TokenBucket(tpm, clock, sleep) if tpm else None
 
     async def request_slot(self) -> None:
         """Taken before every attempt: a retried request counts against the limit like a new one."""

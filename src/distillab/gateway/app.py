@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import ExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -50,9 +51,11 @@ def create_gateway(
     upstream_key: str | None = None,
     admin_token: str | None = None,
     detector: LiveDetector | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> FastAPI:
     """A gateway in front of ``backend`` (a base URL ending in /v1, or a local model app); with
-    ``detector``, the live detector scores its traffic in the background and sets account states."""
+    ``detector``, the live detector scores its traffic in the background and sets account states.
+    ``clock`` (monotonic seconds) times the key and state caches and the rate limits."""
     metrics = Metrics()
     limits = limits or Limits()
     stack = ExitStack()
@@ -64,7 +67,7 @@ def create_gateway(
         )
         # Only our own local model server hears which account asks (for per-account watermark keys).
         upstream = Upstream(base_url, api_key=upstream_key, send_account=not isinstance(backend, str))
-        app.state.relay = relay = Relay(store, upstream, limits, metrics, detector)
+        app.state.relay = relay = Relay(store, upstream, limits, metrics, detector, clock)
         if detector is not None:
             detector.prepare(store)  # before the first request: it is either replayed or observed, never both
         watching = (

@@ -92,6 +92,9 @@ class LiveDetector:
         """The replay's read of the log, consumed a batch per step."""
         self.stopping = threading.Event()
         """Set when the gateway shuts down: a replay still running stops at its next batch."""
+        self.rounds = 0
+        """Scoring rounds finished (each folded the backlog, decided and applied its decisions)."""
+        self._round_finished = threading.Condition()
         self._detect = DetectConfig(
             log="live gateway traffic", target_fpr=config.target_fpr, fdr=config.fdr, progress=False
         )
@@ -228,6 +231,19 @@ class LiveDetector:
         self.fold(records)
         return self.apply(store, self.decide()) if score else []
 
+    def wait_for_rounds(self, rounds: int, timeout: float) -> bool:
+        """Block until `rounds` scoring rounds have finished in all (False if `timeout` seconds pass first).
+        For threads other than the gateway's event loop: a test, or a tool driving a running gateway.
+        The round under way may have taken its backlog before a request just answered; the one after it
+        has not, so every request answered so far is scored once `rounds + 2` rounds have finished."""
+        with self._round_finished:
+            return self._round_finished.wait_for(lambda: self.rounds >= rounds, timeout)
+
+    def _finish_round(self) -> None:
+        with self._round_finished:
+            self.rounds += 1
+            self._round_finished.notify_all()
+
     # ---- the background task ------------------------------------------------------------------------
     async def run(self, store: Any, metrics: Metrics, on_change: Callable[[], None]) -> None:
         """Fold the backlog every FOLD_S seconds and score every `every` seconds, until cancelled.
@@ -274,6 +290,8 @@ class LiveDetector:
                 changed = await run_in_threadpool(self.step, store, batch, due)
             except Exception:  # a detector fault must not take the gateway down; the next round retries
                 log.exception("live detector: a round failed")
+                if due:
+                    self._finish_round()
                 continue
             if not due:
                 continue
@@ -293,6 +311,7 @@ class LiveDetector:
                 )
             if changed:
                 on_change()
+            self._finish_round()
 
 
 def _reason(account: str, result: dict[str, Any], calibration: Calibration) -> str:

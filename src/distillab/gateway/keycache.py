@@ -30,9 +30,15 @@ MAX_KEYS = 10_000
 
 class KeyCache:
     def __init__(
-        self, verify: Callable[[str], KeyInfo | None], *, ttl_s: float = KEY_TTL_S, max_keys: int = MAX_KEYS
+        self,
+        verify: Callable[[str], KeyInfo | None],
+        *,
+        ttl_s: float = KEY_TTL_S,
+        max_keys: int = MAX_KEYS,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self._verify = verify
+        self._clock = clock
         self.ttl_s = ttl_s
         self.max_keys = max_keys
         self._known: dict[bytes, tuple[KeyInfo, float]] = {}
@@ -44,7 +50,7 @@ class KeyCache:
             return None
         digest = hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
         known = self._known.get(digest)
-        if known is not None and known[1] > time.monotonic():
+        if known is not None and known[1] > self._clock():
             return known[0]
         lookup = self._pending.get(digest)
         if lookup is None:  # a task of its own: a caller that goes away does not cancel it for the rest
@@ -61,7 +67,7 @@ class KeyCache:
             self._known.pop(digest, None)  # re-inserted last: the dict's order is the age order
             if len(self._known) >= self.max_keys:
                 del self._known[next(iter(self._known))]
-            self._known[digest] = (info, time.monotonic() + self.ttl_s)
+            self._known[digest] = (info, self._clock() + self.ttl_s)
         return info
 
     def forget(self, key_id: str) -> None:

@@ -121,7 +121,7 @@ class Admission:
         waits = []
         for kind, rate, amount in (("rpm", rpm, 1.0), ("tpm", tpm, float(tokens))):
             if rate:
-                bucket = self.buckets.setdefault((account, state, kind), Bucket(rate))
+                bucket = self.buckets.setdefault((account, state, kind), Bucket(rate, stamp=now))
                 waits.append((bucket.take(amount, now), kind, bucket, amount))
         refused = [(wait, kind) for wait, kind, _, _ in waits if wait > 0]
         if refused:

@@ -18,7 +18,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -68,24 +68,25 @@ class Caller:
 
 
 class StateCache:
-    """Account states from the store, re-read at most every STATE_TTL_S seconds."""
+    """Account states from the store, re-read at most every STATE_TTL_S seconds of `clock`."""
 
-    def __init__(self, store: Any):
+    def __init__(self, store: Any, clock: Callable[[], float] = time.monotonic):
         self.store = store
+        self.clock = clock
         self.states: dict[str, str] = {}
         self.read_at = -1e9
         self.reading: asyncio.Future[None] | None = None
         self.generation = 0  # bumped by forget(): a read begun before it does not count as fresh
 
     async def get(self, account: str) -> str:
-        if time.monotonic() - self.read_at > STATE_TTL_S:
+        if self.clock() - self.read_at > STATE_TTL_S:
             if self.reading is None or self.reading.done():  # one read for all the requests waiting on it
                 self.reading = asyncio.ensure_future(self._read())
             await asyncio.shield(self.reading)
         return self.states.get(account, "allow")
 
     async def _read(self) -> None:
-        started, generation = time.monotonic(), self.generation
+        started, generation = self.clock(), self.generation
         states = await run_in_threadpool(self.store.states)
         if generation == self.generation:
             self.states, self.read_at = states, started
@@ -131,7 +132,10 @@ class LogWriter:
 
 
 class Relay:
-    """Everything a /v1 request needs: store, admission, upstream, metrics."""
+    """Everything a /v1 request needs: store, admission, upstream, metrics.
+
+    `clock` (monotonic seconds) times what expires or refills: cached keys and states, rate-limit buckets.
+    """
 
     def __init__(
         self,
@@ -140,13 +144,15 @@ class Relay:
         limits: Limits,
         metrics: Metrics,
         detector: LiveDetector | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.store = store
         self.upstream = upstream
         self.limits = limits
+        self.clock = clock
         self.admission = Admission(limits)
-        self.states = StateCache(store)
-        self.keys = KeyCache(store.verify_key)
+        self.states = StateCache(store, clock)
+        self.keys = KeyCache(store.verify_key, clock=clock)
         self.metrics = metrics
         self.log_writer = LogWriter(store)
         self.detector = detector
@@ -181,7 +187,7 @@ class Relay:
             return _error(400, "the request body must be a JSON object")
         record = self._record(request, caller, endpoint, body)
         state = await self.states.get(caller.account)
-        verdict = self.admission.check(caller.account, state, estimate_tokens(body))
+        verdict = self.admission.check(caller.account, state, estimate_tokens(body), self.clock())
         if not verdict.allowed:
             self.metrics.rejections.labels(verdict.decision).inc()
             if verdict.decision == "block":
