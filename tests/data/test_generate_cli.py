@@ -42,7 +42,7 @@ ENV = dict(os.environ, COLUMNS="500")
 
 
 def _run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=ENV)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=ENV, check=False)
 
 
 def test_kill_9_then_rerun_loses_and_repeats_nothing(fake_server, write_prompts, tmp_path: Path) -> None:

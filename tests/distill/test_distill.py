@@ -113,7 +113,8 @@ def test_cli_with_a_config_file(setup: dict[str, Any], tmp_path: Path) -> None:
     file.write_text(
         f"teacher: {setup['teacher']}\nstudent: {setup['student']}\nprompts: {setup['prompts']}\n"
         f"out: {setup['out']}\ntask: {setup['task']}\ngenerate: {{max_tokens: 6}}\n"
-        "train: {batch_size: 4, eval_fraction: 0.0}\neval: {speed_requests: 0, max_tokens: 4, checker: numeric}\n"
+        "train: {batch_size: 4, eval_fraction: 0.0}\n"
+        "eval: {speed_requests: 0, max_tokens: 4, checker: numeric}\n"
     )
     runner = CliRunner()
     result = runner.invoke(

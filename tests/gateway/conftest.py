@@ -38,7 +38,7 @@ def _binary(name: str) -> str | None:
 
 
 def _run(cmd: list[str], cwd: Path) -> None:
-    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=60, check=False)
     if done.returncode:
         raise RuntimeError(
             f"{' '.join(cmd)} failed ({done.returncode}): {(done.stderr or done.stdout)[-800:]}"
@@ -49,7 +49,7 @@ def _as_server_user(root: Path) -> list[str]:
     """The prefix that runs a command as the server's user: none unless we are root."""
     if os.geteuid() != 0:
         return []
-    if subprocess.run(["id", "-u", PG_USER], capture_output=True).returncode:
+    if subprocess.run(["id", "-u", PG_USER], capture_output=True, check=False).returncode:
         _run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PG_USER], root)
     shutil.chown(root, PG_USER, PG_USER)
     return ["runuser", "-u", PG_USER, "--"]
@@ -130,6 +130,7 @@ def postgres_server() -> Iterator[Callable[[str], str]]:
                 prefix + [pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"],
                 cwd=root,
                 capture_output=True,
+                check=False,
                 timeout=60,
             )
         shutil.rmtree(root, ignore_errors=True)

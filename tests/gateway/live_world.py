@@ -1,5 +1,6 @@
 """Pieces for the live-detector tests: a fake model server whose answers are long for reasoning requests,
-simulated traffic to replay through a gateway with the official openai client, and a small honest reference."""
+simulated traffic to replay through a gateway with the official openai client, and a small honest
+reference."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ TRAFFIC = {
 
 class FakeModel:
     """An OpenAI-compatible server that answers 90 tokens when asked to reason, else 25 (capped by
-    max_tokens), as a model would give long answers to step-by-step requests; it remembers what it was asked."""
+    max_tokens), as a model would give long answers to step-by-step requests; it remembers what it was
+    asked."""
 
     def __init__(self) -> None:
         self.asked: list[dict[str, Any]] = []

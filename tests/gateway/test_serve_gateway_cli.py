@@ -106,6 +106,7 @@ def test_bad_serve_flags_exit_1(args: list[str], message: str, tmp_path: Path) -
         [sys.executable, "-m", "distillab.cli.main", "serve", *args],
         cwd=tmp_path,
         capture_output=True,
+        check=False,
         text=True,
         timeout=60,
     )

@@ -1,4 +1,5 @@
-"""Fixtures for the prove tests: a tiny teacher with real uncertainty and its unmarked text (helpers: prove_world).
+"""Fixtures for the prove tests: a tiny teacher with real uncertainty and its unmarked text
+(helpers: prove_world).
 
 The teacher is a random 2-layer model with an untied output layer scaled so that its next-token
 distributions have a few nats of entropy: a watermark needs choices to bias (a near-deterministic

@@ -43,7 +43,8 @@ def rng(seed: int = 0) -> np.random.Generator:
 
 
 class MarkedModel(torch.nn.Module):
-    """A suspect that learned the watermark perfectly: the teacher's logits plus the bias at every position."""
+    """A suspect that learned the watermark perfectly: the teacher's logits plus the bias at every
+    position."""
 
     def __init__(self, inner: torch.nn.Module, marks: list[Watermark]):
         super().__init__()

@@ -1,4 +1,5 @@
-"""Radioactivity: calibrated on innocent suspects, powerful on marked ones, per account, open and closed mode."""
+"""Radioactivity: calibrated on innocent suspects, powerful on marked ones, per account, open and closed
+mode."""
 
 from __future__ import annotations
 

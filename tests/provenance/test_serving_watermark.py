@@ -1,4 +1,5 @@
-"""The watermark on the serving path: `distillab serve` marks every sampled token, per account via the gateway."""
+"""The watermark on the serving path: `distillab serve` marks every sampled token, per account via the
+gateway."""
 
 from __future__ import annotations
 

@@ -176,7 +176,8 @@ def test_z_without_dedup_matches_transformers_kgw_detector(context: int) -> None
 
 
 def test_z_without_dedup_matches_markllm_kgw() -> None:
-    """MarkLLM's KGW, when installed (its PyPI dependencies would downgrade openai, so it is not a test dep)."""
+    """MarkLLM's KGW, when installed (its PyPI dependencies would downgrade openai, so it is not a test
+    dependency)."""
     kgw = pytest.importorskip("markllm.watermark.kgw.kgw")
     settings = {
         "gamma": 0.5,

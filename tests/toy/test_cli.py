@@ -81,6 +81,7 @@ def test_bad_input_exits_1_with_the_field_named(tmp_path: Path) -> None:
             str(tmp_path / "p.jsonl"),
         ],
         capture_output=True,
+        check=False,
         text=True,
     )
     assert result.returncode == 1
@@ -98,6 +99,7 @@ def test_bad_input_exits_1_with_the_field_named(tmp_path: Path) -> None:
             str(tmp_path / "s"),
         ],
         capture_output=True,
+        check=False,
         text=True,
     )
     assert result.returncode == 1 and "config.json" in result.stderr
