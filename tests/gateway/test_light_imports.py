@@ -13,3 +13,14 @@ def test_upstream_gateway_imports_no_model_stack():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_cli_imports_no_model_stack_until_a_command_runs():
+    # Every `distillab ... --help` and every bad-flag error pays for what the CLI imports up front.
+    code = (
+        "import sys\n"
+        "import distillab.cli.main\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'scipy') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -7,7 +7,7 @@ import json
 from rich.console import Console
 
 from distillab.cli.from_config import from_config
-from distillab.models.prune import PruneConfig
+from distillab.models.prune_config import PruneConfig
 
 HELP = """Cut a student from a teacher by keeping some of its decoder layers (depth pruning).
 
