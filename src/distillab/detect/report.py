@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jinja2 import Environment, select_autoescape
+from jinja2 import Environment, StrictUndefined, select_autoescape
 
 from distillab.detect.result import DetectSummary
 
@@ -19,7 +19,7 @@ th, td { border-bottom: 1px solid #ddd; padding: .3em .6em; text-align: left; ve
 </style></head><body>
 <h1>Distillation campaign detection</h1>
 <p>{{ s.requests }} requests from {{ s.accounts }} accounts in {{ s.log }}; calibrated on {{ s.reference }}
-({{ s.reference_accounts }} accounts). Flags need p &le; {{ s.target_fpr }} (false-positive rate on honest
+({{ s.reference_units }} reference units). Flags need p &le; {{ s.target_fpr }} (false-positive rate on honest
 accounts) and a Benjamini-Hochberg q &le; {{ s.fdr }}.</p>
 {% for note in s.notes %}<p class="note">Note: {{ note }}</p>{% endfor %}
 <p><b>{{ s.flagged_accounts }}</b> accounts flagged; <b>{{ s.flagged_groups }}</b> of {{ s.groups }} linked
@@ -52,6 +52,7 @@ def _pct(value: float | None) -> str:
 
 
 def render(summary: DetectSummary, accounts: list[dict[str, Any]], groups: list[dict[str, Any]]) -> str:
-    env = Environment(autoescape=select_autoescape(default=True))
+    # Strict: a misspelt field fails the render (and the tests) instead of printing nothing.
+    env = Environment(autoescape=select_autoescape(default=True), undefined=StrictUndefined)
     ordered = sorted(groups, key=lambda g: g["p_value"])
     return env.from_string(TEMPLATE).render(s=summary, accounts=accounts, groups=ordered, pct=_pct)
