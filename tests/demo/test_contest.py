@@ -21,7 +21,7 @@ from distillab.toy.config import TeacherConfig
 
 
 def tiny(out: Path, **overrides: object) -> ContestConfig:
-    teacher = TeacherConfig(task="text", size="tiny", steps=60, batch_size=32, eval_size=10)
+    teacher = TeacherConfig(task="text", size="tiny", steps=200, batch_size=32, eval_size=10)
     settings: dict[str, object] = {
         "out": out,
         "defenses": ("detect+degrade",),
