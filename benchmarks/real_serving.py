@@ -19,13 +19,9 @@ import argparse
 import asyncio
 import json
 import os
-import queue
-import re
 import shutil
 import statistics
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,7 +30,7 @@ from pathlib import Path
 from openai import AsyncOpenAI
 
 from distillab.models import model_dir
-from distillab.serving.process import serve_process
+from distillab.serving.process import UVICORN_ANNOUNCE, announced_server, serve_process
 
 QUESTIONS = [
     "What does the Python function textwrap.dedent do?",
@@ -46,7 +42,6 @@ QUESTIONS = [
     "Why is the sky blue?",
     "What does HTTP status 404 mean?",
 ]
-UVICORN = re.compile(r"Uvicorn running on (http://\S+)")
 
 
 @contextmanager
@@ -55,38 +50,12 @@ def transformers_serve(directory: Path, log: Path) -> Iterator[str]:
     command = str(exe) if exe.exists() else shutil.which("transformers")
     if command is None:
         raise SystemExit("the `transformers` CLI is not installed (pip install 'transformers[serving]')")
-    env = dict(os.environ, HF_HUB_OFFLINE="1")
-    proc = subprocess.Popen(
-        [command, "serve", str(directory), "--host", "127.0.0.1", "--port", "0", "--device", "cpu"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    announced: queue.Queue[str | None] = queue.Queue()
-
-    def read() -> None:
-        assert proc.stdout is not None
-        with log.open("w") as sink:
-            for line in proc.stdout:
-                sink.write(line)
-                match = UVICORN.search(line)
-                if match:
-                    announced.put(match.group(1))
-        announced.put(None)
-
-    threading.Thread(target=read, daemon=True).start()
-    try:
-        base = announced.get(timeout=300)
-        if base is None:
-            raise SystemExit(f"transformers serve did not start:\n{log.read_text()[-2000:]}")
-        yield base + "/v1"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    cmd = [command, "serve", str(directory), "--host", "127.0.0.1", "--port", "0", "--device", "cpu"]
+    with announced_server(
+        cmd, announce=UVICORN_ANNOUNCE, name="transformers serve", startup_timeout_s=300, log=log,
+        env={"HF_HUB_OFFLINE": "1"},
+    ) as url:  # fmt: skip
+        yield url
 
 
 async def level(url: str, model: str, concurrency: int, requests: int, max_tokens: int) -> dict[str, float]:

@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import io
-import os
-import queue
-import re
 import shutil
-import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,8 +16,7 @@ from distillab.data.config import HarvestConfig
 from distillab.data.harvest import run_harvest
 from distillab.data.records import read_records
 from distillab.errors import TeacherError
-
-UVICORN_ANNOUNCES = re.compile(r"Uvicorn running on (http://\S+)")
+from distillab.serving.process import UVICORN_ANNOUNCE, announced_server
 
 
 @pytest.fixture(scope="module")
@@ -35,43 +29,10 @@ def transformers_serve(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFa
     if exe is None:
         pytest.skip("the `transformers` CLI is not installed (pip install 'transformers[serving]')")
     log = tmp_path_factory.mktemp("tserve") / "serve.log"
-    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(log.parent / "hf"))
-    proc = subprocess.Popen(
-        [exe, "serve", str(tiny_model_dir), "--host", "127.0.0.1", "--port", "0", "--device", "cpu"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    announced: queue.Queue[str | None] = queue.Queue()
-
-    def read_output() -> None:  # to the log, until the process ends (a full pipe would stall it)
-        assert proc.stdout is not None
-        with log.open("w") as sink:
-            for line in proc.stdout:
-                sink.write(line)
-                sink.flush()
-                match = UVICORN_ANNOUNCES.search(line)
-                if match:
-                    announced.put(match.group(1))
-        announced.put(None)
-
-    threading.Thread(target=read_output, daemon=True).start()
-    try:
-        try:
-            base = announced.get(timeout=120)
-        except queue.Empty:
-            base = None
-        if base is None:
-            pytest.fail(f"transformers serve did not come up:\n{log.read_text()[-2000:]}")
-        assert httpx.get(base + "/health", timeout=30).status_code == 200
-        yield base + "/v1"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    cmd = [exe, "serve", str(tiny_model_dir), "--host", "127.0.0.1", "--port", "0", "--device", "cpu"]
+    env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(log.parent / "hf")}
+    with announced_server(cmd, announce=UVICORN_ANNOUNCE, name="transformers serve", log=log, env=env) as url:
+        yield url
 
 
 def _harvest(url: str, prompts: Path, out: Path, **kw: object) -> tuple[object, str]:

@@ -21,6 +21,8 @@ import httpx
 from distillab.errors import DistillabError
 
 _ANNOUNCE = re.compile(r"serving .* at (http://\S+)/v1")
+UVICORN_ANNOUNCE = re.compile(r"Uvicorn running on (http://\S+)")
+"""How any uvicorn-based server (`transformers serve`, for one) says where it listens."""
 
 
 @contextmanager
@@ -49,6 +51,30 @@ def serve_process(
         "0",
         *extra_args,
     ]
+    with announced_server(
+        cmd,
+        announce=_ANNOUNCE,
+        name="`distillab serve`",
+        startup_timeout_s=startup_timeout_s,
+        log=log,
+        env=env,
+    ) as url:
+        yield url
+
+
+@contextmanager
+def announced_server(
+    cmd: list[str],
+    *,
+    announce: re.Pattern[str],
+    name: str,
+    startup_timeout_s: float = 120.0,
+    log: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[str]:
+    """Run an OpenAI-compatible server `cmd` that binds a free port and prints it (`announce` captures
+    its base address); yield `BASE/v1` once `/health` answers. Used for `distillab serve` and for peers
+    such as `transformers serve --port 0` (with `UVICORN_ANNOUNCE`)."""
     out = open(log, "w", encoding="utf-8") if log else None
     proc = subprocess.Popen(
         cmd,
@@ -58,8 +84,8 @@ def serve_process(
         env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
     )
     try:
-        url = _wait_for_announcement(proc, out, startup_timeout_s)
-        _wait_healthy(url, proc, startup_timeout_s)
+        url = _wait_for_announcement(proc, out, startup_timeout_s, announce, name)
+        _wait_healthy(url, proc, startup_timeout_s, name)
         threading.Thread(target=_drain, args=(proc, out), daemon=True).start()
         yield url
     finally:
@@ -73,7 +99,13 @@ def serve_process(
             out.close()
 
 
-def _wait_for_announcement(proc: subprocess.Popen[str], out: object, timeout_s: float) -> str:
+def _wait_for_announcement(
+    proc: subprocess.Popen[str],
+    out: object,
+    timeout_s: float,
+    announce: re.Pattern[str] = _ANNOUNCE,
+    name: str = "`distillab serve`",
+) -> str:
     assert proc.stdout is not None
     seen: list[str] = []
     deadline = time.monotonic() + timeout_s
@@ -84,17 +116,17 @@ def _wait_for_announcement(proc: subprocess.Popen[str], out: object, timeout_s: 
         seen.append(line)
         if out is not None:
             out.write(line)  # type: ignore[attr-defined]
-        match = _ANNOUNCE.search(line)
+        match = announce.search(line)
         if match:
             return match.group(1) + "/v1"
     proc.kill()
     tail = "".join(seen[-15:])
-    raise DistillabError(
-        f"`distillab serve` did not start (exit code {proc.poll()}); its last output:\n{tail}"
-    )
+    raise DistillabError(f"{name} did not start (exit code {proc.poll()}); its last output:\n{tail}")
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[str], timeout_s: float) -> None:
+def _wait_healthy(
+    url: str, proc: subprocess.Popen[str], timeout_s: float, name: str = "`distillab serve`"
+) -> None:
     health = url.removesuffix("/v1") + "/health"
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and proc.poll() is None:
@@ -104,7 +136,7 @@ def _wait_healthy(url: str, proc: subprocess.Popen[str], timeout_s: float) -> No
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    raise DistillabError(f"`distillab serve` at {url} never became healthy")
+    raise DistillabError(f"{name} at {url} never became healthy")
 
 
 def _drain(proc: subprocess.Popen[str], out: object) -> None:
