@@ -118,7 +118,15 @@ def test_accuracy_matches_hand_built_answers_and_parity_with_itself(
     assert list(written) == REPORT_KEYS
     assert list(written["task"]) == ["name", "items", "checker"]
     assert list(written["models"]) == ["model", "teacher", "baseline"]
-    assert list(written["models"]["model"]) == ["name", "accuracy", "correct", "answered", "size", "speed"]
+    assert list(written["models"]["model"]) == [
+        "name",
+        "accuracy",
+        "correct",
+        "answered",
+        "reference_loss",
+        "size",
+        "speed",
+    ]
     assert list(written["models"]["model"]["size"]) == ["parameters", "disk_bytes"]
     assert list(written["models"]["model"]["speed"]) == [
         "requests",
@@ -128,17 +136,84 @@ def test_accuracy_matches_hand_built_answers_and_parity_with_itself(
         "latency_ms_p95",
     ]
     assert list(written["parity"]) == ["model", "baseline"]
-    assert list(written["parity"]["model"]) == ["answer_agreement", "accuracy_ratio", "token"]
+    assert list(written["parity"]["model"]) == [
+        "answer_agreement",
+        "accuracy_ratio",
+        "token",
+        "share_of_teacher",
+    ]
+    assert written["models"]["model"]["reference_loss"] is None  # the task has no references
     assert list(written["parity"]["model"]["token"]) == ["top1_agreement", "kl", "positions", "note"]
     assert list(written["examples"][0]) == ["id", "prompt", "answer", "model", "teacher", "baseline"]
     assert written == report.to_json()
     assert EvalReport.from_json(written) == report
 
 
+def hf_reference_loss(model_dir: Path, prompts: list[str], references: list[str]) -> float:
+    """Mean cross-entropy of the references after their chat prompts, straight from transformers."""
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    total, count = 0.0, 0
+    for prompt, reference in zip(prompts, references):
+        chat = [{"role": "user", "content": prompt}]
+        head = tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
+        full = tokenizer.apply_chat_template(
+            [*chat, {"role": "assistant", "content": reference}], tokenize=False
+        )
+        assert full.startswith(head)
+        ids = tokenizer(full, add_special_tokens=False, return_tensors="pt")["input_ids"]
+        n_head = len(tokenizer(head, add_special_tokens=False)["input_ids"])
+        with torch.no_grad():
+            logprobs = torch.log_softmax(model(ids).logits[0, :-1].float(), dim=-1)
+        picked = logprobs[torch.arange(ids.shape[1] - 1), ids[0, 1:]][n_head - 1 :]
+        total -= float(picked.sum())
+        count += picked.numel()
+    return total / count
+
+
+def test_open_ended_task_with_references_reports_losses_and_the_share_of_the_teacher(
+    tiny_model_dir: Path, other_model: Path, tmp_path: Path
+) -> None:
+    references = [f"{a + b} pens in all." for a, b in [(3, 4), (10, 2), (7, 7), (1, 9), (12, 5), (6, 0)]]
+    task = tmp_path / "task.jsonl"
+    task.write_text(
+        "".join(
+            json.dumps({"id": f"q{i}", "messages": [{"role": "user", "content": p}], "reference": r}) + "\n"
+            for i, (p, r) in enumerate(zip(PROMPTS, references))
+        )
+    )
+    config = EvalConfig(
+        model=str(other_model),
+        teacher=str(tiny_model_dir),
+        baseline=str(other_model),
+        task=str(task),
+        out=tmp_path / "eval",
+        max_tokens=4,
+        speed_requests=0,
+        progress=False,
+    )
+    report = run_eval(config)
+    assert report.task.checker is None and report.models["model"].accuracy is None
+    teacher_loss = hf_reference_loss(tiny_model_dir, PROMPTS, references)
+    student_loss = hf_reference_loss(other_model, PROMPTS, references)
+    assert report.models["teacher"].reference_loss == pytest.approx(teacher_loss, rel=1e-4)
+    assert report.models["model"].reference_loss == pytest.approx(student_loss, rel=1e-4)
+    # The model is its own baseline: it reached none of the teacher's gain (the gap is not zero).
+    assert abs(student_loss - teacher_loss) > 0.01
+    assert report.parity["model"].share_of_teacher == (0.0 if student_loss > teacher_loss else None)
+    assert report.parity["baseline"].share_of_teacher is None
+    assert "reference loss" in (tmp_path / "eval" / "report.html").read_text()
+
+
 def test_optional_parts_keep_their_json_shape() -> None:
     """A URL has no weights to score and an untimed model no token count: both as report.json had them."""
     url = Parity(answer_agreement=0.5, accuracy_ratio=None, token=None)
-    assert url.to_json() == {"answer_agreement": 0.5, "accuracy_ratio": None, "token": {"note": URL_NOTE}}
+    assert url.to_json() == {
+        "answer_agreement": 0.5,
+        "accuracy_ratio": None,
+        "token": {"note": URL_NOTE},
+        "share_of_teacher": None,
+    }
     assert Parity.from_json(url.to_json()) == url
     untimed = Speed(0, None, None, None, None)
     assert untimed.to_json() == {

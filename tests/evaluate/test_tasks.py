@@ -50,7 +50,8 @@ def test_builtin_arith_is_the_held_out_split() -> None:
     "rows, message",
     [
         (['{"prompt": "x", "answer": "1"}', "{not json"], "qa.jsonl:2: not valid JSON"),
-        ([{"prompt": "x"}], "qa.jsonl:1: 'answer' must be"),
+        ([{"prompt": "x"}], "qa.jsonl:1: needs an 'answer' \\(checked\\) or a 'reference'"),
+        ([{"prompt": "x", "answer": ""}], "qa.jsonl:1: 'answer' must be"),
         ([{"answer": "1"}], "qa.jsonl:1: needs exactly one of 'messages' or 'prompt'"),
         (
             [{"id": 1, "prompt": "x", "answer": "1"}, {"id": 1, "prompt": "y", "answer": "2"}],
@@ -68,3 +69,26 @@ def test_bad_task_and_regex(tmp_path: Path) -> None:
         load_task("nope", n=1)
     with pytest.raises(ConfigError, match="qa.jsonl:1: answer '\\(' is not a valid regular expression"):
         load_task(str(write(tmp_path / "qa.jsonl", [{"prompt": "x", "answer": "("}])), n=1, checker="regex")
+
+
+def test_references_make_an_open_ended_task(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "qa.jsonl",
+        [{"prompt": "What does textwrap.dedent do?", "reference": "Remove common leading whitespace."}],
+    )
+    task = load_task(str(path), n=5)
+    assert task.checker is None and task.items[0].answer is None
+    assert task.reference_rows() == [
+        {
+            "id": "line-1",
+            "prompt": "What does textwrap.dedent do?",
+            "reference": "Remove common leading whitespace.",
+        }
+    ]
+    with pytest.raises(DataError, match="has no 'answer' for --checker exact"):
+        load_task(str(path), n=5, checker="exact")
+    mixed = write(
+        tmp_path / "mixed.jsonl", [{"prompt": "a", "answer": "1"}, {"prompt": "b", "reference": "2"}]
+    )
+    with pytest.raises(DataError, match="no 'answer' while others have one"):
+        load_task(str(mixed), n=5)

@@ -11,8 +11,8 @@ from distillab.toy.config import TeacherConfig
 
 METRICS = {"text": "share of the teacher's skill", "arith": "held-out accuracy"}
 """The contest's tasks and what a student's score is on each: on the text task, its held-out loss on real
-text as a share of the teacher's gain over the untrained student (`distillab.demo.score`); arith problems
-are checked."""
+text as a share of the teacher's gain over the untrained student (`distillab.evaluate.reference`); arith
+problems are checked."""
 DEFENSES = ("off", "detect", "detect+degrade")
 """off: the gateway only serves and logs; detect: the live detector flags (states unchanged);
 detect+degrade: flagged accounts are degraded (no log-probabilities, short answers)."""

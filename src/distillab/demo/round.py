@@ -235,7 +235,7 @@ def prefix_harvest(source: Path, share: float, out: Path) -> Path:
 
 def evaluate(model: Path, out: Path, config: ContestConfig, world: World, console: Console) -> float | None:
     """The model's score on held-out prompts (`ContestConfig.metric`): arith accuracy, or on the text task
-    its held-out loss on real text as a share of the teacher's gain (`distillab.demo.score`)."""
+    its held-out loss on real text as a share of the teacher's gain (`distillab.evaluate.reference`)."""
     trained = model / "distillab_train.json"
     settings = {
         "model": str(model),
@@ -268,7 +268,7 @@ def evaluate(model: Path, out: Path, config: ContestConfig, world: World, consol
 
         report = EvalReport.from_json(json.loads((out / "report.json").read_text()))
         return report.models["model"].accuracy
-    from distillab.demo.score import share_of_teacher
+    from distillab.evaluate.reference import share_of_teacher
 
     bounds = reference_losses(config, world)
     cached(
@@ -284,7 +284,7 @@ def evaluate(model: Path, out: Path, config: ContestConfig, world: World, consol
 
 
 def model_loss(model: Path, config: ContestConfig) -> float:
-    from distillab.demo.score import reference_loss
+    from distillab.evaluate.reference import reference_loss
 
     return reference_loss(model, prompt_rows(config.task, "test", config.eval_items, config.seed + 11))
 

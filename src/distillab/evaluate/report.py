@@ -173,21 +173,23 @@ pre { white-space: pre-wrap; background: #f6f6f6; padding: .5em; margin: .2em 0;
 distillab {{ distillab_version }}, {{ created }}.</p>
 <div class="charts">{% for chart in charts %}<div>{{ chart | safe }}</div>{% endfor %}</div>
 <h2>Models</h2>
-<table><tr><th></th><th>accuracy</th><th>parameters</th><th>weights on disk</th><th>tokens/s</th>
-<th>latency p50</th><th>latency p95</th></tr>
+<table><tr><th></th><th>accuracy</th><th>reference loss</th><th>parameters</th><th>weights on disk</th>
+<th>tokens/s</th><th>latency p50</th><th>latency p95</th></tr>
 {% for role, m in models.items() %}<tr><td>{{ names[role] }}<br><span class="note">{{ m.name }}</span></td>
-<td>{{ fmt(m.accuracy, "pct") }}</td><td>{{ fmt(m.size.parameters) }}</td>
+<td>{{ fmt(m.accuracy, "pct") }}</td><td>{{ fmt(m.reference_loss) }}</td><td>{{ fmt(m.size.parameters) }}</td>
 <td>{{ fmt(m.size.disk_bytes, "bytes") }}</td>
 <td>{{ fmt((m.speed or {}).tokens_per_s) }}</td><td>{{ fmt((m.speed or {}).latency_ms_p50) }} ms</td>
 <td>{{ fmt((m.speed or {}).latency_ms_p95) }} ms</td></tr>
 {% endfor %}</table>
 {% if parity %}<h2>Agreement with the teacher</h2>
 <table><tr><th></th><th>share of teacher accuracy</th><th>same final answer</th><th>token top-1 agreement</th>
-<th>KL(teacher || model), nats/token</th><th>tokens compared</th></tr>
+<th>KL(teacher || model), nats/token</th><th>tokens compared</th>
+<th>share of the teacher's gain over the baseline</th></tr>
 {% for role, p in parity.items() %}<tr><td>{{ names[role] }}</td><td>{{ fmt(p.accuracy_ratio, "pct") }}</td>
 <td>{{ fmt(p.answer_agreement, "pct") }}</td><td>{{ fmt(p.token.top1_agreement, "pct") }}</td>
-<td>{{ fmt(p.token.kl) }}</td><td>{{ fmt(p.token.positions) }}</td></tr>
-{% if p.token.note %}<tr><td colspan="6" class="note">{{ p.token.note }}</td></tr>{% endif %}
+<td>{{ fmt(p.token.kl) }}</td><td>{{ fmt(p.token.positions) }}</td>
+<td>{{ fmt(p.share_of_teacher, "pct") }}</td></tr>
+{% if p.token.note %}<tr><td colspan="7" class="note">{{ p.token.note }}</td></tr>{% endif %}
 {% endfor %}</table>{% endif %}
 {% if runs %}<h2>Runs</h2><table><tr><th>run</th><th>loss</th><th>teacher queries</th><th>accuracy</th>
 <th>token agreement</th></tr>

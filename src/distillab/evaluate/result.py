@@ -70,9 +70,11 @@ class ModelScore:
     answered: int
     size: Size
     speed: Speed | None = None
+    reference_loss: float | None = None
+    """Mean cross-entropy (nats/token) on the task's reference answers; None: no references, or a URL."""
 
     def to_json(self) -> dict[str, Any]:
-        data = {k: getattr(self, k) for k in ("name", "accuracy", "correct", "answered")}
+        data = {k: getattr(self, k) for k in ("name", "accuracy", "correct", "answered", "reference_loss")}
         data["size"] = self.size.to_json()
         if self.speed is not None:
             data["speed"] = self.speed.to_json()
@@ -88,6 +90,7 @@ class ModelScore:
             answered=data["answered"],
             size=Size(**data["size"]),
             speed=Speed.from_json(speed) if speed is not None else None,
+            reference_loss=data.get("reference_loss"),
         )
 
 
@@ -98,12 +101,17 @@ class Parity:
     answer_agreement: float | None
     accuracy_ratio: float | None
     token: TokenParity | None
+    share_of_teacher: float | None = None
+    """(baseline loss - loss) / (baseline loss - teacher loss) on the reference answers: the share of the
+    teacher's gain over the baseline (the untrained student) that this model reached. None without
+    references, a local teacher and a local baseline, or for the baseline itself."""
 
     def to_json(self) -> dict[str, Any]:
         return {
             "answer_agreement": self.answer_agreement,
             "accuracy_ratio": self.accuracy_ratio,
             "token": self.token.as_dict() if self.token else {"note": URL_NOTE},
+            "share_of_teacher": self.share_of_teacher,
         }
 
     @classmethod
@@ -113,6 +121,7 @@ class Parity:
             data["answer_agreement"],
             data["accuracy_ratio"],
             TokenParity(**token) if "positions" in token else None,
+            data.get("share_of_teacher"),
         )
 
 

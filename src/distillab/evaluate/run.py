@@ -20,6 +20,7 @@ from distillab.evaluate import efficiency
 from distillab.evaluate.answers import answer
 from distillab.evaluate.config import EvalConfig
 from distillab.evaluate.parity import token_parity
+from distillab.evaluate.reference import reference_loss, share_of_teacher
 from distillab.evaluate.report import write_report
 from distillab.evaluate.result import EvalReport, Example, HarvestInfo, ModelScore, Parity, TaskInfo, Training
 from distillab.evaluate.tasks import Task, load_task
@@ -91,6 +92,16 @@ def _harvest(data: Path | None) -> HarvestInfo | None:
     )
 
 
+def _share(models: dict[str, ModelScore], role: str) -> float | None:
+    """The model's share of the teacher's reference-loss gain over the baseline (see `reference`)."""
+    if role != "model" or "baseline" not in models:
+        return None
+    loss, untrained, teacher = (models[r].reference_loss for r in ("model", "baseline", "teacher"))
+    if loss is None or untrained is None or teacher is None:
+        return None
+    return share_of_teacher(loss, untrained, teacher)
+
+
 def _prompt_text(prompt: Any) -> str:
     return prompt if isinstance(prompt, str) else "\n".join(m["content"] for m in prompt)
 
@@ -124,6 +135,9 @@ def run_eval(config: EvalConfig, *, console: Console | None = None) -> EvalRepor
             models[role].speed = efficiency.speed(
                 model, prompts, max_tokens=config.max_tokens, api_key_env=config.api_key_env
             )
+        references = task.reference_rows()
+        if references and not is_url(model):
+            models[role].reference_loss = reference_loss(Path(model), references)
     parity: dict[str, Parity] = {}
     if "teacher" in answers:
         teacher_records = [answers["teacher"][i.id] for i in task.items if i.id in answers["teacher"]]
@@ -138,6 +152,7 @@ def run_eval(config: EvalConfig, *, console: Console | None = None) -> EvalRepor
                 if accuracy is not None and teacher_accuracy
                 else None,
                 token=token_parity(Path(roles[role]), teacher_records) if not is_url(roles[role]) else None,
+                share_of_teacher=_share(models, role),
             )
     training = _training(config.model)
     data = config.data or (Path(training.dataset) if training and training.dataset else None)

@@ -7,8 +7,11 @@ student-vs-teacher numbers apply). A user task is a JSONL file, one item per lin
     {"id": "q1", "messages": [{"role": "user", "content": "What is 2 + 3?"}], "answer": "5"}
     {"prompt": "The capital of France is", "answer": "Paris"}
 
-``id`` is optional (the line number is used); ``answer`` is required and is checked by the task's
-checker (``--checker``, see ``verifiers``).
+``id`` is optional (the line number is used). ``answer`` is checked by the task's checker (``--checker``,
+see ``verifiers``). A row may carry a ``reference`` instead of (or beside) an answer: a good answer written
+by neither model (``distillab prompts stdlib`` keeps the docstring), on which every local model's held-out
+loss is measured (``distillab.evaluate.reference``). A file whose rows have references but no answers is
+an open-ended task: no accuracy, only the comparison with the teacher.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ class Item:
     input: PromptInput
     """A chat (list of {role, content}) or a raw prompt string."""
     answer: str | None
+    reference: str | None = None
+    """A reference answer for the held-out loss (None: the item has none)."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,14 @@ class Task:
     items: list[Item]
     checker: Checker | None
     """None for open-ended tasks: no accuracy, only agreement with the teacher."""
+
+    def reference_rows(self) -> list[dict[str, Any]]:
+        """The items that carry a reference, as rows for `distillab.evaluate.reference.reference_loss`."""
+        return [
+            {**row, "reference": item.reference}
+            for item, row in zip(self.items, self.prompt_rows())
+            if item.reference
+        ]
 
     def prompt_rows(self) -> list[dict[str, Any]]:
         """The items as prompt-file rows (what `distillab generate` reads)."""
@@ -59,7 +72,7 @@ def load_task(name_or_file: str, *, n: int, seed: int = 0, checker: str | None =
         from distillab.toy.prompts import prompt_rows  # the tiny world: imported only when asked for
 
         rows = prompt_rows(name_or_file, "test", n, seed=seed)
-        items = [Item(r["id"], r["messages"], r.get("answer")) for r in rows]
+        items = [Item(r["id"], r["messages"], r.get("answer"), r.get("reference")) for r in rows]
         default = BUILTIN_TASKS[name_or_file]
         chosen = checker or default
         return Task(name_or_file, items, load_checker(chosen) if chosen else None)
@@ -70,10 +83,32 @@ def load_task(name_or_file: str, *, n: int, seed: int = 0, checker: str | None =
             "nor an existing .jsonl file"
         )
     if path.suffix.lower() != ".jsonl":
-        raise ConfigError(f"task: {path} must be a .jsonl file (one item with 'answer' per line)")
-    chosen = checker or "exact"
-    items = _read_items(path, n, regex=chosen == "regex")
-    return Task(path.stem, items, load_checker(chosen))
+        raise ConfigError(
+            f"task: {path} must be a .jsonl file (one item with 'answer' or 'reference' per line)"
+        )
+    items = _read_items(path, n, regex=checker == "regex")
+    if any(item.answer is None for item in items):
+        if checker is not None:
+            missing = next(item for item in items if item.answer is None)
+            raise DataError(f"{path}: item {missing.id!r} has no 'answer' for --checker {checker}")
+        if any(item.answer is not None for item in items):
+            missing = next(item for item in items if item.answer is None)
+            raise DataError(
+                f"{path}: item {missing.id!r} has no 'answer' while others have one; "
+                "give every item an answer, or none (an open-ended task with references)"
+            )
+        return Task(path.stem, items, None)
+    return Task(path.stem, items, load_checker(checker or "exact"))
+
+
+def _text_field(row: dict[str, Any], name: str, where: str) -> str | None:
+    """A row's `answer` or `reference`: absent (None), or a non-empty string or number."""
+    value = row.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool) or str(value) == "":
+        raise DataError(f"{where}: {name!r} must be a non-empty string or number")
+    return str(value)
 
 
 def _read_items(path: Path, n: int, *, regex: bool) -> list[Item]:
@@ -83,16 +118,16 @@ def _read_items(path: Path, n: int, *, regex: bool) -> list[Item]:
         if len(items) >= n:
             break
         parsed = parse_row(row, where)
-        answer = row.get("answer")
-        if not isinstance(answer, (str, int, float)) or isinstance(answer, bool) or str(answer) == "":
-            raise DataError(f"{where}: 'answer' must be a non-empty string or number")
-        if regex:
-            check_regex(str(answer), where)
+        answer, reference = _text_field(row, "answer", where), _text_field(row, "reference", where)
+        if answer is None and reference is None:
+            raise DataError(f"{where}: needs an 'answer' (checked) or a 'reference' (scored), or both")
+        if regex and answer is not None:
+            check_regex(answer, where)
         item_id = str(row.get("id", f"line-{where.rsplit(':', 1)[1]}"))
         if item_id in seen:
             raise DataError(f"{where}: id {item_id!r} appears twice")
         seen.add(item_id)
-        items.append(Item(item_id, parsed.input, str(answer)))
+        items.append(Item(item_id, parsed.input, answer, reference))
     if not items:
         raise DataError(f"{path}: no items")
     return items

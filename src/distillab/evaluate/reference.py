@@ -1,14 +1,16 @@
-"""The contest's capability score on the text task: held-out loss on real text, as a share of the teacher's.
+"""Held-out loss on reference answers, and the share of the teacher's gain a student reached.
 
-The text task has no right answers, and agreement with the teacher is the wrong yardstick here: a student
-of the watermarked service learns the watermark's bias, so it agrees *less* with the plain teacher the more
-it copied. The task's own held-out reference continuations are neutral ground: every model is scored by its
-mean cross-entropy on them (the prompt given, teacher forcing, the same chat rendering as training), and
+Open-ended tasks have no right answers, and agreement with the teacher is not always the right yardstick:
+a student of a watermarked service learns the watermark's bias, so it agrees *less* with the plain teacher
+the more it copied. Reference answers written by neither model (a docstring for "What does
+`textwrap.dedent` do?", the true continuation of a paragraph) are neutral ground: every model is scored by
+its mean cross-entropy on them (the prompt given, teacher forcing, the same chat rendering as training), and
 
     score = (loss(untrained student) - loss(model)) / (loss(untrained student) - loss(teacher))
 
 is the share of the teacher's gain over the untrained student that the model reached: the teacher scores
-100%, the untrained student 0%.
+100%, the untrained student 0%. `distillab eval` reports it when task rows carry a `reference` and the
+teacher and the baseline are local models; the contest uses it as its capability score on the text task.
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ BATCH = 16
 
 
 def reference_records(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Prompt rows with a 'reference' continuation as the records `encode_records` reads."""
+    """Prompt rows (`messages` or `prompt`) with a 'reference' continuation as the records
+    `encode_records` reads."""
     return [
         {
             "id": row["id"],
             "prompt_id": row["id"],
-            "messages": row["messages"],
-            "prompt": None,
+            "messages": row.get("messages"),
+            "prompt": row.get("prompt"),
             "completion": row["reference"],
             "finish_reason": "stop",
             "token_ids": None,
