@@ -2,6 +2,7 @@
 
     /v1/chat/completions, /v1/completions   keyed, rate-limited, logged, forwarded to the model
     /v1/models                              keyed, forwarded
+    /tokenize, /detokenize, /tokenizer_info keyed, forwarded (the model server's tokenizer)
     /admin/...                              accounts, keys, states, logs (admin token)
     /health, /metrics                       open (Prometheus text format)
 
@@ -126,6 +127,27 @@ def create_gateway(
             return JSONResponse(await relay.upstream.json("GET", "/models"))
         except UpstreamError as exc:
             return JSONResponse(exc.body, status_code=exc.status)
+
+    # The model server's tokenizer (vLLM's routes, which lm-evaluation-harness uses): keyed, forwarded.
+    async def tokenizer_route(request: Request, method: str, path: str) -> Response:
+        relay: Relay = request.app.state.relay
+        body = await request.body() if method == "POST" else None
+        try:
+            return JSONResponse(await relay.upstream.json(method, path, body, root=True))
+        except UpstreamError as exc:
+            return JSONResponse(exc.body, status_code=exc.status)
+
+    @app.get("/tokenizer_info", tags=["tokenizer"])
+    async def tokenizer_info(request: Request, caller: Caller = Depends(authorized)) -> Response:
+        return await tokenizer_route(request, "GET", "/tokenizer_info")
+
+    @app.post("/tokenize", tags=["tokenizer"])
+    async def tokenize(request: Request, caller: Caller = Depends(authorized)) -> Response:
+        return await tokenizer_route(request, "POST", "/tokenize")
+
+    @app.post("/detokenize", tags=["tokenizer"])
+    async def detokenize(request: Request, caller: Caller = Depends(authorized)) -> Response:
+        return await tokenizer_route(request, "POST", "/detokenize")
 
     @app.get("/health")
     async def health() -> dict[str, str]:
