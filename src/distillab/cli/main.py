@@ -69,6 +69,10 @@ def _register() -> None:
 
     app.command("detect", help=detect.HELP)(detect.detect)
 
+    from distillab.cli import follow
+
+    app.command("detect-follow", help=follow.HELP)(follow.detect_follow)
+
     from distillab.cli import indicators
 
     app.add_typer(indicators.app, name="indicators")

@@ -7,6 +7,7 @@ keeps its type (string or list) and messages keep every key the client sent.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -86,6 +87,38 @@ decisions = sa.Table(
     sa.Column("reason", sa.Text),
     sa.Column("by", sa.String),
 )
+
+followers = sa.Table(
+    "followers",
+    metadata,
+    # One row per detector follower (`distillab detect-follow --name`): where it is in the request log
+    # and its folded state, written together in one transaction, so a restart resumes exactly there.
+    sa.Column("name", sa.String, primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False),
+    sa.Column("gaps", sa.Text, nullable=False),
+    sa.Column("folded", sa.BigInteger, nullable=False),
+    sa.Column("fingerprint", sa.String, nullable=False),
+    sa.Column("state", sa.LargeBinary, nullable=False),
+    sa.Column("saved", sa.Double, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class FollowerCheckpoint:
+    """A `followers` row: a detector follower's place in the request log and its folded state."""
+
+    name: str
+    position: int
+    """The highest request-log id read."""
+    gaps: list[tuple[int, int, float]]
+    """Ids at or below `position` not read yet, as inclusive ranges with the epoch time each was first
+    seen missing: rows still being committed there are read when they appear."""
+    folded: int
+    """Records folded in all."""
+    fingerprint: str
+    """What the state was folded with (reference, indicators): another one cannot continue it."""
+    state: bytes
+    saved: float
 
 
 def to_row(record: dict[str, Any]) -> dict[str, Any]:

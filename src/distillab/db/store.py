@@ -17,13 +17,14 @@ Times are epoch seconds (floats). Log records follow the "Request log record" ta
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +36,11 @@ from distillab.db.keys import Account, KeyInfo, hash_secret, matches, new_salt, 
 from distillab.db.schema import (
     LOG_FIELDS,
     STATES,
+    FollowerCheckpoint,
     accounts,
     api_keys,
     decisions,
+    followers,
     from_row,
     metadata,
     requests,
@@ -339,6 +342,63 @@ class Store:
         """Every account's state, for a gateway's in-memory cache."""
         with self.engine.connect() as conn:
             return {name: state for name, state in conn.execute(sa.select(accounts.c.name, accounts.c.state))}
+
+    # -- detector followers -------------------------------------------------------------------------
+
+    def log_rows_after(self, after: int, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` request-log records with ids above `after`, by id (a range scan of the key)."""
+        query = sa.select(requests).where(requests.c.id > after).order_by(requests.c.id).limit(limit)
+        with self.engine.connect() as conn:
+            return [from_row(row) for row in conn.execute(query).mappings()]
+
+    def log_rows_in(self, ranges: Sequence[tuple[int, int]]) -> list[dict[str, Any]]:
+        """The request-log records whose ids fall in these inclusive ranges, by id."""
+        if not ranges:
+            return []
+        query = (
+            sa.select(requests)
+            .where(sa.or_(*(requests.c.id.between(lo, hi) for lo, hi in ranges)))
+            .order_by(requests.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [from_row(row) for row in conn.execute(query).mappings()]
+
+    def first_log_id(self, since: float) -> int | None:
+        """The id of the first request-log row logged at or after `since` (epoch seconds), if any."""
+        with self.engine.connect() as conn:
+            found = conn.execute(sa.select(sa.func.min(requests.c.id)).where(requests.c.ts >= since)).scalar()
+        return None if found is None else int(found)
+
+    def follower(self, name: str) -> FollowerCheckpoint | None:
+        """The checkpoint the follower `name` saved last, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(followers).where(followers.c.name == name)).first()
+        if row is None:
+            return None
+        gaps = [(int(lo), int(hi), float(since)) for lo, hi, since in json.loads(row.gaps)]
+        return FollowerCheckpoint(
+            row.name, int(row.position), gaps, int(row.folded), row.fingerprint, bytes(row.state), row.saved
+        )
+
+    def save_follower(self, checkpoint: FollowerCheckpoint) -> None:
+        """Replace the follower's checkpoint: position, gaps and state in one transaction."""
+        values = {
+            "position": checkpoint.position,
+            "gaps": json.dumps(checkpoint.gaps),
+            "folded": checkpoint.folded,
+            "fingerprint": checkpoint.fingerprint,
+            "state": checkpoint.state,
+            "saved": checkpoint.saved,
+        }
+        insert = sqlite_insert if self.dialect == "sqlite" else pg_insert
+        statement = insert(followers).values(name=checkpoint.name, **values)
+        with self.engine.begin() as conn:
+            conn.execute(statement.on_conflict_do_update(index_elements=["name"], set_=values))
+
+    def forget_follower(self, name: str) -> None:
+        """Delete the follower's checkpoint (it starts afresh next time)."""
+        with self.engine.begin() as conn:
+            conn.execute(followers.delete().where(followers.c.name == name))
 
     # -- request log --------------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """`LiveDetectConfig`: the `distillab serve --detect-*` and `--indicator*` options of the gateway's live
-detector (`distillab.gateway.detector`), validated once. Here, not in the gateway package, so that
-building the CLI does not import the gateway."""
+detector (`distillab.gateway.detector`), validated once; `FollowConfig`: those and the options of the
+detector follower (`distillab detect-follow`). Here, in a module of their own, so that building the
+CLI imports neither the gateway nor the detector."""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ class LiveDetectConfig:
     replay_hours: float = _f(
         24.0,
         "Hours of the store's request log folded in at start, so that a restarted "
-        "gateway keeps its evidence (0: start from none).",
+        "gateway keeps its evidence (0: start from none). The follower does this at its "
+        "first start only; later it resumes from its checkpoint.",
     )
 
     def __post_init__(self) -> None:
@@ -74,3 +76,53 @@ class LiveDetectConfig:
     @property
     def enabled(self) -> bool:
         return self.reference is not None or self.indicators is not None
+
+
+@dataclass
+class FollowConfig(LiveDetectConfig):
+    """The detector follower (`distillab detect-follow`): the live detector's options, plus where the
+    shared request log is and how the follower reads it."""
+
+    db: str = _f("", "Gateway store the replicas share: a postgresql://... URL or a SQLite file.")
+    name: str = _f(
+        "detector",
+        "Name this follower's position and state are saved under in the store; one "
+        "process per name runs at a time (another one waits).",
+    )
+    batch: int = _f(5000, "Log rows read and folded at a time.")
+    poll: float = _f(0.5, "Seconds between reads of the log once the follower has caught up.")
+    checkpoint_every: float = _f(
+        60.0,
+        "Seconds between checkpoints (position and folded state, saved together): "
+        "after a crash, at most this much of the log is folded again.",
+    )
+    settle: float = _f(
+        30.0,
+        "Seconds an id missing below newer ones (a row still being committed) is "
+        "looked for before it is taken as never written.",
+    )
+    fresh: bool = _f(
+        False,
+        "Drop the saved position and state and start again from the last --detect-replay-hours "
+        "of the log (after the log was replaced).",
+    )
+
+    def __post_init__(self) -> None:
+        problems = []
+        try:
+            super().__post_init__()
+        except ConfigError as exc:
+            problems += exc.problems
+        if not self.db:
+            problems.append("db: required")
+        if not self.name.strip():
+            problems.append("name: must not be empty")
+        if self.batch < 1:
+            problems.append(f"batch: must be >= 1, got {self.batch}")
+        for name in ("poll", "checkpoint_every", "settle"):
+            if not getattr(self, name) > 0:
+                problems.append(f"{name}: must be > 0 seconds, got {getattr(self, name)}")
+        if not self.enabled:
+            problems.append("detect_reference or indicators: give at least one (what to detect with)")
+        if problems:
+            raise ConfigError(problems)

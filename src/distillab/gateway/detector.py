@@ -201,4 +201,3 @@ class LiveDetector(Detector):
             if changed:
                 on_change()
             self._finish_round()
-
