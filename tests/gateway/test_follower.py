@@ -118,6 +118,18 @@ def test_the_cursor_keeps_holes_as_gaps_until_they_fill_or_settle() -> None:
     assert cursor.gaps == [(21, 22, 105.0)]
 
 
+def test_the_log_is_read_by_id_and_only_in_the_columns_asked(world: dict[str, Any], store_url: str) -> None:
+    with Store(store_url) as store:
+        store.log_requests(world["records"][:10])
+        rows = store.log_rows_after(3, 4, ["account", "messages", "params"])
+        assert [r["id"] for r in rows] == [4, 5, 6, 7]
+        assert set(rows[0]) == {"id", "account", "messages", "params"}  # no answers: the detector reads none
+        assert rows[0]["params"] == world["records"][3]["params"]  # decoded from JSON
+        assert [r["id"] for r in store.log_rows_in([(2, 2), (8, 20)])] == [2, 8, 9, 10]
+        with pytest.raises(ConfigError, match="no fields"):
+            store.log_rows_after(0, 1, ["account", "secret"])
+
+
 def test_records_from_two_replicas_are_folded_exactly_once(world: dict[str, Any], store_url: str) -> None:
     records = world["records"][:2400]
     replicas = [Store(store_url), Store(store_url)]

@@ -139,10 +139,10 @@ def to_row(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def from_row(row: Any) -> dict[str, Any]:
-    """The log record (JSON fields decoded) for a `requests` row."""
+    """The log record (JSON fields decoded) for a `requests` row (all its columns, or some)."""
     record = dict(row)
     for name in JSON_FIELDS:
-        if record[name] is not None:
+        if record.get(name) is not None:
             try:
                 record[name] = json.loads(record[name])
             except json.JSONDecodeError as exc:

@@ -345,18 +345,24 @@ class Store:
 
     # -- detector followers -------------------------------------------------------------------------
 
-    def log_rows_after(self, after: int, limit: int) -> list[dict[str, Any]]:
-        """Up to `limit` request-log records with ids above `after`, by id (a range scan of the key)."""
-        query = sa.select(requests).where(requests.c.id > after).order_by(requests.c.id).limit(limit)
+    def log_rows_after(
+        self, after: int, limit: int, columns: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Up to `limit` request-log records with ids above `after`, by id (a range scan of the key); with
+        `columns`, only those fields (and `id`)."""
+        query = _log_select(columns).where(requests.c.id > after).order_by(requests.c.id).limit(limit)
         with self.engine.connect() as conn:
             return [from_row(row) for row in conn.execute(query).mappings()]
 
-    def log_rows_in(self, ranges: Sequence[tuple[int, int]]) -> list[dict[str, Any]]:
-        """The request-log records whose ids fall in these inclusive ranges, by id."""
+    def log_rows_in(
+        self, ranges: Sequence[tuple[int, int]], columns: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """The request-log records whose ids fall in these inclusive ranges, by id; with `columns`, only
+        those fields (and `id`)."""
         if not ranges:
             return []
         query = (
-            sa.select(requests)
+            _log_select(columns)
             .where(sa.or_(*(requests.c.id.between(lo, hi) for lo, hi in ranges)))
             .order_by(requests.c.id)
         )
@@ -510,6 +516,15 @@ class Store:
             if len(rows) < batch:
                 return
             last = rows[-1]["id"]
+
+
+def _log_select(columns: Sequence[str] | None) -> sa.Select[Any]:
+    if columns is None:
+        return sa.select(requests)
+    unknown = sorted(set(columns) - set(LOG_FIELDS))
+    if unknown:
+        raise ConfigError(f"request log: no fields {unknown}")
+    return sa.select(*(requests.c[name] for name in dict.fromkeys(["id", *columns])))
 
 
 def _unavailable(url: str, exc: BaseException) -> StoreError:

@@ -42,6 +42,7 @@ from distillab.db.store import Store
 from distillab.detect.checkpoint import dump, fingerprint, restore
 from distillab.detect.live import MAX_REASON, Decision, Detector
 from distillab.detect.live_config import FollowConfig
+from distillab.detect.logs import COLUMNS
 from distillab.errors import ConfigError, StoreError
 
 log = logging.getLogger("distillab.follow")
@@ -187,9 +188,9 @@ class Follower:
     def poll(self) -> tuple[int, bool]:
         """Read what is new (and what appeared in the gaps) and fold it. Returns (records read, whether
         the follower has caught up with the log)."""
-        rows = self.store.log_rows_in(self.cursor.ranges()) if self.cursor.gaps else []
+        rows = self.store.log_rows_in(self.cursor.ranges(), COLUMNS) if self.cursor.gaps else []
         self.cursor.fill(r["id"] for r in rows)
-        tail = self.store.log_rows_after(self.cursor.position, self.config.batch)
+        tail = self.store.log_rows_after(self.cursor.position, self.config.batch, COLUMNS)
         now = self.clock()
         self.cursor.advance([r["id"] for r in tail], now)
         self.given_up += self.cursor.expire(now, self.config.settle)
