@@ -144,6 +144,7 @@ def test_required_options_may_come_from_the_file_and_are_still_required(
         "generate",
         "eval",
         "detect",
+        "detect-follow",
         "simulate",
         "serve",
         "prove attribution",

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import openai
 import pytest
+import sqlalchemy as sa
 from live_world import FakeModel, busiest, reference_log, replay, traffic
 
 from distillab.db.lease import Lease
@@ -32,7 +33,7 @@ from distillab.detect.indicators import IndicatorIndex, read_key
 from distillab.detect.live import Detector
 from distillab.detect.live_config import FollowConfig
 from distillab.detect.run import prepare_reference
-from distillab.errors import ConfigError
+from distillab.errors import ConfigError, StoreError
 from distillab.gateway.app import create_gateway
 from distillab.gateway.detector import LiveDetector
 from distillab.serving.background import run_in_background
@@ -246,17 +247,28 @@ def test_a_restart_resumes_from_its_checkpoint_or_starts_afresh_when_it_cannot(
         assert store.follower("detector") is None  # --fresh dropped it
 
 
-def test_one_follower_per_name_holds_the_store(store_url: str) -> None:
+def test_one_follower_per_name_holds_the_store(world: dict[str, Any], store_url: str) -> None:
     with Store(store_url) as store:
         first = Lease.take(store, "follower:detector")
         assert first is not None
         assert Lease.take(store, "follower:detector") is None
         other = Lease.take(store, "follower:eu")  # another name: its own lease
         assert other is not None
+        waiting = follower(world, store_url)
+        stop = threading.Event()
+        threading.Timer(0.3, stop.set).start()
+        assert not waiting.acquire(stop)  # waited while the first held it, until stopped
+        first.check()
+        if store.dialect == "postgresql":  # the lock is its session's: a session lost is a lease lost
+            with store.engine.connect() as conn:
+                conn.execute(
+                    sa.text("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'")
+                )
+            with pytest.raises(StoreError, match="lost the lease"):
+                first.check()
         first.release()
-        second = Lease.take(store, "follower:detector")
-        assert second is not None
-        second.release()
+        assert waiting.acquire(threading.Event())
+        waiting.close()
         other.release()
 
 

@@ -1,7 +1,7 @@
 """A named lease on a store, held by one process at a time: one detector follower per name.
 
     lease = Lease.take(store, "follower:detector")     # None while another process holds it
-    ...
+    lease.check()                                       # StoreError if it was lost meanwhile
     lease.release()
 
 Two followers under one name would fold every record twice and overwrite each other's checkpoints, so
@@ -22,12 +22,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from distillab.errors import ConfigError
+from distillab.errors import ConfigError, StoreError
 
 
 class Lease:
-    def __init__(self, release: Any, where: str):
+    def __init__(self, release: Any, where: str, check: Any = None):
         self._release = release
+        self._check = check
         self.where = where
         """What holds it: the lock file, or the PostgreSQL advisory lock's key."""
 
@@ -54,7 +55,11 @@ class Lease:
                 conn.invalidate()  # closes the session (and its lock) instead of pooling it
                 conn.close()
 
-            return cls(release, f"advisory lock {key}")
+            def check() -> None:
+                conn.execute(sa.select(1))  # fails once the session, and with it the lock, is gone
+                conn.commit()
+
+            return cls(release, f"advisory lock {key}", check)
         database = store.engine.url.database
         if not database or database == ":memory:":
             raise ConfigError(f"{store.url}: a lease needs a database file or server, not an in-memory one")
@@ -69,6 +74,17 @@ class Lease:
             os.close(fd)
             raise
         return cls(lambda: os.close(fd), str(path))
+
+    def check(self) -> None:
+        """Raise StoreError if the lease was lost (PostgreSQL: its connection dropped, say by a server
+        restart; another process may hold it now)."""
+        if self._check is None:
+            return
+        try:
+            self._check()
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            reason = (str(getattr(exc, "orig", exc)).strip().splitlines() or [type(exc).__name__])[0]
+            raise StoreError(f"lost the lease ({self.where}): {reason}") from None
 
     def release(self) -> None:
         if self._release is not None:

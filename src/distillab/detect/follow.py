@@ -31,7 +31,8 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -149,6 +150,10 @@ class Follower:
     def start(self) -> str:
         """Resume from the saved checkpoint, or start afresh; recall past decisions. Returns a line
         saying where it starts."""
+        with self._store_errors():
+            return self._start()
+
+    def _start(self) -> str:
         saved = self.store.follower(self.config.name)
         newest = self.store.last_log_id()
         if saved is not None and self.config.fresh:
@@ -219,7 +224,10 @@ class Follower:
         return changed
 
     def save(self) -> None:
-        """Write the checkpoint: position, gaps and folded state in one transaction."""
+        """Write the checkpoint: position, gaps and folded state in one transaction (after checking
+        that this process still holds its name's lease, when it took one)."""
+        if self.lease is not None:
+            self.lease.check()
         checkpoint = FollowerCheckpoint(
             self.config.name,
             self.cursor.position,
@@ -238,7 +246,7 @@ class Follower:
         c = self.config
         now = self.clock()
         score_at, save_at, scored = now + c.every, now + c.checkpoint_every, False
-        try:
+        with self._store_errors():
             while not stop.is_set():
                 started = time.perf_counter()
                 _, caught_up = self.poll()
@@ -265,10 +273,18 @@ class Follower:
                 if caught_up:
                     stop.wait(c.poll)
             self.save()
+
+    @contextmanager
+    def _store_errors(self) -> Iterator[None]:
+        """The store failing (gone, restarted) as a StoreError. Crash-only: the supervisor restarts the
+        follower, which resumes from its last checkpoint."""
+        try:
+            yield
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-            # Crash-only: the supervisor restarts the follower, which resumes from its last checkpoint.
             reason = (str(getattr(exc, "orig", exc)).strip().splitlines() or [type(exc).__name__])[0]
-            raise StoreError(f"follower {c.name!r}: the store {self.store.url} failed ({reason})") from None
+            raise StoreError(
+                f"follower {self.config.name!r}: the store {self.store.url} failed ({reason})"
+            ) from None
 
 
 def _event(event: str, **fields: Any) -> str:
