@@ -4,8 +4,8 @@ request log they share (`distillab detect-follow`).
     follower = Follower.open(FollowConfig(db="postgresql://gw@db/gateway", reference=Path("honest.parquet")))
     follower.run(stop)              # until `stop` (a threading.Event) is set; then a last checkpoint
 
-It tails the log by id, a batch at a time (`WHERE id > position ORDER BY id LIMIT batch`), folds the
-records into the same per-account state as the gateway's in-process detector (`detect.live.Detector`:
+It tails the log by id, a batch at a time (`WHERE id > position ORDER BY id LIMIT batch`, only the
+columns detection reads: not the answers), folds the records into the same per-account state as the gateway's in-process detector (`detect.live.Detector`:
 the same fold, the same `run.assess`, the same decisions), scores every `every` seconds and writes its
 decisions to the store, which every replica re-reads within seconds.
 
