@@ -14,6 +14,7 @@ from distillab.data.prompts import SUFFIXES
 from distillab.errors import ConfigError
 from distillab.fields import Problems
 from distillab.fields import documented as _f
+from distillab.teacher import is_local_model
 from distillab.teacher.base import SamplingParams
 
 
@@ -54,6 +55,11 @@ class HarvestConfig:
         "--out: what a rerun would still ask for).",
     )
     overwrite: bool = _f(False, "Replace a harvest in --out made with a different teacher or params.")
+    score: bool = _f(
+        False,
+        "Score each row's given 'completion' instead of sampling: the teacher's log-probabilities of it "
+        "(what `distillab score` does).",
+    )
     progress: bool = _f(True, "Show a progress bar.")
 
     def __post_init__(self) -> None:
@@ -72,8 +78,9 @@ class HarvestConfig:
         need(bool(self.teacher), "--teacher is required (a URL or a model directory)")
         if self.teacher and not self.teacher.startswith(("http://", "https://")):
             need(
-                Path(self.teacher).is_dir(),
-                f"--teacher {self.teacher!r} is neither an http(s) URL nor an existing model directory",
+                is_local_model(self.teacher),
+                f"--teacher {self.teacher!r} is neither an http(s) URL nor an existing model directory "
+                "or .gguf file",
             )
         need(
             self.prompts.suffix.lower() in SUFFIXES,
@@ -83,6 +90,7 @@ class HarvestConfig:
         need(str(self.out) not in ("", "."), "--out is required (a new or harvest directory)")
         need(not self.out.is_file(), f"--out {str(self.out)!r} is a file, not a directory")
         need(self.n >= 1, f"--n must be at least 1 (got {self.n})")
+        need(not self.score or self.n == 1, "--n must be 1 when scoring given completions")
         need(0.0 <= self.temperature <= 2.0, f"--temperature must be in [0, 2] (got {self.temperature})")
         need(0.0 < self.top_p <= 1.0, f"--top-p must be in (0, 1] (got {self.top_p})")
         need(self.max_tokens >= 1, f"--max-tokens must be at least 1 (got {self.max_tokens})")
@@ -111,7 +119,12 @@ class HarvestConfig:
         return p
 
     def sampling_params(self, top_logprobs: int | None = None, logprobs: bool = True) -> SamplingParams:
-        """Sampling params as sent; `top_logprobs`/`logprobs` after the capability probe's verdict."""
+        """Sampling params as sent; `top_logprobs`/`logprobs` after the capability probe's verdict.
+
+        Scoring samples nothing: temperature 0 and max_tokens 0 say so in the records and the identity."""
+        if self.score:
+            k = self.top_logprobs if top_logprobs is None else top_logprobs
+            return SamplingParams(temperature=0.0, max_tokens=0, logprobs=logprobs, top_logprobs=k)
         return SamplingParams(
             temperature=self.temperature,
             top_p=self.top_p,

@@ -20,7 +20,7 @@ from distillab.data.journal import Journal
 from distillab.data.limits import RateLimiter
 from distillab.data.progress import HarvestProgress
 from distillab.data.prompts import PromptRow
-from distillab.data.records import build_records, record_id
+from distillab.data.records import build_records, record_id, row_input
 from distillab.data.retry import RetryPolicy, call_with_retries
 from distillab.errors import BudgetExceeded, DistillabError, TeacherError
 from distillab.teacher.base import SamplingParams, Teacher
@@ -47,7 +47,7 @@ def plan_work(
     seen: set[str] = set()
     skipped = duplicates = 0
     for row in rows:
-        ids = [record_id(name, row.input, params_id, i) for i in range(n)]
+        ids = [record_id(name, row_input(row), params_id, i) for i in range(n)]
         if ids[0] in seen:
             duplicates += 1
             continue
@@ -98,6 +98,9 @@ class Harvester:
             n = len(item.missing)
             prompt_estimate = self.estimator.estimate(row.input)
             completion_worst = n * self.params.max_tokens
+            if row.completion is not None:  # scoring: the given completion is read, as prompt tokens
+                prompt_estimate += self.estimator.estimate(row.completion)
+                completion_worst = 0
             reserved = self.ledger.reserve(prompt_estimate, completion_worst)
             if reserved is None:
                 self._stop(
@@ -113,8 +116,15 @@ class Harvester:
             estimate = prompt_estimate + completion_worst
             await self.limiter.take_tokens(estimate)
             try:
+                ask = (
+                    functools.partial(self.teacher.generate, row.input, self.params, n)
+                    if row.completion is None
+                    else functools.partial(
+                        self.teacher.score, row.input, row.completion, self.params.top_logprobs
+                    )
+                )
                 generation = await call_with_retries(
-                    functools.partial(self.teacher.generate, row.input, self.params, n),
+                    ask,
                     self.policy,
                     before_attempt=self.limiter.request_slot,
                     on_retry=self._on_retry,
@@ -146,7 +156,8 @@ class Harvester:
             completion = sum(r["usage"]["completion_tokens"] for r in records)
             self.ledger.settle(reserved, generation.prompt_tokens, completion)
             self.limiter.correct_tokens(estimate, generation.prompt_tokens + generation.completion_tokens)
-            self.estimator.observe(row.input, generation.prompt_tokens)
+            if row.completion is None:  # a score's prompt tokens include the completion
+                self.estimator.observe(row.input, generation.prompt_tokens)
             self.new_records += len(records)
             progress.advance(len(records), self.new_records, self._tokens(), self.ledger.cost_usd)
 

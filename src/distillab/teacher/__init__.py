@@ -35,7 +35,7 @@ def load_teacher(
     max_connections: int = 64,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> Teacher:
-    """An `HTTPTeacher` for an http(s) URL, a `LocalTeacher` for a model directory.
+    """An `HTTPTeacher` for an http(s) URL, a `LocalTeacher` for a model directory or a .gguf file.
 
     `model` is the server-side model id for a URL, and the recorded teacher name for a directory (default:
     the directory's name). The other keyword arguments only concern HTTP teachers.
@@ -50,9 +50,17 @@ def load_teacher(
             max_connections=max_connections,
             transport=transport,
         )
-    if Path(text).is_dir():
+    if is_local_model(text):
         # Imported lazily: it pulls in torch, which HTTP-only harvests never need.
         from distillab.teacher.local import LocalTeacher
 
         return LocalTeacher.from_pretrained(Path(text), name=model)
-    raise ConfigError(f"teacher {text!r} is neither an http(s) URL nor an existing model directory")
+    raise ConfigError(
+        f"teacher {text!r} is neither an http(s) URL nor an existing model directory or .gguf file"
+    )
+
+
+def is_local_model(path: str | Path) -> bool:
+    """A model directory, or a GGUF file (the model layer converts it once)."""
+    path = Path(path)
+    return path.is_dir() or (path.suffix.lower() == ".gguf" and path.is_file())
