@@ -61,9 +61,12 @@ def question_teacher(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFact
     questions = [f"How do I {v} a {n}?" for v in QUESTION_VERBS for n in QUESTION_NOUNS]
     questions += [f"What does {v} do to a {n}?" for v in QUESTION_VERBS for n in QUESTION_NOUNS]
     turns = [
-        tokenizer(f"{head}\n{q}<|end|>")["input_ids"] for q in questions for head in ("<|user|>", "<|assistant|>")
+        tokenizer(f"{head}\n{q}<|end|>")["input_ids"]
+        for q in questions
+        for head in ("<|user|>", "<|assistant|>")
     ]
-    model = build_model(tokenizer, ModelSize(layers=2, dim=64, heads=4, max_positions=256), seed=0)
+    # Long enough a context for a self-instruct request (the tiny tokenizer spends a token per 1-2 chars).
+    model = build_model(tokenizer, ModelSize(layers=2, dim=64, heads=4, max_positions=1024), seed=0)
     optimizer = torch.optim.AdamW(model.parameters(), lr=5e-3)
     rng = random.Random(0)
     for _ in range(100):

@@ -134,7 +134,9 @@ def test_heldout_lookalikes_and_other_filters(tmp_path: Path, monkeypatch: pytes
     heldout.write_text(
         json.dumps({"messages": [{"role": "user", "content": "What is the capital of France?"}]}) + "\n"
     )
-    (tmp_path / "mychecks.py").write_text("def no_digits(text):\n    return not any(c.isdigit() for c in text)\n")
+    (tmp_path / "mychecks.py").write_text(
+        "def no_digits(text):\n    return not any(c.isdigit() for c in text)\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     texts = [
         "what is the capital of France",  # held out

@@ -201,7 +201,7 @@ async def synthesize(config: SynthesizeConfig, *, console: Console | None = None
         )
     records, unfinished = _candidates(config.out, plan, config.method)
     outcome = apply_filters(records, config, heldout=heldout, seeds=plan.seed_texts)
-    dropped = {"unfinished": unfinished, **outcome.dropped}
+    dropped = {**({"unfinished": unfinished} if unfinished else {}), **outcome.dropped}
     manifest = base_manifest("synthesize")
     manifest["method"] = config.method
     manifest["identity"] = plan.identity
