@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from fake_openai import refused_url
 from transformers import AutoTokenizer
 
 from distillab.data.journal import read_journal
@@ -232,3 +233,6 @@ def test_bad_seeds_fail_naming_the_file_and_write_nothing(tiny_model_dir: Path, 
     assert not out.exists()
     result = _run(_cmd("http://127.0.0.1:9/v1", out, "--method", "magpie"))
     assert result.returncode == 1 and "--tokenizer is required" in result.stderr and not out.exists()
+    with refused_url() as url:  # fails at the probe, before any request: nothing left behind
+        result = _run(_cmd(url, out, "--tokenizer", str(tiny_model_dir), "--max-retries", "1"))
+    assert result.returncode == 1 and url in result.stderr and not out.exists()

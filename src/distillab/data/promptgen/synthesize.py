@@ -183,6 +183,7 @@ async def synthesize(config: SynthesizeConfig, *, console: Console | None = None
         timeout=config.timeout,
         max_connections=max(config.concurrency, 1),
     )
+    fresh = not config.out.exists()
     try:
         config.out.mkdir(parents=True, exist_ok=True)
         if not (config.out / IDENTITY_FILE).is_file():
@@ -192,6 +193,10 @@ async def synthesize(config: SynthesizeConfig, *, console: Console | None = None
         start = time.monotonic()
         result = await harvest(_harvest_config(config, requests, plan.n), teacher=teacher, console=console)
         seconds = time.monotonic() - start
+    except BaseException:
+        if fresh and not (config.out / HARVEST_DIR).exists():  # failed before its first request:
+            shutil.rmtree(config.out, ignore_errors=True)  # leave nothing, as a failed generate does
+        raise
     finally:
         await teacher.aclose()
     if result.failed:
