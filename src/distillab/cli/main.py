@@ -91,6 +91,10 @@ def _register() -> None:
 
     app.add_typer(prove.app, name="prove")
 
+    from distillab.cli import prompts
+
+    app.add_typer(prompts.app, name="prompts")
+
     from distillab.cli import watermark
 
     app.add_typer(watermark.app, name="watermark")

@@ -26,7 +26,7 @@ Examples:
   distillab train --student runs/student --data runs/scored --out runs/kd --loss fkl
 """
 
-SAMPLING = ("n", "temperature", "top_p", "max_tokens", "stop", "seed", "score")
+SAMPLING = ("n", "n_per_request", "temperature", "top_p", "max_tokens", "stop", "seed", "score")
 """What scoring does not take: nothing is sampled."""
 
 

@@ -162,7 +162,7 @@ async def _harvest(
     mf.check_identity(out, identity, config.overwrite)
     done = load_done(out) if out.exists() else None
     items, skipped, duplicates = plan_work(
-        rows, teacher.name, params_id, config.n, done.ids if done else set()
+        rows, teacher.name, params_id, config.n, done.ids if done else set(), config.n_per_request
     )
     if duplicates:
         notices.append(f"{duplicates} prompts repeat an earlier one and were harvested once")
