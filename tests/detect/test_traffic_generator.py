@@ -17,7 +17,8 @@ from distillab.errors import ConfigError
 from traffic import Traffic, TrafficConfig, generate, write_labels, write_log
 from traffic.campaigns import CAMPAIGNS
 from traffic.honest import PERSONAS
-from traffic.timing import DAY
+from traffic.timing import DAY, over_limit
+from traffic.vocab import LANGUAGES, SUBJECTS
 
 CONFIG = TrafficConfig(accounts=90, seed=5, days=3, release_day=1.0)
 
@@ -153,7 +154,13 @@ def test_cot_campaign_paces_just_under_the_rate_limit(traffic: Traffic) -> None:
     assert min(len(t) for t in ts.values()) > 5 * np.median([n for n in _counts(kinds["chat"]).values()])
     reasoning = [any(w in text(r).lower() for w in ("step", "reasoning", "chain of thought")) for r in cot]
     assert np.mean(reasoning) > 0.8
-    assert all(not r["messages"][0]["role"] == "assistant" for r in cot)
+    assert not any(m["role"] == "assistant" for r in cot for m in r["messages"])  # one-off prompts
+
+
+def test_rate_limit_rejects_what_goes_over_it() -> None:
+    times = np.concatenate([np.arange(25) * 2.0, 200 + np.arange(5) * 30.0])  # 25 in 50 s, then slow
+    rejected = over_limit(times, 20)
+    assert rejected[:20].sum() == 0 and rejected[20:25].all() and not rejected[25:].any()
 
 
 def _counts(records: list[dict[str, Any]]) -> dict[str, int]:
@@ -171,7 +178,9 @@ def test_low_and_slow_paraphrases_a_small_task_set(traffic: Traffic) -> None:
         per_day[(r["account"], int((r["ts"] - traffic.start + tz[r["account"]] * 3600) // DAY))] += 1
     assert max(per_day.values()) <= 12
     texts = [text(r) for r in records]
-    assert len(set(texts)) > 0.8 * len(texts)  # reworded, not repeated
+    assert len(set(texts)) > 0.8 * len(texts)  # reworded, not repeated ...
+    concepts = [frozenset(c for cs in SUBJECTS.values() for c in cs if c in t) for t in texts]
+    assert len(set(concepts)) < 0.8 * len(texts)  # ... but the same tasks again
 
 
 def test_logprob_harvest_asks_for_distributions(traffic: Traffic) -> None:
@@ -215,7 +224,7 @@ def test_honest_systematic_personas(traffic: Traffic) -> None:
     assert any(r["params"].get("max_tokens") == 1 and r["params"].get("logprobs") for r in bench)
     rag = kinds["rag"]
     assert np.median([len(text(r)) for r in rag]) > 1000
-    assert all("Translate the following" in text(r) for r in kinds["translation"])
+    assert all(any(lang in text(r) for lang in LANGUAGES) for r in kinds["translation"])
     assert np.mean([r["completion_tokens"] <= 4 for r in kinds["labelling"] if r["status"] == 200]) == 1.0
     assert any(r["messages"] and len(r["messages"]) > 2 for r in kinds["chat"])  # conversations
 

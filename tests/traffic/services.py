@@ -17,11 +17,12 @@ from .timing import active_days, log_normal, paced, start_time
 def benchmark(rng: random.Random, world: World, acct: Account) -> list[Call]:
     """Runs a fixed slice of a public benchmark a few times, paced by a harness; evaluates the new model
     soon after it appears."""
-    reasoning, completions = rng.random() < 0.3, rng.random() < 0.6
+    reasoning, completions, style = rng.random() < 0.3, rng.random() < 0.6, rng.randrange(3)
     size = rng.randint(150, 500)
-    bank = (
-        tasks.reasoning_bank(world.bench_seed, 800) if reasoning else tasks.mcq_bank(world.bench_seed, 1200)
-    )
+    if reasoning:
+        bank = tasks.reasoning_bank(world.bench_seed, 800, style)
+    else:
+        bank = tasks.mcq_bank(world.bench_seed, 1200, style)
     offset = rng.randrange(len(bank) - size)
     items = bank[offset : offset + size]
     rpm = acct.rate_limit * rng.uniform(0.3, 0.8)
@@ -46,19 +47,18 @@ def benchmark(rng: random.Random, world: World, acct: Account) -> list[Call]:
 
 
 def rag(rng: random.Random, world: World, acct: Account) -> list[Call]:
-    company, corpus = tasks.rag_corpus(rng, 60)
-    system = f"You are the support assistant for {company}. Answer only from the context. If unsure, say so."
+    app = tasks.rag_app(rng, 60)
     per_day = rng.uniform(30, 120)
     profile = rng.choice(["global", "office"])
     calls: list[Call] = []
     for day in active_days(rng, world.window, profile, 0.95):
         for _ in range(log_normal(rng, per_day, 0.3)):
             t = start_time(rng, world.window, day, acct.tz, profile)
-            context = "\n\n".join(rng.sample(corpus, rng.randint(3, 6)))
-            question = tasks.rag_question(rng, company)
-            messages = user(f"Context:\n{context}\n\nQuestion: {question}", system)
+            context = "\n\n".join(rng.sample(app.chunks, rng.randint(3, 6)))
+            question = tasks.rag_question(rng, app.company)
+            messages = user(app.layout.format(context=context, question=question), app.system)
             if rng.random() < 0.2:
-                earlier = tasks.rag_question(rng, company)
+                earlier = tasks.rag_question(rng, app.company)
                 messages[1:1] = [
                     {"role": "user", "content": earlier},
                     {"role": "assistant", "content": prompts.reply(rng, "that setting")},
@@ -71,14 +71,17 @@ def rag(rng: random.Random, world: World, acct: Account) -> list[Call]:
 
 def translation(rng: random.Random, world: World, acct: Account) -> list[Call]:
     per_day = rng.uniform(30, 150)
+    style = rng.choice(tasks.TRANSLATE_STYLES)
     calls: list[Call] = []
     for day in active_days(rng, world.window, "global", 1.0):
         for _ in range(log_normal(rng, per_day, 0.25)):
             t = start_time(rng, world.window, day, acct.tz, "global")
-            text = tasks.translation(rng, *tasks.language_pair(rng))
-            tokens = int(len(text.split("\n\n", 1)[-1]) / 3.5)
+            source, target = tasks.language_pair(rng)
+            text = tasks.translation_text(rng)
+            prompt = style.format(source=source, target=target, text=text)
+            tokens = int(len(text) / 3.5)
             calls.append(
-                Call(t, user(text), {"temperature": 0.3, "max_tokens": 1024}, log_normal(rng, tokens, 0.2))
+                Call(t, user(prompt), {"temperature": 0.3, "max_tokens": 1024}, log_normal(rng, tokens, 0.2))
             )
     return calls
 
@@ -86,6 +89,7 @@ def translation(rng: random.Random, world: World, acct: Account) -> list[Call]:
 def labelling(rng: random.Random, world: World, acct: Account) -> list[Call]:
     """Batches of new items under one instruction, a word of output each."""
     scheme = rng.choice(["sentiment", "routing", "topic", "preference"])
+    header = rng.choice(["", "Task: ", "Instructions: ", "You are a careful annotator. ", "[batch job] "])
     rpm = acct.rate_limit * rng.uniform(0.2, 0.6)
     calls: list[Call] = []
     for day in active_days(rng, world.window, "office", 0.6):
@@ -93,18 +97,19 @@ def labelling(rng: random.Random, world: World, acct: Account) -> list[Call]:
             start = start_time(rng, world.window, day, acct.tz, "office")
             for t in paced(rng, start, rng.randint(50, 250), rpm, jitter=0.5):
                 text, params = tasks.label_item(rng, scheme)
-                calls.append(Call(t, user(text), params, rng.randint(1, int(params["max_tokens"]))))
+                calls.append(Call(t, user(header + text), params, rng.randint(1, int(params["max_tokens"]))))
     return calls
 
 
 def assistant_app(rng: random.Random, world: World, acct: Account) -> list[Call]:
     """A consumer app's backend relaying its users' questions (an ask-anything app, a bot in a team chat):
     one request per question, any topic, users everywhere, answers of a few hundred tokens."""
+    app = tasks.company_name(rng).split()[0]
     system = rng.choice(
         [
-            "You are Sage, the friendly assistant in the Sage app. Answer clearly.",
-            "You are a helpful assistant inside a team chat. Be concise unless asked for detail.",
-            "You answer questions for users of a browser extension.",
+            f"You are {app}, the friendly assistant in the {app} app. Answer clearly.",
+            f"You are {app}, a helpful assistant inside a team chat. Be concise unless asked for detail.",
+            f"You answer questions for users of the {app} browser extension.",
         ]
     )
     per_day = rng.uniform(15, 90)
@@ -141,9 +146,14 @@ def assistant_app(rng: random.Random, world: World, acct: Account) -> list[Call]
 
 def tutoring_app(rng: random.Random, world: World, acct: Account) -> list[Call]:
     """An education platform: its students' questions under one system prompt that asks for every step."""
-    system = (
-        "You are a patient tutor. Explain every step of your reasoning so the student can follow, "
-        "then state the final answer."
+    app = tasks.company_name(rng).split()[0]
+    system = rng.choice(
+        [
+            f"You are the {app} tutor. Explain every step of your reasoning so the student can follow, "
+            "then state the final answer.",
+            f"You are a patient maths and science tutor on {app}. Work through the problem step by step "
+            "and check each step.",
+        ]
     )
     per_day = rng.uniform(20, 120)
     calls: list[Call] = []

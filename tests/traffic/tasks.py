@@ -4,20 +4,28 @@ and a RAG product's documents and questions."""
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 
 from .prompts import word_problem
 from .vocab import (
     CODE_TASKS,
-    COMPANIES,
     ERRORS,
     EVERYDAY,
     FEATURES,
     FIRST_NAMES,
     LANGUAGES,
+    NAME_HEADS,
+    NAME_TAILS,
     PRODUCTS,
     PROGRAMMING,
+    SECTORS,
     SUBJECTS,
 )
+
+
+def company_name(rng: random.Random) -> str:
+    name = rng.choice(NAME_HEADS) + rng.choice(NAME_TAILS)
+    return f"{name} {rng.choice(SECTORS)}" if rng.random() < 0.6 else name
 
 
 # ---- code ------------------------------------------------------------------------------------------
@@ -65,13 +73,28 @@ def dev_test_prompt(rng: random.Random) -> str:
 
 
 # ---- benchmarks ------------------------------------------------------------------------------------
-def mcq_bank(seed: int, size: int) -> list[str]:
-    """A public multiple-choice benchmark: the same items for every account that runs it."""
+MCQ_STYLES = [
+    "The following is a multiple choice question about {subject}.\n\n{stem}\n{options}\nAnswer:",
+    "Question: {stem}\nChoices:\n{options}\nAnswer with the letter only.",
+    "{stem}\n\n{options}\n\nThe correct answer is",
+]
+REASONING_STYLES = [
+    "Q: {problem}\nA: Let's think step by step.",
+    "Solve the following math problem. Show your reasoning, then give the final answer after 'Answer:'.\n\n"
+    "{problem}",
+    "{problem}\nPlease reason step by step, and put your final answer within \\boxed{{}}.",
+]
+
+
+def mcq_bank(seed: int, size: int, style: int) -> list[str]:
+    """A public multiple-choice benchmark: the same items for every account that runs it, wrapped in the
+    prompt format of the account's harness (`style`: an index into MCQ_STYLES)."""
     rng = random.Random(f"mcq-bank:{seed}")
     subjects = list(SUBJECTS)
     items = []
     for i in range(size):
         subject = subjects[i % len(subjects)]
+        options: list[object]
         if rng.random() < 0.25:
             a, b = rng.randint(11, 99), rng.randint(11, 99)
             options = [a * b, a * b + rng.randint(1, 9), a * b - rng.randint(1, 9), (a + 1) * b]
@@ -81,17 +104,15 @@ def mcq_bank(seed: int, size: int) -> list[str]:
             options = [rng.choice(SUBJECTS[subject]), *(rng.choice(SUBJECTS[o]) for o in others)]
             stem = f"Which of the following is a topic of {subject}?"
         rng.shuffle(options)
-        body = "\n".join(f"{letter}. {option}" for letter, option in zip("ABCD", options))
-        items.append(
-            f"The following is a multiple choice question about {subject}.\n\n{stem}\n{body}\nAnswer:"
-        )
+        lines = "\n".join(f"{letter}. {option}" for letter, option in zip("ABCD", options))
+        items.append(MCQ_STYLES[style].format(subject=subject, stem=stem, options=lines))
     return items
 
 
-def reasoning_bank(seed: int, size: int) -> list[str]:
-    """A public grade-school maths benchmark, prompted with the usual zero-shot reasoning cue."""
+def reasoning_bank(seed: int, size: int, style: int) -> list[str]:
+    """A public grade-school maths benchmark, in one of the usual reasoning prompt formats."""
     rng = random.Random(f"reasoning-bank:{seed}")
-    return [f"Q: {word_problem(rng)[0]}\nA: Let's think step by step." for _ in range(size)]
+    return [REASONING_STYLES[style].format(problem=word_problem(rng)[0]) for _ in range(size)]
 
 
 # ---- labelling -------------------------------------------------------------------------------------
@@ -185,9 +206,17 @@ class _Fill(dict[str, str]):
         return self.rng.choice(self.POOLS[key])
 
 
-def translation(rng: random.Random, source: str, target: str) -> str:
-    text = " ".join(rng.choice(SENTENCES).format_map(_Fill(rng)) for _ in range(rng.randint(1, 4)))
-    return f"Translate the following text from {source} to {target}. Keep the tone.\n\n{text}"
+TRANSLATE_STYLES = [
+    "Translate the following text from {source} to {target}. Keep the tone.\n\n{text}",
+    "Translate into {target}:\n{text}",
+    "{source} -> {target}\n{text}",
+    "You are a professional translator. Translate this {source} text into natural {target}. Output only "
+    "the translation.\n\n{text}",
+]
+
+
+def translation_text(rng: random.Random) -> str:
+    return " ".join(rng.choice(SENTENCES).format_map(_Fill(rng)) for _ in range(rng.randint(1, 4)))
 
 
 def language_pair(rng: random.Random) -> tuple[str, str]:
@@ -196,9 +225,39 @@ def language_pair(rng: random.Random) -> tuple[str, str]:
 
 
 # ---- RAG -------------------------------------------------------------------------------------------
-def rag_corpus(rng: random.Random, size: int) -> tuple[str, list[str]]:
-    """(a company, its help-centre chunks) for one RAG integration."""
-    company = rng.choice(COMPANIES)
+RAG_LAYOUTS = [
+    "Context:\n{context}\n\nQuestion: {question}",
+    "Use only these documents to answer.\n<documents>\n{context}\n</documents>\n\nUser question: {question}",
+    "{question}\n\nRelevant help articles:\n{context}",
+    "### Knowledge base\n{context}\n\n### Customer message\n{question}\n\n### Reply",
+    "Sources (cite the article number you use):\n{context}\n\nCustomer asks: {question}",
+]
+CHUNK_HEADS = [
+    "[{company} Help Centre, article {n}]",
+    "Doc {n} ({company} docs):",
+    '<article id="{n}">',
+    "KB-{n} |",
+]
+RAG_SYSTEMS = [
+    "You are the support assistant for {company}. Answer only from the context. If unsure, say so.",
+    "You help {company} customers. Be brief and friendly; never invent features.",
+    "Answer as {company} Support. If the documents do not cover it, offer to open a ticket.",
+]
+
+
+@dataclass(frozen=True)
+class RagApp:
+    """One company's RAG integration: its help-centre chunks and the prompt layout its developers chose."""
+
+    company: str
+    chunks: list[str]
+    layout: str
+    system: str
+
+
+def rag_app(rng: random.Random, size: int) -> RagApp:
+    company = company_name(rng)
+    head = rng.choice(CHUNK_HEADS)
     chunks = []
     for i in range(size):
         feature = rng.choice(FEATURES)
@@ -207,12 +266,12 @@ def rag_corpus(rng: random.Random, size: int) -> tuple[str, list[str]]:
         fix = rng.choice(["sign out and back in", "clear the cache", "check your plan", "contact support"])
         plan = rng.choice(["Starter", "Team", "Enterprise"])
         chunks.append(
-            f"[{company} Help Centre, article {1000 + i}] {feature.capitalize()}: to change it, open "
+            f"{head.format(company=company, n=1000 + i)} {feature.capitalize()}: to change it, open "
             f"Settings, then {menu}. Only {who} can do this. If {feature} fails, {fix}; changes take up to "
             f"{rng.randint(2, 30)} minutes to apply. Plans: {plan} and above. "
             f"Last updated {rng.randint(1, 28)}/{rng.randint(1, 12)}/2025."
         )
-    return company, chunks
+    return RagApp(company, chunks, rng.choice(RAG_LAYOUTS), rng.choice(RAG_SYSTEMS).format(company=company))
 
 
 def rag_question(rng: random.Random, company: str) -> str:

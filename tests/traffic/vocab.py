@@ -174,10 +174,13 @@ PRODUCTS = _split(
     "robot vacuum|water bottle|mechanical keyboard|face cream|board game"
 )
 
-COMPANIES = _split(
-    "Northwind|Brightlane|Quillbox|Tandem Health|Orbitly|Cedar Logistics|Fernway Bank|Pixelforge|"
-    "Harbor Insurance|Lumen Energy|Kestrel HR|Mosaic Travel|Atlas Retail|Bluepeak Telecom|Vireo CRM"
+# Company and app names are made of a head, a tail and sometimes a sector: thousands of distinct names.
+NAME_HEADS = _split(
+    "North|Bright|Quill|Tandem|Orbit|Cedar|Fern|Pixel|Harbor|Lumen|Kestrel|Mosaic|Blue|Vireo|Copper|"
+    "Silver|Maple|River|Stone|Sun|Aster|Birch|Coral|Delta|Ember"
 )
+NAME_TAILS = _split("wind|lane|box|ly|way|forge|peak|field|stack|works|hub|bridge|nest|loop|point|gate")
+SECTORS = _split("Health|Bank|Logistics|HR|CRM|Travel|Energy|Retail|Labs|Insurance|Telecom|Learning")
 
 FEATURES = _split(
     "two-factor login|invoice export|team workspaces|the mobile app|single sign-on|webhooks|"
