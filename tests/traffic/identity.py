@@ -69,11 +69,13 @@ class Networks:
                     out.append(prefix)
             return out
 
+        # Two unrelated customers rarely share a home or cloud /24 (ISPs and clouds have hundreds of
+        # thousands); they often share a mobile carrier's NAT, a campus, or a commercial VPN's exits.
         return cls(
-            home=draw(HOME, max(60, accounts // 2)),
+            home=draw(HOME, max(500, 3 * accounts)),
             mobile=draw(MOBILE, 6),
             campus=draw(HOME, 4),
-            cloud=draw(CLOUD, max(20, accounts // 12)),
+            cloud=draw(CLOUD, max(200, 2 * accounts)),
             proxy=draw(PROXY, proxies),
             _taken=taken,
         )
