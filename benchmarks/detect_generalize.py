@@ -14,8 +14,9 @@ both with `--labels` (so checkpoints every 2 hours of log time, the default with
 other options at their defaults. Reported per log and mode, and summed over the logs: recall per
 campaign kind (accounts flagged / accounts) and whether each campaign was detected (any account),
 honest false positives per persona, flagged counts, how accounts were flagged (own traffic or through a
-linked group), median requests until flagged, and the CLI's own summary metrics. Also the seconds each
-log took to generate and write. Writes benchmarks/results/detect_generalize.json.
+linked group), median requests until flagged, median p-value, and the CLI's own summary metrics
+(precision, honest accounts ever flagged at a checkpoint, ...). Also the seconds (wall and CPU) each log
+took to generate and write. Writes benchmarks/results/detect_generalize.json.
 """
 
 from __future__ import annotations
@@ -48,11 +49,11 @@ QUICK_REFERENCE = (900, 500, 3)
 def make(
     work: Path, name: str, seed: int, accounts: int, days: int, *, honest: bool = False
 ) -> dict[str, Any]:
-    tick = time.monotonic()
+    tick, cpu = time.monotonic(), time.process_time()
     traffic = generate(TrafficConfig(accounts=accounts, seed=seed, days=days))
     if honest:
         traffic = traffic.honest()
-    generated = time.monotonic() - tick
+    generated, generated_cpu = time.monotonic() - tick, time.process_time() - cpu
     log = work / f"{name}.parquet"
     write_log(traffic, log)
     write_labels(traffic, work / f"{name}.labels.jsonl")
@@ -63,7 +64,9 @@ def make(
         "requests": len(traffic.records),
         "accounts": len({r["account"] for r in traffic.records}),
         "seconds_generate": round(generated, 2),
+        "seconds_generate_cpu": round(generated_cpu, 2),
         "seconds_generate_and_write": round(time.monotonic() - tick, 2),
+        "seconds_generate_and_write_cpu": round(time.process_time() - cpu, 2),
     }
 
 
@@ -87,8 +90,10 @@ def score(accounts: list[dict[str, Any]], kinds: dict[str, tuple[str, str]]) -> 
         lambda: {"accounts": 0, "flagged": 0, "by": defaultdict(int)}
     )
     until: dict[str, list[int]] = defaultdict(list)
+    p_values: dict[str, list[float]] = defaultdict(list)
     for a in accounts:
         label, kind = kinds[a["account"]]
+        p_values[kind].append(a["p_value"])
         row = per[kind]
         row["campaign"] = label != "benign"
         row["accounts"] += 1
@@ -105,6 +110,7 @@ def score(accounts: list[dict[str, Any]], kinds: dict[str, tuple[str, str]]) -> 
             "flagged": row["flagged"],
             "flagged_by": dict(row["by"]),
             "median_requests_until_flagged": statistics.median(until[kind]) if until[kind] else None,
+            "median_p_value": statistics.median(p_values[kind]),
         }
         if row["campaign"]:
             campaigns[kind] = {
@@ -155,7 +161,8 @@ def show(name: str, mode: str, result: dict[str, Any]) -> None:
     )
     for kind, c in result["campaigns"].items():
         print(
-            f"    {kind:16s} recall {c['recall']:.2f} ({c['flagged']}/{c['accounts']}) by {c['flagged_by']}"
+            f"    {kind:16s} recall {c['recall']:.2f} ({c['flagged']}/{c['accounts']}) by {c['flagged_by']}, "
+            f"median p {c['median_p_value']:.2g}"
         )
     for kind, h in result["honest"].items():
         if h["flagged"]:
@@ -178,9 +185,10 @@ def main() -> None:
         print(f"reference: {reference['accounts']} honest accounts, {reference['requests']} requests")
         for name, (seed, accounts, days) in logs_spec.items():
             log = make(work, name, seed, accounts, days)
+            wall, cpu = log["seconds_generate_and_write"], log["seconds_generate_and_write_cpu"]
             print(
-                f"{name}: {log['accounts']} accounts, {log['requests']} requests, generated and written "
-                f"in {log['seconds_generate_and_write']:.1f} s"
+                f"{name}: {log['accounts']} accounts, {log['requests']} requests, generated and written in "
+                f"{wall:.1f} s ({cpu:.1f} s CPU)"
             )
             results[name] = {
                 k: v for k, v in log.items() if k in ("requests", "accounts") or k.startswith("seconds")
