@@ -61,7 +61,7 @@ class Networks:
         taken: set[str] = set()
 
         def draw(octets: list[int], count: int) -> list[str]:
-            out = []
+            out: list[str] = []
             while len(out) < count:
                 prefix = f"{rng.choice(octets)}.{rng.randrange(256)}.{rng.randrange(256)}"
                 if prefix not in taken:

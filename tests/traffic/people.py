@@ -66,8 +66,8 @@ def student(rng: random.Random, world: World, acct: Account) -> list[Call]:
                 first = prompts.phrase(rng, q)
                 later = [prompts.follow_up(rng, q.y), "Can you give me a simpler explanation?"]
             else:
-                x, subject = prompts.concept(rng, rng.choice(SCHOOL))
-                first = f"Give me an outline for a 1000-word essay on {x} for my {subject} class."
+                about, subject = prompts.concept(rng, rng.choice(SCHOOL))
+                first = f"Give me an outline for a 1000-word essay on {about} for my {subject} class."
                 later = ["Can you suggest three sources?", "Make the intro stronger."]
             turns = [first, *rng.sample(later, rng.randint(0, len(later)))]
             start = start_time(rng, world.window, day, acct.tz, "student")
@@ -96,14 +96,14 @@ def developer(rng: random.Random, world: World, acct: Account) -> list[Call]:
                 f"Still failing with `{rng.choice(ERRORS)}`.",
                 "That fixed it. Add tests?",
             ]
-            params = {"temperature": 0.2, "max_tokens": 4096}
+            debug = {"temperature": 0.2, "max_tokens": 4096}
             calls += conversation(
-                rng, start, turns[: rng.randint(1, 3)], "the bug", params, median_gap=240, completion=450
+                rng, start, turns[: rng.randint(1, 3)], "the bug", debug, median_gap=240, completion=450
             )
         elif kind < 0.8:  # wiring up an integration: the same probes with parameter variations
             probe = tasks.dev_test_prompt(rng)
             for t in human(rng, start, rng.randint(5, 40), 10):
-                params = rng.choice(
+                params: dict[str, Any] = rng.choice(
                     [
                         {"temperature": 0},
                         {"max_tokens": 16},

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Any
 
 from .prompts import word_problem
 from .vocab import (
@@ -126,7 +127,7 @@ def review(rng: random.Random) -> str:
     return f"This {product} {parts[0]}, and it {parts[1]}.{verdict}"
 
 
-def label_item(rng: random.Random, scheme: str) -> tuple[str, dict[str, object]]:
+def label_item(rng: random.Random, scheme: str) -> tuple[str, dict[str, Any]]:
     """(prompt, params) for one item of a labelling job under `scheme`."""
     if scheme == "sentiment":
         text = (
