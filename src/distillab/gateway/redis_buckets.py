@@ -5,9 +5,12 @@
     taken = await buckets.take("allow:acme", Rates(60, 40_000), tokens=300)
 
 An account's two buckets (requests, tokens) in one state are one Redis hash, read, refilled, checked
-and charged by one Lua script (`SCRIPT`): one round trip (EVALSHA) per admission, atomic, so replicas
-never admit on the same allowance twice. Time is the Redis server's (`TIME`), so replicas' clocks
-do not have to agree. A hash expires once its buckets would be full again (its absence means full).
+and charged by one Lua script (`SCRIPT`): one EVALSHA per admission, atomic, so replicas never admit
+on the same allowance twice. Time is the Redis server's (`TIME`), so replicas' clocks do not have to
+agree. A hash expires once its buckets would be full again (its absence means full). The calls of
+requests arriving together go out in one pipeline (one write, one read: one round trip for all of
+them), as the request log's records share a commit: redis-py costs about 0.2 ms of CPU per call sent
+alone, 0.04 ms per call in a pipeline of 64 (`benchmarks/gateway_replicas.py`).
 
 When Redis cannot be reached or fails (a connection refused, a timeout of `TIMEOUT_S`, an error
 reply), the gateway does what `on_failure` says: "open" decides on buckets of its own at 1/`replicas`
@@ -20,6 +23,8 @@ one request at a time (the rest decide without it meanwhile), so an outage costs
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import logging
 import time
@@ -29,7 +34,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, RedisError
 
 from distillab.gateway.buckets import LocalBuckets, Rates, Taken
 from distillab.gateway.metrics import Metrics
@@ -99,11 +105,17 @@ class RedisBuckets:
         metrics: Metrics,
         clock: Callable[[], float] = time.monotonic,
     ):
-        # One immediate retry on a fresh connection: a pooled one may have died with a Redis restart.
+        # One immediate retry on a fresh connection when a pooled one has died (a Redis restart); none
+        # after a timeout, which may have run the script already.
         self.client = aioredis.Redis.from_url(
-            url, socket_timeout=TIMEOUT_S, socket_connect_timeout=TIMEOUT_S, retry=Retry(NoBackoff(), 1)
+            url,
+            socket_timeout=TIMEOUT_S,
+            socket_connect_timeout=TIMEOUT_S,
+            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         )
-        self.script = self.client.register_script(SCRIPT)
+        self.sha = hashlib.sha1(SCRIPT.encode()).hexdigest()
+        self.pending: list[tuple[list[Any], asyncio.Future[Any]]] = []
+        self.sending: asyncio.Task[None] | None = None
         self.on_failure = on_failure
         self.share = 1 / replicas
         self.metrics = metrics
@@ -117,7 +129,7 @@ class RedisBuckets:
     async def start(self) -> None:
         """Load the script (so the first EVALSHA finds it), or start in the failure mode."""
         try:
-            self.script.sha = await self.client.script_load(SCRIPT)
+            await self.client.script_load(SCRIPT)
         except (RedisError, OSError) as exc:
             self._down(exc)
 
@@ -150,9 +162,8 @@ class RedisBuckets:
         if probe:
             self.probing = True
         try:
-            reply = await self.script(
-                keys=[PREFIX + key],
-                args=[rates.rpm or 0, rates.tpm or 0, requests, tokens, worst, int(settle)],
+            reply = await self._eval(
+                [PREFIX + key, rates.rpm or 0, rates.tpm or 0, requests, tokens, worst, int(settle)]
             )
         except (RedisError, OSError) as exc:
             self._down(exc)
@@ -163,6 +174,46 @@ class RedisBuckets:
         if self.down_since is not None:
             self._back()
         return reply
+
+    async def _eval(self, call: list[Any]) -> Any:
+        """The script's reply to ``call`` (its key and arguments), sent in the next pipeline."""
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.pending.append((call, done))
+        if self.sending is None or self.sending.done():
+            self.sending = asyncio.ensure_future(self._send())
+        return await done
+
+    async def _send(self) -> None:
+        while self.pending:
+            batch, self.pending = self.pending, []
+            try:
+                replies = await self._pipeline([call for call, _ in batch])
+            except Exception as exc:  # every waiting request learns its call failed
+                replies = [exc] * len(batch)
+            for (_, done), reply in zip(batch, replies):
+                if done.done():  # its request went away
+                    continue
+                if isinstance(reply, Exception):
+                    done.set_exception(reply)
+                else:
+                    done.set_result(reply)
+
+    async def _pipeline(self, calls: list[list[Any]]) -> list[Any]:
+        """One EVALSHA per call in one pipeline; replies in order (an error reply as its exception).
+        A Redis that lost the script (restarted) gets it again, and the calls it refused are resent."""
+        replies: list[Any] = [None] * len(calls)
+        todo = list(range(len(calls)))
+        for attempt in (1, 2):
+            pipe = self.client.pipeline(transaction=False)
+            for i in todo:
+                pipe.evalsha(self.sha, 1, *calls[i])
+            for i, reply in zip(todo, await pipe.execute(raise_on_error=False)):
+                replies[i] = reply
+            todo = [i for i in todo if isinstance(replies[i], NoScriptError)]
+            if not todo or attempt == 2:
+                break
+            await self.client.script_load(SCRIPT)
+        return replies
 
     def _down(self, exc: BaseException) -> None:
         now = self.clock()
