@@ -32,6 +32,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -250,6 +251,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000, help="per throughput run")
     parser.add_argument("--rounds", type=int, default=3, help="throughput runs per configuration")
+    parser.add_argument(
+        "--warmup", type=int, default=3000, help="requests through a first gateway, unmeasured"
+    )
     parser.add_argument("--sequential", type=int, default=500, help="requests one at a time, per setting")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--accounts", type=int, default=16, help="accounts (keys) the throughput runs use")
@@ -259,7 +263,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS / "gateway_replicas.json")
     args = parser.parse_args()
     extra = args.gateway_args.split()
-
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the servers on the way out
     from distillab.db.store import Store
 
     result: dict[str, Any] = {
@@ -286,6 +290,10 @@ def main() -> None:
         db = tmp / "gateway.db"
         with Store(str(db)) as store:
             keys = [store.create_key(f"bench-{i}")[1] for i in range(args.accounts)]
+        # A fresh SQLite log commits slowly until its write-ahead log has grown to its working size (each
+        # commit extends the file): without this warm-up the first setting measured paid for it.
+        with gateways(1, upstream, db, extra) as (urls, pids):
+            run(loaded(urls, keys, args.warmup, args.concurrency, pids))
         runs = []
         for round_ in range(args.rounds):  # settings alternate, so a busy spell on the machine hits all
             for replicas, setting in CONFIGS:

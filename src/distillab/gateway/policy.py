@@ -174,19 +174,25 @@ class Admission:
             )
         return Verdict(True, state, reason, rates=rates, tokens=tokens, taken=taken)
 
-    async def settle(self, account: str, verdict: Verdict, usage: Any) -> None:
-        """Charge an admitted request what its answer's ``usage`` says it used instead of its worst case
-        (mostly a refund). Without a usage counting both prompt and completion tokens (a stream whose
-        client asked for none, an answer cut short), the worst case stays charged."""
+    def to_settle(self, verdict: Verdict, usage: Any) -> int | None:
+        """The tokens an admitted request is to be charged instead of its worst case, from its answer's
+        ``usage`` (prompt + completion tokens); None when there is nothing to settle: no tokens limit,
+        the worst case was right, or no usage counting both (a stream whose client asked for none, an
+        answer cut short), where the worst case stays charged."""
         if verdict.taken is None or verdict.rates is None or not verdict.rates.tpm:
-            return
+            return None
         prompt = usage.get("prompt_tokens") if isinstance(usage, dict) else None
         completion = usage.get("completion_tokens") if isinstance(usage, dict) else None
         if not isinstance(prompt, int) or not isinstance(completion, int):
-            return
-        if prompt + completion != verdict.tokens:
-            key = _key(account, verdict.decision)
-            await self.buckets.settle(key, verdict.rates, verdict.tokens, prompt + completion, verdict.taken)
+            return None
+        return None if prompt + completion == verdict.tokens else prompt + completion
+
+    async def settle(self, account: str, verdict: Verdict, used: int) -> None:
+        """Charge an admitted request ``used`` tokens instead of its worst case (mostly a refund)."""
+        assert verdict.taken is not None and verdict.rates is not None
+        await self.buckets.settle(
+            _key(account, verdict.decision), verdict.rates, verdict.tokens, used, verdict.taken
+        )
 
 
 def _key(account: str, state: str) -> str:

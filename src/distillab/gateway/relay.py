@@ -232,10 +232,7 @@ class Relay:
             prompt_tokens=usage.get("prompt_tokens"),
             completion_tokens=usage.get("completion_tokens"),
         )
-        await asyncio.gather(
-            self._finish(record, 200, verdict.decision, verdict.reason, started),
-            self.admission.settle(caller.account, verdict, usage),
-        )
+        await self._finish_settled(record, verdict, usage, started)
         return Response(raw, media_type="application/json")  # the upstream's bytes, not re-encoded
 
     async def _stream(
@@ -272,10 +269,7 @@ class Relay:
                     completion_tokens=events.completion_tokens,
                 )
                 try:
-                    await asyncio.gather(
-                        self._finish(record, 200, record["decision"], record["reason"], started),
-                        self.admission.settle(record["account"], verdict, events.usage),
-                    )
+                    await self._finish_settled(record, verdict, events.usage, started)
                 except StoreError as exc:  # not logged: the end of the answer and [DONE] never go out
                     logged = True  # nor can the store take a 499 record now
                     yield b"data: " + json.dumps(note_store_down(self.metrics, path, exc)).encode() + b"\n\n"
@@ -318,6 +312,17 @@ class Relay:
             "decision": None,
             "reason": None,
         }
+
+    async def _finish_settled(
+        self, record: dict[str, Any], verdict: Verdict, usage: Any, started: float
+    ) -> None:
+        """Finish an answered request (200), and settle its tokens charge with its usage meanwhile."""
+        finishing = self._finish(record, 200, verdict.decision, verdict.reason, started)
+        used = self.admission.to_settle(verdict, usage)
+        if used is None:
+            await finishing
+        else:
+            await asyncio.gather(finishing, self.admission.settle(record["account"], verdict, used))
 
     async def _finish(
         self, record: dict[str, Any], status: int, decision: str, reason: str | None, started: float
