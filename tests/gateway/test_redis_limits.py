@@ -118,45 +118,48 @@ def test_one_script_charges_both_buckets_or_neither(redis_server: Any) -> None:
         await buckets.aclose()
         return answers
 
+    started = redis_seconds(redis_server.url)
     first, second, too_many_tokens, last, too_many_requests = asyncio.run(run())
-    assert first.admitted and second.admitted and last.admitted and not first.local
-    assert (
-        too_many_tokens.kind == "tpm" and 11.9 < too_many_tokens.wait <= 12.01
-    )  # 20 of 40 missing at 100/min
-    assert too_many_requests.kind == "rpm" and 19.9 < too_many_requests.wait <= 20.01
     with redis.Redis.from_url(redis_server.url) as client:
         held = client.hgetall("distillab:limits:allow:a")
         ttl = client.pttl("distillab:limits:allow:a")
-    # the refused 40 tokens took no request; the refused request took no tokens (a little has refilled)
-    assert float(held[b"r"]) == pytest.approx(0, abs=0.01) and float(held[b"t"]) == pytest.approx(10, abs=0.1)
-    assert 60_000 < ttl <= 61_000  # kept until both buckets are full again, then absent means full
+    elapsed = redis_seconds(redis_server.url) - started  # the buckets refill meanwhile
+    assert first.admitted and second.admitted and last.admitted and not first.local
+    assert (
+        too_many_tokens.kind == "tpm" and 12 - elapsed <= too_many_tokens.wait <= 12.001
+    )  # 20 short, 100/min
+    assert too_many_requests.kind == "rpm" and 20 - elapsed <= too_many_requests.wait <= 20.001
+    # the refused 40 tokens took no request; the refused request took no tokens
+    assert 0 <= float(held[b"r"]) <= 3 * elapsed / 60 and 10 <= float(held[b"t"]) <= 10 + 100 * elapsed / 60
+    assert 61_000 - 2000 * elapsed - 1 <= ttl <= 61_000  # kept until the buckets would be full again
 
 
 def test_buckets_refill_with_redis_time_and_settle_refunds(redis_server: Any) -> None:
     import redis
-
-    key = "distillab:limits:allow:b"
 
     async def run() -> tuple[list[bool], list[bool], float, float]:
         buckets = redis_buckets(redis_server.url)
         rates = Rates(rpm=6, tpm=600)
         taken = [(await buckets.take("allow:b", rates, 10)).admitted for _ in range(7)]
         with redis.Redis.from_url(redis_server.url) as client:  # half a minute passes for the buckets
+            key = "distillab:limits:allow:b"
             client.hset(key, "s", int(client.hget(key, "s") or 0) - 30_000_000)
         later = [(await buckets.take("allow:b", rates, 10)).admitted for _ in range(4)]
-        admitted = await buckets.take("allow:b", Rates(rpm=None, tpm=600), 200)
+        admitted = await buckets.take("allow:s", Rates(rpm=None, tpm=60), 50)
         with redis.Redis.from_url(redis_server.url) as client:
-            before = float(client.hget(key, "t") or 0)
-        await buckets.settle("allow:b", Rates(None, 600), 200, 50, admitted)  # used 50 of the 200 charged
+            before = float(client.hget("distillab:limits:allow:s", "t") or 0)
+        await buckets.settle("allow:s", Rates(None, 60), 50, 20, admitted)  # used 20 of the 50 charged
         with redis.Redis.from_url(redis_server.url) as client:
-            refunded = float(client.hget(key, "t") or 0)
+            after = float(client.hget("distillab:limits:allow:s", "t") or 0)
         await buckets.aclose()
-        return taken, later, before, refunded
+        return taken, later, before, after
 
-    taken, later, before, refunded = asyncio.run(run())
+    started = redis_seconds(redis_server.url)
+    taken, later, before, after = asyncio.run(run())
+    elapsed = redis_seconds(redis_server.url) - started
     assert taken == [True] * 6 + [False]
     assert later == [True] * 3 + [False]  # 30 s refill 3 of the 6 requests (and 300 of the tokens)
-    assert refunded - before == pytest.approx(150, abs=1)
+    assert 30 <= after - before <= 30 + elapsed  # the 30 tokens back, and 1 a second refilled
 
 
 def test_replicas_racing_admit_exactly_the_limit(redis_server: Any) -> None:
@@ -283,7 +286,9 @@ def test_redis_stopped_mid_run_then_back(
     limits = Limits(rpm=6, redis=redis_server.url, on_failure=mode, replicas=3)
     caplog.set_level(logging.WARNING, logger="distillab.gateway")
     with replicas(db, upstream, limits, clock=clock) as bases:
+        started = redis_seconds(redis_server.url)
         before = [a.status_code for a in round_robin(bases, key, 18)]
+        refilled_before = 6 * (redis_seconds(redis_server.url) - started) / 60
         redis_server.stop()
         during = round_robin(bases, key, 18)
         fallbacks = [metric(b, f'distillab_limits_fallback_total{{mode="{mode}"}}') for b in bases]
@@ -295,7 +300,7 @@ def test_redis_stopped_mid_run_then_back(
         refilled = 6 * (redis_seconds(redis_server.url) - started) / 60
         back = [metric(b, "distillab_limits_redis_down") for b in bases]
         fallbacks_after = [metric(b, f'distillab_limits_fallback_total{{mode="{mode}"}}') for b in bases]
-    assert before.count(200) == 6
+    assert 6 <= before.count(200) <= 6 + refilled_before
     codes = [a.status_code for a in during]
     if mode == "open":  # each replica on its own, at a third of the limit: 2 each, the limit in all
         assert [codes[i::3].count(200) for i in range(3)] == [2, 2, 2]
