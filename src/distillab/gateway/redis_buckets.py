@@ -10,7 +10,7 @@ on the same allowance twice. Time is the Redis server's (`TIME`), so replicas' c
 agree. A hash expires once its buckets would be full again (its absence means full). The calls of
 requests arriving together go out in one pipeline (one write, one read: one round trip for all of
 them), as the request log's records share a commit: redis-py costs about 0.2 ms of CPU per call sent
-alone, 0.04 ms per call in a pipeline of 64 (`benchmarks/gateway_replicas.py`).
+alone, about 0.05 ms per call with 64 in flight (`benchmarks/gateway_replicas.py`).
 
 When Redis cannot be reached or fails (a connection refused, a timeout of `TIMEOUT_S`, an error
 reply), the gateway does what `on_failure` says: "open" decides on buckets of its own at 1/`replicas`
