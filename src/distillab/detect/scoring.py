@@ -2,8 +2,8 @@
 
 Honest heavy users are extreme in some direction: benchmark teams send thousands of templated one-off
 prompts with log-probabilities, labelling companies thousands of new items, people long conversations
-across many topics. What they do not do is all of it at once. Within a *behaviour family* (a few
-features that together describe one way of harvesting a model, `FAMILIES`) the score is a
+across many topics. What they do not do is all of it at once. Within a *behaviour family* (`FAMILIES`:
+what every harvest does, plus breadth, reasoning or the teacher's distribution) the score is a
 *domination distance*: how far an account must be pulled back, feature by feature, before some honest
 reference unit is at least as high on every feature of the family (larger is more like distillation):
 
@@ -15,28 +15,24 @@ Each family has its own conformal p-value. Calibration uses honest traffic only:
 (honest accounts, and the pooled groups that linking finds among them) gets its leave-one-out distance
 to the others, and an account's p-value is its rank among them, p_f = (1 + #{D_ref >= D}) / (1 + N),
 valid for an honest account exchangeable with the reference (P(p_f <= a) <= a). The families are
-combined with Bonferroni, p = min(1, F * min_f p_f): valid whatever the dependence between families
-(they share accounts and, in `combined`, features), at the price of a factor F. What the split buys:
-an honest account far out in one family (a benchmark runner asking for log-probabilities) raises the
-reference distances of that family only, so it no longer caps the p-values of accounts far out in
-another (broad one-off harvesting). Re-ranking the smallest p_f against the reference would bring
-the cap back (the benchmark runner's smallest p_f is as small as anyone's), so Bonferroni it is.
+combined with Bonferroni, p = min(1, F * min_f p_f): valid whatever the dependence between them (they
+share the harvesting core, so they are far from independent; Simes would need a positive dependence
+that nobody has shown for these distances), at the price of a factor F = 3. What the split buys: an
+honest account far out in one family (a benchmark runner asking for log-probabilities) raises the
+reference distances of that family, so it no longer caps the p-values of accounts far out in another
+(step-by-step answers over every topic). Re-ranking the smallest p_f against the reference would
+bring the cap back (the benchmark runner's smallest p_f is as small as anyone's), so Bonferroni it is.
 
-Ranks alone give no p_f below 1/(N+1), so no p below F/(N+1). Beyond the largest reference distance
-p_f continues with an exponential tail fitted to the reference distances above a threshold (the top
-1%, at least 20), with the tail's scale at its upper 95% confidence bound (a scale estimated from a
-few points is easily too small, which would make far accounts look too unlikely); a family with fewer
-than `MIN_EXCEED` positive distances above the threshold gets no tail. Such p-values rest on that
-model, not on ranks: `Scored.from_tail` marks them, and the calibration tests check the model on
-honest traffic.
-
-When the log is its own reference (no clean period to calibrate on), an account is compared with the
-others minus itself, the accounts linked to it and its dense behavioural cluster, and a unit counts as
-ordinary only when `k` others dominate it; the reference distances are those of the accounts the
-robust estimate keeps as honest (`calibrate.calibrate`).
+Ranks give no p_f below 1/(N+1), so no p below F/(N+1) (`Calibration.smallest_p`; `certify` says at
+the start of a run what that allows). Beyond the largest reference distance p_f continues with an
+exponential tail fitted to the reference distances above a threshold (the top 1%, at least 20), its
+scale at the upper 99% confidence bound of the estimate, and never lighter than a tail through the
+largest reference distance at its rank 1/(N+1): one honest account far beyond the rest means a heavy
+tail, not an impossibility. A family with fewer than `MIN_EXCEED` positive distances above the
+threshold gets no tail. These p-values rest on that model, not on ranks: `Scored.from_tail` marks them.
 
     calibration = Calibration(reference_features, prior)
-    scored = calibration.score(features)          # per family and combined: D, p, nearest honest unit
+    scored = calibration.score(features)          # per family: D, p, nearest honest unit; p combined
     calibration.reasons(features[i], scored, i)   # why, in words
 """
 
@@ -91,7 +87,7 @@ TAIL_FRACTION = 0.01
 MIN_TAIL = 20
 MIN_EXCEED = 10
 """A family's tail is fitted only on at least this many reference distances above its threshold."""
-TAIL_CONFIDENCE = 0.95
+TAIL_CONFIDENCE = 0.99
 ALSO_P = 0.01
 """Reasons also name the other families where a unit's p-value is at most this."""
 CHUNK = 256
