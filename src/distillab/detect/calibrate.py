@@ -24,7 +24,7 @@ import numpy as np
 from .features import COUNTS, AccountStats, StatsTable, distinct, prior_of, raw_features, shrink, table_of
 from .linking import Links, link
 from .logs import Columns, read_batches
-from .scoring import Calibration
+from .scoring import FAMILIES, Calibration
 from .text import Embedder
 
 SAMPLE = 20_000
@@ -176,6 +176,7 @@ def score_accounts(
             "account": s.account,
             "requests": s.n,
             "distance": float(scored.distance[i]),
+            "behaviour": list(FAMILIES)[int(scored.family[i])],
             "p_value": float(scored.p_value[i]),
             "flagged": bool(scored.p_value[i] <= target_fpr),
             "reasons": calibration.reasons(features[i], scored, i),

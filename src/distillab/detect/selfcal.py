@@ -16,8 +16,9 @@ estimating which accounts are honest before calibrating on them:
    neighbourhood graph) are candidate campaigns: they neither vouch for others nor calibrate. Honest
    extremes stay in: a lone benchmark runner or labelling company is no cluster.
 3. **Score against the rest, iterate.** Every account is scored against the honest estimate as
-   against a clean reference; accounts flagged at the target (p <= target and a Benjamini-Hochberg
-   q <= fdr) leave it too, and scoring repeats until no new account is flagged.
+   against a clean reference; accounts flagged (p <= the target, or the smallest rate the estimate
+   certifies when that is larger, and a Benjamini-Hochberg q <= fdr) leave it too, and scoring
+   repeats until no new account is flagged.
 
 What this assumes, and so what it cannot do: honest behaviour at the edge of the log is spread out
 (individual teams), while a campaign is many alike accounts at the edge. Many honest accounts of one
@@ -118,9 +119,11 @@ def self_calibrate(
         features, prior, k=k, exclude=linked, names=table.names, honest=honest, extrapolate=False
     )
     for _ in range(ROUNDS):
+        # Below the smallest certifiable rate nothing is flagged; at it is what the run reports.
+        level = max(target_fpr, calibration.smallest_p())
         p = calibration.score(features, linked).p_value
         q = np.array(benjamini_hochberg(p.tolist()))
-        flagged = (p <= target_fpr) & (q <= fdr) & calibration.honest
+        flagged = (p <= level) & (q <= fdr) & calibration.honest
         if not flagged.any() or flagged.sum() == calibration.honest.sum():
             break
         honest = calibration.honest & ~flagged
