@@ -81,6 +81,10 @@ def flags(
     exclude = result["exclude"]
     p = scored.p_value
     flagged = (p <= target_fpr) & (result["q"] <= fdr)
+    if exclude is not None:
+        # Self-calibrated, a pooled group's p-value is a rank among single accounts, which a group's
+        # pooled traffic (broader than any of its members') outranks even when honest: reported only.
+        flagged &= ~np.array(units.is_group)
     by: dict[str, str] = {}
     for i, unit in enumerate(units.ids):
         if flagged[i] and not units.is_group[i]:

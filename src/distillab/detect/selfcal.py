@@ -51,7 +51,8 @@ DENSE = 5
 SCREEN = 0.2
 """Screening p-value below which an account in a dense cluster leaves the honest estimate."""
 SELF_K = 0.01
-"""A unit is ordinary when this share of the other accounts dominate it."""
+"""In the screen, an account is ordinary when this share of the other accounts dominate it (so that a
+few accounts of one campaign cannot vouch for each other there)."""
 ROUNDS = 5
 CHUNK = 512
 
@@ -115,8 +116,9 @@ def self_calibrate(
     honest = ~candidates
     if not honest.any():  # nothing ordinary to calibrate on: everyone stays
         honest[:] = True
+    # With the dense clusters out, the estimate is used as a clean reference is (k = 1).
     calibration = Calibration(
-        features, prior, k=k, exclude=linked, names=table.names, honest=honest, extrapolate=False
+        features, prior, exclude=linked, names=table.names, honest=honest, extrapolate=False
     )
     for _ in range(ROUNDS):
         # Below the smallest certifiable rate nothing is flagged; at it is what the run reports.
@@ -128,6 +130,6 @@ def self_calibrate(
             break
         honest = calibration.honest & ~flagged
         calibration = Calibration(
-            features, prior, k=k, exclude=linked, names=table.names, honest=honest, extrapolate=False
+            features, prior, exclude=linked, names=table.names, honest=honest, extrapolate=False
         )
     return calibration, candidates
