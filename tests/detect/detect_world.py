@@ -135,3 +135,59 @@ def world(
         labels[name] = "c-thin"
     records.sort(key=lambda r: r["ts"])
     return records, labels
+
+
+def benchmark_runner(rng: random.Random, name: str, count: int, *, items: int = 150) -> list[dict[str, Any]]:
+    """An honest benchmark team: the same multiple-choice template over a fixed set of items, run after
+    run, one-off, temperature 0, log-probabilities of a one-token answer, a request a second."""
+    records = []
+    ts = START + rng.uniform(0, 86400)
+    for i in range(count):
+        ts += 1.0 + rng.uniform(0, 0.2)
+        item = i % items
+        records.append(
+            {
+                "ts": ts,
+                "account": name,
+                "ip": "192.0.2.200",
+                "user_agent": "lm-eval/0.4",
+                "endpoint": "/v1/chat/completions",
+                "model": "m",
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": f"Question {item}: which of these is true about {TOPICS[item % 7]}? "
+                        "Answer with A, B, C or D.\nAnswer:",
+                    }
+                ],
+                "params": {"temperature": 0.0, "max_tokens": 1, "logprobs": True, "top_logprobs": 5},
+                "status": 200,
+                "completion_tokens": 1,
+            }
+        )
+    return records
+
+
+def hydra_account(rng: random.Random, name: str, count: int, *, start: float = START) -> list[dict[str, Any]]:
+    """One account of a campaign spread over many that share no payment id, org or network: one-off
+    prompts over every topic, half of them asking for step-by-step reasoning, long answers, no
+    log-probabilities; a few minutes apart."""
+    records = []
+    ts = start + rng.uniform(0, 3600)
+    for i in range(count):
+        ts += rng.uniform(120, 600)
+        records.append(
+            {
+                "ts": ts,
+                "account": name,
+                "ip": f"198.18.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
+                "user_agent": f"Mozilla/5.0 (build {rng.randint(1, 99)})",
+                "endpoint": "/v1/chat/completions",
+                "model": "m",
+                "messages": [{"role": "user", "content": campaign_prompt(rng, i, cot=rng.random() < 0.5)}],
+                "params": {"temperature": 0.7, "max_tokens": 2048},
+                "status": 200,
+                "completion_tokens": rng.randint(300, 900),
+            }
+        )
+    return records

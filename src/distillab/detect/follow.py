@@ -5,9 +5,10 @@ request log they share (`distillab detect-follow`).
     follower.run(stop)              # until `stop` (a threading.Event) is set; then a last checkpoint
 
 It tails the log by id, a batch at a time (`WHERE id > position ORDER BY id LIMIT batch`, only the
-columns detection reads: not the answers), folds the records into the same per-account state as the gateway's in-process detector (`detect.live.Detector`:
-the same fold, the same `run.assess`, the same decisions), scores every `every` seconds and writes its
-decisions to the store, which every replica re-reads within seconds.
+columns detection reads: not the answers), folds the records into the same per-account state as the
+gateway's in-process detector (`detect.live.Detector`: the same fold, the same `run.assess`, the same
+decisions), scores every `every` seconds and writes its decisions to the store, which every replica
+re-reads within seconds.
 
 **Exactly once across restarts.** Every `checkpoint_every` seconds (and when stopped) the position,
 the ids not seen yet below it and the folded state are written in one transaction (`followers` table).
