@@ -8,12 +8,15 @@ accounts over `--days` days, 5% campaigns):
    it, `--batch` rows at a time: records per second, split into reading (the query and decoding each
    row) and folding (`Detector.fold`). Then what a restart costs either way: loading the checkpoint
    (its size, save and load times) against folding the whole log again.
-2. **Lag at `--rate` requests/s**: two writer processes (two "replicas") log honest requests, one
-   transaction each, at `--rate` in all for `--seconds`, while the follower (this process, a thread,
+2. **Lag at `--rate` requests/s**: two writer processes (two "replicas") log honest requests at `--rate`
+   in all for `--seconds` (what is due committed every 10 ms, as a gateway's group commit does), while
+   the follower (this process, a thread,
    `--every` seconds between scorings, `--poll` between reads) folds them. Every `--campaign-every`
    seconds a new campaign account's first `--campaign-requests` requests (a chain-of-thought
    campaign's) commit in one transaction; the lag is the time from that commit to the account's
    decision in the store (its `decisions` row). Also each record's fold lag (commit to folded).
+3. **Scale**: what grows with accounts rather than records (a scoring round, the checkpoint), on
+   simulated traffic of `--scale-accounts` accounts over `--scale-days` days, in this process.
 
     python benchmarks/detect_follow.py [--backends postgresql sqlite] [--rate 500] [--seconds 40]
 
