@@ -38,12 +38,14 @@ def join(first: Cache, first_mask: torch.Tensor, second: Cache, second_mask: tor
     # Everything is built before `first` changes, so a failure (out of memory) leaves it as it was.
     joined = [
         (
-            torch.cat([_pad_columns(mine.keys, width, -2), _pad_columns(theirs.keys, width, -2)]),
-            torch.cat([_pad_columns(mine.values, width, -2), _pad_columns(theirs.values, width, -2)]),
+            torch.cat([_pad_columns(keys, width, -2), _pad_columns(their_keys, width, -2)]),
+            torch.cat([_pad_columns(values, width, -2), _pad_columns(their_values, width, -2)]),
         )
-        for mine, theirs in zip(first.layers, second.layers, strict=True)
+        for (_, keys, values), (_, their_keys, their_values) in zip(
+            _filled(first), _filled(second), strict=True
+        )
     ]
-    for layer, (keys, values) in zip(first.layers, joined, strict=True):
+    for (layer, _, _), (keys, values) in zip(_filled(first), joined, strict=True):
         layer.keys, layer.values = keys, values
     return mask
 
@@ -57,10 +59,18 @@ def trim_padding(cache: Cache, mask: torch.Tensor) -> torch.Tensor:
     first = int(live.int().argmax()) if bool(live.any()) else mask.shape[1]
     if first == 0:
         return mask
-    for layer in cache.layers:
-        layer.keys = layer.keys[:, :, first:]
-        layer.values = layer.values[:, :, first:]
+    for layer, keys, values in _filled(cache):
+        layer.keys, layer.values = keys[:, :, first:], values[:, :, first:]
     return mask[:, first:]
+
+
+def _filled(cache: Cache) -> list[tuple[DynamicLayer, torch.Tensor, torch.Tensor]]:
+    """Each layer of a `joinable` cache with its keys and values [B, H, L, D]."""
+    filled = []
+    for layer in cache.layers:
+        assert isinstance(layer, DynamicLayer) and layer.keys is not None and layer.values is not None
+        filled.append((layer, layer.keys, layer.values))
+    return filled
 
 
 def _pad_columns(tensor: torch.Tensor, width: int, dim: int) -> torch.Tensor:

@@ -101,6 +101,11 @@ class RunningBatch:
         """[B, V] next-token logits waiting to be sampled."""
 
     @property
+    def width(self) -> int:
+        """Attention-mask columns: the longest live row's length once the rows that left are trimmed away."""
+        return self._mask.shape[1]
+
+    @property
     def can_join(self) -> bool:
         """Whether `add` may join new rows now: the batch is empty, or its cache can be concatenated."""
         return not self.rows or (self._cache is not None and joinable(self._cache))
