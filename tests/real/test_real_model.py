@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from distillab.models import Engine, EngineRequest, SamplingParams, load_model, model_dir, score
+from distillab.models.running import RunningBatch
 
 pytestmark = pytest.mark.real
 
@@ -32,3 +33,29 @@ def test_the_real_model_answers_through_its_chat_template_and_scores_its_answer(
     assert torch.allclose(
         scored.token_logprobs[len(prompt) - 1 :], torch.tensor(sample.token_logprobs), atol=1e-3
     )
+
+
+def test_a_request_joining_the_real_models_running_batch_answers_as_alone(real_gguf: Path) -> None:
+    model, tokenizer = load_model(real_gguf, device="cpu")
+    engine = Engine(model, tokenizer)
+    greedy = SamplingParams(max_tokens=16, temperature=0.0)
+    first = EngineRequest(
+        engine.encode_chat([{"role": "user", "content": "Explain what a for loop is."}]), greedy
+    )
+    late = EngineRequest(
+        engine.encode_chat([{"role": "user", "content": "What is the capital of France?"}]), greedy
+    )
+    alone = [engine.generate([r])[0].samples[0] for r in (first, late)]
+    batch = RunningBatch(engine)
+    batch.add([first])
+    for _ in range(5):
+        batch.step()
+    batch.add([late])  # joins at a different width, so both caches are padded and concatenated
+    done = []
+    while batch.rows:
+        done += batch.step()
+    joined = {id(a.request): a.result().samples[0] for a in done}
+    for request, sample in zip((first, late), alone, strict=True):
+        assert joined[id(request)].token_ids == sample.token_ids
+        assert joined[id(request)].token_logprobs == pytest.approx(sample.token_logprobs, abs=1e-3)
+    assert "Paris" in joined[id(late)].text
