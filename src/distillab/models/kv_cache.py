@@ -55,8 +55,7 @@ def trim_padding(cache: Cache, mask: torch.Tensor) -> torch.Tensor:
 
     Returns the trimmed mask [B, L']. Rows are left-padded, so the padding common to all rows is a prefix.
     """
-    live = mask.any(dim=0)
-    first = int(live.int().argmax()) if bool(live.any()) else mask.shape[1]
+    first = int(mask.any(dim=0).int().argmax())  # the first live column (0 if none is: nothing to cut)
     if first == 0:
         return mask
     for layer, keys, values in _filled(cache):

@@ -69,9 +69,10 @@ class _Row:
     finish_reason: str | None = None
 
     def to_sample(self, vocab: Vocab) -> Sample:
+        assert self.finish_reason is not None, "the row is still decoding"
         return Sample(
             text=self.text.text,
-            finish_reason=self.finish_reason or "length",
+            finish_reason=self.finish_reason,
             tokens=[vocab.piece(t) for t in self.token_ids],
             token_ids=self.token_ids,
             token_logprobs=self.logprobs,
