@@ -1,16 +1,19 @@
 """`distillab serve` against `transformers serve` on the same real model, prompts and settings.
 
     python benchmarks/real_serving.py --model SmolLM2-135M-Instruct.Q4_1.gguf [--max-tokens 64] \
-        [--concurrency 1 4 16] [--requests 16]
+        [--concurrency 1 4 16] [--requests 16] [--baseline ../main/src]
 
-Both servers run on loopback on the same machine, one at a time, CPU only, the model in float32 (a GGUF
-file is converted once by `distillab.models`; `transformers serve` is given the converted directory, so
-both load the same weights). Each level sends `--requests` chat requests (`--requests-at-1` at
-concurrency 1) with temperature 0 and `max_tokens`, through the official `openai` client, `concurrency`
-at a time, after one warm-up request. Reported per server and level: completion tokens per second over
-the level's wall time, and the median and 90th-percentile request latency. Numbers measured on SmolLM2
-from its GGUF describe a dequantized 4-bit copy, not the upstream model.
-Writes benchmarks/results/real_serving.json.
+Both servers run on loopback on the same machine, CPU only, the model in float32 (a GGUF file is
+converted once by `distillab.models`; `transformers serve` is given the converted directory, so both load
+the same weights). Both are started first, then measured in turns: each level runs on one server, then on
+the other, the first server rotating from level to level, so load from other processes on a shared
+machine falls on both alike (an idle server waits on its socket). `--baseline SRC` adds a third server:
+`distillab serve` imported from another source tree (say a checkout of main), to measure a change.
+Each level sends `--requests` chat requests (`--requests-at-1` at concurrency 1) with temperature 0 and
+`max_tokens`, through the official `openai` client, `concurrency` at a time, after one warm-up request.
+Reported per server and level: completion tokens per second over the level's wall time, and the median
+and 90th-percentile request latency. Numbers measured on SmolLM2 from its GGUF describe a dequantized
+4-bit copy, not the upstream model. Writes benchmarks/results/real_serving.json.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import statistics
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from openai import AsyncOpenAI
@@ -59,7 +62,9 @@ def transformers_serve(directory: Path, log: Path) -> Iterator[str]:
 
 
 async def level(url: str, model: str, concurrency: int, requests: int, max_tokens: int) -> dict[str, float]:
-    client = AsyncOpenAI(base_url=url, api_key="unused", max_retries=0, timeout=600)
+    client = AsyncOpenAI(
+        base_url=url, api_key="unused", max_retries=0, timeout=3600
+    )  # a busy machine is slow
     gate = asyncio.Semaphore(concurrency)
     latencies: list[float] = []
     tokens = 0
@@ -96,13 +101,19 @@ async def level(url: str, model: str, concurrency: int, requests: int, max_token
     }
 
 
-def measure(url: str, model: str, args: argparse.Namespace) -> list[dict[str, float]]:
-    rows = []
-    for c in args.concurrency:
+def measure(
+    servers: dict[str, tuple[str, str]], args: argparse.Namespace
+) -> dict[str, list[dict[str, float]]]:
+    """Every level on every server (name -> (url, model)), in turns; the first server rotates."""
+    names = list(servers)
+    rows: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    for i, c in enumerate(args.concurrency):
         n = args.requests_at_1 if c == 1 else max(args.requests, c)
-        row = asyncio.run(level(url, model, c, n, args.max_tokens))
-        print(json.dumps(row), flush=True)
-        rows.append(row)
+        for name in names[i % len(names) :] + names[: i % len(names)]:
+            url, model = servers[name]
+            row = asyncio.run(level(url, model, c, n, args.max_tokens))
+            print(json.dumps({"server": name, **row}), flush=True)
+            rows[name].append(row)
     return rows
 
 
@@ -113,21 +124,30 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--requests", type=int, default=16)
     parser.add_argument("--requests-at-1", type=int, default=4)
+    parser.add_argument("--baseline", type=Path, help="also serve distillab from this source tree (src/)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "real_serving.json")
     args = parser.parse_args()
     directory = model_dir(args.model)
     logs = args.out.parent / "real_serving_logs"
     logs.mkdir(parents=True, exist_ok=True)
-    print("distillab serve", flush=True)
-    with serve_process(args.model, log=logs / "distillab.log", extra_args=("--model-name", "model")) as url:
-        ours = measure(url, "model", args)
-    print("transformers serve", flush=True)
-    with transformers_serve(directory, logs / "transformers.log") as url:
-        theirs = measure(url, str(directory), args)
-    theirs_by_level = {r["concurrency"]: r["tokens_per_s"] for r in theirs}
+    named = ("--model-name", "model")
+    with ExitStack() as stack:
+        ours = serve_process(args.model, log=logs / "distillab.log", extra_args=named)
+        theirs = transformers_serve(directory, logs / "transformers.log")
+        served = {
+            "distillab": (stack.enter_context(ours), "model"),
+            "transformers": (stack.enter_context(theirs), str(directory)),
+        }
+        if args.baseline is not None:
+            env = {"PYTHONPATH": str(args.baseline)}
+            baseline = serve_process(args.model, log=logs / "baseline.log", extra_args=named, env=env)
+            served["distillab_baseline"] = (stack.enter_context(baseline), "model")
+        rows = measure(served, args)
+    ours_rows, theirs_rows = rows["distillab"], rows["transformers"]
+    theirs_by_level = {r["concurrency"]: r["tokens_per_s"] for r in theirs_rows}
     speedup = {
         int(r["concurrency"]): round(r["tokens_per_s"] / theirs_by_level[r["concurrency"]], 2)
-        for r in ours
+        for r in ours_rows
         if theirs_by_level.get(r["concurrency"])
     }
     print(json.dumps({"speedup_tokens_per_s": speedup}))
@@ -135,8 +155,13 @@ def main() -> None:
         "model": str(args.model),
         "max_tokens": args.max_tokens,
         "cpus": os.cpu_count(),
-        "distillab_serve": ours,
-        "transformers_serve": theirs,
+        "distillab_serve": ours_rows,
+        "transformers_serve": theirs_rows,
+        **(
+            {"distillab_baseline": rows["distillab_baseline"], "baseline_src": str(args.baseline)}
+            if args.baseline
+            else {}
+        ),
         "speedup_tokens_per_s": speedup,
     }
     args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -14,6 +14,7 @@ import torch
 from distillab.models import Engine, EngineRequest, SamplingParams, load_model, model_dir, score
 from distillab.models.prune import prune_layers
 from distillab.models.random_init import random_student
+from distillab.models.running import RunningBatch
 
 pytestmark = pytest.mark.real
 
@@ -50,3 +51,29 @@ def test_a_random_student_at_the_pruned_students_shape_matches_its_size_and_know
     ids = tokenizer("The json module encodes and decodes JSON, a lightweight data interchange format.")
     mean = float(score(model, [ids["input_ids"]])[0].token_logprobs.mean())
     assert abs(mean + math.log(49_152)) < 0.5
+
+
+def test_a_request_joining_the_real_models_running_batch_answers_as_alone(real_gguf: Path) -> None:
+    model, tokenizer = load_model(real_gguf, device="cpu")
+    engine = Engine(model, tokenizer)
+    greedy = SamplingParams(max_tokens=16, temperature=0.0)
+    first = EngineRequest(
+        engine.encode_chat([{"role": "user", "content": "Explain what a for loop is."}]), greedy
+    )
+    late = EngineRequest(
+        engine.encode_chat([{"role": "user", "content": "What is the capital of France?"}]), greedy
+    )
+    alone = [engine.generate([r])[0].samples[0] for r in (first, late)]
+    batch = RunningBatch(engine)
+    batch.add([first])
+    for _ in range(5):
+        batch.step()
+    batch.add([late])  # joins at a different width, so both caches are padded and concatenated
+    done = []
+    while batch.rows:
+        done += batch.step()
+    joined = {id(a.request): a.result().samples[0] for a in done}
+    for request, sample in zip((first, late), alone, strict=True):
+        assert joined[id(request)].token_ids == sample.token_ids
+        assert joined[id(request)].token_logprobs == pytest.approx(sample.token_logprobs, abs=1e-3)
+    assert "Paris" in joined[id(late)].text

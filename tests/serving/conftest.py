@@ -16,6 +16,7 @@ import pytest
 from fastapi import FastAPI
 
 from distillab.models import Engine
+from distillab.models.running import RunningBatch
 from distillab.serving import create_app, run_in_background
 
 
@@ -26,8 +27,9 @@ class Server:
     app: FastAPI
 
     @property
-    def batch_sizes(self) -> list[int]:
-        return self.app.state.serving.batcher.batch_sizes
+    def batch(self) -> RunningBatch:
+        """The server's running batch (its `steps` and `row_steps` count the decoding work)."""
+        return self.app.state.serving.batcher.running
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from distillab.models.generate import Engine
+from distillab.models.running import Admitted
 
 if TYPE_CHECKING:
     from conftest import Server
@@ -107,9 +108,13 @@ def test_stop_string_truncates_text(client: openai.OpenAI) -> None:
 
 
 def test_seed_reproducible_among_concurrent_neighbours(server: Server) -> None:
+    steps_before = rows_before = 0
+
     async def run() -> tuple[str, list[str]]:
+        nonlocal steps_before, rows_before
         aclient = openai.AsyncOpenAI(base_url=server.base_url + "/v1", api_key="unused", max_retries=0)
         alone = await aclient.chat.completions.create(model=MODEL, messages=CHAT, max_tokens=12, seed=1234)
+        steps_before, rows_before = server.batch.steps, server.batch.row_steps
         crowd = await asyncio.gather(
             *[
                 aclient.chat.completions.create(
@@ -126,10 +131,9 @@ def test_seed_reproducible_among_concurrent_neighbours(server: Server) -> None:
             crowd[i].choices[0].message.content or "" for i in (0, 3, 6)
         ]
 
-    before = len(server.batch_sizes)
     alone, crowded = asyncio.run(run())
     assert crowded == [alone] * 3
-    assert max(server.batch_sizes[before:]) > 1  # the concurrent requests were batched
+    assert server.batch.row_steps - rows_before > server.batch.steps - steps_before  # batched: > 1 row a step
 
 
 def test_streaming_chat_matches_non_streaming(client: openai.OpenAI) -> None:
@@ -238,18 +242,18 @@ def test_errors_are_openai_shaped(client: openai.OpenAI, server: Server) -> None
 def test_leaving_a_stream_stops_its_generation(
     client: openai.OpenAI, server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine = server.app.state.serving.engine
     finish_reasons: list[str] = []
     generated = threading.Event()
-    original = engine.generate
+    original = server.batch.step
 
-    def spy(requests: list) -> list:  # type: ignore[type-arg]
-        results = original(requests)
-        finish_reasons.extend(s.finish_reason for g in results for s in g.samples)
-        generated.set()
-        return results
+    def spy() -> list[Admitted]:
+        done = original()
+        for admitted in done:
+            finish_reasons.extend(s.finish_reason for s in admitted.result().samples)
+            generated.set()
+        return done
 
-    monkeypatch.setattr(engine, "generate", spy)
+    monkeypatch.setattr(server.batch, "step", spy)
     stream = client.chat.completions.create(model=MODEL, messages=CHAT, max_tokens=200, seed=1, stream=True)
     for i, _ in enumerate(stream):
         if i == 3:

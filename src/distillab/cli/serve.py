@@ -24,7 +24,8 @@ HELP = """Serve a Hugging Face causal LM over the OpenAI API, with token log-pro
 as a gateway with API keys per account, a durable request log, rate limits and policies.
 
 Endpoints: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health.
-Concurrent requests are batched together (up to --max-batch sequences).
+Concurrent requests are batched continuously: they join the running batch between decoding steps
+(up to --max-batch sequences).
 
 Examples:
 

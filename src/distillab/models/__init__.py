@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "Batcher": "batcher",
     "Engine": "generate",
-    "EngineRequest": "generate",
+    "EngineRequest": "requests",
     "Generation": "samples",
     "LogitsBatch": "scoring",
-    "LogitsProcessor": "generate",
+    "LogitsProcessor": "requests",
     "Sample": "samples",
     "SamplingParams": "samples",
     "Scored": "scoring",
-    "TokenEvent": "generate",
+    "TokenEvent": "requests",
     "convert_gguf": "load",
     "forward_logits": "scoring",
     "load_model": "load",
@@ -54,8 +54,9 @@ __all__ = [
 
 if TYPE_CHECKING:
     from distillab.models.batcher import Batcher
-    from distillab.models.generate import Engine, EngineRequest, LogitsProcessor, TokenEvent
+    from distillab.models.generate import Engine
     from distillab.models.load import convert_gguf, load_model, load_tokenizer, model_dir
+    from distillab.models.requests import EngineRequest, LogitsProcessor, TokenEvent
     from distillab.models.samples import Generation, Sample, SamplingParams
     from distillab.models.scoring import LogitsBatch, Scored, forward_logits, score
 

@@ -1,9 +1,17 @@
-"""Dynamic batching: requests that arrive together (or while the model is busy) run as one batch.
+"""Continuous batching behind asyncio: a request joins the running batch at the next decoding step.
 
-The event loop never runs the model. One worker thread does, one batch at a time; while it works, new
-requests queue up, and the next batch takes all of them (up to `max_batch` sequences). When the model is
-idle, the first request waits `window_s` for neighbours before it starts. This is not continuous batching:
-a batch runs until its longest sample finishes (finished rows drop out of the forward pass, though).
+The event loop never runs the model. One worker thread does, one step at a time (`RunningBatch.step`
+samples one token for every running row). Between two steps the loop admits queued requests, up to
+`max_batch` rows in all: they are prefilled together and join the rows already decoding
+(`RunningBatch.add`), so a request that arrives while others decode waits for one step and its own
+prefill, not for the batch to finish; rows leave the batch as soon as they finish. When the model is idle,
+the first request waits `window_s` for neighbours before it starts.
+
+A model whose cache cannot be joined (sliding-window or linear-attention layers, see
+`distillab.models.kv_cache`) is still batched, but new requests then wait until the running batch is empty.
+
+Failures: a failed prefill fails the requests being admitted; a failed step fails every request in the
+batch, which starts again empty. Either way the server keeps serving.
 """
 
 from __future__ import annotations
@@ -15,7 +23,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from distillab.errors import RequestError
-from distillab.models.generate import Engine, EngineRequest, TokenEvent
+from distillab.models.generate import Engine
+from distillab.models.requests import EngineRequest, TokenEvent
+from distillab.models.running import Admitted, RunningBatch
 from distillab.models.samples import Generation
 
 
@@ -36,10 +46,12 @@ class Batcher:
             raise ValueError("max_batch must be at least 1")
         self.engine = engine
         self.max_batch = max_batch
-        """Most sequences (requests x n) per batch; a single larger request still runs, alone."""
+        """Most sequences (requests x n) decoded together; a single larger request still runs, alone."""
         self.window_s = window_s
-        self.batch_sizes: list[int] = []
-        """Requests per batch run so far (observability and tests)."""
+        self.running = RunningBatch(engine)
+        """The batch being decoded; its `steps` and `row_steps` count the work done (observability, tests)."""
+        self._jobs: dict[Admitted, _Job] = {}
+        """The requests in `running`, and who waits for them."""
         self._waiting: collections.deque[_Job] = collections.deque()
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -79,7 +91,7 @@ class Batcher:
         try:
             while (event := await events.get()) is not None:
                 yield event
-            task.result()  # re-raise a failure of the batch
+            task.result()  # re-raise a failure of the step
         finally:
             if not task.done():
                 request.cancelled = True
@@ -95,55 +107,80 @@ class Batcher:
     async def _run(self) -> None:
         assert self._wakeup is not None
         loop = asyncio.get_running_loop()
-        while not self._closed:
-            if not self._waiting:
+        if self._jobs:  # left by an event loop that ended mid-batch: their callers are gone
+            self._jobs.clear()
+            await loop.run_in_executor(self._executor, self.running.clear)  # after any step still running
+        while self.running.rows or not self._closed:
+            if not self.running.rows and not self._waiting:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 if self._closed:
                     break
                 await asyncio.sleep(self.window_s)  # idle until now: give neighbours a moment to arrive
-            batch = self._take_batch()
-            if not batch:
-                continue
-            self.batch_sizes.append(len(batch))
-            try:
-                results = await loop.run_in_executor(
-                    self._executor, self.engine.generate, [job.request for job in batch]
-                )
-            except Exception as exc:  # a failed batch fails its requests, not the server
-                for job in batch:
-                    if not job.future.done():
-                        job.future.set_exception(exc)
-                continue
-            for job, result in zip(batch, results):
-                if not job.future.done():
-                    job.future.set_result(result)
+            await self._admit(loop)
+            if self.running.rows:
+                await self._step(loop)
 
-    def _take_batch(self) -> list[_Job]:
-        batch: list[_Job] = []
-        rows = 0
+    async def _admit(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Prefill the queued requests that fit and join them to the running batch."""
+        if not self.running.can_join:
+            return
+        jobs = self._take(len(self.running.rows))
+        if not jobs:
+            return
+        try:
+            admitted = await loop.run_in_executor(
+                self._executor, self.running.add, [job.request for job in jobs]
+            )
+        except Exception as exc:  # a failed prefill fails the requests it was for
+            for job in jobs:
+                _fail(job, exc)
+            return
+        self._jobs.update(zip(admitted, jobs, strict=True))
+
+    async def _step(self, loop: asyncio.AbstractEventLoop) -> None:
+        """One decoding step; deliver the requests it finished."""
+        try:
+            done = await loop.run_in_executor(self._executor, self.running.step)
+        except Exception as exc:  # a failed step fails the requests in it, not the server
+            self.running.clear()
+            for job in self._jobs.values():
+                _fail(job, exc)
+            self._jobs.clear()
+            return
+        for admitted in done:
+            job = self._jobs.pop(admitted)
+            if not job.future.done():
+                job.future.set_result(admitted.result())
+
+    def _take(self, running_rows: int) -> list[_Job]:
+        """Queued jobs, oldest first, while they fit in `max_batch` rows next to `running_rows`."""
+        jobs: list[_Job] = []
+        rows = running_rows
         while self._waiting:
             job = self._waiting[0]
             if job.future.done():  # the caller gave up while waiting
                 self._waiting.popleft()
                 continue
-            if batch and rows + job.request.n > self.max_batch:
+            if rows and rows + job.request.n > self.max_batch:
                 break
-            batch.append(self._waiting.popleft())
+            jobs.append(self._waiting.popleft())
             rows += job.request.n
-        return batch
+        return jobs
 
     async def aclose(self) -> None:
-        """Stop: refuse new requests, fail queued ones, let the running batch finish and deliver."""
+        """Stop: refuse new requests, fail queued ones, let the running ones finish and deliver."""
         self._closed = True
         while self._waiting:
             job = self._waiting.popleft()
-            if not job.future.done():
-                job.future.set_exception(
-                    RequestError("the server is shutting down", status=503, type="server_error")
-                )
+            _fail(job, RequestError("the server is shutting down", status=503, type="server_error"))
         if self._wakeup is not None:
             self._wakeup.set()
         if self._task is not None:
             await self._task
         self._executor.shutdown(wait=False)
+
+
+def _fail(job: _Job, exc: BaseException) -> None:
+    if not job.future.done():
+        job.future.set_exception(exc)

@@ -1,14 +1,18 @@
-"""The generation engine: a Hugging Face causal LM plus a plain batched sampling loop with a KV cache.
+"""The generation engine: a Hugging Face causal LM plus a plain sampling loop with a KV cache.
 
 Why a hand-written loop instead of `model.generate`: every request in a batch has its own temperature,
-top_p, stop strings, token budget and random generator, and we need per-position log-probabilities and
-top-k alternatives, streamed as they are produced. The loop is the textbook one:
+top_p, stop strings, token budget and random generator, sequences join and leave the batch between steps
+(continuous batching, `distillab.models.running`), and we need per-position log-probabilities and top-k
+alternatives, streamed as they are produced. The loop is the textbook one:
 
 1. left-pad the distinct prompts, one forward pass over all of them (prefill) with position ids taken from
    the attention mask, so padding changes nothing;
 2. copy each prompt's cache row once per sample (`n`);
 3. repeat: log-softmax the last logits, sample one token per row, feed the new tokens back; rows that
-   finished are dropped from the batch (and the cache) so they cost nothing further.
+   finished are dropped from the batch (and the cache) so they cost nothing further, and new rows may join.
+
+`Engine.generate` runs a list of requests to the end this way; `distillab.models.batcher.Batcher` keeps one
+batch running and lets requests join it as they arrive. Both go through the same `RunningBatch`.
 
 Log-probabilities: every reported log-probability (sampled token and top-k) is from the model's own
 distribution, `log_softmax(logits)`, *before* temperature and top_p. This is vLLM's default
@@ -28,97 +32,23 @@ differences padding can cause in the forward pass).
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
-from transformers.cache_utils import Cache
 
 from distillab.errors import RequestError
 from distillab.models.load import load_model
-from distillab.models.samples import Generation, Sample, SamplingParams
-from distillab.models.sampling import sample_token
-from distillab.models.text import TextTracker
+from distillab.models.requests import EngineRequest, LogitsProcessor, TokenEvent
+from distillab.models.running import RunningBatch
+from distillab.models.samples import Generation
 from distillab.models.vocab import Vocab
 
-
-class LogitsProcessor(Protocol):
-    """Rewrites one row's next-token logits before sampling, from the ids that came before."""
-
-    @property
-    def width(self) -> int:
-        """How many of the last ids it reads (the engine passes at most these)."""
-        ...
-
-    def apply(self, logits: torch.Tensor, previous: Sequence[Sequence[int]]) -> torch.Tensor:
-        """float [B, V] logits for rows [B, V] whose preceding ids are `previous[b]`."""
-        ...
-
-
-@dataclass
-class TokenEvent:
-    """One generated token of one sample, reported while generation runs (for streaming)."""
-
-    index: int
-    """Sample index within the request (0..n-1)."""
-    token_id: int
-    logprob: float
-    top_ids: list[int]
-    top_logprobs: list[float]
-    text: str
-    """Text that became visible with this token (may be empty: held back, or a partial character)."""
-    finish_reason: str | None
-    """"stop" or "length" on the sample's last token, else None."""
-
-
-@dataclass
-class EngineRequest:
-    """One prompt to complete `n` times. `on_event` is called from the engine's thread."""
-
-    prompt_ids: list[int]
-    params: SamplingParams = field(default_factory=SamplingParams)
-    n: int = 1
-    on_event: Callable[[TokenEvent], None] | None = None
-    cancelled: bool = False
-    """Set (from any thread) to stop generating for this request, e.g. when a streaming client left."""
-    processor: LogitsProcessor | None = None
-    """Applied to this request's logits at every step (e.g. a watermark, `distillab.provenance.watermark`)."""
-
-
-@dataclass
-class _Row:
-    """Decoding state of one sample."""
-
-    request: int
-    index: int
-    max_new: int
-    generator: torch.Generator
-    text: TextTracker
-    token_ids: list[int] = field(default_factory=list)
-    logprobs: list[float] = field(default_factory=list)
-    top_ids: list[list[int]] = field(default_factory=list)
-    top_logprobs: list[list[float]] = field(default_factory=list)
-    finish_reason: str = "length"
-
-    def to_sample(self, vocab: Vocab) -> Sample:
-        return Sample(
-            text=self.text.text,
-            finish_reason=self.finish_reason,
-            tokens=[vocab.piece(t) for t in self.token_ids],
-            token_ids=self.token_ids,
-            token_logprobs=self.logprobs,
-            top_ids=self.top_ids,
-            top_tokens=[[vocab.piece(t) for t in ids] for ids in self.top_ids],
-            top_logprobs=self.top_logprobs,
-        )
+__all__ = ["Engine", "EngineRequest", "LogitsProcessor", "TokenEvent"]
 
 
 class Engine:
-    """Generates from a causal LM. Not thread-safe: one `generate` call at a time (the Batcher ensures it)."""
+    """Generates from a causal LM. Not thread-safe: one `generate` call or batch step at a time."""
 
     def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, *, name_or_path: str = ""):
         self.model = model.eval()
@@ -186,120 +116,17 @@ class Engine:
 
     # -- generation ------------------------------------------------------------------------------------
 
-    @torch.inference_mode()
     def generate(self, requests: list[EngineRequest]) -> list[Generation]:
-        """Complete every request (n samples each) in one batch; results in request order."""
+        """Complete every request (n samples each) in one batch run to its end; results in request order."""
         for request in requests:
             self.check(request)
-        rows = [self._new_row(r, i, request) for r, request in enumerate(requests) for i in range(request.n)]
-        logits, cache, mask, positions = self._prefill([r.prompt_ids for r in requests])
-        expand = torch.tensor([row.request for row in rows], device=self.device)
-        cache.batch_select_indices(expand)
-        logits, mask, positions = logits[expand], mask[expand], positions[expand]
-
-        active = rows
-        while active:
-            next_ids, keep = self._step(active, logits, requests)
-            if not keep:
-                break
-            if len(keep) < len(active):
-                index = torch.tensor(keep, device=self.device)
-                cache.batch_select_indices(index)
-                next_ids, mask, positions = next_ids[index], mask[index], positions[index]
-                active = [active[i] for i in keep]
-            mask = torch.cat([mask, mask.new_ones(len(active), 1)], dim=1)
-            positions = positions + 1
-            out = self.model(
-                input_ids=next_ids[:, None],
-                attention_mask=mask,
-                position_ids=positions[:, None],
-                cache=cache,
-                use_cache=True,
-            )
-            logits = out.logits[:, -1]
-
-        return [
-            Generation(
-                samples=[row.to_sample(self.vocab) for row in rows if row.request == r],
-                prompt_tokens=len(request.prompt_ids),
-                completion_tokens=sum(len(row.token_ids) for row in rows if row.request == r),
-            )
-            for r, request in enumerate(requests)
-        ]
-
-    def _new_row(self, r: int, index: int, request: EngineRequest) -> _Row:
-        params = request.params
-        generator = torch.Generator(device=self.device)
-        seed = params.seed + index if params.seed is not None else secrets.randbits(63)
-        generator.manual_seed(seed % 2**64)  # any int works; torch accepts 64 bits
-        room = self.context_length - len(request.prompt_ids) if self.context_length else params.max_tokens
-        return _Row(
-            r, index, min(params.max_tokens, room), generator, TextTracker(self.tokenizer, params.stop)
-        )
-
-    def _prefill(self, prompts: list[list[int]]) -> tuple[torch.Tensor, Cache, torch.Tensor, torch.Tensor]:
-        """Forward the left-padded prompts.
-
-        Returns the last logits [B, V], the cache, the mask [B, L] and the last positions [B].
-        """
-        width = max(len(p) for p in prompts)
-        ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(prompts), width), dtype=torch.long)
-        for b, prompt in enumerate(prompts):
-            ids[b, width - len(prompt) :] = torch.tensor(prompt)
-            mask[b, width - len(prompt) :] = 1
-        ids, mask = ids.to(self.device), mask.to(self.device)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        out = self.model(
-            input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1
-        )
-        assert out.cache is not None
-        return out.logits[:, -1], out.cache, mask, positions[:, -1]
-
-    def _step(
-        self, active: list[_Row], logits: torch.Tensor, requests: list[EngineRequest]
-    ) -> tuple[torch.Tensor, list[int]]:
-        """Sample one token for every active row; return the tokens and the indices of rows still going."""
-        logits = _process(logits, [(requests[row.request], row.token_ids) for row in active])
-        logprobs = torch.log_softmax(logits.float(), dim=-1)
-        k = min(max(requests[row.request].params.top_logprobs for row in active), logprobs.shape[-1])
-        top = logprobs.topk(k, dim=-1) if k else None
-        next_ids: list[int] = []
-        keep: list[int] = []
-        for i, row in enumerate(active):
-            request = requests[row.request]
-            params = request.params
-            token = sample_token(logprobs[i], params.temperature, params.top_p, row.generator)
-            k_row = params.top_logprobs
-            row.token_ids.append(token)
-            row.logprobs.append(float(logprobs[i, token]))
-            row.top_ids.append(top.indices[i, :k_row].tolist() if top is not None else [])
-            row.top_logprobs.append(top.values[i, :k_row].tolist() if top is not None else [])
-            next_ids.append(token)
-
-            delta = row.text.push(token)
-            stopped = token in self.eos_ids or row.text.stopped
-            finished = stopped or len(row.token_ids) >= row.max_new
-            if finished:
-                row.finish_reason = "stop" if stopped else "length"
-                delta += row.text.finish()
-            elif request.cancelled:
-                row.finish_reason = "abort"
-            else:
-                keep.append(i)
-            if request.on_event is not None:
-                request.on_event(
-                    TokenEvent(
-                        row.index,
-                        token,
-                        row.logprobs[-1],
-                        row.top_ids[-1],
-                        row.top_logprobs[-1],
-                        delta,
-                        row.finish_reason if finished else None,
-                    )
-                )
-        return torch.tensor(next_ids, device=self.device), keep
+        if not requests:
+            return []
+        batch = RunningBatch(self)
+        admitted = batch.add(requests)
+        while batch.rows:
+            batch.step()
+        return [entry.result() for entry in admitted]
 
     # -- teacher forcing -------------------------------------------------------------------------------
 
@@ -317,31 +144,6 @@ class Engine:
         positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
         out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=False)
         return out.logits.float()
-
-
-def _process(logits: torch.Tensor, rows: list[tuple[EngineRequest, list[int]]]) -> torch.Tensor:
-    """[B, V] logits with each row's request processor applied (rows sharing a processor in one call)."""
-    groups: dict[int, list[int]] = {}
-    for i, (request, _) in enumerate(rows):
-        if request.processor is not None:
-            groups.setdefault(id(request.processor), []).append(i)
-    if not groups:
-        return logits
-    logits = logits.float().clone()
-    for members in groups.values():
-        processor = rows[members[0]][0].processor
-        assert processor is not None
-        contexts = [_tail(rows[i][0].prompt_ids, rows[i][1], processor.width) for i in members]
-        index = torch.tensor(members, device=logits.device)
-        logits[index] = processor.apply(logits[index], contexts)
-    return logits
-
-
-def _tail(prompt: list[int], generated: list[int], width: int) -> list[int]:
-    """The last `width` ids of prompt + generated, without copying the whole prompt every step."""
-    if width <= len(generated):
-        return generated[len(generated) - width :]
-    return prompt[max(0, len(prompt) - (width - len(generated))) :] + generated
 
 
 def _eos_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> set[int]:
