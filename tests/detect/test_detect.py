@@ -40,6 +40,7 @@ SUMMARY_KEYS = [
     "metrics",
     "seconds",
     "records_per_s",
+    "embedder",
 ]
 """summary.json's keys with --labels and no --indicators, in the order detect has always written them."""
 METRICS_KEYS = [

@@ -22,7 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from .alike import Profiles
+from .embeddings import PromptEmbedder
 from .features import COUNTS, AccountStats, StatsTable, distinct, prior_of, raw_features, shrink, table_of
+from .grouptest import calibrate_groups
 from .linking import Links, link
 from .logs import Columns, read_batches
 from .scoring import Calibration
@@ -68,8 +71,10 @@ def prefetch(batches: Iterator[Columns]) -> Iterator[Columns]:
             yield columns
 
 
-def collect(batches: Iterator[Columns], embedder: Embedder) -> StatsTable:
-    table = StatsTable(embedder)
+def collect(
+    batches: Iterator[Columns], embedder: Embedder, prompts: PromptEmbedder | None = None
+) -> StatsTable:
+    table = StatsTable(embedder, prompts)
     for columns in prefetch(batches):
         table.update(columns)
     return table
@@ -201,8 +206,17 @@ def calibrate(table: StatsTable, links: Links | None = None, *, self_reference: 
         calibration = Calibration(features, prior, names=table.names)
         units, _ = units_of(table, links, prior)
         calibration.groups = units.features[len(table.names) :]
+        if table.behaviour is not None:
+            calibration.behaviour = Profiles.of(table, prior)
+        calibration.group_null = calibrate_groups(table, prior)
         return calibration
     units, _ = units_of(table, links, prior)
     n = len(table.names)
     exclude = [[j for j in units.exclude[i] if j < n] for i in range(n)]
-    return Calibration(features, prior, k=max(1, math.ceil(SELF_K * n)), exclude=exclude, names=table.names)
+    calibration = Calibration(
+        features, prior, k=max(1, math.ceil(SELF_K * n)), exclude=exclude, names=table.names
+    )
+    # The log's own groups calibrate its group tests: its campaigns' groups among them only make the
+    # test more conservative (weaker), never flag an honest group.
+    calibration.group_null = calibrate_groups(table, prior)
+    return calibration

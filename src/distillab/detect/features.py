@@ -48,6 +48,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .behaviour import BehaviourState
+from .embeddings import Lexical, PromptEmbedder
 from .logs import Columns, request_fields
 from .text import Embedder, K, mix64
 
@@ -198,10 +200,14 @@ def prior_of(raw: dict[str, Any]) -> dict[str, float]:
 
 
 class StatsTable:
-    """Columnar per-account state for many accounts, updated a batch at a time."""
+    """Columnar per-account state for many accounts, updated a batch at a time. `prompts` embeds what
+    accounts ask for behavioural linking (`behaviour.py`; default: the lexical `embedder`)."""
 
-    def __init__(self, embedder: Embedder | None):
+    def __init__(self, embedder: Embedder | None, prompts: PromptEmbedder | None = None):
         self.embedder = embedder
+        if prompts is None and embedder is not None:
+            prompts = Lexical(embedder)
+        self.behaviour = BehaviourState(prompts) if prompts is not None else None
         self.index: dict[str, int] = {}
         self.names: list[str] = []
         self._capacity = 0
@@ -248,6 +254,8 @@ class StatsTable:
             grow(self.last_ts),
             grow(self.members),
         )
+        if self.behaviour is not None:
+            self.behaviour.grow(capacity)
         self._capacity = capacity
 
     def stats(self, name: str) -> AccountStats:
@@ -282,6 +290,16 @@ class StatsTable:
         self.days[row], self.hours[row] = stats.days, stats.hours
         for name in self.meta:
             self.meta[name][row] = getattr(stats, name)
+
+    def subset(self, rows: np.ndarray) -> StatsTable:
+        """A new table holding these rows' accounts (behaviour included), in this order."""
+        rows = np.asarray(rows, np.int64)
+        out = StatsTable(self.embedder, self.behaviour.prompts if self.behaviour is not None else None)
+        for row in rows.tolist():
+            out.adopt(self.stats(self.names[row]))
+        if self.behaviour is not None and out.behaviour is not None:
+            out.behaviour.copy_rows(self.behaviour, rows)
+        return out
 
     def raw(self) -> dict[str, Any]:
         n = len(self.names)
@@ -337,6 +355,8 @@ class StatsTable:
             ("payments", columns.payment_id),
         ):
             self._meta(self.meta[name], acc, values)
+        if self.behaviour is not None:
+            self.behaviour.update(acc, ordinal, columns)
         return acc
 
     def _text(self, acc: np.ndarray, weight: np.ndarray, text: pa.Array) -> None:

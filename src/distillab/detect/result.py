@@ -71,6 +71,9 @@ class DetectSummary:
     """None (left out of the JSON) without `--labels`."""
     seconds: float
     records_per_s: int
+    embedder: str = "lexical"
+    """Which prompt embeddings behavioural linking used: "minilm" or "lexical" (summaries written
+    before there was a choice were lexical)."""
     exported_indicators: ExportedIndicators | None = None
     """With `--export-indicators`; exported after summary.json is written, so never in that file."""
 

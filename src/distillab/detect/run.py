@@ -19,6 +19,7 @@ import json
 import statistics
 import time
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,11 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from distillab.atomic import write_text
 from distillab.detect.calibrate import Units, calibrate, collect, open_log, prefetch, units_of, without_each
 from distillab.detect.config import DetectConfig
+from distillab.detect.embeddings import PromptEmbedder, choose
 from distillab.detect.features import FEATURES, StatsTable
+from distillab.detect.grouptest import group_p, rank_groups
 from distillab.detect.indicators import IndicatorIndex, IndicatorTally, read_key
-from distillab.detect.linking import link
+from distillab.detect.linking import ALIKE, link
 from distillab.detect.logs import Columns
 from distillab.detect.result import CampaignMetrics, DetectMetrics, DetectSummary
 from distillab.detect.scoring import Calibration, Scored, benjamini_hochberg
@@ -49,8 +52,9 @@ does not go down with it, while each of a campaign's thin accounts carries its s
 def assess(
     table: StatsTable, calibration: Calibration, config: DetectConfig, *, self_reference: bool = False
 ) -> dict[str, Any]:
-    """Score every account and linked group in `table`; flags at the configured FPR and FDR."""
-    links = link(table)
+    """Score every account and linked group in `table`; flags at the configured FPR and FDR. A group's
+    p-value combines its pooled traffic's and its members' exact rank test (`grouptest`)."""
+    links = link(table, calibration.behaviour)
     units, _ = units_of(table, links, calibration.prior)
     n = len(table)
     exclude = [[j for j in e if j < n] for e in units.exclude] if self_reference else None
@@ -62,7 +66,16 @@ def assess(
             for f in ("distance", "p_value", "nearest")
         )
     )
-    p = scored.p_value
+    member_rows = [[table.index[m] for m in units.members[i]] for i in range(n, len(units.ids))]
+    ranks = dict(
+        zip(
+            range(n, len(units.ids)),
+            rank_groups(member_rows, accounts_scored.distance, calibration, self_reference=self_reference),
+        )
+    )
+    p = scored.p_value.copy()
+    for i, (test, _) in ranks.items():
+        p[i] = group_p(float(scored.p_value[i]), test)
     q = np.array(benjamini_hochberg(p.tolist()))
     flagged = (p <= config.target_fpr) & (q <= config.fdr)
     by: dict[str, str] = {}
@@ -71,17 +84,30 @@ def assess(
             by[unit] = "own traffic"
     n_accounts = len(table)
     for i, members in enumerate(units.members):
-        if flagged[i] and units.is_group[i]:
-            rest = without_each(table, units.pooled[i - n_accounts], members, calibration.prior)
-            distance = calibration.score(
-                rest, [exclude[i] for _ in members] if exclude else None, groups=True
-            ).distance
-            for m, left in zip(members, distance):
-                if m not in by and (
-                    p[table.index[m]] <= MEMBER_P or left <= scored.distance[i] + MEMBER_SLACK
-                ):
-                    by[m] = units.ids[i]
-    return {"units": units, "scored": scored, "q": q, "flagged": flagged, "by": by, "links": links}
+        if not (flagged[i] and units.is_group[i]):
+            continue
+        test, beaten = ranks[i]
+        if test.p_value < scored.p_value[i]:  # the rank test carries the group: its top members go with it
+            for m, b in zip(members, beaten):
+                if b <= test.beaten_by:
+                    by.setdefault(m, units.ids[i])
+            continue
+        rest = without_each(table, units.pooled[i - n_accounts], members, calibration.prior)
+        left_out = [exclude[i] for _ in members] if exclude else None
+        distance = calibration.score(rest, left_out, groups=True).distance
+        for m, left in zip(members, distance):
+            if m not in by and (p[table.index[m]] <= MEMBER_P or left <= scored.distance[i] + MEMBER_SLACK):
+                by[m] = units.ids[i]
+    return {
+        "units": units,
+        "scored": scored,
+        "p": p,
+        "q": q,
+        "flagged": flagged,
+        "by": by,
+        "links": links,
+        "ranks": ranks,
+    }
 
 
 def _checkpoints(batches: Any, hours: float) -> Any:
@@ -114,12 +140,22 @@ def _counted(batches: Iterator[Columns], console: Console, *, enabled: bool, lab
 
 
 def prepare_reference(
-    source: str | Path, console: Console | None = None, progress: bool = False
+    source: str | Path, console: Console | None = None, progress: bool = False, *, embedder: str = "lexical"
 ) -> tuple[Embedder, Calibration]:
-    """The embedder fitted on an honest reference log and the calibration on its accounts."""
-    embedder, batches = open_log(source)
+    """The embedder fitted on an honest reference log and the calibration on its accounts; `embedder`
+    (auto|minilm|lexical) embeds prompts for behavioural linking (`distillab detect` passes its
+    --embedder; lexical here, the cheap default for the live detector)."""
+    lexical, batches = open_log(source)
     batches = _counted(batches, console or Console(stderr=True), enabled=progress, label="reference")
-    return embedder, calibrate(collect(batches, embedder))
+    return lexical, calibrate(collect(batches, lexical, choose(embedder, lexical)))
+
+
+def prompt_embedder(embedder: Embedder, calibration: Calibration | None, choice: str) -> PromptEmbedder:
+    """The prompt embedder for a log scored against `calibration`: the one its reference was profiled
+    with (profiles from two models do not compare), else `choice`."""
+    if calibration is not None and calibration.behaviour is not None:
+        return choose(calibration.behaviour.prompts, embedder)
+    return choose(choice, embedder)
 
 
 def run_detect(
@@ -136,7 +172,9 @@ def run_detect(
     reference: Calibration | None = None
     embedder = None
     if config.reference:
-        embedder, reference = prepared or prepare_reference(config.reference, console, config.progress)
+        embedder, reference = prepared or prepare_reference(
+            config.reference, console, config.progress, embedder=config.embedder
+        )
     else:
         notes.append(
             "calibrated on the log's own accounts (no --reference): each account is compared with the "
@@ -144,7 +182,8 @@ def run_detect(
         )
     embedder, batches = open_log(config.log, embedder)
     batches = _counted(batches, console, enabled=config.progress, label="reading log")
-    table = StatsTable(embedder)
+    prompts = prompt_embedder(embedder, reference, config.embedder)
+    table = StatsTable(embedder, prompts)
     tally = _tally(config)
     first_flag: dict[str, int] = {}
     checkpoints = 0
@@ -205,6 +244,7 @@ def run_detect(
         metrics=labelled,
         seconds=seconds,
         records_per_s=round(requests / max(seconds, 1e-9)),
+        embedder=prompts.name,
     )
     _write(config.out, summary, account_rows, groups)
     if config.export_indicators is not None and config.indicator_key_file is not None:
@@ -235,6 +275,7 @@ def _rows(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     units: Units = result["units"]
     scored, q, flagged, by = result["scored"], result["q"], result["flagged"], result["by"]
+    p, links, ranks = result["p"], result["links"], result["ranks"]
     account_rows: list[dict[str, Any]] = []
     groups: list[dict[str, Any]] = []
     for i, unit in enumerate(units.ids):
@@ -245,20 +286,25 @@ def _rows(
         entry = {
             "requests": units.requests[i],
             "score": round(float(scored.distance[i]), 4),
-            "p_value": float(scored.p_value[i]),
+            "p_value": float(p[i]),
             "q_value": float(q[i]),
             "reasons": reasons,
             "features": {f: round(float(v), 4) for f, v in zip(FEATURES, row)},
             "requests_per_active_day": round(float(np.exp(units.volume[i])), 1),
         }
         if units.is_group[i]:
+            test = ranks[i][0]
+            alike = links.alike[i - len(table)]
             groups.append(
                 {
                     "id": unit,
                     "members": units.members[i],
                     "flagged": bool(flagged[i]),
-                    "linked_by": units.linked_by.get(i, []),
+                    "linked_by": [alike if r == ALIKE and alike else r for r in units.linked_by.get(i, [])],
                     **entry,
+                    "reasons": [test.words(), *reasons],
+                    "pooled_p_value": float(scored.p_value[i]),
+                    "rank_test": asdict(test),
                 }
             )
         else:
