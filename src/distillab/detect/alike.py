@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -92,6 +92,7 @@ class Profiles:
     """The shrinkage prior of the scored features (the reference's)."""
     prompts: str
     """Which prompt embedder made the `ask` block."""
+    _matrix: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def of(cls, table: StatsTable, prior: dict[str, float], scale: Scale | None = None) -> Profiles:
@@ -132,15 +133,18 @@ class Profiles:
         return len(self.rows)
 
     def matrix(self) -> np.ndarray:
-        """The scaled blocks side by side: squared Euclidean distance between rows = the distance."""
-        s = self.scale
-        parts = []
-        for name in BLOCKS:
-            block = self.blocks[name]
-            if name == "habits":
-                block = (block - s.centre) / s.spread / math.sqrt(block.shape[1])
-            parts.append(block / math.sqrt(s.median[name] * len(BLOCKS)))
-        return np.concatenate(parts, axis=1)
+        """The scaled blocks side by side (float32): squared Euclidean distance between rows = the
+        distance. Kept once made (a reference's profiles are compared at every checkpoint)."""
+        if self._matrix is None:
+            s = self.scale
+            parts = []
+            for name in BLOCKS:
+                block = self.blocks[name]
+                if name == "habits":
+                    block = (block - s.centre) / s.spread / math.sqrt(block.shape[1])
+                parts.append(block / math.sqrt(s.median[name] * len(BLOCKS)))
+            self._matrix = np.concatenate(parts, axis=1).astype(np.float32)
+        return self._matrix
 
     def block_distances(self, first: int, other: Profiles, second: int) -> dict[str, float]:
         """Each block's scaled distance between row `first` here and row `second` of `other`."""
@@ -187,7 +191,7 @@ def _fit_scale(blocks: dict[str, np.ndarray]) -> Scale:
 
 
 def _squared(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    d = (a * a).sum(axis=1)[:, None] + (b * b).sum(axis=1)[None, :] - 2.0 * (a @ b.T)
+    d = np.einsum("ij,ij->i", a, a)[:, None] + np.einsum("ij,ij->i", b, b)[None, :] - 2.0 * (a @ b.T)
     return np.maximum(d, 0.0)
 
 

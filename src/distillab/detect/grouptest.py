@@ -22,19 +22,22 @@ The groups are not chosen at random, though: linking picks accounts that behave 
 accounts have alike scores, so a group's members are not exchangeable draws. `calibrate_groups` measures
 how much that matters on honest traffic, the way the groups are really formed: the reference is split
 in halves, one half linked (metadata and behaviour, `linking.link`) against the other as its honest
-reference, and each honest group found is tested against that half. If exchangeability held, -log p of
-honest groups would be at most exponential with mean 1; `inflation` is the 95% upper confidence bound
-of their mean -log p (at least 1), and a group's p-value is raised to the power 1 / inflation. The
-null checks (tests/detect/test_grouptest.py) confirm on honest-only logs over several seeds that groups
-are flagged no more often than the target allows.
+reference, and each honest group found is tested against that half. If exchangeability held, the M
+honest groups' p-values would be valid: -log p at most exponential with mean 1, and the smallest of
+them below SURPRISE / M only with probability SURPRISE. `inflation` is the least power (at least 1)
+that restores both on the honest groups seen: a group's p-value is raised to 1 / inflation. This
+corrects the scale of the dependence the honest groups show; it cannot see a kind of honest group the
+reference lacks. The null checks (tests/detect/test_grouptest.py) confirm on honest-only logs over
+several seeds that groups are flagged no more often than the target allows.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.stats import chi2, hypergeom
+from scipy.stats import hypergeom
 
 from .alike import Profiles
 from .features import StatsTable, shrink
@@ -45,7 +48,8 @@ SPLITS = 4
 """Random halvings of the reference whose honest groups calibrate the test."""
 FLOOR = 1e-300
 """p-values below this are reported as this (float64's range; the evidence is overwhelming either way)."""
-CONFIDENCE = 0.95
+SURPRISE = 0.05
+"""Honest groups' smallest p-value, raised to 1 / inflation, is at least SURPRISE / (groups tested)."""
 
 
 @dataclass(frozen=True)
@@ -168,9 +172,18 @@ def calibrate_groups(table: StatsTable, prior: dict[str, float], splits: int = S
             logs.append(test.exact_p)
     if not logs:
         return GroupNull()
-    minus_log = -np.log(np.asarray(logs))
-    upper = 2 * float(minus_log.sum()) / float(chi2.ppf(1 - CONFIDENCE, 2 * len(logs)))
-    return GroupNull(max(1.0, upper), len(logs), float(min(logs)), logs)
+    return GroupNull(inflation(logs), len(logs), float(min(logs)), logs)
+
+
+def inflation(exact_p: list[float]) -> float:
+    """The power 1 / inflation that honest groups' p-values need (see the module docstring): at least 1;
+    their mean -log p (1 for valid p-values, less for conservative ones); and what makes the smallest of
+    the M honest p-values unsurprising, at least SURPRISE / M once raised to 1 / inflation."""
+    if not exact_p:
+        return 1.0
+    minus_log = -np.log(np.maximum(np.asarray(exact_p), FLOOR))
+    tail = float(minus_log.max()) / -math.log(SURPRISE / len(exact_p))
+    return max(1.0, float(minus_log.mean()), tail)
 
 
 def group_p(pooled_p: float, rank: RankTest | None) -> float:
