@@ -146,7 +146,7 @@ def benchmark_runner(rng: random.Random, name: str, items: int = 120) -> list[di
     one-off prompts asking it to show its work, log-probabilities, a one-token answer, a second pass."""
     records = []
     ts = START + rng.uniform(0, 86400)
-    for run in range(2):
+    for _ in range(2):
         for i in range(items):
             ts += rng.uniform(0.8, 1.2)
             records.append(

@@ -59,7 +59,9 @@ def test_hydra_is_linked_on_behaviour_alone(scenario: tuple[Path, Path, dict[str
     alike = links.alike[i]
     assert alike is not None and alike.startswith(f"{HYDRA} accounts behave alike")
     assert "closest honest reference account" in alike
-    pair_reasons = {r for pair, reasons in links.reasons.items() if pair <= set(hydra_accounts) for r in reasons}
+    pair_reasons = {
+        r for pair, reasons in links.reasons.items() if pair <= set(hydra_accounts) for r in reasons
+    }
     assert ALIKE in pair_reasons
     assert not any(r.startswith(("same payment", "same org", "shared network")) for r in pair_reasons)
     # No honest account is linked to anyone on behaviour: the reference has their like.
@@ -86,7 +88,9 @@ def test_hydra_is_flagged_as_a_group_that_no_member_could_be_alone(
             progress=False,
         )
     )
-    accounts = {json.loads(line)["account"]: json.loads(line) for line in (tmp_path / "accounts.jsonl").open()}
+    accounts = {
+        json.loads(line)["account"]: json.loads(line) for line in (tmp_path / "accounts.jsonl").open()
+    }
     groups = json.loads((tmp_path / "campaigns.json").read_text())
     group = next(g for g in groups if "hydra-0" in g["members"])
     assert len(group["members"]) == HYDRA and group["flagged"] and group["p_value"] < 1e-30
@@ -124,7 +128,13 @@ def test_request_style_is_read_alike_from_records_and_from_parquet(tmp_path: Pat
     records[1]["params"] = {"temperature": 0, "max_tokens": 1, "logprobs": True, "top_logprobs": 5, "seed": 9}
     records[2]["prompt"] = records[2].pop("messages")[0]["content"]
     flat = [
-        {**r, **{k: json.dumps(r[k]) if r.get(k) is not None else None for k in ("messages", "params", "prompt")}}
+        {
+            **r,
+            **{
+                k: json.dumps(r[k]) if r.get(k) is not None else None
+                for k in ("messages", "params", "prompt")
+            },
+        }
         for r in records
     ]
     pq.write_table(pa.Table.from_pylist(flat), tmp_path / "log.parquet")

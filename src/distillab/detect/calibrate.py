@@ -213,10 +213,4 @@ def calibrate(table: StatsTable, links: Links | None = None, *, self_reference: 
     units, _ = units_of(table, links, prior)
     n = len(table.names)
     exclude = [[j for j in units.exclude[i] if j < n] for i in range(n)]
-    calibration = Calibration(
-        features, prior, k=max(1, math.ceil(SELF_K * n)), exclude=exclude, names=table.names
-    )
-    # The log's own groups calibrate its group tests: its campaigns' groups among them only make the
-    # test more conservative (weaker), never flag an honest group.
-    calibration.group_null = calibrate_groups(table, prior)
-    return calibration
+    return Calibration(features, prior, k=max(1, math.ceil(SELF_K * n)), exclude=exclude, names=table.names)

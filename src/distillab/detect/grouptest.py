@@ -194,22 +194,13 @@ def group_p(pooled_p: float, rank: RankTest | None) -> float:
 
 
 def rank_groups(
-    members: list[list[int]], distance: np.ndarray, calibration: Calibration, *, self_reference: bool
+    members: list[list[int]], distance: np.ndarray, calibration: Calibration
 ) -> list[tuple[RankTest, np.ndarray]]:
-    """The rank test of each group (rows of its accounts in `distance`, the accounts' own distances),
-    with how many reference units beat each member. Against the honest reference units, or, when the
-    log is its own reference, against the log's accounts outside the group."""
+    """The rank test of each group (rows of its accounts in `distance`, the accounts' own distances to
+    the honest reference), with how many reference units beat each member."""
     inflation = calibration.group_null.inflation if calibration.group_null is not None else 1.0
     out = []
     for rows in members:
-        d = distance[rows]
-        if self_reference:
-            outside = np.ones(len(distance), bool)
-            outside[rows] = False
-            others = np.sort(calibration.loo_unsorted[outside])
-            beaten = len(others) - np.searchsorted(others, d - 1e-12, side="left")
-            n = len(others)
-        else:
-            beaten, n = beaten_by(calibration, d), calibration.n
-        out.append((rank_test(beaten, n, inflation), beaten))
+        beaten = beaten_by(calibration, distance[rows])
+        out.append((rank_test(beaten, calibration.n, inflation), beaten))
     return out

@@ -16,8 +16,9 @@ joined, and connected components become candidate campaigns, scored later on the
 No single network signal links on its own, so honest users behind one corporate proxy stay apart
 unless they also share templates, an org or a payment method; nor do shared templates alone, so
 teams at different companies running the same public benchmark stay apart. Behaving alike links on
-its own, but only where the honest reference (`reference`: its accounts' profiles) has no account as
-close to either of the two: a campaign's accounts need share no payment id, org or network.
+its own, but only where the honest reference (`reference`: its accounts' profiles) has no account
+nearly as close to either of the two: a campaign's accounts need share no payment id, org or network.
+Without a reference, behaviour does not link (`alike.py` says why).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from itertools import combinations
 import numpy as np
 
 from distillab.detect.alike import Pair, Profiles, alike, describe
-from distillab.detect.features import MINHASH, StatsTable, prior_of
+from distillab.detect.features import MINHASH, StatsTable
 from distillab.detect.text import mix64
 
 LINK_AT = 2.0
@@ -70,8 +71,8 @@ class _UnionFind:
 
 
 def link(table: StatsTable, reference: Profiles | None = None) -> Links:
-    """Cluster the table's accounts on shared metadata, templates, timing and behaviour (behaviour
-    compared with the honest `reference`'s profiles, or, without one, with the table's other accounts)."""
+    """Cluster the table's accounts on shared metadata, templates, timing and, given the honest
+    `reference`'s profiles, behaviour."""
     names = table.names
     n = len(names)
     weights: dict[int, float] = defaultdict(float)
@@ -119,12 +120,8 @@ def link(table: StatsTable, reference: Profiles | None = None) -> Links:
             why[key].append(("near-duplicate prompt templates", ""))
 
     alike_keys: dict[int, Pair] = {}
-    if table.behaviour is not None:
-        profiles = (
-            Profiles.of(table, reference.prior, reference.scale)
-            if reference is not None
-            else Profiles.of(table, prior_of(table.raw()))
-        )
+    if table.behaviour is not None and reference is not None:
+        profiles = Profiles.of(table, reference.prior, reference.scale)
         alike_keys = {pair.first * n + pair.second: pair for pair in alike(profiles, reference)}
         for key in alike_keys:
             weights[key] += 2.0
@@ -160,9 +157,7 @@ def link(table: StatsTable, reference: Profiles | None = None) -> Links:
     for key, pair in alike_keys.items():
         alike_pairs[groups.find(names[key // n])].append(pair)
     described = [
-        describe(found, len(cluster), reference=reference is not None)
-        if (found := alike_pairs.get(groups.find(cluster[0])))
-        else None
+        describe(found, len(cluster)) if (found := alike_pairs.get(groups.find(cluster[0]))) else None
         for cluster in clusters
     ]
     return Links(clusters, reasons, described)

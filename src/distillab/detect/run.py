@@ -66,13 +66,11 @@ def assess(
             for f in ("distance", "p_value", "nearest")
         )
     )
+    # Rank tests need honest reference units: the log's own accounts are not exchangeable with a group
+    # of alike accounts among them (an honest bot fleet ranks together against everyone else).
     member_rows = [[table.index[m] for m in units.members[i]] for i in range(n, len(units.ids))]
-    ranks = dict(
-        zip(
-            range(n, len(units.ids)),
-            rank_groups(member_rows, accounts_scored.distance, calibration, self_reference=self_reference),
-        )
-    )
+    tests = [] if self_reference else rank_groups(member_rows, accounts_scored.distance, calibration)
+    ranks = dict(zip(range(n, len(units.ids)), tests))
     p = scored.p_value.copy()
     for i, (test, _) in ranks.items():
         p[i] = group_p(float(scored.p_value[i]), test)
@@ -86,8 +84,8 @@ def assess(
     for i, members in enumerate(units.members):
         if not (flagged[i] and units.is_group[i]):
             continue
-        test, beaten = ranks[i]
-        if test.p_value < scored.p_value[i]:  # the rank test carries the group: its top members go with it
+        if i in ranks and ranks[i][0].p_value < scored.p_value[i]:  # its top members go with the group
+            test, beaten = ranks[i]
             for m, b in zip(members, beaten):
                 if b <= test.beaten_by:
                     by.setdefault(m, units.ids[i])
@@ -293,7 +291,7 @@ def _rows(
             "requests_per_active_day": round(float(np.exp(units.volume[i])), 1),
         }
         if units.is_group[i]:
-            test = ranks[i][0]
+            test = ranks[i][0] if i in ranks else None
             alike = links.alike[i - len(table)]
             groups.append(
                 {
@@ -302,9 +300,9 @@ def _rows(
                     "flagged": bool(flagged[i]),
                     "linked_by": [alike if r == ALIKE and alike else r for r in units.linked_by.get(i, [])],
                     **entry,
-                    "reasons": [test.words(), *reasons],
+                    "reasons": [test.words(), *reasons] if test else reasons,
                     "pooled_p_value": float(scored.p_value[i]),
-                    "rank_test": asdict(test),
+                    "rank_test": asdict(test) if test else None,
                 }
             )
         else:
