@@ -34,7 +34,7 @@ of one app), and those groups rank together against the rest. So behaviour links
 
 Cost: one matrix product per block of `CHUNK` accounts against the log and the reference (O(accounts x
 (accounts + reference)) distances; 2 000 x 3 000 accounts take a fraction of a second). Past some
-tens of thousands of accounts an approximate nearest-neighbour index would take over (docs/scale.md).
+tens of thousands of accounts an approximate nearest-neighbour index would take over (not yet).
 """
 
 from __future__ import annotations
