@@ -3,11 +3,13 @@ behaves and caught as a group, while honest users of one kind stay apart."""
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -15,9 +17,12 @@ from detect_world import benchmark_runner, hydra, world
 
 from distillab.detect.calibrate import calibrate, collect, open_log
 from distillab.detect.config import DetectConfig
+from distillab.detect.embeddings import Lexical
+from distillab.detect.features import StatsTable
 from distillab.detect.linking import ALIKE, link
 from distillab.detect.logs import from_arrow, from_records
 from distillab.detect.run import run_detect
+from distillab.detect.text import Embedder
 
 HYDRA = 30
 
@@ -116,6 +121,19 @@ def test_honest_users_of_one_kind_are_not_linked_on_behaviour(seed: int, tmp_pat
     table = collect(iter([from_records(log_records)]), embedder)
     links = link(table, reference.behaviour)
     assert all(alike is None for alike in links.alike)
+
+
+def test_lexical_behaviour_reuses_the_topic_vectors_exactly() -> None:
+    rng = random.Random(5)
+    records = hydra(rng, 3, requests=150) + benchmark_runner(rng, "b", items=80)
+    embedder = Embedder.fit([r["messages"][-1]["content"] for r in records], k=4)
+    reused, recomputed = StatsTable(embedder), StatsTable(embedder, Lexical(copy.deepcopy(embedder)))
+    for table in (reused, recomputed):
+        for start in range(0, len(records), 100):
+            table.update(from_records(records[start : start + 100]))
+    assert reused.behaviour is not None and recomputed.behaviour is not None
+    assert reused.behaviour.asked.sum() == recomputed.behaviour.asked.sum() > 0
+    assert np.allclose(reused.behaviour.ask, recomputed.behaviour.ask, atol=1e-5)
 
 
 def test_request_style_is_read_alike_from_records_and_from_parquet(tmp_path: Path) -> None:

