@@ -9,10 +9,11 @@ Scenarios (nothing here was tuned on; the simulator seeds differ from those the 
 used):
 
 - `edge-hydra`: the issue's shape, hand-built (tests/detect/detect_world.py): an honest reference of
-  384 accounts whose most extreme is a benchmark runner, and a log of 150 honest users, another
-  benchmark runner and a 60-account hydra whose accounts each have their own payment id, org and /24,
-  alike in what they ask, how and when. Alone, each hydra account is beaten by the benchmark runner
-  (p = 2/385); the question is whether the group is found and certified.
+  384 accounts whose most extreme are a benchmark runner and a tutoring app, and a log of 150 honest
+  users, another benchmark runner and tutoring app, and a 60-account hydra whose accounts each have
+  their own payment id, org and /24, alike in what they ask, how and when. Alone, each hydra account is
+  beaten by the tutoring app in every behaviour (p = 3 x 2/385 after Bonferroni); the question is
+  whether the group is found and certified.
 - `sim-*`: `distillab simulate` traffic (all campaign kinds) with `payment_id`, `org` and `ip` removed
   from every record, calibrated on honest simulated traffic of another seed; `sim-honest` has no
   campaigns (the null: no group may be flagged).
@@ -46,7 +47,7 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "detect"))
 
-from detect_world import benchmark_runner, hydra, world  # noqa: E402
+from detect_world import hydra, reasoning_benchmark, tutor, world  # noqa: E402
 
 from distillab.detect import embeddings  # noqa: E402
 from distillab.detect.config import DetectConfig  # noqa: E402
@@ -71,13 +72,14 @@ def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
 
 def edge_hydra(work: Path) -> tuple[Path, Path, dict[str, dict[str, str]]]:
     rng = random.Random(16)
-    reference, _ = world(seed=160, honest=383, heavy=False, spread=0)
-    reference += benchmark_runner(rng, "bench-ref")
+    reference, _ = world(seed=160, honest=382, heavy=False, spread=0)
+    reference += reasoning_benchmark(rng, "bench-ref") + tutor(rng, "tutor-ref")
     log, plain = world(seed=161, honest=150, heavy=False, spread=0)
-    log += benchmark_runner(rng, "bench-log") + hydra(rng, HYDRA)
+    log += reasoning_benchmark(rng, "bench-log") + tutor(rng, "tutor-log") + hydra(rng, HYDRA)
     log.sort(key=lambda r: r["ts"])
     labels = {a: {"label": "benign", "kind": "chat"} for a in plain}
     labels["bench-log"] = {"label": "benign", "kind": "benchmark"}
+    labels["tutor-log"] = {"label": "benign", "kind": "tutor"}
     labels.update({f"hydra-{j}": {"label": "c-hydra", "kind": "hydra"} for j in range(HYDRA)})
     return write_jsonl(work / "edge-ref.jsonl", reference), write_jsonl(work / "edge.jsonl", log), labels
 

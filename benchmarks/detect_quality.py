@@ -3,6 +3,7 @@
     python benchmarks/detect_quality.py              # default: about 5 minutes on 2 cores
     python benchmarks/detect_quality.py --quick      # smaller scenarios, for a smoke run
     python benchmarks/detect_quality.py --no-baselines
+    python benchmarks/detect_quality.py --self-calibrated   # also without a reference (the log itself)
     python benchmarks/detect_quality.py --embedder minilm   # behavioural linking on MiniLM embeddings
 
 Protocol: every detector is calibrated on one simulator seed's honest-only traffic (no campaigns) and
@@ -11,6 +12,12 @@ limit) that calibration never saw, plus a large honest-only scenario for the fal
 `distillab detect` runs as the CLI does (with the reference, checkpoints every 2 hours of log time
 for queries until flagged); the baselines (src/distillab/detect/baselines/) get their thresholds from
 the same honest reference accounts at the same target false-positive rate.
+
+With --self-calibrated, `distillab detect` also runs on each scenario without a reference, plus one
+where a single campaign runs a quarter of the accounts (`SELF_ONLY`): the log calibrates itself
+(docs/detect.md, "Without a reference"), its p-values are ranks among the log's own honest-looking
+accounts, and a few hundred of those cannot certify 0.1%; so it is scored at the smallest rate the
+log certifies (3/(N+1)) when that is larger than the target, and reports that rate.
 
 Reported per method and scenario: campaign-account recall, honest-account false-positive rate,
 campaigns detected, median queries until flagged, and recall per campaign strategy; overall numbers
@@ -56,6 +63,16 @@ SCENARIOS = {
     "10pct-2days": {"seed": 204, "accounts": 300, "days": 2.0, "attacker_share": 0.10},
     "honest-only": {"seed": 205, "accounts": 800, "days": 3.0, "attacker_share": 0.0},
 }
+SELF_ONLY = {
+    "quarter-many-accounts": {
+        "seed": 206,
+        "accounts": 300,
+        "days": 1.0,
+        "attacker_share": 0.7,
+        "campaigns": ("many-accounts",),
+    },
+}
+"""A campaign of about a quarter of the accounts: what self-calibration must not be masked by."""
 QUICK = {"accounts": 150, "days": 2.0}
 """--quick shrinks the scenarios (not the calibration: conformal p-values need a large honest reference)."""
 
@@ -116,6 +133,21 @@ def run_distillab(
     return flags, summary.metrics.honest_ever_flagged_rate if summary.metrics else None
 
 
+def run_self(log: Path, labels_path: Path, out: Path) -> tuple[dict[str, int | None], float]:
+    """Flags self-calibrated (no reference) at the target, or at the smallest rate the log certifies
+    when that is larger; and the rate used."""
+    config = DetectConfig(
+        log=str(log), out=out, labels=labels_path, target_fpr=TARGET_FPR, fdr=FDR, progress=False
+    )
+    cert = run_detect(config).certification
+    assert cert is not None
+    if not cert.certifiable:  # a few hundred accounts: score at what they can certify
+        config.target_fpr = cert.smallest_certifiable_fpr * (1 + 1e-9)
+        run_detect(config)
+    rows = [json.loads(line) for line in (out / "accounts.jsonl").open()]
+    return {r["account"]: r["requests"] if r["flagged"] else None for r in rows}, config.target_fpr
+
+
 def overall(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     honest = sum(r["honest_accounts"] for r in results.values())
     honest_flagged = sum(r["honest_flagged"] for r in results.values())
@@ -154,6 +186,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller scenarios (a smoke run)")
     parser.add_argument("--no-baselines", action="store_true", help="only distillab detect")
     parser.add_argument(
+        "--self-calibrated", action="store_true", help="also distillab detect without a reference"
+    )
+    parser.add_argument(
         "--embedder", default="lexical", help="prompt embeddings for behavioural linking: lexical or minilm"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/detect_quality.json")
@@ -181,6 +216,15 @@ def main() -> None:
             )
             results["distillab"][name] = {**score(flags, labels), "honest_ever_flagged_at_checkpoints": ever}
         seconds["distillab"] = time.monotonic() - tick
+
+        if args.self_calibrated:
+            tick = time.monotonic()
+            results["distillab-self"] = {}
+            own = {**logs, **{name: make(work, name, c, args.quick) for name, c in SELF_ONLY.items()}}
+            for name, (log, labels) in own.items():
+                flags, rate = run_self(log, log.with_name(f"{name}.labels.jsonl"), work / f"self-{name}")
+                results["distillab-self"][name] = {**score(flags, labels), "flagged_at_fpr": rate}
+            seconds["distillab-self"] = time.monotonic() - tick
 
         if not args.no_baselines:
             tick = time.monotonic()
@@ -213,9 +257,10 @@ def main() -> None:
                 else f"{r['median_queries_until_flagged']:.0f}"
             )
             strategies = " ".join(f"{k}={v:.2f}" for k, v in r["recall_by_strategy"].items())
+            rate = f"  (at FPR {r['flagged_at_fpr']:.2g})" if "flagged_at_fpr" in r else ""
             print(
                 f"{method:10s} {name:18s} {recall:>7s} {100 * r['honest_fpr']:7.2f}% "
-                f"{r['campaigns_detected']:>4d}/{r['campaigns']:<4d} {quf:>6s}  {strategies}"
+                f"{r['campaigns_detected']:>4d}/{r['campaigns']:<4d} {quf:>6s}  {strategies}{rate}"
             )
     for method, s in summary.items():
         print(
@@ -238,6 +283,7 @@ def main() -> None:
         "fdr": FDR,
         "calibration": CALIBRATION,
         "scenarios": SCENARIOS,
+        "self_only_scenarios": SELF_ONLY if args.self_calibrated else {},
         "goals": {
             "recall": 0.95,
             "honest_fpr_max": 0.001,

@@ -1,6 +1,6 @@
 """What distillation costs over plain SFT: step time with top-k KD, peak memory of the full-vocab loss.
 
-    python benchmarks/kd_step_cost.py [--quick] [--part all|step|memory] [--vocab 150000] [--tokens 256]
+    python benchmarks/kd_step_cost.py [--quick] [--part all|step|memory|train-memory] [--vocab 150000]
 
 1. Step time. One training step (forward, objective, backward, AdamW) of one Llama-style model (50M
    parameters, vocabulary 32k: about the body-to-output-layer FLOP ratio of Qwen2.5-0.5B) on one batch,
@@ -13,6 +13,17 @@
    its own process; the number is the process's peak RSS (``ru_maxrss``) minus its RSS once the inputs
    (student and teacher logits, float32) exist, i.e. what the loss itself needs, including the
    student-logit gradient that any method must produce. Goal: chunked / TRL <= 0.5.
+3. Peak memory of a whole train step at SmolLM2's vocabulary (``--part train-memory``): forward, the
+   trainer's ``Objective`` and backward of a student shaped like SmolLM2-135M cut to 6 layers (hidden
+   576, 9 heads / 3 key-value heads, MLP 1536, vocabulary 49,152, tied embeddings: the shape of
+   ``distillab student --layers 6``; random weights, which do not change memory) on 8 x 256 tokens.
+   Modes: plain full-logit cross-entropy (SFT), full-vocabulary forward KL from a local teacher's
+   logits (kd-weight 1) unchunked and through the chunked path (``--chunk-size``), and chunked at
+   kd-weight 0.5, where the cross-entropy term is computed too. Each runs in its own process; the number
+   is the peak RSS during the step (``/proc/self/clear_refs`` resets the high-water mark just before it)
+   minus the RSS just before it, when the model, the batch and the teacher's logits exist. RSS
+   includes what glibc keeps of freed chunk temporaries: run with ``MALLOC_MMAP_THRESHOLD_=1048576``
+   to see the live-tensor floor instead.
 
 Writes benchmarks/results/kd_step_cost.json.
 """
@@ -54,13 +65,22 @@ def _examples(batch: int, length: int, prompt: int, vocab: int, seed: int = 0) -
     return examples
 
 
+def _objectives(model_config: Any, settings: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The trainer's ``Objective`` for each named set of ``TrainConfig`` settings."""
+    from distillab.train.config import TrainConfig
+    from distillab.train.objective import Objective
+
+    with tempfile.TemporaryDirectory() as tmp:  # TrainConfig checks that the student has a config.json
+        model_config.save_pretrained(tmp)
+        paths = {"student": Path(tmp), "data": Path(tmp), "out": Path(tmp) / "o"}
+        return {name: Objective(TrainConfig(**paths, **kw)) for name, kw in settings.items()}
+
+
 def step_time(args: argparse.Namespace) -> dict[str, Any]:
     """Median step seconds for sft, KD at W = 0.5 and KD at W = 1 on one model and batch."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     from distillab.train.collate import collate
-    from distillab.train.config import TrainConfig
-    from distillab.train.objective import Objective
 
     vocab = args.step_vocab
     config = LlamaConfig(
@@ -77,14 +97,14 @@ def step_time(args: argparse.Namespace) -> dict[str, Any]:
     model = LlamaForCausalLM(config)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
     batch = collate(_examples(args.batch, args.length, args.length // 8, vocab), pad_id=0, top_k=TOP_K)
-    with tempfile.TemporaryDirectory() as tmp:
-        config.save_pretrained(tmp)
-        paths = {"student": Path(tmp), "data": Path(tmp), "out": Path(tmp) / "o"}
-        modes = {
-            "sft": Objective(TrainConfig(**paths, loss="sft")),
-            "topk_kd_w0.5": Objective(TrainConfig(**paths, loss="fkl", kd_weight=0.5)),
-            "topk_kd_w1.0": Objective(TrainConfig(**paths, loss="fkl", kd_weight=1.0)),
-        }
+    modes = _objectives(
+        config,
+        {
+            "sft": {"loss": "sft"},
+            "topk_kd_w0.5": {"loss": "fkl", "kd_weight": 0.5},
+            "topk_kd_w1.0": {"loss": "fkl", "kd_weight": 1.0},
+        },
+    )
 
     def step(objective: Any) -> tuple[float, float]:
         wall, cpu = time.perf_counter(), time.process_time()
@@ -203,6 +223,141 @@ def memory(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _train_modes(chunk_sizes: list[int]) -> dict[str, dict[str, Any]]:
+    """Name -> TrainConfig settings of each train-memory mode."""
+    modes: dict[str, dict[str, Any]] = {
+        "ce_plain": {"loss": "sft"},
+        "kl_plain": {"loss": "fkl", "kd_weight": 1.0},
+    }
+    for chunk in chunk_sizes:
+        modes[f"kl_chunked_{chunk}"] = {"loss": "fkl", "kd_weight": 1.0, "chunk_size": chunk}
+    modes[f"kl_chunked_{chunk_sizes[0]}_w0.5"] = {
+        "loss": "fkl",
+        "kd_weight": 0.5,
+        "chunk_size": chunk_sizes[0],
+    }
+    return modes
+
+
+def _memory_kib(field: str) -> int:
+    """``VmRSS`` (now) or ``VmHWM`` (peak since the last reset) of this process, in KiB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"/proc/self/status has no {field}")
+
+
+def train_memory_worker(mode: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Run in a fresh process: peak RSS of one forward + objective + backward above what existed before."""
+    import gc
+
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from distillab.train.collate import collate
+
+    torch.set_num_threads(1)
+    vocab, length = args.train_vocab, args.train_length
+    config = LlamaConfig(
+        vocab_size=vocab,
+        hidden_size=576,
+        intermediate_size=1536,
+        num_hidden_layers=args.train_layers,
+        num_attention_heads=9,
+        num_key_value_heads=3,
+        max_position_embeddings=length,
+        tie_word_embeddings=True,
+    )
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(config)
+    (objective,) = _objectives(config, {mode: _train_modes(args.chunk_sizes)[mode]}).values()
+    batch = collate(_examples(args.train_batch, length, length // 8, vocab), pad_id=0, top_k=TOP_K)
+    # A local teacher's logits, as the trainer gets them (float32 on CPU); SFT has no teacher.
+    teacher = torch.randn(args.train_batch, length, vocab) if objective.distill else None
+    gc.collect()
+    before = _memory_kib("VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # reset the peak-RSS high-water mark to the current RSS
+    start = time.perf_counter()
+    logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
+    terms = objective(logits, batch, teacher)
+    terms.loss.backward()
+    seconds = time.perf_counter() - start
+    peak = _memory_kib("VmHWM")
+    return {
+        "mode": mode,
+        "loss": float(terms.loss.detach()),
+        "ce": float(terms.ce),
+        "kd": None if terms.kd is None else float(terms.kd),
+        "seconds": seconds,
+        "rss_before_bytes": before * 1024,
+        "peak_above_before_bytes": (peak - before) * 1024,
+        "logits_bytes": logits.numel() * logits.element_size(),
+        "trained_positions": terms.tokens,
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
+
+
+def train_memory(args: argparse.Namespace) -> dict[str, Any]:
+    runs = {}
+    modes = _train_modes(args.chunk_sizes)
+    for mode in modes:
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--train-worker",
+                mode,
+                "--chunk-sizes",
+                ",".join(map(str, args.chunk_sizes)),
+                "--train-vocab",
+                str(args.train_vocab),
+                "--train-layers",
+                str(args.train_layers),
+                "--train-batch",
+                str(args.train_batch),
+                "--train-length",
+                str(args.train_length),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        runs[mode] = json.loads(out.stdout.strip().splitlines()[-1])
+        print(
+            f"  {mode}: peak above the step's start {runs[mode]['peak_above_before_bytes'] / 2**20:,.0f} MiB "
+            f"in {runs[mode]['seconds']:.1f}s (loss {runs[mode]['loss']:.4f})",
+            flush=True,
+        )
+    base = runs["ce_plain"]["peak_above_before_bytes"]
+    plain_kl = runs["kl_plain"]["peak_above_before_bytes"]
+    kl_modes = [m for m in modes if m.startswith("kl_")]
+    return {
+        "student": {
+            "shape": "SmolLM2-135M cut to --train-layers (hidden 576, heads 9/3, MLP 1536, tied)",
+            "layers": args.train_layers,
+            "vocab": args.train_vocab,
+            "parameters": runs["ce_plain"]["parameters"],
+        },
+        "batch": {
+            "sequences": args.train_batch,
+            "length": args.train_length,
+            "prompt": args.train_length // 8,
+        },
+        "trained_positions": runs["ce_plain"]["trained_positions"],
+        "dtype": "float32 (CPU)",
+        "measure": "peak RSS during forward + objective + backward minus RSS just before (fresh process)",
+        "runs": runs,
+        "ratio_vs_ce_plain": {m: runs[m]["peak_above_before_bytes"] / base for m in modes if m != "ce_plain"},
+        "ratio_vs_kl_plain": {
+            m: runs[m]["peak_above_before_bytes"] / plain_kl for m in kl_modes if m != "kl_plain"
+        },
+        "same_kl": all(
+            abs(runs[m]["kd"] - runs["kl_plain"]["kd"]) < 1e-4 * abs(runs["kl_plain"]["kd"]) for m in kl_modes
+        ),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds, smaller model")
@@ -222,21 +377,29 @@ def main() -> None:
     parser.add_argument("--length", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--train-vocab", type=int, default=49_152, help="train-memory: vocabulary")
+    parser.add_argument("--train-layers", type=int, default=6, help="train-memory: student layers")
+    parser.add_argument("--train-batch", type=int, default=8, help="train-memory: sequences")
+    parser.add_argument("--train-length", type=int, default=256, help="train-memory: tokens per sequence")
     parser.add_argument(
         "--part",
-        choices=["all", "step", "memory"],
+        choices=["all", "step", "memory", "train-memory"],
         default="all",
-        help="measure only one part (the other is kept from the previous result file)",
+        help="measure only one part (the others are kept from the previous result file)",
     )
     parser.add_argument("--memory-worker", choices=["trl", "chunked", "plain"], help=argparse.SUPPRESS)
+    parser.add_argument("--train-worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_worker:
         print(json.dumps(memory_worker(args.memory_worker, args.tokens, args.vocab, args.chunk_size)))
         return
+    if args.train_worker:
+        print(json.dumps(train_memory_worker(args.train_worker, args)))
+        return
     if args.quick:
         args.rounds, args.length = 3, 128
     previous = json.loads(RESULT.read_text()) if RESULT.exists() else {}
-    steps, mem = previous.get("step_time"), previous.get("memory")
+    steps, mem, train = previous.get("step_time"), previous.get("memory"), previous.get("train_memory")
     if args.part in ("all", "step"):
         print("step time (median CPU seconds over rounds, alternating modes, 1 thread):", flush=True)
         threads = torch.get_num_threads()
@@ -259,12 +422,23 @@ def main() -> None:
         ratios = ", ".join(f"{m} / TRL = {r:.3f}" for m, r in mem["ratio_vs_trl"].items())
         print(f"  {ratios} (goal <= 0.5)")
         mem["command"] = " ".join(["python benchmarks/kd_step_cost.py", *sys.argv[1:]])
+    if args.part in ("all", "train-memory"):
+        print(
+            f"peak memory of a train step, vocab {args.train_vocab:,}, {args.train_layers}-layer "
+            f"SmolLM2-shaped student, {args.train_batch} x {args.train_length} tokens:",
+            flush=True,
+        )
+        train = train_memory(args)
+        ratios = ", ".join(f"{m} / CE = {r:.2f}" for m, r in train["ratio_vs_ce_plain"].items())
+        print(f"  {ratios}")
+        train["command"] = " ".join(["python benchmarks/kd_step_cost.py", *sys.argv[1:]])
     result = {
         "benchmark": "kd_step_cost",
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
         "cpus": os.cpu_count(),
         "step_time": steps,
         "memory": mem,
+        "train_memory": train,
     }
     RESULT.parent.mkdir(parents=True, exist_ok=True)
     RESULT.write_text(json.dumps(result, indent=2) + "\n")

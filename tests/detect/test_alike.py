@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from detect_world import benchmark_runner, hydra, world
+from detect_world import hydra, reasoning_benchmark, tutor, world
 
 from distillab.detect.calibrate import calibrate, collect, open_log
 from distillab.detect.config import DetectConfig
@@ -34,15 +34,15 @@ def write(path: Path, records: list[dict[str, Any]]) -> Path:
 
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, str]]:
-    """An honest reference of 384 accounts whose most extreme one is a benchmark runner, and a log of
-    honest users, another benchmark runner and a 30-account hydra."""
+    """An honest reference of 384 accounts whose most extreme ones are a benchmark runner and a tutoring
+    app, and a log of honest users, another benchmark runner and tutoring app, and a 30-account hydra."""
     rng = random.Random(4)
     work = tmp_path_factory.mktemp("hydra")
-    reference, _ = world(seed=40, honest=383, heavy=False, spread=0)
-    reference += benchmark_runner(rng, "bench-ref")
+    reference, _ = world(seed=40, honest=382, heavy=False, spread=0)
+    reference += reasoning_benchmark(rng, "bench-ref") + tutor(rng, "tutor-ref")
     log, labels = world(seed=41, honest=150, heavy=False, spread=0)
-    log += benchmark_runner(rng, "bench-log")
-    labels["bench-log"] = "benign"
+    log += reasoning_benchmark(rng, "bench-log") + tutor(rng, "tutor-log")
+    labels["bench-log"] = labels["tutor-log"] = "benign"
     log += hydra(rng, HYDRA)
     labels.update({f"hydra-{j}": "c-hydra" for j in range(HYDRA)})
     log.sort(key=lambda r: r["ts"])
@@ -80,8 +80,9 @@ def test_hydra_is_linked_on_behaviour_alone(scenario: tuple[Path, Path, dict[str
 def test_hydra_is_flagged_as_a_group_that_no_member_could_be_alone(
     scenario: tuple[Path, Path, dict[str, str]], tmp_path: Path
 ) -> None:
-    """Each hydra account is beaten only by the honest benchmark runner: p = 2/385 alone, never under
-    the 0.1% target. Together, 30 accounts at the honest edge are far beyond it."""
+    """Each hydra account is beaten by the honest tutoring app in every behaviour: p_f >= 2/385 alone,
+    3 x that after Bonferroni, never under the 0.1% target. Together, 30 accounts at the honest edge
+    are far beyond it."""
     reference_path, log_path, labels = scenario
     summary = run_detect(
         DetectConfig(
@@ -99,16 +100,16 @@ def test_hydra_is_flagged_as_a_group_that_no_member_could_be_alone(
     groups = json.loads((tmp_path / "campaigns.json").read_text())
     group = next(g for g in groups if "hydra-0" in g["members"])
     assert len(group["members"]) == HYDRA and group["flagged"] and group["p_value"] < 1e-30
-    assert group["rank_test"]["j"] >= HYDRA // 2 and group["rank_test"]["beaten_by"] <= 1
+    assert group["rank_test"]["j"] >= HYDRA // 2 and group["rank_test"]["beaten_by"] <= 5
     assert group["reasons"][0].startswith(f"{group['rank_test']['j']} of its {HYDRA} accounts")
     assert any("behave alike" in r for r in group["linked_by"])
     for j in range(HYDRA):
         account = accounts[f"hydra-{j}"]
-        assert account["p_value"] >= 2 / 385 - 1e-12  # alone: beaten by the benchmark runner
+        assert min(account["p_by_behaviour"].values()) >= 2 / 385 - 1e-12  # alone: beaten by the tutor
         assert account["flagged_by"] == group["id"]
     assert summary.metrics is not None and summary.metrics.recall == 1.0
     assert summary.metrics.honest_false_positive_rate == 0.0
-    assert not accounts["bench-log"]["flagged"]
+    assert not accounts["bench-log"]["flagged"] and not accounts["tutor-log"]["flagged"]
     assert summary.embedder == "lexical"
 
 
@@ -125,7 +126,7 @@ def test_honest_users_of_one_kind_are_not_linked_on_behaviour(seed: int, tmp_pat
 
 def test_lexical_behaviour_reuses_the_topic_vectors_exactly() -> None:
     rng = random.Random(5)
-    records = hydra(rng, 3, requests=150) + benchmark_runner(rng, "b", items=80)
+    records = hydra(rng, 3, requests=150) + reasoning_benchmark(rng, "b", items=80)
     embedder = Embedder.fit([r["messages"][-1]["content"] for r in records], k=4)
     reused, recomputed = StatsTable(embedder), StatsTable(embedder, Lexical(copy.deepcopy(embedder)))
     for table in (reused, recomputed):
@@ -138,7 +139,7 @@ def test_lexical_behaviour_reuses_the_topic_vectors_exactly() -> None:
 
 def test_request_style_is_read_alike_from_records_and_from_parquet(tmp_path: Path) -> None:
     rng = random.Random(2)
-    records = benchmark_runner(rng, "b", items=3) + hydra(rng, 2, requests=3)
+    records = reasoning_benchmark(rng, "b", items=3) + hydra(rng, 2, requests=3)
     records[0]["messages"] = [
         {"role": "system", "content": 'Be "brief".\nThanks'},
         *records[0]["messages"],

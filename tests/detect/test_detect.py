@@ -40,9 +40,10 @@ SUMMARY_KEYS = [
     "metrics",
     "seconds",
     "records_per_s",
+    "certification",
     "embedder",
 ]
-"""summary.json's keys with --labels and no --indicators, in the order detect has always written them."""
+"""summary.json's keys with --labels and no --indicators, in the order detect writes them."""
 METRICS_KEYS = [
     "honest_accounts",
     "campaign_accounts",

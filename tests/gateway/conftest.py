@@ -5,14 +5,20 @@
 only on a Unix socket there (no TCP port, so none to race other processes for), as an unprivileged user
 when the tests run as root (postgres refuses root), and tears it down at the end. Without the binaries,
 or when the cluster cannot start, PostgreSQL tests skip. They are marked slow: `make test-all` runs them.
+
+`redis_server` runs Debian's redis-server (`.ci/run` installs it when missing) on a free loopback port,
+without persistence, in a temporary directory; a test may stop it and start it again on the same port.
+Without the binary or the redis client package, or when it cannot start, Redis tests skip.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -164,3 +170,87 @@ def store(store_url: str) -> Iterator[Store]:
     opened = Store(store_url)
     yield opened
     opened.close()
+
+
+class RedisServer:
+    """A throwaway redis-server on 127.0.0.1 (no persistence: a restart starts empty)."""
+
+    def __init__(self, binary: str, root: Path):
+        self.binary, self.root = binary, root
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        """Start on a free port, or again on the port it had (a few tries: another process may hold it
+        for a moment)."""
+        for _ in range(5):
+            port = self.port or _free_port()
+            cmd = [
+                self.binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ]
+            with open(self.root / "redis.log", "ab") as log:  # the child keeps its own copy of the file
+                proc = subprocess.Popen(cmd + ["--dir", str(self.root)], stdout=log, stderr=subprocess.STDOUT)
+            if _answers(port, proc):
+                self.port, self.proc = port, proc
+                return
+            proc.kill()
+            proc.wait()
+            time.sleep(0.2)
+        raise RuntimeError(f"redis-server did not start: {(self.root / 'redis.log').read_text()[-800:]}")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+            self.proc = None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _answers(port: int, proc: subprocess.Popen[bytes]) -> bool:
+    """Whether redis-server on `port` answers PING within 10 s (False as soon as it exits)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+                conn.sendall(b"PING\r\n")
+                if conn.recv(64).startswith(b"+PONG"):
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.02)
+    return False
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A running throwaway redis-server of this test's own (it may stop and restart it)."""
+    pytest.importorskip("redis", reason="the redis client package (distillab[redis]) is not installed")
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server not found (Debian: apt-get install redis-server)")
+    server = RedisServer(binary, tmp_path)
+    try:
+        server.start()
+    except (OSError, RuntimeError) as exc:
+        pytest.skip(f"cannot start redis-server: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()

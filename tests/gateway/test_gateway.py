@@ -92,6 +92,35 @@ def test_openai_client_through_the_gateway_is_logged(
     assert files and key.split(".")[1][:12].encode() not in files
 
 
+def test_echo_and_the_tokenizer_routes_pass_through_keyed_and_logged(
+    engine: Engine, upstream: str, store: Store
+) -> None:
+    """What lm-eval's local-completions sends, through the gateway: the tokenizer routes (keyed), then
+    echoed log-probabilities of token-id prompts, logged like any request."""
+    _, key = store.create_key("eve")
+    with gateway(store, upstream) as base:
+        assert httpx.get(base + "/tokenizer_info").status_code == 401
+        headers = {"Authorization": f"Bearer {key}"}
+        info = httpx.get(base + "/tokenizer_info", headers=headers).json()
+        assert info["eos_token"] == engine.tokenizer.eos_token
+        tokens = httpx.post(
+            base + "/tokenize", headers=headers, json={"prompt": "import json", "add_special_tokens": False}
+        ).json()["tokens"]
+        assert tokens == engine.tokenizer("import json", add_special_tokens=False)["input_ids"]
+        text = httpx.post(base + "/detokenize", headers=headers, json={"tokens": tokens}).json()["prompt"]
+        assert text == engine.tokenizer.decode(tokens)
+        client = openai.OpenAI(base_url=base + "/v1", api_key=key, max_retries=0)
+        reply = client.completions.create(
+            model="tiny", prompt=[tokens, tokens], max_tokens=1, logprobs=1, echo=True, temperature=0
+        )
+        assert [c.index for c in reply.choices] == [0, 1]
+        lp = reply.choices[0].logprobs
+        assert lp is not None and lp.token_logprobs is not None and lp.token_logprobs[0] is None
+        assert len(lp.token_logprobs) == len(tokens) + 1
+    [logged] = list(store.iter_logs(account="eve"))
+    assert logged["endpoint"] == "/v1/completions" and logged["params"]["echo"] is True
+
+
 def test_upstream_errors_become_openai_errors(store: Store, upstream: str) -> None:
     _, key = store.create_key("bob")
     with gateway(store, upstream) as base:

@@ -88,6 +88,24 @@ def test_sigterm_drains_a_streaming_request_and_logs_it(tiny_model_dir: Path, tm
         (["--upstream", "http://127.0.0.1:9/v1"], "--upstream runs the gateway, which needs --db"),
         (["--model", "x", "--upstream", "http://127.0.0.1:9/v1", "--db", "g.db"], "exactly one of --model"),
         (["--upstream", "http://127.0.0.1:9/v1", "--db", "g.db", "--rpm", "-1"], "--rpm must be positive"),
+        (["--model", "x", "--redis", "redis://127.0.0.1:6379"], "--redis holds the gateway's rate limits"),
+        (
+            [
+                "--upstream",
+                "http://127.0.0.1:9/v1",
+                "--db",
+                "g.db",
+                "--redis",
+                "127.0.0.1:6379",
+                "--limits-on-failure",
+                "maybe",
+                "--replicas",
+                "0",
+            ],
+            "  - --limits-on-failure must be open or closed (got 'maybe')\n"
+            "  - --replicas must be at least 1 (got 0)\n"
+            "  - --redis must be a redis://, rediss:// or unix:// URL, not a path",
+        ),
         (
             [
                 "--upstream",

@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from distillab.db.schema import decisions, metadata
-from distillab.db.store import database_url
+from distillab.db.store import database_url, tail_query
 from distillab.errors import ConfigError, DataError, DistillabError
 from distillab.gateway import Store, export_logs
 
@@ -335,6 +335,25 @@ def test_log_round_trip(store: Store) -> None:
     assert _strip_ids(list(store.iter_logs(account="acme", batch=1))) == records[:2]
     assert _strip_ids(list(store.iter_logs(since=1_700_000_001.5))) == records[1:]
     assert list(store.iter_logs(account="acme", since=1_700_000_002)) == []
+
+
+def test_the_log_tail_is_the_newest_rows_read_by_index(store: Store) -> None:
+    records = [
+        {**_records()[0], "account": ("acme", "bob", "carl")[i % 3], "ts": 1_700_000_000 + i}
+        for i in range(30)
+    ]
+    store.log_requests(records)
+    logged = list(store.iter_logs())
+    assert store.tail_logs(5) == logged[-5:]
+    assert store.tail_logs(4, account="bob") == [r for r in logged if r["account"] == "bob"][-4:]
+    assert store.tail_logs(100, account="acme") == [r for r in logged if r["account"] == "acme"]
+    assert store.tail_logs(3, account="nobody") == []
+    if store.dialect == "sqlite":  # a backward walk of an index that stops after `limit` rows: no sort
+        with store.engine.connect() as conn:
+            for query, index in ((tail_query(5, "bob"), "ix_requests_account_id"), (tail_query(5), "")):
+                compiled = query.compile(store.engine, compile_kwargs={"literal_binds": True})
+                plan = " ".join(row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
+                assert "TEMP B-TREE" not in plan and index in plan, plan
 
 
 def test_bad_log_records_are_refused_whole(store: Store) -> None:

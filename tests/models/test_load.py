@@ -7,18 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 import transformers
-from gguf_file import write_gguf
-from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from distillab.errors import ModelError
 from distillab.models import Engine, EngineRequest, SamplingParams, convert_gguf, load_model, load_tokenizer
-
-
-@pytest.fixture(scope="module")
-def gguf_path(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    return write_gguf(model, tokenizer, tmp_path_factory.mktemp("gguf") / "tiny.gguf")
 
 
 @pytest.fixture(autouse=True)

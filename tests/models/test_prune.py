@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import json
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM
 
-from distillab.cli.main import main
 from distillab.errors import ConfigError
 from distillab.models import Engine, EngineRequest, SamplingParams, load_model
 from distillab.models.prune import prune_layers, spread
-from distillab.toy.models import ModelSize, build_model
-
-
-@pytest.fixture(scope="module")
-def four_layer_teacher(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    model = build_model(tokenizer, ModelSize(layers=4, dim=64, heads=4, max_positions=256), seed=3)
-    out = tmp_path_factory.mktemp("teacher4")
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
 
 
 def test_spread_keeps_the_first_and_last_layer_evenly() -> None:
@@ -64,33 +52,17 @@ def test_the_student_is_the_kept_layers_of_the_teacher_and_generates(
     assert written["kept_layers"] == [0, 3]
 
 
-def _cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    monkeypatch.setattr(sys, "argv", ["distillab", "student", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
-
-
 def test_the_cli_cuts_a_student_and_refuses_bad_requests(
-    four_layer_teacher: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    four_layer_teacher: Path, tmp_path: Path, student_cli: Callable[..., tuple[int, str]]
 ) -> None:
     teacher = str(four_layer_teacher)
     out = tmp_path / "s"
-    code, text = _cli(monkeypatch, capsys, "--teacher", teacher, "--keep", "0,2", "--out", str(out))
+    code, text = student_cli("--teacher", teacher, "--keep", "0,2", "--out", str(out))
     assert code == 0, text
     assert json.loads((out / "distillab_student.json").read_text())["kept_layers"] == [0, 2]
-    code, text = _cli(monkeypatch, capsys, "--teacher", teacher, "--layers", "2", "--out", str(out))
+    code, text = student_cli("--teacher", teacher, "--layers", "2", "--out", str(out))
     assert code == 1 and "not empty" in text
-    code, text = _cli(
-        monkeypatch,
-        capsys,
+    code, text = student_cli(
         "--teacher",
         teacher,
         "--layers",
@@ -101,12 +73,8 @@ def test_the_cli_cuts_a_student_and_refuses_bad_requests(
         str(tmp_path / "b"),
     )
     assert code == 1 and "not both" in text
-    code, text = _cli(
-        monkeypatch, capsys, "--teacher", teacher, "--keep", "0,9", "--out", str(tmp_path / "c")
-    )
+    code, text = student_cli("--teacher", teacher, "--keep", "0,9", "--out", str(tmp_path / "c"))
     assert code == 1 and "[0, 4)" in text and not (tmp_path / "c").exists()
     missing = str(tmp_path / "nope.gguf")
-    code, text = _cli(
-        monkeypatch, capsys, "--teacher", missing, "--layers", "1", "--out", str(tmp_path / "d")
-    )
+    code, text = student_cli("--teacher", missing, "--layers", "1", "--out", str(tmp_path / "d"))
     assert code == 1 and "nope.gguf" in text and not (tmp_path / "d").exists()

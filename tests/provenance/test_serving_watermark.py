@@ -102,6 +102,26 @@ def test_reported_logprobs_are_those_of_the_served_marked_distribution(
         )
 
 
+def test_echoed_prompt_logprobs_are_of_the_marked_distribution_too(
+    client: openai.OpenAI, teacher: Engine
+) -> None:
+    """`echo` scores the prompt under the distribution served: it cannot be used to read the plain one."""
+    prompt = "Ann has 5 pens. She gets 2 more."
+    reply = client.completions.create(model="t", prompt=prompt, max_tokens=0, echo=True, logprobs=1)
+    echoed = reply.choices[0].logprobs
+    assert echoed is not None and echoed.token_logprobs is not None and echoed.token_logprobs[0] is None
+    ids = teacher.encode_text(prompt)
+    with torch.no_grad():
+        logits = teacher.model(torch.tensor([ids])).logits[0, :-1].float()
+    marked = torch.log_softmax(
+        torch.stack([mark(CONFIG).apply(logits[i], ids[: i + 1]) for i in range(len(ids) - 1)]), -1
+    )
+    plain = torch.log_softmax(logits, -1)
+    for i, token in enumerate(ids[1:]):
+        assert echoed.token_logprobs[i + 1] == pytest.approx(float(marked[i, token]), abs=1e-4)
+    assert any(abs(echoed.token_logprobs[i + 1] - float(plain[i, t])) > 1e-3 for i, t in enumerate(ids[1:]))
+
+
 def test_each_account_gets_its_own_key_through_the_gateway(teacher: Engine, tmp_path: Path) -> None:
     store = Store(str(tmp_path / "gateway.db"))
     keys = {name: store.create_key(name)[1] for name in ("acme", "globex")}

@@ -61,6 +61,18 @@ def detect(config: DetectConfig) -> None:
             f"indicators: {exported.campaigns} campaigns, {exported.templates} templates "
             f"({exported.templates_dropped_as_honest} dropped as also honest) -> {exported.out}"
         )
+    cert = summary.certification
+    if cert is not None and not cert.certifiable:
+        print(
+            f"by ranks alone (at {cert.smallest_certifiable_fpr:.2g}, the smallest rate "
+            f"{cert.reference_units:,} honest units certify): {cert.flagged_at_smallest} accounts "
+            "would be flagged"
+            + (
+                f"; {cert.flagged_from_tail} of the flags at the target rest on the fitted tail"
+                if cert.tail
+                else ""
+            )
+        )
     for note in summary.notes:
         print(f"note: {note}")
     print(f"report: {config.out / 'report.html'}")

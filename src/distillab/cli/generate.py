@@ -31,8 +31,13 @@ A hosted API, within its published limits and a spending cap:
 """
 
 
-@from_config(HarvestConfig, required=("teacher", "prompts", "out"))
+@from_config(HarvestConfig, required=("teacher", "prompts", "out"), skip=("score",))
 def generate(config: HarvestConfig) -> None:
+    generate_with(config)
+
+
+def generate_with(config: HarvestConfig) -> None:
+    """Run a harvest and report it (`distillab generate`, and `distillab score` with score=True)."""
     from distillab.data.harvest import run_harvest  # keeps `distillab --help` fast
 
     result = run_harvest(config)

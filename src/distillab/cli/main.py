@@ -50,13 +50,27 @@ def _root(
 
 def _register() -> None:
     # Imported here so `distillab --help` stays fast: command modules import torch lazily.
-    from distillab.cli import demo, distill, eval, generate, keys, logs, serve, simulate, student, toy, train
+    from distillab.cli import (
+        demo,
+        distill,
+        eval,
+        generate,
+        keys,
+        logs,
+        score,
+        serve,
+        simulate,
+        student,
+        toy,
+        train,
+    )
 
     app.add_typer(toy.app, name="toy")
     app.add_typer(keys.app, name="keys")
     app.add_typer(logs.app, name="logs")
     app.command("serve", help=serve.HELP)(serve.serve)
     app.command("generate", help=generate.HELP)(generate.generate)
+    app.command("score", help=score.HELP)(score.score)
     app.command("demo", help=demo.HELP)(demo.demo)
     app.command("train", help=train.HELP)(train.train)
     app.command("student", help=student.HELP)(student.student)
@@ -76,6 +90,10 @@ def _register() -> None:
     from distillab.cli import prove
 
     app.add_typer(prove.app, name="prove")
+
+    from distillab.cli import prompts
+
+    app.add_typer(prompts.app, name="prompts")
 
     from distillab.cli import watermark
 

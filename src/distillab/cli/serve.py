@@ -47,7 +47,8 @@ As a gateway (keys, request log, limits; admin API when DISTILLAB_ADMIN_TOKEN is
 \b
   distillab keys create --db gateway.db --account acme --org acme-inc     # prints the key once
   distillab serve --model runs/teacher --db gateway.db --rpm 60 --tpm 40000
-  distillab serve --upstream http://10.0.0.5:8000/v1 --db postgresql://gw@db/gateway --port 8080
+  distillab serve --upstream http://10.0.0.5:8000/v1 --db postgresql://gw@db/gateway --port 8080 \\
+    --rpm 60 --redis redis://10.0.0.7:6379/0 --replicas 3          # one of 3 replicas, limits shared
   distillab logs export --db gateway.db --out requests.parquet
 
 \b
@@ -127,6 +128,24 @@ def serve(
     throttle_factor: float = typer.Option(
         0.1, "--throttle-factor", help="Gateway: share of the limits a throttled account keeps."
     ),
+    redis: str | None = typer.Option(
+        None,
+        "--redis",
+        envvar="DISTILLAB_REDIS",
+        help="Gateway: Redis URL (redis://host:6379/0) holding the rate limits, so that replicas sharing "
+        "it enforce them together; without it each process keeps its own.",
+    ),
+    limits_on_failure: str = typer.Option(
+        "open",
+        "--limits-on-failure",
+        help="Gateway with --redis, while Redis cannot be reached: open (each replica applies 1/--replicas "
+        "of the limits itself) or closed (429).",
+    ),
+    replicas: int = typer.Option(
+        1,
+        "--replicas",
+        help="Gateway with --redis: replicas sharing the limits (see --limits-on-failure).",
+    ),
     degrade_max_tokens: int = typer.Option(
         64,
         "--degrade-max-tokens",
@@ -189,6 +208,8 @@ def serve(
         upstream=upstream is not None,
         gateway=db is not None,
     )
+    if redis is not None and db is None:
+        raise ConfigError("--redis holds the gateway's rate limits, which needs --db")
     if detect.enabled and db is None:
         raise ConfigError(
             "--detect-reference and --indicators need the gateway (--db): only it knows the accounts"
@@ -220,19 +241,14 @@ def serve(
         from distillab.gateway.policy import Limits
 
         limits = Limits(
-            rpm=rpm, tpm=tpm, throttle_factor=throttle_factor, degrade_max_tokens=degrade_max_tokens
+            rpm=rpm,
+            tpm=tpm,
+            throttle_factor=throttle_factor,
+            degrade_max_tokens=degrade_max_tokens,
+            redis=redis,
+            on_failure=limits_on_failure,
+            replicas=replicas,
         )
-        problems = [
-            f"--{flag} must be positive (got {value})"
-            for flag, value in (("rpm", rpm), ("tpm", tpm))
-            if value is not None and value <= 0
-        ]
-        if not 0 < throttle_factor <= 1:
-            problems.append(f"--throttle-factor must be in (0, 1] (got {throttle_factor})")
-        if degrade_max_tokens < 1:
-            problems.append(f"--degrade-max-tokens must be at least 1 (got {degrade_max_tokens})")
-        if problems:
-            raise ConfigError(problems)
         backend: str | FastAPI
         if model is not None:
             from distillab.serving.app import create_app

@@ -1,5 +1,8 @@
 """`HarvestConfig`: every option of `distillab generate`, documented and validated in one place.
 
+`HarvestSettings`, its base, holds what any command asking a teacher through the harvest machinery
+shares (teacher, sampling, limits, retries, prices, budget, terms); `prompts synthesize` builds on it too.
+
 The CLI builds its flags' help and defaults from the field metadata here, so the two cannot drift.
 All problems are collected and reported together, not one per run.
 """
@@ -14,27 +17,24 @@ from distillab.data.prompts import SUFFIXES
 from distillab.errors import ConfigError
 from distillab.fields import Problems
 from distillab.fields import documented as _f
+from distillab.teacher import is_gguf_file
 from distillab.teacher.base import SamplingParams
 
 
 @dataclass
-class HarvestConfig:
-    """What to ask which teacher, how fast, and for how much money."""
+class HarvestSettings:
+    """Which teacher to ask, how to sample, how fast, and for how much money: what every command that
+    asks a teacher through the harvest machinery shares (`generate`, `prompts synthesize`)."""
 
     teacher: str = _f(
-        "", "Teacher: an OpenAI-compatible base URL (http://host:port/v1) or a model directory."
+        "",
+        "Teacher: an OpenAI-compatible base URL (http://host:port/v1), a model directory or a .gguf file.",
     )
-    prompts: Path = _f(Path(), "Prompt file: .jsonl, .csv or .parquet with 'messages' or 'prompt' per row.")
-    out: Path = _f(Path(), "Output directory (Parquet records, manifest.json, resume journal).")
-    n: int = _f(1, "Samples per prompt (sent as the API's n; one record per sample).")
     temperature: float = _f(1.0, "Sampling temperature, 0 to 2.")
     top_p: float = _f(1.0, "Nucleus sampling probability mass, in (0, 1].")
     max_tokens: int = _f(256, "Most completion tokens per sample.")
     stop: tuple[str, ...] = _f((), "Stop sequence (repeat the flag for several).")
     seed: int | None = _f(None, "Sampling seed, where the server supports one.")
-    top_logprobs: int = _f(
-        20, "Alternatives per token to keep (clamped to what the teacher returns; 0: none)."
-    )
     model: str | None = _f(None, "Server-side model id (default: the first one the server lists).")
     api_key_env: str = _f("OPENAI_API_KEY", "Environment variable holding the API key (never stored).")
     concurrency: int = _f(8, "Requests in flight at once.")
@@ -48,46 +48,25 @@ class HarvestConfig:
     price_out: float = _f(0.0, "USD per million completion tokens.")
     budget_usd: float | None = _f(None, "Stop before total cost (all runs into --out) could exceed this.")
     terms: str = _f("", "Note on the teacher's terms of use, recorded verbatim in the manifest.")
-    dry_run: bool = _f(
-        False,
-        "Estimate tokens and cost without calling the teacher (into a partly harvested "
-        "--out: what a rerun would still ask for).",
-    )
-    overwrite: bool = _f(False, "Replace a harvest in --out made with a different teacher or params.")
+    overwrite: bool = _f(False, "Replace what --out holds from a run with a different teacher or settings.")
     progress: bool = _f(True, "Show a progress bar.")
 
-    def __post_init__(self) -> None:
-        self.prompts = Path(self.prompts)
-        self.out = Path(self.out)
-        self.stop = tuple(self.stop)
-        problems = self.problems()
-        if problems:
-            raise ConfigError(problems)
-
-    def problems(self) -> list[str]:
+    def problems(self) -> Problems:
         """Every invalid value, each naming its flag."""
         p = Problems()
         need = p.need
 
-        need(bool(self.teacher), "--teacher is required (a URL or a model directory)")
+        need(bool(self.teacher), "--teacher is required (a URL, a model directory or a .gguf file)")
         if self.teacher and not self.teacher.startswith(("http://", "https://")):
             need(
-                Path(self.teacher).is_dir(),
-                f"--teacher {self.teacher!r} is neither an http(s) URL nor an existing model directory",
+                Path(self.teacher).is_dir() or is_gguf_file(self.teacher),
+                f"--teacher {self.teacher!r} is neither an http(s) URL, an existing model directory "
+                "nor a .gguf file",
             )
-        need(
-            self.prompts.suffix.lower() in SUFFIXES,
-            f"--prompts {str(self.prompts)!r} must end in one of {', '.join(SUFFIXES)}",
-        )
-        need(self.prompts.is_file(), f"--prompts {str(self.prompts)!r}: file not found")
-        need(str(self.out) not in ("", "."), "--out is required (a new or harvest directory)")
-        need(not self.out.is_file(), f"--out {str(self.out)!r} is a file, not a directory")
-        need(self.n >= 1, f"--n must be at least 1 (got {self.n})")
         need(0.0 <= self.temperature <= 2.0, f"--temperature must be in [0, 2] (got {self.temperature})")
         need(0.0 < self.top_p <= 1.0, f"--top-p must be in (0, 1] (got {self.top_p})")
         need(self.max_tokens >= 1, f"--max-tokens must be at least 1 (got {self.max_tokens})")
         need(all(self.stop), "--stop sequences must not be empty")
-        need(self.top_logprobs >= 0, f"--top-logprobs must be 0 or more (got {self.top_logprobs})")
         need(self.model is None or bool(self.model), "--model must not be empty")
         need(bool(self.api_key_env), "--api-key-env must name an environment variable")
         need(self.concurrency >= 1, f"--concurrency must be at least 1 (got {self.concurrency})")
@@ -110,8 +89,68 @@ class HarvestConfig:
         )
         return p
 
+
+@dataclass
+class HarvestConfig(HarvestSettings):
+    """What to ask which teacher, how fast, and for how much money."""
+
+    prompts: Path = _f(Path(), "Prompt file: .jsonl, .csv or .parquet with 'messages' or 'prompt' per row.")
+    out: Path = _f(Path(), "Output directory (Parquet records, manifest.json, resume journal).")
+    n: int = _f(1, "Samples per prompt (sent as the API's n; one record per sample).")
+    n_per_request: int | None = _f(
+        None,
+        "Most samples of one prompt asked for in one request; the rest go in further requests, "
+        "in parallel (default: all --n in one request).",
+    )
+    top_logprobs: int = _f(
+        20, "Alternatives per token to keep (clamped to what the teacher returns; 0: none)."
+    )
+    score: bool = _f(
+        False,
+        "Score each row's given 'completion' instead of sampling: the teacher's log-probabilities of it "
+        "(what `distillab score` does).",
+    )
+    dry_run: bool = _f(
+        False,
+        "Estimate tokens and cost without calling the teacher (into a partly harvested "
+        "--out: what a rerun would still ask for).",
+    )
+
+    def __post_init__(self) -> None:
+        self.prompts = Path(self.prompts)
+        self.out = Path(self.out)
+        self.stop = tuple(self.stop)
+        problems = self.problems()
+        if problems:
+            raise ConfigError(problems)
+
+    def problems(self) -> Problems:
+        """Every invalid value, each naming its flag."""
+        p = super().problems()
+        need = p.need
+        need(
+            self.prompts.suffix.lower() in SUFFIXES,
+            f"--prompts {str(self.prompts)!r} must end in one of {', '.join(SUFFIXES)}",
+        )
+        need(self.prompts.is_file(), f"--prompts {str(self.prompts)!r}: file not found")
+        need(str(self.out) not in ("", "."), "--out is required (a new or harvest directory)")
+        need(not self.out.is_file(), f"--out {str(self.out)!r} is a file, not a directory")
+        need(self.n >= 1, f"--n must be at least 1 (got {self.n})")
+        need(not self.score or self.n == 1, "--n must be 1 when scoring given completions")
+        need(
+            self.n_per_request is None or self.n_per_request >= 1,
+            f"--n-per-request must be at least 1 (got {self.n_per_request})",
+        )
+        need(self.top_logprobs >= 0, f"--top-logprobs must be 0 or more (got {self.top_logprobs})")
+        return p
+
     def sampling_params(self, top_logprobs: int | None = None, logprobs: bool = True) -> SamplingParams:
-        """Sampling params as sent; `top_logprobs`/`logprobs` after the capability probe's verdict."""
+        """Sampling params as sent; `top_logprobs`/`logprobs` after the capability probe's verdict.
+
+        Scoring samples nothing: temperature 0 and max_tokens 0 say so in the records and the identity."""
+        if self.score:
+            k = self.top_logprobs if top_logprobs is None else top_logprobs
+            return SamplingParams(temperature=0.0, max_tokens=0, logprobs=logprobs, top_logprobs=k)
         return SamplingParams(
             temperature=self.temperature,
             top_p=self.top_p,

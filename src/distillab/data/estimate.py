@@ -69,7 +69,12 @@ def dry_run(config: HarvestConfig, rows: list[PromptRow]) -> CostEstimate:
         other = _differs(identity, config)
         if other is None:
             items, stored, _ = plan_work(
-                rows, identity["teacher"], identity["params"], config.n, load_done(config.out).ids
+                rows,
+                identity["teacher"],
+                identity["params"],
+                config.n,
+                load_done(config.out).ids,
+                config.n_per_request,
             )
             unchecked = config.model is None and is_url(config.teacher)
             return estimate_cost(
@@ -87,7 +92,7 @@ def dry_run(config: HarvestConfig, rows: list[PromptRow]) -> CostEstimate:
             + ("starts it over" if config.overwrite else "is refused without --overwrite")
             + ". "
         )
-    items, _, _ = plan_work(rows, "", {}, config.n, set())
+    items, _, _ = plan_work(rows, "", {}, config.n, set(), config.n_per_request)
     return estimate_cost(config, items, note=note)
 
 
@@ -111,13 +116,14 @@ def _differs(identity: dict[str, Any], config: HarvestConfig) -> str | None:
 def estimate_cost(
     config: HarvestConfig, items: list[WorkItem], *, stored: int = 0, note: str = ""
 ) -> CostEstimate:
-    """Upper-bound tokens and cost of the requests for `items` (one per prompt, its missing samples)."""
+    """Upper-bound tokens and cost of the requests for `items` (one request each: a prompt pays its
+    tokens once per request)."""
     estimator = TokenEstimator(_local_tokenizer(config.teacher)) if items else None
     prompt_tokens = sum(estimator.estimate(item.row.input) for item in items) if estimator else 0
     records = sum(len(item.missing) for item in items)
     completion = records * config.max_tokens
     return CostEstimate(
-        prompts=len(items),
+        prompts=len({id(item.row) for item in items}),
         records=records,
         prompt_tokens=prompt_tokens,
         max_completion_tokens=completion,

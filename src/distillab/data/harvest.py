@@ -34,6 +34,7 @@ from distillab.data.records import FORMAT_VERSION
 from distillab.data.retry import RetryPolicy, call_with_retries
 from distillab.data.store import compact, load_done
 from distillab.data.workers import Harvester, plan_work
+from distillab.errors import DataError, TeacherError
 from distillab.teacher import load_teacher
 from distillab.teacher.base import Capabilities, SamplingParams, Teacher
 from distillab.teacher.http import HTTPTeacher
@@ -112,6 +113,12 @@ async def harvest(
     """Run (or resume) the harvest `config` describes. Raises `DistillabError`s; see module docstring."""
     console = console or Console(stderr=True)
     rows = read_prompts(config.prompts)
+    unscored = next((r for r in rows if r.completion is None), None) if config.score else None
+    if unscored is not None:
+        raise DataError(
+            f"{unscored.where}: no 'completion' to score (each row needs 'messages' or 'prompt', "
+            "and the 'completion' whose log-probabilities the teacher is asked for)"
+        )
     if config.dry_run:
         return HarvestResult(out=config.out, estimate=dry_run(config, rows))
     own = teacher is None
@@ -142,6 +149,10 @@ async def _harvest(
     limiter = RateLimiter(config.rpm, config.tpm)
     caps = await _probe(teacher, rows, policy, limiter)
     say(f"teacher {teacher.name} at {_redact(teacher.endpoint)}: {caps.describe()}")
+    if config.score and caps.mode == "text":
+        raise TeacherError(
+            f"{_redact(teacher.endpoint)} gives no log-probabilities: there is nothing to score"
+        )
     params, notices = effective_params(config, caps)
     for notice in notices:
         say(f"notice: {notice}")
@@ -151,7 +162,7 @@ async def _harvest(
     mf.check_identity(out, identity, config.overwrite)
     done = load_done(out) if out.exists() else None
     items, skipped, duplicates = plan_work(
-        rows, teacher.name, params_id, config.n, done.ids if done else set()
+        rows, teacher.name, params_id, config.n, done.ids if done else set(), config.n_per_request
     )
     if duplicates:
         notices.append(f"{duplicates} prompts repeat an earlier one and were harvested once")
@@ -236,6 +247,7 @@ def _manifest(
             },
         },
         "params": dict(identity["params"], n=config.n),
+        "mode": "score" if config.score else "generate",
         "requested_top_logprobs": config.top_logprobs,
         "prompts": {
             "path": str(config.prompts.resolve()),

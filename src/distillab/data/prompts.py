@@ -1,7 +1,8 @@
 """Prompt files: JSONL, CSV or Parquet, chosen by extension.
 
 Each row holds `messages` (a list of {role, content}; in CSV a JSON string) or `prompt` (a string), and
-optionally an `id` that is kept in the harvest records. Every malformed row is reported with its file
+optionally an `id` that is kept in the harvest records, and, for `distillab score`, the `completion` whose
+log-probabilities the teacher is asked for. Every malformed row is reported with its file
 and position (1-based line for JSONL and CSV, counting the CSV header as line 1; 0-based row index for
 Parquet) *before* anything is sent to a teacher, so a typo on line 90 000 does not cost a harvest.
 """
@@ -32,6 +33,8 @@ class PromptRow:
     id: str | None
     where: str
     """`file:line` (or `file:row N`) for messages that point the user at this prompt."""
+    completion: str | None = None
+    """A given answer (`distillab score` asks the teacher for its log-probabilities); None for prompts."""
 
 
 def file_sha256(path: Path) -> str:
@@ -72,16 +75,19 @@ def parse_row(row: Any, where: str, messages_as_json: bool = False) -> PromptRow
         )
     raw_id = row.get("id")
     row_id = None if raw_id in (None, "") else str(raw_id)
+    completion = row.get("completion")
+    if completion is not None and not isinstance(completion, str):
+        raise DataError(f"{where}: 'completion' must be a string, got {type(completion).__name__}")
     if has_prompt:
         if not isinstance(prompt, str):
             raise DataError(f"{where}: 'prompt' must be a string, got {type(prompt).__name__}")
-        return PromptRow(prompt, row_id, where)
+        return PromptRow(prompt, row_id, where, completion)
     if messages_as_json and isinstance(messages, str):
         try:
             messages = json.loads(messages)
         except json.JSONDecodeError as exc:
             raise DataError(f"{where}: 'messages' is not valid JSON ({exc})") from exc
-    return PromptRow(_parse_messages(messages, where), row_id, where)
+    return PromptRow(_parse_messages(messages, where), row_id, where, completion)
 
 
 def _jsonl_rows(path: Path) -> Iterator[PromptRow]:

@@ -74,6 +74,11 @@ def record_id(teacher: str, prompt: PromptInput, params: dict[str, Any], sample_
     return _digest({"teacher": teacher, "input": prompt, "params": params, "sample": sample_index})[:32]
 
 
+def row_input(row: PromptRow) -> Any:
+    """What identifies a row's records: its input, and its given completion when it has one (scoring)."""
+    return row.input if row.completion is None else {"input": row.input, "completion": row.completion}
+
+
 def prompt_key(row: PromptRow) -> str:
     """The user's prompt id when given, else a hash of the input: groups the samples of one prompt."""
     return row.id if row.id is not None else "sha256:" + _digest(row.input)[:16]
@@ -105,7 +110,7 @@ def build_records(
         chat = not isinstance(row.input, str)
         records.append(
             {
-                "id": record_id(teacher, row.input, params, index),
+                "id": record_id(teacher, row_input(row), params, index),
                 "prompt_id": prompt_key(row),
                 "sample_index": index,
                 "messages": row.input if chat else None,

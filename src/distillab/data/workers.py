@@ -10,6 +10,7 @@ already in flight finish and are kept.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 from collections import deque
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from distillab.data.journal import Journal
 from distillab.data.limits import RateLimiter
 from distillab.data.progress import HarvestProgress
 from distillab.data.prompts import PromptRow
-from distillab.data.records import build_records, record_id
+from distillab.data.records import build_records, record_id, row_input
 from distillab.data.retry import RetryPolicy, call_with_retries
 from distillab.errors import BudgetExceeded, DistillabError, TeacherError
 from distillab.teacher.base import SamplingParams, Teacher
@@ -36,26 +37,44 @@ GIVE_UP_AFTER_REJECTIONS = 10
 class WorkItem:
     row: PromptRow
     missing: list[int]
-    """Sample indices of this prompt not yet stored."""
+    """Sample indices of this prompt not yet stored, consecutive: one request asks for all of them."""
+
+
+def _runs(indices: list[int], most: int | None) -> list[list[int]]:
+    """Consecutive runs of `indices`, each at most `most` long: the samples one request asks for."""
+    runs: list[list[int]] = []
+    for i in indices:
+        if runs and runs[-1][-1] == i - 1 and (most is None or len(runs[-1]) < most):
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return runs
 
 
 def plan_work(
-    rows: list[PromptRow], name: str, params_id: dict[str, Any], n: int, done_ids: set[str]
+    rows: list[PromptRow],
+    name: str,
+    params_id: dict[str, Any],
+    n: int,
+    done_ids: set[str],
+    per_request: int | None = None,
 ) -> tuple[list[WorkItem], int, int]:
-    """Work items for the samples not yet stored; also (already stored, duplicate prompts)."""
+    """Work items for the samples not yet stored; also (already stored, duplicate prompts).
+
+    A prompt's missing samples are split into runs of consecutive indices, at most `per_request` long:
+    one request each, so sample `i` is always drawn with `seed + i` (see `Harvester._params_for`)."""
     items: list[WorkItem] = []
     seen: set[str] = set()
     skipped = duplicates = 0
     for row in rows:
-        ids = [record_id(name, row.input, params_id, i) for i in range(n)]
+        ids = [record_id(name, row_input(row), params_id, i) for i in range(n)]
         if ids[0] in seen:
             duplicates += 1
             continue
         seen.add(ids[0])
         missing = [i for i, rid in enumerate(ids) if rid not in done_ids]
         skipped += n - len(missing)
-        if missing:
-            items.append(WorkItem(row, missing))
+        items += [WorkItem(row, run) for run in _runs(missing, per_request)]
     return items, skipped, duplicates
 
 
@@ -98,6 +117,9 @@ class Harvester:
             n = len(item.missing)
             prompt_estimate = self.estimator.estimate(row.input)
             completion_worst = n * self.params.max_tokens
+            if row.completion is not None:  # scoring: the given completion is read, as prompt tokens
+                prompt_estimate += self.estimator.estimate(row.completion)
+                completion_worst = 0
             reserved = self.ledger.reserve(prompt_estimate, completion_worst)
             if reserved is None:
                 self._stop(
@@ -113,8 +135,15 @@ class Harvester:
             estimate = prompt_estimate + completion_worst
             await self.limiter.take_tokens(estimate)
             try:
+                ask = (
+                    functools.partial(self.teacher.generate, row.input, self._params_for(item), n)
+                    if row.completion is None
+                    else functools.partial(
+                        self.teacher.score, row.input, row.completion, self.params.top_logprobs
+                    )
+                )
                 generation = await call_with_retries(
-                    functools.partial(self.teacher.generate, row.input, self.params, n),
+                    ask,
                     self.policy,
                     before_attempt=self.limiter.request_slot,
                     on_retry=self._on_retry,
@@ -146,9 +175,19 @@ class Harvester:
             completion = sum(r["usage"]["completion_tokens"] for r in records)
             self.ledger.settle(reserved, generation.prompt_tokens, completion)
             self.limiter.correct_tokens(estimate, generation.prompt_tokens + generation.completion_tokens)
-            self.estimator.observe(row.input, generation.prompt_tokens)
+            if row.completion is None:  # a score's prompt tokens include the completion
+                self.estimator.observe(row.input, generation.prompt_tokens)
             self.new_records += len(records)
             progress.advance(len(records), self.new_records, self._tokens(), self.ledger.cost_usd)
+
+    def _params_for(self, item: WorkItem) -> SamplingParams:
+        """A seeded request for samples k, k+1, ... is sent seed + k: servers draw its sample j with
+        seed + j (vLLM's rule, and distillab's), so sample i gets seed + i however the work was split,
+        and a resumed harvest does not repeat the samples it already has."""
+        first = item.missing[0]
+        if self.params.seed is None or first == 0:
+            return self.params
+        return dataclasses.replace(self.params, seed=self.params.seed + first)
 
     def _tokens(self) -> int:
         return round(self.ledger.prompt_tokens) + self.ledger.completion_tokens

@@ -411,6 +411,13 @@ class Store:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.max(requests.c.id))).scalar() or 0)
 
+    def tail_logs(self, limit: int, *, account: str | None = None) -> list[dict[str, Any]]:
+        """The newest ``limit`` request-log records (of ``account``), oldest first: one indexed read of
+        ``limit`` rows however long the log is (`tail_query`)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(tail_query(limit, account)).mappings().all()
+        return [from_row(row) for row in reversed(rows)]
+
     def iter_logs(
         self,
         *,
@@ -450,6 +457,13 @@ class Store:
             if len(rows) < batch:
                 return
             last = rows[-1]["id"]
+
+
+def tail_query(limit: int, account: str | None = None) -> sa.Select[Any]:
+    """The newest ``limit`` rows (of ``account``), newest first: a backward scan of the primary key, or of
+    the (account, id) index, that stops after ``limit`` rows."""
+    query = sa.select(requests).order_by(requests.c.id.desc()).limit(limit)
+    return query if account is None else query.where(requests.c.account == account)
 
 
 def _unavailable(url: str, exc: BaseException) -> StoreError:

@@ -12,7 +12,6 @@ actor's). `units_of` builds both, with the leave-one-out exclusions the self-ref
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,15 +27,13 @@ from .features import COUNTS, AccountStats, StatsTable, distinct, prior_of, raw_
 from .grouptest import calibrate_groups
 from .linking import Links, link
 from .logs import Columns, read_batches
-from .scoring import Calibration
+from .scoring import FAMILIES, Calibration
 from .text import Embedder
 
 SAMPLE = 20_000
 """Prompts the embedder (IDF weights, topic centroids) is fitted on: the first ones of the reference."""
 PER_ACCOUNT = 200
 """At most this many of them from one account, so one heavy account cannot shape the topics."""
-SELF_K = 0.01
-"""Without a clean reference, a unit is ordinary when this share of the other accounts dominate it."""
 
 
 def open_log(source: str | Path, embedder: Embedder | None = None) -> tuple[Embedder, Iterator[Columns]]:
@@ -184,33 +181,27 @@ def score_accounts(
             "account": s.account,
             "requests": s.n,
             "distance": float(scored.distance[i]),
+            "behaviour": list(FAMILIES)[int(scored.family[i])],
             "p_value": float(scored.p_value[i]),
             "flagged": bool(scored.p_value[i] <= target_fpr),
-            "reasons": calibration.reasons(features[i], int(scored.nearest[i]))
-            if scored.distance[i] > 0
-            else [],
+            "reasons": calibration.reasons(features[i], scored, i),
         }
         for i, s in enumerate(stats)
     ]
 
 
-def calibrate(table: StatsTable, links: Links | None = None, *, self_reference: bool = False) -> Calibration:
-    """A calibration on `table`'s accounts: honest traffic, or, with `self_reference`, the log being
-    scored (each account then compared only with accounts it is not linked to). Linked groups are
-    judged against the same honest accounts (their volume per member), as one actor."""
+def calibrate(table: StatsTable, links: Links | None = None) -> Calibration:
+    """A calibration on `table`'s accounts, honest traffic (for the log itself as its reference, see
+    `selfcal.self_calibrate`). Linked groups are judged against the same honest accounts (their
+    volume per member) and the pooled groups that linking finds among them, as one actor."""
     raw = table.raw()
     prior = prior_of(raw)
     features = shrink(raw, prior)
     links = links if links is not None else link(table)
-    if not self_reference:
-        calibration = Calibration(features, prior, names=table.names)
-        units, _ = units_of(table, links, prior)
-        calibration.groups = units.features[len(table.names) :]
-        if table.behaviour is not None:
-            calibration.behaviour = Profiles.of(table, prior)
-        calibration.group_null = calibrate_groups(table, prior)
-        return calibration
+    calibration = Calibration(features, prior, names=table.names)
     units, _ = units_of(table, links, prior)
-    n = len(table.names)
-    exclude = [[j for j in units.exclude[i] if j < n] for i in range(n)]
-    return Calibration(features, prior, k=max(1, math.ceil(SELF_K * n)), exclude=exclude, names=table.names)
+    calibration.groups = units.features[len(table.names) :]
+    if table.behaviour is not None:
+        calibration.behaviour = Profiles.of(table, prior)
+    calibration.group_null = calibrate_groups(table, prior)
+    return calibration

@@ -4,8 +4,11 @@ One account beaten by only 1 of n = 384 honest reference accounts has p = 2/385 
 0.1% target; 60 linked accounts that are all beaten by only that one honest account are evidence no
 single account can give. The test here is exact for small samples:
 
-Under the null, the group's k accounts and the n honest reference units are exchangeable, so the group's
-positions in the pooled ranking (most extreme first, n + k places) are a uniformly random k-subset. If
+Accounts and reference units are ranked on the statistic the per-behaviour p-values combine: the
+smallest over behaviour families of how many honest reference units are at least as far out (for a
+reference unit, how many others). Under the null, the group's k accounts and the n honest reference
+units are exchangeable, so the group's positions in the pooled ranking (most extreme first, n + k
+places) are a uniformly random k-subset. If
 the group's j-th most extreme account is beaten by r reference units, its position is at most j + r, and
 
     p_j = P(at least j of the top j + r places go to the group) = hypergeom.sf(j - 1, n + k, k, j + r).
@@ -146,9 +149,19 @@ def rank_test(beaten: np.ndarray | list[int], n: int, inflation: float = 1.0) ->
     return RankTest(calibrated, exact, best + 1, int(ordered[best]), n, k)
 
 
-def beaten_by(calibration: Calibration, distance: np.ndarray) -> np.ndarray:
-    """How many of the calibration's reference units are at least as extreme as each distance."""
-    return calibration.n - np.searchsorted(calibration.loo, np.asarray(distance) - 1e-12, side="left")
+def beaten_by(calibration: Calibration, family_distance: np.ndarray) -> np.ndarray:
+    """How many honest reference units are at least as extreme as each row (rows x behaviour families
+    of distances), on the statistic the p-values combine: the smallest over families of the number of
+    reference units at least as far out (for a reference unit, the others at least as far as it)."""
+    reference = calibration.loo_unsorted[calibration.honest]
+    counts = np.empty_like(reference)
+    rows = np.empty((len(family_distance), reference.shape[1]))
+    for f in range(reference.shape[1]):
+        ordered = np.sort(reference[:, f])
+        counts[:, f] = len(ordered) - np.searchsorted(ordered, reference[:, f] - 1e-12, side="left") - 1
+        rows[:, f] = len(ordered) - np.searchsorted(ordered, family_distance[:, f] - 1e-12, side="left")
+    own = np.sort(counts.min(axis=1))
+    return np.searchsorted(own, rows.min(axis=1), side="right")
 
 
 def calibrate_groups(table: StatsTable, prior: dict[str, float], splits: int = SPLITS) -> GroupNull:
@@ -165,8 +178,7 @@ def calibrate_groups(table: StatsTable, prior: dict[str, float], splits: int = S
         links = link(log, Profiles.of(reference, prior) if reference.behaviour is not None else None)
         if not links.clusters:
             continue
-        distance = calibration.score(shrink(log.raw(), prior)).distance
-        beaten = beaten_by(calibration, distance)
+        beaten = beaten_by(calibration, calibration.score(shrink(log.raw(), prior)).family_distance)
         for cluster in links.clusters:
             test = rank_test(beaten[[log.index[m] for m in cluster]], calibration.n)
             logs.append(test.exact_p)
@@ -194,13 +206,12 @@ def group_p(pooled_p: float, rank: RankTest | None) -> float:
 
 
 def rank_groups(
-    members: list[list[int]], distance: np.ndarray, calibration: Calibration
+    members: list[list[int]], family_distance: np.ndarray, calibration: Calibration
 ) -> list[tuple[RankTest, np.ndarray]]:
-    """The rank test of each group (rows of its accounts in `distance`, the accounts' own distances to
-    the honest reference), with how many reference units beat each member."""
+    """The rank test of each group (rows of its accounts in `family_distance`, the accounts' own
+    distances to the honest reference per behaviour family), with how many reference units beat each
+    member."""
     inflation = calibration.group_null.inflation if calibration.group_null is not None else 1.0
-    out = []
-    for rows in members:
-        beaten = beaten_by(calibration, distance[rows])
-        out.append((rank_test(beaten, calibration.n, inflation), beaten))
-    return out
+    beaten = beaten_by(calibration, family_distance)
+    n = int(calibration.honest.sum())
+    return [(rank_test(beaten[rows], n, inflation), beaten[rows]) for rows in members]

@@ -24,6 +24,11 @@ accounts) and a Benjamini-Hochberg q &le; {{ s.fdr }}. Behavioural linking compa
 {{ "all-MiniLM-L6-v2 sentence embeddings" if s.embedder == "minilm" else "lexical embeddings (no model)" }}.
 </p>
 {% for note in s.notes %}<p class="note">Note: {{ note }}</p>{% endfor %}
+{% if s.certification and not s.certification.certifiable %}<p class="note">By ranks alone, at
+{{ "%.2g"|format(s.certification.smallest_certifiable_fpr) }} (the smallest rate the reference certifies),
+{{ s.certification.flagged_at_smallest }} accounts would be flagged{% if s.certification.tail %};
+{{ s.certification.flagged_from_tail }} of the flags at {{ s.target_fpr }} rest on the fitted tail{% endif %}.
+</p>{% endif %}
 <p><b>{{ s.flagged_accounts }}</b> accounts flagged; <b>{{ s.flagged_groups }}</b> of {{ s.groups }} linked
 groups flagged.</p>
 {% if s.metrics %}<h2>Against the labels</h2><table>
@@ -40,10 +45,12 @@ groups flagged.</p>
 <td>{{ g.members|length }}: {{ g.members[:8]|join(", ") }}{% if g.members|length > 8 %}, ...{% endif %}</td>
 <td>{{ g.requests }}</td><td>{{ "%.2g"|format(g.p_value) }}</td><td>{{ "%.2g"|format(g.q_value) }}</td>
 <td>{{ g.reasons|join("; ") }}</td><td>{{ g.linked_by|join("; ") }}</td></tr>{% endfor %}</table>
-<h2>Accounts (most unusual first)</h2><table><tr><th>account</th><th>requests</th><th>p</th><th>q</th>
-<th>flagged</th><th>why</th></tr>
+<h2>Accounts (most unusual first)</h2><table><tr><th>account</th><th>requests</th><th>behaviour</th>
+<th>p</th><th>q</th><th>flagged</th><th>why</th></tr>
 {% for a in accounts[:200] %}<tr><td {% if a.flagged %}class="flag"{% endif %}>{{ a.account }}</td>
-<td>{{ a.requests }}</td><td>{{ "%.2g"|format(a.p_value) }}</td><td>{{ "%.2g"|format(a.q_value) }}</td>
+<td>{{ a.requests }}</td><td>{{ a.behaviour }}</td>
+<td>{{ "%.2g"|format(a.p_value) }}{% if a.p_from_tail %} (tail){% endif %}</td>
+<td>{{ "%.2g"|format(a.q_value) }}</td>
 <td>{{ a.flagged_by or "" }}</td><td>{{ a.reasons|join("; ") }}</td></tr>{% endfor %}</table>
 </body></html>
 """

@@ -51,6 +51,33 @@ class ExportedIndicators:
 
 
 @dataclass
+class Certification:
+    """What the reference can certify by ranks alone (no fitted tail), said at the start of a run."""
+
+    reference_units: int
+    """Honest units the p-values are ranked among (the log's own kept accounts when self-calibrated)."""
+    behaviours: int
+    """Behaviour families, each with its own p-value (Bonferroni over them)."""
+    smallest_certifiable_fpr: float
+    """behaviours / (reference_units + 1): the smallest false-positive rate ranks alone can certify."""
+    target_fpr: float
+    certifiable: bool
+    """Whether the target is at or above the smallest certifiable rate."""
+    reference_units_needed: int
+    """Honest reference units the target needs by ranks alone."""
+    tail: bool
+    """Whether p-values go below the ranks on a fitted tail (not when self-calibrated)."""
+    flagged_at_smallest: int | None = None
+    """Accounts flagged at the smallest certifiable rate (None: the target is certifiable)."""
+    accounts_at_smallest: list[str] | None = None
+    """The first 50 of them, most unusual first."""
+    flagged_from_tail: int = 0
+    """Accounts flagged at the target on their own traffic whose p-value comes from the fitted tail."""
+    left_out: int = 0
+    """Self-calibrated: accounts left out of the honest estimate as dense unusual clusters."""
+
+
+@dataclass
 class DetectSummary:
     log: str
     reference: str
@@ -71,6 +98,8 @@ class DetectSummary:
     """None (left out of the JSON) without `--labels`."""
     seconds: float
     records_per_s: int
+    certification: Certification | None = None
+    """What the reference can certify; None only in summaries written before it was reported."""
     embedder: str = "lexical"
     """Which prompt embeddings behavioural linking used: "minilm" or "lexical" (summaries written
     before there was a choice were lexical)."""
@@ -80,7 +109,7 @@ class DetectSummary:
     def to_json(self) -> dict[str, Any]:
         """summary.json's content: the optional parts only when present."""
         data = asdict(self)
-        for optional in ("indicator_matches", "metrics", "exported_indicators"):
+        for optional in ("indicator_matches", "metrics", "certification", "exported_indicators"):
             if data[optional] is None:
                 del data[optional]
         return data
@@ -88,11 +117,13 @@ class DetectSummary:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> DetectSummary:
         metrics, exported = data.get("metrics"), data.get("exported_indicators")
+        certification = data.get("certification")
         return cls(
             **{
                 **data,
                 "indicator_matches": data.get("indicator_matches"),
                 "metrics": DetectMetrics.from_json(metrics) if metrics is not None else None,
+                "certification": Certification(**certification) if certification is not None else None,
                 "exported_indicators": ExportedIndicators(**exported) if exported is not None else None,
             }
         )

@@ -19,7 +19,7 @@ import json
 import statistics
 import time
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,15 +29,17 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from distillab.atomic import write_text
 from distillab.detect.calibrate import Units, calibrate, collect, open_log, prefetch, units_of, without_each
+from distillab.detect.certify import at_smallest, certification, message
 from distillab.detect.config import DetectConfig
-from distillab.detect.embeddings import PromptEmbedder, choose
+from distillab.detect.embeddings import Lexical, PromptEmbedder, choose
 from distillab.detect.features import FEATURES, StatsTable
 from distillab.detect.grouptest import group_p, rank_groups
 from distillab.detect.indicators import IndicatorIndex, IndicatorTally, read_key
-from distillab.detect.linking import ALIKE, link
+from distillab.detect.linking import ALIKE, Links, link
 from distillab.detect.logs import Columns
-from distillab.detect.result import CampaignMetrics, DetectMetrics, DetectSummary
-from distillab.detect.scoring import Calibration, Scored, benjamini_hochberg
+from distillab.detect.result import CampaignMetrics, Certification, DetectMetrics, DetectSummary
+from distillab.detect.scoring import FAMILIES, Calibration, Scored, benjamini_hochberg
+from distillab.detect.selfcal import self_calibrate
 from distillab.detect.text import Embedder
 from distillab.errors import DataError
 
@@ -50,62 +52,81 @@ does not go down with it, while each of a campaign's thin accounts carries its s
 
 
 def assess(
-    table: StatsTable, calibration: Calibration, config: DetectConfig, *, self_reference: bool = False
+    table: StatsTable,
+    calibration: Calibration,
+    config: DetectConfig,
+    *,
+    self_reference: bool = False,
+    links: Links | None = None,
 ) -> dict[str, Any]:
-    """Score every account and linked group in `table`; flags at the configured FPR and FDR. A group's
-    p-value combines its pooled traffic's and its members' exact rank test (`grouptest`)."""
-    links = link(table, calibration.behaviour)
+    """Score every account and linked group in `table`; flags at the configured FPR and FDR. With an
+    honest reference, a group's p-value combines its pooled traffic's and its members' exact rank
+    test (`grouptest`)."""
+    links = links if links is not None else link(table, calibration.behaviour)
     units, _ = units_of(table, links, calibration.prior)
     n = len(table)
     exclude = [[j for j in e if j < n] for e in units.exclude] if self_reference else None
     accounts_scored = calibration.score(units.features[:n], exclude[:n] if exclude else None)
     groups_scored = calibration.score(units.features[n:], exclude[n:] if exclude else None, groups=True)
-    scored = Scored(
-        *(
-            np.concatenate([getattr(accounts_scored, f), getattr(groups_scored, f)])
-            for f in ("distance", "p_value", "nearest")
-        )
-    )
+    scored = Scored.concat([accounts_scored, groups_scored])
     # Rank tests need honest reference units: the log's own accounts are not exchangeable with a group
     # of alike accounts among them (an honest bot fleet ranks together against everyone else).
     member_rows = [[table.index[m] for m in units.members[i]] for i in range(n, len(units.ids))]
-    tests = [] if self_reference else rank_groups(member_rows, accounts_scored.distance, calibration)
+    tests = [] if self_reference else rank_groups(member_rows, accounts_scored.family_distance, calibration)
     ranks = dict(zip(range(n, len(units.ids)), tests))
     p = scored.p_value.copy()
     for i, (test, _) in ranks.items():
         p[i] = group_p(float(scored.p_value[i]), test)
     q = np.array(benjamini_hochberg(p.tolist()))
-    flagged = (p <= config.target_fpr) & (q <= config.fdr)
+    result = {
+        "units": units,
+        "scored": scored,
+        "p": p,
+        "q": q,
+        "links": links,
+        "exclude": exclude,
+        "ranks": ranks,
+    }
+    flagged, by = flags(table, calibration, result, config.target_fpr, config.fdr)
+    return {**result, "flagged": flagged, "by": by}
+
+
+def flags(
+    table: StatsTable, calibration: Calibration, result: dict[str, Any], target_fpr: float, fdr: float
+) -> tuple[np.ndarray, dict[str, str]]:
+    """Which units of an `assess` result are flagged at `target_fpr` and `fdr`, and by what each
+    account is (its own traffic, or the id of a flagged group it belongs to)."""
+    units: Units = result["units"]
+    scored: Scored = result["scored"]
+    exclude = result["exclude"]
+    p = result["p"]
+    flagged = (p <= target_fpr) & (result["q"] <= fdr)
+    if exclude is not None:
+        # Self-calibrated, a pooled group's p-value is a rank among single accounts, which a group's
+        # pooled traffic (broader than any of its members') outranks even when honest: reported only.
+        flagged &= ~np.array(units.is_group)
     by: dict[str, str] = {}
     for i, unit in enumerate(units.ids):
         if flagged[i] and not units.is_group[i]:
             by[unit] = "own traffic"
     n_accounts = len(table)
     for i, members in enumerate(units.members):
-        if not (flagged[i] and units.is_group[i]):
-            continue
-        if i in ranks and ranks[i][0].p_value < scored.p_value[i]:  # its top members go with the group
-            test, beaten = ranks[i]
+        if flagged[i] and i in result["ranks"] and result["ranks"][i][0].p_value < scored.p_value[i]:
+            test, beaten = result["ranks"][i]  # the rank test carries the group: its top members go too
             for m, b in zip(members, beaten):
                 if b <= test.beaten_by:
                     by.setdefault(m, units.ids[i])
-            continue
-        rest = without_each(table, units.pooled[i - n_accounts], members, calibration.prior)
-        left_out = [exclude[i] for _ in members] if exclude else None
-        distance = calibration.score(rest, left_out, groups=True).distance
-        for m, left in zip(members, distance):
-            if m not in by and (p[table.index[m]] <= MEMBER_P or left <= scored.distance[i] + MEMBER_SLACK):
-                by[m] = units.ids[i]
-    return {
-        "units": units,
-        "scored": scored,
-        "p": p,
-        "q": q,
-        "flagged": flagged,
-        "by": by,
-        "links": links,
-        "ranks": ranks,
-    }
+        elif flagged[i] and units.is_group[i]:
+            rest = without_each(table, units.pooled[i - n_accounts], members, calibration.prior)
+            distance = calibration.score(
+                rest, [exclude[i] for _ in members] if exclude else None, groups=True
+            ).distance
+            for m, left in zip(members, distance):
+                if m not in by and (
+                    p[table.index[m]] <= MEMBER_P or left <= scored.distance[i] + MEMBER_SLACK
+                ):
+                    by[m] = units.ids[i]
+    return flagged, by
 
 
 def _checkpoints(batches: Any, hours: float) -> Any:
@@ -150,10 +171,11 @@ def prepare_reference(
 
 def prompt_embedder(embedder: Embedder, calibration: Calibration | None, choice: str) -> PromptEmbedder:
     """The prompt embedder for a log scored against `calibration`: the one its reference was profiled
-    with (profiles from two models do not compare), else `choice`."""
+    with (profiles from two models do not compare). Without a reference behaviour does not link, so
+    the lexical one, which costs nothing extra (`features.StatsTable` reuses the topics' vectors)."""
     if calibration is not None and calibration.behaviour is not None:
         return choose(calibration.behaviour.prompts, embedder)
-    return choose(choice, embedder)
+    return Lexical(embedder)
 
 
 def run_detect(
@@ -169,15 +191,12 @@ def run_detect(
     notes: list[str] = []
     reference: Calibration | None = None
     embedder = None
+    cert: Certification | None = None
     if config.reference:
         embedder, reference = prepared or prepare_reference(
             config.reference, console, config.progress, embedder=config.embedder
         )
-    else:
-        notes.append(
-            "calibrated on the log's own accounts (no --reference): each account is compared with the "
-            "accounts it is not linked to; a clean --reference is stronger"
-        )
+        cert = _announce(certification(reference, config.target_fpr), console, notes, self_reference=False)
     embedder, batches = open_log(config.log, embedder)
     batches = _counted(batches, console, enabled=config.progress, label="reading log")
     prompts = prompt_embedder(embedder, reference, config.embedder)
@@ -202,14 +221,13 @@ def run_detect(
                 tally.add_columns(columns)
     if not len(table):
         raise DataError(f"{config.log}: no requests")
+    links = link(table, reference.behaviour if reference is not None else None)
     if reference is None:
-        reference = calibrate(table, self_reference=True)
-    if reference.n < 1 / config.target_fpr:
-        notes.append(
-            f"the reference has only {reference.n} units: p-values below 1/{reference.n + 1} come from "
-            "the fitted tail; a larger --reference makes them firmer"
-        )
-    result = assess(table, reference, config, self_reference=not config.reference)
+        reference, left_out = self_calibrate(table, links, target_fpr=config.target_fpr, fdr=config.fdr)
+        cert = certification(reference, config.target_fpr, left_out=int(left_out.sum()))
+        cert = _announce(cert, console, notes, self_reference=True)
+    assert cert is not None
+    result = assess(table, reference, config, self_reference=not config.reference, links=links)
     indicated: dict[str, str] = {}
     for account, (indicator, reason) in (tally.flagged() if tally else {}).items():
         result["by"].setdefault(account, f"indicator {indicator}")  # matches another provider's campaign
@@ -218,6 +236,11 @@ def run_detect(
         for name in result["by"]:
             first_flag.setdefault(name, int(table.counts["n"][table.index[name]]))
     account_rows, groups = _rows(table, reference, result, first_flag, indicated)
+    if not cert.certifiable:
+        _, at_floor = flags(table, reference, result, cert.smallest_certifiable_fpr, config.fdr)
+        cert = at_smallest(cert, at_floor, [a["account"] for a in account_rows])
+    from_tail = sum(a["flagged_by"] == "own traffic" and a["p_from_tail"] for a in account_rows)
+    cert = replace(cert, flagged_from_tail=from_tail)
     labelled = (
         metrics(account_rows, read_labels(config.labels), ever_flagged=set(first_flag))
         if config.labels
@@ -242,7 +265,8 @@ def run_detect(
         metrics=labelled,
         seconds=seconds,
         records_per_s=round(requests / max(seconds, 1e-9)),
-        embedder=prompts.name,
+        certification=cert,
+        embedder=prompts.name if config.reference else "none",
     )
     _write(config.out, summary, account_rows, groups)
     if config.export_indicators is not None and config.indicator_key_file is not None:
@@ -255,6 +279,16 @@ def run_detect(
             config.export_indicators,
         )
     return summary
+
+
+def _announce(
+    cert: Certification, console: Console, notes: list[str], *, self_reference: bool
+) -> Certification:
+    """Say what the reference certifies, on the console before scoring and in the summary's notes."""
+    text = message(cert, self_reference=self_reference)
+    console.print(text, style=None if cert.certifiable else "bold yellow", highlight=False)
+    notes.append(text)
+    return cert
 
 
 def _tally(config: DetectConfig) -> IndicatorTally | None:
@@ -278,13 +312,16 @@ def _rows(
     groups: list[dict[str, Any]] = []
     for i, unit in enumerate(units.ids):
         row = units.features[i]
-        reasons = calibration.reasons(row, int(scored.nearest[i])) if scored.distance[i] > 0 else []
+        reasons = calibration.reasons(row, scored, i)
         if unit in indicated and not units.is_group[i]:
             reasons.append(indicated[unit])
         entry = {
             "requests": units.requests[i],
             "score": round(float(scored.distance[i]), 4),
+            "behaviour": list(FAMILIES)[int(scored.family[i])],
             "p_value": float(p[i]),
+            "p_from_tail": bool(scored.from_tail[i]),
+            "p_by_behaviour": {f: float(v) for f, v in zip(FAMILIES, scored.family_p[i])},
             "q_value": float(q[i]),
             "reasons": reasons,
             "features": {f: round(float(v), 4) for f, v in zip(FEATURES, row)},

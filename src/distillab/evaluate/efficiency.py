@@ -22,10 +22,15 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
 
 
 def size(model: str) -> Size:
-    """Parameter count (from safetensors headers, nothing loaded) and weight bytes of a model directory."""
+    """Parameter count (from safetensors headers, nothing loaded) and weight bytes of a model directory;
+    for a GGUF file, its converted copy's parameters and the file's own bytes (quantized, as kept)."""
     if is_url(model):
         return Size(None, None)
     path = Path(model)
+    if path.is_file():
+        from distillab.models.load import model_dir  # the GGUF's converted copy (cached)
+
+        return Size(size(str(model_dir(path))).parameters, path.stat().st_size)
     weights = [f for f in sorted(path.iterdir()) if f.is_file() and f.suffix in WEIGHT_SUFFIXES]
     parameters = 0
     for file in weights:

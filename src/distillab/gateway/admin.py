@@ -92,14 +92,7 @@ def admin_router() -> APIRouter:
         limit: int = Query(default=100, ge=1, le=10_000),
     ) -> dict[str, Any]:
         store = request.app.state.store
-
-        def read() -> list[dict[str, Any]]:
-            rows = []
-            for row in store.iter_logs(account=account):
-                rows.append(row)
-            return rows[-limit:]
-
-        return {"data": await run_in_threadpool(read)}
+        return {"data": await run_in_threadpool(lambda: store.tail_logs(limit, account=account))}
 
     return router
 

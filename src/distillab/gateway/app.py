@@ -2,6 +2,7 @@
 
     /v1/chat/completions, /v1/completions   keyed, rate-limited, logged, forwarded to the model
     /v1/models                              keyed, forwarded
+    /tokenize, /detokenize, /tokenizer_info keyed, forwarded (the model server's tokenizer)
     /admin/...                              accounts, keys, states, logs (admin token)
     /health, /metrics                       open (Prometheus text format)
 
@@ -30,7 +31,7 @@ from distillab.errors import RequestError, StoreError
 from distillab.gateway.admin import admin_router
 from distillab.gateway.fastpath import GatewayApp
 from distillab.gateway.metrics import CONTENT_TYPE, Metrics
-from distillab.gateway.policy import Limits
+from distillab.gateway.policy import Limits, open_buckets
 from distillab.gateway.relay import Caller, Relay, note_store_down
 from distillab.gateway.upstream import Upstream, UpstreamError
 from distillab.openai_wire.schemas import ChatCompletionRequest, CompletionRequest
@@ -55,7 +56,8 @@ def create_gateway(
 ) -> FastAPI:
     """A gateway in front of ``backend`` (a base URL ending in /v1, or a local model app); with
     ``detector``, the live detector scores its traffic in the background and sets account states.
-    ``clock`` (monotonic seconds) times the key and state caches and the rate limits."""
+    ``clock`` (monotonic seconds) times the key and state caches and the rate limits kept in this
+    process (with ``limits.redis``, the shared ones are timed by the Redis server's clock)."""
     metrics = Metrics()
     limits = limits or Limits()
     stack = ExitStack()
@@ -67,7 +69,9 @@ def create_gateway(
         )
         # Only our own local model server hears which account asks (for per-account watermark keys).
         upstream = Upstream(base_url, api_key=upstream_key, send_account=not isinstance(backend, str))
-        app.state.relay = relay = Relay(store, upstream, limits, metrics, detector, clock)
+        buckets = open_buckets(limits, metrics, clock)
+        await buckets.start()
+        app.state.relay = relay = Relay(store, upstream, limits, metrics, detector, clock, buckets)
         if detector is not None:
             detector.prepare(store)  # before the first request: it is either replayed or observed, never both
         watching = (
@@ -83,6 +87,7 @@ def create_gateway(
                 await asyncio.gather(watching, return_exceptions=True)
             # uvicorn has drained in-flight requests by now (graceful shutdown); then stop the model.
             await upstream.aclose()
+            await buckets.aclose()
             stack.close()
 
     app = GatewayApp(title="distillab gateway", version=__version__, lifespan=lifespan)
@@ -126,6 +131,27 @@ def create_gateway(
             return JSONResponse(await relay.upstream.json("GET", "/models"))
         except UpstreamError as exc:
             return JSONResponse(exc.body, status_code=exc.status)
+
+    # The model server's tokenizer (vLLM's routes, which lm-evaluation-harness uses): keyed, forwarded.
+    async def tokenizer_route(request: Request, method: str, path: str) -> Response:
+        relay: Relay = request.app.state.relay
+        body = await request.body() if method == "POST" else None
+        try:
+            return JSONResponse(await relay.upstream.json(method, path, body, root=True))
+        except UpstreamError as exc:
+            return JSONResponse(exc.body, status_code=exc.status)
+
+    @app.get("/tokenizer_info", tags=["tokenizer"])
+    async def tokenizer_info(request: Request, caller: Caller = Depends(authorized)) -> Response:
+        return await tokenizer_route(request, "GET", "/tokenizer_info")
+
+    @app.post("/tokenize", tags=["tokenizer"])
+    async def tokenize(request: Request, caller: Caller = Depends(authorized)) -> Response:
+        return await tokenizer_route(request, "POST", "/tokenize")
+
+    @app.post("/detokenize", tags=["tokenizer"])
+    async def detokenize(request: Request, caller: Caller = Depends(authorized)) -> Response:
+        return await tokenizer_route(request, "POST", "/detokenize")
 
     @app.get("/health")
     async def health() -> dict[str, str]:

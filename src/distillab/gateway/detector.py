@@ -319,7 +319,7 @@ def _reason(account: str, result: dict[str, Any], calibration: Calibration) -> s
     units, scored, q = result["units"], result["scored"], result["q"]
     by = result["by"][account]
     i = units.ids.index(account) if by == "own traffic" else units.ids.index(by)
-    words = calibration.reasons(units.features[i], int(scored.nearest[i])) if scored.distance[i] > 0 else []
+    words = calibration.reasons(units.features[i], scored, i)
     stats = f"p={scored.p_value[i]:.2g}, q={q[i]:.2g}"
     if by == "own traffic":
         return f"live detector ({stats}): " + "; ".join(words)

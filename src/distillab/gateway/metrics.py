@@ -1,6 +1,6 @@
 """Prometheus metrics of the gateway, in a registry of its own (several apps in one process, as in the
-tests, do not collide): requests by endpoint, status and decision; latency; tokens; rejections; and the live
-detector's flags, scoring time, backlog and start-up replay."""
+tests, do not collide): requests by endpoint, status and decision; latency; tokens; rejections; the shared
+limits' failures; and the live detector's flags, scoring time, backlog and start-up replay."""
 
 from __future__ import annotations
 
@@ -28,6 +28,17 @@ class Metrics:
         self.tokens = Counter("distillab_tokens", "Tokens served.", ["kind"], registry=self.registry)
         self.rejections = Counter(
             "distillab_rejections", "Requests refused.", ["reason"], registry=self.registry
+        )
+        self.limits_fallback = Counter(
+            "distillab_limits_fallback",
+            "Requests whose rate limits were decided without Redis (unreachable), by --limits-on-failure.",
+            ["mode"],
+            registry=self.registry,
+        )
+        self.limits_down = Gauge(
+            "distillab_limits_redis_down",
+            "1 while the Redis of the shared rate limits cannot be reached, else 0.",
+            registry=self.registry,
         )
         self.detector_flags = Counter(
             "distillab_detector_flags",

@@ -1,24 +1,32 @@
 """Per-account admission: the account's state (allow, throttle, degrade, block) and its rate limits.
 
 States are set by an admin (`PUT /admin/accounts/{name}/state`) or by the detector, and live in the
-store so every replica sees them. Limits are token buckets per account and per replica:
+store so every replica sees them. Limits are token buckets per account (`gateway.buckets`):
 
 - requests per minute (RPM) and tokens per minute (TPM), each a bucket holding one minute's worth;
 - a request costs 1 request and its *worst-case* tokens at admission (estimated prompt tokens plus
-  max_tokens x n), as hosted APIs count them, so a client cannot overshoot TPM by asking long answers;
+  max_tokens x n), so a client cannot overshoot TPM by asking long answers, nor by streaming them;
+  when the answer reports its usage, the difference is settled (mostly refunded) as it ends;
 - a refused request gets 429 with `Retry-After`: the seconds until the bucket holds enough again.
 
 throttle multiplies both limits by `throttle_factor`; degrade keeps the limits but strips the signal a
 distiller wants most (log-probabilities, several samples, long answers); block refuses with 403.
-With several replicas each keeps its own buckets, so the effective limit is per replica.
+The buckets live in this process, or with `Limits.redis` in Redis, shared by every replica
+(`gateway.redis_buckets`); admission does not know which.
 """
 
 from __future__ import annotations
 
-import math
+import importlib.util
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
+
+from distillab.errors import ConfigError
+from distillab.gateway.buckets import Buckets, LocalBuckets, Rates, Taken
+from distillab.gateway.metrics import Metrics
 
 DEFAULT_MAX_TOKENS = 256
 """What a request without max_tokens is charged for at admission."""
@@ -31,42 +39,69 @@ class Limits:
     rpm: float | None = None
     """Requests per minute per account (None: unlimited)."""
     tpm: float | None = None
-    """Tokens per minute per account, counted at admission as prompt + max_tokens x n (None: unlimited)."""
+    """Tokens per minute per account, charged at admission as prompt + max_tokens x n (None: unlimited)."""
     throttle_factor: float = 0.1
     """Share of the limits a throttled account keeps (THROTTLED_RPM/TPM where there is no limit)."""
     degrade_max_tokens: int = 64
     """Longest answer a degraded account gets."""
+    redis: str | None = None
+    """Redis URL (redis://host:6379/0) of the buckets every replica shares (None: this process's own)."""
+    on_failure: str = "open"
+    """With Redis unreachable: open (this replica's own buckets, at 1/replicas of the limits) or closed
+    (429)."""
+    replicas: int = 1
+    """Gateway replicas sharing the limits: each one's share while Redis cannot be reached."""
+
+    def __post_init__(self) -> None:
+        problems = [
+            f"--{flag} must be positive (got {value})"
+            for flag, value in (("rpm", self.rpm), ("tpm", self.tpm))
+            if value is not None and value <= 0
+        ]
+        if not 0 < self.throttle_factor <= 1:
+            problems.append(f"--throttle-factor must be in (0, 1] (got {self.throttle_factor})")
+        if self.degrade_max_tokens < 1:
+            problems.append(f"--degrade-max-tokens must be at least 1 (got {self.degrade_max_tokens})")
+        if self.on_failure not in ("open", "closed"):
+            problems.append(f"--limits-on-failure must be open or closed (got {self.on_failure!r})")
+        if self.replicas < 1:
+            problems.append(f"--replicas must be at least 1 (got {self.replicas})")
+        if self.redis is not None:
+            scheme = urlsplit(self.redis).scheme
+            if scheme not in ("redis", "rediss", "unix"):
+                problems.append(
+                    f"--redis must be a redis://, rediss:// or unix:// URL, not {scheme or 'a path'}"
+                )
+            elif importlib.util.find_spec("redis") is None:
+                problems.append("--redis needs the redis client: pip install 'distillab[redis]'")
+        if problems:
+            raise ConfigError(problems)
 
 
-@dataclass
-class Bucket:
-    """A token bucket refilled at ``rate`` per minute up to ``rate`` (one minute of burst)."""
+def open_buckets(limits: Limits, metrics: Metrics, clock: Callable[[], float] = time.monotonic) -> Buckets:
+    """The buckets ``limits`` ask for: Redis's when they name one, else this process's. Called on the
+    event loop that will use them (a Redis client belongs to one)."""
+    if limits.redis is None:
+        return LocalBuckets(clock)
+    from distillab.gateway.redis_buckets import RedisBuckets
 
-    rate: float
-    level: float = math.nan
-    stamp: float = field(default_factory=time.monotonic)
-
-    def take(self, amount: float, now: float) -> float:
-        """Take ``amount`` if available and return 0; else return seconds until it would be."""
-        if math.isnan(self.level):
-            self.level = self.rate
-        self.level = min(self.rate, self.level + (now - self.stamp) * self.rate / 60)
-        self.stamp = now
-        if amount > self.rate:  # can never fit: charge a full bucket instead of refusing forever
-            amount = self.rate
-        if self.level >= amount:
-            self.level -= amount
-            return 0.0
-        return (amount - self.level) * 60 / self.rate
+    return RedisBuckets(
+        limits.redis, on_failure=limits.on_failure, replicas=limits.replicas, metrics=metrics, clock=clock
+    )
 
 
 @dataclass(frozen=True)
 class Verdict:
     allowed: bool
     decision: str
-    """allow, throttle, degrade (admitted) or block, rate_limited (refused)."""
+    """allow, throttle, degrade (admitted) or block, rate_limited, limits_unavailable (refused)."""
     reason: str = ""
     retry_after: float = 0.0
+    rates: Rates | None = None
+    """The limits an admitted request was charged against (None: it had none)."""
+    tokens: int = 0
+    """Its worst-case tokens, as charged at admission."""
+    taken: Taken | None = None
 
 
 def estimate_tokens(body: dict[str, Any]) -> int:
@@ -99,42 +134,66 @@ def degrade(body: dict[str, Any], limits: Limits) -> dict[str, Any]:
 
 
 class Admission:
-    """Decides, per request, whether an account may go ahead (and the buckets that remember it)."""
+    """Decides, per request, whether an account may go ahead, and charges its buckets."""
 
-    def __init__(self, limits: Limits):
+    def __init__(self, limits: Limits, buckets: Buckets):
         self.limits = limits
-        self.buckets: dict[tuple[str, str, str], Bucket] = {}
+        self.buckets = buckets
 
-    def _rates(self, state: str) -> tuple[float | None, float | None]:
+    def rates(self, state: str) -> Rates:
         rpm, tpm = self.limits.rpm, self.limits.tpm
         if state == "throttle":
             f = self.limits.throttle_factor
-            return (rpm * f if rpm else THROTTLED_RPM), (tpm * f if tpm else THROTTLED_TPM)
-        return rpm, tpm
+            return Rates(rpm * f if rpm else THROTTLED_RPM, tpm * f if tpm else THROTTLED_TPM)
+        return Rates(rpm, tpm)
 
-    def check(self, account: str, state: str, tokens: int, now: float | None = None) -> Verdict:
+    async def check(self, account: str, state: str, tokens: int) -> Verdict:
         """Admit or refuse one request of ``tokens`` worst-case tokens from ``account`` in ``state``."""
         if state == "block":
             return Verdict(False, "block", "the account is blocked")
-        now = time.monotonic() if now is None else now
-        rpm, tpm = self._rates(state)
-        waits = []
-        for kind, rate, amount in (("rpm", rpm, 1.0), ("tpm", tpm, float(tokens))):
-            if rate:
-                bucket = self.buckets.setdefault((account, state, kind), Bucket(rate, stamp=now))
-                waits.append((bucket.take(amount, now), kind, bucket, amount))
-        refused = [(wait, kind) for wait, kind, _, _ in waits if wait > 0]
-        if refused:
-            for wait, _, bucket, amount in waits:  # refund what the other bucket already gave
-                if wait == 0:
-                    bucket.level += min(amount, bucket.rate)
-            wait, kind = max(refused)
-            limit = rpm if kind == "rpm" else tpm
-            unit = "requests" if kind == "rpm" else "tokens"
+        reason = "" if state == "allow" else f"account state {state}"
+        rates = self.rates(state)
+        if not rates.rpm and not rates.tpm:
+            return Verdict(True, state, reason)
+        taken = await self.buckets.take(_key(account, state), rates, tokens)
+        if taken.kind == "unavailable":
+            return Verdict(
+                False,
+                "limits_unavailable",
+                "the shared rate limits cannot be checked (Redis unreachable, --limits-on-failure closed)",
+                retry_after=taken.wait,
+            )
+        if not taken.admitted:
+            limit = rates.rpm if taken.kind == "rpm" else rates.tpm
+            unit = "requests" if taken.kind == "rpm" else "tokens"
             return Verdict(
                 False,
                 "rate_limited",
-                f"{kind.upper()} limit of {limit:g} {unit} per minute ({state})",
-                retry_after=wait,
+                f"{taken.kind.upper()} limit of {limit:g} {unit} per minute ({state})",
+                retry_after=taken.wait,
             )
-        return Verdict(True, state, "" if state == "allow" else f"account state {state}")
+        return Verdict(True, state, reason, rates=rates, tokens=tokens, taken=taken)
+
+    def to_settle(self, verdict: Verdict, usage: Any) -> int | None:
+        """The tokens an admitted request is to be charged instead of its worst case, from its answer's
+        ``usage`` (prompt + completion tokens); None when there is nothing to settle: no tokens limit,
+        the worst case was right, or no usage counting both (a stream whose client asked for none, an
+        answer cut short), where the worst case stays charged."""
+        if verdict.taken is None or verdict.rates is None or not verdict.rates.tpm:
+            return None
+        prompt = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+        completion = usage.get("completion_tokens") if isinstance(usage, dict) else None
+        if not isinstance(prompt, int) or not isinstance(completion, int):
+            return None
+        return None if prompt + completion == verdict.tokens else prompt + completion
+
+    async def settle(self, account: str, verdict: Verdict, used: int) -> None:
+        """Charge an admitted request ``used`` tokens instead of its worst case (mostly a refund)."""
+        assert verdict.taken is not None and verdict.rates is not None
+        await self.buckets.settle(
+            _key(account, verdict.decision), verdict.rates, verdict.tokens, used, verdict.taken
+        )
+
+
+def _key(account: str, state: str) -> str:
+    return f"{state}:{account}"  # a state has no colon: unambiguous whatever the account's name

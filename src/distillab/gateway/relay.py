@@ -4,7 +4,8 @@
         -> account state and rate limits (403 blocked, 429 + Retry-After)
         -> degrade the request if the account is degraded
         -> forward to the model (streaming chunk by chunk)
-        -> write the request-log record durably, then finish the response
+        -> write the request-log record durably (and settle the tokens charge with the answer's
+           usage), then finish the response
 
 For a streamed answer the record is written after the last chunk arrives from the model and before
 the response ends, so a client that saw the end of its answer was logged. Refused requests are logged
@@ -27,9 +28,10 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from distillab.errors import RequestError, StoreError
+from distillab.gateway.buckets import Buckets, LocalBuckets
 from distillab.gateway.keycache import KeyCache
 from distillab.gateway.metrics import Metrics
-from distillab.gateway.policy import Admission, Limits, degrade, estimate_tokens
+from distillab.gateway.policy import Admission, Limits, Verdict, degrade, estimate_tokens
 from distillab.gateway.upstream import Upstream, UpstreamError
 from distillab.openai_wire.errors import error_body
 
@@ -134,7 +136,8 @@ class LogWriter:
 class Relay:
     """Everything a /v1 request needs: store, admission, upstream, metrics.
 
-    `clock` (monotonic seconds) times what expires or refills: cached keys and states, rate-limit buckets.
+    `clock` (monotonic seconds) times what expires or refills: cached keys and states, rate-limit buckets
+    of this process. `buckets` hold the rate limits (default: this process's own).
     """
 
     def __init__(
@@ -145,12 +148,13 @@ class Relay:
         metrics: Metrics,
         detector: LiveDetector | None = None,
         clock: Callable[[], float] = time.monotonic,
+        buckets: Buckets | None = None,
     ):
         self.store = store
         self.upstream = upstream
         self.limits = limits
         self.clock = clock
-        self.admission = Admission(limits)
+        self.admission = Admission(limits, buckets or LocalBuckets(clock))
         self.states = StateCache(store, clock)
         self.keys = KeyCache(store.verify_key, clock=clock)
         self.metrics = metrics
@@ -187,7 +191,7 @@ class Relay:
             return _error(400, "the request body must be a JSON object")
         record = self._record(request, caller, endpoint, body)
         state = await self.states.get(caller.account)
-        verdict = self.admission.check(caller.account, state, estimate_tokens(body), self.clock())
+        verdict = await self.admission.check(caller.account, state, estimate_tokens(body))
         if not verdict.allowed:
             self.metrics.rejections.labels(verdict.decision).inc()
             if verdict.decision == "block":
@@ -198,10 +202,12 @@ class Relay:
                     type="permission_error",
                 )
             else:
+                unavailable = verdict.decision == "limits_unavailable"
+                what = "rate limits unavailable" if unavailable else "rate limit reached"
                 response = _error(
                     429,
-                    f"rate limit reached: {verdict.reason}; retry after {verdict.retry_after:.1f}s",
-                    code="rate_limit_exceeded",
+                    f"{what}: {verdict.reason}; retry after {verdict.retry_after:.1f}s",
+                    code="limits_unavailable" if unavailable else "rate_limit_exceeded",
                     type="requests",
                 )
                 response.headers["Retry-After"] = str(max(1, round(verdict.retry_after + 0.5)))
@@ -213,7 +219,7 @@ class Relay:
         # Forwarded as the client sent it, unless degraded: no second encoding of the body.
         payload = await request.body() if forwarded is body else forwarded
         if forwarded.get("stream"):
-            return await self._stream(path, payload, record, started)
+            return await self._stream(path, payload, record, started, verdict)
         try:
             raw, answer = await self.upstream.fetch("POST", path, payload, account=caller.account)
         except UpstreamError as exc:
@@ -226,11 +232,16 @@ class Relay:
             prompt_tokens=usage.get("prompt_tokens"),
             completion_tokens=usage.get("completion_tokens"),
         )
-        await self._finish(record, 200, verdict.decision, verdict.reason, started)
+        await self._finish_settled(record, verdict, usage, started)
         return Response(raw, media_type="application/json")  # the upstream's bytes, not re-encoded
 
     async def _stream(
-        self, path: str, body: bytes | dict[str, Any], record: dict[str, Any], started: float
+        self,
+        path: str,
+        body: bytes | dict[str, Any],
+        record: dict[str, Any],
+        started: float,
+        verdict: Verdict,
     ) -> Response:
         try:
             upstream = await self.upstream.open("POST", path, body, account=record["account"])
@@ -258,7 +269,7 @@ class Relay:
                     completion_tokens=events.completion_tokens,
                 )
                 try:
-                    await self._finish(record, 200, record["decision"], record["reason"], started)
+                    await self._finish_settled(record, verdict, events.usage, started)
                 except StoreError as exc:  # not logged: the end of the answer and [DONE] never go out
                     logged = True  # nor can the store take a 499 record now
                     yield b"data: " + json.dumps(note_store_down(self.metrics, path, exc)).encode() + b"\n\n"
@@ -301,6 +312,17 @@ class Relay:
             "decision": None,
             "reason": None,
         }
+
+    async def _finish_settled(
+        self, record: dict[str, Any], verdict: Verdict, usage: Any, started: float
+    ) -> None:
+        """Finish an answered request (200), and settle its tokens charge with its usage meanwhile."""
+        finishing = self._finish(record, 200, verdict.decision, verdict.reason, started)
+        used = self.admission.to_settle(verdict, usage)
+        if used is None:
+            await finishing
+        else:
+            await asyncio.gather(finishing, self.admission.settle(record["account"], verdict, used))
 
     async def _finish(
         self, record: dict[str, Any], status: int, decision: str, reason: str | None, started: float
@@ -345,6 +367,8 @@ class SSEText:
         self.content_chunks = 0
         self.prompt_tokens: int | None = None
         self.usage_completion: int | None = None
+        self.usage: dict[str, Any] | None = None
+        """The usage chunk's, when the client asked for one (stream_options.include_usage)."""
 
     def feed(self, chunk: bytes) -> None:
         self.buffer += chunk
@@ -360,6 +384,7 @@ class SSEText:
             except json.JSONDecodeError:
                 continue
             if event.get("usage"):
+                self.usage = event["usage"]
                 self.prompt_tokens = event["usage"].get("prompt_tokens")
                 self.usage_completion = event["usage"].get("completion_tokens")
             for choice in event.get("choices") or []:

@@ -41,6 +41,8 @@ class Upstream:
         self, base_url: str, *, api_key: str | None = None, timeout: float = 600.0, send_account: bool = False
     ):
         self.base_url = base_url.rstrip("/")
+        self.root_url = self.base_url.removesuffix("/v1")
+        """The server's root, for routes outside /v1 (vLLM's /tokenize, /detokenize, /tokenizer_info)."""
         self.send_account = send_account
         """Only for the gateway's own local model server: name the account (x-distillab-account) so that
         per-account watermark keys work. Client headers are never forwarded, so clients cannot set it."""
@@ -65,15 +67,20 @@ class Upstream:
         body: bytes | dict[str, Any] | None = None,
         *,
         account: str | None = None,
+        root: bool = False,
     ) -> aiohttp.ClientResponse:
         """Send a request (``body``: JSON bytes as the client sent them, or an object to encode) and
-        return the response with its body not yet read: read it, then ``release()`` it, or ``close()``."""
+        return the response with its body not yet read: read it, then ``release()`` it, or ``close()``.
+        ``root``: ``path`` is from the server's root, not from the base URL's /v1."""
         headers = {"Content-Type": "application/json"} if body is not None else {}
         if self.send_account and account is not None:
             headers[ACCOUNT_HEADER] = quote(account, safe="")
         data = json.dumps(body).encode() if isinstance(body, dict) else body
         try:
-            url = self.urls.get(path) or self.urls.setdefault(path, URL(self.base_url + path))
+            key = f"/{path}" if root else path  # "//tokenize" cannot be a /v1 path
+            url = self.urls.get(key) or self.urls.setdefault(
+                key, URL((self.root_url if root else self.base_url) + path)
+            )
             response = await self.session.request(method, url, data=data, headers=headers)
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise UpstreamError(
@@ -105,9 +112,10 @@ class Upstream:
         body: bytes | dict[str, Any] | None = None,
         *,
         account: str | None = None,
+        root: bool = False,
     ) -> tuple[bytes, dict[str, Any]]:
         """The whole answer: its bytes as the upstream sent them, and the JSON object they hold."""
-        raw = await _read(await self.open(method, path, body, account=account))
+        raw = await _read(await self.open(method, path, body, account=account, root=root))
         try:
             data = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -137,8 +145,9 @@ class Upstream:
         body: bytes | dict[str, Any] | None = None,
         *,
         account: str | None = None,
+        root: bool = False,
     ) -> dict[str, Any]:
-        return (await self.fetch(method, path, body, account=account))[1]
+        return (await self.fetch(method, path, body, account=account, root=root))[1]
 
     async def aclose(self) -> None:
         await self.session.close()

@@ -139,7 +139,7 @@ class Engine:
 
     # -- prompts ---------------------------------------------------------------------------------------
 
-    def encode_chat(self, messages: list[dict[str, str]]) -> list[int]:
+    def encode_chat(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> list[int]:
         """Render messages with the tokenizer's chat template (generation prompt added) and tokenize."""
         if not getattr(self.tokenizer, "chat_template", None):
             raise RequestError(
@@ -148,7 +148,9 @@ class Engine:
                 param="messages",
             )
         try:
-            text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            text = self.tokenizer.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=add_generation_prompt
+            )
         except Exception as exc:  # jinja raises for messages a template rejects (e.g. role order)
             raise RequestError(f"chat template rejected the messages: {exc}", param="messages") from exc
         return list(self.tokenizer(str(text), add_special_tokens=False)["input_ids"])

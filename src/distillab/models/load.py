@@ -8,6 +8,11 @@ directory under `$DISTILLAB_CACHE/gguf/` keyed by the file's sha256, because rea
 is several times slower than reading safetensors. The conversion is built in a private directory and
 renamed into place, so a killed conversion leaves nothing half-written. Every other command then takes
 the GGUF path or the converted directory alike.
+
+A file that is not GGUF, or is cut short (a download that stopped), is refused before transformers
+reads it, from its header alone (`check_gguf`); one transformers cannot read (an architecture it does
+not support) is refused with transformers' reason. Either way the error names the file and nothing is
+left in the cache.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import struct
 import uuid
 from pathlib import Path
 
@@ -57,11 +63,38 @@ def gguf_cache_root() -> Path:
 
 
 def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def check_gguf(path: Path) -> str:
+    """The architecture GGUF file `path` declares, once its header shows it is a whole GGUF file.
+
+    Reads only the header and tensor table (transformers' own GGUF reader, milliseconds): a file that is
+    not GGUF, is truncated, or holds a tensor type transformers cannot dequantize is a `ModelError`
+    naming the file, before any conversion starts."""
+    from transformers.integrations.gguf import GgufHeader
+
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        magic = f.read(4)
+    if magic != b"GGUF":
+        raise ModelError(f"{path} is not a GGUF file: it starts with {magic!r}, a GGUF file with b'GGUF'")
+    try:
+        header = GgufHeader.from_file(str(path))
+    except struct.error as exc:
+        raise ModelError(
+            f"{path} is truncated or corrupt: its header runs past the end of the file ({size:,} bytes)"
+        ) from exc
+    except (ValueError, KeyError, UnicodeDecodeError) as exc:
+        raise ModelError(f"cannot read GGUF file {path}: {exc}") from exc
+    end = header.data_start + max((t.offset + t.nbytes for t in header.tensors), default=0)
+    if end > size:
+        raise ModelError(
+            f"{path} is truncated: its tensors need {end:,} bytes but the file has {size:,} "
+            f"({size / end:.0%}); fetch it again"
+        )
+    return header.architecture
 
 
 def convert_gguf(path: str | Path, *, root: Path | None = None) -> Path:
@@ -73,25 +106,22 @@ def convert_gguf(path: str | Path, *, root: Path | None = None) -> Path:
     entry = root / f"{path.stem}-{file_sha256(path)[:16]}"
     if (entry / "config.json").is_file():
         return entry
+    architecture = check_gguf(path)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+        model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
+    except ImportError as exc:
+        raise ModelError(f"{path}: reading GGUF needs the gguf package (pip install gguf): {exc}") from exc
+    except Exception as exc:  # transformers raises many types for a file it cannot read
+        raise ModelError(f"cannot read GGUF file {path} (architecture {architecture!r}): {exc}") from exc
+    # transformers dequantizes GGUF weights to float32 on load but still marks the model as quantized,
+    # which save_pretrained refuses; the weights in memory are plain tensors, so drop the marker.
+    model.hf_quantizer = None  # type: ignore[assignment]  # typed as a module attribute; None is its unset value
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
     root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".tmp-{entry.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
-            model = AutoModelForCausalLM.from_pretrained(
-                path.parent, gguf_file=path.name, dtype=torch.float32
-            )
-        except ImportError as exc:
-            raise ModelError(
-                f"{path}: reading GGUF needs the gguf package (pip install gguf): {exc}"
-            ) from exc
-        except Exception as exc:  # transformers raises many types for a file it cannot read
-            raise ModelError(f"cannot read GGUF file {path}: {exc}") from exc
-        # transformers dequantizes GGUF weights to float32 on load but still marks the model as quantized,
-        # which save_pretrained refuses; the weights in memory are plain tensors, so drop the marker.
-        model.hf_quantizer = None  # type: ignore[assignment]  # typed as a module attribute; None is its unset value
-        if hasattr(model.config, "quantization_config"):
-            del model.config.quantization_config
         tokenizer.save_pretrained(tmp)
         model.save_pretrained(tmp)
         try:
@@ -100,6 +130,8 @@ def convert_gguf(path: str | Path, *, root: Path | None = None) -> Path:
             if not (entry / "config.json").is_file():
                 raise
             # another process converted the same file first; its entry is as good as ours
+    except OSError as exc:
+        raise ModelError(f"cannot write the conversion of {path} to {entry}: {exc}") from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return entry

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from distillab.models.samples import Generation, Sample
 from distillab.models.vocab import Vocab
@@ -26,6 +28,16 @@ class ResponseOptions:
     """return_tokens_as_token_ids: token strings become "token_id:<id>"."""
     id: str = ""
     created: int = field(default_factory=lambda: int(time.time()))
+
+
+class Echoed(Protocol):
+    """An echoed prompt (`distillab.serving.echo.Echo`): its text and per-token log-probabilities."""
+
+    text: str
+    token_ids: list[int]
+    logprobs: list[float | None]
+    top_ids: list[list[int]]
+    top_logprobs: list[list[float]]
 
 
 LOGPROB_FLOOR = -9999.0
@@ -134,13 +146,16 @@ def chat_chunk(
 def completion_logprobs(
     vocab: Vocab,
     token_ids: list[int],
-    logprobs: list[float],
+    logprobs: Sequence[float | None],
     top_ids: list[list[int]],
     top_lps: list[list[float]],
     as_ids: bool,
     offset: int = 0,
 ) -> dict[str, object]:
-    """The legacy `logprobs` object; text_offset counts characters of the token pieces from `offset`."""
+    """The legacy `logprobs` object; text_offset counts characters of the token pieces from `offset`.
+
+    A None log-probability (an echoed prompt's first token) is reported as null, with null alternatives.
+    """
     tokens = [token_str(vocab, t, as_ids) for t in token_ids]
     offsets = []
     for t in token_ids:
@@ -148,23 +163,35 @@ def completion_logprobs(
         offset += len(vocab.piece(t))
     return {
         "tokens": tokens,
-        "token_logprobs": [finite(lp) for lp in logprobs],
+        "token_logprobs": [None if lp is None else finite(lp) for lp in logprobs],
         "top_logprobs": [
-            {token_str(vocab, t, as_ids): finite(lp) for t, lp in zip(ti, tl)}
-            for ti, tl in zip(top_ids, top_lps)
+            None if lp is None else {token_str(vocab, t, as_ids): finite(v) for t, v in zip(ti, tl)}
+            for lp, ti, tl in zip(logprobs, top_ids, top_lps)
         ],
         "text_offset": offsets,
     }
 
 
+def _joined(first: dict[str, object], second: dict[str, object]) -> dict[str, object]:
+    return {key: [*first[key], *second[key]] for key in first}  # type: ignore[misc]
+
+
 def completion_response(
-    generations: list[Generation], vocab: Vocab, options: ResponseOptions
+    generations: list[Generation],
+    vocab: Vocab,
+    options: ResponseOptions,
+    echoes: Sequence[Echoed] | None = None,
 ) -> dict[str, object]:
-    """The body of a non-streaming legacy completion; choice index = prompt index * n + sample index."""
+    """The body of a non-streaming legacy completion; choice index = prompt index * n + sample index.
+
+    `echoes` (one per prompt, `echo: true`): each choice's text and logprobs start with its prompt's.
+    """
     choices: list[dict[str, object]] = []
-    for generation in generations:
+    for p, generation in enumerate(generations):
+        echo = echoes[p] if echoes is not None else None
         for sample in generation.samples:
             ids = sample.token_ids or []
+            start = len(echo.text) if echo is not None else 0
             logprobs = (
                 completion_logprobs(
                     vocab,
@@ -173,14 +200,20 @@ def completion_response(
                     sample.top_ids or [[] for _ in ids],
                     sample.top_logprobs or [[] for _ in ids],
                     options.token_ids,
+                    offset=start,
                 )
                 if options.logprobs
                 else None
             )
+            if echo is not None and logprobs is not None:
+                prompt = completion_logprobs(
+                    vocab, echo.token_ids, echo.logprobs, echo.top_ids, echo.top_logprobs, options.token_ids
+                )
+                logprobs = _joined(prompt, logprobs)
             choices.append(
                 {
                     "index": len(choices),
-                    "text": sample.text,
+                    "text": (echo.text if echo is not None else "") + sample.text,
                     "logprobs": logprobs,
                     "finish_reason": sample.finish_reason,
                 }

@@ -68,10 +68,27 @@ class ChatCompletionRequest(_Sampling):
 class CompletionRequest(_Sampling):
     prompt: str | list[str] | list[int] | list[list[int]]
     """A string, a list of strings, a list of token ids, or a list of token-id lists."""
-    max_tokens: int | None = Field(16, ge=1)
-    """The legacy API's default is 16."""
+    max_tokens: int | None = Field(16, ge=0)
+    """The legacy API's default is 16; 0 (with `echo`) only scores the prompt."""
     logprobs: int | None = Field(None, ge=0, le=MAX_TOP_LOGPROBS)
     """Legacy API: how many alternatives per position (OpenAI allows up to 5; we allow up to 20, as vLLM)."""
     echo: bool = False
     best_of: int | None = None
     suffix: str | None = None
+
+
+class TokenizeRequest(_Body):
+    """vLLM's POST /tokenize: a raw prompt, or messages rendered with the chat template."""
+
+    prompt: str | None = None
+    messages: list[ChatMessage] | None = None
+    add_special_tokens: bool = True
+    """For a raw prompt: add the tokenizer's special tokens (e.g. BOS), as a completion prompt gets."""
+    add_generation_prompt: bool = True
+    """For messages: end with the assistant turn's header, as a chat completion does."""
+
+
+class DetokenizeRequest(_Body):
+    """vLLM's POST /detokenize."""
+
+    tokens: list[int]

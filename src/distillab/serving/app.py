@@ -26,13 +26,26 @@ from fastapi.responses import StreamingResponse
 from distillab import __version__
 from distillab.errors import ConfigError, RequestError
 from distillab.models.batcher import Batcher
-from distillab.models.generate import Engine
+from distillab.models.generate import Engine, EngineRequest
+from distillab.models.samples import Generation, Sample
 from distillab.openai_wire.responses import ResponseOptions, chat_response, completion_response, new_id
-from distillab.openai_wire.schemas import ChatCompletionRequest, CompletionRequest
+from distillab.openai_wire.schemas import (
+    ChatCompletionRequest,
+    CompletionRequest,
+    DetokenizeRequest,
+    TokenizeRequest,
+)
 from distillab.provenance.keys import load_key
 from distillab.provenance.watermark import Watermark, Watermarker
+from distillab.serving.echo import echo_prompts
 from distillab.serving.handlers import install_error_handlers
-from distillab.serving.requests import chat_request, check_model, completion_requests
+from distillab.serving.requests import (
+    chat_request,
+    check_model,
+    completion_prompts,
+    completion_requests,
+    message_dict,
+)
 from distillab.serving.settings import ACCOUNT_HEADER, ServeSettings
 from distillab.serving.streaming import chat_stream, completion_stream
 
@@ -99,6 +112,7 @@ def create_app(
     app.state.serving = state
     install_error_handlers(app)
     app.include_router(openai_router(), dependencies=list(dependencies))
+    app.include_router(tokenizer_router(), dependencies=list(dependencies))
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -178,7 +192,68 @@ def openai_router() -> APIRouter:
                 ),
                 media_type="text/event-stream",
             )
-        generations = await asyncio.gather(*(state.batcher.generate(r) for r in engine_requests))
-        return completion_response(list(generations), state.engine.vocab, options)
+        answers = asyncio.gather(*(_generate(state.batcher, r) for r in engine_requests))
+        if not body.echo:
+            return completion_response(list(await answers), state.engine.vocab, options)
+        texts = [p if isinstance(p, str) else None for p in completion_prompts(body)]
+        echoed = asyncio.to_thread(
+            echo_prompts,
+            state.engine,
+            [r.prompt_ids for r in engine_requests],
+            texts,
+            body.logprobs or 0,
+            engine_requests[0].processor,
+        )
+        generations, echoes = await asyncio.gather(answers, echoed)
+        return completion_response(list(generations), state.engine.vocab, options, echoes)
+
+    return router
+
+
+async def _generate(batcher: Batcher, request: EngineRequest) -> Generation:
+    """The request's generation; with max_tokens 0 (echo only), n empty samples and no engine work."""
+    if request.params.max_tokens > 0:
+        return await batcher.generate(request)
+    empty = Sample("", "length", tokens=[], token_ids=[], token_logprobs=[], top_ids=[], top_logprobs=[])
+    return Generation([empty] * request.n, prompt_tokens=len(request.prompt_ids), completion_tokens=0)
+
+
+def tokenizer_router() -> APIRouter:
+    """vLLM's tokenizer routes (at the server's root), which lm-evaluation-harness's API models use to
+    tokenize with the server's own tokenizer: GET /tokenizer_info, POST /tokenize, POST /detokenize."""
+    router = APIRouter()
+
+    @router.get("/tokenizer_info")
+    async def tokenizer_info(request: Request) -> dict[str, object]:
+        engine: Engine = request.app.state.serving.engine
+        tokenizer = engine.tokenizer
+        return {
+            "tokenizer_class": type(tokenizer).__name__,
+            "eos_token": tokenizer.eos_token,
+            "bos_token": tokenizer.bos_token,
+            "pad_token": tokenizer.pad_token,
+            "chat_template": getattr(tokenizer, "chat_template", None),
+            "model_max_length": engine.context_length,
+            "vocab_size": engine.vocab_size,
+        }
+
+    @router.post("/tokenize")
+    async def tokenize(body: TokenizeRequest, request: Request) -> dict[str, object]:
+        engine: Engine = request.app.state.serving.engine
+        if (body.prompt is None) == (body.messages is None):
+            raise RequestError("give exactly one of prompt or messages", param="prompt")
+        if body.messages is not None:
+            ids = engine.encode_chat([message_dict(m) for m in body.messages], body.add_generation_prompt)
+        else:
+            assert body.prompt is not None
+            ids = list(engine.tokenizer(body.prompt, add_special_tokens=body.add_special_tokens)["input_ids"])
+        return {"tokens": ids, "count": len(ids), "max_model_len": engine.context_length}
+
+    @router.post("/detokenize")
+    async def detokenize(body: DetokenizeRequest, request: Request) -> dict[str, object]:
+        engine: Engine = request.app.state.serving.engine
+        if any(not 0 <= t < engine.vocab_size for t in body.tokens):
+            raise RequestError(f"token ids must be in [0, {engine.vocab_size})", param="tokens")
+        return {"prompt": engine.tokenizer.decode(body.tokens)}
 
     return router

@@ -33,7 +33,7 @@ def _check_supported(body: _Sampling) -> None:
     ]
     if isinstance(body, CompletionRequest):
         unsupported += [
-            ("echo", body.echo),
+            ("echo with stream", body.echo and body.stream),
             ("suffix", body.suffix is not None),
             ("best_of", body.best_of not in (None, body.n)),
         ]
@@ -122,30 +122,43 @@ def chat_request(body: ChatCompletionRequest, engine: Engine) -> EngineRequest:
     )
 
 
-def completion_requests(body: CompletionRequest, engine: Engine) -> list[EngineRequest]:
-    """One engine request per prompt (the legacy API accepts a list of prompts)."""
-    _check_supported(body)
+def completion_prompts(body: CompletionRequest) -> list[str | list[int]]:
+    """The prompts of a legacy completion request: each a string or a list of token ids."""
     prompt = body.prompt
     if isinstance(prompt, str):
-        prompts = [engine.encode_text(prompt)]
-    elif prompt and all(isinstance(p, int) for p in prompt):
-        prompts = [list(prompt)]  # type: ignore[arg-type]
-    elif prompt:
-        prompts = [
-            engine.encode_text(p) if isinstance(p, str) else list(p)  # type: ignore[arg-type]
-            for p in prompt
-        ]
-    else:
-        raise RequestError("prompt must not be empty", param="prompt")
-    return [
-        _engine_request(
-            engine,
-            ids,
-            body,
-            asked=body.max_tokens,
-            budget_param="max_tokens",
-            top_logprobs=body.logprobs or 0,
-            logprobs=body.logprobs is not None,
-        )
-        for ids in prompts
-    ]
+        return [prompt]
+    if prompt and all(isinstance(p, int) for p in prompt):
+        return [list(prompt)]  # type: ignore[arg-type]
+    if prompt:
+        return [p if isinstance(p, str) else list(p) for p in prompt]  # type: ignore[arg-type]
+    raise RequestError("prompt must not be empty", param="prompt")
+
+
+def completion_requests(body: CompletionRequest, engine: Engine) -> list[EngineRequest]:
+    """One engine request per prompt (the legacy API accepts a list of prompts).
+
+    `max_tokens: 0` asks for no completion at all: only the echoed prompt (`echo: true`) is scored. Its
+    requests carry max_tokens 0 and never reach the engine's generation.
+    """
+    _check_supported(body)
+    if body.max_tokens == 0 and not body.echo:
+        raise RequestError("max_tokens must be at least 1 unless echo is true", param="max_tokens")
+    requests = []
+    for prompt in completion_prompts(body):
+        ids = engine.encode_text(prompt) if isinstance(prompt, str) else prompt
+        if body.max_tokens == 0:
+            request = EngineRequest(ids, SamplingParams(max_tokens=1), n=body.n)
+            engine.check(request)  # an empty or over-long prompt is refused as for any completion
+            request.params = replace(request.params, max_tokens=0)
+        else:
+            request = _engine_request(
+                engine,
+                ids,
+                body,
+                asked=body.max_tokens,
+                budget_param="max_tokens",
+                top_logprobs=body.logprobs or 0,
+                logprobs=body.logprobs is not None,
+            )
+        requests.append(request)
+    return requests

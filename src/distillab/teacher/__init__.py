@@ -17,6 +17,7 @@ __all__ = [
     "Sample",
     "SamplingParams",
     "Teacher",
+    "is_gguf_file",
     "is_url",
     "load_teacher",
 ]
@@ -24,6 +25,11 @@ __all__ = [
 
 def is_url(path_or_url: str) -> bool:
     return path_or_url.startswith(("http://", "https://"))
+
+
+def is_gguf_file(path: str | Path) -> bool:
+    """A llama.cpp GGUF file: a local teacher like a model directory (converted once, models.load)."""
+    return Path(path).suffix.lower() == ".gguf" and Path(path).is_file()
 
 
 def load_teacher(
@@ -35,7 +41,7 @@ def load_teacher(
     max_connections: int = 64,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> Teacher:
-    """An `HTTPTeacher` for an http(s) URL, a `LocalTeacher` for a model directory.
+    """An `HTTPTeacher` for an http(s) URL, a `LocalTeacher` for a model directory or a GGUF file.
 
     `model` is the server-side model id for a URL, and the recorded teacher name for a directory (default:
     the directory's name). The other keyword arguments only concern HTTP teachers.
@@ -50,9 +56,11 @@ def load_teacher(
             max_connections=max_connections,
             transport=transport,
         )
-    if Path(text).is_dir():
+    if Path(text).is_dir() or is_gguf_file(text):
         # Imported lazily: it pulls in torch, which HTTP-only harvests never need.
         from distillab.teacher.local import LocalTeacher
 
         return LocalTeacher.from_pretrained(Path(text), name=model)
-    raise ConfigError(f"teacher {text!r} is neither an http(s) URL nor an existing model directory")
+    raise ConfigError(
+        f"teacher {text!r} is neither an http(s) URL, an existing model directory nor a .gguf file"
+    )

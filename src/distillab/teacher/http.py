@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from distillab.errors import TeacherError
+from distillab.models.samples import Sample
 from distillab.openai_wire.parse import parse_response
 from distillab.teacher.base import Capabilities, Generation, PromptInput, SamplingParams
 
@@ -128,13 +129,17 @@ class HTTPTeacher:
         ]
         self._busy = [0] * pools
 
-    async def request_json(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        """One HTTP call, with failures sorted into retryable, rejected, or other `TeacherError`s."""
-        url = f"{self.endpoint}/{path}"
+    async def request_json(
+        self, method: str, path: str, body: dict[str, Any] | None = None, *, root: bool = False
+    ) -> Any:
+        """One HTTP call, with failures sorted into retryable, rejected, or other `TeacherError`s.
+
+        ``root``: ``path`` is from the server's root (vLLM's /tokenize), not from the /v1 base URL."""
+        url = f"{self.endpoint.removesuffix('/v1') if root else self.endpoint}/{path}"
         pool = self._busy.index(min(self._busy))
         self._busy[pool] += 1
         try:
-            response = await self._clients[pool].request(method, path, json=body)
+            response = await self._clients[pool].request(method, url if root else path, json=body)
         except httpx.TimeoutException as exc:
             raise RetryableTeacherError(
                 f"{url}: no answer within {self._timeout:g}s ({type(exc).__name__})"
@@ -235,6 +240,79 @@ class HTTPTeacher:
             answer, chat, want_top=params.top_logprobs > 0, url=f"{self.endpoint}/{path}"
         )
         return Generation(samples=samples, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+
+    async def score(self, prompt: PromptInput, completion: str, top_k: int) -> Generation:
+        """Log-probabilities of a given completion from the server: its tokenizer's routes (vLLM's
+        /tokenize, as `distillab serve` has them) split prompt and completion as training will (see
+        `distillab.models.given`), then `/completions` with the token ids, `echo` and `max_tokens: 0`."""
+        head, tail = await self._given_tokens(prompt, completion)
+        body = {
+            "model": self.name or await self.resolve_model(),
+            "prompt": head + tail,
+            "max_tokens": 0,
+            "echo": True,
+            "temperature": 0.0,
+            "logprobs": top_k,
+            "return_tokens_as_token_ids": True,
+        }
+        answer = await self.request_json("POST", "completions", body)
+        samples, _, _ = parse_response(answer, False, want_top=top_k > 0, url=f"{self.endpoint}/completions")
+        if (
+            len(samples) != 1
+            or samples[0].token_ids is None
+            or len(samples[0].token_ids) < len(head) + len(tail)
+        ):
+            raise TeacherError(
+                f"{self.endpoint}/completions did not echo the prompt's token ids and log-probabilities; "
+                "scoring needs a server with echo (vLLM, distillab serve)"
+            )
+        echoed, n = samples[0], len(head)
+        assert echoed.token_ids is not None and echoed.token_logprobs is not None
+        sample = Sample(
+            text=completion,
+            finish_reason="stop",
+            tokens=[],
+            token_ids=echoed.token_ids[n : n + len(tail)],
+            token_logprobs=echoed.token_logprobs[n : n + len(tail)],
+            top_ids=(echoed.top_ids or [[] for _ in echoed.token_ids])[n : n + len(tail)],
+            top_logprobs=(echoed.top_logprobs or [[] for _ in echoed.token_ids])[n : n + len(tail)],
+        )
+        return Generation(samples=[sample], prompt_tokens=len(head) + len(tail), completion_tokens=0)
+
+    async def _given_tokens(self, prompt: PromptInput, completion: str) -> tuple[list[int], list[int]]:
+        async def tokenize(body: dict[str, Any]) -> list[int]:
+            try:
+                answer = await self.request_json("POST", "tokenize", body, root=True)
+            except RequestRejected as exc:
+                raise TeacherError(
+                    f"{exc}; scoring a given completion needs the server's tokenizer (vLLM's /tokenize)"
+                ) from exc
+            tokens = answer.get("tokens") if isinstance(answer, dict) else None
+            if not isinstance(tokens, list):
+                raise TeacherError(f"{self.endpoint.removesuffix('/v1')}/tokenize answered without 'tokens'")
+            return [int(t) for t in tokens]
+
+        if isinstance(prompt, str):
+            head = await tokenize({"prompt": prompt, "add_special_tokens": True})
+            tail = await tokenize({"prompt": completion, "add_special_tokens": False})
+            info = await self.request_json("GET", "tokenizer_info", root=True)
+            eos = info.get("eos_token") if isinstance(info, dict) else None
+            if eos:
+                tail += await tokenize({"prompt": eos, "add_special_tokens": False})
+            return head, tail
+        head = await tokenize({"messages": prompt, "add_generation_prompt": True})
+        full = await tokenize(
+            {
+                "messages": [*prompt, {"role": "assistant", "content": completion}],
+                "add_generation_prompt": False,
+            }
+        )
+        if full[: len(head)] != head:
+            raise TeacherError(
+                f"{self.endpoint}: the chat template renders the prompt differently once the answer follows; "
+                "cannot tell which tokens are the completion's"
+            )
+        return head, full[len(head) :]
 
     async def aclose(self) -> None:
         for client in self._clients:

@@ -8,12 +8,16 @@ Log-probabilities are the model's raw ones, before temperature and top_p (see di
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import torch
 
 from distillab.models.batcher import Batcher
 from distillab.models.generate import Engine, EngineRequest
+from distillab.models.given import given_tokens
+from distillab.models.samples import Sample
+from distillab.models.scoring import score
 from distillab.openai_wire.schemas import MAX_TOP_LOGPROBS
 from distillab.teacher.base import Capabilities, Generation, PromptInput, SamplingParams
 
@@ -61,6 +65,27 @@ class LocalTeacher:
             for sample in generation.samples:
                 sample.token_logprobs = sample.top_ids = sample.top_tokens = sample.top_logprobs = None
         return generation
+
+    async def score(self, prompt: PromptInput, completion: str, top_k: int) -> Generation:
+        """Teacher-forced log-probabilities of `completion` (see `distillab.models.given`)."""
+        head, tail = given_tokens(self.engine.tokenizer, prompt, completion)
+        [scored] = await asyncio.to_thread(score, self.engine.model, [head + tail], top_k=top_k)
+        start = len(head) - 1  # scored[t] is the log-probability of token t + 1
+        top_ids = scored.top_ids[start:].tolist() if scored.top_ids is not None else [[] for _ in tail]
+        top_lps = (
+            scored.top_logprobs[start:].tolist() if scored.top_logprobs is not None else [[] for _ in tail]
+        )
+        sample = Sample(
+            text=completion,
+            finish_reason="stop",
+            tokens=[self.engine.vocab.piece(t) for t in tail],
+            token_ids=tail,
+            token_logprobs=scored.token_logprobs[start:].tolist(),
+            top_ids=top_ids,
+            top_tokens=[[self.engine.vocab.piece(t) for t in row] for row in top_ids],
+            top_logprobs=top_lps,
+        )
+        return Generation(samples=[sample], prompt_tokens=len(head) + len(tail), completion_tokens=0)
 
     def logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Next-token logits [B, L, V] (float32) for input_ids [B, L]; see Engine.logits."""

@@ -26,13 +26,14 @@ from transformers import (
     LlamaConfig,
     LlamaForCausalLM,
     PretrainedConfig,
+    PreTrainedTokenizerBase,
 )
 
 from distillab.errors import ModelError
 from distillab.toy.models import count_parameters
 
 
-def _load_config(teacher_dir: Path) -> PretrainedConfig:
+def load_config(teacher_dir: Path) -> PretrainedConfig:
     if not (teacher_dir / "config.json").is_file():
         raise ModelError(f"{teacher_dir}: no config.json; expected a Hugging Face model directory")
     try:
@@ -51,6 +52,14 @@ def teacher_parameters(config: PretrainedConfig) -> int:
             f"model type {config.model_type!r} is not a causal LM transformers can build ({exc})"
         ) from exc
     return count_parameters(model)
+
+
+def teacher_generation_config(teacher_dir: Path, tokenizer: PreTrainedTokenizerBase) -> GenerationConfig:
+    """The teacher's generation settings (stop tokens above all), for a student that answers like it."""
+    try:
+        return GenerationConfig.from_pretrained(teacher_dir)
+    except OSError:  # no generation_config.json: stop on the tokenizer's end-of-sequence token
+        return GenerationConfig(eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
 
 
 def llama_parameters(cfg: LlamaConfig) -> int:
@@ -121,7 +130,7 @@ def build_student(
 ) -> dict[str, Any]:
     """Write a random student for `teacher_dir` to `out_dir`; returns sizes and the parameter ratio."""
     teacher_dir, out_dir = Path(teacher_dir), Path(out_dir)
-    config = _load_config(teacher_dir)
+    config = load_config(teacher_dir)
     try:
         tokenizer = AutoTokenizer.from_pretrained(teacher_dir)
     except (OSError, ValueError, TypeError) as exc:
@@ -135,12 +144,7 @@ def build_student(
     model = LlamaForCausalLM(cfg)
     n_student = count_parameters(model)
     assert n_student == llama_parameters(cfg), "llama_parameters is out of date with transformers"
-    try:
-        model.generation_config = GenerationConfig.from_pretrained(teacher_dir)
-    except OSError:  # no generation_config.json: stop on the tokenizer's end-of-sequence token
-        model.generation_config = GenerationConfig(
-            eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id
-        )
+    model.generation_config = teacher_generation_config(teacher_dir, tokenizer)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)

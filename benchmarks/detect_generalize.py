@@ -1,0 +1,237 @@
+"""`distillab detect` on traffic from the independent generator (tests/traffic), at default settings.
+
+    python benchmarks/detect_generalize.py            # 3 held-out logs (600, 600, 300 accounts, a week)
+    python benchmarks/detect_generalize.py --quick    # 2 smaller logs, 3 days
+
+The detector was tuned on `distillab.detect.simulate`; tests/traffic was written apart from it, from
+public descriptions of distillation campaigns, with honest personas of its own. Nothing here tunes the
+detector: each log is run through the `distillab detect` CLI twice, as a user would,
+
+- `reference`: `--reference` honest-only traffic from another seed of the same generator;
+- `self`: no reference (the log calibrates itself),
+
+both with `--labels` (so checkpoints every 2 hours of log time, the default with a reference) and all
+other options at their defaults. Reported per log and mode, and summed over the logs: recall per
+campaign kind (accounts flagged / accounts) and whether each campaign was detected (any account),
+honest false positives per persona, flagged counts, how accounts were flagged (own traffic or through a
+linked group), median requests until flagged, median p-value, and the CLI's own summary metrics
+(precision, honest accounts ever flagged at a checkpoint, ...). Also the seconds (wall and CPU) each log
+took to generate and write. Writes benchmarks/results/detect_generalize.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from traffic import TrafficConfig, generate, write_labels, write_log  # noqa: E402
+
+LOGS = {"seed101-600": (101, 600, 7), "seed102-600": (102, 600, 7), "seed103-300": (103, 300, 7)}
+QUICK_LOGS = {"seed101-300": (101, 300, 3), "seed102-200": (102, 200, 3)}
+REFERENCE = (900, 1100, 7)
+"""Seed, accounts and days of the reference: its honest accounts only (about 1000)."""
+QUICK_REFERENCE = (900, 500, 3)
+
+
+def make(
+    work: Path, name: str, seed: int, accounts: int, days: int, *, honest: bool = False
+) -> dict[str, Any]:
+    tick, cpu = time.monotonic(), time.process_time()
+    traffic = generate(TrafficConfig(accounts=accounts, seed=seed, days=days))
+    if honest:
+        traffic = traffic.honest()
+    generated, generated_cpu = time.monotonic() - tick, time.process_time() - cpu
+    log = work / f"{name}.parquet"
+    write_log(traffic, log)
+    write_labels(traffic, work / f"{name}.labels.jsonl")
+    return {
+        "log": log,
+        "labels": work / f"{name}.labels.jsonl",
+        "kinds": {a.name: (a.label, a.kind) for a in traffic.accounts},
+        "requests": len(traffic.records),
+        "accounts": len({r["account"] for r in traffic.records}),
+        "seconds_generate": round(generated, 2),
+        "seconds_generate_cpu": round(generated_cpu, 2),
+        "seconds_generate_and_write": round(time.monotonic() - tick, 2),
+        "seconds_generate_and_write_cpu": round(time.process_time() - cpu, 2),
+    }
+
+
+def detect(log: dict[str, Any], out: Path, reference: Path | None) -> dict[str, Any]:
+    """Run the CLI at default settings; returns its summary.json, accounts and wall time."""
+    args = [sys.executable, "-m", "distillab.cli.main", "detect", "--log", str(log["log"])]
+    args += ["--labels", str(log["labels"]), "--out", str(out), "--no-progress"]
+    if reference is not None:
+        args += ["--reference", str(reference)]
+    tick = time.monotonic()
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+    seconds = time.monotonic() - tick
+    accounts = [json.loads(line) for line in (out / "accounts.jsonl").read_text().splitlines() if line]
+    summary = json.loads((out / "summary.json").read_text())
+    return {"summary": summary, "accounts": accounts, "seconds": seconds}
+
+
+def score(accounts: list[dict[str, Any]], kinds: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    """Per campaign kind and per honest persona: accounts, flagged, how, and when."""
+    per: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"accounts": 0, "flagged": 0, "by": defaultdict(int)}
+    )
+    until: dict[str, list[int]] = defaultdict(list)
+    p_values: dict[str, list[float]] = defaultdict(list)
+    for a in accounts:
+        label, kind = kinds[a["account"]]
+        p_values[kind].append(a["p_value"])
+        row = per[kind]
+        row["campaign"] = label != "benign"
+        row["accounts"] += 1
+        if a["flagged"]:
+            row["flagged"] += 1
+            by = a.get("flagged_by") or "?"
+            row["by"][by if by == "own traffic" or by.startswith("indicator") else "linked group"] += 1
+            if a.get("flagged_after_requests") is not None:
+                until[kind].append(a["flagged_after_requests"])
+    campaigns, honest = {}, {}
+    for kind, row in sorted(per.items()):
+        entry = {
+            "accounts": row["accounts"],
+            "flagged": row["flagged"],
+            "flagged_by": dict(row["by"]),
+            "median_requests_until_flagged": statistics.median(until[kind]) if until[kind] else None,
+            "median_p_value": statistics.median(p_values[kind]),
+        }
+        if row["campaign"]:
+            campaigns[kind] = {
+                **entry,
+                "recall": row["flagged"] / row["accounts"],
+                "detected": row["flagged"] > 0,
+            }
+        else:
+            honest[kind] = {**entry, "false_positive_rate": row["flagged"] / row["accounts"]}
+    return {
+        "campaigns": campaigns,
+        "honest": honest,
+        "campaign_accounts": sum(c["accounts"] for c in campaigns.values()),
+        "campaign_accounts_flagged": sum(c["flagged"] for c in campaigns.values()),
+        "honest_accounts": sum(h["accounts"] for h in honest.values()),
+        "honest_accounts_flagged": sum(h["flagged"] for h in honest.values()),
+    }
+
+
+def total(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Sums over logs: recall per kind, honest false positives per persona."""
+    out: dict[str, Any] = {"campaigns": {}, "honest": {}}
+    for part, rate in (("campaigns", "recall"), ("honest", "false_positive_rate")):
+        kinds = sorted({k for r in results for k in r[part]})
+        for kind in kinds:
+            rows = [r[part][kind] for r in results if kind in r[part]]
+            accounts, flagged = sum(r["accounts"] for r in rows), sum(r["flagged"] for r in rows)
+            out[part][kind] = {"accounts": accounts, "flagged": flagged, rate: flagged / accounts}
+            if part == "campaigns":
+                out[part][kind]["detected_in_logs"] = f"{sum(r['detected'] for r in rows)}/{len(rows)}"
+    for key in (
+        "campaign_accounts",
+        "campaign_accounts_flagged",
+        "honest_accounts",
+        "honest_accounts_flagged",
+    ):
+        out[key] = sum(r[key] for r in results)
+    out["recall"] = out["campaign_accounts_flagged"] / max(1, out["campaign_accounts"])
+    out["honest_false_positive_rate"] = out["honest_accounts_flagged"] / max(1, out["honest_accounts"])
+    return out
+
+
+def show(name: str, mode: str, result: dict[str, Any]) -> None:
+    print(
+        f"{name} [{mode}]: campaign accounts flagged {result['campaign_accounts_flagged']}/"
+        f"{result['campaign_accounts']}, honest flagged {result['honest_accounts_flagged']}/"
+        f"{result['honest_accounts']}"
+    )
+    for kind, c in result["campaigns"].items():
+        print(
+            f"    {kind:16s} recall {c['recall']:.2f} ({c['flagged']}/{c['accounts']}) by {c['flagged_by']}, "
+            f"median p {c['median_p_value']:.2g}"
+        )
+    for kind, h in result["honest"].items():
+        if h["flagged"]:
+            print(f"    honest {kind:9s} false positives {h['flagged']}/{h['accounts']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="two smaller logs of 3 days (a smoke run)")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/detect_generalize.json")
+    args = parser.parse_args()
+    logs_spec = QUICK_LOGS if args.quick else LOGS
+    started = time.monotonic()
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        reference = make(work, "reference", *(QUICK_REFERENCE if args.quick else REFERENCE), honest=True)
+        print(f"reference: {reference['accounts']} honest accounts, {reference['requests']} requests")
+        for name, (seed, accounts, days) in logs_spec.items():
+            log = make(work, name, seed, accounts, days)
+            wall, cpu = log["seconds_generate_and_write"], log["seconds_generate_and_write_cpu"]
+            print(
+                f"{name}: {log['accounts']} accounts, {log['requests']} requests, generated and written in "
+                f"{wall:.1f} s ({cpu:.1f} s CPU)"
+            )
+            results[name] = {
+                k: v for k, v in log.items() if k in ("requests", "accounts") or k.startswith("seconds")
+            }
+            for mode, ref in (("reference", reference["log"]), ("self", None)):
+                run = detect(log, work / f"out-{name}-{mode}", ref)
+                scored = score(run["accounts"], log["kinds"])
+                results[name][mode] = {
+                    **scored,
+                    "cli_metrics": run["summary"].get("metrics"),
+                    "cli_notes": run["summary"].get("notes"),
+                    "seconds_detect": round(run["seconds"], 1),
+                }
+                show(name, mode, scored)
+    overall = {mode: total([r[mode] for r in results.values()]) for mode in ("reference", "self")}
+    for mode, o in overall.items():
+        recalls = " ".join(f"{k}={v['recall']:.2f}" for k, v in o["campaigns"].items())
+        fps = " ".join(f"{k}={v['flagged']}/{v['accounts']}" for k, v in o["honest"].items() if v["flagged"])
+        print(
+            f"overall [{mode}]: recall {o['recall']:.3f} ({recalls}); honest false positives "
+            f"{o['honest_accounts_flagged']}/{o['honest_accounts']} ({fps or 'none'})"
+        )
+    result = {
+        "benchmark": "detect_generalize",
+        "quick": args.quick,
+        "generator": "tests/traffic (independent of distillab.detect.simulate)",
+        "detector_settings": "defaults of `distillab detect` (target FPR 0.001, FDR 0.05; checkpoints every "
+        "2 h with --reference and --labels)",
+        "reference": {
+            "seed_accounts_days": QUICK_REFERENCE if args.quick else REFERENCE,
+            "honest_accounts": reference["accounts"],
+            "requests": reference["requests"],
+        },
+        "logs": {name: {"seed": s, "accounts": a, "days": d} for name, (s, a, d) in logs_spec.items()},
+        "overall": overall,
+        "per_log": results,
+        "seconds_total": round(time.monotonic() - started, 1),
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "load_average": os.getloadavg()},
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
