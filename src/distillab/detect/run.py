@@ -111,12 +111,13 @@ def flags(
             by[unit] = "own traffic"
     n_accounts = len(table)
     for i, members in enumerate(units.members):
-        if flagged[i] and i in result["ranks"] and result["ranks"][i][0].p_value < scored.p_value[i]:
-            test, beaten = result["ranks"][i]  # the rank test carries the group: its top members go too
-            for m, b in zip(members, beaten):
-                if b <= test.beaten_by:
-                    by.setdefault(m, units.ids[i])
-        elif flagged[i] and units.is_group[i]:
+        if flagged[i] and i in result["ranks"]:
+            test, beaten = result["ranks"][i]  # the accounts that carry its rank test go with the group
+            if test.p_value <= target_fpr:
+                for m, b in zip(members, beaten):
+                    if b <= test.beaten_by:
+                        by.setdefault(m, units.ids[i])
+        if flagged[i] and units.is_group[i]:
             rest = without_each(table, units.pooled[i - n_accounts], members, calibration.prior)
             distance = calibration.score(
                 rest, [exclude[i] for _ in members] if exclude else None, groups=True
