@@ -4,6 +4,7 @@
     python benchmarks/detect_quality.py --quick      # smaller scenarios, for a smoke run
     python benchmarks/detect_quality.py --no-baselines
     python benchmarks/detect_quality.py --self-calibrated   # also without a reference (the log itself)
+    python benchmarks/detect_quality.py --embedder minilm   # behavioural linking on MiniLM embeddings
 
 Protocol: every detector is calibrated on one simulator seed's honest-only traffic (no campaigns) and
 evaluated on other seeds and other simulator settings (attacker share, days, number of accounts, rate
@@ -110,7 +111,7 @@ def score(flags: dict[str, int | None], labels: dict[str, dict[str, str]]) -> di
 
 
 def run_distillab(
-    log: Path, labels_path: Path, reference: Path, prepared: Any, out: Path
+    log: Path, labels_path: Path, reference: Path, prepared: Any, out: Path, embedder: str
 ) -> tuple[dict[str, int | None], float | None]:
     """{account: queries when first flagged or None}, and the share of honest accounts flagged at any
     checkpoint (a live detector's false-positive rate over the whole period)."""
@@ -121,6 +122,7 @@ def run_distillab(
         reference=str(reference),
         target_fpr=TARGET_FPR,
         fdr=FDR,
+        embedder=embedder,
         progress=False,
     )
     summary = run_detect(config, prepared=prepared)
@@ -186,6 +188,9 @@ def main() -> None:
     parser.add_argument(
         "--self-calibrated", action="store_true", help="also distillab detect without a reference"
     )
+    parser.add_argument(
+        "--embedder", default="lexical", help="prompt embeddings for behavioural linking: lexical or minilm"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/detect_quality.json")
     args = parser.parse_args()
     started = time.monotonic()
@@ -198,11 +203,16 @@ def main() -> None:
         seconds["simulate"] = time.monotonic() - tick
 
         tick = time.monotonic()
-        prepared = prepare_reference(reference)
+        prepared = prepare_reference(reference, embedder=args.embedder)
         results: dict[str, dict[str, Any]] = {"distillab": {}}
         for name, (log, labels) in logs.items():
             flags, ever = run_distillab(
-                log, log.with_name(f"{name}.labels.jsonl"), reference, prepared, work / f"out-{name}"
+                log,
+                log.with_name(f"{name}.labels.jsonl"),
+                reference,
+                prepared,
+                work / f"out-{name}",
+                args.embedder,
             )
             results["distillab"][name] = {**score(flags, labels), "honest_ever_flagged_at_checkpoints": ever}
         seconds["distillab"] = time.monotonic() - tick
@@ -268,6 +278,7 @@ def main() -> None:
     result = {
         "benchmark": "detect_quality",
         "quick": args.quick,
+        "embedder": args.embedder,
         "target_fpr": TARGET_FPR,
         "fdr": FDR,
         "calibration": CALIBRATION,

@@ -2,6 +2,7 @@
 
     python benchmarks/detect_throughput.py                       # 2000 accounts x 3 days, Parquet
     python benchmarks/detect_throughput.py --accounts 500 --days 2 --format jsonl
+    python benchmarks/detect_throughput.py --accounts 300 --days 2 --embedder minilm --out ...minilm.json
 
 Simulates an honest reference (1000 accounts, 1 day) and a large mixed log, then times:
 
@@ -13,7 +14,10 @@ Simulates an honest reference (1000 accounts, 1 day) and a large mixed log, then
   --labels, for queries until flagged).
 - `cli`: the whole command as a subprocess, reference and interpreter start included.
 
-Records/s are log records over seconds (goal: >= 50 000/s with lexical features, on 2 cores). Also
+Records/s are log records over seconds (goal: >= 50 000/s with lexical features, on 2 cores). With
+`--embedder minilm` each account's first 16 prompts and every 64th after are run through
+all-MiniLM-L6-v2 on the CPU (each distinct prompt once per process); the prompts it embedded are
+reported. Also
 reports the per-account array state (sketches and counters; plus small sets of days, hours and
 network/agent/org/payment values), to show memory grows with accounts, not requests, and the load
 average while it ran (other work on a shared machine slows it down). Writes
@@ -35,10 +39,11 @@ from pathlib import Path
 
 import numpy as np
 
+from distillab.detect import embeddings
 from distillab.detect.calibrate import collect, open_log
 from distillab.detect.config import DetectConfig
 from distillab.detect.features import StatsTable
-from distillab.detect.run import prepare_reference, run_detect
+from distillab.detect.run import prepare_reference, prompt_embedder, run_detect
 from distillab.detect.simulate import SimulateConfig, simulate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +53,11 @@ def state_bytes(table: StatsTable) -> int:
     """Bytes of the per-account arrays actually used (the capacity beyond len(table) is spare)."""
     arrays = [v for v in vars(table).values() if isinstance(v, np.ndarray)] + list(table.counts.values())
     return sum(a[: len(table)].nbytes for a in arrays)
+
+
+def embedded(embedder: str) -> int:
+    """Prompts run through MiniLM so far in this process (0 for the lexical embeddings)."""
+    return embeddings.minilm().embedded if embedder == "minilm" else 0
 
 
 def cli(args: list[str]) -> float:
@@ -67,6 +77,7 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=2000)
     parser.add_argument("--days", type=float, default=3.0)
     parser.add_argument("--format", choices=("parquet", "jsonl"), default="parquet")
+    parser.add_argument("--embedder", choices=("lexical", "minilm"), default="lexical")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/detect_throughput.json")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -78,13 +89,15 @@ def main() -> None:
         records = made.records
 
         started = time.monotonic()
-        prepared = prepare_reference(reference)
+        prepared = prepare_reference(reference, embedder=args.embedder)
         reference_s = time.monotonic() - started
+        reference_prompts = embedded(args.embedder)
         embedder = prepared[0]
         started = time.monotonic()
         _, batches = open_log(log, embedder)
-        table = collect(batches, embedder)
+        table = collect(batches, embedder, prompt_embedder(embedder, prepared[1], args.embedder))
         stream_s = time.monotonic() - started
+        log_prompts = embedded(args.embedder) - reference_prompts
 
         def detect(hours: float) -> float:
             config = DetectConfig(
@@ -92,6 +105,7 @@ def main() -> None:
                 out=work / "out",
                 reference=str(reference),
                 checkpoint_hours=hours,
+                embedder=args.embedder,
                 progress=False,
             )
             started = time.monotonic()
@@ -109,12 +123,16 @@ def main() -> None:
                 str(work / "cli"),
                 "--checkpoint-hours",
                 "0",
+                "--embedder",
+                args.embedder,
             ]
         )
 
     result = {
         "benchmark": "detect_throughput",
         "format": args.format,
+        "embedder": args.embedder,
+        "prompts_through_minilm": {"reference": reference_prompts, "log": log_prompts},
         "accounts": len(table),
         "records": records,
         "days": args.days,

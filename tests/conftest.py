@@ -27,6 +27,14 @@ def _one_thread() -> Iterator[None]:
     torch.set_num_threads(before)
 
 
+@pytest.fixture(autouse=True)
+def _auto_embedder_is_lexical(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--embedder auto` picks the lexical embeddings in tests, whether or not the optional MiniLM
+    package is installed, so that every environment runs the same tests at the same speed; tests of
+    MiniLM ask for it by name (tests/detect/test_embeddings.py)."""
+    monkeypatch.setattr("distillab.detect.embeddings.minilm_installed", lambda: False)
+
+
 def _small_corpus() -> list[str]:
     docs = [inspect.getdoc(m) or "" for m in (json, string, textwrap, inspect)]
     arith = [

@@ -137,6 +137,109 @@ def world(
     return records, labels
 
 
+AGENTS = ("python-requests/2.31", "openai-python/1.30.1", "node-fetch/3.3", "curl/8.5")
+ITEMS = ("apples", "train tickets", "paint tins", "seed packets", "bus passes", "notebooks", "tiles")
+
+
+def reasoning_benchmark(rng: random.Random, name: str, items: int = 120) -> list[dict[str, Any]]:
+    """An honest team running a reasoning benchmark: the same few-shot instruction before each item,
+    one-off prompts asking it to show its work, log-probabilities, a one-token answer, a second pass."""
+    records = []
+    ts = START + rng.uniform(0, 86400)
+    for _ in range(2):
+        for i in range(items):
+            ts += rng.uniform(0.8, 1.2)
+            records.append(
+                {
+                    "ts": ts,
+                    "account": name,
+                    "ip": "203.0.113.77",
+                    "user_agent": "lm-eval/0.4",
+                    "endpoint": "/v1/chat/completions",
+                    "model": "m",
+                    "messages": [
+                        {
+                            "role": "user",
+                            "content": "Q: 2 + 3? A: 5. Q: 4 + 4? A: 8. Show your work, then answer with "
+                            f"one letter. Question {i}: which option is largest?",
+                        }
+                    ],
+                    "params": {"temperature": 0, "max_tokens": 1, "logprobs": True, "top_logprobs": 5},
+                    "status": 200,
+                    "completion_tokens": 1,
+                }
+            )
+        ts += 3600
+    return records
+
+
+def tutor(rng: random.Random, name: str, count: int = 300) -> list[dict[str, Any]]:
+    """An honest tutoring app: one-off homework questions, each new, every one asking for the steps,
+    answers of a few hundred tokens. Honest reasoning harvesting's far edge."""
+    records = []
+    ts = START + rng.uniform(0, 86400)
+    for i in range(count):
+        ts += rng.uniform(60, 600)
+        topic = rng.choice(TOPICS)
+        records.append(
+            {
+                "ts": ts,
+                "account": name,
+                "ip": "203.0.113.90",
+                "user_agent": "tutor-app/3.2",
+                "endpoint": "/v1/chat/completions",
+                "model": "m",
+                "messages": [
+                    {"role": "system", "content": "You are a patient tutor. Explain each step."},
+                    {"role": "user", "content": f"Homework {i} on {topic}: walk me through it step by step."},
+                ],
+                "params": {"temperature": 0.3, "max_tokens": 512},
+                "status": 200,
+                "completion_tokens": rng.randint(200, 500),
+            }
+        )
+    return records
+
+
+def hydra_prompt(rng: random.Random) -> str:
+    a, b, c = rng.randint(2, 90), rng.randint(2, 40), rng.randint(2, 9)
+    item, other = rng.sample(ITEMS, 2)
+    opener = rng.choice(("Solve step by step:", "Work it out step by step:", "Reason step by step:"))
+    return (
+        f"{opener} a shop sells {item} at {a} dollars each and {other} at {b} dollars. Mia buys {c} "
+        f"{item} and twice as many {other}. How much does she pay in total?"
+    )
+
+
+def hydra(rng: random.Random, count: int, requests: int = 40) -> list[dict[str, Any]]:
+    """`count` accounts of one campaign sharing nothing: each its own payment id, org, network and a
+    common client library; alike in what they ask (worked arithmetic, step by step), how (the same
+    parameters) and when (a steady pace). Each is at the honest edge, not beyond it."""
+    records = []
+    for j in range(count):
+        ts = START + rng.uniform(0, 2 * 86400)
+        agent = AGENTS[j % len(AGENTS)]
+        for _ in range(requests):
+            ts += rng.uniform(80, 160)
+            records.append(
+                {
+                    "ts": ts,
+                    "account": f"hydra-{j}",
+                    "ip": f"100.{64 + j}.{rng.randint(0, 255)}.9",
+                    "user_agent": agent,
+                    "org": f"org-{j}",
+                    "payment_id": f"card-{j}",
+                    "endpoint": "/v1/chat/completions",
+                    "model": "m",
+                    "messages": [{"role": "user", "content": hydra_prompt(rng)}],
+                    "params": {"temperature": 0.7, "max_tokens": 2048},
+                    "status": 200,
+                    "completion_tokens": rng.randint(500, 900),
+                }
+            )
+    return records
+
+
 def benchmark_runner(rng: random.Random, name: str, count: int, *, items: int = 150) -> list[dict[str, Any]]:
     """An honest benchmark team: the same multiple-choice template over a fixed set of items, run after
     run, one-off, temperature 0, log-probabilities of a one-token answer, a request a second."""

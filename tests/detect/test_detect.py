@@ -41,6 +41,7 @@ SUMMARY_KEYS = [
     "seconds",
     "records_per_s",
     "certification",
+    "embedder",
 ]
 """summary.json's keys with --labels and no --indicators, in the order detect writes them."""
 METRICS_KEYS = [

@@ -186,6 +186,8 @@ def test_detect_pre_flags_another_providers_campaign_offline(
             str(key_file),
             "--checkpoint-hours",
             "0",
+            "--embedder",
+            "lexical",
             "--no-progress",
             "--export-indicators",
             str(exported),
@@ -199,7 +201,14 @@ def test_detect_pre_flags_another_providers_campaign_offline(
     assert "accounts match an imported indicator" in done.stdout and f"-> {exported}" in done.stdout
     IndicatorIndex.load(exported, KEY)  # what this run flagged: a valid file, shareable in turn
     written = json.loads((tmp_path / "detect" / "summary.json").read_text())
-    assert list(written)[-5:] == ["notes", "indicator_matches", "seconds", "records_per_s", "certification"]
+    assert list(written)[-6:] == [
+        "notes",
+        "indicator_matches",
+        "seconds",
+        "records_per_s",
+        "certification",
+        "embedder",
+    ]
     rows = load(tmp_path / "detect" / "accounts.jsonl")
     by_indicator = {r["account"] for r in rows if (r["flagged_by"] or "").startswith("indicator ind-")}
     kinds = {labels[a]["kind"] for a in by_indicator}

@@ -360,6 +360,7 @@ def run_contest_round(config: ContestConfig, world: World, defense: str, console
                 out=detect_out,
                 labels=where / "labels.jsonl",
                 reference=str(world.reference_log),
+                embedder="lexical",  # as the round's live detector: the same detector live and offline
                 progress=False,
             ),
             console=console,

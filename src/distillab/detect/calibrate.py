@@ -21,7 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from .alike import Profiles
+from .embeddings import PromptEmbedder
 from .features import COUNTS, AccountStats, StatsTable, distinct, prior_of, raw_features, shrink, table_of
+from .grouptest import calibrate_groups
 from .linking import Links, link
 from .logs import Columns, read_batches
 from .scoring import FAMILIES, Calibration
@@ -65,8 +68,10 @@ def prefetch(batches: Iterator[Columns]) -> Iterator[Columns]:
             yield columns
 
 
-def collect(batches: Iterator[Columns], embedder: Embedder) -> StatsTable:
-    table = StatsTable(embedder)
+def collect(
+    batches: Iterator[Columns], embedder: Embedder, prompts: PromptEmbedder | None = None
+) -> StatsTable:
+    table = StatsTable(embedder, prompts)
     for columns in prefetch(batches):
         table.update(columns)
     return table
@@ -196,4 +201,7 @@ def calibrate(table: StatsTable, links: Links | None = None) -> Calibration:
     calibration = Calibration(features, prior, names=table.names)
     units, _ = units_of(table, links, prior)
     calibration.groups = units.features[len(table.names) :]
+    if table.behaviour is not None:
+        calibration.behaviour = Profiles.of(table, prior)
+    calibration.group_null = calibrate_groups(table, prior)
     return calibration

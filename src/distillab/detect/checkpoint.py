@@ -4,10 +4,11 @@
     restore(detector, blob)               # into a fresh detector of the same reference and indicators
     fingerprint(detector)                 # equal for detectors whose states can continue each other
 
-The bytes are an .npz archive: the table's arrays, its sets and small maps as flat arrays or one JSON
-member, and the tally as JSON. Nothing in it is pickled (numpy reads it with allow_pickle=False), so
-loading a checkpoint from the database runs no code. A table with state this module does not know
-(an attribute added to `StatsTable` later) is refused at `dump` rather than saved without it.
+The bytes are an .npz archive: the table's arrays (its behaviour state's included), its sets and small
+maps as flat arrays or one JSON member, and the tally as JSON. Nothing in it is pickled (numpy reads it
+with allow_pickle=False), so loading a checkpoint from the database runs no code. A table with state
+this module does not know (an attribute added to `StatsTable` later) is refused at `dump` rather than
+saved without it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from distillab.detect.features import COUNTS, StatsTable
 from distillab.detect.indicators import Hits, IndicatorTally, key_check
 from distillab.errors import DataError
 
-VERSION = 1
+VERSION = 2
+BEHAVIOUR_ARRAYS = ("ask", "asked", "style", "phrasing", "last_seen")
 TABLE_STATE = {
     "embedder",  # given again at restore (it comes from the reference), not saved
     "index",  # rebuilt from the names
@@ -39,6 +41,7 @@ TABLE_STATE = {
     "days",
     "hours",
     "meta",
+    "behaviour",  # its arrays saved; its prompt embedder given again at restore
 }
 TALLY_STATE = {"index", "min_requests", "hits", "support"}
 
@@ -52,6 +55,8 @@ def fingerprint(detector: Any) -> str:
         h.update(b"embedder")
         for array in (embedder.idf, embedder.centroids, np.array([embedder.seed], np.int64)):
             h.update(np.ascontiguousarray(array).tobytes())
+        if table.behaviour is not None:
+            h.update(f"behaviour {table.behaviour.prompts.name} {table.behaviour.prompts.dim}".encode())
     tally: IndicatorTally | None = detector.tally
     if tally is not None:
         h.update(json.dumps(["indicators", tally.index.ids, key_check(tally.index.key)]).encode())
@@ -109,6 +114,11 @@ def _dump_table(table: StatsTable, arrays: dict[str, np.ndarray]) -> dict[str, A
     arrays["hours.sizes"] = np.fromiter((len(h) for h in table.hours), np.int64, n)
     arrays["hours.keys"] = np.fromiter((k for h in table.hours for k in h), np.int64)
     arrays["hours.counts"] = np.fromiter((c for h in table.hours for c in h.values()), np.int64)
+    if table.behaviour is not None:
+        for name in BEHAVIOUR_ARRAYS:
+            arrays[f"behaviour.{name}"] = getattr(table.behaviour, name)[:n]
+        for name, values in table.behaviour.scalars.items():
+            arrays[f"behaviour.scalars.{name}"] = values[:n]
     return {"names": table.names, "meta": {k: [sorted(s) for s in v] for k, v in table.meta.items()}}
 
 
@@ -127,6 +137,15 @@ def _restore_table(table: StatsTable, arrays: dict[str, np.ndarray], other: dict
     table.hours = [dict(zip(k.tolist(), c.tolist())) for k, c in zip(keys, counts)]
     table.meta = {k: [set(values) for values in v] for k, v in other["meta"].items()}
     sizes = [len(table.topics), len(table.days), len(table.hours), *map(len, table.counts.values())]
+    if table.behaviour is not None:
+        behaviour = table.behaviour
+        if f"behaviour.{BEHAVIOUR_ARRAYS[0]}" not in arrays:
+            raise DataError("detector checkpoint: saved without behaviour state")
+        for name in BEHAVIOUR_ARRAYS:
+            setattr(behaviour, name, arrays[f"behaviour.{name}"].copy())
+        behaviour.scalars = {name: arrays[f"behaviour.scalars.{name}"].copy() for name in behaviour.scalars}
+        sizes += [len(getattr(behaviour, name)) for name in BEHAVIOUR_ARRAYS]
+        sizes += [len(v) for v in behaviour.scalars.values()]
     if any(size != n for size in sizes):
         raise DataError("detector checkpoint: its table's parts disagree on the number of accounts")
 

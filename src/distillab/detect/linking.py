@@ -11,10 +11,14 @@ joined, and connected components become candidate campaigns, scored later on the
 | a shared IP /24 (or /48) prefix | 1 |
 | same, rare user agent (used by under 1% of accounts) | 0.5 |
 | synchronised activity (cosine of hourly request counts >= 0.8), given other evidence | 1 |
+| behave alike, and unlike the honest reference (`alike.py`) | 2 |
 
 No single network signal links on its own, so honest users behind one corporate proxy stay apart
 unless they also share templates, an org or a payment method; nor do shared templates alone, so
-teams at different companies running the same public benchmark stay apart.
+teams at different companies running the same public benchmark stay apart. Behaving alike links on
+its own, but only where the honest reference (`reference`: its accounts' profiles) has no account
+nearly as close to either of the two: a campaign's accounts need share no payment id, org or network.
+Without a reference, behaviour does not link (`alike.py` says why).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from itertools import combinations
 
 import numpy as np
 
+from distillab.detect.alike import Pair, Profiles, alike, describe
 from distillab.detect.features import MINHASH, StatsTable
 from distillab.detect.text import mix64
 
@@ -42,6 +47,12 @@ class Links:
     """Connected components with at least two accounts."""
     reasons: dict[frozenset[str], list[str]] = field(default_factory=dict)
     """Why each linked pair was linked."""
+    alike: list[str | None] = field(default_factory=list)
+    """Per cluster: how its accounts behave alike, in words (None where none were linked so)."""
+
+
+ALIKE = "behave alike"
+"""The reason of a pair linked on behaviour (the cluster's `Links.alike` says how alike)."""
 
 
 class _UnionFind:
@@ -59,8 +70,9 @@ class _UnionFind:
         self.parent[self.find(a)] = self.find(b)
 
 
-def link(table: StatsTable) -> Links:
-    """Cluster the table's accounts on shared metadata, templates and timing."""
+def link(table: StatsTable, reference: Profiles | None = None) -> Links:
+    """Cluster the table's accounts on shared metadata, templates, timing and, given the honest
+    `reference`'s profiles, behaviour."""
     names = table.names
     n = len(names)
     weights: dict[int, float] = defaultdict(float)
@@ -107,6 +119,14 @@ def link(table: StatsTable) -> Links:
             weights[key] += 1.0
             why[key].append(("near-duplicate prompt templates", ""))
 
+    alike_keys: dict[int, Pair] = {}
+    if table.behaviour is not None and reference is not None:
+        profiles = Profiles.of(table, reference.prior, reference.scale)
+        alike_keys = {pair.first * n + pair.second: pair for pair in alike(profiles, reference)}
+        for key in alike_keys:
+            weights[key] += 2.0
+            why[key].append((ALIKE, ""))
+
     pending = [key for key, weight in weights.items() if 0 < weight < LINK_AT]
     if pending:
         activity = _hourly(table)
@@ -133,7 +153,14 @@ def link(table: StatsTable) -> Links:
         for key, weight in weights.items()
         if weight >= LINK_AT
     }
-    return Links(clusters, reasons)
+    alike_pairs: dict[str, list[Pair]] = defaultdict(list)
+    for key, pair in alike_keys.items():
+        alike_pairs[groups.find(names[key // n])].append(pair)
+    described = [
+        describe(found, len(cluster)) if (found := alike_pairs.get(groups.find(cluster[0]))) else None
+        for cluster in clusters
+    ]
+    return Links(clusters, reasons, described)
 
 
 def _hourly(table: StatsTable) -> np.ndarray:

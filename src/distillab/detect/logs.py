@@ -19,6 +19,7 @@ Only `ts`, `account` and one of `messages`/`prompt` are required; unknown fields
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,7 +33,7 @@ import pyarrow.compute as pc
 from distillab.errors import ConfigError, DataError
 from distillab.jsonl import iter_jsonl
 
-from .text import COT
+from .text import COT, mix64
 
 BATCH = 65_536
 COLUMNS = (
@@ -70,6 +71,9 @@ class Columns:
     user_agent: pa.Array
     org: pa.Array
     payment_id: pa.Array
+    style: np.ndarray
+    """A hash of how the request is made: its sampling parameters (`STYLE_PARAMS`), its system prompt
+    and whether it is a chat or a completions request (behavioural linking compares their mix)."""
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -142,6 +146,46 @@ def _tokens(record: dict[str, Any]) -> float:
     )
 
 
+STYLE_PARAMS = (
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "n",
+    "logprobs",
+    "top_logprobs",
+    "stream",
+    "stop",
+    "response_format",
+)
+"""The parameters that make a request's style (not ids, seeds or per-request values)."""
+
+
+def _params_style(params: Any) -> int:
+    if not isinstance(params, dict):
+        return 0
+    chosen = {k: params[k] for k in STYLE_PARAMS if params.get(k) is not None}
+    return zlib.crc32(json.dumps(chosen, sort_keys=True, default=str).encode()) if chosen else 0
+
+
+def _params_text_style(text: str | None) -> int:
+    try:
+        return _params_style(json.loads(text)) if text else 0
+    except json.JSONDecodeError:
+        return 0
+
+
+def style_hash(params_style: np.ndarray, system: pa.Array, completion: np.ndarray) -> np.ndarray:
+    """`Columns.style` from the parameters' hashes, the system prompts (null: none) and whether each
+    request is a completions request."""
+    system_hash = np.asarray(
+        pc.fill_null(_per_unique(system, lambda v: zlib.crc32(v.encode()) if v else 0, pa.int64()), 0),
+        np.uint64,
+    )
+    parts = params_style.astype(np.uint64) ^ (system_hash << np.uint64(32)) ^ completion.astype(np.uint64)
+    return mix64(parts)
+
+
 def check(record: Any, where: str) -> dict[str, Any]:
     """The record, validated: DataError naming `where` if it lacks what detection needs."""
     if not isinstance(record, dict):
@@ -176,6 +220,8 @@ def request_fields(record: dict[str, Any], *, cot: bool = True) -> dict[str, Any
         "user_agent": _str(record.get("user_agent")),
         "org": _str(record.get("org")),
         "payment_id": _str(record.get("payment_id")),
+        "params_style": _params_style(record.get("params")),
+        "completion": not (isinstance(messages, list) and messages),
     }
 
 
@@ -205,6 +251,11 @@ def from_records(records: list[dict[str, Any]]) -> Columns:
         strings("user_agent"),
         strings("org"),
         strings("payment_id"),
+        style_hash(
+            np.fromiter((r["params_style"] for r in rows), np.int64, len(rows)),
+            pa.array([r["system"] or None for r in rows], pa.string()),
+            flags("completion"),
+        ),
     )
 
 
@@ -226,9 +277,9 @@ def _unescape(text: pa.Array) -> pa.Array:
     return pc.replace_substring(text, "\\n", " ")
 
 
-def _json_messages(messages: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray]:
+def _json_messages(messages: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray, pa.Array]:
     """From JSON-text messages: (newest turn's text, conversational, system asks for reasoning, rows the
-    string kernels could not read)."""
+    string kernels could not read, the system prompt or null)."""
     # The newest turn is the last '"content": "' piece when the message list ends with it; other shapes
     # (compact separators, keys in another order, content parts) go to the per-row JSON fallback.
     pieces = pc.split_pattern(messages, '"content": "', max_splits=1, reverse=True)
@@ -239,6 +290,7 @@ def _json_messages(messages: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray
             np.zeros(len(messages), bool),
             np.zeros(len(messages), bool),
             np.ones(len(messages), bool),
+            pa.nulls(len(messages), pa.string()),
         )
     last = pc.take(pieces.values, pa.array(np.maximum(offsets[1:] - 1, 0)))
     good = np.diff(offsets) > 1
@@ -254,13 +306,27 @@ def _json_messages(messages: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray
         )
     )
     cot_system = np.zeros(len(messages), bool)
+    system = pa.nulls(len(messages), pa.string())
     if system_rows.size:
         first = pc.extract_regex(
             pc.take(messages, pa.array(system_rows)), r'"content"\s*:\s*"(?P<c>(?:[^"\\]|\\.)*)"'
         )
-        hits = pc.match_substring_regex(pc.struct_field(first, "c"), COT.pattern, ignore_case=True)
+        content = pc.struct_field(first, "c")
+        hits = pc.match_substring_regex(content, COT.pattern, ignore_case=True)
         cot_system[system_rows] = np.asarray(pc.fill_null(hits, False))
-    return _unescape(text), conversational, cot_system, bad
+        plain = pa.concat_arrays([_per_unique(content, _json_string, pa.string()), pa.nulls(1, pa.string())])
+        where = np.full(len(messages), len(content))
+        where[system_rows] = np.arange(len(system_rows))
+        system = pc.take(plain, pa.array(where))
+    return _unescape(text), conversational, cot_system, bad, system
+
+
+def _json_string(escaped: str | None) -> str | None:
+    """The text of a JSON string's inside (escapes read)."""
+    try:
+        return str(json.loads(f'"{escaped}"')) if escaped is not None else None
+    except json.JSONDecodeError:
+        return escaped
 
 
 def _string_column(batch: pa.RecordBatch, name: str) -> pa.Array:
@@ -312,10 +378,11 @@ def from_arrow(batch: pa.RecordBatch, *, where: str, first_row: int) -> Columns:
     fallback = np.zeros(n, bool)
     if pa.types.is_string(messages.type) or pa.types.is_null(messages.type):
         messages = messages.cast(pa.string())
-        text, conversational, cot_system, bad = _json_messages(messages)
+        text, conversational, cot_system, bad, system = _json_messages(messages)
         fallback |= bad & np.asarray(pc.is_valid(messages))
     else:  # nested list<struct>: read per row
         text, conversational, cot_system = pa.nulls(n, pa.string()), np.zeros(n, bool), np.zeros(n, bool)
+        system = pa.nulls(n, pa.string())
         fallback |= np.asarray(pc.is_valid(messages))
     use_prompt = np.asarray(pc.is_null(messages))
     if use_prompt.any():
@@ -327,7 +394,9 @@ def from_arrow(batch: pa.RecordBatch, *, where: str, first_row: int) -> Columns:
         fallback |= use_prompt & ~np.asarray(pc.fill_null(pc.is_valid(prompt_text), False))
         text = pc.if_else(pa.array(use_prompt), plain, text)
     if fallback.any():
-        text, conversational, cot_system = _fallback(batch, fallback, text, conversational, cot_system)
+        text, conversational, cot_system, system = _fallback(
+            batch, fallback, text, conversational, cot_system, system
+        )
     text = pc.fill_null(text, "")
     cot = np.asarray(pc.match_substring_regex(text, COT.pattern, ignore_case=True)) | cot_system
 
@@ -336,8 +405,13 @@ def from_arrow(batch: pa.RecordBatch, *, where: str, first_row: int) -> Columns:
         distribution = np.asarray(
             pc.fill_null(_per_unique(params.cast(pa.string()), _params_distribution, pa.bool_()), False)
         )
+        params_style = np.asarray(
+            pc.fill_null(_per_unique(params.cast(pa.string()), _params_text_style, pa.int64()), 0)
+        )
     else:
-        distribution = np.array([_distribution(p) for p in params.to_pylist()], bool)
+        values = params.to_pylist()
+        distribution = np.array([_distribution(p) for p in values], bool)
+        params_style = np.array([_params_style(p) for p in values], np.int64)
     tokens = (
         np.asarray(pc.fill_null(batch.column("completion_tokens").cast(pa.float64()), np.nan))
         if "completion_tokens" in batch.schema.names
@@ -359,6 +433,7 @@ def from_arrow(batch: pa.RecordBatch, *, where: str, first_row: int) -> Columns:
         _string_column(batch, "user_agent"),
         _string_column(batch, "org"),
         _string_column(batch, "payment_id"),
+        style_hash(params_style, system, use_prompt),
     )
 
 
@@ -368,9 +443,11 @@ def _fallback(
     text: pa.Array,
     conversational: np.ndarray,
     cot_system: np.ndarray,
-) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    system: pa.Array,
+) -> tuple[pa.Array, np.ndarray, np.ndarray, pa.Array]:
     """Rows the string kernels could not read, decoded as JSON one by one."""
     texts = text.to_pylist()
+    systems = system.to_pylist()
     messages = batch.column("messages") if "messages" in batch.schema.names else None
     prompts = batch.column("prompt") if "prompt" in batch.schema.names else None
     for i in np.flatnonzero(rows):
@@ -381,8 +458,9 @@ def _fallback(
             except json.JSONDecodeError:
                 value = None
         if isinstance(value, list) and value:
-            texts[i], conversational[i], system = _messages_fields(value)
-            cot_system[i] = bool(system and COT.search(system))
+            texts[i], conversational[i], found = _messages_fields(value)
+            cot_system[i] = bool(found and COT.search(found))
+            systems[i] = found or None
             continue
         prompt = prompts[i].as_py() if prompts is not None else None
         if isinstance(prompt, str) and prompt[:1] in ('"', "["):
@@ -391,7 +469,7 @@ def _fallback(
             except json.JSONDecodeError:
                 pass
         texts[i] = _prompt_text(prompt)
-    return pa.array(texts, pa.string()), conversational, cot_system
+    return pa.array(texts, pa.string()), conversational, cot_system, pa.array(systems, pa.string())
 
 
 # ---- sources --------------------------------------------------------------------------------------

@@ -20,7 +20,9 @@ th, td { border-bottom: 1px solid #ddd; padding: .3em .6em; text-align: left; ve
 <h1>Distillation campaign detection</h1>
 <p>{{ s.requests }} requests from {{ s.accounts }} accounts in {{ s.log }}; calibrated on {{ s.reference }}
 ({{ s.reference_units }} reference units). Flags need p &le; {{ s.target_fpr }} (false-positive rate on honest
-accounts) and a Benjamini-Hochberg q &le; {{ s.fdr }}.</p>
+accounts) and a Benjamini-Hochberg q &le; {{ s.fdr }}. Behavioural linking compared prompts by
+{{ "all-MiniLM-L6-v2 sentence embeddings" if s.embedder == "minilm" else "lexical embeddings (no model)" }}.
+</p>
 {% for note in s.notes %}<p class="note">Note: {{ note }}</p>{% endfor %}
 {% if s.certification and not s.certification.certifiable %}<p class="note">By ranks alone, at
 {{ "%.2g"|format(s.certification.smallest_certifiable_fpr) }} (the smallest rate the reference certifies),

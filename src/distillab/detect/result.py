@@ -100,6 +100,9 @@ class DetectSummary:
     records_per_s: int
     certification: Certification | None = None
     """What the reference can certify; None only in summaries written before it was reported."""
+    embedder: str = "lexical"
+    """Which prompt embeddings behavioural linking used: "minilm" or "lexical" (summaries written
+    before there was a choice were lexical)."""
     exported_indicators: ExportedIndicators | None = None
     """With `--export-indicators`; exported after summary.json is written, so never in that file."""
 

@@ -19,7 +19,7 @@ import json
 import statistics
 import time
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +31,11 @@ from distillab.atomic import write_text
 from distillab.detect.calibrate import Units, calibrate, collect, open_log, prefetch, units_of, without_each
 from distillab.detect.certify import at_smallest, certification, message
 from distillab.detect.config import DetectConfig
+from distillab.detect.embeddings import Lexical, PromptEmbedder, choose
 from distillab.detect.features import FEATURES, StatsTable
+from distillab.detect.grouptest import group_p, rank_groups
 from distillab.detect.indicators import IndicatorIndex, IndicatorTally, read_key
-from distillab.detect.linking import Links, link
+from distillab.detect.linking import ALIKE, Links, link
 from distillab.detect.logs import Columns
 from distillab.detect.result import CampaignMetrics, Certification, DetectMetrics, DetectSummary
 from distillab.detect.scoring import FAMILIES, Calibration, Scored, benjamini_hochberg
@@ -57,16 +59,34 @@ def assess(
     self_reference: bool = False,
     links: Links | None = None,
 ) -> dict[str, Any]:
-    """Score every account and linked group in `table`; flags at the configured FPR and FDR."""
-    links = links if links is not None else link(table)
+    """Score every account and linked group in `table`; flags at the configured FPR and FDR. With an
+    honest reference, a group's p-value combines its pooled traffic's and its members' exact rank
+    test (`grouptest`)."""
+    links = links if links is not None else link(table, calibration.behaviour)
     units, _ = units_of(table, links, calibration.prior)
     n = len(table)
     exclude = [[j for j in e if j < n] for e in units.exclude] if self_reference else None
     accounts_scored = calibration.score(units.features[:n], exclude[:n] if exclude else None)
     groups_scored = calibration.score(units.features[n:], exclude[n:] if exclude else None, groups=True)
     scored = Scored.concat([accounts_scored, groups_scored])
-    q = np.array(benjamini_hochberg(scored.p_value.tolist()))
-    result = {"units": units, "scored": scored, "q": q, "links": links, "exclude": exclude}
+    # Rank tests need honest reference units: the log's own accounts are not exchangeable with a group
+    # of alike accounts among them (an honest bot fleet ranks together against everyone else).
+    member_rows = [[table.index[m] for m in units.members[i]] for i in range(n, len(units.ids))]
+    tests = [] if self_reference else rank_groups(member_rows, accounts_scored.family_distance, calibration)
+    ranks = dict(zip(range(n, len(units.ids)), tests))
+    p = scored.p_value.copy()
+    for i, (test, _) in ranks.items():
+        p[i] = group_p(float(scored.p_value[i]), test)
+    q = np.array(benjamini_hochberg(p.tolist()))
+    result = {
+        "units": units,
+        "scored": scored,
+        "p": p,
+        "q": q,
+        "links": links,
+        "exclude": exclude,
+        "ranks": ranks,
+    }
     flagged, by = flags(table, calibration, result, config.target_fpr, config.fdr)
     return {**result, "flagged": flagged, "by": by}
 
@@ -79,7 +99,7 @@ def flags(
     units: Units = result["units"]
     scored: Scored = result["scored"]
     exclude = result["exclude"]
-    p = scored.p_value
+    p = result["p"]
     flagged = (p <= target_fpr) & (result["q"] <= fdr)
     if exclude is not None:
         # Self-calibrated, a pooled group's p-value is a rank among single accounts, which a group's
@@ -91,6 +111,12 @@ def flags(
             by[unit] = "own traffic"
     n_accounts = len(table)
     for i, members in enumerate(units.members):
+        if flagged[i] and i in result["ranks"]:
+            test, beaten = result["ranks"][i]  # the accounts that carry its rank test go with the group
+            if test.p_value <= target_fpr:
+                for m, b in zip(members, beaten):
+                    if b <= test.beaten_by:
+                        by.setdefault(m, units.ids[i])
         if flagged[i] and units.is_group[i]:
             rest = without_each(table, units.pooled[i - n_accounts], members, calibration.prior)
             distance = calibration.score(
@@ -134,12 +160,23 @@ def _counted(batches: Iterator[Columns], console: Console, *, enabled: bool, lab
 
 
 def prepare_reference(
-    source: str | Path, console: Console | None = None, progress: bool = False
+    source: str | Path, console: Console | None = None, progress: bool = False, *, embedder: str = "lexical"
 ) -> tuple[Embedder, Calibration]:
-    """The embedder fitted on an honest reference log and the calibration on its accounts."""
-    embedder, batches = open_log(source)
+    """The embedder fitted on an honest reference log and the calibration on its accounts; `embedder`
+    (auto|minilm|lexical) embeds prompts for behavioural linking (`distillab detect` passes its
+    --embedder; lexical here, the cheap default for the live detector)."""
+    lexical, batches = open_log(source)
     batches = _counted(batches, console or Console(stderr=True), enabled=progress, label="reference")
-    return embedder, calibrate(collect(batches, embedder))
+    return lexical, calibrate(collect(batches, lexical, choose(embedder, lexical)))
+
+
+def prompt_embedder(embedder: Embedder, calibration: Calibration | None, choice: str) -> PromptEmbedder:
+    """The prompt embedder for a log scored against `calibration`: the one its reference was profiled
+    with (profiles from two models do not compare). Without a reference behaviour does not link, so
+    the lexical one, which costs nothing extra (`features.StatsTable` reuses the topics' vectors)."""
+    if calibration is not None and calibration.behaviour is not None:
+        return choose(calibration.behaviour.prompts, embedder)
+    return Lexical(embedder)
 
 
 def run_detect(
@@ -157,11 +194,14 @@ def run_detect(
     embedder = None
     cert: Certification | None = None
     if config.reference:
-        embedder, reference = prepared or prepare_reference(config.reference, console, config.progress)
+        embedder, reference = prepared or prepare_reference(
+            config.reference, console, config.progress, embedder=config.embedder
+        )
         cert = _announce(certification(reference, config.target_fpr), console, notes, self_reference=False)
     embedder, batches = open_log(config.log, embedder)
     batches = _counted(batches, console, enabled=config.progress, label="reading log")
-    table = StatsTable(embedder)
+    prompts = prompt_embedder(embedder, reference, config.embedder)
+    table = StatsTable(embedder, prompts)
     tally = _tally(config)
     first_flag: dict[str, int] = {}
     checkpoints = 0
@@ -182,7 +222,7 @@ def run_detect(
                 tally.add_columns(columns)
     if not len(table):
         raise DataError(f"{config.log}: no requests")
-    links = link(table)
+    links = link(table, reference.behaviour if reference is not None else None)
     if reference is None:
         reference, left_out = self_calibrate(table, links, target_fpr=config.target_fpr, fdr=config.fdr)
         cert = certification(reference, config.target_fpr, left_out=int(left_out.sum()))
@@ -227,6 +267,7 @@ def run_detect(
         seconds=seconds,
         records_per_s=round(requests / max(seconds, 1e-9)),
         certification=cert,
+        embedder=prompts.name if config.reference else "none",
     )
     _write(config.out, summary, account_rows, groups)
     if config.export_indicators is not None and config.indicator_key_file is not None:
@@ -267,6 +308,7 @@ def _rows(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     units: Units = result["units"]
     scored, q, flagged, by = result["scored"], result["q"], result["flagged"], result["by"]
+    p, links, ranks = result["p"], result["links"], result["ranks"]
     account_rows: list[dict[str, Any]] = []
     groups: list[dict[str, Any]] = []
     for i, unit in enumerate(units.ids):
@@ -278,7 +320,7 @@ def _rows(
             "requests": units.requests[i],
             "score": round(float(scored.distance[i]), 4),
             "behaviour": list(FAMILIES)[int(scored.family[i])],
-            "p_value": float(scored.p_value[i]),
+            "p_value": float(p[i]),
             "p_from_tail": bool(scored.from_tail[i]),
             "p_by_behaviour": {f: float(v) for f, v in zip(FAMILIES, scored.family_p[i])},
             "q_value": float(q[i]),
@@ -287,13 +329,18 @@ def _rows(
             "requests_per_active_day": round(float(np.exp(units.volume[i])), 1),
         }
         if units.is_group[i]:
+            test = ranks[i][0] if i in ranks else None
+            alike = links.alike[i - len(table)]
             groups.append(
                 {
                     "id": unit,
                     "members": units.members[i],
                     "flagged": bool(flagged[i]),
-                    "linked_by": units.linked_by.get(i, []),
+                    "linked_by": [alike if r == ALIKE and alike else r for r in units.linked_by.get(i, [])],
                     **entry,
+                    "reasons": [test.words(), *reasons] if test else reasons,
+                    "pooled_p_value": float(scored.p_value[i]),
+                    "rank_test": asdict(test) if test else None,
                 }
             )
         else:

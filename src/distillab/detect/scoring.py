@@ -41,11 +41,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.stats import chi2
 
 from .features import FEATURES
+
+if TYPE_CHECKING:
+    from .alike import Profiles
+    from .grouptest import GroupNull
 
 CORE = ("single_shot", "novelty", "output")
 """What every harvest does: one-off prompts, new ones all the time, answers worth keeping."""
@@ -209,6 +214,10 @@ class Calibration:
         self.groups = np.zeros((0, self.features.shape[1]))
         """Pooled honest reference groups: extra dominators when a linked group is scored."""
         self.prior = prior
+        self.behaviour: Profiles | None = None
+        """The honest reference accounts' behaviour profiles (behavioural linking compares with them)."""
+        self.group_null: GroupNull | None = None
+        """How honest groups formed by linking fare in the group rank test (`grouptest.calibrate_groups`)."""
         self.k = max(1, k)
         self.names = list(names) if names is not None else [f"reference-{i}" for i in range(len(features))]
         kept = self.features[self.honest]

@@ -1,0 +1,217 @@
+"""Group tests: a linked group whose accounts each sit at the edge of honest traffic is beyond it together.
+
+One account beaten by only 1 of n = 384 honest reference accounts has p = 2/385 and can never pass a
+0.1% target; 60 linked accounts that are all beaten by only that one honest account are evidence no
+single account can give. The test here is exact for small samples:
+
+Accounts and reference units are ranked on the statistic the per-behaviour p-values combine: the
+smallest over behaviour families of how many honest reference units are at least as far out (for a
+reference unit, how many others). Under the null, the group's k accounts and the n honest reference
+units are exchangeable, so the group's positions in the pooled ranking (most extreme first, n + k
+places) are a uniformly random k-subset. If
+the group's j-th most extreme account is beaten by r reference units, its position is at most j + r, and
+
+    p_j = P(at least j of the top j + r places go to the group) = hypergeom.sf(j - 1, n + k, k, j + r).
+
+No one j suits every group (a campaign with a few ordinary members, one linked honest account), so the
+statistic is the scan T = min over j of p_j, and its p-value is exact too: P(T <= t) is the probability
+that a uniformly random k-subset puts, for some j, its j-th member within the top c_j(t) places (c_j(t):
+the largest position whose p_j is <= t), computed by a dynamic programme over the n + k places
+(`scan_p`; tests check it against enumeration and simulation). Ties with reference units count against
+the group, so the test stays conservative where many accounts share a score (every dominated account
+has distance 0).
+
+The groups are not chosen at random, though: linking picks accounts that behave alike, and alike
+accounts have alike scores, so a group's members are not exchangeable draws. `calibrate_groups` measures
+how much that matters on honest traffic, the way the groups are really formed: the reference is split
+in halves, one half linked (metadata and behaviour, `linking.link`) against the other as its honest
+reference, and each honest group found is tested against that half. If exchangeability held, the M
+honest groups' p-values would be valid: -log p at most exponential with mean 1, and the smallest of
+them below SURPRISE / M only with probability SURPRISE. `inflation` is the least power (at least 1)
+that restores both on the honest groups seen: a group's p-value is raised to 1 / inflation. This
+corrects the scale of the dependence the honest groups show; it cannot see a kind of honest group the
+reference lacks. The null checks (tests/detect/test_grouptest.py) confirm on honest-only logs over
+several seeds that groups are flagged no more often than the target allows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.stats import hypergeom
+
+from .alike import Profiles
+from .features import StatsTable, shrink
+from .linking import link
+from .scoring import Calibration
+
+SPLITS = 4
+"""Random halvings of the reference whose honest groups calibrate the test."""
+FLOOR = 1e-300
+"""p-values below this are reported as this (float64's range; the evidence is overwhelming either way)."""
+SURPRISE = 0.05
+"""Honest groups' smallest p-value, raised to 1 / inflation, is at least SURPRISE / (groups tested)."""
+
+
+@dataclass(frozen=True)
+class RankTest:
+    """A group's exact rank test against the honest reference."""
+
+    p_value: float
+    """Exact scan p-value, calibrated (raised to 1 / inflation)."""
+    exact_p: float
+    """Before calibration: exact under exchangeability."""
+    j: int
+    """The group's j most extreme accounts carry the evidence..."""
+    beaten_by: int
+    """...the j-th of them beaten by this many reference units..."""
+    n: int
+    """...of this many."""
+    k: int
+
+    def words(self) -> str:
+        shown = f"{self.p_value:.2g}" if self.p_value > FLOOR else f"< {FLOOR:g}"
+        return (
+            f"{self.j} of its {self.k} accounts are each beaten by at most {self.beaten_by} of "
+            f"{self.n} honest reference accounts: p = {shown} (exact rank test)"
+        )
+
+
+@dataclass
+class GroupNull:
+    """How much more extreme honest groups, formed the way linking forms them, look than exchangeability
+    says (`calibrate_groups`)."""
+
+    inflation: float = 1.0
+    groups: int = 0
+    """Honest groups found over the splits."""
+    smallest_p: float = 1.0
+    """The smallest exact p-value among them."""
+    exact_p: list[float] = field(default_factory=list)
+
+
+def top_p(j: int, r: int, n: int, k: int) -> float:
+    """P(at least j of the top j + r of n + k places go to a random k-subset)."""
+    return float(hypergeom.sf(j - 1, n + k, k, min(j + r, n + k)))
+
+
+def _top_ps(beaten: np.ndarray, n: int) -> np.ndarray:
+    k = len(beaten)
+    j = np.arange(1, k + 1)
+    return np.asarray(hypergeom.sf(j - 1, n + k, k, np.minimum(j + beaten, n + k)), np.float64)
+
+
+def scan_p(t: float, n: int, k: int) -> float:
+    """P(min over j of p_j <= t) for a uniformly random k-subset of n + k places (exact)."""
+    total = n + k
+    if t >= 1.0:
+        return 1.0
+    tolerance = t * (1 + 1e-9)
+    j = np.arange(1, k + 1)
+    low, high = j - 1, n + j  # per j: the largest m in [j, n + j] with p_j(m) <= t (j - 1: none)
+    while (low < high).any():
+        active = low < high
+        middle = (low + high + 1) // 2
+        fits = hypergeom.sf(j - 1, total, k, middle) <= tolerance
+        low, high = np.where(active & fits, middle, low), np.where(active & ~fits, middle - 1, high)
+    limits: dict[int, int] = {}
+    for position, first in zip(low.tolist(), j.tolist()):
+        if position >= first:
+            limits.setdefault(position, first)  # j or more members by this position cross the boundary
+    if not limits:
+        return 0.0
+    state = np.zeros(k + 1)
+    state[0] = 1.0
+    count = np.arange(k + 1)
+    crossed = 0.0
+    for position in range(1, max(limits) + 1):
+        member = np.where(count < k, (k - count) / (total - position + 1), 0.0) * state
+        state = state - member
+        state[1:] += member[:-1]
+        bound = limits.get(position)
+        if bound is not None:
+            crossed += float(state[bound:].sum())
+            state[bound:] = 0.0
+    return min(1.0, crossed)
+
+
+def rank_test(beaten: np.ndarray | list[int], n: int, inflation: float = 1.0) -> RankTest:
+    """The exact scan test of a group whose accounts are each beaten by `beaten[i]` of `n` honest
+    reference units (counting ties against the group)."""
+    ordered = np.sort(np.asarray(beaten, np.int64))
+    k = len(ordered)
+    ps = _top_ps(ordered, n)
+    best = int(np.argmin(ps))
+    exact = max(scan_p(float(ps[best]), n, k), FLOOR)
+    calibrated = min(1.0, exact ** (1.0 / max(inflation, 1.0)))
+    return RankTest(calibrated, exact, best + 1, int(ordered[best]), n, k)
+
+
+def beaten_by(calibration: Calibration, family_distance: np.ndarray) -> np.ndarray:
+    """How many honest reference units are at least as extreme as each row (rows x behaviour families
+    of distances), on the statistic the p-values combine: the smallest over families of the number of
+    reference units at least as far out (for a reference unit, the others at least as far as it)."""
+    reference = calibration.loo_unsorted[calibration.honest]
+    counts = np.empty_like(reference)
+    rows = np.empty((len(family_distance), reference.shape[1]))
+    for f in range(reference.shape[1]):
+        ordered = np.sort(reference[:, f])
+        counts[:, f] = len(ordered) - np.searchsorted(ordered, reference[:, f] - 1e-12, side="left") - 1
+        rows[:, f] = len(ordered) - np.searchsorted(ordered, family_distance[:, f] - 1e-12, side="left")
+    own = np.sort(counts.min(axis=1))
+    return np.searchsorted(own, rows.min(axis=1), side="right")
+
+
+def calibrate_groups(table: StatsTable, prior: dict[str, float], splits: int = SPLITS) -> GroupNull:
+    """Test the honest groups that linking forms on halves of an honest `table` against the other half
+    (see the module docstring); the returned inflation is what a group's p-value is calibrated with."""
+    n = len(table)
+    logs: list[float] = []
+    if n < 8:
+        return GroupNull()
+    for split in range(splits):
+        order = np.random.default_rng(split).permutation(n)
+        reference, log = table.subset(order[: n // 2]), table.subset(order[n // 2 :])
+        calibration = Calibration(shrink(reference.raw(), prior), prior)
+        links = link(log, Profiles.of(reference, prior) if reference.behaviour is not None else None)
+        if not links.clusters:
+            continue
+        beaten = beaten_by(calibration, calibration.score(shrink(log.raw(), prior)).family_distance)
+        for cluster in links.clusters:
+            test = rank_test(beaten[[log.index[m] for m in cluster]], calibration.n)
+            logs.append(test.exact_p)
+    if not logs:
+        return GroupNull()
+    return GroupNull(inflation(logs), len(logs), float(min(logs)), logs)
+
+
+def inflation(exact_p: list[float]) -> float:
+    """The power 1 / inflation that honest groups' p-values need (see the module docstring): at least 1;
+    their mean -log p (1 for valid p-values, less for conservative ones); and what makes the smallest of
+    the M honest p-values unsurprising, at least SURPRISE / M once raised to 1 / inflation."""
+    if not exact_p:
+        return 1.0
+    minus_log = -np.log(np.maximum(np.asarray(exact_p), FLOOR))
+    tail = float(minus_log.max()) / -math.log(SURPRISE / len(exact_p))
+    return max(1.0, float(minus_log.mean()), tail)
+
+
+def group_p(pooled_p: float, rank: RankTest | None) -> float:
+    """A group's p-value from its two tests (pooled traffic, ranks), Bonferroni-combined."""
+    if rank is None:
+        return pooled_p
+    return min(1.0, 2.0 * min(pooled_p, rank.p_value))
+
+
+def rank_groups(
+    members: list[list[int]], family_distance: np.ndarray, calibration: Calibration
+) -> list[tuple[RankTest, np.ndarray]]:
+    """The rank test of each group (rows of its accounts in `family_distance`, the accounts' own
+    distances to the honest reference per behaviour family), with how many reference units beat each
+    member."""
+    inflation = calibration.group_null.inflation if calibration.group_null is not None else 1.0
+    beaten = beaten_by(calibration, family_distance)
+    n = int(calibration.honest.sum())
+    return [(rank_test(beaten[rows], n, inflation), beaten[rows]) for rows in members]

@@ -1,0 +1,112 @@
+"""The group rank test: exact p-values against enumeration and simulation, the issue's numbers, and the
+null on honest-only traffic over several seeds."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from scipy.stats import hypergeom
+
+from distillab.detect.config import DetectConfig
+from distillab.detect.grouptest import inflation, rank_test, scan_p, top_p
+from distillab.detect.run import prepare_reference, run_detect
+from distillab.detect.simulate import SimulateConfig, simulate
+
+
+def scan_statistic(positions: tuple[int, ...], n: int, k: int) -> float:
+    """min over j of p_j for a group at these pooled places (1 = most extreme), straight from the
+    definition."""
+    return min(top_p(j + 1, position - (j + 1), n, k) for j, position in enumerate(sorted(positions)))
+
+
+@pytest.mark.parametrize(("n", "k"), [(6, 2), (7, 3), (5, 4)])
+def test_top_p_and_scan_p_match_enumeration(n: int, k: int) -> None:
+    subsets = list(itertools.combinations(range(1, n + k + 1), k))
+    for j in range(1, k + 1):
+        for r in range(n + 1):
+            share = sum(sorted(s)[j - 1] <= j + r for s in subsets) / len(subsets)
+            assert top_p(j, r, n, k) == pytest.approx(share)
+    statistics = [scan_statistic(s, n, k) for s in subsets]
+    for t in sorted(set(statistics)):
+        share = sum(x <= t * (1 + 1e-9) for x in statistics) / len(subsets)
+        assert scan_p(t, n, k) == pytest.approx(share)
+
+
+def test_scan_p_matches_simulation() -> None:
+    n, k, draws = 60, 8, 20_000
+    rng = np.random.default_rng(0)
+    places = np.sort(rng.random((draws, n + k)).argsort(axis=1)[:, :k] + 1, axis=1)  # random k-subsets
+    j = np.arange(1, k + 1)
+    statistics = hypergeom.sf(j - 1, n + k, k, places).min(axis=1)  # scan_statistic, vectorised
+    for t in (1e-3, 1e-2, 0.05, 0.2):
+        expected = scan_p(t, n, k)
+        assert expected <= 4 * t * k  # a union bound over j
+        margin = 4 * np.sqrt(expected * (1 - expected) / draws) + 1e-4
+        assert abs(float(np.mean(statistics <= t)) - expected) <= margin
+
+
+def test_rank_test_on_the_issues_numbers() -> None:
+    """One account beaten by one honest account of 384 gets 2/385; sixty of them together are certain."""
+    alone = rank_test([1], 384)
+    assert alone.p_value == pytest.approx(2 / 385)
+    group = rank_test([1] * 60, 384)
+    assert group.p_value < 1e-60 and group.j == 60 and group.beaten_by == 1
+    assert "60 of its 60 accounts" in group.words()
+    # A campaign with ordinary members still stands on its extreme ones: the scan finds the best j.
+    mixed = rank_test([0, 0, 1, 1, 2, 2, 3, 3, 200, 300, 384, 384], 384)
+    assert mixed.j == 8 and mixed.p_value < 1e-10
+    # Ties with the reference count against the group: dominated accounts prove nothing.
+    assert rank_test([384] * 20, 384).p_value == 1.0
+    # Calibration on honest groups can only weaken a p-value.
+    assert rank_test([1] * 10, 384, inflation=3.0).p_value == pytest.approx(
+        rank_test([1] * 10, 384).p_value ** (1 / 3)
+    )
+
+
+def test_inflation_follows_the_honest_groups() -> None:
+    rng = np.random.default_rng(1)
+    assert inflation([]) == 1.0
+    assert inflation(list(rng.uniform(size=200))) == pytest.approx(1.0, abs=0.25)  # valid p-values
+    assert inflation([0.5, 0.9, 1.0, 1.0]) == 1.0
+    # One honest group far beyond what 40 groups should show: its p-value sets the power.
+    assert inflation([1e-12] + [0.5] * 39) == pytest.approx(np.log(1e-12) / np.log(0.05 / 40))
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    out = tmp_path_factory.mktemp("reference") / "honest.parquet"
+    simulate(SimulateConfig(out=out, seed=70, accounts=400, days=1.0, attacker_share=0.0))
+    return out, prepare_reference(out)
+
+
+@pytest.mark.parametrize("seed", [71, 72, 73])
+def test_honest_only_traffic_forms_no_flagged_group(
+    seed: int, reference: tuple[Path, Any], tmp_path: Path
+) -> None:
+    """Honest-only simulated logs of other seeds: linking forms honest groups (companies, alike users),
+    and the group tests flag none of them; their p-values are not small more often than they should be."""
+    log = tmp_path / "honest.parquet"
+    simulate(SimulateConfig(out=log, seed=seed, accounts=300, days=1.0, attacker_share=0.0))
+    path, prepared = reference
+    target = 0.01
+    summary = run_detect(
+        DetectConfig(
+            log=str(log),
+            out=tmp_path / "out",
+            reference=str(path),
+            target_fpr=target,
+            checkpoint_hours=0,
+            progress=False,
+        ),
+        prepared=prepared,
+    )
+    groups = json.loads((tmp_path / "out" / "campaigns.json").read_text())
+    assert groups and summary.groups == len(groups)
+    assert summary.flagged_groups == 0
+    assert sum(g["rank_test"]["p_value"] <= target for g in groups) <= target * len(groups) + 1
+    assert summary.flagged_accounts <= target * summary.accounts
