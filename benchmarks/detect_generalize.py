@@ -70,10 +70,11 @@ def make(
     }
 
 
-def detect(log: dict[str, Any], out: Path, reference: Path | None) -> dict[str, Any]:
-    """Run the CLI at default settings; returns its summary.json, accounts and wall time."""
+def detect(log: dict[str, Any], out: Path, reference: Path | None, embedder: str) -> dict[str, Any]:
+    """Run the CLI at default settings (but `--embedder`); returns its summary.json, accounts and wall
+    time."""
     args = [sys.executable, "-m", "distillab.cli.main", "detect", "--log", str(log["log"])]
-    args += ["--labels", str(log["labels"]), "--out", str(out), "--no-progress"]
+    args += ["--labels", str(log["labels"]), "--out", str(out), "--no-progress", "--embedder", embedder]
     if reference is not None:
         args += ["--reference", str(reference)]
     tick = time.monotonic()
@@ -174,6 +175,12 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="two smaller logs of 3 days (a smoke run)")
+    parser.add_argument(
+        "--embedder",
+        default="auto",
+        choices=("auto", "minilm", "lexical"),
+        help="prompt embeddings for behavioural linking (auto: MiniLM where installed)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/detect_generalize.json")
     args = parser.parse_args()
     logs_spec = QUICK_LOGS if args.quick else LOGS
@@ -194,12 +201,13 @@ def main() -> None:
                 k: v for k, v in log.items() if k in ("requests", "accounts") or k.startswith("seconds")
             }
             for mode, ref in (("reference", reference["log"]), ("self", None)):
-                run = detect(log, work / f"out-{name}-{mode}", ref)
+                run = detect(log, work / f"out-{name}-{mode}", ref, args.embedder)
                 scored = score(run["accounts"], log["kinds"])
                 results[name][mode] = {
                     **scored,
                     "cli_metrics": run["summary"].get("metrics"),
                     "cli_notes": run["summary"].get("notes"),
+                    "embedder": run["summary"].get("embedder"),
                     "seconds_detect": round(run["seconds"], 1),
                 }
                 show(name, mode, scored)
@@ -222,6 +230,7 @@ def main() -> None:
             "honest_accounts": reference["accounts"],
             "requests": reference["requests"],
         },
+        "embedder": args.embedder,
         "logs": {name: {"seed": s, "accounts": a, "days": d} for name, (s, a, d) in logs_spec.items()},
         "overall": overall,
         "per_log": results,
