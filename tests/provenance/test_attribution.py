@@ -17,7 +17,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from distillab.cli.main import main
 from distillab.models import Engine
-from distillab.models import generate as engine_module
+from distillab.models import running as engine_module
 from distillab.provenance.attribution import AttributionConfig, run_attribution
 from distillab.provenance.samples import sample
 from distillab.serving import create_app, run_in_background
