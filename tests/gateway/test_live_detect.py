@@ -102,7 +102,7 @@ def test_a_campaign_is_degraded_with_reasons_and_an_honest_user_stays_allowed(
     assert fake.asked[asked_before]["max_tokens"] == 64 and "logprobs" not in fake.asked[asked_before]
     assert store.state_info(honest) == {"state": "allow", "reason": None, "by": None, "changed": None}
     assert 'distillab_detector_flags_total{by="detector",state="degrade"} 1.0' in metrics
-    assert "distillab_detector_scoring_seconds" in metrics
+    assert "distillab_detector_scoring_seconds" in metrics and "distillab_detector_rounds_total" in metrics
     decisions = store.list_decisions()
     assert [(d["account"], d["decision"], d["by"]) for d in decisions] == [(campaign, "degrade", "detector")]
 

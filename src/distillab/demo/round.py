@@ -20,6 +20,7 @@ import json
 import os
 import secrets
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +115,26 @@ def gateway_args(config: ContestConfig, world: World, defense: str, db: Path) ->
     return tuple(args)
 
 
+def wait_for_detector(base: str, console: Console, rounds: int = 2, timeout: float = 300.0) -> None:
+    """Wait until the gateway's live detector has finished `rounds` more scoring rounds, so every request
+    the round sent has been scored (the round under way may have taken its backlog before the last
+    answer; the one after it has not) before the gateway stops: a provider's detector keeps running."""
+    import httpx
+
+    def finished() -> float:
+        text = httpx.get(f"{base}/metrics", timeout=30.0).text
+        lines = [line for line in text.splitlines() if line.startswith("distillab_detector_rounds_total ")]
+        return float(lines[0].split()[1]) if lines else 0.0
+
+    target = finished() + rounds
+    deadline = time.monotonic() + timeout
+    while finished() < target:
+        if time.monotonic() > deadline:
+            console.print(f"the live detector finished no {rounds} scoring rounds in {timeout:g} s; going on")
+            return
+        time.sleep(0.2)
+
+
 def run_traffic(
     config: ContestConfig, world: World, defense: str, where: Path, console: Console
 ) -> TrafficSummary:
@@ -151,6 +172,8 @@ def run_traffic(
                 seed=config.seed,
             )
         )
+        if defense != "off":
+            wait_for_detector(base, console)
     labels = [
         {"account": a, "label": CAMPAIGN_LABEL, "kind": "many-accounts"} for a in traffic.campaign_accounts
     ]

@@ -180,6 +180,7 @@ class LiveDetector(Detector):
             except Exception:  # a detector fault must not take the gateway down; the next round retries
                 log.exception("live detector: a round failed")
                 if due:
+                    metrics.detector_rounds.inc()
                     self._finish_round()
                 continue
             if not due:
@@ -200,4 +201,5 @@ class LiveDetector(Detector):
                 )
             if changed:
                 on_change()
+            metrics.detector_rounds.inc()
             self._finish_round()

@@ -51,6 +51,11 @@ class Metrics:
             "Duration of the live detector's last scoring of all accounts and linked groups.",
             registry=self.registry,
         )
+        self.detector_rounds = Counter(
+            "distillab_detector_rounds",
+            "Scoring rounds the live detector finished (each scores every request folded before it).",
+            registry=self.registry,
+        )
         self.detector_backlog = Gauge(
             "distillab_detector_backlog",
             "Logged requests waiting to be folded into the live detector's per-account state.",
