@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -11,24 +10,12 @@ from transformers import AutoTokenizer, MistralConfig, MistralForCausalLM
 
 from distillab.models import Engine, EngineRequest, SamplingParams
 from distillab.models.running import Admitted, RunningBatch
+from no_eos import NoEos
 
 
 @pytest.fixture(scope="module")
 def engine(tiny_model_dir: Path) -> Engine:
     return Engine.load(tiny_model_dir, device="cpu")
-
-
-class NoEos:
-    """Bans the end-of-sequence tokens, so a sample runs to its token budget."""
-
-    width = 0
-
-    def __init__(self, eos_ids: set[int]):
-        self.eos = sorted(eos_ids)
-
-    def apply(self, logits: torch.Tensor, previous: Sequence[Sequence[int]]) -> torch.Tensor:
-        logits[:, self.eos] = float("-inf")
-        return logits
 
 
 def _run(batch: RunningBatch) -> list[Admitted]:

@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 
 import pytest
-import torch
 
 from distillab.errors import RequestError
 from distillab.models.batcher import Batcher
 from distillab.models.generate import Engine, EngineRequest, TokenEvent
 from distillab.models.samples import SamplingParams
-
-
-class NoEos:
-    """Bans the end-of-sequence tokens, so a sample runs to its token budget."""
-
-    width = 0
-
-    def __init__(self, eos_ids: set[int]):
-        self.eos = sorted(eos_ids)
-
-    def apply(self, logits: torch.Tensor, previous: Sequence[Sequence[int]]) -> torch.Tensor:
-        logits[:, self.eos] = float("-inf")
-        return logits
+from no_eos import NoEos
 
 
 class Watch:
