@@ -242,7 +242,7 @@ def main() -> None:
                     flush=True,
                 )
                 save()
-    print(f"wrote {save().relative_to(ROOT)}")
+    print(f"wrote {save()}")
 
 
 if __name__ == "__main__":
