@@ -99,6 +99,17 @@ def accuracy(model_dir: Path, tests: list[Any]) -> float:
     return arith_accuracy(model, AutoTokenizer.from_pretrained(model_dir), tests)
 
 
+def summary(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean accuracy over training seeds, per (queries, loss, signal)."""
+    groups: dict[tuple[int, str, str], list[float]] = {}
+    for run in runs:
+        groups.setdefault((run["queries"], run["loss"], run["signal"]), []).append(run["accuracy"])
+    return [
+        {"queries": n, "loss": loss, "signal": signal, "seeds": len(acc), "accuracy": sum(acc) / len(acc)}
+        for (n, loss, signal), acc in groups.items()
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="budgets 250 and 1000, 200 test problems")
@@ -113,6 +124,9 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--temperature", type=float, default=1.0, help="teacher sampling temperature")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--train-seeds", help="students (init and data order) per column, e.g. 0,1,2 (default: --seed)"
+    )
     parser.add_argument("--out", help="result file name under benchmarks/results/ (default by --quick)")
     parser.add_argument(
         "--threads",
@@ -167,6 +181,7 @@ def main() -> None:
                 "kd_weight": 0.5,
             },
             "runs": runs,
+            "mean_accuracy": summary(runs),
             "seconds": round(time.monotonic() - started, 1),
             "threads": args.threads,
             "cpus": os.cpu_count(),
@@ -180,7 +195,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        student_info = build_student(teacher, tmp / "student", seed=args.seed)
+        train_seeds = [int(x) for x in args.train_seeds.split(",")] if args.train_seeds else [args.seed]
+        for seed in train_seeds:
+            student_info = build_student(teacher, tmp / f"student-{seed}", seed=seed)
         t0 = time.monotonic()
         full = {
             "top-20": harvest_all(teacher, budgets[-1], tmp / "harvest" / "all", args.temperature, args.seed)
@@ -210,11 +227,11 @@ def main() -> None:
             steps = max(args.min_steps, math.ceil(args.epochs * n / args.batch_size))
             plan = [(loss, "top-20") for loss in args.losses.split(",")]
             plan += [("fkl", signal) for signal in full if signal != "top-20"]
-            for loss, signal in plan:
-                out = tmp / f"student-{loss}-{signal}-{n}"
+            for seed, (loss, signal) in ((s, p) for s in train_seeds for p in plan):
+                out = tmp / f"student-{loss}-{signal}-{n}-{seed}"
                 t0 = time.monotonic()
                 config = TrainConfig(
-                    student=tmp / "student",
+                    student=tmp / f"student-{seed}",
                     data=data[signal],
                     out=out,
                     loss=loss,
@@ -222,7 +239,7 @@ def main() -> None:
                     max_steps=steps,
                     batch_size=args.batch_size,
                     eval_fraction=0.05,
-                    seed=args.seed,
+                    seed=seed,
                     progress=False,
                 )
                 result = run_train(config, console=Console(quiet=True))
@@ -230,6 +247,7 @@ def main() -> None:
                     "queries": n,
                     "loss": loss,
                     "signal": "text" if loss == "sft" else signal,
+                    "train_seed": seed,
                     "steps": steps,
                     "train_seconds": round(time.monotonic() - t0, 1),
                     "eval_loss": result.eval.get("loss"),
@@ -237,8 +255,8 @@ def main() -> None:
                 }
                 runs.append(run)
                 print(
-                    f"  {n:>5} queries  {loss:>4} {run['signal']:>10}: accuracy {run['accuracy']:.3f} "
-                    f"({steps} steps, {run['train_seconds']:.0f}s)",
+                    f"  {n:>5} queries  {loss:>4} {run['signal']:>10} seed {seed}: "
+                    f"accuracy {run['accuracy']:.3f} ({steps} steps, {run['train_seconds']:.0f}s)",
                     flush=True,
                 )
                 save()
