@@ -165,3 +165,22 @@ def test_draw_is_reproducible_and_counts_sum_to_k() -> None:
     assert one == two and one.ids != other.ids
     assert all(sum(c) == K for c in one.counts)
     assert one.entropy == pytest.approx((-(logp.exp() * logp).sum(-1)).tolist(), rel=1e-5)
+
+
+def test_the_http_teacher_itself_refuses_draws_before_sending_anything() -> None:
+    import asyncio
+
+    from distillab.teacher.base import SamplingParams
+    from distillab.teacher.http import HTTPTeacher
+
+    async def ask() -> None:
+        teacher = HTTPTeacher("http://127.0.0.1:9/v1", model="m")
+        try:
+            with pytest.raises(ConfigError, match="needs a local teacher"):
+                await teacher.generate("x", SamplingParams(draws=K))
+            with pytest.raises(ConfigError, match="needs a local teacher"):
+                await teacher.score("x", "y", 0, draws=K)
+        finally:
+            await teacher.aclose()
+
+    asyncio.run(ask())
