@@ -17,7 +17,11 @@ which. Each student is scored by greedy accuracy on the held-out arith test spli
 own accuracy; each harvest's Parquet bytes per completion token are recorded too.
 
 Every budget trains for ``--epochs`` passes (at least ``--min-steps`` steps), so small budgets are not
-starved of updates. Writes benchmarks/results/distill_curve.json (``--quick``: distill_curve_quick.json).
+starved of updates. ``--train-seeds 0,1,2`` trains every column from several student seeds on the same
+harvest: these tiny students vary by 10-20 points between seeds, so compare columns on paired seeds.
+The sampled-vs-top-20 numbers in docs/train.md came from ``--budgets 4000,8000 --draws 12`` (seed 0)
+and ``--budgets 8000 --draws 12 --train-seeds 1,2``. Writes benchmarks/results/distill_curve.json
+(``--quick``: distill_curve_quick.json; ``--out NAME``: NAME).
 """
 
 from __future__ import annotations
