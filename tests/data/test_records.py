@@ -142,3 +142,36 @@ def test_strings_and_ragged_rows_round_trip(tmp_path: Path) -> None:
     assert row["tokens"] == ["a", "b"] and row["token_ids"] is None and row["top_ids"] is None
     assert row["top_tokens"] == [["a", "z"], ["b"]] and row["token_logprobs"][1] == float("-inf")
     assert [len(r) for r in row["top_logprobs"]] == [2, 1] and row["top_logprobs"][0][1] == -4.0
+
+
+def test_files_from_before_the_draw_columns_still_read_and_compact(tmp_path: Path) -> None:
+    """A harvest written before the sampled signal existed: its file lacks the draw columns, and a
+    resumed run (new records in the journal) compacts it with them null."""
+    import pyarrow.parquet as pq
+
+    from distillab.data.records import SCHEMA, to_table
+    from distillab.data.store import DATA_FILE
+
+    old = build_records(PromptRow(CHAT, "p1", "f:1"), "t", PARAMS, [0], _generation(1))
+    table = to_table(old).drop_columns(["draw_ids", "draw_counts", "entropy"])
+    (tmp_path / "data").mkdir()
+    pq.write_table(table, tmp_path / DATA_FILE)
+    assert read_records(tmp_path)["draw_ids"].to_pylist() == [None]
+
+    sample = Sample("drawn", "stop", token_ids=[5], token_logprobs=[-0.1])
+    sample.draw_ids, sample.draw_counts, sample.entropy = [[5, 8]], [[11, 1]], [0.25]
+    other = [{"role": "user", "content": "hello"}]
+    new = build_records(PromptRow(other, "p2", "f:2"), "t", PARAMS, [0], Generation([sample], 3, 1))
+
+    async def journal() -> None:
+        j = Journal(tmp_path)
+        await j.append(new)
+        j.close()
+
+    asyncio.run(journal())
+    assert compact(tmp_path) == 2
+    rows = {r["completion"]: r for r in read_records(tmp_path).to_pylist()}
+    assert rows["answer 0"]["draw_ids"] is None and rows["answer 0"]["top_ids"] == [[5, 6, 7], [9, 1, 2]]
+    assert rows["drawn"]["draw_ids"] == [[5, 8]] and rows["drawn"]["draw_counts"] == [[11, 1]]
+    assert rows["drawn"]["entropy"] == [0.25] and rows["drawn"]["top_ids"] is None
+    assert pq.read_schema(tmp_path / DATA_FILE).equals(SCHEMA, check_metadata=False)

@@ -34,10 +34,18 @@ from distillab.data.records import FORMAT_VERSION
 from distillab.data.retry import RetryPolicy, call_with_retries
 from distillab.data.store import compact, load_done
 from distillab.data.workers import Harvester, plan_work
-from distillab.errors import DataError, TeacherError
+from distillab.errors import ConfigError, DataError, TeacherError
 from distillab.teacher import load_teacher
 from distillab.teacher.base import Capabilities, SamplingParams, Teacher
-from distillab.teacher.http import HTTPTeacher
+from distillab.teacher.http import NO_DRAWS, HTTPTeacher
+
+DRAW_RULE = (
+    "per position, `draws` ids drawn with replacement from the teacher's own log_softmax at temperature 1 "
+    "over the full vocabulary, by a torch.Generator seeded from sha256 of 'distillab draws:{s}:{ids}' "
+    "(s = seed + sample index and ids = the prompt's token ids when generating; s = seed and ids = prompt "
+    "and completion ids when scoring), separate from the generator that samples the text"
+)
+"""How a sampled harvest's draws were made, recorded in its manifest (see `distillab.models.draws`)."""
 
 
 @dataclass
@@ -62,6 +70,13 @@ class HarvestResult:
 
 def effective_params(config: HarvestConfig, caps: Capabilities) -> tuple[SamplingParams, list[str]]:
     """Sampling params adapted to what the teacher can give, and notices saying what changed."""
+    if config.draws and caps.mode != "logits":
+        raise ConfigError(f"--draws {config.draws}: {NO_DRAWS}")
+    if config.draws and config.seed is None:
+        return config.sampling_params(), [
+            f"--draws {config.draws} without --seed: drawing (and sampling) with seed 0, so the draws "
+            "can be reproduced"
+        ]
     if caps.mode == "text":
         note = (
             "teacher gives text only: harvesting completions without log-probabilities "
@@ -157,7 +172,8 @@ async def _harvest(
     for notice in notices:
         say(f"notice: {notice}")
     params_id = params.as_dict()
-    identity = {"teacher": teacher.name, "params": params_id, "signal": caps.mode}
+    signal = "sampled" if params.draws else caps.mode
+    identity = {"teacher": teacher.name, "params": params_id, "signal": signal}
     out = config.out
     mf.check_identity(out, identity, config.overwrite)
     done = load_done(out) if out.exists() else None
@@ -249,6 +265,11 @@ def _manifest(
         "params": dict(identity["params"], n=config.n),
         "mode": "score" if config.score else "generate",
         "requested_top_logprobs": config.top_logprobs,
+        **(
+            {"draws": {"k": config.draws, "seed": identity["params"]["seed"], "rule": DRAW_RULE}}
+            if config.draws
+            else {}
+        ),
         "prompts": {
             "path": str(config.prompts.resolve()),
             "hash": file_sha256(config.prompts),

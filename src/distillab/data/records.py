@@ -4,6 +4,11 @@ The on-disk schema (Parquet, zstd) is documented in docs/data-formats.md; bump `
 incompatible change. Top-k log-probabilities are stored as float16 (about 3 significant digits, plenty
 for distillation targets) with int32 token ids, so top-20 costs well under 150 bytes per token instead
 of the ~1 KB a JSON encoding takes. Token strings are stored only when the teacher did not give ids.
+A sampled harvest (`--draws`) stores ids drawn from the teacher's distribution instead of its top-k:
+distinct ids (int32) with their counts (uint8) and the position's entropy (float16).
+
+The draw columns came after format 1's first files; they are nullable, and files without them read as
+if they were null (`conform`), so the format stays 1.
 """
 
 from __future__ import annotations
@@ -53,6 +58,9 @@ SCHEMA = pa.schema(
         ("top_tokens", pa.list_(pa.list_(pa.string()))),
         ("top_ids", pa.list_(pa.list_(pa.int32()))),
         ("top_logprobs", pa.list_(pa.list_(pa.float16()))),
+        ("draw_ids", pa.list_(pa.list_(pa.int32()))),
+        ("draw_counts", pa.list_(pa.list_(pa.uint8()))),
+        ("entropy", pa.list_(pa.float16())),
         ("usage", USAGE),
         ("teacher", pa.string()),
         ("params", PARAMS),
@@ -143,6 +151,14 @@ def to_table(records: list[dict[str, Any]]) -> pa.Table:
             values = [datetime.fromisoformat(v) for v in values]
         cols[name] = pa.array(values, SCHEMA.field(name).type)
     return pa.Table.from_arrays([cols[name] for name in SCHEMA.names], schema=SCHEMA)
+
+
+def conform(table: pa.Table) -> pa.Table:
+    """A table read from a record file, with the columns it predates added as nulls, cast to SCHEMA."""
+    for name in SCHEMA.names:
+        if name not in table.column_names:
+            table = table.append_column(SCHEMA.field(name), pa.nulls(table.num_rows, SCHEMA.field(name).type))
+    return table.select(SCHEMA.names).cast(SCHEMA)
 
 
 def data_files(out: str | Path) -> list[Path]:

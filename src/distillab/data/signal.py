@@ -4,6 +4,8 @@ A top-20 answer of a few hundred tokens is thousands of floats. Written as JSON 
 ~10x their size and dominate harvest CPU time; so the journal stores them as base64 of little-endian
 numpy buffers (int32 ids, float32 sampled log-probabilities, float16 alternatives) and compaction turns
 a batch of them into Arrow columns with a few vectorised concatenations instead of per-value Python.
+The sampled signal (ids drawn from a local teacher, `distillab.models.draws`) is packed the same way:
+int32 distinct ids, uint8 counts, float16 entropies.
 """
 
 from __future__ import annotations
@@ -18,11 +20,22 @@ import pyarrow as pa
 from distillab.teacher.base import Sample
 
 Packed = dict[str, Any]
-COLUMNS = ("tokens", "token_ids", "token_logprobs", "top_tokens", "top_ids", "top_logprobs")
+COLUMNS = (
+    "tokens",
+    "token_ids",
+    "token_logprobs",
+    "top_tokens",
+    "top_ids",
+    "top_logprobs",
+    "draw_ids",
+    "draw_counts",
+    "entropy",
+)
 
 
 def _b64(values: Any, count: int, dtype: type) -> str:
-    array: np.ndarray = np.fromiter(values, dtype=np.float64 if dtype is np.float16 else dtype, count=count)
+    wide = np.float64 if dtype is np.float16 else np.int64 if dtype is np.uint8 else dtype
+    array: np.ndarray = np.fromiter(values, dtype=wide, count=count)
     return base64.b64encode(array.astype(np.dtype(dtype).newbyteorder("<")).tobytes()).decode("ascii")
 
 
@@ -40,7 +53,9 @@ def pack(sample: Sample) -> Packed | None:
         packed["ids"] = _b64(sample.token_ids, len(sample.token_ids), np.int32)
     else:
         packed["tokens"] = sample.tokens
-    if sample.top_logprobs is not None:
+    # A sampled harvest asks for no alternatives: null top-k columns, not a list of empty rows.
+    no_top = sample.draw_ids is not None and not any(sample.top_logprobs or [])
+    if sample.top_logprobs is not None and not no_top:
         lens = [len(row) for row in sample.top_logprobs]
         total = sum(lens)
         packed["top_len"] = _b64(lens, len(lens), np.int32)
@@ -49,6 +64,13 @@ def pack(sample: Sample) -> Packed | None:
             packed["top_ids"] = _b64(chain.from_iterable(sample.top_ids), total, np.int32)
         else:
             packed["top_tokens"] = sample.top_tokens
+    if sample.draw_ids is not None and sample.draw_counts is not None and sample.entropy is not None:
+        lens = [len(row) for row in sample.draw_ids]
+        total = sum(lens)
+        packed["draw_len"] = _b64(lens, len(lens), np.int32)
+        packed["draw_ids"] = _b64(chain.from_iterable(sample.draw_ids), total, np.int32)
+        packed["draw_n"] = _b64(chain.from_iterable(sample.draw_counts), total, np.uint8)
+        packed["ent"] = _b64(sample.entropy, len(sample.entropy), np.float16)
     return packed
 
 
@@ -88,12 +110,13 @@ def _nested(
 
 
 def columns(packed: list[Packed | None]) -> dict[str, pa.Array]:
-    """Arrow columns (tokens, token_ids, token_logprobs, top_*) for a batch of packed signals."""
+    """Arrow columns (tokens, token_ids, token_logprobs, top_*, draw_*, entropy) for packed signals."""
 
     def get(key: str, dtype: type) -> list[np.ndarray | None]:
         return [None if p is None or key not in p else _unb64(p[key], dtype) for p in packed]
 
     top_len = get("top_len", np.int32)
+    draw_len = get("draw_len", np.int32)
     return {
         "tokens": pa.array([None if p is None else p.get("tokens") for p in packed], pa.list_(pa.string())),
         "token_ids": _list(get("ids", np.int32), pa.int32(), np.int32),
@@ -103,4 +126,7 @@ def columns(packed: list[Packed | None]) -> dict[str, pa.Array]:
         ),
         "top_ids": _nested(get("top_ids", np.int32), top_len, pa.int32(), np.int32),
         "top_logprobs": _nested(get("top_lp", np.float16), top_len, pa.float16(), np.float16),
+        "draw_ids": _nested(get("draw_ids", np.int32), draw_len, pa.int32(), np.int32),
+        "draw_counts": _nested(get("draw_n", np.uint8), draw_len, pa.uint8(), np.uint8),
+        "entropy": _list(get("ent", np.float16), pa.float16(), np.float16),
     }

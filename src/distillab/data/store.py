@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from distillab.data.journal import fsync_dir, journal_dir, journal_files, read_journal, remove_journal
-from distillab.data.records import SCHEMA, data_files, to_table
+from distillab.data.records import SCHEMA, conform, data_files, to_table
 
 DATA_FILE = "data/train-00000-of-00001.parquet"
 BATCH = 1000
@@ -87,7 +87,7 @@ def compact(out: Path) -> int:
 
         for path in data_files(out):
             for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH):
-                write(pa.Table.from_batches([batch]).cast(SCHEMA))
+                write(conform(pa.Table.from_batches([batch])))
         for chunk in _chunks(read_journal(out)):
             write(to_table(chunk))
     with tmp.open("rb+") as f:

@@ -139,7 +139,12 @@ class Harvester:
                     functools.partial(self.teacher.generate, row.input, self._params_for(item), n)
                     if row.completion is None
                     else functools.partial(
-                        self.teacher.score, row.input, row.completion, self.params.top_logprobs
+                        self.teacher.score,
+                        row.input,
+                        row.completion,
+                        self.params.top_logprobs,
+                        self.params.draws,
+                        self.params.seed,
                     )
                 )
                 generation = await call_with_retries(

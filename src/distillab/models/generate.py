@@ -109,6 +109,7 @@ class Engine:
             (not 0 < params.top_p <= 1, "top_p must be in (0, 1]", "top_p"),
             (params.max_tokens < 1, "max_tokens must be at least 1", "max_tokens"),
             (params.top_logprobs < 0, "top_logprobs must be >= 0", "top_logprobs"),
+            (params.draws < 0, "draws must be >= 0", "draws"),
         ]
         for bad, message, param in problems:
             if bad:

@@ -17,7 +17,8 @@ Sampling is per row, as before it was per batch: each row has its own `torch.Gen
 seeded request gives the same text whatever shares its batch and whenever it joined (up to the
 floating-point differences that batch shape and padding can cause in the forward pass). Log-probabilities
 are the model's own, `log_softmax(logits)` after the request's logits processor and before temperature and
-top_p (see `distillab.models.generate`).
+top_p (see `distillab.models.generate`). A request with `draws` also has, per row, ids drawn from that same
+distribution by a second generator (`distillab.models.draws`), so asking for them changes no text.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING
 import torch
 from transformers.cache_utils import Cache
 
+from distillab.models.draws import draw, draw_generator
 from distillab.models.kv_cache import join, joinable, trim_padding
 from distillab.models.requests import EngineRequest, TokenEvent
 from distillab.models.samples import Generation, Sample
@@ -66,6 +68,11 @@ class _Row:
     logprobs: list[float] = field(default_factory=list)
     top_ids: list[list[int]] = field(default_factory=list)
     top_logprobs: list[list[float]] = field(default_factory=list)
+    draw_generator: torch.Generator | None = None
+    """Set when the request asks for draws: seeded from the row's seed and prompt, apart from `generator`."""
+    draw_ids: list[list[int]] = field(default_factory=list)
+    draw_counts: list[list[int]] = field(default_factory=list)
+    entropy: list[float] = field(default_factory=list)
     finish_reason: str | None = None
 
     def to_sample(self, vocab: Vocab) -> Sample:
@@ -79,6 +86,9 @@ class _Row:
             top_ids=self.top_ids,
             top_tokens=[[vocab.piece(t) for t in ids] for ids in self.top_ids],
             top_logprobs=self.top_logprobs,
+            draw_ids=self.draw_ids if self.draw_generator is not None else None,
+            draw_counts=self.draw_counts if self.draw_generator is not None else None,
+            entropy=self.entropy if self.draw_generator is not None else None,
         )
 
 
@@ -193,6 +203,15 @@ class RunningBatch:
             min(params.max_tokens, room),
             generator,
             TextTracker(self.engine.tokenizer, params.stop),
+            draw_generator=(
+                draw_generator(
+                    params.seed + index if params.seed is not None else None,
+                    admitted.request.prompt_ids,
+                    self.engine.device,
+                )
+                if params.draws
+                else None
+            ),
         )
 
     def _prefill(self, prompts: list[list[int]]) -> tuple[torch.Tensor, Cache, torch.Tensor, torch.Tensor]:
@@ -235,6 +254,11 @@ class RunningBatch:
             row.logprobs.append(float(logprobs[i, token]))
             row.top_ids.append(top.indices[i, :k_row].tolist() if top is not None else [])
             row.top_logprobs.append(top.values[i, :k_row].tolist() if top is not None else [])
+            if row.draw_generator is not None:
+                drawn = draw(logprobs[i : i + 1], params.draws, row.draw_generator)
+                row.draw_ids += drawn.ids
+                row.draw_counts += drawn.counts
+                row.entropy += drawn.entropy
             next_ids.append(token)
 
             delta = row.text.push(token)

@@ -22,9 +22,14 @@ class SamplingParams:
     """How many alternatives to return per position (0: only the sampled token's log-probability)."""
     logprobs: bool = True
     """Return the sampled tokens' log-probabilities at all."""
+    draws: int = 0
+    """Ids to draw per position from the model's own distribution (temperature 1, full vocabulary),
+    for the sampled distillation signal (`distillab.models.draws`); only a local model can."""
 
     def as_dict(self) -> dict[str, object]:
-        return {
+        # `draws` only when asked for, so the ids of harvests without it (a hash of this) stay the same.
+        extra: dict[str, object] = {"draws": self.draws} if self.draws else {}
+        return extra | {
             "temperature": self.temperature,
             "top_p": self.top_p,
             "max_tokens": self.max_tokens,
@@ -41,7 +46,8 @@ class Sample:
 
     `tokens` are the sampled tokens as text pieces. `token_ids` are set when the teacher's token ids are
     known (local teacher, or a server that can return ids). The `top_*` lists hold, per generated
-    position, the k most likely alternatives ordered by decreasing log-probability.
+    position, the k most likely alternatives ordered by decreasing log-probability. The `draw_*` lists
+    and `entropy` hold, per position, the ids drawn from the full distribution (`SamplingParams.draws`).
     """
 
     text: str
@@ -52,6 +58,12 @@ class Sample:
     top_ids: list[list[int]] | None = None
     top_tokens: list[list[str]] | None = None
     top_logprobs: list[list[float]] | None = None
+    draw_ids: list[list[int]] | None = None
+    """Per position, the distinct ids drawn, ascending."""
+    draw_counts: list[list[int]] | None = None
+    """How many of the position's draws gave each id (they sum to `SamplingParams.draws`)."""
+    entropy: list[float] | None = None
+    """Per position, the entropy (nats) of the distribution the ids were drawn from."""
 
 
 @dataclass

@@ -5,6 +5,7 @@ The one loop over a model's logits that evaluation, the contest and the proofs s
     for batch in forward_logits(model, sequences, batch_size=8):   # batches within a memory budget
         batch.logits      # float32 [B, L, V]; [b, t] is the distribution of token t+1 given tokens 0..t
     scored = score(model, sequences, top_k=5)                      # per sequence, log-probs (and top-k)
+    scored = score(model, sequences, draws=12, draw_seed=0)        # ... and ids drawn per position
 
 Rows are right-padded and grouped by `logit_batches`, so one forward pass holds at most `budget` bytes of
 logits however large the vocabulary (`--batch-size` stays a ceiling). Scores do not depend on how rows were
@@ -20,6 +21,7 @@ import torch
 from transformers import PreTrainedModel
 
 from distillab.logit_batches import LOGITS_BUDGET, logit_batches
+from distillab.models.draws import Draws, draw, draw_generator
 
 
 @dataclass
@@ -46,6 +48,8 @@ class Scored:
     """int64 [N-1, k]: the k most likely next tokens at each position (None when top_k was 0)."""
     top_logprobs: torch.Tensor | None = None
     """float32 [N-1, k]: their log-probabilities, decreasing."""
+    draws: Draws | None = None
+    """Ids drawn at each of the N-1 positions (None when draws was 0); see `distillab.models.draws`."""
 
 
 def vocab_rows(model: PreTrainedModel) -> int:
@@ -82,13 +86,17 @@ def score(
     sequences: Sequence[Sequence[int]],
     *,
     top_k: int = 0,
+    draws: int = 0,
+    draw_seed: int | None = None,
     batch_size: int = 16,
     budget: int = LOGITS_BUDGET,
 ) -> list[Scored]:
     """Per sequence: the log-probability of each next token, and the `top_k` most likely alternatives.
 
-    Computed as logit - logsumexp(logits), so no full [B, L, V] log-softmax copy is made. Results are on
-    the CPU, in the order of `sequences`.
+    With `draws`, also that many ids drawn at each position from the model's distribution, by a
+    generator seeded from `draw_seed` and the sequence's own ids (so the draws do not depend on which
+    other sequences were scored with it). Computed as logit - logsumexp(logits), so no full [B, L, V]
+    log-softmax copy is made. Results are on the CPU, in the order of `sequences`.
     """
     out: list[Scored | None] = [None] * len(sequences)
     for batch in forward_logits(model, sequences, batch_size=batch_size, budget=budget):
@@ -99,9 +107,14 @@ def score(
         top = logits.topk(min(top_k, logits.shape[-1]), dim=-1) if top_k else None
         for row, i in enumerate(batch.rows):
             n = len(sequences[i]) - 1
+            drawn = None
+            if draws:
+                generator = draw_generator(draw_seed, sequences[i], logits.device)
+                drawn = draw(logits[row, :n] - norm[row, :n, None], draws, generator)
             out[i] = Scored(
                 picked[row, :n].cpu(),
                 top.indices[row, :n].cpu() if top is not None else None,
                 (top.values[row, :n] - norm[row, :n, None]).cpu() if top is not None else None,
+                drawn,
             )
     return [s for s in out if s is not None]

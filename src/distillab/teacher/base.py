@@ -63,10 +63,14 @@ class Teacher(Protocol):
 
     async def generate(self, prompt: PromptInput, params: SamplingParams, n: int = 1) -> Generation: ...
 
-    async def score(self, prompt: PromptInput, completion: str, top_k: int) -> Generation:
+    async def score(
+        self, prompt: PromptInput, completion: str, top_k: int, draws: int = 0, seed: int | None = None
+    ) -> Generation:
         """The teacher's log-probabilities of a given completion (one sample whose text is `completion`):
-        per completion token, its log-probability and the `top_k` most likely alternatives. Usage counts
-        every token as a prompt token (scoring generates nothing)."""
+        per completion token, its log-probability and the `top_k` most likely alternatives, and with
+        `draws` that many ids drawn from its full distribution (reproducibly from `seed`; local teachers
+        only, see `distillab.models.draws`). Usage counts every token as a prompt token (scoring
+        generates nothing)."""
         ...
 
     async def aclose(self) -> None: ...

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from distillab.errors import TeacherError
+from distillab.errors import ConfigError, TeacherError
 from distillab.models.samples import Sample
 from distillab.openai_wire.parse import parse_response
 from distillab.teacher.base import Capabilities, Generation, PromptInput, SamplingParams
@@ -28,6 +28,15 @@ CONNECTIONS_PER_POOL = 4
 """httpcore 1.0 scans its whole pool on every request (pydantic/httpx2#1169 tracks the fix), so CPU per
 request grows with pool size: measured on loopback at 64 in flight, one pool of 64 cost ~10 ms of CPU
 per request, pools of 16 ~3.6 ms, of 4 ~2.4 ms. So wide harvests spread requests over small pools."""
+
+
+NO_DRAWS = (
+    "sampled signal (--draws) needs a local teacher (a model directory or a .gguf file): an "
+    "OpenAI-compatible server returns only its top-k alternatives (at most 20), not the full "
+    "distribution that ids must be drawn from; use --top-logprobs with a server"
+)
+"""Why an HTTP teacher cannot give draws. (Drawing through the API would take K one-token samples per
+position: a request per prefix, K times the cost of a whole harvest per token.)"""
 
 
 class RetryableTeacherError(TeacherError):
@@ -231,6 +240,8 @@ class HTTPTeacher:
         return body
 
     async def generate(self, prompt: PromptInput, params: SamplingParams, n: int = 1) -> Generation:
+        if params.draws:
+            raise ConfigError(f"{self.endpoint}: {NO_DRAWS}")
         chat = not isinstance(prompt, str)
         caps = self.capabilities or await self.probe("chat" if chat else "completion")
         body = self.request_body(prompt, params, n, caps)
@@ -241,10 +252,15 @@ class HTTPTeacher:
         )
         return Generation(samples=samples, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
 
-    async def score(self, prompt: PromptInput, completion: str, top_k: int) -> Generation:
+    async def score(
+        self, prompt: PromptInput, completion: str, top_k: int, draws: int = 0, seed: int | None = None
+    ) -> Generation:
         """Log-probabilities of a given completion from the server: its tokenizer's routes (vLLM's
         /tokenize, as `distillab serve` has them) split prompt and completion as training will (see
-        `distillab.models.given`), then `/completions` with the token ids, `echo` and `max_tokens: 0`."""
+        `distillab.models.given`), then `/completions` with the token ids, `echo` and `max_tokens: 0`.
+        A server cannot give `draws` (ConfigError)."""
+        if draws:
+            raise ConfigError(f"{self.endpoint}: {NO_DRAWS}")
         head, tail = await self._given_tokens(prompt, completion)
         body = {
             "model": self.name or await self.resolve_model(),

@@ -66,10 +66,15 @@ class LocalTeacher:
                 sample.token_logprobs = sample.top_ids = sample.top_tokens = sample.top_logprobs = None
         return generation
 
-    async def score(self, prompt: PromptInput, completion: str, top_k: int) -> Generation:
-        """Teacher-forced log-probabilities of `completion` (see `distillab.models.given`)."""
+    async def score(
+        self, prompt: PromptInput, completion: str, top_k: int, draws: int = 0, seed: int | None = None
+    ) -> Generation:
+        """Teacher-forced log-probabilities of `completion` (see `distillab.models.given`); with `draws`,
+        that many ids drawn per completion token (seeded from `seed` and the token ids)."""
         head, tail = given_tokens(self.engine.tokenizer, prompt, completion)
-        [scored] = await asyncio.to_thread(score, self.engine.model, [head + tail], top_k=top_k)
+        [scored] = await asyncio.to_thread(
+            score, self.engine.model, [head + tail], top_k=top_k, draws=draws, draw_seed=seed
+        )
         start = len(head) - 1  # scored[t] is the log-probability of token t + 1
         top_ids = scored.top_ids[start:].tolist() if scored.top_ids is not None else [[] for _ in tail]
         top_lps = (
@@ -85,6 +90,10 @@ class LocalTeacher:
             top_tokens=[[self.engine.vocab.piece(t) for t in row] for row in top_ids],
             top_logprobs=top_lps,
         )
+        if scored.draws is not None:
+            sample.draw_ids = scored.draws.ids[start:]
+            sample.draw_counts = scored.draws.counts[start:]
+            sample.entropy = scored.draws.entropy[start:]
         return Generation(samples=[sample], prompt_tokens=len(head) + len(tail), completion_tokens=0)
 
     def logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:

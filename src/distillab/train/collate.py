@@ -7,8 +7,8 @@ stream slice ``[m * size * world, (m + 1) * size * world)`` with each process ta
 the interrupted one would have seen, on any number of steps already done.
 
 Per-token targets all live at the position of the token they describe (``labels[b, t]`` is token
-``t``; ``topk_*[b, t]`` is the teacher's distribution for token ``t``). The objective does the one shift
-(logits at ``t - 1`` predict token ``t``) in one place.
+``t``; ``topk_*[b, t]`` and ``draw_*[b, t]`` describe the teacher's distribution for token ``t``). The
+objective does the one shift (logits at ``t - 1`` predict token ``t``) in one place.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from distillab.train.losses import IGNORE_INDEX
 
 @dataclass
 class Batch:
-    """A right-padded micro-batch. ``topk_*`` are None when the data has no teacher top-k."""
+    """A right-padded micro-batch. ``topk_*`` (``draw_*``, ``entropy``) are None when the data has no
+    teacher top-k (no drawn ids)."""
 
     input_ids: Tensor
     """``[B, L]`` int64."""
@@ -36,11 +37,17 @@ class Batch:
     labels: Tensor
     """``[B, L]`` int64: the token on completion positions, ``IGNORE_INDEX`` on prompt and padding."""
     kd_mask: Tensor
-    """``[B, L]`` bool: completion positions with a teacher top-k distribution."""
+    """``[B, L]`` bool: completion positions with a teacher top-k distribution (or drawn ids)."""
     topk_ids: Tensor | None
     """``[B, L, K]`` int64, ``-1`` where there is no id."""
     topk_logprobs: Tensor | None
     """``[B, L, K]`` float32."""
+    draw_ids: Tensor | None = None
+    """``[B, L, D]`` int64, ``-1`` where there is no id."""
+    draw_counts: Tensor | None = None
+    """``[B, L, D]`` float32, 0 where there is no id."""
+    entropy: Tensor | None = None
+    """``[B, L]`` float32, the teacher's entropy at each token with draws (0 elsewhere)."""
 
     def to(self, device: torch.device) -> Batch:
         moved = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -52,7 +59,8 @@ class Batch:
 
 
 def collate(examples: Sequence[Example], pad_id: int, top_k: int) -> Batch:
-    """Right-pad ``examples`` to their longest; attach the top-k signal when ``top_k > 0``."""
+    """Right-pad ``examples`` to their longest; attach the top-k signal when ``top_k > 0``, and the drawn
+    ids when the examples have them (as wide as the batch's widest position)."""
     length = max(len(e.input_ids) for e in examples)
     shape = (len(examples), length)
     ids = torch.full(shape, pad_id, dtype=torch.long)
@@ -61,6 +69,10 @@ def collate(examples: Sequence[Example], pad_id: int, top_k: int) -> Batch:
     kd_mask = torch.zeros(shape, dtype=torch.bool)
     topk_ids = torch.full((*shape, top_k), -1, dtype=torch.long) if top_k else None
     topk_lp = torch.full((*shape, top_k), -math.inf, dtype=torch.float32) if top_k else None
+    width = max((e.draw_ids.shape[1] for e in examples if e.draw_ids is not None), default=0)
+    draw_ids = torch.full((*shape, width), -1, dtype=torch.long) if width else None
+    draw_counts = torch.zeros((*shape, width), dtype=torch.float32) if width else None
+    entropy = torch.zeros(shape, dtype=torch.float32) if width else None
     for row, e in enumerate(examples):
         n, p = len(e.input_ids), e.n_prompt
         ids[row, :n] = torch.tensor(e.input_ids)
@@ -72,7 +84,15 @@ def collate(examples: Sequence[Example], pad_id: int, top_k: int) -> Batch:
             kd_mask[row, p : p + s] = True
             topk_ids[row, p : p + s] = torch.from_numpy(e.topk_ids[:s])
             topk_lp[row, p : p + s] = torch.from_numpy(e.topk_logprobs[:s])
-    return Batch(ids, mask, labels, kd_mask, topk_ids, topk_lp)
+        if draw_ids is not None and e.draw_ids is not None:
+            assert draw_counts is not None and entropy is not None
+            assert e.draw_counts is not None and e.entropy is not None
+            s, d = min(len(e.draw_ids), n - p), e.draw_ids.shape[1]
+            kd_mask[row, p : p + s] = True
+            draw_ids[row, p : p + s, :d] = torch.from_numpy(e.draw_ids[:s])
+            draw_counts[row, p : p + s, :d] = torch.from_numpy(e.draw_counts[:s])
+            entropy[row, p : p + s] = torch.from_numpy(e.entropy[:s])
+    return Batch(ids, mask, labels, kd_mask, topk_ids, topk_lp, draw_ids, draw_counts, entropy)
 
 
 @lru_cache(maxsize=4)

@@ -2,8 +2,9 @@
 
 A harvest (``distillab generate``) is ``OUT/manifest.json`` plus ``OUT/data/*.parquet``; see
 docs/data-formats.md. Training needs to know one thing the records do not say in one place: which
-teacher signal the whole dataset holds, ``text`` or ``topk`` (a harvest never holds full logits; those
-come from a local ``--teacher`` at training time).
+teacher signal the whole dataset holds, ``text``, ``topk`` or ``sampled`` (ids drawn from a local
+teacher, ``distillab generate --draws``; the manifest's identity says so). A harvest never holds full
+logits; those come from a local ``--teacher`` at training time.
 
 The eval split is by prompt, not by record: the samples of one prompt are near-duplicates, and letting
 them straddle the split would make the eval loss measure memorisation.
@@ -35,6 +36,9 @@ COLUMNS = [
     "top_tokens",
     "top_ids",
     "top_logprobs",
+    "draw_ids",
+    "draw_counts",
+    "entropy",
 ]
 
 
@@ -47,7 +51,8 @@ class Harvest:
     manifest_sha256: str
     records: list[dict[str, Any]]
     signal: Signal
-    """``topk`` when records carry top-k log-probabilities (with ids or token strings), else ``text``."""
+    """``sampled`` when records carry drawn ids, ``topk`` when top-k log-probabilities (with ids or token
+    strings), else ``text``."""
 
     @property
     def teacher_name(self) -> str:
@@ -107,6 +112,8 @@ def _signal(manifest: dict[str, Any], records: list[dict[str, Any]]) -> Signal:
     mode = manifest.get("teacher", {}).get("capabilities", {}).get("mode")
     if mode == "text":
         return "text"
+    if manifest.get("identity", {}).get("signal") == "sampled" or any(r.get("draw_ids") for r in records):
+        return "sampled"
     has_topk = any(r["top_logprobs"] and any(r["top_logprobs"]) for r in records)
     return "topk" if has_topk else "text"
 

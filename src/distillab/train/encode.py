@@ -1,4 +1,4 @@
-"""Harvest records -> token ids for the student, with the teacher's top-k signal aligned to them.
+"""Harvest records -> token ids for the student, with the teacher's signal (top-k or drawn ids) aligned.
 
 A chat record becomes ``template(messages, add_generation_prompt=True)`` (the prompt, no loss) followed
 by the rest of ``template(messages + [assistant: completion])`` (the completion and the template's
@@ -13,7 +13,8 @@ it, including non-canonical splits, and position ``j`` takes the teacher's top-k
 Otherwise the completion is re-tokenised and keeps the teacher's signal only on the prefix where the
 two token sequences agree (such records are counted and reported); a different tokenizer agrees almost
 nowhere, which ``setup`` turns into an error. Teacher ids the student's vocabulary does not have (a
-teacher whose embedding matrix is padded further) are dropped: their probability moves to the tail.
+teacher whose embedding matrix is padded further) are dropped: their probability moves to the tail
+(top-k), or their draws keep counting in the total with no term (sampled).
 """
 
 from __future__ import annotations
@@ -39,6 +40,13 @@ class Example:
     """``[S, K]`` int64, the teacher's top-k ids for completion tokens ``0..S-1`` (``-1`` = no id)."""
     topk_logprobs: np.ndarray | None = None
     """``[S, K]`` float32 log-probs of those ids."""
+    draw_ids: np.ndarray | None = None
+    """``[S, D]`` int64, the distinct ids drawn from the teacher for completion tokens ``0..S-1`` (``-1``
+    pads, or marks an id past the student's vocabulary)."""
+    draw_counts: np.ndarray | None = None
+    """``[S, D]`` float32, how often each was drawn (0 on padding)."""
+    entropy: np.ndarray | None = None
+    """``[S]`` float32, the teacher's entropy (nats) at each of those tokens."""
 
 
 @dataclass
@@ -61,6 +69,8 @@ class EncodeStats:
     """Top-k entries given as text that is not one token of the student's tokenizer."""
     topk_entries: int = 0
     top_k: int = 0
+    draws: int = 0
+    """Most distinct drawn ids at one position (0: no sampled signal, or not asked for)."""
 
     @property
     def aligned_fraction(self) -> float:
@@ -135,6 +145,21 @@ def _topk_rows(
     return ids, logprobs
 
 
+def _draw_rows(
+    record: dict[str, Any], rows: int, vocab_size: int, stats: EncodeStats
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The first ``rows`` positions' draws as padded ``[rows, D]`` ids and counts, and their entropies."""
+    width = max((len(r) for r in record["draw_ids"][:rows] if r), default=1)
+    ids = _padded([r or [] for r in record["draw_ids"][:rows]], width, -1, np.int64)
+    counts = _padded([r or [] for r in record["draw_counts"][:rows]], width, 0, np.float32)
+    beyond = ids >= vocab_size
+    stats.ids_beyond_vocab += int(beyond.sum())
+    stats.topk_entries += int((ids >= 0).sum())
+    ids[beyond] = -1
+    entropy = np.asarray(record["entropy"][:rows], dtype=np.float32)
+    return ids, counts, entropy
+
+
 def _reproduces(teacher: list[int], text: str, tokenizer: PreTrainedTokenizerBase) -> bool:
     """Whether the student's tokenizer decodes the teacher's ids to exactly the completion text."""
     if not teacher or min(teacher) < 0 or max(teacher) >= len(tokenizer):
@@ -168,6 +193,8 @@ def encode_records(
     to_id = StringToId(tokenizer) if any(r["token_ids"] is None and r["tokens"] for r in records) else None
     k = max((len(row) for r in records if r["top_logprobs"] for row in r["top_logprobs"] if row), default=0)
     stats.top_k = k if with_signal else 0
+    draws = max((len(row) for r in records if r.get("draw_ids") for row in r["draw_ids"] if row), default=0)
+    stats.draws = draws if with_signal else 0
     eos, special = tokenizer.eos_token_id, set(tokenizer.all_special_ids)
     examples = []
     for record, prompt, completion in zip(records, prompt_ids, retokenised):
@@ -187,17 +214,25 @@ def encode_records(
             stats.truncated += 1
             completion = completion[:room]
         example = Example(list(prompt) + completion, len(prompt), record["prompt_id"] or record["id"])
-        if with_signal and k and teacher is not None and record["top_logprobs"]:
+        signal = record["top_logprobs"] if k else record.get("draw_ids") if draws else None
+        if with_signal and teacher is not None and signal:
             # -1 is a token string with no single-token match (part of a UTF-8 character, shown as U+FFFD):
             # a wildcard, so one such byte does not end the alignment when the tokens around it agree.
             n_match = next(
                 (j for j, (a, b) in enumerate(zip(completion, teacher)) if a != b and b != -1),
                 min(len(completion), len(teacher)),
             )
-            n_match = min(n_match, len(record["top_logprobs"]))
+            n_match = min(n_match, len(signal))
             stats.teacher_tokens += min(len(teacher), len(completion))
             stats.aligned_tokens += n_match
             stats.trimmed_records += n_match < min(len(teacher), len(completion))
-            example.topk_ids, example.topk_logprobs = _topk_rows(record, n_match, k, vocab_size, to_id, stats)
+            if k:
+                example.topk_ids, example.topk_logprobs = _topk_rows(
+                    record, n_match, k, vocab_size, to_id, stats
+                )
+            else:
+                example.draw_ids, example.draw_counts, example.entropy = _draw_rows(
+                    record, n_match, vocab_size, stats
+                )
         examples.append(example)
     return examples, stats

@@ -7,10 +7,10 @@ distillation) and the learning rate means the same for every W. ``T**2`` is Hint
 tempered divergence's gradient shrinks like ``1/T**2``, and the losses themselves leave it out (the
 TRL convention), so it is put back here to keep the two terms' gradients comparable at any T.
 
-The KD term compares the student with whichever teacher signal the run has: the harvest's top-k
-(``kd_mask`` marks the positions that have it) or a local teacher's full logits (every completion
-position). On-policy batches are the student's own samples, where cross-entropy would only reinforce
-whatever it wrote: their loss is the KD term alone.
+The KD term compares the student with whichever teacher signal the run has: the harvest's top-k or
+drawn ids (``kd_mask`` marks the positions that have them) or a local teacher's full logits (every
+completion position). On-policy batches are the student's own samples, where cross-entropy would only
+reinforce whatever it wrote: their loss is the KD term alone.
 """
 
 from __future__ import annotations
@@ -85,6 +85,18 @@ class Objective:
                 mask,
                 temperature=self.temperature,
                 chunk_size=self.chunk_size,
+                **self.params,
+            )
+        if batch.draw_ids is not None:
+            assert self.spec.sampled is not None
+            assert batch.draw_counts is not None and batch.entropy is not None
+            return self.spec.sampled(
+                student,
+                batch.draw_ids[:, 1:],
+                batch.draw_counts[:, 1:],
+                batch.entropy[:, 1:],
+                batch.kd_mask[:, 1:],
+                temperature=self.temperature,
                 **self.params,
             )
         assert self.spec.topk is not None and batch.topk_ids is not None and batch.topk_logprobs is not None

@@ -90,9 +90,13 @@ def _check_alignment(stats: EncodeStats, harvest: Harvest, config: TrainConfig, 
         )
     if stats.ids_beyond_vocab:
         notes.append(
-            f"{stats.ids_beyond_vocab} of {stats.topk_entries} top-k entries have ids beyond the "
-            f"student's {rows} output rows (a padded teacher vocabulary); their "
-            "probability goes to the tail bucket"
+            f"{stats.ids_beyond_vocab} of {stats.topk_entries} {'drawn' if stats.draws else 'top-k'} "
+            f"entries have ids beyond the student's {rows} output rows (a padded teacher vocabulary); "
+            + (
+                "their draws count with no term"
+                if stats.draws
+                else "their probability goes to the tail bucket"
+            )
         )
     if stats.unmapped_strings:
         notes.append(
@@ -127,6 +131,12 @@ def prepare(config: TrainConfig, device: torch.device, say: Callable[[str], Any]
     harvest = load_harvest(config.data)
     signal: Signal = "logits" if config.teacher is not None else harvest.signal
     check_loss(config.loss, signal)
+    if signal == "sampled" and config.loss != "sft" and config.temperature != 1.0:
+        raise ConfigError(
+            f"--temperature {config.temperature}: {config.data} holds ids drawn from the teacher at "
+            "temperature 1, which estimate its T = 1 distribution without bias but not a tempered one; "
+            "use --temperature 1"
+        )
     tokenizer = _tokenizer(config)
     if config.teacher is not None:
         check_same_tokenizer(config.teacher, config.student, tokenizer)

@@ -1,8 +1,12 @@
 """Distillation losses: one file per loss, each a pure function over tensors.
 
-Three kinds of teacher signal, and the form of each loss that uses it:
+Four kinds of teacher signal, and the form of each loss that uses it:
 
 - ``text``: the teacher's answers only -> ``sft_loss(student_logits, labels)``.
+- ``sampled``: ids drawn from a local teacher's full distribution, with counts and the entropy
+  (``distillab generate --draws K``) -> ``forward_kl_sampled(student_logits, draw_ids, draw_counts,
+  teacher_entropy, mask)``, an unbiased estimate of the full-vocabulary forward KL. Only forward KL
+  is an expectation under the teacher, so only it has this form.
 - ``topk``: top-k log-probs stored from an API (k <= 20) -> ``<loss>_topk(student_logits,
   teacher_topk_ids, teacher_topk_logprobs, mask, *, temperature, ...)``, computed over the top-k ids
   plus one tail bucket (see ``_buckets``).
@@ -32,19 +36,26 @@ from torch import Tensor
 
 from distillab.errors import ConfigError
 from distillab.train.losses._buckets import TAIL_FLOOR, bucket_logprobs
-from distillab.train.losses.forward_kl import forward_kl, forward_kl_topk
+from distillab.train.losses.forward_kl import forward_kl, forward_kl_sampled, forward_kl_topk
 from distillab.train.losses.gjsd import gjsd, gjsd_topk
 from distillab.train.losses.reverse_kl import reverse_kl, reverse_kl_topk
 from distillab.train.losses.sft import IGNORE_INDEX, sft_loss
 from distillab.train.losses.skew_kl import skew_kl, skew_kl_topk
 from distillab.train.losses.tv import total_variation, total_variation_topk
 
-Signal = Literal["text", "topk", "logits"]
-"""What a dataset holds about the teacher, from least to most: its text, top-k log-probs, full logits."""
+Signal = Literal["text", "sampled", "topk", "logits"]
+"""What a dataset holds about the teacher: its text, ids drawn from it, top-k log-probs, full logits."""
 
 SIGNALS: tuple[Signal, ...] = ("text", "topk", "logits")
+"""The signals ordered from least to most: a loss that works on one works on the richer ones.
+``sampled`` stands apart: it serves the losses with a ``sampled`` form (and ``sft``)."""
 
-_SIGNAL_WORDS: dict[Signal, str] = {"text": "text only", "topk": "top-k log-probs", "logits": "full logits"}
+_SIGNAL_WORDS: dict[Signal, str] = {
+    "text": "text only",
+    "sampled": "sampled ids (forward KL only)",
+    "topk": "top-k log-probs",
+    "logits": "full logits",
+}
 
 
 @dataclass(frozen=True)
@@ -58,11 +69,24 @@ class LossSpec:
     topk: Callable[..., Tensor] | None
     """The top-k form, or None for losses that need no teacher distribution."""
     summary: str
+    sampled: Callable[..., Tensor] | None = None
+    """The form over ids drawn from the teacher, for losses that have an unbiased one."""
+
+    def works_on(self, signal: Signal) -> bool:
+        if signal == "sampled":
+            return self.needs == "text" or self.sampled is not None
+        return SIGNALS.index(self.needs) <= SIGNALS.index(signal)
 
 
 LOSSES: dict[str, LossSpec] = {
     "sft": LossSpec("text", sft_loss, None, "cross-entropy on the teacher's text"),
-    "fkl": LossSpec("topk", forward_kl, forward_kl_topk, "forward KL(teacher || student), mean-seeking"),
+    "fkl": LossSpec(
+        "topk",
+        forward_kl,
+        forward_kl_topk,
+        "forward KL(teacher || student), mean-seeking",
+        forward_kl_sampled,
+    ),
     "rkl": LossSpec("topk", reverse_kl, reverse_kl_topk, "reverse KL(student || teacher), mode-seeking"),
     "gjsd": LossSpec("topk", gjsd, gjsd_topk, "generalized JSD (beta: 0 = forward KL, 1 = reverse KL)"),
     "skl": LossSpec("topk", skew_kl, skew_kl_topk, "skew KL(teacher || alpha*teacher + (1-alpha)*student)"),
@@ -72,8 +96,7 @@ LOSSES: dict[str, LossSpec] = {
 
 def losses_for(signal: Signal) -> list[str]:
     """Names of the losses that work with a dataset holding ``signal``."""
-    have = SIGNALS.index(signal)
-    return [name for name, spec in LOSSES.items() if SIGNALS.index(spec.needs) <= have]
+    return [name for name, spec in LOSSES.items() if spec.works_on(signal)]
 
 
 def check_loss(name: str, signal: Signal) -> LossSpec:
@@ -82,7 +105,7 @@ def check_loss(name: str, signal: Signal) -> LossSpec:
     if name not in LOSSES:
         raise ConfigError(f"unknown loss {name!r}; losses: {', '.join(LOSSES)}")
     spec = LOSSES[name]
-    if SIGNALS.index(spec.needs) > SIGNALS.index(signal):
+    if not spec.works_on(signal):
         raise ConfigError(
             f"loss {name!r} needs {_SIGNAL_WORDS[spec.needs]} from the teacher but the dataset "
             f"has {_SIGNAL_WORDS[signal]}; losses that work: {usable}"
@@ -100,6 +123,7 @@ __all__ = [
     "bucket_logprobs",
     "check_loss",
     "forward_kl",
+    "forward_kl_sampled",
     "forward_kl_topk",
     "gjsd",
     "gjsd_topk",
