@@ -255,12 +255,19 @@ def answer_ids(engine: Engine, rows: list[dict[str, Any]]) -> list[list[int]]:
     return [list(engine.tokenizer(r["text"], add_special_tokens=False)["input_ids"]) for r in rows]
 
 
-def perplexity(engine: Engine, prompts: list[dict[str, Any]], answers: list[list[int]]) -> float:
-    """exp(mean NLL per answer token) under the unwatermarked model, each answer after its chat prompt."""
+def perplexity(engine: Engine, prompts: list[dict[str, Any]], answers: list[list[int]], cache: Path) -> float:
+    """exp(mean NLL per answer token) under the unwatermarked model, each answer after its chat prompt.
+
+    The answers' summed NLLs are kept in `cache` (teacher forcing is the slow part of the analysis)."""
     pairs = [(engine.encode_chat(p["messages"]), a) for p, a in zip(prompts, answers) if a]
-    scored = score(engine.model, [p + a for p, a in pairs], batch_size=8)
-    nll = -sum(float(s.token_logprobs[-len(a) :].sum()) for s, (_, a) in zip(scored, pairs))
-    return math.exp(nll / max(1, sum(len(a) for _, a in pairs)))
+    if cache.is_file():
+        nll, tokens = json.loads(cache.read_text())
+    else:
+        scored = score(engine.model, [p + a for p, a in pairs], batch_size=8)
+        nll = -sum(float(s.token_logprobs[-len(a) :].sum()) for s, (_, a) in zip(scored, pairs))
+        tokens = sum(len(a) for _, a in pairs)
+        cache.write_text(json.dumps([nll, tokens]))
+    return math.exp(nll / max(1, tokens))
 
 
 def detection(
@@ -274,7 +281,13 @@ def detection(
     for length in LENGTHS:
         if length > max_tokens:
             continue
-        long_enough = [a for a in answers if len(a) >= length]
+        # An answer that ran to the token limit counts at the limit even when its text re-tokenizes
+        # to a few tokens fewer (188 to 205 for 200 generated here).
+        long_enough = [
+            a
+            for a, row in zip(answers, rows)
+            if len(a) >= length or (length == max_tokens and row["finish_reason"] == "length")
+        ]
         results = [detect(a[:length], scorer) for a in long_enough]
         out[f"at_{length}"] = {
             "answers": len(long_enough),
@@ -354,6 +367,11 @@ def main() -> None:
         "instead of `distillab serve` (no server startups; for a slow machine)",
     )
     parser.add_argument(
+        "--only",
+        help="only answer the settings whose name contains this (e.g. selfhash), then stop: a second "
+        "process can fill the answer cache while the first runs",
+    )
+    parser.add_argument(
         "--variants",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -400,6 +418,8 @@ def main() -> None:
         print(f"MarkLLM skipped: {markllm_missing}", flush=True)
     if args.variants:
         settings += [(label(v), v, tuple(mode["variants_at"])) for v in VARIANTS]
+    if args.only:
+        settings = [s for s in settings if args.only in s[0]]
 
     engine = Engine.load(model, device="cpu")
     kgw = MarkLLMKGW(DEFAULT.gamma, DEFAULT.delta, engine.vocab_size) if markllm_missing is None else None
@@ -434,9 +454,20 @@ def main() -> None:
         for t in temps:
             answers[(name, t)] = [r for r in rows if r["temperature"] == t]
 
+    if args.only:
+        return
+
     # Quality and detection.
     ids = {name: answer_ids(engine, rows) for name, rows in answers.items()}
-    ppl = {name: perplexity(engine, prompts, a) for name, a in ids.items()}
+    ppl = {
+        (name, t): perplexity(
+            engine,
+            prompts,
+            a,
+            work / "answers" / f"{name.replace(' ', '_')}-n{n_prompts}-m{max_tokens}-t{t:g}.nll",
+        )
+        for (name, t), a in ids.items()
+    }
     rows_out = []
     configs = {name: c for name, c, _ in settings if c is not None and name != "markllm-kgw"}
     for (name, t), rows in answers.items():
