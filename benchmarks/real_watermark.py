@@ -50,7 +50,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -188,19 +188,20 @@ class MarkLLMKGW:
 
     width = 1
 
-    def __init__(self, gamma: float, delta: float, vocab_size: int):
+    def __init__(self, gamma: float, delta: float, vocab_size: int, hash_key: int = MARKLLM_HASH_KEY):
         from types import SimpleNamespace
 
         from markllm.watermark.kgw.kgw import KGWLogitsProcessor, KGWUtils
 
         settings = SimpleNamespace(
-            gamma=gamma, delta=delta, hash_key=MARKLLM_HASH_KEY, z_threshold=4.0, prefix_length=1,
+            gamma=gamma, delta=delta, hash_key=hash_key, z_threshold=4.0, prefix_length=1,
             f_scheme="time", window_scheme="left", vocab_size=vocab_size, device="cpu",
         )  # fmt: skip
         self.utils = KGWUtils(settings)
         self.processor = KGWLogitsProcessor(settings, self.utils)
         self.config = WatermarkConfig(context=1, gamma=gamma, delta=delta)
         self.vocab_size = vocab_size
+        self.hash_key = hash_key
         self._greens: dict[int, np.ndarray] = {}
 
     def apply(self, logits: torch.Tensor, previous: Sequence[Sequence[int]]) -> torch.Tensor:
@@ -209,7 +210,7 @@ class MarkLLMKGW:
 
     def hashes(self, windows: np.ndarray, tokens: np.ndarray) -> np.ndarray:
         prf = self.utils.prf.numpy().astype(np.uint64)
-        seeds = (np.uint64(MARKLLM_HASH_KEY) * prf[np.asarray(windows)[:, 0]]) % np.uint64(self.vocab_size)
+        seeds = (np.uint64(self.hash_key) * prf[np.asarray(windows)[:, 0]]) % np.uint64(self.vocab_size)
         return seeds * np.uint64(self.vocab_size) + np.asarray(tokens, dtype=np.uint64)
 
     def green(self, hashes: np.ndarray) -> np.ndarray:
@@ -226,7 +227,7 @@ class MarkLLMKGW:
         if bits is None:
             # MarkLLM seeds its generator with (key * f(prev)) % V; any prev with that seed gives this list.
             prf = self.utils.prf
-            prev = int(torch.nonzero((MARKLLM_HASH_KEY * prf) % self.vocab_size == seed)[0, 0])
+            prev = int(torch.nonzero((self.hash_key * prf) % self.vocab_size == seed)[0, 0])
             mask = np.zeros(self.vocab_size, dtype=bool)
             mask[np.asarray(self.utils.get_greenlist_ids(torch.tensor([prev])))] = True
             bits = self._greens[seed] = np.packbits(mask)
@@ -310,27 +311,44 @@ def detection(
     return out
 
 
-def null_pvalues(texts: list[list[int]], scorer: Any, rng: np.random.Generator) -> dict[str, Any]:
-    """Per-text p-values of unmarked texts under `scorer`: KS test on randomized p-values, rejection rates."""
-    results = [detect(t, scorer) for t in texts]
-    results = [r for r in results if r.sample_sizes["scored_pairs"] > 0]
-    gamma = scorer.config.gamma
-    green = np.array([r.sample_sizes["green_pairs"] for r in results])
-    scored = np.array([r.sample_sizes["scored_pairs"] for r in results])
-    raw = np.array([r.p_value for r in results])
-    randomized = binom.sf(green, scored, gamma) + rng.random(len(results)) * binom.pmf(green, scored, gamma)
-    z = np.array([r.effect["z_no_dedup"] for r in results])
-    return {
-        "texts": len(results),
-        "median_scored_pairs": float(np.median(scored)),
-        "ks_randomized_p": float(kstest(randomized, "uniform").pvalue),
-        "ks_randomized_stat": round(float(kstest(randomized, "uniform").statistic), 4),
-        "rate_p_below_0.05": float(np.mean(raw <= 0.05)),
-        "rate_p_below_0.01": float(np.mean(raw <= 0.01)),
-        "rate_p_below_1e-5": float(np.mean(raw <= FPR)),
-        "rate_kgw_z_above_4.265": float(np.mean(z > norm.isf(FPR))),
-        "rate_kgw_z_above_4": float(np.mean(z > 4.0)),
-    }
+def null_pvalues(
+    texts: list[list[int]], key_for: Callable[[int], Any], rng: np.random.Generator
+) -> dict[str, Any]:
+    """p-values of unmarked texts, text i tested under key `key_for(i)`: KS test on randomized p-values,
+    rejection rates, and the same under one key for every text (`key_for(0)`).
+
+    A p-value is exact over the draw of the key. Texts tested under one fixed key share that key's
+    colours of their common pairs (" of", " the"), so their p-values are not independent: a KS test over
+    them checks the key, not the test. With one fresh key per text they are independent."""
+    fresh = [detect(t, key_for(i)) for i, t in enumerate(texts)]
+    one = key_for(0)
+    same = [detect(t, one) for t in texts]
+    gamma = one.config.gamma
+
+    def summary(results: list[Any]) -> dict[str, Any]:
+        results = [r for r in results if r.sample_sizes["scored_pairs"] > 0]
+        green = np.array([r.sample_sizes["green_pairs"] for r in results])
+        scored = np.array([r.sample_sizes["scored_pairs"] for r in results])
+        raw = np.array([r.p_value for r in results])
+        randomized = binom.sf(green, scored, gamma) + rng.random(len(results)) * binom.pmf(
+            green, scored, gamma
+        )
+        z = np.array([r.effect["z_no_dedup"] for r in results])
+        test = kstest(randomized, "uniform")
+        return {
+            "texts": len(results),
+            "median_scored_pairs": float(np.median(scored)),
+            "green_share": round(float(green.sum() / scored.sum()), 4),
+            "ks_randomized_p": float(test.pvalue),
+            "ks_randomized_stat": round(float(test.statistic), 4),
+            "rate_p_below_0.05": float(np.mean(raw <= 0.05)),
+            "rate_p_below_0.01": float(np.mean(raw <= 0.01)),
+            "rate_p_below_1e-5": float(np.mean(raw <= FPR)),
+            "rate_kgw_z_above_4.265": float(np.mean(z > norm.isf(FPR))),
+            "rate_kgw_z_above_4": float(np.mean(z > 4.0)),
+        }
+
+    return {**summary(fresh), "one_key": summary(same)}
 
 
 def label(config: WatermarkConfig | None) -> str:
@@ -495,13 +513,28 @@ def main() -> None:
     reference_ids = [list(engine.tokenizer(r, add_special_tokens=False)["input_ids"]) for r in references]
     null = []
     for config in configs.values():
-        scorer = Watermark(config, derive(master))
+        first = Watermark(config, derive(master))
+
+        def mark_for(i: int, config: WatermarkConfig = config, first: Watermark = first) -> Watermark:
+            # Text 0 under the benchmark's key, every other text under a key of its own.
+            return first if i == 0 else Watermark(config, derive(master, f"null/{i}"))
+
         for source, texts in (("plain answers", plain_ids), ("stdlib docstrings", reference_ids)):
-            null.append({"setting": label(config), "texts_from": source, **null_pvalues(texts, scorer, rng)})
+            null.append(
+                {"setting": label(config), "texts_from": source, **null_pvalues(texts, mark_for, rng)}
+            )
             print(json.dumps(null[-1]), flush=True)
     if kgw is not None:
+
+        def kgw_for(i: int) -> MarkLLMKGW:
+            assert kgw is not None
+            return kgw if i == 0 else MarkLLMKGW(DEFAULT.gamma, DEFAULT.delta, engine.vocab_size, i)
+
         for source, texts in (("plain answers", plain_ids), ("stdlib docstrings", reference_ids)):
-            null.append({"setting": "markllm-kgw", "texts_from": source, **null_pvalues(texts, kgw, rng)})
+            # 500 texts: each fresh MarkLLM key draws its own permutations (about 30 per text).
+            null.append(
+                {"setting": "markllm-kgw", "texts_from": source, **null_pvalues(texts[:500], kgw_for, rng)}
+            )
             print(json.dumps(null[-1]), flush=True)
 
     path = args.out or RESULTS / ("real_watermark_quick.json" if args.quick else "real_watermark.json")
