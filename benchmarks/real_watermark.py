@@ -4,10 +4,11 @@
 
 SmolLM2-135M-Instruct (the 4-bit GGUF from PyPI, dequantized: numbers describe that copy, not the
 upstream model) answers instructions built from Python's standard-library docs (`distillab prompts
-stdlib`), at temperature 0.7 and 1.0, up to `--max-tokens` answer tokens, 16 requests at a time, seeded
-per prompt (every setting draws from the same random numbers). distillab's settings are served by the
-real command, `distillab serve --model GGUF --watermark-key-file KEY --watermark-...` on loopback, and
-asked through the `openai` client; plain answers come from `distillab serve` without a key. MarkLLM's KGW
+stdlib`), at temperature 0.7 and 1.0, up to `--max-tokens` answer tokens, `--batch` (32) requests at a
+time, seeded per prompt (every setting draws from the same random numbers). distillab's settings are
+served by the real command, `distillab serve --model GGUF --watermark-key-file KEY --watermark-...` on
+loopback, and asked through the `openai` client (`--engine`: the same processor through distillab's
+engine in this process instead); plain answers come from `distillab serve` without a key. MarkLLM's KGW
 (`markllm.watermark.kgw.kgw`, its logits processor and green lists, default hash key) runs through
 distillab's engine in this process (the same batched sampling loop the server runs), so only the green
 lists differ. MarkLLM is imported from `--markllm-path` or the environment; when it is missing its rows
@@ -17,7 +18,8 @@ openai 0.28 and pillow 9.4).
 Per setting and temperature, with each answer tokenized from its text as `distillab watermark detect`
 does and scored alone (each distinct pair once, exact binomial p-value):
 
-- detection rate at 50, 100 and 200 answer tokens at FPR 1e-5, over the answers at least that long;
+- detection rate at 50, 100 and 200 answer tokens at FPR 1e-5, over the answers at least that long (an
+  answer that ran to the token limit counts at the limit even if its text re-tokenizes a little shorter);
 - the share of answers never detected (p > 1e-5 over the whole answer), split into those that ended
   before `--max-tokens` (too short) and those that ran to it (too little entropy);
 - perplexity of the answers under the unwatermarked model (teacher forcing after the chat prompt), and its
@@ -27,9 +29,10 @@ MarkLLM rows give both its own statistic (z over every position, no deduplicatio
 z > 4.265 for 1e-5) and the deduplicated exact test on its green lists (conservative for KGW's
 permutation lists: the colours of one context's tokens are negatively correlated).
 
-The null: p-values of text written without the key, scored under each distillab setting's key: the
-plain answers, and the reference docstrings of every stdlib prompt not answered (real human text). They
-should be uniform; binomial p-values are discrete, so the KS test is run on randomized p-values
+The null: p-values of text written without the key, each text under a key of its own (and, beside it,
+all under the benchmark's key): the plain answers, and the reference docstrings of stdlib prompts not
+answered (real human text). They should be uniform; binomial p-values are discrete, so the KS test is
+run on randomized p-values
 (P(X > g) + U * P(X = g), exactly uniform under the null), and the raw p-values' rejection rates at 0.01,
 0.05 and 1e-5 are given beside it (each at most its level under the null).
 
