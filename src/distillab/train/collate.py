@@ -41,6 +41,10 @@ class Batch:
     """``[B, L, K]`` int64, ``-1`` where there is no id."""
     topk_logprobs: Tensor | None
     """``[B, L, K]`` float32."""
+    spans: Tensor | None = None
+    """``[G, 3]`` int64 (row, first token position, last + 1), cross-tokenizer spans; None without any."""
+    span_logprobs: Tensor | None = None
+    """``[G]`` float32, the teacher's log-probability of each span."""
 
     def to(self, device: torch.device) -> Batch:
         moved = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -61,6 +65,8 @@ def collate(examples: Sequence[Example], pad_id: int, top_k: int) -> Batch:
     kd_mask = torch.zeros(shape, dtype=torch.bool)
     topk_ids = torch.full((*shape, top_k), -1, dtype=torch.long) if top_k else None
     topk_lp = torch.full((*shape, top_k), -math.inf, dtype=torch.float32) if top_k else None
+    spans: list[tuple[int, int, int]] = []
+    span_lps: list[float] = []
     for row, e in enumerate(examples):
         n, p = len(e.input_ids), e.n_prompt
         ids[row, :n] = torch.tensor(e.input_ids)
@@ -69,10 +75,24 @@ def collate(examples: Sequence[Example], pad_id: int, top_k: int) -> Batch:
         if topk_ids is not None and topk_lp is not None and e.topk_ids is not None:
             assert e.topk_logprobs is not None
             s = min(len(e.topk_ids), n - p)
-            kd_mask[row, p : p + s] = True
+            kd_mask[row, p : p + s] = True if e.kd_positions is None else torch.from_numpy(e.kd_positions[:s])
             topk_ids[row, p : p + s] = torch.from_numpy(e.topk_ids[:s])
             topk_lp[row, p : p + s] = torch.from_numpy(e.topk_logprobs[:s])
-    return Batch(ids, mask, labels, kd_mask, topk_ids, topk_lp)
+        if top_k and e.spans is not None and e.span_logprobs is not None:
+            for (start, end), logprob in zip(e.spans.tolist(), e.span_logprobs.tolist()):
+                if p + end <= n:  # a span cut by --max-length is dropped whole
+                    spans.append((row, p + start, p + end))
+                    span_lps.append(logprob)
+    return Batch(
+        ids,
+        mask,
+        labels,
+        kd_mask,
+        topk_ids,
+        topk_lp,
+        torch.tensor(spans, dtype=torch.long).reshape(-1, 3) if spans else None,
+        torch.tensor(span_lps, dtype=torch.float32) if spans else None,
+    )
 
 
 @lru_cache(maxsize=4)

@@ -39,6 +39,15 @@ class Example:
     """``[S, K]`` int64, the teacher's top-k ids for completion tokens ``0..S-1`` (``-1`` = no id)."""
     topk_logprobs: np.ndarray | None = None
     """``[S, K]`` float32 log-probs of those ids."""
+    record: int = -1
+    """Index of the harvest record it was encoded from."""
+    kd_positions: np.ndarray | None = None
+    """``[S]`` bool, which of the ``S`` top-k rows carry a signal (None: all of them). Cross-tokenizer
+    data has rows only where tokens match one-to-one."""
+    spans: np.ndarray | None = None
+    """``[G, 2]`` int64 completion-token ranges ``[start, end)`` trained with the sequence-level term."""
+    span_logprobs: np.ndarray | None = None
+    """``[G]`` float32, the teacher's log-probability of each span's text."""
 
 
 @dataclass
@@ -170,7 +179,7 @@ def encode_records(
     stats.top_k = k if with_signal else 0
     eos, special = tokenizer.eos_token_id, set(tokenizer.all_special_ids)
     examples = []
-    for record, prompt, completion in zip(records, prompt_ids, retokenised):
+    for index, (record, prompt, completion) in enumerate(zip(records, prompt_ids, retokenised)):
         teacher = _teacher_ids(record, to_id)
         exact = teacher is not None and _reproduces(teacher, record["completion"], tokenizer)
         completion = list(teacher if exact and teacher is not None else completion)
@@ -186,7 +195,8 @@ def encode_records(
         if len(completion) > room:
             stats.truncated += 1
             completion = completion[:room]
-        example = Example(list(prompt) + completion, len(prompt), record["prompt_id"] or record["id"])
+        key = record["prompt_id"] or record["id"]
+        example = Example(list(prompt) + completion, len(prompt), key, record=index)
         if with_signal and k and teacher is not None and record["top_logprobs"]:
             # -1 is a token string with no single-token match (part of a UTF-8 character, shown as U+FFFD):
             # a wildcard, so one such byte does not end the alignment when the tokens around it agree.

@@ -11,6 +11,11 @@ The KD term compares the student with whichever teacher signal the run has: the 
 (``kd_mask`` marks the positions that have it) or a local teacher's full logits (every completion
 position). On-policy batches are the student's own samples, where cross-entropy would only reinforce
 whatever it wrote: their loss is the KD term alone.
+
+Cross-tokenizer runs (``cross``, see ``distillab.train.xtok``) replace the KD term: ``align`` is the
+loss's top-k form at one-to-one positions and its span form elsewhere, averaged over both kinds of
+terms together (each position or span counts once); ``uld`` is the sorted-probability L1; ``sft``
+drops the KD term (W = 0).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from torch import Tensor
 
 from distillab.train.collate import Batch
 from distillab.train.config import TrainConfig
-from distillab.train.losses import IGNORE_INDEX, LOSSES, sft_loss
+from distillab.train.losses import IGNORE_INDEX, LOSSES, sft_loss, span_loss, uld_loss
 
 SCALE_STEPS = 8
 """Micro-batches over which the two terms' sizes are compared before deciding whether to warn."""
@@ -43,9 +48,10 @@ class Terms:
 class Objective:
     """``(student logits, batch[, teacher logits]) -> Terms``, as configured by ``TrainConfig``."""
 
-    def __init__(self, config: TrainConfig):
+    def __init__(self, config: TrainConfig, cross: str | None = None):
         self.spec = LOSSES[config.loss]
-        self.distill = config.loss != "sft"
+        self.cross = cross
+        self.distill = config.loss != "sft" and cross != "sft"
         self.weight = config.kd_weight if self.distill else 0.0
         self.temperature = config.temperature
         self.params = config.loss_params()
@@ -73,6 +79,8 @@ class Objective:
         return Terms(loss, ce.detach(), kd.detach(), tokens)
 
     def _kd(self, student: Tensor, batch: Batch, teacher_logits: Tensor | None) -> Tensor:
+        if self.cross is not None:
+            return self._cross(student, batch)
         if teacher_logits is not None:
             # Same tokenizer, possibly different padding of the embedding matrix: compare on the ids
             # both models have (rows past the tokenizer's length are never real tokens).
@@ -96,6 +104,40 @@ class Objective:
             temperature=self.temperature,
             **self.params,
         )
+
+    def _cross(self, student: Tensor, batch: Batch) -> Tensor:
+        assert batch.topk_ids is not None and batch.topk_logprobs is not None
+        kd_mask = batch.kd_mask[:, 1:]
+        if self.cross == "uld":
+            return uld_loss(student, batch.topk_logprobs[:, 1:], kd_mask)
+        assert self.spec.topk is not None
+        tokens = self.spec.topk(
+            student,
+            batch.topk_ids[:, 1:],
+            batch.topk_logprobs[:, 1:],
+            kd_mask,
+            temperature=self.temperature,
+            **self.params,
+        )
+        if batch.spans is None or batch.span_logprobs is None:
+            return tokens
+        # Log-prob of each label under the student, summed over each span by a running sum per row:
+        # logits at t - 1 predict token t, so span [start, end) reads positions start - 1 .. end - 2.
+        labels = batch.labels[:, 1:]
+        logits = student.float()
+        picked = logits.gather(-1, labels.clamp(min=0)[..., None])[..., 0] - torch.logsumexp(logits, dim=-1)
+        picked = torch.where(labels != IGNORE_INDEX, picked, 0.0)
+        running = torch.nn.functional.pad(picked.cumsum(dim=1), (1, 0))
+        rows, starts, ends = batch.spans.unbind(-1)
+        spans = span_loss(
+            self.spec.topk,
+            running[rows, ends - 1] - running[rows, starts - 1],
+            batch.span_logprobs,
+            temperature=self.temperature,
+            **self.params,
+        )
+        n_tokens, n_spans = kd_mask.sum(), batch.spans.shape[0]
+        return (tokens * n_tokens + spans * n_spans) / (n_tokens + n_spans).clamp(min=1)
 
     def _observe(self, ce_term: float, kd_term: float) -> None:
         """Warn (once) when one weighted term is over ``SCALE_RATIO`` times the other early in training."""
