@@ -20,11 +20,11 @@ from distillab.errors import ConfigError
 from distillab.models.vocab import Vocab
 from distillab.toy.models import ModelSize, build_model
 from distillab.toy.tokenizer import build_tokenizer
-from distillab.train.collate import collate
+from distillab.train.collate import Batch, collate
 from distillab.train.config import TrainConfig
 from distillab.train.dataset import load_harvest
 from distillab.train.encode import encode_records
-from distillab.train.losses import forward_kl_topk, span_loss, uld_loss
+from distillab.train.losses import bucket_logprobs, forward_kl_topk, span_loss, uld_loss
 from distillab.train.objective import Objective
 from distillab.train.xtok import attach_cross, side_from_record, top_k_of
 
@@ -106,27 +106,89 @@ def test_harvest_records_its_local_teachers_tokenizer(world: World, tmp_path: Pa
     assert datasets.load_dataset(str(world.harvest), cache_dir=str(tmp_path))["train"].num_rows == 80
 
 
-def test_align_on_another_tokenizer_uses_both_terms(world: World, other_student: Path) -> None:
+def test_align_on_another_tokenizer_trains_every_aligned_token(world: World, other_student: Path) -> None:
     data = load_harvest(world.harvest)
     tokenizer = AutoTokenizer.from_pretrained(other_student)
     examples, _ = encode_records(data.records, tokenizer, vocab_size=400, max_length=256, with_signal=False)
     teacher_vocab = Vocab(AutoTokenizer.from_pretrained(world.harvest / "tokenizer"))
     sides = [side_from_record(r, teacher_vocab) for r in data.records]
     stats = attach_cross(examples, sides, tokenizer, method="align", k=20)
-    assert stats.one_to_one > 0 and stats.spans > 0 and stats.aligned_tokens > 0.9 * stats.teacher_tokens
+    assert stats.one_to_one > 0 and stats.one_to_many > 0 and stats.aligned_tokens == stats.teacher_tokens
+    # every teacher token is one group here (no many-to-one): a token-level position or a span each
+    assert stats.one_to_one + stats.one_to_many + stats.spans == stats.teacher_tokens
     batch = collate(examples[:8], 0, 20)
-    assert batch.spans is not None and batch.span_logprobs is not None
-    assert bool((batch.span_logprobs <= 0).all())
-    # Every span is a run of completion tokens; no span position carries a token-level target too.
-    for row, start, end in batch.spans.tolist():
-        assert start < end and bool((batch.labels[row, start:end] >= 0).all())
-        assert not bool(batch.kd_mask[row, start:end].any())
     logits = torch.randn(*batch.input_ids.shape, 400, requires_grad=True)
     config = TrainConfig(student=other_student, data=world.harvest, out=world.root / "unused", loss="fkl")
     terms = Objective(config, "align")(logits, batch)
     assert terms.kd is not None and math.isfinite(float(terms.kd)) and float(terms.kd) > 0
     terms.loss.backward()
     assert logits.grad is not None and bool(torch.isfinite(logits.grad).all())
+
+
+def test_spans_and_positions_are_averaged_together(world: World, tmp_path: Path) -> None:
+    # Completion 11 12 13: 11 has a top-k; the span 12 13 has the teacher's log-prob -1.5.
+    batch = Batch(
+        input_ids=torch.tensor([[10, 11, 12, 13]]),
+        attention_mask=torch.ones(1, 4, dtype=torch.long),
+        labels=torch.tensor([[-100, 11, 12, 13]]),
+        kd_mask=torch.tensor([[False, True, False, False]]),
+        topk_ids=torch.tensor([[[-1], [11], [-1], [-1]]]),
+        topk_logprobs=torch.tensor([[[-math.inf], [-0.2], [-math.inf], [-math.inf]]]),
+        spans=torch.tensor([[0, 2, 4]]),
+        span_logprobs=torch.tensor([-1.5]),
+    )
+    logits = torch.randn(1, 4, 16)
+    config = TrainConfig(student=world.student, data=world.harvest, out=tmp_path / "o", loss="fkl")
+    got = Objective(config, "align")(logits, batch).kd
+    logp = torch.log_softmax(logits, dim=-1)
+    assert batch.topk_ids is not None and batch.topk_logprobs is not None
+    ids, logprobs = batch.topk_ids[:, 1:], batch.topk_logprobs[:, 1:]
+    token = forward_kl_topk(logits[:, :-1], ids, logprobs, batch.kd_mask[:, 1:])
+    span = span_loss(forward_kl_topk, (logp[0, 1, 12] + logp[0, 2, 13])[None], torch.tensor([-1.5]))
+    assert got is not None and torch.allclose(got, (token + span) / 2, atol=1e-6)
+
+
+def test_one_to_many_scores_alternatives_jointly(world: World, tmp_path: Path) -> None:
+    # Prompt token 10, completion 11 12: the teacher's one token covers both, so its alternatives (mapped
+    # to 12 and 13 after the same leading 11) are compared with q(11) q(x | 11) at position 2.
+    batch = Batch(
+        input_ids=torch.tensor([[10, 11, 12]]),
+        attention_mask=torch.ones(1, 3, dtype=torch.long),
+        labels=torch.tensor([[-100, 11, 12]]),
+        kd_mask=torch.tensor([[False, False, True]]),
+        topk_ids=torch.tensor([[[-1, -1], [-1, -1], [12, 13]]]),
+        topk_logprobs=torch.tensor([[[-math.inf] * 2, [-math.inf] * 2, [math.log(0.5), math.log(0.3)]]]),
+        kd_prefix=torch.tensor([[0, 0, 1]]),
+    )
+    logits = torch.randn(1, 3, 16, requires_grad=True)
+    config = TrainConfig(student=world.student, data=world.harvest, out=tmp_path / "o", loss="fkl")
+    got = Objective(config, "align")(logits, batch).kd
+    logp = torch.log_softmax(logits.detach(), dim=-1)
+    joint = logp[0, 0, 11] + logp[0, 1, torch.tensor([12, 13])]
+    student = bucket_logprobs(joint[None])
+    teacher = bucket_logprobs(torch.tensor([[math.log(0.5), math.log(0.3)]]))
+    expected = (teacher.exp() * (teacher - student)).sum()
+    assert got is not None and torch.allclose(got, expected, atol=1e-5)
+    Objective(config, "align")(logits, batch).loss.backward()
+    assert logits.grad is not None and bool(logits.grad[0, 0].abs().sum() > 0)  # the leading token moves too
+
+
+def test_numbers_split_from_their_space_are_one_to_many(world: World, other_student: Path) -> None:
+    data = load_harvest(world.harvest)
+    tokenizer = AutoTokenizer.from_pretrained(other_student)
+    examples, _ = encode_records(data.records, tokenizer, vocab_size=400, max_length=256, with_signal=False)
+    sides = [side_from_record(r, Vocab(AutoTokenizer.from_pretrained(world.teacher))) for r in data.records]
+    stats = attach_cross(examples, sides, tokenizer, method="align", k=20)
+    assert stats.one_to_many > 0
+    space = tokenizer.convert_tokens_to_ids("Ġ")
+    for e in examples:
+        assert e.kd_prefix is not None and e.topk_ids is not None
+        completion = e.input_ids[e.n_prompt :]
+        for j in map(int, e.kd_prefix.nonzero()[0]):
+            # " 12" -> " " + "12": one leading space, the number's alternatives mapped onto the number
+            assert e.kd_prefix[j] == 1 and completion[j - 1] == space
+            mapped = [tokenizer.decode([i]) for i in e.topk_ids[j] if i >= 0]
+            assert mapped and all(m.isdigit() for m in mapped), mapped
 
 
 def _cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
@@ -194,7 +256,9 @@ def test_local_teacher_with_another_tokenizer(world: World, other_student: Path,
         max_steps=3,
     )
     assert "scoring the" in log and result.record["loss"]["cross_tokenizer"] == "align"
-    assert result.record["cross_tokenizer"]["spans"] > 0 and result.record["loss"]["signal"] == "logits"
+    alignment = result.record["cross_tokenizer"]
+    assert alignment["one_to_many"] > 0 and result.record["loss"]["signal"] == "logits"
+    assert alignment["alternatives"] > 60 * alignment["one_to_one"]  # top-64 from the local teacher
     with pytest.raises(ConfigError, match="--on-policy needs a --teacher with the student's tokenizer"):
         train(world, tmp_path / "op", student=other_student, teacher=world.teacher, on_policy=0.5)
 

@@ -41,6 +41,8 @@ class Batch:
     """``[B, L, K]`` int64, ``-1`` where there is no id."""
     topk_logprobs: Tensor | None
     """``[B, L, K]`` float32."""
+    kd_prefix: Tensor | None = None
+    """``[B, L]`` int64, cross-tokenizer: leading student tokens scored jointly with a top-k position."""
     spans: Tensor | None = None
     """``[G, 3]`` int64 (row, first token position, last + 1), cross-tokenizer spans; None without any."""
     span_logprobs: Tensor | None = None
@@ -65,6 +67,8 @@ def collate(examples: Sequence[Example], pad_id: int, top_k: int) -> Batch:
     kd_mask = torch.zeros(shape, dtype=torch.bool)
     topk_ids = torch.full((*shape, top_k), -1, dtype=torch.long) if top_k else None
     topk_lp = torch.full((*shape, top_k), -math.inf, dtype=torch.float32) if top_k else None
+    joint = any(e.kd_prefix is not None for e in examples)
+    kd_prefix = torch.zeros(shape, dtype=torch.long) if joint else None
     spans: list[tuple[int, int, int]] = []
     span_lps: list[float] = []
     for row, e in enumerate(examples):
@@ -78,6 +82,8 @@ def collate(examples: Sequence[Example], pad_id: int, top_k: int) -> Batch:
             kd_mask[row, p : p + s] = True if e.kd_positions is None else torch.from_numpy(e.kd_positions[:s])
             topk_ids[row, p : p + s] = torch.from_numpy(e.topk_ids[:s])
             topk_lp[row, p : p + s] = torch.from_numpy(e.topk_logprobs[:s])
+            if kd_prefix is not None and e.kd_prefix is not None:
+                kd_prefix[row, p : p + s] = torch.from_numpy(e.kd_prefix[:s])
         if top_k and e.spans is not None and e.span_logprobs is not None:
             for (start, end), logprob in zip(e.spans.tolist(), e.span_logprobs.tolist()):
                 if p + end <= n:  # a span cut by --max-length is dropped whole
@@ -90,6 +96,7 @@ def collate(examples: Sequence[Example], pad_id: int, top_k: int) -> Batch:
         kd_mask,
         topk_ids,
         topk_lp,
+        kd_prefix,
         torch.tensor(spans, dtype=torch.long).reshape(-1, 3) if spans else None,
         torch.tensor(span_lps, dtype=torch.float32) if spans else None,
     )

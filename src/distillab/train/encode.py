@@ -44,6 +44,9 @@ class Example:
     kd_positions: np.ndarray | None = None
     """``[S]`` bool, which of the ``S`` top-k rows carry a signal (None: all of them). Cross-tokenizer
     data has rows only where tokens match one-to-one."""
+    kd_prefix: np.ndarray | None = None
+    """``[S]`` int64: at a cross-tokenizer position, how many student tokens before it the teacher's token
+    also covers (its top-k then scores them jointly, see ``train.xtok``); None: 0 everywhere."""
     spans: np.ndarray | None = None
     """``[G, 2]`` int64 completion-token ranges ``[start, end)`` trained with the sequence-level term."""
     span_logprobs: np.ndarray | None = None

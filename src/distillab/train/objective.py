@@ -20,6 +20,7 @@ drops the KD term (W = 0).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -28,6 +29,7 @@ from torch import Tensor
 from distillab.train.collate import Batch
 from distillab.train.config import TrainConfig
 from distillab.train.losses import IGNORE_INDEX, LOSSES, sft_loss, span_loss, uld_loss
+from distillab.train.losses.span import MAX_LOGPROB
 
 SCALE_STEPS = 8
 """Micro-batches over which the two terms' sizes are compared before deciding whether to warn."""
@@ -111,30 +113,29 @@ class Objective:
         if self.cross == "uld":
             return uld_loss(student, batch.topk_logprobs[:, 1:], kd_mask)
         assert self.spec.topk is not None
-        tokens = self.spec.topk(
-            student,
-            batch.topk_ids[:, 1:],
-            batch.topk_logprobs[:, 1:],
-            kd_mask,
-            temperature=self.temperature,
-            **self.params,
-        )
+        params = dict(temperature=self.temperature, **self.params)
+        joint = batch.kd_prefix is not None and bool(batch.kd_prefix.any())
+        labels = batch.labels[:, 1:]
+        running = _running_logprobs(student, labels) if joint or batch.spans is not None else None
+        if joint:
+            assert batch.kd_prefix is not None and running is not None
+            tokens = self.spec.topk(
+                _joint_rows(student, running, kd_mask, batch.kd_prefix[:, 1:]),
+                batch.topk_ids[:, 1:][kd_mask][None],
+                batch.topk_logprobs[:, 1:][kd_mask][None],
+                torch.ones((1, int(kd_mask.sum())), dtype=torch.bool, device=student.device),
+                **params,
+            )
+        else:
+            ids, logprobs = batch.topk_ids[:, 1:], batch.topk_logprobs[:, 1:]
+            tokens = self.spec.topk(student, ids, logprobs, kd_mask, **params)
         if batch.spans is None or batch.span_logprobs is None:
             return tokens
-        # Log-prob of each label under the student, summed over each span by a running sum per row:
-        # logits at t - 1 predict token t, so span [start, end) reads positions start - 1 .. end - 2.
-        labels = batch.labels[:, 1:]
-        logits = student.float()
-        picked = logits.gather(-1, labels.clamp(min=0)[..., None])[..., 0] - torch.logsumexp(logits, dim=-1)
-        picked = torch.where(labels != IGNORE_INDEX, picked, 0.0)
-        running = torch.nn.functional.pad(picked.cumsum(dim=1), (1, 0))
+        assert running is not None
         rows, starts, ends = batch.spans.unbind(-1)
+        # logits at t - 1 predict token t, so span [start, end) reads positions start - 1 .. end - 2
         spans = span_loss(
-            self.spec.topk,
-            running[rows, ends - 1] - running[rows, starts - 1],
-            batch.span_logprobs,
-            temperature=self.temperature,
-            **self.params,
+            self.spec.topk, running[rows, ends - 1] - running[rows, starts - 1], batch.span_logprobs, **params
         )
         n_tokens, n_spans = kd_mask.sum(), batch.spans.shape[0]
         return (tokens * n_tokens + spans * n_spans) / (n_tokens + n_spans).clamp(min=1)
@@ -156,3 +157,27 @@ class Objective:
                 f"W*T^2*KD = {kd_mean:.4g} (W = {self.weight}); --kd-weight {balanced:.2f} would weigh them "
                 "equally"
             )
+
+
+def _running_logprobs(student: Tensor, labels: Tensor) -> Tensor:
+    """``[B, T + 1]``: entry ``i`` sums the student's log-probs of labels ``0 .. i-1`` (ignored ones: 0)."""
+    logits = student.float()
+    picked = logits.gather(-1, labels.clamp(min=0)[..., None])[..., 0] - torch.logsumexp(logits, dim=-1)
+    picked = torch.where(labels != IGNORE_INDEX, picked, 0.0)
+    return torch.nn.functional.pad(picked.cumsum(dim=1), (1, 0))
+
+
+def _joint_rows(student: Tensor, running: Tensor, keep: Tensor, prefix: Tensor) -> Tensor:
+    """The kept positions as ``[1, N, V + 1]`` log-probs of "the leading tokens, then token x" for each x.
+
+    A position with ``n`` leading tokens (``prefix``) gets ``log q(leading) + log q(x | ...)`` for every
+    x and one extra entry ``log(1 - q(leading))``: still a distribution, so the top-k loss reads the
+    joint probability of each mapped alternative, and the extra entry falls into the student's tail.
+    """
+    rows = torch.log_softmax(student[keep].float(), dim=-1)
+    batch_row, position = keep.nonzero(as_tuple=True)
+    n = prefix[keep]
+    leading = running[batch_row, position] - running[batch_row, position - n]
+    capped = leading.clamp(max=MAX_LOGPROB)
+    rest = torch.where(n > 0, torch.log(-torch.expm1(capped)), -math.inf)
+    return torch.cat([rows + leading[:, None], rest[:, None]], dim=-1)[None]

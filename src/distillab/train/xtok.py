@@ -10,9 +10,13 @@ completion are aligned with the teacher's by byte span (``distillab.train.align`
 - ``align``: where one teacher token covers exactly one student token, that student position gets the
   teacher's top-k mapped onto student ids: an alternative the student has as one token keeps its
   log-prob, one it has not goes to the tail bucket (its probability is not spread over the others), so
-  the token-level loss compares the two distributions over what both can say in one token. Every
-  other group (one-to-many, many-to-one, many-to-many) becomes a span: the student learns to give
-  the span's text the probability the teacher gave it (``losses.span``).
+  the token-level loss compares the two distributions over what both can say in one token.
+  Where one teacher token covers several student tokens (" 19" = " " + "19"), the alternatives the
+  student writes with the same leading tokens and one different last token (" 18" = " " + "18") are
+  mapped onto that last token, and the student's side of each is the *joint* probability of the
+  leading tokens and that last token (``kd_prefix`` says how many leading tokens there are). Every
+  other group (many-to-one, many-to-many, or no alternative mapped) becomes a span: the student
+  learns to give the span's text the probability the teacher gave it (``losses.span``).
 - ``uld``: student position ``t`` is paired with teacher position ``t`` and the teacher's top-k
   log-probs are kept as they are; ``losses.uld`` compares sorted probabilities (Boizard et al. 2024).
 
@@ -66,6 +70,9 @@ class CrossStats:
     """Of those, tokens inside an alignment group (the rest lie past where the two texts part)."""
     one_to_one: int = 0
     """Groups of one teacher and one student token: trained with the token-level loss."""
+    one_to_many: int = 0
+    """Groups of one teacher token over several student tokens, trained with the token-level loss on
+    the last one (joint with the leading ones)."""
     spans: int = 0
     """Other groups: trained with the sequence-level span term."""
     alternatives: int = 0
@@ -82,8 +89,8 @@ class CrossStats:
         mapped = 1 - self.unmapped / self.alternatives if self.alternatives else 0.0
         return (
             f"align: {share:.0%} of teacher tokens aligned by byte span; {self.one_to_one:,} one-to-one "
-            f"positions (token-level, {mapped:.0%} of the teacher's alternatives are student tokens), "
-            f"{self.spans:,} spans (sequence-level)"
+            f"and {self.one_to_many:,} one-to-many groups at token level ({mapped:.0%} of the teacher's "
+            f"alternatives mapped to student tokens), {self.spans:,} spans at sequence level"
         )
 
 
@@ -155,6 +162,44 @@ def top_k_of(sides: Sequence[TeacherSide | None]) -> int:
     return max((len(row) for s in sides if s is not None for row in s.top_logprobs), default=0)
 
 
+class _Spellings:
+    """Teacher alternative bytes -> the student's tokens for them, written on their own (cached)."""
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase):
+        self.tokenizer, self.to_id = tokenizer, BytesToId(tokenizer)
+        self.cache: dict[bytes, tuple[int, ...]] = {}
+
+    def __call__(self, raw: bytes) -> tuple[int, ...]:
+        found = self.cache.get(raw)
+        if found is None:
+            single = self.to_id(raw)
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = ""
+            ids = self.tokenizer(text, add_special_tokens=False)["input_ids"] if text and single < 0 else []
+            found = (single,) if single >= 0 else tuple(int(i) for i in ids)
+            self.cache[raw] = found
+        return found
+
+
+def _map_alternatives(
+    raws: Sequence[bytes], prefix: Sequence[int], spell: _Spellings, stats: CrossStats
+) -> list[tuple[int, int]]:
+    """(slot, student id of the last token) for each alternative the student spells ``prefix`` + one token."""
+    mapped, seen = [], set()
+    for slot, raw in enumerate(raws):
+        spelled = spell(raw)
+        stats.alternatives += 1
+        last = spelled[-1] if len(spelled) == len(prefix) + 1 and list(spelled[:-1]) == list(prefix) else -1
+        if last < 0 or last in seen:
+            stats.unmapped += 1
+            continue
+        seen.add(last)
+        mapped.append((slot, last))
+    return mapped
+
+
 def attach_cross(
     examples: Sequence[Example],
     sides: Sequence[TeacherSide | None],
@@ -166,7 +211,7 @@ def attach_cross(
     """Give each example the teacher's signal on its student tokens (see the module docstring)."""
     assert method in ("align", "uld"), method
     stats = CrossStats(method)
-    vocab, to_id = Vocab(tokenizer), BytesToId(tokenizer)
+    vocab, spell = Vocab(tokenizer), _Spellings(tokenizer)
     for example in examples:
         side = sides[example.record]
         if side is None:
@@ -185,23 +230,22 @@ def attach_cross(
             continue
         groups = align_spans(side.pieces, [bytes(vocab.token_bytes(t)) for t in completion])
         kd = np.zeros(len(completion), dtype=bool)
+        prefix = np.zeros(len(completion), dtype=np.int64)
         spans: list[tuple[int, int]] = []
         span_logprobs: list[float] = []
         for g in groups:
             stats.aligned_tokens += g.t_end - g.t_start
-            if g.one_to_one and g.t_start < len(side.top):
-                seen: set[int] = set()
-                alternatives = list(zip(side.top[g.t_start], side.top_logprobs[g.t_start]))[:k]
-                for slot, (raw, logprob) in enumerate(alternatives):
-                    student_id = to_id(raw)
-                    stats.alternatives += 1
-                    if student_id < 0 or student_id in seen:
-                        stats.unmapped += 1
-                        continue
-                    seen.add(student_id)
-                    ids[g.s_start, slot], logprobs[g.s_start, slot] = student_id, logprob
-                kd[g.s_start] = True
-                stats.one_to_one += 1
+            mapped = []
+            if g.t_end - g.t_start == 1 and g.t_start < len(side.top):
+                raws = side.top[g.t_start][:k]
+                mapped = _map_alternatives(raws, completion[g.s_start : g.s_end - 1], spell, stats)
+            if mapped:
+                last = g.s_end - 1
+                for slot, student_id in mapped:
+                    ids[last, slot], logprobs[last, slot] = student_id, side.top_logprobs[g.t_start][slot]
+                kd[last], prefix[last] = True, last - g.s_start
+                stats.one_to_one += g.one_to_one
+                stats.one_to_many += not g.one_to_one
             elif side.logprobs is not None and g.s_end > g.s_start:
                 total = sum(side.logprobs[g.t_start : g.t_end])
                 if math.isfinite(total):
@@ -209,6 +253,7 @@ def attach_cross(
                     span_logprobs.append(total)
                     stats.spans += 1
         example.topk_ids, example.topk_logprobs, example.kd_positions = ids, logprobs, kd
+        example.kd_prefix = prefix
         if spans:
             example.spans = np.asarray(spans, dtype=np.int64)
             example.span_logprobs = np.asarray(span_logprobs, dtype=np.float32)
