@@ -17,7 +17,11 @@ tokenizer), and two random students a quarter of the teacher's size (``toy.stude
 Every student sees the same records, steps, batch size and learning rate (kd weight 0.5), and is
 scored by greedy accuracy on held-out arith test problems. The question (issue 19, item 4): is
 ``acc(other, align) - acc(other, sft)`` at least ``acc(same, fkl) - acc(same, sft)``? Writes
-benchmarks/results/xtok.json (``--quick``: xtok_quick.json) after every run.
+benchmarks/results/xtok.json (``--quick``: xtok_quick.json; ``--out NAME``) after every run.
+
+Seeds can run in parallel processes (``--seeds 1 --out xtok_seed1.json``), then be combined:
+``python benchmarks/xtok.py --merge xtok_seed0.json xtok_seed1.json`` writes xtok.json with the summary
+over all runs.
 """
 
 from __future__ import annotations
@@ -108,6 +112,19 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def merge(paths: list[Path]) -> None:
+    """One result from several processes' files (same settings, other seeds): runs joined, summary redone."""
+    parts = [json.loads(p.read_text()) for p in paths]
+    result = dict(parts[0])
+    result["runs"] = [run for part in parts for run in part["runs"]]
+    result["summary"] = summary(result["runs"])
+    result["seconds"] = max(part["seconds"] for part in parts)
+    result["command"] = [part["command"] for part in parts]
+    result["merged_from"] = [p.name for p in paths]
+    (RESULTS / "xtok.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result["summary"], indent=2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="one seed, 300 queries, 100 test problems")
@@ -120,7 +137,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for tiny models)")
+    parser.add_argument("--out", help="result file name in benchmarks/results (default xtok.json)")
+    parser.add_argument("--merge", nargs="+", help="combine these result files into xtok.json and exit")
     args = parser.parse_args()
+    if args.merge:
+        merge([RESULTS / name for name in args.merge])
+        return
     if args.quick:
         args.queries, args.tests, args.seeds, args.steps = 300, 100, "0", 60
     torch.set_num_threads(args.threads)
@@ -143,7 +165,7 @@ def main() -> None:
     harvest_seconds = 0.0
 
     def save() -> Path:
-        path = RESULTS / ("xtok_quick.json" if args.quick else "xtok.json")
+        path = RESULTS / (args.out or ("xtok_quick.json" if args.quick else "xtok.json"))
         result = {
             "benchmark": "xtok",
             "quick": args.quick,
