@@ -167,6 +167,7 @@ def _cross_signal(
     teacher_tokenizer: PreTrainedTokenizerBase | None,
     examples: list[Example],
     tokenizer: PreTrainedTokenizerBase,
+    device: torch.device,
     say: Callable[[str], Any],
 ) -> tuple[CrossStats | None, int]:
     """Attach the cross-tokenizer signal to ``examples``; returns its stats and the top-k width."""
@@ -176,8 +177,8 @@ def _cross_signal(
     if config.teacher is not None:
         assert teacher_tokenizer is not None
         say(f"scoring the {len(harvest.records)} completions with {config.teacher} (its own tokenizer)")
-        device = config.teacher_device or "cpu"
-        model, _ = load_model(config.teacher, device=device, dtype=config.teacher_dtype)
+        teacher_device = config.teacher_device or str(device)
+        model, _ = load_model(config.teacher, device=teacher_device, dtype=config.teacher_dtype)
         sides = list(score_sides(model, teacher_tokenizer, harvest.records, batch_size=config.batch_size))
         del model
     else:
@@ -221,7 +222,9 @@ def prepare(config: TrainConfig, device: torch.device, say: Callable[[str], Any]
                 "--on-policy needs a --teacher with the student's tokenizer (it scores the student's own "
                 "samples token by token); this run is cross-tokenizer"
             )
-        cross_stats, stats.top_k = _cross_signal(config, harvest, teacher_tokenizer, examples, tokenizer, say)
+        cross_stats, stats.top_k = _cross_signal(
+            config, harvest, teacher_tokenizer, examples, tokenizer, device, say
+        )
         say(
             f"cross-tokenizer: the student's tokenizer ({len(tokenizer)} tokens) is not the teacher's; "
             + (cross_stats.describe() if cross_stats else "sft: training on the teacher's text only")
