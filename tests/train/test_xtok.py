@@ -26,7 +26,7 @@ from distillab.train.dataset import load_harvest
 from distillab.train.encode import encode_records
 from distillab.train.losses import bucket_logprobs, forward_kl_topk, span_loss, uld_loss
 from distillab.train.objective import Objective
-from distillab.train.xtok import attach_cross, side_from_record, top_k_of
+from distillab.train.xtok import attach_cross, score_sides, side_from_record, top_k_of
 
 
 @pytest.fixture(scope="module")
@@ -189,6 +189,17 @@ def test_numbers_split_from_their_space_are_one_to_many(world: World, other_stud
             assert e.kd_prefix[j] == 1 and completion[j - 1] == space
             mapped = [tokenizer.decode([i]) for i in e.topk_ids[j] if i >= 0]
             assert mapped and all(m.isdigit() for m in mapped), mapped
+
+
+def test_local_teacher_sides_stop_at_the_end_of_turn(world: World) -> None:
+    records = load_harvest(world.harvest).records[:6]
+    tokenizer = AutoTokenizer.from_pretrained(world.teacher)
+    sides = score_sides(world.teacher_model(), tokenizer, records, top_k=5)
+    for side, record in zip(sides, records):
+        text = record["completion"].encode()
+        assert b"".join(side.pieces) in (text, text + b"<|end|>")  # never the template's newline after it
+        assert side.logprobs is not None and len(side.logprobs) == len(side.top) == len(side.pieces)
+        assert all(len(row) == 5 for row in side.top_logprobs)
 
 
 def _cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:

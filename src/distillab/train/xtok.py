@@ -137,21 +137,25 @@ def score_sides(
     """A local teacher's side of every record: it scores each completion under its own tokenizer.
 
     The full distribution is computed at every position; its ``top_k`` most likely tokens are kept
-    and the rest is left to the tail bucket, so memory stays ``records x tokens x top_k``.
+    and the rest is left to the tail bucket, so memory stays ``records x tokens x top_k``. The side
+    ends at the first special token (the end of turn): what a chat template writes after it (a
+    newline) is text no teacher ever predicted, and its distribution there is noise.
     """
     vocab = Vocab(tokenizer)
     split = [given_tokens(tokenizer, _records_prompt(r), str(r["completion"])) for r in records]
     scored = score(model, [head + tail for head, tail in split], top_k=top_k, batch_size=batch_size)
     sides = []
+    special = set(tokenizer.all_special_ids)
     for (head, tail), s in zip(split, scored):
-        start = len(head) - 1  # s[t] is the log-probability of token t + 1
+        tail = tail[: next((j + 1 for j, t in enumerate(tail) if t in special), len(tail))]
+        start, end = len(head) - 1, len(head) - 1 + len(tail)  # s[t] is the log-probability of token t + 1
         assert s.top_ids is not None and s.top_logprobs is not None
         sides.append(
             TeacherSide(
                 [bytes(vocab.token_bytes(t)) for t in tail],
-                s.token_logprobs[start:].tolist(),
-                [[bytes(vocab.token_bytes(t)) for t in row] for row in s.top_ids[start:].tolist()],
-                s.top_logprobs[start:].tolist(),
+                s.token_logprobs[start:end].tolist(),
+                [[bytes(vocab.token_bytes(t)) for t in row] for row in s.top_ids[start:end].tolist()],
+                s.top_logprobs[start:end].tolist(),
             )
         )
     return sides
