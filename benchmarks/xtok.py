@@ -21,7 +21,7 @@ benchmarks/results/xtok.json (``--quick``: xtok_quick.json; ``--out NAME``) afte
 
 Seeds can run in parallel processes (``--seeds 1 --out xtok_seed1.json``), then be combined:
 ``python benchmarks/xtok.py --merge xtok_seed0.json xtok_seed1.json`` writes xtok.json with the summary
-over all runs.
+over all runs (a run in a later file replaces the same arm and seed in an earlier one).
 """
 
 from __future__ import annotations
@@ -113,10 +113,16 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def merge(paths: list[Path]) -> None:
-    """One result from several processes' files (same settings, other seeds): runs joined, summary redone."""
+    """One result from several processes' files (same settings): runs joined, summary redone.
+
+    A run of a later file replaces one of an earlier file with the same student, arm and seed (a rerun).
+    """
     parts = [json.loads(p.read_text()) for p in paths]
     result = dict(parts[0])
-    result["runs"] = [run for part in parts for run in part["runs"]]
+    runs: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for part in parts:
+        runs.update({(run["student"], run["arm"], run["seed"]): run for run in part["runs"]})
+    result["runs"] = list(runs.values())
     result["summary"] = summary(result["runs"])
     result["seconds"] = max(part["seconds"] for part in parts)
     result["command"] = [part["command"] for part in parts]
