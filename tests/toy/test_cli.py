@@ -65,6 +65,12 @@ def test_teacher_then_student(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "student" / "toy_info.json").read_text())["ratio"] <= 0.25
+    other = ["toy", "student", "--like", str(teacher), "--out", str(tmp_path / "s2"), "--tokenizer", "other"]
+    assert runner.invoke(app, other).exit_code == 0
+    assert json.loads((tmp_path / "s2" / "toy_info.json").read_text())["own_tokenizer"] is True
+    bad = runner.invoke(app, [*other[:-1], "mine", "--force"])
+    assert isinstance(bad.exception, ConfigError)
+    assert "--tokenizer: must be teacher or other" in str(bad.exception)
 
 
 def test_bad_input_exits_1_with_the_field_named(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LM
 from distillab.errors import ModelError
 from distillab.toy.models import count_parameters
 from distillab.toy.student import build_student
+from distillab.toy.tokenizer import other_tokenizer
 
 
 def test_student_of_tiny_teacher(tiny_model_dir: Path, tmp_path: Path) -> None:
@@ -51,3 +52,15 @@ def test_missing_tokenizer_or_config_is_a_model_error(tiny_model_dir: Path, tmp_
 def test_impossible_budget_is_explained(tiny_model_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="embedding"):
         build_student(tiny_model_dir, tmp_path / "s", max_ratio=0.01)
+
+
+def test_student_with_the_second_tokenizer(tiny_model_dir: Path, tmp_path: Path) -> None:
+    other = other_tokenizer()
+    info = build_student(tiny_model_dir, tmp_path / "student", tokenizer=other)
+    student = AutoModelForCausalLM.from_pretrained(tmp_path / "student")
+    tok = AutoTokenizer.from_pretrained(tmp_path / "student")
+    assert info["own_tokenizer"] and info["ratio"] <= 0.25
+    assert student.config.vocab_size == len(tok) == len(other) == 512
+    assert tok.get_vocab() == other.get_vocab() != AutoTokenizer.from_pretrained(tiny_model_dir).get_vocab()
+    assert student.generation_config.eos_token_id == [tok.eos_token_id, tok.convert_tokens_to_ids("<|end|>")]
+    assert student.config.eos_token_id == tok.eos_token_id

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from distillab.toy.tokenizer import build_tokenizer, whole_numbers
+from distillab.toy.tokenizer import build_tokenizer, other_tokenizer, whole_numbers
 
 CORPUS = ["Mia has 12 apples. She buys 7 more and gives 5 away.", "Return the value of x, or None."] * 20
 
@@ -29,3 +29,13 @@ def test_round_trip_and_chat_template() -> None:
 def test_small_vocab_still_works_without_the_guarantee() -> None:
     tokenizer = build_tokenizer(CORPUS, vocab_size=400)
     assert len(tokenizer) == 400 and not whole_numbers(tokenizer)
+
+
+def test_second_tokenizer_splits_the_space_off_numbers() -> None:
+    other = other_tokenizer()
+    text = "Mia has 12 apples.\n12 + 7 = 19. Answer: 19"
+    pieces = [other.decode([i]) for i in other(text, add_special_tokens=False)["input_ids"]]
+    assert "".join(pieces) == text
+    assert pieces[:4] == ["Mia", " has", " ", "12"] and pieces[-2:] == [" ", "19"]
+    assert all(len(other(str(i), add_special_tokens=False)["input_ids"]) == 1 for i in range(100))
+    assert other.chat_template and len(other) == 512

@@ -61,6 +61,7 @@ def test_topk_kd_moves_student_toward_teacher(world: World, tmp_path: Path) -> N
         "temperature": 1.0,
         "kd_weight": 0.5,
         "signal": "topk",
+        "cross_tokenizer": None,
     }
     assert record["tokens_seen"] == result.tokens > 0 and record["eval"]["kd"] > 0 and record["seconds"] > 0
     assert record["encoding"]["exact_records"] >= 0.9 * record["dataset"]["records"]

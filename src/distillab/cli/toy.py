@@ -103,7 +103,8 @@ def teacher(
         "Examples:\n\n"
         "\b\n"
         "  distillab toy student --like runs/teacher --out runs/student\n"
-        "  distillab toy student --like path/to/any-hf-model --out runs/student --max-ratio 0.1"
+        "  distillab toy student --like path/to/any-hf-model --out runs/student --max-ratio 0.1\n"
+        "  distillab toy student --like runs/teacher --out runs/student2 --tokenizer other"
     )
 )
 def student(
@@ -112,15 +113,28 @@ def student(
     seed: int = typer.Option(0, "--seed", help="Seed for the random initialisation."),
     max_ratio: float = typer.Option(0.25, "--max-ratio", help="Most student/teacher parameters allowed."),
     force: bool = typer.Option(False, "--force", help="Replace --out if it exists."),
+    tokenizer: str = typer.Option(
+        "teacher",
+        "--tokenizer",
+        help="teacher (the teacher's own) or other (the tiny world's second tokenizer, for "
+        "cross-tokenizer distillation).",
+    ),
 ) -> None:
     from distillab.errors import ConfigError
     from distillab.toy.cache import prepare_out
     from distillab.toy.student import build_student
+    from distillab.toy.tokenizer import other_tokenizer
 
+    problems = []
     if not 0 < max_ratio <= 1:
-        raise ConfigError(f"--max-ratio: must be in (0, 1], got {max_ratio}")
+        problems.append(f"--max-ratio: must be in (0, 1], got {max_ratio}")
+    if tokenizer not in ("teacher", "other"):
+        problems.append(f"--tokenizer: must be teacher or other, got {tokenizer!r}")
+    if problems:
+        raise ConfigError(problems)
     prepare_out(out, force=force)
-    info = build_student(like, out, seed=seed, max_ratio=max_ratio)
+    own = other_tokenizer() if tokenizer == "other" else None
+    info = build_student(like, out, seed=seed, max_ratio=max_ratio, tokenizer=own)
     console.print(
         f"student: {out}  parameters={info['parameters']:,}  "
         f"teacher={info['teacher_parameters']:,}  ratio={info['ratio']:.3f}",

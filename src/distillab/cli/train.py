@@ -10,6 +10,8 @@ HELP = """Train a student on a harvest written by `distillab generate` (or onlin
 Losses: sft (any data), fkl, rkl, gjsd, skl, tv (need the teacher's top-k log-probs in the harvest,
 or --teacher for full logits). The objective is (1 - W) * CE + W * T^2 * KD with W = --kd-weight.
 Writes a Hugging Face model directory, a model card (README.md) and distillab_train.json.
+A student whose tokenizer is not the teacher's is distilled across tokenizers (--cross-tokenizer
+align, uld or sft; the run says which ran).
 
 Examples:
 
@@ -35,7 +37,9 @@ def train(config: TrainConfig) -> None:
     if not result.main_process:
         return
     evaluation = f", eval loss {result.eval['loss']:.4f}" if result.eval else ""
+    cross = result.record["loss"].get("cross_tokenizer")
+    which = f"cross-tokenizer ({cross}): " if cross else ""
     print(
-        f"trained {result.steps} steps on {result.tokens:,} tokens in {result.seconds:.0f}s; "
+        f"{which}trained {result.steps} steps on {result.tokens:,} tokens in {result.seconds:.0f}s; "
         f"train loss {result.train_loss:.4f}{evaluation}; model in {result.out}"
     )

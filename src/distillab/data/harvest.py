@@ -38,6 +38,7 @@ from distillab.errors import ConfigError, DataError, TeacherError
 from distillab.teacher import load_teacher
 from distillab.teacher.base import Capabilities, SamplingParams, Teacher
 from distillab.teacher.http import NO_DRAWS, HTTPTeacher
+from distillab.teacher.local import LocalTeacher
 
 DRAW_RULE = (
     "per position, `draws` ids drawn with replacement from the teacher's own log_softmax at temperature 1 "
@@ -215,6 +216,9 @@ async def _harvest(
         raise harvester.error
     records = compact(out)
     manifest = _manifest(config, teacher, caps, identity, rows, records, harvester, notices, duplicates)
+    manifest["teacher"]["tokenizer"] = mf.save_tokenizer(
+        out, teacher.engine.tokenizer if isinstance(teacher, LocalTeacher) else None
+    )
     mf.finish(out, manifest)
     shutil.rmtree(journal_dir(out), ignore_errors=True)
     if harvester.failures:

@@ -7,6 +7,7 @@ harvest starts and in the manifest when it ends, so a killed harvest is recognis
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -19,6 +20,8 @@ from distillab.errors import ConfigError, DataError
 
 MANIFEST = "manifest.json"
 IDENTITY = "harvest.json"
+TOKENIZER = "tokenizer"
+"""Where a harvest keeps a copy of its local teacher's tokenizer (training reads token ids with it)."""
 
 
 def now_iso() -> str:
@@ -79,6 +82,7 @@ def remove_harvest(out: Path) -> None:
     """Delete only what a harvest writes; anything else the user keeps in `out` stays."""
     shutil.rmtree(journal_dir(out), ignore_errors=True)
     shutil.rmtree(out / "data", ignore_errors=True)
+    shutil.rmtree(out / TOKENIZER, ignore_errors=True)
     (out / MANIFEST).unlink(missing_ok=True)
 
 
@@ -98,6 +102,23 @@ def started_at(out: Path) -> str:
         if path.exists():
             return str(_read_json(path).get(key) or now_iso())
     return now_iso()
+
+
+def save_tokenizer(out: Path, tokenizer: Any) -> dict[str, Any] | None:
+    """Save the teacher's tokenizer (a local teacher's; None for an endpoint) into ``out/tokenizer``.
+
+    Records hold token ids; a student with another tokenizer needs the teacher's to turn them into text
+    (cross-tokenizer distillation). Returns the manifest's ``teacher.tokenizer`` entry.
+    """
+    if tokenizer is None:
+        return None
+    tokenizer.save_pretrained(out / TOKENIZER)
+    vocab = json.dumps(sorted(tokenizer.get_vocab().items()), ensure_ascii=False)
+    return {
+        "path": TOKENIZER,
+        "size": len(tokenizer),
+        "vocab_sha256": hashlib.sha256(vocab.encode()).hexdigest(),
+    }
 
 
 def finish(out: Path, manifest: dict[str, Any]) -> None:

@@ -9,6 +9,9 @@ the meta device.
 
     info = build_student(Path("runs/teacher"), Path("runs/student"))
     info["ratio"]   # student parameters / teacher parameters, <= max_ratio (0.25)
+
+`tokenizer=` gives the student another tokenizer than the teacher's (its vocabulary and stop tokens),
+for cross-tokenizer distillation, e.g. the tiny world's `toy.tokenizer.other_tokenizer()`.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from transformers import (
 
 from distillab.errors import ModelError
 from distillab.toy.models import count_parameters
+from distillab.toy.tokenizer import END
 
 
 def load_config(teacher_dir: Path) -> PretrainedConfig:
@@ -125,26 +129,50 @@ def student_config(teacher: PretrainedConfig, budget: int, vocab_size: int) -> L
     )
 
 
+def _own_generation_config(tokenizer: PreTrainedTokenizerBase) -> GenerationConfig:
+    """Stop on the tokenizer's end-of-sequence token and, where it has one, the tiny world's end-of-turn."""
+    end = tokenizer.convert_tokens_to_ids(END)
+    has_end = isinstance(end, int) and end != tokenizer.unk_token_id
+    stops = [tokenizer.eos_token_id] + ([end] if has_end else [])
+    return GenerationConfig(eos_token_id=stops, pad_token_id=tokenizer.pad_token_id)
+
+
 def build_student(
-    teacher_dir: Path, out_dir: Path, *, seed: int = 0, max_ratio: float = 0.25
+    teacher_dir: Path,
+    out_dir: Path,
+    *,
+    seed: int = 0,
+    max_ratio: float = 0.25,
+    tokenizer: PreTrainedTokenizerBase | None = None,
 ) -> dict[str, Any]:
-    """Write a random student for `teacher_dir` to `out_dir`; returns sizes and the parameter ratio."""
+    """Write a random student for `teacher_dir` to `out_dir`; returns sizes and the parameter ratio.
+
+    With `tokenizer`, the student uses it instead of the teacher's.
+    """
     teacher_dir, out_dir = Path(teacher_dir), Path(out_dir)
     config = load_config(teacher_dir)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(teacher_dir)
-    except (OSError, ValueError, TypeError) as exc:
-        raise ModelError(
-            f"{teacher_dir}: no usable tokenizer; the student reuses the teacher's ({exc})"
-        ) from exc
+    own = tokenizer is not None
+    if tokenizer is None:
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(teacher_dir)
+        except (OSError, ValueError, TypeError) as exc:
+            raise ModelError(
+                f"{teacher_dir}: no usable tokenizer; the student reuses the teacher's ({exc})"
+            ) from exc
     n_teacher = teacher_parameters(config)
-    vocab = max(int(_field(config.get_text_config(), "vocab_size")), len(tokenizer))
+    teacher_vocab = 0 if own else int(_field(config.get_text_config(), "vocab_size"))
+    vocab = max(teacher_vocab, len(tokenizer))
     cfg = student_config(config, int(n_teacher * max_ratio), vocab)
+    if own:  # the teacher's special-token ids mean nothing in another vocabulary
+        cfg.bos_token_id, cfg.eos_token_id = tokenizer.bos_token_id, tokenizer.eos_token_id
+        cfg.pad_token_id = tokenizer.pad_token_id
     torch.manual_seed(seed)
     model = LlamaForCausalLM(cfg)
     n_student = count_parameters(model)
     assert n_student == llama_parameters(cfg), "llama_parameters is out of date with transformers"
-    model.generation_config = teacher_generation_config(teacher_dir, tokenizer)
+    model.generation_config = (
+        _own_generation_config(tokenizer) if own else teacher_generation_config(teacher_dir, tokenizer)
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
@@ -157,6 +185,7 @@ def build_student(
         "ratio": n_student / n_teacher,
         "layers": cfg.num_hidden_layers,
         "hidden_size": cfg.hidden_size,
+        "own_tokenizer": own,
     }
     (out_dir / "toy_info.json").write_text(json.dumps(info, indent=2) + "\n")
     return info

@@ -48,6 +48,12 @@ class Batch:
     """``[B, L, D]`` float32, 0 where there is no id."""
     entropy: Tensor | None = None
     """``[B, L]`` float32, the teacher's entropy at each token with draws (0 elsewhere)."""
+    kd_prefix: Tensor | None = None
+    """``[B, L]`` int64, cross-tokenizer: leading student tokens scored jointly with a top-k position."""
+    spans: Tensor | None = None
+    """``[G, 3]`` int64 (row, first token position, last + 1), cross-tokenizer spans; None without any."""
+    span_logprobs: Tensor | None = None
+    """``[G]`` float32, the teacher's log-probability of each span."""
 
     def to(self, device: torch.device) -> Batch:
         moved = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -73,6 +79,10 @@ def collate(examples: Sequence[Example], pad_id: int, top_k: int) -> Batch:
     draw_ids = torch.full((*shape, width), -1, dtype=torch.long) if width else None
     draw_counts = torch.zeros((*shape, width), dtype=torch.float32) if width else None
     entropy = torch.zeros(shape, dtype=torch.float32) if width else None
+    joint = any(e.kd_prefix is not None for e in examples)
+    kd_prefix = torch.zeros(shape, dtype=torch.long) if joint else None
+    spans: list[tuple[int, int, int]] = []
+    span_lps: list[float] = []
     for row, e in enumerate(examples):
         n, p = len(e.input_ids), e.n_prompt
         ids[row, :n] = torch.tensor(e.input_ids)
@@ -81,9 +91,11 @@ def collate(examples: Sequence[Example], pad_id: int, top_k: int) -> Batch:
         if topk_ids is not None and topk_lp is not None and e.topk_ids is not None:
             assert e.topk_logprobs is not None
             s = min(len(e.topk_ids), n - p)
-            kd_mask[row, p : p + s] = True
+            kd_mask[row, p : p + s] = True if e.kd_positions is None else torch.from_numpy(e.kd_positions[:s])
             topk_ids[row, p : p + s] = torch.from_numpy(e.topk_ids[:s])
             topk_lp[row, p : p + s] = torch.from_numpy(e.topk_logprobs[:s])
+            if kd_prefix is not None and e.kd_prefix is not None:
+                kd_prefix[row, p : p + s] = torch.from_numpy(e.kd_prefix[:s])
         if draw_ids is not None and e.draw_ids is not None:
             assert draw_counts is not None and entropy is not None
             assert e.draw_counts is not None and e.entropy is not None
@@ -92,7 +104,25 @@ def collate(examples: Sequence[Example], pad_id: int, top_k: int) -> Batch:
             draw_ids[row, p : p + s, :d] = torch.from_numpy(e.draw_ids[:s])
             draw_counts[row, p : p + s, :d] = torch.from_numpy(e.draw_counts[:s])
             entropy[row, p : p + s] = torch.from_numpy(e.entropy[:s])
-    return Batch(ids, mask, labels, kd_mask, topk_ids, topk_lp, draw_ids, draw_counts, entropy)
+        if top_k and e.spans is not None and e.span_logprobs is not None:
+            for (start, end), logprob in zip(e.spans.tolist(), e.span_logprobs.tolist()):
+                if p + end <= n:  # a span cut by --max-length is dropped whole
+                    spans.append((row, p + start, p + end))
+                    span_lps.append(logprob)
+    return Batch(
+        ids,
+        mask,
+        labels,
+        kd_mask,
+        topk_ids,
+        topk_lp,
+        draw_ids=draw_ids,
+        draw_counts=draw_counts,
+        entropy=entropy,
+        kd_prefix=kd_prefix,
+        spans=torch.tensor(spans, dtype=torch.long).reshape(-1, 3) if spans else None,
+        span_logprobs=torch.tensor(span_lps, dtype=torch.float32) if spans else None,
+    )
 
 
 @lru_cache(maxsize=4)

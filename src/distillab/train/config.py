@@ -21,6 +21,9 @@ LOSS_NAMES = ("sft", "fkl", "rkl", "gjsd", "skl", "tv")
 """The keys of ``distillab.train.losses.LOSSES`` (a test keeps them equal), spelled out here so that
 ``distillab --help`` does not import torch."""
 
+CROSS_METHODS = ("align", "uld", "sft")
+"""What ``--cross-tokenizer`` picks (``distillab.train.xtok``), spelled out here for the same reason."""
+
 
 @dataclass
 class TrainConfig:
@@ -62,6 +65,12 @@ class TrainConfig:
         0.0, "Share of batches where the student writes the completions and --teacher scores them."
     )
     max_new_tokens: int = _f(128, "On-policy: most tokens the student generates per prompt.")
+    cross_tokenizer: str = _f(
+        "align",
+        "When the student's tokenizer is not the teacher's: align (token-level KD where tokens match "
+        "one-to-one by byte span, span log-prob matching elsewhere), uld (sorted-probability L1, "
+        "Boizard et al. 2024) or sft (text only).",
+    )
     progress: bool = _f(True, "Show a progress bar.")
 
     def __post_init__(self) -> None:
@@ -117,6 +126,10 @@ class TrainConfig:
         need(
             self.chunk_size is None or self.chunk_size >= 1,
             f"--chunk-size must be at least 1 (got {self.chunk_size})",
+        )
+        need(
+            self.cross_tokenizer in CROSS_METHODS,
+            f"--cross-tokenizer {self.cross_tokenizer!r} is not one of {', '.join(CROSS_METHODS)}",
         )
         need(0.0 <= self.on_policy <= 1.0, f"--on-policy must be in [0, 1] (got {self.on_policy})")
         if self.teacher is not None:

@@ -33,6 +33,7 @@ COLUMNS = [
     "finish_reason",
     "tokens",
     "token_ids",
+    "token_logprobs",
     "top_tokens",
     "top_ids",
     "top_logprobs",

@@ -47,6 +47,18 @@ class Example:
     """``[S, D]`` float32, how often each was drawn (0 on padding)."""
     entropy: np.ndarray | None = None
     """``[S]`` float32, the teacher's entropy (nats) at each of those tokens."""
+    record: int = -1
+    """Index of the harvest record it was encoded from."""
+    kd_positions: np.ndarray | None = None
+    """``[S]`` bool, which of the ``S`` top-k rows carry a signal (None: all of them). Cross-tokenizer
+    data has rows only where tokens match one-to-one."""
+    kd_prefix: np.ndarray | None = None
+    """``[S]`` int64: at a cross-tokenizer position, how many student tokens before it the teacher's token
+    also covers (its top-k then scores them jointly, see ``train.xtok``); None: 0 everywhere."""
+    spans: np.ndarray | None = None
+    """``[G, 2]`` int64 completion-token ranges ``[start, end)`` trained with the sequence-level term."""
+    span_logprobs: np.ndarray | None = None
+    """``[G]`` float32, the teacher's log-probability of each span's text."""
 
 
 @dataclass
@@ -197,7 +209,7 @@ def encode_records(
     stats.draws = draws if with_signal else 0
     eos, special = tokenizer.eos_token_id, set(tokenizer.all_special_ids)
     examples = []
-    for record, prompt, completion in zip(records, prompt_ids, retokenised):
+    for index, (record, prompt, completion) in enumerate(zip(records, prompt_ids, retokenised)):
         teacher = _teacher_ids(record, to_id)
         exact = teacher is not None and _reproduces(teacher, record["completion"], tokenizer)
         completion = list(teacher if exact and teacher is not None else completion)
@@ -213,7 +225,8 @@ def encode_records(
         if len(completion) > room:
             stats.truncated += 1
             completion = completion[:room]
-        example = Example(list(prompt) + completion, len(prompt), record["prompt_id"] or record["id"])
+        key = record["prompt_id"] or record["id"]
+        example = Example(list(prompt) + completion, len(prompt), key, record=index)
         signal = record["top_logprobs"] if k else record.get("draw_ids") if draws else None
         if with_signal and teacher is not None and signal:
             # -1 is a token string with no single-token match (part of a UTF-8 character, shown as U+FFFD):

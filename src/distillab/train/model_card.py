@@ -51,6 +51,8 @@ def render_card(record: dict[str, Any]) -> str:
     config, teacher, data = record["config"], record["teacher"], record["dataset"]
     loss = record["loss"]
     params = ", ".join(f"{k}={v}" for k, v in loss["params"].items()) or "none"
+    method = loss.get("cross_tokenizer")
+    cross = f"; cross-tokenizer (the student's tokenizer is not the teacher's): `{method}`" if method else ""
     results = [
         ("steps", record["steps"]),
         ("tokens seen", record["tokens_seen"]),
@@ -86,7 +88,7 @@ Trained with distillab {record["distillab_version"]}: {mode}, {lora}.
   {data["records"]} records, {data["train_examples"]} train / {data["eval_examples"]} eval examples,
   split by prompt)
 - **Loss:** `{config["loss"]}`, {LOSSES[config["loss"]].summary}; params: {params};
-  temperature {loss["temperature"]}; mix `(1 - W) * CE + W * T^2 * KD` with W = {loss["kd_weight"]}
+  temperature {loss["temperature"]}; mix `(1 - W) * CE + W * T^2 * KD` with W = {loss["kd_weight"]}{cross}
 - **Optimisation:** AdamW lr {config["lr"]}, batch {config["batch_size"]} x {config["grad_accum"]}
   accumulation x {record["processes"]} processes, {record["precision"]} precision
 

@@ -20,26 +20,12 @@ from pathlib import Path
 
 import torch
 from torch import Tensor
-from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import GenerationConfig, PreTrainedModel
 
-from distillab.errors import ConfigError
-from distillab.models.load import load_model, load_tokenizer
+from distillab.models.load import load_model
 from distillab.train.collate import Batch, collate
 from distillab.train.encode import Example
 from distillab.train.losses import IGNORE_INDEX
-from distillab.train.vocab import same_tokenizer
-
-
-def check_same_tokenizer(teacher: Path, student: Path, student_tokenizer: PreTrainedTokenizerBase) -> None:
-    """``ConfigError`` naming both models when their tokenizers differ: logit losses need the same ids."""
-    teacher_tokenizer = load_tokenizer(teacher)
-    if not same_tokenizer(teacher_tokenizer, student_tokenizer):
-        raise ConfigError(
-            f"the teacher's tokenizer ({teacher}, {len(teacher_tokenizer)} tokens) differs from the "
-            f"student's ({student}, {len(student_tokenizer)} tokens): distillation losses compare "
-            "distributions token id by token id, so they need one tokenizer; harvest the teacher's text "
-            "and train with --loss sft"
-        )
 
 
 class OnlineTeacher:

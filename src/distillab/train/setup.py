@@ -2,10 +2,16 @@
 
 1. the harvest (``DataError`` naming the path when missing or empty);
 2. the loss against the signal the run has (``check_loss``: "... losses that work: sft");
-3. the tokenizers: the student's, and the teacher's when ``--teacher`` is given (must be the same);
+3. the tokenizers: the student's, and the teacher's (``--teacher``'s, or the one the harvest recorded);
 4. encoding every record, and with a distillation loss checking that the student's tokens line up
-   with the teacher's (a different tokenizer fails here, before any model is loaded);
+   with the teacher's;
 5. only then the student (with LoRA if asked) and the teacher weights.
+
+A teacher tokenizer that differs from the student's makes the run cross-tokenizer
+(``distillab.train.xtok``, ``--cross-tokenizer``): known up front from ``--teacher`` or the harvest's
+manifest, or found at step 4 when re-tokenising reproduces under ``MIN_ALIGNED`` of a harvest's token
+strings. A ``--teacher`` with another tokenizer scores the records once, before training, instead of
+running beside the student.
 """
 
 from __future__ import annotations
@@ -17,17 +23,28 @@ from typing import Any
 import torch
 from transformers import (
     AutoConfig,
+    AutoTokenizer,
     PreTrainedModel,
     PreTrainedTokenizerBase,
 )
 
 from distillab.errors import ConfigError, DataError, ModelError
 from distillab.models.load import load_model, load_tokenizer, model_dir, resolve_device
+from distillab.models.vocab import Vocab
 from distillab.train.config import TrainConfig
 from distillab.train.dataset import Harvest, load_harvest, split_by_prompt
 from distillab.train.encode import EncodeStats, Example, encode_records
 from distillab.train.losses import Signal, check_loss, losses_for
-from distillab.train.online import OnlineTeacher, check_same_tokenizer
+from distillab.train.online import OnlineTeacher
+from distillab.train.vocab import same_tokenizer
+from distillab.train.xtok import (
+    CrossStats,
+    TeacherSide,
+    attach_cross,
+    score_sides,
+    side_from_record,
+    top_k_of,
+)
 
 MIN_ALIGNED = 0.5
 """Below this share of teacher tokens reproduced by the student's tokenizer, it is another tokenizer."""
@@ -49,6 +66,9 @@ class Setup:
     """The student's dtype on disk: it trains in fp32 (master weights) and is saved back in its own dtype."""
     teacher: OnlineTeacher | None = None
     warnings: list[str] = field(default_factory=list)
+    cross: str | None = None
+    """The cross-tokenizer method that runs (align, uld, sft), None when the tokenizers agree."""
+    cross_stats: CrossStats | None = None
 
     @property
     def top_k(self) -> int:
@@ -74,12 +94,13 @@ def _student_config(config: TrainConfig) -> tuple[int, torch.dtype]:
 def _check_alignment(stats: EncodeStats, harvest: Harvest, config: TrainConfig, rows: int) -> list[str]:
     """``ConfigError`` when the student's tokenizer is not the teacher's; else warnings about the data."""
     if stats.aligned_fraction < MIN_ALIGNED:
-        strings = " (the harvest has token strings, not ids)" if stats.unmapped_strings else ""
         raise ConfigError(
             f"the student's tokenizer ({config.student}) is not the one the harvest's teacher "
-            f"{harvest.describe_teacher()} used{strings}: re-tokenising the completions reproduces only "
-            f"{stats.aligned_fraction:.0%} of the teacher's tokens, so its top-k log-probs cannot be matched "
-            f"to student token ids; losses that work: {', '.join(losses_for('text'))}"
+            f"{harvest.describe_teacher()} used: re-tokenising the completions reproduces only "
+            f"{stats.aligned_fraction:.0%} of the teacher's tokens, and the harvest holds the teacher's "
+            "token ids without its tokenizer, so they cannot be read as text for cross-tokenizer "
+            "distillation (harvests from a local teacher record it; or pass --teacher); losses that work: "
+            f"{', '.join(losses_for('text'))}"
         )
     notes = []
     if stats.trimmed_records:
@@ -126,6 +147,58 @@ def _load_student(config: TrainConfig) -> PreTrainedModel:
     return get_peft_model(model, lora)  # type: ignore[return-value]
 
 
+def _teacher_tokenizer(config: TrainConfig, harvest: Harvest) -> PreTrainedTokenizerBase | None:
+    """``--teacher``'s tokenizer, else the one the harvest's manifest records (local teachers), else None."""
+    if config.teacher is not None:
+        return load_tokenizer(config.teacher)
+    recorded = harvest.manifest.get("teacher", {}).get("tokenizer") or {}
+    path = harvest.path / str(recorded.get("path", ""))
+    if not recorded.get("path") or not path.is_dir():
+        return None
+    try:
+        return AutoTokenizer.from_pretrained(path)
+    except Exception as exc:  # transformers raises many types (OSError, ValueError, KeyError, ...)
+        raise DataError(f"{path}: the harvest's teacher tokenizer cannot be loaded ({exc})") from exc
+
+
+def _has_strings(harvest: Harvest) -> bool:
+    return any(r["top_tokens"] is not None for r in harvest.records)
+
+
+def _cross_signal(
+    config: TrainConfig,
+    harvest: Harvest,
+    teacher_tokenizer: PreTrainedTokenizerBase | None,
+    examples: list[Example],
+    tokenizer: PreTrainedTokenizerBase,
+    device: torch.device,
+    say: Callable[[str], Any],
+) -> tuple[CrossStats | None, int]:
+    """Attach the cross-tokenizer signal to ``examples``; returns its stats and the top-k width."""
+    if config.cross_tokenizer == "sft":
+        return None, 0
+    sides: list[TeacherSide | None]
+    if config.teacher is not None:
+        assert teacher_tokenizer is not None
+        say(f"scoring the {len(harvest.records)} completions with {config.teacher} (its own tokenizer)")
+        teacher_device = config.teacher_device or str(device)
+        model, _ = load_model(config.teacher, device=teacher_device, dtype=config.teacher_dtype)
+        sides = list(score_sides(model, teacher_tokenizer, harvest.records, batch_size=config.batch_size))
+        del model
+    else:
+        vocab = Vocab(teacher_tokenizer) if teacher_tokenizer is not None else None
+        sides = [side_from_record(r, vocab) for r in harvest.records]
+    if not any(sides):
+        raise ConfigError(
+            f"the student's tokenizer ({config.student}) is not the one the harvest's teacher "
+            f"{harvest.describe_teacher()} used, and no record has a top-k the student can read "
+            "(token strings, or token ids with the teacher's tokenizer): pass --teacher, or train "
+            "with --loss sft"
+        )
+    k = top_k_of(sides)
+    return attach_cross(examples, sides, tokenizer, method=config.cross_tokenizer, k=k), k
+
+
 def prepare(config: TrainConfig, device: torch.device, say: Callable[[str], Any]) -> Setup:
     """Load and check everything (see the module docstring); ``say`` reports progress and warnings."""
     harvest = load_harvest(config.data)
@@ -138,14 +211,34 @@ def prepare(config: TrainConfig, device: torch.device, say: Callable[[str], Any]
             "use --temperature 1"
         )
     tokenizer = _tokenizer(config)
-    if config.teacher is not None:
-        check_same_tokenizer(config.teacher, config.student, tokenizer)
-    with_signal = config.loss != "sft" and config.teacher is None
+    distill = config.loss != "sft"
+    teacher_tokenizer = _teacher_tokenizer(config, harvest) if distill else None
+    cross = teacher_tokenizer is not None and not same_tokenizer(teacher_tokenizer, tokenizer)
+    with_signal = distill and config.teacher is None and not cross
     rows, dtype = _student_config(config)
     examples, stats = encode_records(
         harvest.records, tokenizer, vocab_size=rows, max_length=config.max_length, with_signal=with_signal
     )
-    warnings = _check_alignment(stats, harvest, config, rows) if with_signal else []
+    found = with_signal and teacher_tokenizer is None and stats.aligned_fraction < MIN_ALIGNED
+    if found and _has_strings(harvest):
+        cross, stats.top_k = True, 0  # an API harvest whose token strings the student does not reproduce
+        for example in examples:
+            example.topk_ids = example.topk_logprobs = None
+    warnings = _check_alignment(stats, harvest, config, rows) if with_signal and not cross else []
+    cross_stats = None
+    if cross:
+        if config.on_policy > 0:
+            raise ConfigError(
+                "--on-policy needs a --teacher with the student's tokenizer (it scores the student's own "
+                "samples token by token); this run is cross-tokenizer"
+            )
+        cross_stats, stats.top_k = _cross_signal(
+            config, harvest, teacher_tokenizer, examples, tokenizer, device, say
+        )
+        say(
+            f"cross-tokenizer: the student's tokenizer ({len(tokenizer)} tokens) is not the teacher's; "
+            + (cross_stats.describe() if cross_stats else "sft: training on the teacher's text only")
+        )
     if stats.dropped_long_prompt:
         warnings.append(
             f"{stats.dropped_long_prompt} records dropped: their prompt alone reaches "
@@ -162,7 +255,7 @@ def prepare(config: TrainConfig, device: torch.device, say: Callable[[str], Any]
     )
     model = _load_student(config)
     teacher = None
-    if config.teacher is not None:
+    if config.teacher is not None and not cross:
         teacher_device = config.teacher_device or str(device)
         resolve_device(teacher_device)  # ModelError for a device that is not there
         teacher = OnlineTeacher.load(config.teacher, device=teacher_device, dtype=config.teacher_dtype)
@@ -185,4 +278,6 @@ def prepare(config: TrainConfig, device: torch.device, say: Callable[[str], Any]
         dtype,
         teacher,
         warnings,
+        config.cross_tokenizer if cross else None,
+        cross_stats,
     )

@@ -90,7 +90,8 @@ def run_train(config: TrainConfig, *, console: Console | None = None) -> TrainRe
     progress = checkpoint.load(accelerator, config.out, config) if config.resume else Progress()
     if config.resume:
         say(f"resuming at step {progress.step} of {steps}")
-    objective, feed, accum = Objective(config), Feed(setup, config, accelerator, model), config.grad_accum
+    objective, accum = Objective(config, setup.cross), config.grad_accum
+    feed = Feed(setup, config, accelerator, model)
     model.train()
     started, seconds_before, warned = time.perf_counter(), progress.seconds, False
     with TrainBar(console, steps, progress.step, config.progress and accelerator.is_main_process) as bar:
@@ -213,9 +214,11 @@ def _record(
             "name": config.loss,
             "params": config.loss_params(),
             "temperature": config.temperature,
-            "kd_weight": config.kd_weight if config.loss != "sft" else 0.0,
+            "kd_weight": config.kd_weight if config.loss != "sft" and setup.cross != "sft" else 0.0,
             "signal": setup.signal,
+            "cross_tokenizer": setup.cross,
         },
+        "cross_tokenizer": asdict(setup.cross_stats) if setup.cross_stats else None,
         "encoding": stats,
         "steps": progress.step,
         "tokens_seen": progress.tokens,

@@ -71,3 +71,35 @@ class StringToId:
         if len(ids) == 1 and self.tokenizer.decode(ids, clean_up_tokenization_spaces=False) == text:
             return int(ids[0])
         return -1
+
+
+class BytesToId:
+    """Maps a token's exact bytes to the id of the one token of this tokenizer with those bytes (-1: none).
+
+    Cross-tokenizer distillation asks "does the student have this teacher token?": for a byte-level BPE
+    the bytes are spelled in the byte-level alphabet and looked up (exact, partial UTF-8 characters
+    included); otherwise the bytes must decode as UTF-8 and go through ``StringToId``.
+    """
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase):
+        self.strings = StringToId(tokenizer)
+        self.cache: dict[bytes, int] = {}
+
+    def __call__(self, raw: bytes) -> int:
+        found = self.cache.get(raw)
+        if found is None:
+            found = self._lookup(raw)
+            self.cache[raw] = found
+        return found
+
+    def _lookup(self, raw: bytes) -> int:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        if text is not None and text in self.strings.added:
+            return self.strings.added[text]
+        if self.strings.byte_level:
+            table = bytes_to_unicode()
+            return self.strings.vocab.get("".join(table[b] for b in raw), -1) if raw else -1
+        return self.strings(text) if text is not None else -1

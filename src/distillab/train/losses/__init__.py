@@ -10,6 +10,8 @@ Four kinds of teacher signal, and the form of each loss that uses it:
 - ``topk``: top-k log-probs stored from an API (k <= 20) -> ``<loss>_topk(student_logits,
   teacher_topk_ids, teacher_topk_logprobs, mask, *, temperature, ...)``, computed over the top-k ids
   plus one tail bucket (see ``_buckets``).
+- cross-tokenizer (``distillab.train.xtok``): ``span_loss`` (a ``*_topk`` loss over {span, rest}) where
+  tokens do not match one-to-one, and ``uld_loss`` (sorted probabilities, Boizard et al. 2024).
 - ``logits``: a local teacher's full logits -> ``<loss>(student_logits, teacher_logprobs, mask, *,
   temperature, chunk_size, ...)``; ``chunk_size`` bounds memory for large vocabularies.
 
@@ -41,7 +43,9 @@ from distillab.train.losses.gjsd import gjsd, gjsd_topk
 from distillab.train.losses.reverse_kl import reverse_kl, reverse_kl_topk
 from distillab.train.losses.sft import IGNORE_INDEX, sft_loss
 from distillab.train.losses.skew_kl import skew_kl, skew_kl_topk
+from distillab.train.losses.span import span_loss
 from distillab.train.losses.tv import total_variation, total_variation_topk
+from distillab.train.losses.uld import uld_loss
 
 Signal = Literal["text", "sampled", "topk", "logits"]
 """What a dataset holds about the teacher: its text, ids drawn from it, top-k log-probs, full logits."""
@@ -133,6 +137,8 @@ __all__ = [
     "sft_loss",
     "skew_kl",
     "skew_kl_topk",
+    "span_loss",
     "total_variation",
     "total_variation_topk",
+    "uld_loss",
 ]
