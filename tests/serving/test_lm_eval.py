@@ -25,11 +25,11 @@ pytestmark = pytest.mark.slow
 ITEMS = 16
 
 
-def write_task(root: Path) -> Path:
+def write_task(root: Path, items: int = ITEMS) -> Path:
     """A local multiple-choice task: a YAML over a JSONL file (lm-eval's `dataset_path: json`)."""
     rng = random.Random(0)
     rows = []
-    for _ in range(ITEMS):
+    for _ in range(items):
         a, b = rng.randint(1, 9), rng.randint(1, 9)
         choices = [str(a + b + d) for d in (0, 1, -1, 2)]
         rng.shuffle(choices)
