@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from distillab.data.manifest import MANIFEST, read_manifest
 from distillab.data.records import data_files, read_records
+from distillab.data.signal import COLUMNS as SIGNAL_COLUMNS
 from distillab.errors import DataError
 from distillab.train.losses import Signal
 
@@ -31,15 +32,7 @@ COLUMNS = [
     "prompt",
     "completion",
     "finish_reason",
-    "tokens",
-    "token_ids",
-    "token_logprobs",
-    "top_tokens",
-    "top_ids",
-    "top_logprobs",
-    "draw_ids",
-    "draw_counts",
-    "entropy",
+    *SIGNAL_COLUMNS,
 ]
 
 
