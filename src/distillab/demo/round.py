@@ -120,11 +120,13 @@ def wait_for_detector(base: str, console: Console, rounds: int = 2, timeout: flo
     the round sent has been scored (the round under way may have taken its backlog before the last
     answer; the one after it has not) before the gateway stops: a provider's detector keeps running."""
     import httpx
+    from prometheus_client.parser import text_string_to_metric_families
 
     def finished() -> float:
         text = httpx.get(f"{base}/metrics", timeout=30.0).text
-        lines = [line for line in text.splitlines() if line.startswith("distillab_detector_rounds_total ")]
-        return float(lines[0].split()[1]) if lines else 0.0
+        families = text_string_to_metric_families(text)
+        counted = [s for f in families if f.name == "distillab_detector_rounds" for s in f.samples]
+        return sum(s.value for s in counted if s.name.endswith("_total"))
 
     target = finished() + rounds
     deadline = time.monotonic() + timeout
