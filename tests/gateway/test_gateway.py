@@ -117,8 +117,17 @@ def test_echo_and_the_tokenizer_routes_pass_through_keyed_and_logged(
         lp = reply.choices[0].logprobs
         assert lp is not None and lp.token_logprobs is not None and lp.token_logprobs[0] is None
         assert len(lp.token_logprobs) == len(tokens) + 1
-    [logged] = list(store.iter_logs(account="eve"))
+        # The log keeps answers, not the echoed prompt: the same greedy answers asked without echo.
+        plain = client.completions.create(model="tiny", prompt=[tokens], max_tokens=3, temperature=0)
+        client.completions.create(
+            model="tiny", prompt=[tokens], max_tokens=3, logprobs=0, echo=True, temperature=0
+        )
+        said = client.completions.create(model="tiny", prompt="import json", max_tokens=3, temperature=0)
+        client.completions.create(model="tiny", prompt="import json", max_tokens=3, echo=True, temperature=0)
+    logged, plain_ids, echoed_ids, plain_text, echoed_text = list(store.iter_logs(account="eve"))
     assert logged["endpoint"] == "/v1/completions" and logged["params"]["echo"] is True
+    assert plain_ids["response"] == plain.choices[0].text and echoed_ids["response"] == plain.choices[0].text
+    assert plain_text["response"] == said.choices[0].text and echoed_text["response"] == said.choices[0].text
 
 
 def test_upstream_errors_become_openai_errors(store: Store, upstream: str) -> None:

@@ -219,7 +219,7 @@ class Relay:
         # Forwarded as the client sent it, unless degraded: no second encoding of the body.
         payload = await request.body() if forwarded is body else forwarded
         if forwarded.get("stream"):
-            return await self._stream(path, payload, record, started, verdict)
+            return await self._stream(path, payload, record, started, verdict, forwarded)
         try:
             raw, answer = await self.upstream.fetch("POST", path, payload, account=caller.account)
         except UpstreamError as exc:
@@ -228,7 +228,7 @@ class Relay:
             return JSONResponse(exc.body, status_code=exc.status)
         usage = answer.get("usage") or {}
         record.update(
-            response=_answer_text(answer),
+            response=_answer_text(answer, forwarded),
             prompt_tokens=usage.get("prompt_tokens"),
             completion_tokens=usage.get("completion_tokens"),
         )
@@ -242,6 +242,7 @@ class Relay:
         record: dict[str, Any],
         started: float,
         verdict: Verdict,
+        request: dict[str, Any],
     ) -> Response:
         try:
             upstream = await self.upstream.open("POST", path, body, account=record["account"])
@@ -264,7 +265,7 @@ class Relay:
                     held = chunk
                 upstream.release()
                 record.update(
-                    response=events.text(),
+                    response=_without_echo(events.text(), request),
                     prompt_tokens=events.prompt_tokens,
                     completion_tokens=events.completion_tokens,
                 )
@@ -280,7 +281,10 @@ class Relay:
             finally:
                 if not logged:  # the client went away, or the upstream broke off mid-answer
                     upstream.close()
-                    record.update(response=events.text(), completion_tokens=events.completion_tokens)
+                    record.update(
+                        response=_without_echo(events.text(), request),
+                        completion_tokens=events.completion_tokens,
+                    )
                     asyncio.ensure_future(
                         self._finish(record, 499, "client_closed", "stream ended early", started)
                     )
@@ -406,13 +410,38 @@ class SSEText:
         return self.usage_completion if self.usage_completion is not None else self.content_chunks
 
 
-def _answer_text(answer: dict[str, Any]) -> str | None:
+def _answer_text(answer: dict[str, Any], request: dict[str, Any]) -> str | None:
+    """Choice 0's answer: the message, or the completion's text without the prompt `echo` put before it."""
     choices = answer.get("choices") or []
     if not choices:
         return None
     first = choices[0]
     message = first.get("message")
-    return message.get("content") if isinstance(message, dict) else first.get("text")
+    if isinstance(message, dict):
+        return message.get("content")
+    text = first.get("text")
+    if not isinstance(text, str) or not request.get("echo"):
+        return text
+    prompt = _first_prompt(request.get("prompt"))
+    if isinstance(prompt, list):  # token ids: the answer starts at the offset of the first answer token
+        offsets = (first.get("logprobs") or {}).get("text_offset") or []
+        return text[offsets[len(prompt)] :] if len(offsets) > len(prompt) else ""
+    return _without_echo(text, request)
+
+
+def _first_prompt(prompt: Any) -> Any:
+    """The prompt choice 0 answers: the first of a batch of prompts (strings or token-id lists)."""
+    if isinstance(prompt, list) and prompt and isinstance(prompt[0], (str, list)):
+        return prompt[0]
+    return prompt
+
+
+def _without_echo(text: str, request: dict[str, Any]) -> str:
+    """`text` without the prompt an `echo` request gets back before its answer (the log keeps answers)."""
+    prompt = _first_prompt(request.get("prompt"))
+    if request.get("echo") and isinstance(prompt, str) and text.startswith(prompt):
+        return text[len(prompt) :]
+    return text
 
 
 def _error(
