@@ -257,3 +257,18 @@ def test_samples_split_over_requests_keep_their_seeds(fake_server, write_prompts
     fake.bodies.clear()
     _run(_config(url, prompts, tmp_path / "out", n=7, n_per_request=2, seed=100))
     assert sorted((b["seed"], b["n"]) for b in fake.bodies) == [(105, 2), (105, 2)]
+
+
+def test_a_prompt_the_local_model_cannot_take_fails_alone(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """A local teacher refuses a prompt longer than its context as a server's 400 would: that prompt is
+    a failure, the others are answered."""
+    context = json.loads((tiny_model_dir / "config.json").read_text())["max_position_embeddings"]
+    rows = [{"id": "short", "prompt": "import json"}, {"id": "long", "prompt": "x " * context}]
+    rows.append({"id": "after", "prompt": "def main"})
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result, log = _run(_config(str(tiny_model_dir), prompts, tmp_path / "out", max_tokens=4))
+    assert result.records == 2 and result.failed == 1 and "rejected by the teacher" in log
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    [failure] = manifest["failures"]
+    assert "context length" in failure["error"] and failure["prompt"].endswith("prompts.jsonl:2")

@@ -13,8 +13,8 @@ import pytest
 
 from distillab.errors import ConfigError, TeacherError
 from distillab.teacher import HTTPTeacher, load_teacher
-from distillab.teacher.base import Capabilities, SamplingParams
-from distillab.teacher.http import RequestRejected, RetryableTeacherError, normalize_base_url
+from distillab.teacher.base import Capabilities, RequestRejected, SamplingParams
+from distillab.teacher.http import RetryableTeacherError, normalize_base_url
 
 URL = "http://teacher.test/v1"
 CHAT = [{"role": "user", "content": "hi"}]

@@ -24,8 +24,8 @@ from distillab.data.prompts import PromptRow
 from distillab.data.records import build_records, record_id, row_input
 from distillab.data.retry import RetryPolicy, call_with_retries
 from distillab.errors import BudgetExceeded, DistillabError, TeacherError
-from distillab.teacher.base import SamplingParams, Teacher
-from distillab.teacher.http import RequestRejected, RetryableTeacherError
+from distillab.teacher.base import RequestRejected, SamplingParams, Teacher
+from distillab.teacher.http import RetryableTeacherError
 
 PER_PROMPT_REJECTIONS = frozenset({400, 413, 422})
 """Statuses that condemn one prompt (too long, bad content), not the whole harvest."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from distillab.errors import TeacherError
 from distillab.models.samples import Generation, Sample, SamplingParams
 
 Messages = list[dict[str, str]]
@@ -23,11 +24,21 @@ __all__ = [
     "Generation",
     "Messages",
     "PromptInput",
+    "RequestRejected",
     "Sample",
     "SamplingParams",
     "SignalMode",
     "Teacher",
 ]
+
+
+class RequestRejected(TeacherError):
+    """The teacher refused this request (an HTTP 4xx other than 408/409/429, or a local model's
+    RequestError: a prompt too long or empty); retrying would not help, other prompts may still be asked."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import httpx
 from distillab.errors import ConfigError, TeacherError
 from distillab.models.samples import Sample
 from distillab.openai_wire.parse import parse_response
-from distillab.teacher.base import Capabilities, Generation, PromptInput, SamplingParams
+from distillab.teacher.base import Capabilities, Generation, PromptInput, RequestRejected, SamplingParams
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 CONNECTIONS_PER_POOL = 4
@@ -47,14 +47,6 @@ class RetryableTeacherError(TeacherError):
         self.retry_after = retry_after
         self.status = status
         """HTTP status, or None when no answer came (timeout, connection error)."""
-
-
-class RequestRejected(TeacherError):
-    """The server refused the request (4xx other than 408/409/429); retrying would not help."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:

@@ -13,13 +13,14 @@ from pathlib import Path
 
 import torch
 
+from distillab.errors import RequestError
 from distillab.models.batcher import Batcher
 from distillab.models.generate import Engine, EngineRequest
 from distillab.models.given import given_tokens
 from distillab.models.samples import Sample
 from distillab.models.scoring import score
 from distillab.openai_wire.schemas import MAX_TOP_LOGPROBS
-from distillab.teacher.base import Capabilities, Generation, PromptInput, SamplingParams
+from distillab.teacher.base import Capabilities, Generation, PromptInput, RequestRejected, SamplingParams
 
 
 class LocalTeacher:
@@ -56,11 +57,16 @@ class LocalTeacher:
         )
 
     async def generate(self, prompt: PromptInput, params: SamplingParams, n: int = 1) -> Generation:
-        """Sample `n` completions of a chat (rendered with the chat template) or a raw prompt string."""
-        prompt_ids = (
-            self.engine.encode_text(prompt) if isinstance(prompt, str) else self.engine.encode_chat(prompt)
-        )
-        generation = await self._batcher.generate(EngineRequest(prompt_ids, params, n=n))
+        """Sample `n` completions of a chat (rendered with the chat template) or a raw prompt string.
+        A prompt the model cannot take (too long, empty) is a RequestRejected, as a server's 400 would be."""
+        try:
+            if isinstance(prompt, str):
+                prompt_ids = self.engine.encode_text(prompt)
+            else:
+                prompt_ids = self.engine.encode_chat(prompt)
+            generation = await self._batcher.generate(EngineRequest(prompt_ids, params, n=n))
+        except RequestError as exc:
+            raise RequestRejected(exc.status, str(exc)) from exc
         if not params.logprobs:
             for sample in generation.samples:
                 sample.token_logprobs = sample.top_ids = sample.top_tokens = sample.top_logprobs = None
@@ -71,10 +77,13 @@ class LocalTeacher:
     ) -> Generation:
         """Teacher-forced log-probabilities of `completion` (see `distillab.models.given`); with `draws`,
         that many ids drawn per completion token (seeded from `seed` and the token ids)."""
-        head, tail = given_tokens(self.engine.tokenizer, prompt, completion)
-        [scored] = await asyncio.to_thread(
-            score, self.engine.model, [head + tail], top_k=top_k, draws=draws, draw_seed=seed
-        )
+        try:
+            head, tail = given_tokens(self.engine.tokenizer, prompt, completion)
+            [scored] = await asyncio.to_thread(
+                score, self.engine.model, [head + tail], top_k=top_k, draws=draws, draw_seed=seed
+            )
+        except RequestError as exc:
+            raise RequestRejected(exc.status, str(exc)) from exc
         start = len(head) - 1  # scored[t] is the log-probability of token t + 1
         top_ids = scored.top_ids[start:].tolist() if scored.top_ids is not None else [[] for _ in tail]
         top_lps = (

@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Literal
 
 from distillab.errors import TeacherError
 from distillab.openai_wire.parse import parse_response
-from distillab.teacher.base import Capabilities, Sample, SamplingParams
-from distillab.teacher.http import RequestRejected
+from distillab.teacher.base import Capabilities, RequestRejected, Sample, SamplingParams
 
 if TYPE_CHECKING:
     from distillab.teacher.http import HTTPTeacher
