@@ -1,7 +1,8 @@
 """The contest's real world: SmolLM2-135M-Instruct as the provider's teacher.
 
-The teacher is the 4-bit GGUF `make real-model` fetches (served by the same gateway, watermark on; numbers
-describe a dequantized 4-bit copy, not the upstream model). The task is `distillab prompts stdlib`:
+The teacher is the 4-bit GGUF `make real-model` fetches, through its converted Hugging Face directory
+(served by the same gateway, watermark on; numbers describe a dequantized 4-bit copy, not the upstream
+model). The task is `distillab prompts stdlib`:
 questions about the Python standard library with each docstring as the reference answer, split by module
 (every fifth module held out for scores and proofs, `Task.rows`). Every student starts as the teacher
 pruned to `PRUNED_LAYERS` of its 30 layers (`distillab student --layers`), and trains as
@@ -43,14 +44,20 @@ STUDENT_TRAIN: dict[str, Any] = {
 def build_smollm2(config: ContestConfig, console: Console) -> World:
     from distillab.data.promptgen.config import StdlibConfig
     from distillab.data.promptgen.stdlib import run_stdlib
+    from distillab.models.load import model_dir
     from distillab.models.prune import prune_layers
     from distillab.toy.cache import cache_key, cache_root
 
-    teacher = config.teacher_file.resolve()
-    stamp = {"teacher": teacher.name, "bytes": teacher.stat().st_size, "seed": config.seed}
+    gguf = config.teacher_file.resolve()
+    stamp = {"teacher": gguf.name, "bytes": gguf.stat().st_size, "seed": config.seed}
     root = cache_root() / f"contest-smollm2-{cache_key(stamp)}"
     root.mkdir(parents=True, exist_ok=True)
-    console.print(f"teacher: {teacher} (SmolLM2-135M-Instruct, 4-bit GGUF); the rest of the world: {root}")
+    # The GGUF's converted directory (made once, as every command that takes the GGUF does): the provenance
+    # tests take model directories, and it is the very model `distillab serve --model GGUF` serves.
+    teacher = model_dir(gguf)
+    console.print(
+        f"teacher: {gguf} (SmolLM2-135M-Instruct, 4-bit GGUF, as {teacher}); the rest of the world: {root}"
+    )
 
     prompts = root / "stdlib"
     if cached(
@@ -76,10 +83,6 @@ def build_smollm2(config: ContestConfig, console: Console) -> World:
             root=root,
             teacher=teacher,
             student_init=init,
-            key_file=root / "watermark.key",
-            reference_log=root / "honest-reference.parquet",
-            control=root / "control",
-            bystander=root / "bystander",
             task=Task("stdlib", prompts / "prompts.jsonl"),
             model_name="smollm2-135m-instruct",
             max_tokens=MAX_TOKENS,

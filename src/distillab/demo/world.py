@@ -85,10 +85,6 @@ class World:
     root: Path
     teacher: Path
     student_init: Path
-    key_file: Path
-    reference_log: Path
-    control: Path
-    bystander: Path
     task: Task
     model_name: str
     """The name the gateway serves the teacher under."""
@@ -97,6 +93,22 @@ class World:
     campaign: CampaignStyle
     train: dict[str, Any]
     """How every student of this world is trained (`TrainConfig` fields besides the data and steps)."""
+
+    @property
+    def key_file(self) -> Path:
+        return self.root / "watermark.key"
+
+    @property
+    def reference_log(self) -> Path:
+        return self.root / "honest-reference.parquet"
+
+    @property
+    def control(self) -> Path:
+        return self.root / "control"
+
+    @property
+    def bystander(self) -> Path:
+        return self.root / "bystander"
 
 
 def cached(path: Path, settings: dict[str, Any], build: Callable[[], object], *, done: str) -> bool:
@@ -228,10 +240,6 @@ def build_tiny(config: ContestConfig, console: Console) -> World:
             root=root,
             teacher=teacher,
             student_init=init,
-            key_file=root / "watermark.key",
-            reference_log=root / "honest-reference.parquet",
-            control=root / "control",
-            bystander=root / "bystander",
             task=Task(config.task),
             model_name="tiny-teacher",
             max_tokens=64,
