@@ -128,3 +128,16 @@ def test_the_hidden_campaign_shares_no_card_network_or_agent() -> None:
     assert len(by_key) == 6 and all(len(v) == 1 for v in by_key.values())  # each account keeps its own
     ips = [next(iter(v))[0] for v in by_key.values()]
     assert len({ipaddress.ip_network(f"{ip}/16", strict=False) for ip in ips}) == 6
+
+
+def test_the_command_raises_config_errors_naming_the_world(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from distillab.cli.main import app
+
+    result = CliRunner().invoke(app, ["demo", "--world", "moon", "--out", str(tmp_path / "demo")])
+    # `distillab`'s entry point prints a DistillabError and exits 1 (tests/cli cover that part).
+    assert isinstance(result.exception, ConfigError) and "world: 'moon'" in str(result.exception)
+    missing = tmp_path / "none.gguf"
+    result = CliRunner().invoke(app, ["demo", "--world", "smollm2", "--real-model", str(missing)])
+    assert isinstance(result.exception, ConfigError) and "none.gguf is not a file" in str(result.exception)

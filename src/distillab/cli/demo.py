@@ -87,7 +87,13 @@ def demo(
     ),
 ) -> None:
     if distill_only:
-        _distill_only(out, prompts, steps or 1200, eval_items or 200)
+        # The contest's tiny-world sizes, as before --world existed.
+        _distill_only(
+            out,
+            prompts,
+            steps or default_of(ContestConfig, "steps"),
+            eval_items or default_of(ContestConfig, "eval_items"),
+        )
         return
     from distillab.demo.contest import run_contest
 
