@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 LATEST ?= .venv-latest
 
-.PHONY: setup demo test test-all test-latest lint lock real-model clean
+.PHONY: setup demo demo-real test test-all test-latest lint lock real-model clean
 
 setup: $(VENV)/.installed
 
@@ -20,6 +20,10 @@ $(VENV)/.installed: pyproject.toml requirements/lock.txt
 
 demo: setup
 	$(BIN)/distillab demo --out runs/demo
+
+# The same contest with a real instruct model as the teacher (SmolLM2-135M-Instruct; docs/contest.md).
+demo-real: real-model
+	$(BIN)/distillab demo --world smollm2 --out runs/demo-real
 
 # The inner loop: everything but the tests marked slow or real (the real model: make test-all).
 test: setup

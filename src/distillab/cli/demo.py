@@ -1,18 +1,20 @@
-"""`distillab demo`: the whole contest on the tiny world (serve, attack, distill, detect, prove), no
-downloads."""
+"""`distillab demo`: the whole contest (serve, attack, distill, detect, prove) on the tiny world, no
+downloads, or with SmolLM2-135M-Instruct as the teacher (`--world smollm2`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from distillab.demo.config import DEFENSES, ContestConfig
+from distillab.demo.config import DEFENSES, WORLD_SIZES, ContestConfig
 from distillab.fields import default_of
 from distillab.fields import help_of as _h
 
 DEFAULT_OUT = Path("runs/demo")
 DEFAULT_DEFENSES = ",".join(default_of(ContestConfig, "defenses"))
+REAL_MODEL_HELP = _h(ContestConfig, "real_model")
 DEFENSE_HELP = "Comma-separated defenses, one round each: " + ", ".join(DEFENSES) + "."
 
 HELP = """Run the distillation contest end to end on the built-in tiny world (CPU, no downloads).
@@ -27,6 +29,12 @@ The first run also builds the tiny world into the cache (the text teacher, hones
 the innocent students: several minutes on 2 cores); later runs reuse it, and a rerun into the same
 OUT skips every finished step.
 
+--world smollm2 plays the same contest with a real instruct model: SmolLM2-135M-Instruct's 4-bit GGUF
+(`make real-model`) as the teacher, questions about the standard library (`distillab prompts stdlib`,
+held-out modules for every score and proof) as the task, students pruned from the teacher, and a campaign
+whose accounts share no payment card, network or user agent and pace themselves like honest power users.
+Its defaults fit about 30 minutes on 2 cores once its world is built.
+
 Examples:
 
 \b
@@ -34,36 +42,39 @@ Examples:
   distillab demo --defense off,detect,detect+degrade    # all three defenses side by side
   distillab demo --out runs/quick --campaign-queries 600 --steps 200   # quicker, weaker students
   distillab demo --distill-only --prompts 3000          # only the distillation path (serve + distill)
+  distillab demo --world smollm2 --out runs/demo-real   # the contest on SmolLM2-135M-Instruct
 """
+
+
+def _sized(name: str, flag: str, minimum: int) -> Any:
+    """An option whose default is the world's (`ContestConfig.for_world`)."""
+    tiny = default_of(ContestConfig, name)
+    real = WORLD_SIZES["smollm2"].get(name, tiny)
+    return typer.Option(
+        None,
+        flag,
+        min=minimum,
+        show_default=False,
+        help=f"{_h(ContestConfig, name)} [default: {tiny}; smollm2 world: {real}]",
+    )
 
 
 def demo(
     out: Path = typer.Option(DEFAULT_OUT, "--out", help="Directory for everything the demo writes."),
-    defense: str = typer.Option(DEFAULT_DEFENSES, "--defense", help=DEFENSE_HELP),
-    campaign_queries: int = typer.Option(
-        default_of(ContestConfig, "campaign_queries"),
-        "--campaign-queries",
-        min=1,
-        help=_h(ContestConfig, "campaign_queries"),
+    world: str = typer.Option("tiny", "--world", help=_h(ContestConfig, "world")),
+    real_model: Path | None = typer.Option(None, "--real-model", help=REAL_MODEL_HELP),
+    defense: str | None = typer.Option(
+        None,
+        "--defense",
+        show_default=False,
+        help=f"{DEFENSE_HELP} [default: {DEFAULT_DEFENSES}; smollm2 world: "
+        f"{','.join(WORLD_SIZES['smollm2']['defenses'])}]",
     ),
-    campaign_accounts: int = typer.Option(
-        default_of(ContestConfig, "campaign_accounts"),
-        "--campaign-accounts",
-        min=1,
-        help=_h(ContestConfig, "campaign_accounts"),
-    ),
-    honest_requests: int = typer.Option(
-        default_of(ContestConfig, "honest_requests"),
-        "--honest-requests",
-        min=0,
-        help=_h(ContestConfig, "honest_requests"),
-    ),
-    steps: int = typer.Option(
-        default_of(ContestConfig, "steps"), "--steps", min=1, help=_h(ContestConfig, "steps")
-    ),
-    eval_items: int = typer.Option(
-        default_of(ContestConfig, "eval_items"), "--eval-items", min=1, help=_h(ContestConfig, "eval_items")
-    ),
+    campaign_queries: int | None = _sized("campaign_queries", "--campaign-queries", 1),
+    campaign_accounts: int | None = _sized("campaign_accounts", "--campaign-accounts", 1),
+    honest_requests: int | None = _sized("honest_requests", "--honest-requests", 0),
+    steps: int | None = _sized("steps", "--steps", 1),
+    eval_items: int | None = _sized("eval_items", "--eval-items", 1),
     seed: int = typer.Option(0, "--seed", help=_h(ContestConfig, "seed")),
     distill_only: bool = typer.Option(
         False,
@@ -76,19 +87,27 @@ def demo(
     ),
 ) -> None:
     if distill_only:
-        _distill_only(out, prompts, steps, eval_items)
+        # The contest's tiny-world sizes, as before --world existed.
+        _distill_only(
+            out,
+            prompts,
+            steps or default_of(ContestConfig, "steps"),
+            eval_items or default_of(ContestConfig, "eval_items"),
+        )
         return
     from distillab.demo.contest import run_contest
 
-    config = ContestConfig(
-        out=out,
-        defenses=(defense,),
-        campaign_queries=campaign_queries,
-        campaign_accounts=campaign_accounts,
-        honest_requests=honest_requests,
-        steps=steps,
-        eval_items=eval_items,
-        seed=seed,
+    given = {
+        "defenses": (defense,) if defense is not None else None,
+        "campaign_queries": campaign_queries,
+        "campaign_accounts": campaign_accounts,
+        "honest_requests": honest_requests,
+        "steps": steps,
+        "eval_items": eval_items,
+        "real_model": real_model,
+    }
+    config = ContestConfig.for_world(
+        world, out=out, seed=seed, **{k: v for k, v in given.items() if v is not None}
     )
     summary = run_contest(config)
     print(

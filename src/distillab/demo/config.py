@@ -2,17 +2,60 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from distillab.errors import ConfigError
 from distillab.fields import documented as _f
 from distillab.toy.config import TeacherConfig
 
-METRICS = {"text": "share of the teacher's skill", "arith": "held-out accuracy"}
-"""The contest's tasks and what a student's score is on each: on the text task, its held-out loss on real
-text as a share of the teacher's gain over the untrained student (`distillab.evaluate.reference`); arith
-problems are checked."""
+METRICS = {
+    "text": "share of the teacher's skill",
+    "arith": "held-out accuracy",
+    "stdlib": "share of the teacher's skill",
+}
+"""The contest's tasks and what a student's score is on each: on the text and stdlib tasks, its held-out
+loss on reference answers written by neither model (real text's continuations; the standard library's
+docstrings) as a share of the teacher's gain over the untrained student (`distillab.evaluate.reference`);
+arith problems are checked."""
+WORLDS = ("tiny", "smollm2")
+"""tiny: the teacher distillab trains itself (`distillab toy teacher`), random quarter-size students;
+smollm2: SmolLM2-135M-Instruct's 4-bit GGUF as the teacher (`make real-model`), questions about the
+standard library (`distillab prompts stdlib`), students pruned from it (`distillab student --layers`), and a
+campaign that shares no metadata and paces itself like honest power users."""
+REAL_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+WORLD_SIZES: dict[str, dict[str, Any]] = {
+    "tiny": {},
+    # Sized to fit 30 minutes on 2 CPU cores from a warm cache: the 4-bit teacher answers about 16
+    # tokens/s under load, and a step of the pruned 6-layer student takes seconds (docs/contest.md).
+    "smollm2": {
+        "defenses": ("detect+degrade",),
+        "campaign_accounts": 12,
+        "campaign_queries": 160,
+        "honest_accounts": 30,
+        "honest_requests": 40,
+        "degrade_max_tokens": 8,
+        "steps": 30,
+        "curve_points": (0.5,),
+        "eval_items": 60,
+        "attribution_prompts": 12,
+        "attribution_samples": 4,
+        "radioactivity_texts": 60,
+        "membership_prompts": 30,
+        "membership_samples": 2,
+    },
+}
+"""Each world's defaults where they differ from the tiny world's (`ContestConfig.for_world`)."""
+
+
+def real_model_path() -> Path:
+    """Where `make real-model` (scripts/fetch_real_model.py) keeps SmolLM2's GGUF."""
+    cache = os.environ.get("DISTILLAB_CACHE")
+    return (Path(cache) if cache else Path.home() / ".cache" / "distillab") / "real" / REAL_MODEL_FILE
+
+
 DEFENSES = ("off", "detect", "detect+degrade")
 """off: the gateway only serves and logs; detect: the live detector flags (states unchanged);
 detect+degrade: flagged accounts are degraded (no log-probabilities, short answers)."""
@@ -24,6 +67,15 @@ class ContestConfig:
 
     out: Path = _f(
         Path("runs/demo"), "Directory for everything the demo writes (world/ is reused by reruns)."
+    )
+    world: str = _f(
+        "tiny",
+        "The world the contest is played in: " + ", ".join(WORLDS) + " (smollm2 needs `make real-model`).",
+    )
+    real_model: Path | None = _f(
+        None,
+        "smollm2 world: the teacher's GGUF file (default: where `make real-model` puts it, "
+        f"$DISTILLAB_CACHE/real/{REAL_MODEL_FILE}).",
     )
     defenses: tuple[str, ...] = _f(
         ("off", "detect+degrade"),
@@ -84,7 +136,15 @@ class ContestConfig:
         # Each item may itself be a comma-separated list (`--defense off,detect`).
         items = (self.defenses,) if isinstance(self.defenses, str) else self.defenses
         self.defenses = tuple(d.strip() for item in items for d in item.split(",") if d.strip())
+        if self.real_model is not None:
+            self.real_model = Path(self.real_model)
         problems = []
+        if self.world not in WORLDS:
+            problems.append(f"world: {self.world!r}; choose from {', '.join(WORLDS)}")
+        elif self.world != "tiny" and not self.teacher_file.is_file():
+            problems.append(
+                f"real_model: {self.teacher_file} is not a file (run `make real-model`, or give the GGUF)"
+            )
         unknown = [d for d in self.defenses if d not in DEFENSES]
         if unknown or not self.defenses:
             problems.append(
@@ -124,18 +184,32 @@ class ContestConfig:
                 f"campaign_queries ({self.campaign_queries}) must be >= campaign_accounts "
                 f"({self.campaign_accounts})"
             )
-        if self.teacher.task not in METRICS:
+        if self.teacher.task not in ("arith", "text"):
             problems.append(
-                f"teacher.task: the contest runs on {' or '.join(METRICS)}, got {self.teacher.task!r}"
+                f"teacher.task: the tiny world's contest runs on arith or text, got {self.teacher.task!r}"
             )
         if problems:
             raise ConfigError(problems)
 
+    @classmethod
+    def for_world(cls, world: str, **settings: Any) -> ContestConfig:
+        """The config of a contest in `world`: that world's defaults (`WORLD_SIZES`), then `settings`."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(settings) - known)
+        if unknown:
+            raise ConfigError([f"{name}: not a contest setting" for name in unknown])
+        return cls(**{**WORLD_SIZES.get(world, {}), **settings, "world": world})
+
+    @property
+    def teacher_file(self) -> Path:
+        """The real world's teacher (the GGUF file); unused in the tiny world."""
+        return self.real_model or real_model_path()
+
     @property
     def task(self) -> str:
-        return self.teacher.task
+        return self.teacher.task if self.world == "tiny" else "stdlib"
 
     @property
     def metric(self) -> str:
         """What the students' score measures, in words."""
-        return METRICS[self.teacher.task]
+        return METRICS[self.task]

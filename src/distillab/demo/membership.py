@@ -4,7 +4,7 @@ campaign? (`distillab prove membership`.)
 Per round, the provider takes up to `membership_prompts` answers the campaign received in full (degraded
 ones were served with other settings and are left out), and samples `membership_samples` fresh answers
 to each of the same prompts from its own teacher, served exactly as the gateway serves it (the same
-watermark key and delta, temperature 1, the campaign's max_tokens). Every suspect (the round's student,
+watermark key and delta, temperature 1, the world's max_tokens). Every suspect (the round's student,
 and the control against the first round's answers) then scores served against fresh answers.
 """
 
@@ -47,7 +47,6 @@ def served_answers(where: Path, config: ContestConfig) -> Path:
 def fresh_answers(where: Path, world: World, config: ContestConfig, console: Console) -> Path:
     """`membership_samples` fresh answers to each served prompt, from the teacher served as the gateway
     serves it (watermarked with the world's key), in `where/membership-fresh` (a harvest directory)."""
-    from distillab.demo.traffic import MAX_TOKENS
     from distillab.models.generate import Engine
     from distillab.provenance.config import WatermarkConfig
     from distillab.provenance.keys import load_key
@@ -71,7 +70,7 @@ def fresh_answers(where: Path, world: World, config: ContestConfig, console: Con
         master = load_key(world.key_file)
         assert master is not None
         watermarker = Watermarker(WatermarkConfig(delta=config.watermark_delta), master)
-        app = create_app(Engine.load(world.teacher), model_name="tiny-teacher", watermarker=watermarker)
+        app = create_app(Engine.load(world.teacher), model_name=world.model_name, watermarker=watermarker)
         console.print(
             f"membership: {config.membership_samples} fresh answers to each of "
             f"{len(served.read_text().splitlines())} served prompts, from the watermarked teacher"
@@ -83,7 +82,7 @@ def fresh_answers(where: Path, world: World, config: ContestConfig, console: Con
                 out,
                 n=config.membership_samples,
                 temperature=1.0,
-                max_tokens=MAX_TOKENS,
+                max_tokens=world.max_tokens,
                 progress=console.is_terminal,
                 console=console,
                 terms="the provider's own model (fresh answers for the membership test)",

@@ -21,7 +21,7 @@ from rich.console import Console
 from distillab.demo.config import ContestConfig
 from distillab.demo.results import Proof, TestBrief
 from distillab.demo.world import World, cached
-from distillab.toy.prompts import prompt_rows, write_rows
+from distillab.toy.prompts import write_rows
 
 
 def plain_texts(world: World, config: ContestConfig, console: Console) -> Path:
@@ -30,7 +30,7 @@ def plain_texts(world: World, config: ContestConfig, console: Console) -> Path:
     from distillab.data.harvest import run_harvest
 
     prompts = write_rows(
-        prompt_rows(config.task, "test", config.radioactivity_texts, seed=config.seed + 7),
+        world.task.rows("test", config.radioactivity_texts, seed=config.seed + 7),
         world.root / "radioactivity-prompts.jsonl",
     )
     out = world.root / "plain-texts"
@@ -47,7 +47,7 @@ def plain_texts(world: World, config: ContestConfig, console: Console) -> Path:
                 teacher=str(world.teacher),
                 prompts=prompts,
                 out=out,
-                max_tokens=64,
+                max_tokens=world.max_tokens,
                 temperature=1.0,
                 top_logprobs=0,
                 overwrite=True,
@@ -63,7 +63,7 @@ def plain_texts(world: World, config: ContestConfig, console: Console) -> Path:
 
 def attribution_prompts(world: World, config: ContestConfig) -> Path:
     return write_rows(
-        prompt_rows(config.task, "test", config.attribution_prompts, seed=config.seed + 9),
+        world.task.rows("test", config.attribution_prompts, seed=config.seed + 9),
         world.root / "attribution-prompts.jsonl",
     )
 
@@ -131,7 +131,7 @@ def prove(suspect: Path, out: Path, world: World, config: ContestConfig, console
                 out=out / "attribution",
                 prompts=prompts,
                 samples_per_prompt=config.attribution_samples,
-                max_tokens=40,
+                max_tokens=min(40, world.max_tokens),
                 seed=config.seed,
                 progress=console.is_terminal,
             ),

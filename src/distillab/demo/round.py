@@ -41,20 +41,16 @@ from distillab.demo.results import (
 )
 from distillab.demo.world import World, cached, train_student
 from distillab.teacher.base import Generation
-from distillab.toy.prompts import prompt_rows
 
-MODEL_NAME = "tiny-teacher"
 CAMPAIGN_LABEL = "campaign-demo"
 HARVEST_TERMS = (
-    "Simulated distillation campaign run by `distillab demo` against its own tiny teacher, through a "
+    "Simulated distillation campaign run by `distillab demo` against the provider's own teacher, through a "
     "gateway whose admin created every key: a red-team test of the provider's defenses."
 )
 
 
-def campaign_prompts(config: ContestConfig) -> list[list[dict[str, str]]]:
-    return [
-        row["messages"] for row in prompt_rows(config.task, "train", config.campaign_queries, config.seed + 3)
-    ]
+def campaign_prompts(config: ContestConfig, world: World) -> list[list[dict[str, str]]]:
+    return [row["messages"] for row in world.task.rows("train", config.campaign_queries, config.seed + 3)]
 
 
 def honest_records(config: ContestConfig, url: str) -> list[dict[str, Any]]:
@@ -90,7 +86,7 @@ def gateway_args(config: ContestConfig, world: World, defense: str, db: Path) ->
         "--db",
         str(db),
         "--model-name",
-        MODEL_NAME,
+        world.model_name,
         "--rpm",
         str(config.rpm),
         "--max-batch",
@@ -142,7 +138,7 @@ def run_traffic(
 ) -> TrafficSummary:
     """Serve, send the round's traffic, keep the attacker's harvest; returns what traffic.json holds."""
     from distillab.db.store import Store
-    from distillab.demo.traffic import MAX_TOKENS, TOP_LOGPROBS, run_round
+    from distillab.demo.traffic import TOP_LOGPROBS, run_round
     from distillab.serving.process import serve_process
 
     for stale in ("gateway.db", "gateway.db-wal", "gateway.db-shm", "harvest"):
@@ -150,7 +146,7 @@ def run_traffic(
         shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
     db = where / "gateway.db"
     token = secrets.token_urlsafe(24)
-    prompts = campaign_prompts(config)
+    prompts = campaign_prompts(config, world)
     args = (*gateway_args(config, world, defense, db), "--admin-token-env", "DISTILLAB_DEMO_ADMIN_TOKEN")
     with serve_process(
         world.teacher, extra_args=args, log=where / "gateway.log", env={"DISTILLAB_DEMO_ADMIN_TOKEN": token}
@@ -166,12 +162,14 @@ def run_traffic(
             run_round(
                 base,
                 token,
-                MODEL_NAME,
+                world.model_name,
                 prompts,
                 honest,
                 accounts=config.campaign_accounts,
                 rpm=config.rpm,
                 seed=config.seed,
+                style=world.campaign,
+                max_tokens=world.max_tokens,
             )
         )
         if defense != "off":
@@ -189,10 +187,10 @@ def run_traffic(
         where / "harvest",
         rows,
         generations,
-        teacher=MODEL_NAME,
+        teacher=world.model_name,
         endpoint="the demo gateway",
         terms=HARVEST_TERMS,
-        params={"temperature": 1.0, "max_tokens": MAX_TOKENS, "top_logprobs": TOP_LOGPROBS},
+        params={"temperature": 1.0, "max_tokens": world.max_tokens, "top_logprobs": TOP_LOGPROBS},
     )
 
     with Store(db, create=False) as store:
@@ -259,8 +257,9 @@ def prefix_harvest(source: Path, share: float, out: Path) -> Path:
 
 
 def evaluate(model: Path, out: Path, config: ContestConfig, world: World, console: Console) -> float | None:
-    """The model's score on held-out prompts (`ContestConfig.metric`): arith accuracy, or on the text task
-    its held-out loss on real text as a share of the teacher's gain (`distillab.evaluate.reference`)."""
+    """The model's score on held-out prompts (`ContestConfig.metric`): arith accuracy, or on the other
+    tasks its held-out loss on reference answers as a share of the teacher's gain
+    (`distillab.evaluate.reference`)."""
     trained = model / "distillab_train.json"
     settings = {
         "model": str(model),
@@ -300,7 +299,7 @@ def evaluate(model: Path, out: Path, config: ContestConfig, world: World, consol
         out / "score.json",
         settings,
         lambda: write_text(
-            out / "score.json", json.dumps({"reference_loss": model_loss(model, config)}) + "\n"
+            out / "score.json", json.dumps({"reference_loss": model_loss(model, config, world)}) + "\n"
         ),
         done="",
     )
@@ -308,10 +307,10 @@ def evaluate(model: Path, out: Path, config: ContestConfig, world: World, consol
     return share_of_teacher(loss, bounds["untrained"], bounds["teacher"])
 
 
-def model_loss(model: Path, config: ContestConfig) -> float:
+def model_loss(model: Path, config: ContestConfig, world: World) -> float:
     from distillab.evaluate.reference import reference_loss
 
-    return reference_loss(model, prompt_rows(config.task, "test", config.eval_items, config.seed + 11))
+    return reference_loss(model, world.task.rows("test", config.eval_items, config.seed + 11))
 
 
 def reference_losses(config: ContestConfig, world: World) -> dict[str, float]:
@@ -329,8 +328,8 @@ def reference_losses(config: ContestConfig, world: World) -> dict[str, float]:
             path,
             json.dumps(
                 {
-                    "teacher": model_loss(world.teacher, config),
-                    "untrained": model_loss(world.student_init, config),
+                    "teacher": model_loss(world.teacher, config, world),
+                    "untrained": model_loss(world.student_init, config, world),
                 }
             )
             + "\n",
@@ -413,6 +412,7 @@ def run_contest_round(config: ContestConfig, world: World, defense: str, console
             steps=steps,
             seed=config.seed,
             loss="fkl",
+            train=world.train,
             console=console,
         )
         score = evaluate(student, where / f"eval{tag}", config, world, console)

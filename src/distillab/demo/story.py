@@ -52,8 +52,11 @@ def _metric_note(summary: ContestResult) -> str:
     metric = _metric(summary)
     if "skill" in metric:
         losses = summary.reference_losses or {}
+        written = {
+            "stdlib": "questions about held-out standard-library modules, with their docstrings as answers"
+        }.get(summary.task, "real text (the task's reference continuations)")
         return (
-            ": its loss on held-out real text (the task's reference continuations) as a share of the "
+            f": its loss on held-out {written} as a share of the "
             f"teacher's gain over the untrained student, so the teacher scores 100% (loss "
             f"{num2(losses.get('teacher'))} nats/token) and the untrained student 0% (loss "
             f"{num2(losses.get('untrained'))})"
@@ -249,6 +252,13 @@ def _caught(summary: ContestResult) -> str:
         "account), so no single account stood out by volume. The detector looks instead at what "
         "accounts ask and how they are linked, against the provider's honest traffic: live inside the "
         "gateway while the round runs, and offline afterwards.</p>"
+        + (
+            "<p>In this world the campaign also hides its links: its accounts share no payment card or "
+            "organisation, each sends from its own home network and browser, and each paces itself like an "
+            "honest power user, so only what its accounts ask, and how, can give them away.</p>"
+            if summary.config.world != "tiny"
+            else ""
+        )
         + "".join(_live(name, r) for name, r in rounds.items())
         + (_offline(rounds) if rounds else "")
     )
@@ -306,6 +316,7 @@ def _setting(value: Any) -> str:
 def _footer(summary: ContestResult) -> str:
     config = summary.config
     flags = [
+        ("--world", config.world if config.world != "tiny" else None),
         ("--out", str(config.out)),
         ("--defense", ",".join(config.defenses) or None),
         ("--campaign-queries", config.campaign_queries),
