@@ -17,7 +17,7 @@ from distillab.data.prompts import SUFFIXES
 from distillab.errors import ConfigError
 from distillab.fields import Problems
 from distillab.fields import documented as _f
-from distillab.teacher import is_gguf_file, is_url
+from distillab.teacher import is_local_model, is_url
 from distillab.teacher.base import SamplingParams
 from distillab.teacher.http import NO_DRAWS
 
@@ -63,7 +63,7 @@ class HarvestSettings:
         need(bool(self.teacher), "--teacher is required (a URL, a model directory or a .gguf file)")
         if self.teacher and not self.teacher.startswith(("http://", "https://")):
             need(
-                Path(self.teacher).is_dir() or is_gguf_file(self.teacher),
+                is_local_model(self.teacher),
                 f"--teacher {self.teacher!r} is neither an http(s) URL, an existing model directory "
                 "nor a .gguf file",
             )

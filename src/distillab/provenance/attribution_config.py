@@ -12,7 +12,7 @@ from distillab.data.prompts import SUFFIXES
 from distillab.errors import ConfigError
 from distillab.fields import Problems
 from distillab.fields import documented as _f
-from distillab.teacher import is_url
+from distillab.teacher import is_local_model, is_url
 
 DEFAULT_PROMPTS = 50
 """Prompts of the default set: paragraph continuations from the Python docs (the tiny world's text task)."""
@@ -22,10 +22,10 @@ DEFAULT_PROMPTS = 50
 class AttributionConfig:
     """Which suspect to compare with which references, how many samples, and where to write the evidence."""
 
-    suspect: str = _f("", "The suspect model: a model directory or an OpenAI-compatible base URL.")
+    suspect: str = _f("", "The suspect model: a model directory, a GGUF file or an OpenAI-compatible base URL.")
     references: tuple[str, ...] = _f(
         (),
-        "Reference models (directory or URL), repeat the flag: the first is "
+        "Reference models (directory, GGUF file or URL), repeat the flag: the first is "
         "the candidate teacher, any further ones are controls.",
     )
     out: Path = _f(Path(), "Output directory: evidence.json, evidence.html and every sample.")
@@ -66,8 +66,8 @@ class AttributionConfig:
         for flag, model in [("--suspect", self.suspect), *(("--reference", r) for r in self.references)]:
             if model:
                 need(
-                    is_url(model) or Path(model).is_dir(),
-                    f"{flag} {model!r} is neither an http(s) URL nor an existing model directory",
+                    is_url(model) or is_local_model(model),
+                    f"{flag} {model!r} is neither an http(s) URL nor a model directory or GGUF file",
                 )
         need(len(set(self.references)) == len(self.references), "--reference: the same model is given twice")
         if self.prompts is not None:

@@ -11,13 +11,14 @@ from pathlib import Path
 from distillab.errors import ConfigError
 from distillab.fields import Problems
 from distillab.fields import documented as _f
+from distillab.teacher import is_local_model
 
 
 @dataclass
 class MembershipConfig:
     """Which suspect to test against which served and fresh answers, and where to write the evidence."""
 
-    suspect: str = _f("", "The suspect model's directory (its weights: the test reads its probabilities).")
+    suspect: str = _f("", "The suspect model: a directory or GGUF file (the test reads its probabilities).")
     served: Path = _f(
         Path(),
         "The answers that were served: a harvest directory, or a gateway request-log "
@@ -71,8 +72,8 @@ class MembershipConfig:
         need = p.need
         need(bool(self.suspect), "--suspect is required (the suspect model's directory)")
         need(
-            not self.suspect or Path(self.suspect).is_dir(),
-            f"--suspect {self.suspect}: not a model directory (this test needs the suspect's weights)",
+            not self.suspect or is_local_model(self.suspect),
+            f"--suspect {self.suspect}: not a model directory or GGUF file (the test needs its weights)",
         )
         need(self.served != Path() and self.served.exists(), f"--served {self.served}: not found")
         need(

@@ -13,7 +13,7 @@ from distillab.errors import ConfigError
 from distillab.fields import Problems
 from distillab.fields import documented as _f
 from distillab.provenance.config import WatermarkConfig
-from distillab.teacher import is_url
+from distillab.teacher import is_local_model, is_url
 
 MODES = ("auto", "open", "closed")
 DEFAULT_PROMPTS = 200
@@ -27,7 +27,7 @@ class RadioactivityConfig:
 
     suspect: str = _f(
         "",
-        "The suspect model: a model directory (open mode reads its predictions) or an "
+        "The suspect model: a model directory or GGUF file (open mode reads its predictions) or an "
         "OpenAI-compatible base URL (closed mode samples it).",
     )
     out: Path = _f(Path(), "Output directory: evidence.json, evidence.html (and closed mode's samples).")
@@ -44,7 +44,7 @@ class RadioactivityConfig:
     mode: str = _f(
         "auto",
         "open (read the suspect's own predictions: needs its weights), closed (sample it) or "
-        "auto (open for a directory, closed for a URL).",
+        "auto (open for a model on disk, closed for a URL).",
     )
     texts: Path | None = _f(
         None,
@@ -88,7 +88,7 @@ class RadioactivityConfig:
     )
     tokenizer: Path | None = _f(
         None,
-        "Tokenizer of the watermarked model (a model or tokenizer directory). "
+        "Tokenizer of the watermarked model (a model or tokenizer directory, or a GGUF file). "
         "Closed mode needs it; open mode checks the suspect uses the same one.",
     )
     samples: int = _f(4, "Closed mode: completions per prompt.")
@@ -144,8 +144,8 @@ class RadioactivityConfig:
                 "--mode open needs the suspect's weights (a model directory), not a URL",
             )
             need(
-                mode == "closed" or is_url(self.suspect) or Path(self.suspect).is_dir(),
-                f"--suspect {self.suspect}: not a model directory or an http(s) URL",
+                mode == "closed" or is_url(self.suspect) or is_local_model(self.suspect),
+                f"--suspect {self.suspect}: not a model directory, GGUF file or http(s) URL",
             )
             need(
                 mode != "open" or self.texts is not None,
@@ -162,8 +162,8 @@ class RadioactivityConfig:
                 "(it compares the suspect's own probabilities with the reference's)",
             )
         need(
-            self.reference is None or self.reference.is_dir(),
-            f"--reference {self.reference}: not a model directory",
+            self.reference is None or is_local_model(self.reference),
+            f"--reference {self.reference}: not a model directory or GGUF file",
         )
         need(
             self.top_k <= self.candidates <= 1000,
@@ -173,8 +173,8 @@ class RadioactivityConfig:
             value = getattr(self, name)
             need(value is None or value.exists(), f"--{name.replace('_', '-')} {value}: not found")
         need(
-            self.tokenizer is None or self.tokenizer.is_dir(),
-            f"--tokenizer {self.tokenizer}: not a directory",
+            self.tokenizer is None or is_local_model(self.tokenizer),
+            f"--tokenizer {self.tokenizer}: not a model directory or GGUF file",
         )
         need(self.samples >= 1, f"--samples must be at least 1, got {self.samples}")
         need(self.temperature > 0, f"--temperature must be > 0, got {self.temperature}")

@@ -18,6 +18,7 @@ __all__ = [
     "SamplingParams",
     "Teacher",
     "is_gguf_file",
+    "is_local_model",
     "is_url",
     "load_teacher",
 ]
@@ -30,6 +31,11 @@ def is_url(path_or_url: str) -> bool:
 def is_gguf_file(path: str | Path) -> bool:
     """A llama.cpp GGUF file: a local teacher like a model directory (converted once, models.load)."""
     return Path(path).suffix.lower() == ".gguf" and Path(path).is_file()
+
+
+def is_local_model(path: str | Path) -> bool:
+    """A model on disk: a Hugging Face model directory or a GGUF file (every command takes either)."""
+    return Path(path).is_dir() or is_gguf_file(path)
 
 
 def load_teacher(
@@ -56,7 +62,7 @@ def load_teacher(
             max_connections=max_connections,
             transport=transport,
         )
-    if Path(text).is_dir() or is_gguf_file(text):
+    if is_local_model(text):
         # Imported lazily: it pulls in torch, which HTTP-only harvests never need.
         from distillab.teacher.local import LocalTeacher
 
