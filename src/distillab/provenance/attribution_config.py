@@ -22,7 +22,7 @@ DEFAULT_PROMPTS = 50
 class AttributionConfig:
     """Which suspect to compare with which references, how many samples, and where to write the evidence."""
 
-    suspect: str = _f("", "The suspect model: a model directory, a GGUF file or an OpenAI-compatible base URL.")
+    suspect: str = _f("", "The suspect model: a model directory, GGUF file or OpenAI-compatible base URL.")
     references: tuple[str, ...] = _f(
         (),
         "Reference models (directory, GGUF file or URL), repeat the flag: the first is "
