@@ -1,7 +1,7 @@
 """Radioactivity, membership and attribution with pretrained SmolLM2 students, every step a real command.
 
     python benchmarks/real_radioactivity.py [--quick] [--model SmolLM2-135M-Instruct.Q4_1.gguf] [--work DIR]
-                                            [--fractions 0,0.05,1,0.1,0.01]
+                                            [--fractions 0,1,0.05,0.1,0.01] [--skip attribution]
 
 The setting of Sander et al. 2024: a pretrained student fine-tuned on a teacher's answers, a fraction rho of
 them watermarked. Here the teacher is SmolLM2-135M-Instruct (the 4-bit GGUF from PyPI, dequantized: the
@@ -100,6 +100,7 @@ SETTINGS = {
         "attribution_samples": 2,
     },
 }
+FRACTIONS = "0,1,0.05,0.1,0.01"
 MODES = ("open_unmarked", "open_unmarked_reference", "closed")
 
 
@@ -150,11 +151,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a few prompts and one step: checks the path")
     parser.add_argument("--model", type=Path, help="teacher GGUF (default: the cached SmolLM2, fetched once)")
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "real-radio")
-    parser.add_argument("--fractions", default="0,1,0.05,0.1,0.01", help="watermarked shares, run in order")
+    parser.add_argument(
+        "--fractions", help="watermarked shares, run in order (default 0,1,0.05,0.1,0.01; --quick: 0,1)"
+    )
     parser.add_argument("--skip", default="", help="comma-separated stages to skip: membership,attribution")
     args = parser.parse_args()
     s = SETTINGS["quick" if args.quick else "full"]
-    fractions = [float(f) for f in args.fractions.split(",")]
+    fractions = [float(f) for f in (args.fractions or ("0,1" if args.quick else FRACTIONS)).split(",")]
     skip = set(filter(None, args.skip.split(",")))
     work = args.work.resolve() / ("quick" if args.quick else "full")
     work.mkdir(parents=True, exist_ok=True)
