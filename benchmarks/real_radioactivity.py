@@ -155,8 +155,16 @@ def main() -> None:
         "--fractions", help="watermarked shares, run in order (default 0,1,0.05,0.1,0.01; --quick: 0,1)"
     )
     parser.add_argument("--skip", default="", help="comma-separated stages to skip: membership,attribution")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        help="training steps (default: the setting's); other than the default, the "
+        "students are named and the results written apart (a dose point: same data, longer training)",
+    )
     args = parser.parse_args()
-    s = SETTINGS["quick" if args.quick else "full"]
+    s = dict(SETTINGS["quick" if args.quick else "full"])
+    suffix = f"-steps{args.steps}" if args.steps and args.steps != s["steps"] else ""
+    s["steps"] = args.steps or s["steps"]
     fractions = [float(f) for f in (args.fractions or ("0,1" if args.quick else FRACTIONS)).split(",")]
     skip = set(filter(None, args.skip.split(",")))
     work = args.work.resolve() / ("quick" if args.quick else "full")
@@ -165,7 +173,7 @@ def main() -> None:
     key = work / "watermark.key"
     if not key.is_file():
         key.write_text(os.urandom(32).hex())
-    path = RESULTS / ("real_radioactivity_quick.json" if args.quick else "real_radioactivity.json")
+    path = RESULTS / f"real_radioactivity{'_quick' if args.quick else ''}{suffix.replace('-', '_')}.json"
     result: dict[str, Any] = {
         "benchmark": "real_radioactivity",
         "teacher": str(model),
@@ -278,7 +286,7 @@ def main() -> None:
         }
 
     for rho in fractions:
-        name = f"rho{rho:g}"
+        name = f"rho{rho:g}{suffix}"
         t = time.monotonic()
         student = train(name, rho)
         record = json.loads((student / "distillab_train.json").read_text())
@@ -327,7 +335,7 @@ def main() -> None:
         t = time.monotonic()
         members = [r["id"] for r in rows(work / "members.jsonl")]
         for rho in fractions:
-            name = f"rho{rho:g}"
+            name = f"rho{rho:g}{suffix}"
             served_ids = (
                 members[: round(rho * len(order))] if rho else members[: round(max(fractions) * len(order))]
             )
@@ -362,7 +370,7 @@ def main() -> None:
                 "student", "--teacher", str(model), "--layers", "6", "--out", "control", "--force", cwd=work
             )
         for rho in fractions:
-            name = f"rho{rho:g}"
+            name = f"rho{rho:g}{suffix}"
             out = work / f"attribution-{name}"
             if not (out / "evidence.json").is_file():
                 distillab(
