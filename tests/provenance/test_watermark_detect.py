@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from distillab.cli.main import app
 from distillab.errors import DataError
 from distillab.provenance.config import WatermarkConfig
-from distillab.provenance.detect import detect, pairs, tally
+from distillab.provenance.detect import Tally, detect, pairs, tally
 from distillab.provenance.stats import P_FLOOR, binomial_log10_pvalue, binomial_pvalue, holm, z_score
 from distillab.provenance.texts import read_texts
 
@@ -208,6 +208,18 @@ def test_exclusions_and_first_seen_order() -> None:
     assert (skipped.scored, skipped.excluded) == (3, 2)
     scored, p = full.curve(0.25)
     assert scored.tolist() == [1, 2, 3, 4] and p[-1] == pytest.approx(binomial_pvalue(full.green, 4, 0.25))
+
+
+def test_pairs_to_reach_is_the_first_crossing_of_the_running_p_value() -> None:
+    counts = Tally(scored=12, green=9, scored_all=12, green_all=9)
+    counts.in_order = np.array([1, 1, 1, 1, 1, 1, 0, 1, 1, 0, 0, 0], dtype=bool)
+    scored, p = counts.curve(0.25)
+    assert p[4] < 1e-3 <= p[3] and p[6] > 1e-3 and not (p < 1e-5).any()  # crosses, rises, falls again
+    assert counts.pairs_to_reach(0.25) == {"0.001": 5, "1e-05": None}
+    assert counts.pairs_to_reach(0.25, (0.5, 1e-4)) == {"0.5": 1, "0.0001": None}
+    marked = [list(rng(4).integers(0, 300, size=50))]
+    result = detect(marked, mark())
+    assert result.details["pairs_to_reach"] == tally(mark(), *pairs(marked, 1)).pairs_to_reach(0.25)
 
 
 # -- files and the CLI ----------------------------------------------------------------------------------

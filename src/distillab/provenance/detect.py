@@ -26,6 +26,9 @@ from distillab.provenance.config import WatermarkConfig
 from distillab.provenance.evidence import TestResult
 from distillab.provenance.stats import binomial_log10_pvalue, binomial_pvalue, z_score
 
+REACH_LEVELS = (1e-3, 1e-5)
+"""p-value levels whose first crossing a binomial result reports (`pairs_to_reach`)."""
+
 
 class Scorer(Protocol):
     """What counting needs from a watermark (a `Watermark`, or a reference implementation in tests)."""
@@ -56,6 +59,17 @@ class Tally:
         """(pairs scored so far, p-value so far) after each distinct pair, in the order met."""
         scored = np.arange(1, len(self.in_order) + 1)
         return scored, np.asarray(binomial_pvalue(np.cumsum(self.in_order), scored, gamma))
+
+    def pairs_to_reach(self, gamma: float, levels: Sequence[float] = REACH_LEVELS) -> dict[str, int | None]:
+        """For each p-value level, the distinct pairs scored (in the order met) before the p-value first
+        fell below it; None where it never did. How much text the evidence needed, and how much margin
+        the rest adds."""
+        scored, p = self.curve(gamma)
+        reached = {}
+        for level in levels:
+            hits = np.flatnonzero(p < level)
+            reached[f"{level:g}"] = int(scored[hits[0]]) if len(hits) else None
+        return reached
 
 
 def as_sequences(token_ids: Sequence[int] | Sequence[Sequence[int]]) -> list[list[int]]:
@@ -146,6 +160,7 @@ def binomial_result(
             "key_id": getattr(mark, "key_id", None),
             "account": getattr(mark, "account", None),
             "watermark": mark.config.as_dict(),
+            "pairs_to_reach": counts.pairs_to_reach(gamma),
             **(details or {}),
         },
     )
