@@ -48,6 +48,18 @@ def test_all_problems_reported_together(world: World, tmp_path: Path) -> None:
         assert any(p.startswith(flag) for p in problems), flag
 
 
+def test_a_model_is_a_directory_with_a_config_or_a_gguf_file(world: World, tmp_path: Path) -> None:
+    gguf = tmp_path / "student.Q4_1.gguf"
+    gguf.write_bytes(b"GGUF")  # read by models.load (tests/models); here only the flags are checked
+    TrainConfig(student=gguf, teacher=gguf, loss="fkl", data=world.harvest, out=tmp_path / "o")
+    with pytest.raises(ConfigError) as err:
+        TrainConfig(
+            student=tmp_path, teacher=tmp_path / "t.gguf", loss="fkl", data=world.harvest, out=tmp_path / "o"
+        )
+    assert [p.split(" ")[0] for p in err.value.problems] == ["--student", "--teacher"]
+    assert "neither a Hugging Face model directory nor a GGUF file" in err.value.problems[0]
+
+
 def test_out_with_a_run_needs_resume(world: World, tmp_path: Path) -> None:
     (tmp_path / "o" / "checkpoints").mkdir(parents=True)
     with pytest.raises(ConfigError, match="pass --resume"):

@@ -16,6 +16,7 @@ from typing import Any
 from distillab.errors import ConfigError
 from distillab.fields import Problems
 from distillab.fields import documented as _f
+from distillab.teacher import is_gguf_file
 
 LOSS_NAMES = ("sft", "fkl", "rkl", "gjsd", "skl", "tv")
 """The keys of ``distillab.train.losses.LOSSES`` (a test keeps them equal), spelled out here so that
@@ -29,7 +30,9 @@ CROSS_METHODS = ("align", "uld", "sft")
 class TrainConfig:
     """How to train which student on which harvest, and where to write it."""
 
-    student: Path = _f(Path(), "Student model directory (Hugging Face layout, with its tokenizer).")
+    student: Path = _f(
+        Path(), "Student model: a directory (Hugging Face layout, with its tokenizer) or a GGUF file."
+    )
     data: Path = _f(Path(), "Harvest directory from `distillab generate` (manifest.json, data/*.parquet).")
     out: Path = _f(Path(), "Output directory: trained model, model card, distillab_train.json, checkpoints.")
     loss: str = _f(
@@ -56,7 +59,9 @@ class TrainConfig:
     chunk_size: int | None = _f(None, "Full-vocab losses (--teacher): positions per chunk, bounds memory.")
     save_every: int = _f(0, "Write a resumable checkpoint every N steps to OUT/checkpoints (0: never).")
     resume: bool = _f(False, "Continue from the latest checkpoint in OUT/checkpoints (same config required).")
-    teacher: Path | None = _f(None, "Local teacher model directory for online distillation from full logits.")
+    teacher: Path | None = _f(
+        None, "Local teacher (directory or GGUF file) for online distillation from full logits."
+    )
     teacher_device: str | None = _f(None, "Device for --teacher (default: the student's).")
     teacher_dtype: str = _f(
         "auto", "dtype for --teacher: auto (bf16 on CUDA, fp32 on CPU), float32, bfloat16, float16."
@@ -85,12 +90,9 @@ class TrainConfig:
         p = Problems()
         need = p.need
 
-        need(str(self.student) not in ("", "."), "--student is required (a model directory)")
+        need(str(self.student) not in ("", "."), "--student is required (a model directory or GGUF file)")
         if str(self.student) not in ("", "."):
-            need(
-                (self.student / "config.json").is_file(),
-                f"--student {str(self.student)!r}: no config.json (not a Hugging Face model directory)",
-            )
+            need(*_model_on_disk("--student", self.student))
         need(str(self.data) not in ("", "."), "--data is required (a harvest directory)")
         need(str(self.out) not in ("", "."), "--out is required (a new directory)")
         need(not self.out.is_file(), f"--out {str(self.out)!r} is a file, not a directory")
@@ -133,10 +135,7 @@ class TrainConfig:
         )
         need(0.0 <= self.on_policy <= 1.0, f"--on-policy must be in [0, 1] (got {self.on_policy})")
         if self.teacher is not None:
-            need(
-                (self.teacher / "config.json").is_file(),
-                f"--teacher {str(self.teacher)!r}: no config.json (not a Hugging Face model directory)",
-            )
+            need(*_model_on_disk("--teacher", self.teacher))
             need(
                 self.loss != "sft",
                 "--teacher gives full logits but --loss sft does not use them; "
@@ -180,3 +179,13 @@ class TrainConfig:
 
 RUN_ONLY = ("resume", "progress", "save_every", "eval_every")
 """Fields that may differ between a run and its resumption: they do not change the weights."""
+
+
+def _model_on_disk(flag: str, path: Path) -> tuple[bool, str]:
+    """Whether `path` is a model as every command takes one (a Hugging Face directory or a GGUF file)."""
+    if is_gguf_file(path):
+        return True, ""
+    return (
+        (path / "config.json").is_file(),
+        f"{flag} {str(path)!r}: no config.json (neither a Hugging Face model directory nor a GGUF file)",
+    )
