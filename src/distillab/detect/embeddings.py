@@ -102,7 +102,7 @@ class MiniLM:
         to_run = sorted(missing - found.keys(), key=len)
         for start in range(0, len(to_run), STORE_EVERY):
             part = to_run[start : start + STORE_EVERY]
-            fresh = {}
+            fresh: dict[str, np.ndarray] = {}
             for first in range(0, len(part), BATCH):
                 chunk = part[first : first + BATCH]
                 fresh.update(zip(chunk, self._run(chunk)))
