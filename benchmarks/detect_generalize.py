@@ -135,9 +135,12 @@ def score(accounts: list[dict[str, Any]], kinds: dict[str, tuple[str, str]]) -> 
     )
     until: dict[str, list[int]] = defaultdict(list)
     p_values: dict[str, list[float]] = defaultdict(list)
+    family_p: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for a in accounts:
         label, kind = kinds[a["account"]]
         p_values[kind].append(a["p_value"])
+        for family, value in a["p_by_behaviour"].items():
+            family_p[kind][family].append(value)
         row = per[kind]
         row["campaign"] = label != "benign"
         row["accounts"] += 1
@@ -155,6 +158,8 @@ def score(accounts: list[dict[str, Any]], kinds: dict[str, tuple[str, str]]) -> 
             "flagged_by": dict(row["by"]),
             "median_requests_until_flagged": statistics.median(until[kind]) if until[kind] else None,
             "median_p_value": statistics.median(p_values[kind]),
+            "median_p_by_behaviour": {f: statistics.median(v) for f, v in family_p[kind].items()},
+            "smallest_p_by_behaviour": {f: min(v) for f, v in family_p[kind].items()},
         }
         if row["campaign"]:
             campaigns[kind] = {
@@ -234,6 +239,9 @@ def main() -> None:
         help="honest accounts in the reference, drawn from a larger log of its seed (default: all the "
         "honest accounts of its 1100-account log, about 985)",
     )
+    parser.add_argument(
+        "--no-self", action="store_true", help="skip the self-calibrated runs (they do not use the reference)"
+    )
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument(
         "--work", type=Path, default=None, help="keep the logs and detect outputs here (default: a temp dir)"
@@ -249,11 +257,13 @@ def main() -> None:
         args.out = ROOT / f"benchmarks/results/detect_generalize{suffix}.json"
     started = time.monotonic()
     results: dict[str, dict[str, Any]] = {}
+    mode_names = ("reference",) if args.no_self else ("reference", "self")
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         reference = make(work, "reference", *reference_spec, honest=True, keep=args.reference_accounts)
         print(f"reference: {reference['accounts']} honest accounts, {reference['requests']} requests")
+        modes = [(m, reference["log"] if m == "reference" else None) for m in mode_names]
         for name, (seed, accounts, days) in logs_spec.items():
             log = make(work, name, seed, accounts, days)
             wall, cpu = log["seconds_generate_and_write"], log["seconds_generate_and_write_cpu"]
@@ -264,7 +274,7 @@ def main() -> None:
             results[name] = {
                 k: v for k, v in log.items() if k in ("requests", "accounts") or k.startswith("seconds")
             }
-            for mode, ref in (("reference", reference["log"]), ("self", None)):
+            for mode, ref in modes:
                 run = detect(log, work / f"out-{name}-{mode}", ref, args.embedder)
                 scored = score(run["accounts"], log["kinds"])
                 results[name][mode] = {
@@ -275,7 +285,7 @@ def main() -> None:
                     "seconds_detect": round(run["seconds"], 1),
                 }
                 show(name, mode, scored)
-    overall = {mode: total([r[mode] for r in results.values()]) for mode in ("reference", "self")}
+    overall = {mode: total([r[mode] for r in results.values()]) for mode in mode_names}
     for mode, o in overall.items():
         recalls = " ".join(f"{k}={v['recall']:.2f}" for k, v in o["campaigns"].items())
         fps = " ".join(f"{k}={v['flagged']}/{v['accounts']}" for k, v in o["honest"].items() if v["flagged"])
