@@ -200,7 +200,10 @@ def calibrate(table: StatsTable, links: Links | None = None) -> Calibration:
     links = links if links is not None else link(table)
     units, _ = units_of(table, links, prior)
     calibration = Calibration(features, prior, names=table.names, exclude=leave_out(table, links))
-    calibration.groups = units.features[len(table.names) :]
+    calibration.set_groups(
+        units.features[len(table.names) :],
+        [[table.index[m] for m in group] for group in units.members[len(table.names) :]],
+    )
     if table.behaviour is not None:
         calibration.behaviour = Profiles.of(table, prior)
     calibration.group_null = calibrate_groups(table, prior, links)
