@@ -51,7 +51,7 @@ LOGS = {"seed101-600": (101, 600, 7), "seed102-600": (102, 600, 7), "seed103-300
 HELDOUT_2 = {"seed301-600": (301, 600, 7), "seed302-600": (302, 600, 7), "seed303-300": (303, 300, 7)}
 """A second held-out set (`--heldout-2`), declared before the false-positive work on content writers
 and looked at only to report: nothing was developed on these seeds."""
-DEV = {"seed201-600": (201, 600, 7), "seed202-600": (202, 600, 7)}
+DEV = {f"seed{seed}-600": (seed, 600, 7) for seed in range(201, 207)}
 """Development logs (`--dev`, with DEV_REFERENCE): the detector's changes after the first held-out
 report were developed on these, never on LOGS or HELDOUT_2."""
 QUICK_LOGS = {"seed101-300": (101, 300, 3), "seed102-200": (102, 200, 3)}
