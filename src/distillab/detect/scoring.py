@@ -108,8 +108,10 @@ class Tail:
     loo: np.ndarray
     start: float
     exceed: int
-    """Reference distances above `start`; the tail is fitted on them (0: no tail)."""
+    """Reference distances above `start`; the tail is fitted on them (0: none, and no tail unless a
+    scale is given: `Calibration.set_groups` borrows the accounts' for the honest teams)."""
     scale: float
+    """The tail's scale (0: no tail, ranks only)."""
 
     @classmethod
     def fit(cls, distances: np.ndarray, *, extrapolate: bool = True) -> Tail:
@@ -130,7 +132,7 @@ class Tail:
         n = len(self.loo)
         at_least = n - np.searchsorted(self.loo, distance - 1e-12, side="left")
         p = (1 + at_least) / (1 + n)
-        if not self.exceed:
+        if self.scale <= 0:
             return p, np.zeros(len(p), bool)
         tail = (1 + self.exceed) / (1 + n) * np.exp(-(distance - self.start) / self.scale)
         from_tail = (distance > self.loo[-1]) & (tail < p)
@@ -239,7 +241,11 @@ class Calibration:
         rows of group g). Each gets its distance to the other reference units (its own members left
         out), and a pooled group in a log is ranked among those distances, not among single accounts':
         pooled traffic is shrunk less towards the prior and spans its members' topics, so an honest
-        team's pooled traffic lies beyond honest single accounts without lying beyond honest teams."""
+        team's pooled traffic lies beyond honest single accounts without lying beyond honest teams.
+        Beyond the farthest honest team, a family whose teams give no tail of their own (fewer than
+        MIN_EXCEED beyond the top ones: most teams are dominated, distance 0) continues from that
+        team's rank, 1/(M+1), at the accounts' tail scale: a campaign of twenty thin accounts on one
+        payment id is beyond every honest team, and M ranks alone could not say by how much."""
         self.groups = np.asarray(features, np.float64).reshape(-1, self.features.shape[1])
         self.group_tails = None
         if not len(self.groups):
@@ -247,7 +253,14 @@ class Calibration:
         n = len(self.features)
         exclude = [[*rows, n + g] for g, rows in enumerate(members)]
         loo = self._distance(self.groups, exclude, groups=True)[0]
-        self.group_tails = [Tail.fit(loo[:, f], extrapolate=self.extrapolate) for f in range(len(FAMILIES))]
+        self.group_tails = []
+        for f, accounts in enumerate(self.tails):
+            tail = Tail.fit(loo[:, f], extrapolate=self.extrapolate)
+            if not tail.exceed and accounts.exceed:
+                # Too few honest teams beyond the rest for a tail of their own (most are dominated:
+                # distance 0): beyond the farthest one, p decays from its rank at the accounts' rate.
+                tail = Tail(tail.loo, float(tail.loo[-1]), 0, accounts.scale)
+            self.group_tails.append(tail)
 
     @property
     def n(self) -> int:
