@@ -17,9 +17,11 @@ import numpy as np
 import pytest
 
 from distillab.detect.config import DetectConfig
+from distillab.detect.features import FEATURES
 from distillab.detect.grouptest import halves
 from distillab.detect.linking import Links, leave_out
 from distillab.detect.run import prepare_reference, run_detect
+from distillab.detect.scoring import Calibration
 from traffic import TrafficConfig, generate, write_labels, write_log
 
 
@@ -86,3 +88,23 @@ def test_honest_teams_of_independent_traffic_are_not_flagged(
     rank_p = np.array([g["rank_test"]["p_value"] for g in groups if g["rank_test"]])
     assert (rank_p <= target).sum() <= target * len(rank_p) + 1
     assert summary.flagged_accounts <= target * summary.accounts
+
+
+def test_a_pooled_group_is_ranked_among_honest_teams_and_beyond_them_decays_at_the_accounts_rate() -> None:
+    rng = np.random.default_rng(0)
+    accounts = rng.normal(0.0, 1.0, (400, len(FEATURES)))
+    calibration = Calibration(accounts, {})
+    # 60 honest teams of 3 (rows 0..179), pooled: each dominated by some honest account (distance 0),
+    # so the teams give no tail of their own.
+    teams = [[3 * t, 3 * t + 1, 3 * t + 2] for t in range(60)]
+    calibration.set_groups(np.array([accounts[rows].mean(axis=0) for rows in teams]), teams)
+    assert calibration.group_tails is not None
+    assert all(not t.exceed for t in calibration.group_tails)
+    team_like = accounts[teams[0]].mean(axis=0)[None, :] + 0.05
+    far = np.full((1, len(FEATURES)), 4.0)
+    beyond = np.full((1, len(FEATURES)), 8.0)
+    as_group = calibration.score(np.concatenate([team_like, far, beyond]), groups=True)
+    assert as_group.family_p[0].min() >= 1 / 61  # among the honest teams, a team-like group is ordinary
+    # Beyond every honest team: below the teams' smallest rank, from the tail, and falling with distance.
+    assert (as_group.family_p[1] < 1 / 61).all() and as_group.family_from_tail[1].all()
+    assert (as_group.family_p[2] < as_group.family_p[1]).all()
