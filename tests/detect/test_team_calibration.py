@@ -9,18 +9,17 @@ reference of another seed: no group is flagged, nor more accounts than the targe
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from detect_world import detect_at
 
-from distillab.detect.config import DetectConfig
 from distillab.detect.features import FEATURES
 from distillab.detect.grouptest import halves
 from distillab.detect.linking import Links, leave_out
-from distillab.detect.run import prepare_reference, run_detect
+from distillab.detect.run import prepare_reference
 from distillab.detect.scoring import Calibration
 from traffic import TrafficConfig, generate, write_labels, write_log
 
@@ -68,20 +67,8 @@ def test_honest_teams_of_independent_traffic_are_not_flagged(
     write_log(traffic, log)
     write_labels(traffic, labels)
     kinds = {a.name: a.kind for a in traffic.accounts}
-    path, prepared = reference
     target = 0.01
-    summary = run_detect(
-        DetectConfig(
-            log=str(log),
-            out=tmp_path / "out",
-            reference=str(path),
-            target_fpr=target,
-            checkpoint_hours=0,
-            progress=False,
-        ),
-        prepared=prepared,
-    )
-    groups = json.loads((tmp_path / "out" / "campaigns.json").read_text())
+    summary, groups = detect_at(log, reference, tmp_path / "out", target)
     teams = [g for g in groups if g["rank_test"] and len({kinds[m] for m in g["members"]}) == 1]
     assert any(kinds[g["members"][0]] == "content-writer" for g in teams)  # the case this is about
     assert summary.flagged_groups == 0
