@@ -218,8 +218,6 @@ def main() -> None:
             str(key_file),
             "--detect-replay-hours",
             "0",
-            "--detect-embedder",
-            "lexical",
         ]
         up_port = free_port()
         upstream = subprocess.Popen(
@@ -276,13 +274,12 @@ def main() -> None:
         finally:
             upstream.terminate()
             upstream.wait(timeout=30)
-        calibrated = prepare_reference(reference, embedder="lexical")
+        calibrated = prepare_reference(reference)
         index = IndicatorIndex.load(indicators, key_file.read_bytes())
-        lexical = LiveDetectConfig(action="flag", embedder="lexical")
-        measured = parts(LiveDetector(lexical, calibrated, index), records)
+        measured = parts(LiveDetector(LiveDetectConfig(action="flag"), calibrated, index), records)
         measured.update(
             replay_cost(
-                LiveDetector(lexical, calibrated, index),
+                LiveDetector(LiveDetectConfig(action="flag"), calibrated, index),
                 db,
                 records,
                 args.replay_requests,

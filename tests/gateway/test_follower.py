@@ -375,17 +375,7 @@ def test_a_campaign_spread_over_two_gateways_is_blocked_by_both(
 
 # ---- the command ----------------------------------------------------------------------------------
 def follow_command(*args: str) -> list[str]:
-    """`distillab detect-follow` with the lexical embedder, as every test runs it (tests/conftest.py):
-    its default, auto, would run MiniLM where installed."""
-    return [
-        sys.executable,
-        "-m",
-        "distillab.cli.main",
-        "detect-follow",
-        "--detect-embedder",
-        "lexical",
-        *args,
-    ]
+    return [sys.executable, "-m", "distillab.cli.main", "detect-follow", *args]
 
 
 @pytest.mark.slow
