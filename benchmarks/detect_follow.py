@@ -344,7 +344,7 @@ def main() -> None:
             if labels[r["account"]]["kind"] == "chain-of-thought":
                 by_campaign.setdefault(r["account"], []).append(r)
         campaign = max(by_campaign.values(), key=len)[: args.campaign_requests]
-        prepared = prepare_reference(reference)
+        prepared = prepare_reference(reference, embedder="lexical")
         print(
             f"{len(records):,} records, {len(labels)} accounts; reference {args.reference_accounts}",
             flush=True,
@@ -358,6 +358,7 @@ def main() -> None:
             batch=args.batch,
             replay_hours=0,
             action="throttle",
+            embedder="lexical",
         )
         results: dict[str, Any] = {}
         with ExitStack() as stack:

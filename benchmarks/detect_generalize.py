@@ -2,6 +2,9 @@
 
     python benchmarks/detect_generalize.py            # 3 held-out logs (600, 600, 300 accounts, a week)
     python benchmarks/detect_generalize.py --quick    # 2 smaller logs, 3 days
+    python benchmarks/detect_generalize.py --heldout-2                 # a second held-out set (HELDOUT_2)
+    python benchmarks/detect_generalize.py --reference-accounts 400    # a smaller (or larger) reference
+    python benchmarks/detect_generalize.py --dev --work runs/dev       # the development logs, kept
 
 The detector was tuned on `distillab.detect.simulate`; tests/traffic was written apart from it, from
 public descriptions of distillation campaigns, with honest personas of its own. Nothing here tunes the
@@ -16,15 +19,20 @@ campaign kind (accounts flagged / accounts) and whether each campaign was detect
 honest false positives per persona, flagged counts, how accounts were flagged (own traffic or through a
 linked group), median requests until flagged, median p-value, and the CLI's own summary metrics
 (precision, honest accounts ever flagged at a checkpoint, ...). Also the seconds (wall and CPU) each log
-took to generate and write. Writes benchmarks/results/detect_generalize.json.
+took to generate and write. Writes benchmarks/results/detect_generalize-SET-EMBEDDER[-refN].json.
+
+Seeds: LOGS and HELDOUT_2 are held out (reported, never developed on); DEV and DEV_REFERENCE are for
+development.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
@@ -37,22 +45,44 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from traffic import TrafficConfig, generate, write_labels, write_log  # noqa: E402
+from traffic import Traffic, TrafficConfig, generate, write_labels, write_log  # noqa: E402
 
 LOGS = {"seed101-600": (101, 600, 7), "seed102-600": (102, 600, 7), "seed103-300": (103, 300, 7)}
+HELDOUT_2 = {"seed301-600": (301, 600, 7), "seed302-600": (302, 600, 7), "seed303-300": (303, 300, 7)}
+"""A second held-out set (`--heldout-2`), declared before the false-positive work on content writers
+and looked at only to report: nothing was developed on these seeds."""
+DEV = {f"seed{seed}-600": (seed, 600, 7) for seed in range(201, 207)}
+"""Development logs (`--dev`, with DEV_REFERENCE): the detector's changes after the first held-out
+report were developed on these, never on LOGS or HELDOUT_2."""
 QUICK_LOGS = {"seed101-300": (101, 300, 3), "seed102-200": (102, 200, 3)}
 REFERENCE = (900, 1100, 7)
 """Seed, accounts and days of the reference: its honest accounts only (about 1000)."""
 QUICK_REFERENCE = (900, 500, 3)
+DEV_REFERENCE = (901, 1100, 7)
+HONEST_SHARE = 0.85
+"""Below the generator's honest share (about 0.9), so that `--reference-accounts` always has enough."""
 
 
 def make(
-    work: Path, name: str, seed: int, accounts: int, days: int, *, honest: bool = False
+    work: Path,
+    name: str,
+    seed: int,
+    accounts: int,
+    days: int,
+    *,
+    honest: bool = False,
+    keep: int | None = None,
 ) -> dict[str, Any]:
+    """Generate and write one log; `honest`: its honest accounts only, `keep` of them (drawn at random
+    with the seed) when given."""
     tick, cpu = time.monotonic(), time.process_time()
+    if keep is not None:
+        accounts = math.ceil(keep / HONEST_SHARE) + 20
     traffic = generate(TrafficConfig(accounts=accounts, seed=seed, days=days))
     if honest:
         traffic = traffic.honest()
+    if keep is not None:
+        traffic = subset(traffic, keep, seed)
     generated, generated_cpu = time.monotonic() - tick, time.process_time() - cpu
     log = work / f"{name}.parquet"
     write_log(traffic, log)
@@ -68,6 +98,19 @@ def make(
         "seconds_generate_and_write": round(time.monotonic() - tick, 2),
         "seconds_generate_and_write_cpu": round(time.process_time() - cpu, 2),
     }
+
+
+def subset(traffic: Traffic, keep: int, seed: int) -> Traffic:
+    """`keep` of the traffic's accounts, drawn at random (records renumbered, as `Traffic.honest` does)."""
+    if keep > len(traffic.accounts):
+        raise SystemExit(f"--reference-accounts {keep}: the generator gave only {len(traffic.accounts)}")
+    chosen = random.Random(seed).sample(range(len(traffic.accounts)), keep)
+    accounts = [traffic.accounts[i] for i in sorted(chosen)]
+    names = {a.name for a in accounts}
+    records = [dict(r) for r in traffic.records if r["account"] in names]
+    for i, r in enumerate(records, start=1):
+        r["id"] = i
+    return Traffic(records, accounts, traffic.start, traffic.release_at, traffic.proxy_networks)
 
 
 def detect(log: dict[str, Any], out: Path, reference: Path | None, embedder: str) -> dict[str, Any]:
@@ -92,9 +135,12 @@ def score(accounts: list[dict[str, Any]], kinds: dict[str, tuple[str, str]]) -> 
     )
     until: dict[str, list[int]] = defaultdict(list)
     p_values: dict[str, list[float]] = defaultdict(list)
+    family_p: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for a in accounts:
         label, kind = kinds[a["account"]]
         p_values[kind].append(a["p_value"])
+        for family, value in a["p_by_behaviour"].items():
+            family_p[kind][family].append(value)
         row = per[kind]
         row["campaign"] = label != "benign"
         row["accounts"] += 1
@@ -112,6 +158,8 @@ def score(accounts: list[dict[str, Any]], kinds: dict[str, tuple[str, str]]) -> 
             "flagged_by": dict(row["by"]),
             "median_requests_until_flagged": statistics.median(until[kind]) if until[kind] else None,
             "median_p_value": statistics.median(p_values[kind]),
+            "median_p_by_behaviour": {f: statistics.median(v) for f, v in family_p[kind].items()},
+            "smallest_p_by_behaviour": {f: min(v) for f, v in family_p[kind].items()},
         }
         if row["campaign"]:
             campaigns[kind] = {
@@ -174,22 +222,48 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="two smaller logs of 3 days (a smoke run)")
     parser.add_argument(
         "--embedder",
         default="auto",
         choices=("auto", "minilm", "lexical"),
         help="prompt embeddings for behavioural linking (auto: MiniLM where installed)",
     )
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/detect_generalize.json")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--quick", action="store_true", help="two smaller logs of 3 days (a smoke run)")
+    which.add_argument("--heldout-2", action="store_true", help="the second held-out set (HELDOUT_2)")
+    which.add_argument("--dev", action="store_true", help="the development logs (DEV, DEV_REFERENCE)")
+    parser.add_argument(
+        "--reference-accounts",
+        type=int,
+        default=None,
+        help="honest accounts in the reference, drawn from a larger log of its seed (default: all the "
+        "honest accounts of its 1100-account log, about 985)",
+    )
+    parser.add_argument(
+        "--no-self", action="store_true", help="skip the self-calibrated runs (they do not use the reference)"
+    )
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--work", type=Path, default=None, help="keep the logs and detect outputs here (default: a temp dir)"
+    )
     args = parser.parse_args()
-    logs_spec = QUICK_LOGS if args.quick else LOGS
+    logs_spec = QUICK_LOGS if args.quick else HELDOUT_2 if args.heldout_2 else DEV if args.dev else LOGS
+    reference_spec = QUICK_REFERENCE if args.quick else DEV_REFERENCE if args.dev else REFERENCE
+    logs_name = "quick" if args.quick else "heldout-2" if args.heldout_2 else "dev" if args.dev else "heldout"
+    if args.out is None:
+        suffix = f"-{logs_name}-{args.embedder}" + (
+            f"-ref{args.reference_accounts}" if args.reference_accounts else ""
+        )
+        args.out = ROOT / f"benchmarks/results/detect_generalize{suffix}.json"
     started = time.monotonic()
     results: dict[str, dict[str, Any]] = {}
+    mode_names = ("reference",) if args.no_self else ("reference", "self")
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        reference = make(work, "reference", *(QUICK_REFERENCE if args.quick else REFERENCE), honest=True)
+        work = args.work or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        reference = make(work, "reference", *reference_spec, honest=True, keep=args.reference_accounts)
         print(f"reference: {reference['accounts']} honest accounts, {reference['requests']} requests")
+        modes = [(m, reference["log"] if m == "reference" else None) for m in mode_names]
         for name, (seed, accounts, days) in logs_spec.items():
             log = make(work, name, seed, accounts, days)
             wall, cpu = log["seconds_generate_and_write"], log["seconds_generate_and_write_cpu"]
@@ -200,7 +274,7 @@ def main() -> None:
             results[name] = {
                 k: v for k, v in log.items() if k in ("requests", "accounts") or k.startswith("seconds")
             }
-            for mode, ref in (("reference", reference["log"]), ("self", None)):
+            for mode, ref in modes:
                 run = detect(log, work / f"out-{name}-{mode}", ref, args.embedder)
                 scored = score(run["accounts"], log["kinds"])
                 results[name][mode] = {
@@ -211,7 +285,7 @@ def main() -> None:
                     "seconds_detect": round(run["seconds"], 1),
                 }
                 show(name, mode, scored)
-    overall = {mode: total([r[mode] for r in results.values()]) for mode in ("reference", "self")}
+    overall = {mode: total([r[mode] for r in results.values()]) for mode in mode_names}
     for mode, o in overall.items():
         recalls = " ".join(f"{k}={v['recall']:.2f}" for k, v in o["campaigns"].items())
         fps = " ".join(f"{k}={v['flagged']}/{v['accounts']}" for k, v in o["honest"].items() if v["flagged"])
@@ -222,11 +296,13 @@ def main() -> None:
     result = {
         "benchmark": "detect_generalize",
         "quick": args.quick,
+        "logs_set": logs_name,
         "generator": "tests/traffic (independent of distillab.detect.simulate)",
         "detector_settings": "defaults of `distillab detect` (target FPR 0.001, FDR 0.05; checkpoints every "
         "2 h with --reference and --labels)",
         "reference": {
-            "seed_accounts_days": QUICK_REFERENCE if args.quick else REFERENCE,
+            "seed_accounts_days": reference_spec,
+            "reference_accounts_option": args.reference_accounts,
             "honest_accounts": reference["accounts"],
             "requests": reference["requests"],
         },

@@ -13,7 +13,8 @@ end). The same log then goes through the `distillab detect` CLI with the same re
 
 Reported for both: recall per campaign kind, honest false positives per persona; for the live detector
 also the median requests an account had sent when it was flagged, and the wall time of folding and of
-scoring. Writes benchmarks/results/detect_live_generalize.json.
+scoring. `--embedder` is given to both (the live detector's `--detect-embedder`, detect's `--embedder`).
+Writes benchmarks/results/detect_live_generalize-EMBEDDER.json.
 """
 
 from __future__ import annotations
@@ -44,9 +45,11 @@ REFERENCE, QUICK_REFERENCE = (900, 1100, 7), (900, 500, 3)
 """Seed, accounts and days of the honest reference (its honest accounts only), as detect_generalize's."""
 
 
-def replay(records: list[dict[str, Any]], reference: Path, every_hours: float, batch_seconds: float) -> dict:
+def replay(
+    records: list[dict[str, Any]], reference: Path, every_hours: float, batch_seconds: float, embedder: str
+) -> dict:
     """Fold the records in time order into a live detector; score every `every_hours` of log time."""
-    detector = Detector.load(LiveDetectConfig(reference=reference, action="flag"))
+    detector = Detector.load(LiveDetectConfig(reference=reference, action="flag", embedder=embedder))
     records = sorted(records, key=lambda r: r["ts"])
     sent: Counter[str] = Counter()
     flagged: dict[str, dict[str, Any]] = {}
@@ -79,9 +82,9 @@ def replay(records: list[dict[str, Any]], reference: Path, every_hours: float, b
     return {"flagged": flagged, "fold_cpu_s": fold_s, "decide_cpu_s": decide_s, "scorings": rounds}
 
 
-def offline(log: Path, labels: Path, reference: Path, out: Path) -> set[str]:
+def offline(log: Path, labels: Path, reference: Path, out: Path, embedder: str) -> set[str]:
     args = [sys.executable, "-m", "distillab.cli.main", "detect", "--log", str(log), "--labels", str(labels)]
-    args += ["--reference", str(reference), "--out", str(out), "--no-progress", "--embedder", "lexical"]
+    args += ["--reference", str(reference), "--out", str(out), "--no-progress", "--embedder", embedder]
     subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
     rows = [json.loads(line) for line in (out / "accounts.jsonl").read_text().splitlines() if line]
     return {r["account"] for r in rows if r["flagged"]}
@@ -139,8 +142,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a smaller log and reference (a smoke run)")
     parser.add_argument("--every-hours", type=float, default=1.0, help="log hours between scorings")
     parser.add_argument("--batch-seconds", type=float, default=60.0, help="log seconds folded per batch")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/detect_live_generalize.json")
+    parser.add_argument(
+        "--embedder",
+        default="auto",
+        choices=("auto", "minilm", "lexical"),
+        help="prompt embeddings for both detectors (the live one's --detect-embedder, detect's --embedder)",
+    )
+    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+    if args.out is None:
+        args.out = ROOT / f"benchmarks/results/detect_live_generalize-{args.embedder}.json"
     seed, accounts, days = QUICK_LOG if args.quick else LOG
     ref_seed, ref_accounts, ref_days = QUICK_REFERENCE if args.quick else REFERENCE
     started = time.monotonic()
@@ -160,14 +171,14 @@ def main() -> None:
         print(f"log: {len(present)} accounts, {len(traffic.records)} requests over {days} days")
 
         tick = time.monotonic()
-        live = replay(traffic.records, reference, args.every_hours, args.batch_seconds)
+        live = replay(traffic.records, reference, args.every_hours, args.batch_seconds, args.embedder)
         live_wall = time.monotonic() - tick
         until = {a: f["after_requests"] for a, f in live["flagged"].items()}
         live_result = tally(set(live["flagged"]), kinds, until)
         show("live", live_result)
 
         tick = time.monotonic()
-        offline_flagged = offline(log, labels, reference, work / "offline")
+        offline_flagged = offline(log, labels, reference, work / "offline", args.embedder)
         offline_wall = time.monotonic() - tick
         offline_result = tally(offline_flagged, kinds, {})
         show("offline", offline_result)
@@ -180,6 +191,7 @@ def main() -> None:
         "log": {"seed": seed, "accounts": accounts, "days": days, "requests": len(traffic.records)},
         "reference": {"seed": ref_seed, "accounts": ref_accounts, "days": ref_days},
         "schedule": {"every_log_hours": args.every_hours, "batch_log_seconds": args.batch_seconds},
+        "embedder": args.embedder,
         "live": {
             **live_result,
             "scorings": live["scorings"],

@@ -218,6 +218,8 @@ def main() -> None:
             str(key_file),
             "--detect-replay-hours",
             "0",
+            "--detect-embedder",
+            "lexical",
         ]
         up_port = free_port()
         upstream = subprocess.Popen(
@@ -274,12 +276,13 @@ def main() -> None:
         finally:
             upstream.terminate()
             upstream.wait(timeout=30)
-        calibrated = prepare_reference(reference)
+        calibrated = prepare_reference(reference, embedder="lexical")
         index = IndicatorIndex.load(indicators, key_file.read_bytes())
-        measured = parts(LiveDetector(LiveDetectConfig(action="flag"), calibrated, index), records)
+        lexical = LiveDetectConfig(action="flag", embedder="lexical")
+        measured = parts(LiveDetector(lexical, calibrated, index), records)
         measured.update(
             replay_cost(
-                LiveDetector(LiveDetectConfig(action="flag"), calibrated, index),
+                LiveDetector(lexical, calibrated, index),
                 db,
                 records,
                 args.replay_requests,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
 from typing import Any
 
 TOPICS = (
@@ -294,3 +296,19 @@ def hydra_account(rng: random.Random, name: str, count: int, *, start: float = S
             }
         )
     return records
+
+
+def detect_at(
+    log: Path, reference: tuple[Path, Any], out: Path, target: float
+) -> tuple[Any, list[dict[str, Any]]]:
+    """`distillab detect` on `log` against a prepared honest reference at `--target-fpr target`, scored once
+    at the end: its summary and the linked groups it wrote (campaigns.json)."""
+    from distillab.detect.config import DetectConfig
+    from distillab.detect.run import run_detect
+
+    path, prepared = reference
+    config = DetectConfig(
+        log=str(log), out=out, reference=str(path), target_fpr=target, checkpoint_hours=0, progress=False
+    )
+    summary = run_detect(config, prepared=prepared)
+    return summary, json.loads((out / "campaigns.json").read_text())

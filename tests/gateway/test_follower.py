@@ -375,7 +375,17 @@ def test_a_campaign_spread_over_two_gateways_is_blocked_by_both(
 
 # ---- the command ----------------------------------------------------------------------------------
 def follow_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "distillab.cli.main", "detect-follow", *args]
+    """`distillab detect-follow` with the lexical embedder, as every test runs it (tests/conftest.py):
+    its default, auto, would run MiniLM where installed."""
+    return [
+        sys.executable,
+        "-m",
+        "distillab.cli.main",
+        "detect-follow",
+        "--detect-embedder",
+        "lexical",
+        *args,
+    ]
 
 
 @pytest.mark.slow

@@ -403,6 +403,8 @@ def test_serve_refuses_bad_detector_flags(tmp_path: Path) -> None:
         "missing.json",
         "--detect-replay-hours",
         "-1",
+        "--detect-embedder",
+        "bert",
     )
     assert bad.returncode == 1
     for problem in (
@@ -411,6 +413,7 @@ def test_serve_refuses_bad_detector_flags(tmp_path: Path) -> None:
         "indicators: missing.json not found",
         "give both or neither",
         "detect_replay_hours: must be >= 0",
+        "detect_embedder: one of auto, minilm, lexical",
     ):
         assert problem in bad.stderr
     no_gateway = serve("--model", str(tmp_path), "--detect-reference", __file__)

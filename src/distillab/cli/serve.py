@@ -77,7 +77,7 @@ See docs/serve.md, docs/gateway.md, docs/detect.md and docs/prove.md.
 
 DETECT_FLAGS = {
     name: "--detect-" + name.replace("_", "-")
-    for name in ("reference", "action", "every", "target_fpr", "fdr", "replay_hours")
+    for name in ("reference", "action", "every", "target_fpr", "fdr", "embedder", "replay_hours")
 }
 """The live detector's options that are not already named for it (--indicators ... are)."""
 

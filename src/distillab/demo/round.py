@@ -107,6 +107,10 @@ def gateway_args(config: ContestConfig, world: World, defense: str, db: Path) ->
             str(config.detect_every),
             "--detect-action",
             "degrade" if defense == "detect+degrade" else "flag",
+            # As the offline detect below: with MiniLM (auto, where installed) the gateway would first
+            # embed the whole reference on 2 CPU cores, and its first scoring would come after the campaign.
+            "--detect-embedder",
+            "lexical",
         ]
     return tuple(args)
 

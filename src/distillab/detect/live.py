@@ -30,7 +30,7 @@ from distillab.detect.features import StatsTable
 from distillab.detect.indicators import IndicatorIndex, IndicatorTally, read_key
 from distillab.detect.live_config import ACTIONS, LiveDetectConfig
 from distillab.detect.logs import from_records
-from distillab.detect.run import assess, prepare_reference
+from distillab.detect.run import assess, prepare_reference, prompt_embedder
 from distillab.detect.scoring import Calibration
 from distillab.detect.text import Embedder
 
@@ -58,7 +58,11 @@ class Detector:
     ):
         self.config = config
         self.calibration = reference[1] if reference else None
-        self.table = StatsTable(reference[0]) if reference else None
+        self.table = (
+            StatsTable(reference[0], prompt_embedder(reference[0], reference[1], config.embedder))
+            if reference
+            else None
+        )
         self.tally = (
             IndicatorTally(indicators, config.indicator_min_requests) if indicators is not None else None
         )
@@ -70,7 +74,11 @@ class Detector:
     @classmethod
     def load(cls, config: LiveDetectConfig) -> Self:
         """Prepare the reference calibration and read the indicators the config names."""
-        reference = prepare_reference(config.reference) if config.reference is not None else None
+        reference = (
+            prepare_reference(config.reference, embedder=config.embedder)
+            if config.reference is not None
+            else None
+        )
         indicators = None
         if config.indicators is not None and config.indicator_key_file is not None:
             indicators = IndicatorIndex.load(config.indicators, read_key(config.indicator_key_file))

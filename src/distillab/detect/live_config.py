@@ -38,6 +38,12 @@ class LiveDetectConfig:
     )
     indicator_key_file: Path | None = _f(None, "File with the sharing key the indicator file was made with.")
     indicator_min_requests: int = _f(5, "Requests matching one indicator before the action is applied.")
+    embedder: str = _f(
+        "auto",
+        "Sentence embeddings of prompts for behavioural linking, as `distillab detect --embedder`: "
+        "minilm, lexical or auto (minilm when installed). Live and offline agree when both use the "
+        "same one.",
+    )
     replay_hours: float = _f(
         24.0,
         "Hours of the store's request log folded in at start, so that a restarted "
@@ -62,6 +68,8 @@ class LiveDetectConfig:
             problems.append(f"detect_fdr: must be in (0, 1), got {self.fdr}")
         if self.indicator_min_requests < 1:
             problems.append(f"indicator_min_requests: must be >= 1, got {self.indicator_min_requests}")
+        if self.embedder not in ("auto", "minilm", "lexical"):
+            problems.append(f"detect_embedder: one of auto, minilm, lexical, got {self.embedder!r}")
         if not self.replay_hours >= 0:
             problems.append(f"detect_replay_hours: must be >= 0, got {self.replay_hours}")
         if self.reference is not None and not self.reference.is_file():

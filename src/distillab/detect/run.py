@@ -163,8 +163,9 @@ def prepare_reference(
     source: str | Path, console: Console | None = None, progress: bool = False, *, embedder: str = "lexical"
 ) -> tuple[Embedder, Calibration]:
     """The embedder fitted on an honest reference log and the calibration on its accounts; `embedder`
-    (auto|minilm|lexical) embeds prompts for behavioural linking (`distillab detect` passes its
-    --embedder; lexical here, the cheap default for the live detector)."""
+    (auto|minilm|lexical) embeds prompts for behavioural linking. `distillab detect --embedder` and the
+    live detector's `--detect-embedder` pass theirs (both default to auto, so live and offline score
+    alike); lexical here, for callers that name none."""
     lexical, batches = open_log(source)
     batches = _counted(batches, console or Console(stderr=True), enabled=progress, label="reference")
     return lexical, calibrate(collect(batches, lexical, choose(embedder, lexical)))

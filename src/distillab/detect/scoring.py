@@ -13,8 +13,10 @@ D_f = 0 when some honest account does at least as much of everything in the fami
 
 Each family has its own conformal p-value. Calibration uses honest traffic only: each reference unit
 (honest accounts, and the pooled groups that linking finds among them) gets its leave-one-out distance
-to the others, and an account's p-value is its rank among them, p_f = (1 + #{D_ref >= D}) / (1 + N),
-valid for an honest account exchangeable with the reference (P(p_f <= a) <= a). The families are
+to the others (leaving out its linked team, `linking.leave_out`), and an account's p-value is its rank
+among the accounts', p_f = (1 + #{D_ref >= D}) / (1 + N), valid for an honest account exchangeable
+with the reference (P(p_f <= a) <= a); a linked group's pooled p-value is its rank among the honest
+pooled groups' (`Calibration.set_groups`), the units it is exchangeable with. The families are
 combined with Bonferroni, p = min(1, F * min_f p_f): valid whatever the dependence between them (they
 share the harvesting core, so they are far from independent; Simes would need a positive dependence
 that nobody has shown for these distances), at the price of a factor F = 3. What the split buys: an
@@ -106,8 +108,10 @@ class Tail:
     loo: np.ndarray
     start: float
     exceed: int
-    """Reference distances above `start`; the tail is fitted on them (0: no tail)."""
+    """Reference distances above `start`; the tail is fitted on them (0: none, and no tail unless a
+    scale is given: `Calibration.set_groups` borrows the accounts' for the honest teams)."""
     scale: float
+    """The tail's scale (0: no tail, ranks only)."""
 
     @classmethod
     def fit(cls, distances: np.ndarray, *, extrapolate: bool = True) -> Tail:
@@ -128,7 +132,7 @@ class Tail:
         n = len(self.loo)
         at_least = n - np.searchsorted(self.loo, distance - 1e-12, side="left")
         p = (1 + at_least) / (1 + n)
-        if not self.exceed:
+        if self.scale <= 0:
             return p, np.zeros(len(p), bool)
         tail = (1 + self.exceed) / (1 + n) * np.exp(-(distance - self.start) / self.scale)
         from_tail = (distance > self.loo[-1]) & (tail < p)
@@ -212,7 +216,10 @@ class Calibration:
         if not self.honest.any():
             raise ValueError("no honest reference unit")
         self.groups = np.zeros((0, self.features.shape[1]))
-        """Pooled honest reference groups: extra dominators when a linked group is scored."""
+        """Pooled honest reference groups: extra dominators when a linked group is scored (`set_groups`)."""
+        self.group_tails: list[Tail] | None = None
+        """Per family, the honest pooled groups' distances: a pooled group's p-value is ranked among them."""
+        self.extrapolate = extrapolate
         self.prior = prior
         self.behaviour: Profiles | None = None
         """The honest reference accounts' behaviour profiles (behavioural linking compares with them)."""
@@ -228,6 +235,32 @@ class Calibration:
         self.tails = [
             Tail.fit(self.loo_unsorted[self.honest, f], extrapolate=extrapolate) for f in range(len(FAMILIES))
         ]
+
+    def set_groups(self, features: np.ndarray, members: Sequence[Sequence[int]]) -> None:
+        """The honest reference's pooled groups (`features`: FEATURES rows; `members[g]`: the reference
+        rows of group g). Each gets its distance to the other reference units (its own members left
+        out), and a pooled group in a log is ranked among those distances, not among single accounts':
+        pooled traffic is shrunk less towards the prior and spans its members' topics, so an honest
+        team's pooled traffic lies beyond honest single accounts without lying beyond honest teams.
+        Beyond the farthest honest team, a family whose teams give no tail of their own (fewer than
+        MIN_EXCEED beyond the top ones: most teams are dominated, distance 0) continues from that
+        team's rank, 1/(M+1), at the accounts' tail scale: a campaign of twenty thin accounts on one
+        payment id is beyond every honest team, and M ranks alone could not say by how much."""
+        self.groups = np.asarray(features, np.float64).reshape(-1, self.features.shape[1])
+        self.group_tails = None
+        if not len(self.groups):
+            return
+        n = len(self.features)
+        exclude = [[*rows, n + g] for g, rows in enumerate(members)]
+        loo = self._distance(self.groups, exclude, groups=True)[0]
+        self.group_tails = []
+        for f, accounts in enumerate(self.tails):
+            tail = Tail.fit(loo[:, f], extrapolate=self.extrapolate)
+            if not tail.exceed and accounts.exceed:
+                # Too few honest teams beyond the rest for a tail of their own (most are dominated:
+                # distance 0): beyond the farthest one, p decays from its rank at the accounts' rate.
+                tail = Tail(tail.loo, float(tail.loo[-1]), 0, accounts.scale)
+            self.group_tails.append(tail)
 
     @property
     def n(self) -> int:
@@ -267,11 +300,13 @@ class Calibration:
     ) -> Scored:
         """Distances and p-values of rows of `features` (FEATURES columns); `exclude[i]`: reference units
         not to compare row i with (itself and its linked accounts, when the log is its own reference);
-        `groups`: the rows are pooled groups, also compared with the honest reference's pooled groups."""
+        `groups`: the rows are pooled groups, also compared with the honest reference's pooled groups,
+        and ranked among those (`set_groups`) where the reference has any."""
         distance, nearest = self._distance(np.atleast_2d(features), exclude, groups)
         p = np.empty_like(distance)
         from_tail = np.zeros(distance.shape, bool)
-        for f, tail in enumerate(self.tails):
+        tails = self.group_tails if groups and self.group_tails is not None else self.tails
+        for f, tail in enumerate(tails):
             p[:, f], from_tail[:, f] = tail.p_value(distance[:, f])
         return Scored(distance, np.minimum(p, 1.0), nearest, from_tail)
 
