@@ -26,7 +26,11 @@ def tiny(out: Path, **overrides: object) -> ContestConfig:
         "out": out,
         "defenses": ("detect+degrade",),
         "campaign_accounts": 6,
-        "campaign_queries": 48,
+        # 16 queries an account: the live detector can certify the linked campaign after 35 to 41 of its 96
+        # queries (its members' rank test against 200 honest reference accounts) and acts a few seconds
+        # later; the rest is the margin its flag must land in on a slow, busy machine (with 8 an account,
+        # about 13 queries were left, and a CI run had degraded=0).
+        "campaign_queries": 96,
         "honest_accounts": 10,
         "honest_requests": 24,
         "reference_accounts": 200,
@@ -98,7 +102,7 @@ def test_tiny_contest_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     # The campaign's answers are the attacker's harvest, exactly; degraded ones lost their log-probabilities
     # and were cut to the degraded length.
     campaign = round_.campaign
-    assert campaign.queries == 48 and campaign.accounts == 6
+    assert campaign.queries == 96 and campaign.accounts == 6
     records = pq.read_table(next((where / "harvest" / "data").glob("*.parquet"))).to_pylist()
     assert len(records) == campaign.answered > 0
     degraded = [r for r in records if not r["top_logprobs"]]
