@@ -5,6 +5,7 @@
     python benchmarks/detect_generalize.py --heldout-2                 # a second held-out set (HELDOUT_2)
     python benchmarks/detect_generalize.py --reference-accounts 400    # a smaller (or larger) reference
     python benchmarks/detect_generalize.py --dev --work runs/dev       # the development logs, kept
+    python benchmarks/detect_generalize.py --null --reference-accounts 2000 --no-self  # honest-only logs
 
 The detector was tuned on `distillab.detect.simulate`; tests/traffic was written apart from it, from
 public descriptions of distillation campaigns, with honest personas of its own. Nothing here tunes the
@@ -54,6 +55,11 @@ and looked at only to report: nothing was developed on these seeds."""
 DEV = {f"seed{seed}-600": (seed, 600, 7) for seed in range(201, 207)}
 """Development logs (`--dev`, with DEV_REFERENCE): the detector's changes after the first held-out
 report were developed on these, never on LOGS or HELDOUT_2."""
+NULL_DEV = {f"honest{seed}-600": (seed, 600, 7) for seed in range(401, 407)}
+NULL_HELDOUT = {f"honest{seed}-600": (seed, 600, 7) for seed in range(501, 507)}
+"""Honest-only logs (`--null`, `--null-2`): each seed's campaign accounts left out, so every flag is a
+false positive. NULL_DEV is for finding why honest accounts are flagged; NULL_HELDOUT, declared with it,
+only reports the honest false-positive rate of the final code."""
 QUICK_LOGS = {"seed101-300": (101, 300, 3), "seed102-200": (102, 200, 3)}
 REFERENCE = (900, 1100, 7)
 """Seed, accounts and days of the reference: its honest accounts only (about 1000)."""
@@ -232,6 +238,8 @@ def main() -> None:
     which.add_argument("--quick", action="store_true", help="two smaller logs of 3 days (a smoke run)")
     which.add_argument("--heldout-2", action="store_true", help="the second held-out set (HELDOUT_2)")
     which.add_argument("--dev", action="store_true", help="the development logs (DEV, DEV_REFERENCE)")
+    which.add_argument("--null", action="store_true", help="honest-only development logs (NULL_DEV)")
+    which.add_argument("--null-2", action="store_true", help="honest-only held-out logs (NULL_HELDOUT)")
     parser.add_argument(
         "--reference-accounts",
         type=int,
@@ -247,9 +255,18 @@ def main() -> None:
         "--work", type=Path, default=None, help="keep the logs and detect outputs here (default: a temp dir)"
     )
     args = parser.parse_args()
-    logs_spec = QUICK_LOGS if args.quick else HELDOUT_2 if args.heldout_2 else DEV if args.dev else LOGS
-    reference_spec = QUICK_REFERENCE if args.quick else DEV_REFERENCE if args.dev else REFERENCE
-    logs_name = "quick" if args.quick else "heldout-2" if args.heldout_2 else "dev" if args.dev else "heldout"
+    sets = {
+        "quick": QUICK_LOGS,
+        "heldout_2": HELDOUT_2,
+        "dev": DEV,
+        "null": NULL_DEV,
+        "null_2": NULL_HELDOUT,
+    }
+    logs_name = next((name for name in sets if getattr(args, name)), "heldout")
+    logs_spec = sets.get(logs_name, LOGS)
+    honest_only = logs_name in ("null", "null_2")
+    reference_spec = QUICK_REFERENCE if args.quick else DEV_REFERENCE if args.dev or args.null else REFERENCE
+    logs_name = logs_name.replace("_", "-")
     if args.out is None:
         suffix = f"-{logs_name}-{args.embedder}" + (
             f"-ref{args.reference_accounts}" if args.reference_accounts else ""
@@ -265,7 +282,7 @@ def main() -> None:
         print(f"reference: {reference['accounts']} honest accounts, {reference['requests']} requests")
         modes = [(m, reference["log"] if m == "reference" else None) for m in mode_names]
         for name, (seed, accounts, days) in logs_spec.items():
-            log = make(work, name, seed, accounts, days)
+            log = make(work, name, seed, accounts, days, honest=honest_only)
             wall, cpu = log["seconds_generate_and_write"], log["seconds_generate_and_write_cpu"]
             print(
                 f"{name}: {log['accounts']} accounts, {log['requests']} requests, generated and written in "
