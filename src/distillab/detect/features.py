@@ -371,20 +371,21 @@ class StatsTable:
             return np.zeros((0, DIM), np.float32)
         if self.embedder is None:
             raise ValueError("StatsTable.update needs an embedder")
-        vectors, content, skeleton = self.embedder.embed_texts(text)
-        clusters = self.embedder.cluster(vectors)
+        which, vectors, content, skeleton = self.embedder.embed_distinct(text)
+        clusters = self.embedder.cluster(vectors)[which]
         self.topics += np.bincount(acc * K + clusters, weight, minlength=self._capacity * K).reshape(-1, K)
         self.counts["embedded"] += np.bincount(acc, minlength=self._capacity)
+        # The sketches keep maxima and minima, so each account's distinct prompts count once.
+        pairs = np.unique(acc * len(content) + which)
+        owner, prompt = pairs // len(content), pairs % len(content)
         register, rank = _hll(content)
-        np.maximum.at(self.hll, (acc, register), rank)
+        np.maximum.at(self.hll, (owner, register[prompt]), rank[prompt])
         signatures = mix64(skeleton[:, None] ^ _SEEDS[None, :])
-        order = np.argsort(acc, kind="stable")
-        sorted_acc = acc[order]
-        starts = np.flatnonzero(np.r_[True, sorted_acc[1:] != sorted_acc[:-1]])
-        mins = np.minimum.reduceat(signatures[order], starts, axis=0)
-        owners = sorted_acc[starts]
+        starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+        mins = np.minimum.reduceat(signatures[prompt], starts, axis=0)
+        owners = owner[starts]
         self.skeletons[owners] = np.minimum(self.skeletons[owners], mins)
-        return vectors
+        return vectors[which]
 
     def _time(self, acc: np.ndarray, ts: np.ndarray) -> None:
         hours = np.floor(ts / 3600).astype(np.int64)
