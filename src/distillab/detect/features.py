@@ -375,14 +375,18 @@ class StatsTable:
         clusters = self.embedder.cluster(vectors)[which]
         self.topics += np.bincount(acc * K + clusters, weight, minlength=self._capacity * K).reshape(-1, K)
         self.counts["embedded"] += np.bincount(acc, minlength=self._capacity)
-        # The sketches keep maxima and minima, so each account's distinct prompts count once.
+        # The sketches keep maxima and minima, so each account's distinct prompts (and distinct
+        # skeletons: a template's prompts share one) count once.
         pairs = np.unique(acc * len(content) + which)
         owner, prompt = pairs // len(content), pairs % len(content)
         register, rank = _hll(content)
         np.maximum.at(self.hll, (owner, register[prompt]), rank[prompt])
-        signatures = mix64(skeleton[:, None] ^ _SEEDS[None, :])
+        shapes, shape_of = np.unique(skeleton, return_inverse=True)
+        pairs = np.unique(acc * len(shapes) + shape_of.reshape(-1)[which])
+        owner, shape = pairs // len(shapes), pairs % len(shapes)
+        signatures = mix64(shapes[:, None] ^ _SEEDS[None, :])
         starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-        mins = np.minimum.reduceat(signatures[prompt], starts, axis=0)
+        mins = np.minimum.reduceat(signatures[shape], starts, axis=0)
         owners = owner[starts]
         self.skeletons[owners] = np.minimum(self.skeletons[owners], mins)
         return vectors[which]
