@@ -64,6 +64,8 @@ MAX_SET = 32
 PSEUDO = 10.0
 _SEEDS = np.random.default_rng(7).integers(1, 2**63, MINHASH, dtype=np.int64).astype(np.uint64)
 _EMPTY_SIG = np.iinfo(np.uint64).max
+_POWERS = np.power(2.0, -np.arange(256, dtype=np.float64))
+"""2 ** -rank for every register value (exact), read by `distinct` instead of computing powers."""
 
 
 @dataclass
@@ -149,7 +151,7 @@ def distinct(hll: np.ndarray) -> np.ndarray:
     """HyperLogLog estimate of distinct items per row of registers (linear counting when small)."""
     hll = np.atleast_2d(hll)
     m = hll.shape[1]
-    raw = (0.7213 / (1 + 1.079 / m)) * m * m / np.sum(np.power(2.0, -hll.astype(np.float64)), axis=1)
+    raw = (0.7213 / (1 + 1.079 / m)) * m * m / np.sum(_POWERS[hll], axis=1)
     zeros = np.sum(hll == 0, axis=1)
     small = (raw <= 2.5 * m) & (zeros > 0)
     return np.where(small, m * np.log(m / np.maximum(zeros, 1)), raw)
