@@ -3,8 +3,9 @@
     python benchmarks/detect_throughput.py                       # 2000 accounts x 3 days, Parquet
     python benchmarks/detect_throughput.py --accounts 500 --days 2 --format jsonl
     python benchmarks/detect_throughput.py --accounts 300 --days 2 --embedder minilm --out ...minilm.json
+    python benchmarks/detect_throughput.py --accounts 100 --days 1 --reference-accounts 200 --embedder minilm
 
-Simulates an honest reference (1000 accounts, 1 day) and a large mixed log, then times:
+Simulates an honest reference (1000 accounts by default, 1 day) and a large mixed log, then times:
 
 - `reference`: fitting the embedder and calibrating on the reference (once per reference);
 - `stream`: reading the log and updating every account's stats (what grows with the log);
@@ -20,7 +21,8 @@ all-MiniLM-L6-v2 on the CPU (each distinct prompt once per process); the prompts
 reported. Also
 reports the per-account array state (sketches and counters; plus small sets of days, hours and
 network/agent/org/payment values), to show memory grows with accounts, not requests, and the load
-average while it ran (other work on a shared machine slows it down). Writes
+average while it ran and the CPU seconds of each step (all threads of this process: on a shared machine
+other work slows the wall clock down far more than it changes the work done). Writes
 benchmarks/results/detect_throughput.json.
 """
 
@@ -35,6 +37,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -60,14 +64,32 @@ def embedded(embedder: str) -> int:
     return embeddings.minilm().embedded if embedder == "minilm" else 0
 
 
-def cli(args: list[str]) -> float:
-    started = time.monotonic()
+class Steps:
+    """Wall-clock and CPU seconds of named steps (CPU: every thread of this process and of its children,
+    so the `cli` subprocess counts too)."""
+
+    def __init__(self) -> None:
+        self.wall: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+
+    @staticmethod
+    def _cpu() -> float:
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.process_time() + children.ru_utime + children.ru_stime
+
+    @contextmanager
+    def time(self, name: str) -> Iterator[None]:
+        wall, cpu = time.monotonic(), self._cpu()
+        yield
+        self.wall[name], self.cpu[name] = time.monotonic() - wall, self._cpu() - cpu
+
+
+def cli(args: list[str]) -> None:
     subprocess.run(
         [str(Path(sys.executable).with_name("distillab")), "detect", *args, "--no-progress"],
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    return time.monotonic() - started
 
 
 def main() -> None:
@@ -76,6 +98,7 @@ def main() -> None:
     )
     parser.add_argument("--accounts", type=int, default=2000)
     parser.add_argument("--days", type=float, default=3.0)
+    parser.add_argument("--reference-accounts", type=int, default=1000)
     parser.add_argument("--format", choices=("parquet", "jsonl"), default="parquet")
     parser.add_argument("--embedder", choices=("lexical", "minilm"), default="lexical")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/detect_throughput.json")
@@ -83,23 +106,26 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         reference = work / "reference.parquet"
-        simulate(SimulateConfig(out=reference, seed=11, accounts=1000, days=1.0, attacker_share=0.0))
+        simulate(
+            SimulateConfig(
+                out=reference, seed=11, accounts=args.reference_accounts, days=1.0, attacker_share=0.0
+            )
+        )
         log = work / f"log.{args.format}"
         made = simulate(SimulateConfig(out=log, seed=12, accounts=args.accounts, days=args.days))
         records = made.records
 
-        started = time.monotonic()
-        prepared = prepare_reference(reference, embedder=args.embedder)
-        reference_s = time.monotonic() - started
+        steps = Steps()
+        with steps.time("reference"):
+            prepared = prepare_reference(reference, embedder=args.embedder)
         reference_prompts = embedded(args.embedder)
         embedder = prepared[0]
-        started = time.monotonic()
-        _, batches = open_log(log, embedder)
-        table = collect(batches, embedder, prompt_embedder(embedder, prepared[1], args.embedder))
-        stream_s = time.monotonic() - started
+        with steps.time("stream"):
+            _, batches = open_log(log, embedder)
+            table = collect(batches, embedder, prompt_embedder(embedder, prepared[1], args.embedder))
         log_prompts = embedded(args.embedder) - reference_prompts
 
-        def detect(hours: float) -> float:
+        def detect(hours: float) -> None:
             config = DetectConfig(
                 log=str(log),
                 out=work / "out",
@@ -108,25 +134,27 @@ def main() -> None:
                 embedder=args.embedder,
                 progress=False,
             )
-            started = time.monotonic()
             run_detect(config, prepared=prepared)
-            return time.monotonic() - started
 
-        detect_s, checkpoints_s = detect(0.0), detect(2.0)
-        cli_s = cli(
-            [
-                "--log",
-                str(log),
-                "--reference",
-                str(reference),
-                "--out",
-                str(work / "cli"),
-                "--checkpoint-hours",
-                "0",
-                "--embedder",
-                args.embedder,
-            ]
-        )
+        with steps.time("detect"):
+            detect(0.0)
+        with steps.time("detect_with_checkpoints"):
+            detect(2.0)
+        with steps.time("cli"):
+            cli(
+                [
+                    "--log",
+                    str(log),
+                    "--reference",
+                    str(reference),
+                    "--out",
+                    str(work / "cli"),
+                    "--checkpoint-hours",
+                    "0",
+                    "--embedder",
+                    args.embedder,
+                ]
+            )
 
     result = {
         "benchmark": "detect_throughput",
@@ -139,19 +167,10 @@ def main() -> None:
         "command": (
             f"distillab detect --log LOG.{args.format} --reference REF.parquet --out OUT --checkpoint-hours 0"
         ),
-        "records_per_s": {
-            "stream": round(records / stream_s),
-            "detect": round(records / detect_s),
-            "detect_with_checkpoints": round(records / checkpoints_s),
-            "cli": round(records / cli_s),
-        },
-        "seconds": {
-            "reference": round(reference_s, 2),
-            "stream": round(stream_s, 2),
-            "detect": round(detect_s, 2),
-            "detect_with_checkpoints": round(checkpoints_s, 2),
-            "cli": round(cli_s, 2),
-        },
+        "records_per_s": {k: round(records / v) for k, v in steps.wall.items() if k != "reference"},
+        "records_per_cpu_s": {k: round(records / v) for k, v in steps.cpu.items() if k != "reference"},
+        "seconds": {k: round(v, 2) for k, v in steps.wall.items()},
+        "cpu_seconds": {k: round(v, 2) for k, v in steps.cpu.items()},
         "load_average_1min": round(os.getloadavg()[0], 2),
         "state_bytes_per_account": round(state_bytes(table) / max(len(table), 1)),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),

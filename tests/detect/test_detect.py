@@ -149,6 +149,57 @@ def test_batch_and_one_at_a_time_paths_agree(tmp_path: Path) -> None:
         )
 
 
+def test_repeated_prompts_give_the_state_of_one_request_per_batch() -> None:
+    """A batch embeds each distinct prompt once and sketches each account's distinct prompts and
+    skeletons once: its state must be the one the same requests give a batch each (no repeats to
+    share), whoever repeats what, long prompts (cut to their ends) and empty ones included."""
+    rng = random.Random(5)
+    long_prompt = " ".join(f"word{i} filler text" for i in range(200))
+    pool = [
+        "Solve 12 + 7 step by step.",
+        "Solve 12 + 8 step by step.",
+        "solve 12 + 7 STEP BY STEP.",
+        "Translate 'good morning' into French.",
+        long_prompt,
+        long_prompt + " and one more",
+        "",
+    ]
+    subjects = {"a": "astronomy", "b": "botany", "c": "chemistry"}
+    own = {a: [f"{subject} question about {x}" for x in ("tea", "maps")] for a, subject in subjects.items()}
+    records = []
+    for i in range(400):
+        account = rng.choice("abc")
+        records.append(
+            {
+                "ts": START + i * 7.0,
+                "account": account,
+                "messages": [{"role": "user", "content": rng.choice(pool + own[account])}],
+                "params": {"max_tokens": 64},
+                "completion_tokens": rng.randint(1, 300),
+            }
+        )
+    embedder = embedder_for(records[:50])
+    batch = table_of_records(records, embedder)
+    single = StatsTable(embedder)
+    for record in records:
+        single.update(from_records([record]))
+    assert batch.names == single.names
+    n = len(batch)
+    for name in ("topics", "hll", "skeletons"):
+        assert np.array_equal(getattr(batch, name)[:n], getattr(single, name)[:n]), name
+    for name, values in batch.counts.items():
+        assert np.allclose(values[:n], single.counts[name][:n]), name
+    assert batch.behaviour is not None and single.behaviour is not None
+    assert np.allclose(batch.behaviour.ask[:n], single.behaviour.ask[:n], atol=1e-5)
+    assert np.array_equal(batch.behaviour.phrasing[:n], single.behaviour.phrasing[:n])
+    prompts = [p for p in pool if p]  # an empty prompt's skeleton is 0 one at a time, mix64(0) in a batch
+    vectors, content, skeleton = embedder.embed_texts(pa.array(prompts * 3))
+    for i, prompt in enumerate(prompts * 3):
+        vector, one_content, one_skeleton = embedder.embed_one(prompt)
+        assert np.allclose(vectors[i], vector, atol=1e-6)
+        assert (int(content[i]), int(skeleton[i])) == (one_content, one_skeleton)
+
+
 def test_linking_joins_a_campaign_but_not_a_shared_proxy() -> None:
     rng = random.Random(0)
     records = []

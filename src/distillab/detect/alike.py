@@ -219,18 +219,22 @@ def alike(log: Profiles, reference: Profiles) -> Iterator[Pair]:
     k = min(KNN, n - 1)
     radius = np.zeros(n)
     """Squared distance to the closest honest reference account."""
-    distances: dict[tuple[int, int], float] = {}
+    firsts, seconds, squared = [], [], []
     for start in range(0, n, CHUNK):
         block = _squared(x[start : start + CHUNK], x)
         rows = np.arange(start, start + len(block))
         block[rows - start, rows] = np.inf
         near = np.argpartition(block, k - 1, axis=1)[:, :k]
-        for i, row in enumerate(rows.tolist()):
-            for j in near[i].tolist():
-                distances[(row, j)] = float(block[i, j])
+        firsts.append(np.repeat(rows, k))
+        seconds.append(near.reshape(-1))
+        squared.append(np.take_along_axis(block, near, axis=1).reshape(-1))
         radius[start : start + len(block)] = _squared(x[start : start + CHUNK], ref).min(axis=1)
-    for a, b in sorted((a, b) for (a, b) in distances if a < b and (b, a) in distances):
-        d, bound = distances[(a, b)], float(min(radius[a], radius[b]))
+    first, second, distance = np.concatenate(firsts), np.concatenate(seconds), np.concatenate(squared)
+    key = first * n + second
+    mutual = np.flatnonzero((first < second) & np.isin(second * n + first, key))
+    for i in mutual[np.argsort(key[mutual])].tolist():
+        a, b, d = int(first[i]), int(second[i]), float(distance[i])
+        bound = float(min(radius[a], radius[b]))
         if d < CONTRAST * bound:
             yield Pair(int(log.rows[a]), int(log.rows[b]), d, log.block_distances(a, log, b), bound)
 

@@ -129,12 +129,12 @@ def units_of(
     )
     units.pooled = pooled if links.clusters else []
     unit_of_group = {name: n_accounts + i for i, group in enumerate(links.clusters) for name in group}
-    for i, group in enumerate(links.clusters):
-        why: set[str] = set()
-        for pair, pair_reasons in links.reasons.items():
-            if next(iter(pair)) in group:
-                why.update(pair_reasons)
-        units.linked_by[n_accounts + i] = sorted(why)[:10]
+    why: dict[int, set[str]] = {n_accounts + i: set() for i in range(len(links.clusters))}
+    for pair, pair_reasons in links.reasons.items():  # a linked pair lies in one group
+        unit = unit_of_group.get(next(iter(pair)))
+        if unit is not None:
+            why[unit].update(pair_reasons)
+    units.linked_by = {unit: sorted(reasons)[:10] for unit, reasons in why.items()}
     for i in range(len(ids)):
         if i < n_accounts:
             group_unit = unit_of_group.get(ids[i])

@@ -64,6 +64,8 @@ MAX_SET = 32
 PSEUDO = 10.0
 _SEEDS = np.random.default_rng(7).integers(1, 2**63, MINHASH, dtype=np.int64).astype(np.uint64)
 _EMPTY_SIG = np.iinfo(np.uint64).max
+_POWERS = np.power(2.0, -np.arange(256, dtype=np.float64))
+"""2 ** -rank for every register value (exact), read by `distinct` instead of computing powers."""
 
 
 @dataclass
@@ -149,7 +151,7 @@ def distinct(hll: np.ndarray) -> np.ndarray:
     """HyperLogLog estimate of distinct items per row of registers (linear counting when small)."""
     hll = np.atleast_2d(hll)
     m = hll.shape[1]
-    raw = (0.7213 / (1 + 1.079 / m)) * m * m / np.sum(np.power(2.0, -hll.astype(np.float64)), axis=1)
+    raw = (0.7213 / (1 + 1.079 / m)) * m * m / np.sum(_POWERS[hll], axis=1)
     zeros = np.sum(hll == 0, axis=1)
     small = (raw <= 2.5 * m) & (zeros > 0)
     return np.where(small, m * np.log(m / np.maximum(zeros, 1)), raw)
@@ -371,20 +373,25 @@ class StatsTable:
             return np.zeros((0, DIM), np.float32)
         if self.embedder is None:
             raise ValueError("StatsTable.update needs an embedder")
-        vectors, content, skeleton = self.embedder.embed_texts(text)
-        clusters = self.embedder.cluster(vectors)
+        which, vectors, content, skeleton = self.embedder.embed_distinct(text)
+        clusters = self.embedder.cluster(vectors)[which]
         self.topics += np.bincount(acc * K + clusters, weight, minlength=self._capacity * K).reshape(-1, K)
         self.counts["embedded"] += np.bincount(acc, minlength=self._capacity)
+        # The sketches keep maxima and minima, so each account's distinct prompts (and distinct
+        # skeletons: a template's prompts share one) count once.
+        pairs = np.unique(acc * len(content) + which)
+        owner, prompt = pairs // len(content), pairs % len(content)
         register, rank = _hll(content)
-        np.maximum.at(self.hll, (acc, register), rank)
-        signatures = mix64(skeleton[:, None] ^ _SEEDS[None, :])
-        order = np.argsort(acc, kind="stable")
-        sorted_acc = acc[order]
-        starts = np.flatnonzero(np.r_[True, sorted_acc[1:] != sorted_acc[:-1]])
-        mins = np.minimum.reduceat(signatures[order], starts, axis=0)
-        owners = sorted_acc[starts]
+        np.maximum.at(self.hll, (owner, register[prompt]), rank[prompt])
+        shapes, shape_of = np.unique(skeleton, return_inverse=True)
+        pairs = np.unique(acc * len(shapes) + shape_of.reshape(-1)[which])
+        owner, shape = pairs // len(shapes), pairs % len(shapes)
+        signatures = mix64(shapes[:, None] ^ _SEEDS[None, :])
+        starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+        mins = np.minimum.reduceat(signatures[shape], starts, axis=0)
+        owners = owner[starts]
         self.skeletons[owners] = np.minimum(self.skeletons[owners], mins)
-        return vectors
+        return vectors[which]
 
     def _time(self, acc: np.ndarray, ts: np.ndarray) -> None:
         hours = np.floor(ts / 3600).astype(np.int64)

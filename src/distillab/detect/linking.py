@@ -39,6 +39,8 @@ MAX_GROUP = 500
 BANDS = 16
 """LSH bands over the MinHash signature (rows per band: MINHASH / BANDS)."""
 JACCARD = 0.3
+PAIRS = 65_536
+"""Candidate pairs whose signatures are compared at once."""
 
 
 @dataclass
@@ -111,11 +113,14 @@ def link(table: StatsTable, reference: Profiles | None = None) -> Links:
         _, bucket, sizes = np.unique(keys, return_inverse=True, return_counts=True)
         bucket = bucket.reshape(-1)
         for shared in np.flatnonzero((sizes >= 2) & (sizes <= MAX_GROUP)):
-            rows_in = sorted(usable[bucket == shared].tolist())
-            candidates.update(x * n + y for x, y in combinations(rows_in, 2))
-    for key in candidates:
-        first, second = divmod(key, n)
-        if float(np.mean(signatures[first] == signatures[second])) >= JACCARD:
+            rows_in = np.sort(usable[bucket == shared])
+            first, second = np.triu_indices(len(rows_in), 1)  # the pairs in `combinations` order
+            candidates.update((rows_in[first] * n + rows_in[second]).tolist())
+    keys = np.fromiter(candidates, np.int64, len(candidates))
+    for start in range(0, len(keys), PAIRS):
+        chunk = keys[start : start + PAIRS]
+        agree = (signatures[chunk // n] == signatures[chunk % n]).mean(axis=1)
+        for key in chunk[agree >= JACCARD].tolist():
             weights[key] += 1.0
             why[key].append(("near-duplicate prompt templates", ""))
 

@@ -43,6 +43,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -141,14 +142,15 @@ class Tail:
 
 @dataclass(frozen=True)
 class Scored:
-    """Rows x families: distances, p-values, the nearest honest unit; combined over families."""
+    """Rows x families: distances, p-values, the nearest honest unit; combined over families. The
+    combined arrays are computed once (reports read them row by row)."""
 
     family_distance: np.ndarray
     family_p: np.ndarray
     family_nearest: np.ndarray
     family_from_tail: np.ndarray
 
-    @property
+    @cached_property
     def family(self) -> np.ndarray:
         """Index (into FAMILIES) of each row's most unusual family: the one that decides its p-value."""
         p = self.family_p
@@ -159,21 +161,21 @@ class Scored:
     def _pick(self, values: np.ndarray) -> np.ndarray:
         return values[np.arange(len(values)), self.family]
 
-    @property
+    @cached_property
     def p_value(self) -> np.ndarray:
         """Bonferroni over the families."""
         return np.minimum(1.0, len(FAMILIES) * self.family_p.min(axis=1))
 
-    @property
+    @cached_property
     def distance(self) -> np.ndarray:
         return self._pick(self.family_distance)
 
-    @property
+    @cached_property
     def nearest(self) -> np.ndarray:
         """The reference unit that comes closest to dominating each row, in its deciding family."""
         return self._pick(self.family_nearest)
 
-    @property
+    @cached_property
     def from_tail(self) -> np.ndarray:
         """Whether each row's p-value rests on the fitted tail rather than on ranks."""
         return self._pick(self.family_from_tail)

@@ -68,6 +68,10 @@ def mix64(x: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
+_SLOTS = mix64(np.arange(HEAD + TAIL, dtype=np.uint64))
+"""`mix64` of each skeleton slot (a token's place among a prompt's first HEAD and last TAIL)."""
+
+
 def _crc(word: str) -> int:
     return zlib.crc32(word.encode())
 
@@ -138,8 +142,18 @@ class Embedder:
     # ---- a batch (offline path) ------------------------------------------------------------------
     def embed_texts(self, texts: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Embeddings, content and skeleton hashes of a batch of prompts (an Arrow string array)."""
-        unique, token_ids, row_of = split_tokens(texts)
-        return self.embed_tokens(unique, token_ids, row_of, len(texts))
+        which, vectors, content, skeleton = self.embed_distinct(texts)
+        return vectors[which], content[which], skeleton[which]
+
+    def embed_distinct(self, texts: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """`embed_texts` of the batch's distinct prompts, each embedded once, and which of them each
+        prompt is: (index per prompt, embeddings, content hashes, skeleton hashes). Logs repeat prompts
+        (a benchmark's items, a campaign's re-sends, retries): half of a simulated log's are repeats."""
+        encoded = pc.fill_null(texts, "").dictionary_encode()
+        distinct = encoded.dictionary
+        unique, token_ids, row_of = split_tokens(distinct)
+        vectors, content, skeleton = self.embed_tokens(unique, token_ids, row_of, len(distinct))
+        return np.asarray(encoded.indices, np.int64), vectors, content, skeleton
 
     def embed_tokens(
         self, unique: Sequence[str], token_ids: np.ndarray, row_of: np.ndarray, rows: int
@@ -237,10 +251,13 @@ def _skeleton_hash(
         return out
     position = np.arange(len(row_of)) - starts[row_of]
     from_end = counts[row_of] - 1 - position
-    keep = (position < HEAD) | (from_end < TAIL)
-    slot = np.where(position < HEAD, position, HEAD + np.minimum(from_end, TAIL - 1))
-    salted = mix64(token_hashes[keep] ^ mix64(slot[keep].astype(np.uint64)))
-    np.add.at(out, row_of[keep], salted)
+    keep = np.flatnonzero((position < HEAD) | (from_end < TAIL))
+    slot = np.where(position[keep] < HEAD, position[keep], HEAD + np.minimum(from_end[keep], TAIL - 1))
+    salted = mix64(token_hashes[keep] ^ _SLOTS[slot])
+    # Each prompt's kept tokens are adjacent (`row_of` is non-decreasing): one wrapping sum per run.
+    kept_rows = row_of[keep]
+    first = np.flatnonzero(np.r_[True, kept_rows[1:] != kept_rows[:-1]])
+    out[kept_rows[first]] = np.add.reduceat(salted, first)
     return mix64(out)
 
 
