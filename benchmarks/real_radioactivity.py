@@ -325,6 +325,7 @@ def main() -> None:
 
     def summary(test: dict[str, Any]) -> dict[str, Any]:
         return {
+            "pairs_to_p_1e-3": test["details"]["pairs_to_reach"]["0.001"],
             "pairs_to_p_1e-5": test["details"]["pairs_to_reach"][TARGET],
             "p_value": test["p_value"],
             "scored_pairs": test["sample_sizes"]["scored_pairs"],
