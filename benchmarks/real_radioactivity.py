@@ -2,6 +2,7 @@
 
     python benchmarks/real_radioactivity.py [--quick] [--model SmolLM2-135M-Instruct.Q4_1.gguf] [--work DIR]
                                             [--fractions 0,1,0.05,0.1,0.01] [--skip attribution]
+                                            [--train-answers 320] [--steps N] [--null-keys 1000]
 
 The setting of Sander et al. 2024: a pretrained student fine-tuned on a teacher's answers, a fraction rho of
 them watermarked. Here the teacher is SmolLM2-135M-Instruct (the 4-bit GGUF from PyPI, dequantized: the
@@ -31,6 +32,11 @@ plain answers: what it learns beyond noise is the watermark's tilt, the publishe
    unwatermarked) and a control (a depth-pruned SmolLM2, `distillab student --layers 6`, not trained),
    --attribution-samples per prompt on --attribution-prompts held-out prompts.
 
+`--train-answers N` is a scale point: N training answers (the default 32) and one epoch over them (N / batch
+steps unless --steps says otherwise); the training prompts are prefix-stable (the first 160 are the
+default harvest's, so its answers are reused and only the rest are asked), and the harvests, students and
+results of the size are named apart (`marked-n320`, `student-rho1-n320`, `real_radioactivity_n320.json`).
+
 Writes benchmarks/results/real_radioactivity.json (``--quick``: real_radioactivity_quick.json) after every
 stage. Harvests, students and evidence are kept in --work (default runs/real-radio) and reused by reruns.
 """
@@ -41,6 +47,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -101,11 +108,15 @@ SETTINGS = {
     },
 }
 FRACTIONS = "0,1,0.05,0.1,0.01"
+DEFAULT_HARVEST = SETTINGS["full"]["harvest_prompts"]
 MODES = ("open_unmarked", "open_unmarked_reference", "closed")
 
 
-def split_prompts(work: Path, s: dict[str, Any]) -> None:
-    """Training pool and held-out prompts from `distillab prompts stdlib`, split by module."""
+def split_prompts(work: Path, s: dict[str, Any], size: str) -> None:
+    """Training pool and held-out prompts from `distillab prompts stdlib`, split by module.
+
+    The training prompts are prefix-stable: the first `DEFAULT_HARVEST` are the default setting's, the
+    rest are spread over the remaining pool, so a larger size reuses the default harvest's answers."""
     if not (work / "stdlib" / "prompts.jsonl").is_file():
         distillab("prompts", "stdlib", "--out", "stdlib", cwd=work)
     stdlib = rows(work / "stdlib" / "prompts.jsonl")
@@ -117,7 +128,11 @@ def split_prompts(work: Path, s: dict[str, Any]) -> None:
     def pick(items: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
         return items[:: max(1, len(items) // n)][:n]
 
-    write_rows(work / "train.jsonl", pick(pool, s["harvest_prompts"]))
+    first = pick(pool, min(DEFAULT_HARVEST, s["harvest_prompts"]))
+    taken = {r["id"] for r in first}
+    rest = [r for r in pool if r["id"] not in taken]
+    more = pick(rest, s["harvest_prompts"] - len(first)) if s["harvest_prompts"] > len(first) else []
+    write_rows(work / f"train{size}.jsonl", first + more)
     write_rows(work / "read.jsonl", pick(heldout, s["read_prompts"]))
     write_rows(work / "closed.jsonl", pick(heldout, s["read_prompts"])[: s["closed_prompts"]])
     write_rows(work / "attribution.jsonl", pick(heldout, s["read_prompts"])[: s["attribution_prompts"]])
@@ -126,8 +141,11 @@ def split_prompts(work: Path, s: dict[str, Any]) -> None:
 def generate(
     work: Path, url: str, prompts: str, out: str, max_tokens: int, *, n: int = 1, seed: int = 0
 ) -> None:
-    if (work / out / "manifest.json").is_file():
-        return  # a finished harvest; `generate` would resume a cut-off one
+    manifest = work / out / "manifest.json"
+    if manifest.is_file() and json.loads(manifest.read_text())["counts"]["records"] == n * len(
+        rows(work / prompts)
+    ):
+        return  # a finished harvest; `generate` resumes a cut-off one, or one over fewer prompts
     distillab(
         "generate", "--teacher", url, "--prompts", prompts, "--out", out, "--max-tokens", str(max_tokens),
         "--temperature", "1.0", "--top-logprobs", "0", "--seed", str(seed), "--n", str(n),
@@ -154,6 +172,17 @@ def main() -> None:
     parser.add_argument(
         "--fractions", help="watermarked shares, run in order (default 0,1,0.05,0.1,0.01; --quick: 0,1)"
     )
+    parser.add_argument(
+        "--train-answers",
+        type=int,
+        help="training answers (default: the setting's 32); other than the default, a scale point: one "
+        "epoch over them, harvests, students and results named apart",
+    )
+    parser.add_argument(
+        "--null-keys",
+        type=int,
+        help="unrelated keys the 0%% student is tested under (default: the setting's)",
+    )
     parser.add_argument("--skip", default="", help="comma-separated stages to skip: membership,attribution")
     parser.add_argument(
         "--steps",
@@ -163,8 +192,15 @@ def main() -> None:
     )
     args = parser.parse_args()
     s = dict(SETTINGS["quick" if args.quick else "full"])
-    suffix = f"-steps{args.steps}" if args.steps and args.steps != s["steps"] else ""
+    size = ""
+    if args.train_answers and args.train_answers != s["train_prompts"]:
+        size = f"-n{args.train_answers}"
+        s["train_prompts"] = args.train_answers
+        s["harvest_prompts"] = max(s["harvest_prompts"], args.train_answers)
+        s["steps"] = -(-args.train_answers // s["batch"])  # one epoch, as the default setting
+    suffix = size + (f"-steps{args.steps}" if args.steps and args.steps != s["steps"] else "")
     s["steps"] = args.steps or s["steps"]
+    s["null_keys"] = args.null_keys or s["null_keys"]
     fractions = [float(f) for f in (args.fractions or ("0,1" if args.quick else FRACTIONS)).split(",")]
     skip = set(filter(None, args.skip.split(",")))
     work = args.work.resolve() / ("quick" if args.quick else "full")
@@ -200,34 +236,41 @@ def main() -> None:
 
     # 1. harvest ---------------------------------------------------------------------------------------
     t = time.monotonic()
-    split_prompts(work, s)
-    order = [r["id"] for r in rows(work / "train.jsonl")][: s["train_prompts"]]
-    write_rows(work / "members.jsonl", rows(work / "train.jsonl")[: s["members"]])
+    split_prompts(work, s, size)
+    train_prompts = f"train{size}.jsonl"
+    order = [r["id"] for r in rows(work / train_prompts)][: s["train_prompts"]]
+    write_rows(work / "members.jsonl", rows(work / train_prompts)[: s["members"]])
+    for name in ("marked", "plain"):  # a larger size resumes the default harvest (same prompts first)
+        if size and not (work / f"{name}{size}").exists() and (work / name / "manifest.json").is_file():
+            shutil.copytree(work / name, work / f"{name}{size}")
     batch = ("--model-name", "teacher", "--max-batch", "32")
     with serve_process(
         model, extra_args=(*batch, "--watermark-key-file", str(key)), log=work / "serve-marked.log"
     ) as url:
-        generate(work, url, "train.jsonl", "marked", s["train_tokens"])
+        generate(work, url, train_prompts, f"marked{size}", s["train_tokens"])
         # membership's fresh answers: same server, key and settings as the served ones, another seed
         generate(work, url, "members.jsonl", "fresh", s["train_tokens"], n=s["alternatives"], seed=1)
     with serve_process(model, extra_args=batch, log=work / "serve-plain.log") as url:
-        generate(work, url, "train.jsonl", "plain", s["train_tokens"])
+        generate(work, url, train_prompts, f"plain{size}", s["train_tokens"])
         generate(work, url, "read.jsonl", "reading", s["read_tokens"])
     sizes = {}
     for name in ("marked", "plain", "reading", "fresh"):
-        manifest = json.loads((work / name / "manifest.json").read_text())
+        manifest = json.loads(
+            (work / (name + size if name in ("marked", "plain") else name) / "manifest.json").read_text()
+        )
         sizes[name] = {"records": manifest["counts"]["records"], "tokens": manifest["tokens"]["completion"]}
     result["harvest"] = sizes
     if not (work / "base" / "config.json").is_file():  # the teacher's weights as a model directory
         distillab("student", "--teacher", str(model), "--layers", "30", "--out", "base", "--force", cwd=work)
-    if not (work / "train-marked").exists():
-        subset(work / "marked", order, work / "train-marked")
-        subset(work / "plain", order, work / "train-plain")
+    train_marked, train_plain = work / f"train-marked{size}", work / f"train-plain{size}"
+    if not train_marked.exists():
+        subset(work / f"marked{size}", order, train_marked)
+        subset(work / f"plain{size}", order, train_plain)
     distillab(
-        "watermark", "detect", "--tokenizer", "base", "--key-file", str(key), "--out", "marked-detect.json",
-        "train-marked", cwd=work,
+        "watermark", "detect", "--tokenizer", "base", "--key-file", str(key), "--out",
+        f"marked-detect{size}.json", train_marked.name, cwd=work,
     )  # fmt: skip
-    marked = json.loads((work / "marked-detect.json").read_text())["tests"][0]
+    marked = json.loads((work / f"marked-detect{size}.json").read_text())["tests"][0]
     result["harvest"]["train_marked_detect"] = {
         "p_value": marked["p_value"],
         "green_fraction": marked["effect"]["green_fraction"],
@@ -244,7 +287,7 @@ def main() -> None:
             return out
         data = work / f"data-{name}"
         if not data.exists():
-            mix(work / "train-marked", work / "train-plain", set(order[: round(rho * len(order))]), data)
+            mix(train_marked, train_plain, set(order[: round(rho * len(order))]), data)
         distillab(
             "train", "--student", "base", "--data", data.name, "--out", out.name, "--loss", "sft",
             "--lora-r", str(s["lora_r"]), "--max-steps", str(s["steps"]), "--batch-size", str(s["batch"]),
@@ -255,7 +298,11 @@ def main() -> None:
 
     def prove(student: Path, mode: str, accounts: list[str]) -> list[dict[str, Any]]:
         out = work / (f"radio-{student.name}-{mode}" + ("-null" if accounts else ""))
-        if not (out / "evidence.json").is_file():
+        done = (out / "evidence.json").is_file()
+        if done and accounts:  # a null run over other keys than asked is rerun
+            tested = {x["details"].get("account") for x in evidence(out)}
+            done = set(accounts) <= tested and len(tested - {None}) == len(accounts)
+        if not done:
             keys = ["--key-file", str(key), *[a for name in accounts for a in ("--account", name)]]
             common = ["--out", str(out), "--no-progress", "--device", "cpu", *keys]
             if mode == "closed":
@@ -278,6 +325,7 @@ def main() -> None:
 
     def summary(test: dict[str, Any]) -> dict[str, Any]:
         return {
+            "pairs_to_p_1e-3": test["details"]["pairs_to_reach"]["0.001"],
             "pairs_to_p_1e-5": test["details"]["pairs_to_reach"][TARGET],
             "p_value": test["p_value"],
             "scored_pairs": test["sample_sizes"]["scored_pairs"],
@@ -323,6 +371,9 @@ def main() -> None:
                     "share_below_0.05": float(np.mean(raw < 0.05)),
                     "share_below_0.01": float(np.mean(raw < 0.01)),
                     "min_p": float(raw.min()),
+                    # mean z^2 over keys: 1 under the null; above it, the counts are over-dispersed
+                    # (e.g. a pair counted twice), below it under-dispersed
+                    "mean_z_squared": float(np.mean([x["effect"]["z"] ** 2 for x in tests])),
                     "median_scored_pairs": float(
                         np.median([x["sample_sizes"]["scored_pairs"] for x in tests])
                     ),

@@ -17,6 +17,7 @@ from distillab.cli.main import app as cli
 from distillab.errors import ConfigError
 from distillab.models.generate import Engine, EngineRequest
 from distillab.provenance.config import WatermarkConfig
+from distillab.provenance.detect import pairs
 from distillab.provenance.radioactivity import (
     RadioactivityConfig,
     radioactivity_results,
@@ -236,3 +237,28 @@ def test_unmarked_texts_score_more_pairs_and_are_refused_when_marked(
     marked = [s.token_ids or [] for g in teacher.generate(requests) for s in g.samples]
     refused = run(marked, "marked")
     assert isinstance(refused.exception, ConfigError) and "carries the watermark" in str(refused.exception)
+
+
+def test_closed_mode_on_repetitive_low_entropy_answers_is_calibrated_across_keys() -> None:
+    """What a served instruct model returns: several samples per prompt, the same few phrases again and
+    again, and the prompt's own words echoed back. Scored once per distinct pair, with the prompts' pairs
+    skipped, the p-values over 400 keys are uniform; counted at every position they are not (repeats are
+    copies of one coin flip), which is what this test would catch."""
+    r = rng(5)
+    phrases = [list(r.integers(0, 40, size=r.integers(3, 9))) for _ in range(25)]
+    prompts = [list(r.integers(0, 400, size=12)) for _ in range(16)]
+    weights = 1 / np.arange(1, len(phrases) + 1) ** 1.5  # a few phrases dominate: low entropy
+    completions = []
+    for prompt in prompts:
+        for _ in range(4):  # four samples per prompt
+            picks = r.choice(len(phrases), size=6, p=weights / weights.sum())
+            completions.append(prompt[-4:] + [t for i in picks for t in phrases[i]])
+    windows, tokens = pairs(completions, CONFIG.width)
+    keys = random_keys(400, CONFIG)
+    tallies = score_keys(keys, windows, tokens, seen=prompts)
+    assert 60 < tallies[0].scored < tallies[0].scored_all / 5  # mostly repeats
+    u = rng(6).uniform(size=len(keys))
+    distinct = [randomized_p(t.green, t.scored, 0.25, ui) for t, ui in zip(tallies, u)]
+    assert kstest(distinct, "uniform").pvalue > 1e-3
+    every = [randomized_p(t.green_all, t.scored_all, 0.25, ui) for t, ui in zip(tallies, u)]
+    assert kstest(every, "uniform").pvalue < 1e-6
