@@ -13,7 +13,8 @@ of each other's far more often than of anything honest traffic asks.
 hash of the text. Words in many of an account's own kept prompts (`TEMPLATE`) are its template (a
 writer's "friendly tone, 1000 words", a support bot's boilerplate) and are left out too. A prompt has a
 *paraphrase* in another account when one of that account's kept prompts shares its rare words
-(IDF-weighted Jaccard at least `JACCARD`) and its text differs: exact repeats (a benchmark's items sent
+(at least `MIN_SHARED` of them, IDF-weighted Jaccard at least `JACCARD`: one shared rare word is a
+topic, two or more a question) and its text differs: exact repeats (a benchmark's items sent
 by several runners) are not paraphrases.
 
 **Pairs.** Two accounts' overlap is the share of their kept prompts with a paraphrase in the other.
@@ -55,6 +56,7 @@ from .grouptest import FLOOR, halves, inflation
 from .text import BUCKETS
 
 JACCARD = 0.3
+MIN_SHARED = 2
 TEMPLATE = 0.2
 """Words in at least this share of an account's own kept prompts (and at least 2) are its template."""
 MIN_PROMPTS = 5
@@ -119,9 +121,11 @@ class Kept:
 def _counts(a: Kept, b: Kept) -> np.ndarray:
     """counts[x, y]: how many of account x's kept prompts (in `a`) have a paraphrase among account y's
     (in `b`); a table with itself leaves each account's own prompts out."""
-    shared = (a.weighted @ b.present.T).tocoo()
+    shared = (a.weighted @ b.present.T).tocsr().sorted_indices().tocoo()
+    words = (a.present @ b.present.T).tocsr().sorted_indices().tocoo()  # the same pattern (weights > 0)
     i, j, both = shared.row, shared.col, shared.data
     similar = (both >= JACCARD * (a.total[i] + b.total[j] - both)) & (a.hashes[i] != b.hashes[j])
+    similar &= words.data >= MIN_SHARED
     if a is b:
         similar &= a.owner[i] != b.owner[j]
     width = max(len(b), 1)
