@@ -189,6 +189,10 @@ class ParaphraseGroup:
     median_share: float
     """Median overlap of its linked pairs."""
     pairs: list[tuple[str, str]] = field(default_factory=list)
+    core: list[str] = field(default_factory=list)
+    """The members left with 2 or more links when those with fewer are peeled off (its 2-core): they
+    carry the evidence. Honest pairs pass `tau` by chance (about 1 in 10 000), so an honest account
+    can hang on a campaign by one link; by two, hardly ever."""
 
     def words(self) -> str:
         shown = f"{self.p_value:.2g}" if self.p_value > FLOOR else f"< {FLOOR:g}"
@@ -202,6 +206,16 @@ class ParaphraseGroup:
 def _components(linked: np.ndarray) -> list[np.ndarray]:
     count, label = connected_components(csr_matrix(linked), directed=False)
     return [m for c in range(count) if len(m := np.flatnonzero(label == c)) > 1]
+
+
+def _core(linked: np.ndarray) -> np.ndarray:
+    """Which nodes of a symmetric link matrix are in its 2-core."""
+    keep = np.ones(len(linked), bool)
+    while True:
+        weak = keep & (linked[:, keep].sum(axis=1) < 2)
+        if not weak.any():
+            return keep
+        keep &= ~weak
 
 
 def fit_null(table: StatsTable, teams: list[list[int]], splits: int = SPLITS) -> ParaphraseNull:
@@ -259,6 +273,7 @@ def paraphrase_groups(table: StatsTable, null: ParaphraseNull) -> list[Paraphras
                 exact_p=exact,
                 median_share=float(np.median(within[members[a], members[b]])),
                 pairs=[(names[members[x]], names[members[y]]) for x, y in zip(a.tolist(), b.tolist())],
+                core=[names[m] for m in members[_core(upper | upper.T)].tolist()],
             )
         )
     return sorted(out, key=lambda g: g.p_value)

@@ -91,6 +91,7 @@ def assess(
         p[i] = group_p(float(scored.p_value[i]), test)
     group_of = {m: i for i in range(n, len(units.ids)) for m in units.members[i]}
     paraphrased = {group_of[g.members[0]]: g for g in found if not self_reference}
+    others = p.copy()
     for i, group in paraphrased.items():  # three tests: 3 x the smallest (group_p is 2 x of two)
         p[i] = min(1.0, 1.5 * p[i], 3.0 * group.p_value)
     q = np.array(benjamini_hochberg(p.tolist()))
@@ -103,6 +104,7 @@ def assess(
         "exclude": exclude,
         "ranks": ranks,
         "paraphrased": paraphrased,
+        "others": others,
     }
     flagged, by = flags(table, calibration, result, config.target_fpr, config.fdr)
     return {**result, "flagged": flagged, "by": by}
@@ -127,9 +129,10 @@ def flags(
         if flagged[i] and not units.is_group[i]:
             by[unit] = "own traffic"
     n_accounts = len(table)
-    for i, group in result["paraphrased"].items():
-        if flagged[i] and 3.0 * group.p_value <= target_fpr:  # its accounts carry the evidence
-            for m in group.members:
+    paraphrased = result["paraphrased"]
+    for i, group in paraphrased.items():
+        if flagged[i] and 3.0 * group.p_value <= target_fpr:  # the accounts that carry its evidence
+            for m in group.core:
                 by.setdefault(m, units.ids[i])
     for i, members in enumerate(units.members):
         if flagged[i] and i in result["ranks"]:
@@ -138,6 +141,8 @@ def flags(
                 for m, b in zip(members, beaten):
                     if b <= test.beaten_by:
                         by.setdefault(m, units.ids[i])
+        if i in paraphrased and 1.5 * result["others"][i] > target_fpr:
+            continue  # flagged on paraphrase alone: its pooled traffic says nothing of its members
         if flagged[i] and units.is_group[i]:
             rest = without_each(table, units.pooled[i - n_accounts], members, calibration.prior)
             distance = calibration.score(
