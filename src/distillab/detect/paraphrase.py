@@ -25,13 +25,14 @@ question set is asked by no one honest. A pair is *linked* when its contrast exc
 1 - `PAIR_QUANTILE` quantile of honest pairs' contrast, measured on halves of the reference (one half
 as the log, the other as its reference; teams kept whole, as in `grouptest.halves`).
 
-**Groups and their test.** Linked pairs' connected components are candidate groups. If honest pairs
+**Groups and their test.** Linked pairs' connected components are the groups. If honest pairs
 were linked independently with probability q (the honest pairs' rate beyond `tau`), a set of k of a
 log's N accounts would hold e or more links with probability at most C(N, k) x P(Binomial(C(k, 2), q)
 >= e) over all k-subsets together (a union bound): that is a group's p-value. Honest links are not
 independent (teams, personas), so, as for the group rank test (`grouptest.py`), the honest components
 found the same way on the reference halves give an `inflation`: p-values are raised to 1 / inflation
-so that the honest ones are valid. On development logs of tests/traffic the honest components at
+so that the honest ones are valid. Only a group's 2-core (`ParaphraseGroup.core`) is linked into a
+campaign and flagged with it. On development logs of tests/traffic the honest components at
 `tau` were pairs and a few trees of 3 or 4 accounts (p near 1); a low-and-slow campaign of 4 to 6
 accounts holds 4 to 15 links (p below 1e-6).
 
@@ -188,11 +189,12 @@ class ParaphraseGroup:
     exact_p: float
     median_share: float
     """Median overlap of its linked pairs."""
-    pairs: list[tuple[str, str]] = field(default_factory=list)
     core: list[str] = field(default_factory=list)
-    """The members left with 2 or more links when those with fewer are peeled off (its 2-core): they
-    carry the evidence. Honest pairs pass `tau` by chance (about 1 in 10 000), so an honest account
-    can hang on a campaign by one link; by two, hardly ever."""
+    """The members that carry the evidence: those left with 2 or more links when members with fewer
+    are peeled off, over and over (the 2-core). Honest pairs pass `tau` by chance (about 1 in 10 000,
+    some 18 pairs in a log of 600 accounts), so an honest account can hang on a campaign by one link;
+    by two, hardly ever. Only the core is linked into a group and flagged with it."""
+    core_pairs: list[tuple[str, str]] = field(default_factory=list)
 
     def words(self) -> str:
         shown = f"{self.p_value:.2g}" if self.p_value > FLOOR else f"< {FLOOR:g}"
@@ -209,7 +211,8 @@ def _components(linked: np.ndarray) -> list[np.ndarray]:
 
 
 def _core(linked: np.ndarray) -> np.ndarray:
-    """Which nodes of a symmetric link matrix are in its 2-core."""
+    """Which nodes of a symmetric link matrix are in its 2-core (nodes with fewer than 2 links peeled
+    off until none is left)."""
     keep = np.ones(len(linked), bool)
     while True:
         weak = keep & (linked[:, keep].sum(axis=1) < 2)
@@ -265,6 +268,7 @@ def paraphrase_groups(table: StatsTable, null: ParaphraseNull) -> list[Paraphras
         upper = np.triu(linked[np.ix_(members, members)], 1)
         a, b = np.nonzero(upper)
         exact = max(union_p(len(members), len(a), len(log), null.rate), FLOOR)
+        core = _core(upper | upper.T)
         out.append(
             ParaphraseGroup(
                 members=[names[m] for m in members.tolist()],
@@ -272,8 +276,12 @@ def paraphrase_groups(table: StatsTable, null: ParaphraseNull) -> list[Paraphras
                 p_value=min(1.0, exact ** (1.0 / max(null.inflation, 1.0))),
                 exact_p=exact,
                 median_share=float(np.median(within[members[a], members[b]])),
-                pairs=[(names[members[x]], names[members[y]]) for x, y in zip(a.tolist(), b.tolist())],
-                core=[names[m] for m in members[_core(upper | upper.T)].tolist()],
+                core=[names[m] for m in members[core].tolist()],
+                core_pairs=[
+                    (names[members[x]], names[members[y]])
+                    for x, y in zip(a.tolist(), b.tolist())
+                    if core[x] and core[y]
+                ],
             )
         )
     return sorted(out, key=lambda g: g.p_value)

@@ -58,7 +58,7 @@ def link_all(table: StatsTable, calibration: Calibration | None) -> tuple[Links,
     if calibration is None:
         return link(table), []
     found = paraphrase_groups(table, calibration.paraphrase) if calibration.paraphrase is not None else []
-    joined = [(a, b, PARAPHRASE) for group in found for a, b in group.pairs]
+    joined = [(a, b, PARAPHRASE) for group in found for a, b in group.core_pairs]
     return link(table, calibration.behaviour, joined), found
 
 
@@ -90,7 +90,7 @@ def assess(
     for i, (test, _) in ranks.items():
         p[i] = group_p(float(scored.p_value[i]), test)
     group_of = {m: i for i in range(n, len(units.ids)) for m in units.members[i]}
-    paraphrased = {group_of[g.members[0]]: g for g in found if not self_reference}
+    paraphrased = {group_of[g.core[0]]: g for g in found if g.core and not self_reference}
     others = p.copy()
     for i, group in paraphrased.items():  # three tests: 3 x the smallest (group_p is 2 x of two)
         p[i] = min(1.0, 1.5 * p[i], 3.0 * group.p_value)
@@ -142,7 +142,7 @@ def flags(
                     if b <= test.beaten_by:
                         by.setdefault(m, units.ids[i])
         if i in paraphrased and 1.5 * result["others"][i] > target_fpr:
-            continue  # flagged on paraphrase alone: its pooled traffic says nothing of its members
+            continue  # flagged on paraphrase alone: its core goes with it (above), the rest on their own
         if flagged[i] and units.is_group[i]:
             rest = without_each(table, units.pooled[i - n_accounts], members, calibration.prior)
             distance = calibration.score(
