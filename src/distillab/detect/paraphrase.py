@@ -32,9 +32,12 @@ log's N accounts would hold e or more links with probability at most C(N, k) x P
 independent (teams, personas), so, as for the group rank test (`grouptest.py`), the honest components
 found the same way on the reference halves give an `inflation`: p-values are raised to 1 / inflation
 so that the honest ones are valid. Only a group's 2-core (`ParaphraseGroup.core`) is linked into a
-campaign and flagged with it. On development logs of tests/traffic the honest components at
-`tau` were pairs and a few trees of 3 or 4 accounts (p near 1); a low-and-slow campaign of 4 to 6
-accounts holds 4 to 15 links (p below 1e-6).
+campaign and flagged with it.
+
+On the development logs of tests/traffic (benchmarks/paraphrase_overlap.py) the honest components at
+`tau` were mostly pairs and trees of 3 or 4 accounts (p near 1; the most extreme on the reference
+halves, p 1.9e-5, three tutoring apps of three companies, sets the inflation at 1.6); a low-and-slow
+campaign of 6 accounts held 4 to 11 links among its 15 pairs, a significant group in 4 of 6 logs.
 
 Cost: sparse products of the kept prompts' word sets (prompts sharing a rare word): about (SAMPLE x
 accounts) x (prompts sharing each rare word), for the log with itself and with the reference.
