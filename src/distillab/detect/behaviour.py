@@ -10,7 +10,9 @@ size (about 2.5 KB per account with MiniLM, 1.5 KB lexical):
   chat or completions), hashed into `STYLE_BINS` bins;
 - how it phrases: counts of the same prompts' first and last two words, hashed into `PHRASE_BINS` bins;
 - when: the mean and spread of log seconds between its consecutive requests; and the sampled prompts'
-  length.
+  length;
+- its first `SAMPLE` prompts themselves, as their rarest words (`WORDS` IDF-weighted word buckets of the
+  lexical embedder) and text hashes, for the cross-account paraphrase test (`paraphrase.py`).
 
 The hour-of-day profile comes from `StatsTable.hours`. A pooled group (`AccountStats`) and the one
 request at a time path carry none of this: linking reads the batch table, where every account's
@@ -27,6 +29,7 @@ import pyarrow.compute as pc
 
 from .embeddings import PromptEmbedder
 from .logs import Columns
+from .text import Embedder
 
 ASK_FIRST, ASK_EVERY = 16, 64
 """An account's prompts that are embedded: its first ASK_FIRST, then every ASK_EVERY-th (each distinct
@@ -40,13 +43,22 @@ EDGE_CHARS = 60
 HEAD = r"^[^a-z]*(?P<w>[a-z]+(?:[^a-z]+[a-z]+)?)"
 TAIL = r"(?P<w>[a-z]+(?:[^a-z]+[a-z]+)?)[^a-z]*$"
 SCALARS = ("gap_n", "gap_sum", "gap_sq", "length_sum")
+SAMPLE = 16
+"""An account's first prompts kept one by one (rarest words and hash: under 1 KB per account)."""
+WORDS = 8
+MIN_IDF = 4.0
+"""Words in more than about 1 in 20 reference prompts (IDF ln(20) + 1) are not kept: a frame's or a
+template's words, not what a question is about."""
+assert SAMPLE <= ASK_FIRST  # the kept prompts are among those embedded
 
 
 class BehaviourState:
     """Columnar behaviour state for the rows of a `StatsTable` (same row numbers)."""
 
-    def __init__(self, prompts: PromptEmbedder):
+    def __init__(self, prompts: PromptEmbedder, words: Embedder):
         self.prompts = prompts
+        self.words = words
+        """The lexical embedder whose IDF picks the kept prompts' rarest words."""
         self.ask = np.zeros((0, prompts.dim), np.float32)
         """Sum of the embedded prompts' unit vectors."""
         self.asked = np.zeros(0)
@@ -54,10 +66,14 @@ class BehaviourState:
         self.phrasing = np.zeros((0, PHRASE_BINS), np.float32)
         self.scalars = {name: np.zeros(0) for name in SCALARS}
         self.last_seen = np.zeros(0)
+        self.sample = np.zeros((0, SAMPLE, WORDS), np.int32)
+        """Each account's first SAMPLE prompts' rarest word buckets (-1: none)."""
+        self.sample_hash = np.zeros((0, SAMPLE), np.uint64)
+        """Their texts' hashes (exact repeats are not paraphrases)."""
 
     def grow(self, capacity: int) -> None:
         def grow(a: np.ndarray, fill: float = 0.0) -> np.ndarray:
-            out = np.full((capacity,) + a.shape[1:], fill, a.dtype)
+            out = np.full((capacity,) + a.shape[1:], -1 if a.dtype == np.int32 else fill, a.dtype)
             out[: len(a)] = a
             return out
 
@@ -65,6 +81,7 @@ class BehaviourState:
         self.style, self.phrasing = grow(self.style), grow(self.phrasing)
         self.scalars = {k: grow(v) for k, v in self.scalars.items()}
         self.last_seen = grow(self.last_seen, np.nan)
+        self.sample, self.sample_hash = grow(self.sample), grow(self.sample_hash)
 
     def copy_rows(self, other: BehaviourState, rows: np.ndarray) -> None:
         """Take `other`'s rows `rows` as this state's first rows (`StatsTable.subset`)."""
@@ -74,6 +91,7 @@ class BehaviourState:
         for name, values in self.scalars.items():
             values[:n] = other.scalars[name][rows]
         self.last_seen[:n] = other.last_seen[rows]
+        self.sample[:n], self.sample_hash[:n] = other.sample[rows], other.sample_hash[rows]
 
     def update(
         self,
@@ -95,6 +113,13 @@ class BehaviourState:
             else:
                 vectors = self.prompts.embed(texts)
             np.add.at(self.ask, acc[asked], vectors)
+            kept = np.flatnonzero(ordinal[asked] < SAMPLE)
+            if len(kept):
+                rows, slots = acc[asked[kept]], ordinal[asked[kept]].astype(np.int64)
+                for row, slot, text in zip(rows, slots, pc.take(texts, pa.array(kept)).to_pylist()):
+                    found = self.words.rare_words(text or "", WORDS, MIN_IDF)
+                    self.sample[row, slot, : len(found)] = found
+                    self.sample_hash[row, slot] = zlib.crc32((text or "").encode()) + 1
             self.asked += np.bincount(acc[asked], minlength=size)
             self.phrasing += _phrase_counts(acc[asked], texts, size)
             lengths = np.log2(1.0 + np.asarray(pc.utf8_length(texts), np.float64))

@@ -27,6 +27,7 @@ from .features import COUNTS, AccountStats, StatsTable, distinct, prior_of, raw_
 from .grouptest import calibrate_groups
 from .linking import Links, leave_out, link
 from .logs import Columns, read_batches
+from .paraphrase import fit_null
 from .scoring import FAMILIES, Calibration
 from .text import Embedder
 
@@ -207,4 +208,6 @@ def calibrate(table: StatsTable, links: Links | None = None) -> Calibration:
     if table.behaviour is not None:
         calibration.behaviour = Profiles.of(table, prior)
     calibration.group_null = calibrate_groups(table, prior, links)
+    if table.behaviour is not None:
+        calibration.paraphrase = fit_null(table, [[table.index[m] for m in c] for c in links.clusters])
     return calibration

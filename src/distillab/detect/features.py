@@ -210,7 +210,9 @@ class StatsTable:
         self.embedder = embedder
         if prompts is None and embedder is not None:
             prompts = Lexical(embedder)
-        self.behaviour = BehaviourState(prompts) if prompts is not None else None
+        self.behaviour = (
+            BehaviourState(prompts, embedder) if prompts is not None and embedder is not None else None
+        )
         self.index: dict[str, int] = {}
         self.names: list[str] = []
         self._capacity = 0

@@ -12,6 +12,7 @@ joined, and connected components become candidate campaigns, scored later on the
 | same, rare user agent (used by under 1% of accounts) | 0.5 |
 | synchronised activity (cosine of hourly request counts >= 0.8), given other evidence | 1 |
 | behave alike, and unlike the honest reference (`alike.py`) | 2 |
+| ask paraphrases of the same questions, unlike honest pairs (`paraphrase.py`, passed as `joined`) | 2 |
 
 No single network signal links on its own, so honest users behind one corporate proxy stay apart
 unless they also share templates, an org or a payment method; nor do shared templates alone, so
@@ -24,6 +25,7 @@ Without a reference, behaviour does not link (`alike.py` says why).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 
@@ -72,9 +74,12 @@ class _UnionFind:
         self.parent[self.find(a)] = self.find(b)
 
 
-def link(table: StatsTable, reference: Profiles | None = None) -> Links:
+def link(
+    table: StatsTable, reference: Profiles | None = None, joined: Sequence[tuple[str, str, str]] = ()
+) -> Links:
     """Cluster the table's accounts on shared metadata, templates, timing and, given the honest
-    `reference`'s profiles, behaviour."""
+    `reference`'s profiles, behaviour; `joined`: pairs of accounts linked by other evidence (account,
+    account, reason), such as asking paraphrases of the same questions."""
     names = table.names
     n = len(names)
     weights: dict[int, float] = defaultdict(float)
@@ -131,6 +136,11 @@ def link(table: StatsTable, reference: Profiles | None = None) -> Links:
         for key in alike_keys:
             weights[key] += 2.0
             why[key].append((ALIKE, ""))
+
+    for first_name, second_name, reason in joined:
+        x, y = sorted((table.index[first_name], table.index[second_name]))
+        weights[x * n + y] += LINK_AT
+        why[x * n + y].append((reason, ""))
 
     pending = [key for key, weight in weights.items() if 0 < weight < LINK_AT]
     if pending:

@@ -37,6 +37,7 @@ from distillab.detect.grouptest import group_p, rank_groups
 from distillab.detect.indicators import IndicatorIndex, IndicatorTally, read_key
 from distillab.detect.linking import ALIKE, Links, link
 from distillab.detect.logs import Columns
+from distillab.detect.paraphrase import PARAPHRASE, ParaphraseGroup, paraphrase_groups
 from distillab.detect.result import CampaignMetrics, Certification, DetectMetrics, DetectSummary
 from distillab.detect.scoring import FAMILIES, Calibration, Scored, benjamini_hochberg
 from distillab.detect.selfcal import self_calibrate
@@ -51,19 +52,30 @@ MEMBER_SLACK): an honest account linked to a campaign by a shared network dilute
 does not go down with it, while each of a campaign's thin accounts carries its share of the evidence."""
 
 
+def link_all(table: StatsTable, calibration: Calibration | None) -> tuple[Links, list[ParaphraseGroup]]:
+    """Link the table's accounts, with behaviour and paraphrase overlap when `calibration` is an honest
+    reference's; returns the links and the paraphrase groups (`paraphrase.py`) among them."""
+    if calibration is None:
+        return link(table), []
+    found = paraphrase_groups(table, calibration.paraphrase) if calibration.paraphrase is not None else []
+    joined = [(a, b, PARAPHRASE) for group in found for a, b in group.core_pairs]
+    return link(table, calibration.behaviour, joined), found
+
+
 def assess(
     table: StatsTable,
     calibration: Calibration,
     config: DetectConfig,
     *,
     self_reference: bool = False,
-    links: Links | None = None,
+    links: tuple[Links, list[ParaphraseGroup]] | None = None,
 ) -> dict[str, Any]:
     """Score every account and linked group in `table`; flags at the configured FPR and FDR. With an
     honest reference, a group's p-value combines its pooled traffic's and its members' exact rank
-    test (`grouptest`)."""
-    links = links if links is not None else link(table, calibration.behaviour)
-    units, _ = units_of(table, links, calibration.prior)
+    test (`grouptest`), and, for a group holding accounts that ask paraphrases of the same questions,
+    that group's test (`paraphrase`), Bonferroni-combined."""
+    links_, found = links if links is not None else link_all(table, calibration)
+    units, _ = units_of(table, links_, calibration.prior)
     n = len(table)
     exclude = [[j for j in e if j < n] for e in units.exclude] if self_reference else None
     accounts_scored = calibration.score(units.features[:n], exclude[:n] if exclude else None)
@@ -77,15 +89,22 @@ def assess(
     p = scored.p_value.copy()
     for i, (test, _) in ranks.items():
         p[i] = group_p(float(scored.p_value[i]), test)
+    group_of = {m: i for i in range(n, len(units.ids)) for m in units.members[i]}
+    paraphrased = {group_of[g.core[0]]: g for g in found if g.core and not self_reference}
+    others = p.copy()
+    for i, group in paraphrased.items():  # three tests: 3 x the smallest (group_p is 2 x of two)
+        p[i] = min(1.0, 1.5 * p[i], 3.0 * group.p_value)
     q = np.array(benjamini_hochberg(p.tolist()))
     result = {
         "units": units,
         "scored": scored,
         "p": p,
         "q": q,
-        "links": links,
+        "links": links_,
         "exclude": exclude,
         "ranks": ranks,
+        "paraphrased": paraphrased,
+        "others": others,
     }
     flagged, by = flags(table, calibration, result, config.target_fpr, config.fdr)
     return {**result, "flagged": flagged, "by": by}
@@ -110,6 +129,11 @@ def flags(
         if flagged[i] and not units.is_group[i]:
             by[unit] = "own traffic"
     n_accounts = len(table)
+    paraphrased = result["paraphrased"]
+    for i, group in paraphrased.items():
+        if flagged[i] and 3.0 * group.p_value <= target_fpr:  # the accounts that carry its evidence
+            for m in group.core:
+                by.setdefault(m, units.ids[i])
     for i, members in enumerate(units.members):
         if flagged[i] and i in result["ranks"]:
             test, beaten = result["ranks"][i]  # the accounts that carry its rank test go with the group
@@ -117,6 +141,8 @@ def flags(
                 for m, b in zip(members, beaten):
                     if b <= test.beaten_by:
                         by.setdefault(m, units.ids[i])
+        if i in paraphrased and 1.5 * result["others"][i] > target_fpr:
+            continue  # flagged on paraphrase alone: its core goes with it (above), the rest on their own
         if flagged[i] and units.is_group[i]:
             rest = without_each(table, units.pooled[i - n_accounts], members, calibration.prior)
             distance = calibration.score(
@@ -223,9 +249,9 @@ def run_detect(
                 tally.add_columns(columns)
     if not len(table):
         raise DataError(f"{config.log}: no requests")
-    links = link(table, reference.behaviour if reference is not None else None)
+    links = link_all(table, reference)
     if reference is None:
-        reference, left_out = self_calibrate(table, links, target_fpr=config.target_fpr, fdr=config.fdr)
+        reference, left_out = self_calibrate(table, links[0], target_fpr=config.target_fpr, fdr=config.fdr)
         cert = certification(reference, config.target_fpr, left_out=int(left_out.sum()))
         cert = _announce(cert, console, notes, self_reference=True)
     assert cert is not None
@@ -310,6 +336,7 @@ def _rows(
     units: Units = result["units"]
     scored, q, flagged, by = result["scored"], result["q"], result["flagged"], result["by"]
     p, links, ranks = result["p"], result["links"], result["ranks"]
+    paraphrased = result["paraphrased"]
     account_rows: list[dict[str, Any]] = []
     groups: list[dict[str, Any]] = []
     for i, unit in enumerate(units.ids):
@@ -339,7 +366,11 @@ def _rows(
                     "flagged": bool(flagged[i]),
                     "linked_by": [alike if r == ALIKE and alike else r for r in units.linked_by.get(i, [])],
                     **entry,
-                    "reasons": [test.words(), *reasons] if test else reasons,
+                    "reasons": [
+                        *([paraphrased[i].words()] if i in paraphrased else []),
+                        *([test.words()] if test else []),
+                        *reasons,
+                    ],
                     "pooled_p_value": float(scored.p_value[i]),
                     "rank_test": asdict(test) if test else None,
                 }

@@ -54,6 +54,7 @@ from .features import FEATURES
 if TYPE_CHECKING:
     from .alike import Profiles
     from .grouptest import GroupNull
+    from .paraphrase import ParaphraseNull
 
 CORE = ("single_shot", "novelty", "output")
 """What every harvest does: one-off prompts, new ones all the time, answers worth keeping."""
@@ -227,6 +228,8 @@ class Calibration:
         """The honest reference accounts' behaviour profiles (behavioural linking compares with them)."""
         self.group_null: GroupNull | None = None
         """How honest groups formed by linking fare in the group rank test (`grouptest.calibrate_groups`)."""
+        self.paraphrase: ParaphraseNull | None = None
+        """Honest pairs' and groups' paraphrase overlap (`paraphrase.fit_null`)."""
         self.k = max(1, k)
         self.names = list(names) if names is not None else [f"reference-{i}" for i in range(len(features))]
         kept = self.features[self.honest]

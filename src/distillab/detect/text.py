@@ -184,6 +184,13 @@ class Embedder:
         np.divide(vectors, norms, out=vectors, where=norms > 0)
         return vectors, content, skeleton
 
+    def rare_words(self, text: str, count: int, min_idf: float) -> list[int]:
+        """The buckets of the `count` rarest distinct words of `text` (highest IDF first), leaving out
+        words at most `min_idf`: what a paraphrase keeps when it changes the frame around a question."""
+        buckets = {_crc(w) & (BUCKETS - 1) for w in WORD.findall(_clean(ascii_lower(text)))}
+        ranked = sorted((b for b in buckets if self.idf[b] > min_idf), key=lambda b: (-self.idf[b], b))
+        return ranked[:count]
+
     def _bound_cache(self) -> None:
         if len(self._cache) >= 500_000:  # numbers and ids make the set of tokens unbounded
             self._cache.clear()

@@ -1,0 +1,146 @@
+"""Cross-account paraphrase overlap: accounts that paraphrase one private set of questions are linked and
+flagged as a group, while honest accounts sending the same templated prompts are not linked by it."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from detect_world import START, VERBS, world
+
+from distillab.detect.calibrate import calibrate, collect, open_log
+from distillab.detect.config import DetectConfig
+from distillab.detect.paraphrase import PARAPHRASE, union_p
+from distillab.detect.run import link_all, run_detect
+
+THINGS = (
+    "osmosis", "tectonics", "photosynthesis", "inflation", "mitochondria", "sonnets", "glaciers",
+    "vaccines", "cryptography", "tariffs", "volcanoes", "enzymes", "baroque", "monsoons", "isotopes",
+    "feudalism", "semiconductors", "estuaries", "impressionism", "antibodies",
+)  # fmt: skip
+ENDINGS = ("please?", "thanks!", "in short?", "for a beginner?")
+PARAPHRASERS = 5
+TEMPLATED = 3
+
+
+def paraphraser(rng: random.Random, name: str, questions: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """An account at an honest user's pace asking `questions` in the words honest users use."""
+    records = []
+    ts = START + rng.uniform(0, 86400)
+    for _ in range(rng.randint(18, 24)):
+        ts += rng.uniform(3000, 20000)
+        x, y = rng.choice(questions)
+        text = f"{rng.choice(VERBS).capitalize()} {x} and {y}, {rng.choice(ENDINGS)}"
+        records.append(_record(name, ts, text, rng))
+    return records
+
+
+def templated(rng: random.Random, name: str) -> list[dict[str, Any]]:
+    """An honest translation integration: the same templated prompts as its peers, word for word."""
+    records = []
+    ts = START + rng.uniform(0, 86400)
+    for i in range(20):
+        ts += rng.uniform(600, 3600)
+        text = f"Translate into French: the {THINGS[i % 10]} lecture starts at nine."
+        records.append(_record(name, ts, text, rng))
+    return records
+
+
+def _record(name: str, ts: float, text: str, rng: random.Random) -> dict[str, Any]:
+    return {
+        "ts": ts,
+        "account": name,
+        "ip": f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.9",
+        "user_agent": "app/3",
+        "endpoint": "/v1/chat/completions",
+        "model": "m",
+        "messages": [{"role": "user", "content": text}],
+        "params": {"temperature": 0.7, "max_tokens": 512},
+        "status": 200,
+        "completion_tokens": rng.randint(100, 400),
+    }
+
+
+def write(path: Path, records: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    rng = random.Random(7)
+    work = tmp_path_factory.mktemp("paraphrase")
+    reference, _ = world(seed=60, honest=300, heavy=False, spread=0)
+    for j in range(20):  # honest users like them, each asking questions of its own; a translation team
+        words = ["".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=8)) for _ in range(12)]
+        reference += paraphraser(rng, f"asker-{j}", [(x, y) for x in words for y in words if x < y])
+    for j in range(TEMPLATED):
+        reference += templated(rng, f"translator-{j}")
+    log, labels = world(seed=61, honest=150, heavy=False, spread=0)
+    pairs = [(x, y) for x in THINGS for y in THINGS if x < y]
+    questions = rng.sample(pairs, 30)
+    for j in range(PARAPHRASERS):
+        log += paraphraser(rng, f"slow-{j}", questions)
+        labels[f"slow-{j}"] = "c-slow"
+    for j in range(TEMPLATED):
+        log += templated(rng, f"translate-{j}")
+        labels[f"translate-{j}"] = "benign"
+    log.sort(key=lambda r: r["ts"])
+    write(work / "labels.jsonl", [{"account": a, "label": lab} for a, lab in labels.items()])
+    return write(work / "ref.jsonl", reference), write(work / "log.jsonl", log), work / "labels.jsonl"
+
+
+def test_paraphrasers_are_linked_and_templated_peers_are_not(scenario: tuple[Path, Path, Path]) -> None:
+    reference_path, log_path, _ = scenario
+    embedder, batches = open_log(reference_path)
+    reference = calibrate(collect(batches, embedder))
+    assert reference.paraphrase is not None
+    _, batches = open_log(log_path, embedder)
+    table = collect(batches, embedder)
+    links, found = link_all(table, reference)
+    slow = {f"slow-{j}" for j in range(PARAPHRASERS)}
+    assert len(found) == 1 and set(found[0].members) == slow
+    assert found[0].p_value < 1e-6
+    assert "5 accounts ask paraphrases of the same questions" in found[0].words()
+    paraphrase_pairs = {pair for pair, why in links.reasons.items() if PARAPHRASE in why}
+    assert paraphrase_pairs and all(pair <= slow for pair in paraphrase_pairs)
+    (cluster,) = [c for c in links.clusters if slow <= set(c)]
+    assert not any(m.startswith("translate-") for m in cluster)
+
+
+def test_paraphrasers_are_flagged_and_honest_accounts_are_not(
+    scenario: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    reference_path, log_path, labels = scenario
+    summary = run_detect(
+        DetectConfig(
+            log=str(log_path), out=tmp_path, reference=str(reference_path), labels=labels, progress=False
+        )
+    )
+    accounts = [json.loads(line) for line in (tmp_path / "accounts.jsonl").read_text().splitlines()]
+    flagged = {a["account"] for a in accounts if a["flagged"]}
+    assert flagged == {f"slow-{j}" for j in range(PARAPHRASERS)}
+    assert summary.metrics is not None and summary.metrics.honest_false_positive_rate == 0
+    groups = json.loads((tmp_path / "campaigns.json").read_text())
+    flagged_groups = [g for g in groups if g["flagged"]]
+    assert len(flagged_groups) == 1
+    assert "ask paraphrases of the same questions" in flagged_groups[0]["reasons"][0]
+
+
+def test_union_bound() -> None:
+    """The group p-value bounds the chance that some k of n accounts hold e links, checked by simulating
+    independent links."""
+    rng = np.random.default_rng(0)
+    n, q, trials = 30, 0.01, 4000
+    hits = 0
+    for _ in range(trials):
+        upper = np.triu(rng.random((n, n)) < q, 1)
+        degrees = (upper | upper.T).sum(axis=1)
+        hits += bool((degrees >= 2).any())  # some 3 accounts hold 2 links (a path)
+    assert hits / trials <= union_p(3, 2, n, q)
+    assert union_p(2, 1, 10, 0.5) == 1.0
+    assert union_p(6, 15, 600, 1e-4) < 1e-40
