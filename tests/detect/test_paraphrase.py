@@ -131,6 +131,20 @@ def test_paraphrasers_are_flagged_and_honest_accounts_are_not(
     assert "ask paraphrases of the same questions" in flagged_groups[0]["reasons"][0]
 
 
+def test_a_log_of_accounts_with_too_few_prompts_links_none(scenario: tuple[Path, Path, Path]) -> None:
+    """A live detector's first rounds: no account has kept enough prompts to compare (it raised before)."""
+    reference_path, log_path, _ = scenario
+    embedder, batches = open_log(reference_path)
+    reference = calibrate(collect(batches, embedder))
+    first: dict[str, dict[str, Any]] = {}
+    for line in log_path.read_text().splitlines():
+        record = json.loads(line)
+        first.setdefault(record["account"], record)
+    _, batches = open_log(write(log_path.parent / "first.jsonl", list(first.values())), embedder)
+    links, found = link_all(collect(batches, embedder), reference)
+    assert found == [] and not any(PARAPHRASE in why for why in links.reasons.values())
+
+
 def test_union_bound() -> None:
     """The group p-value bounds the chance that some k of n accounts hold e links, checked by simulating
     independent links."""

@@ -102,7 +102,7 @@ class Kept:
         rows = candidates[kept >= MIN_PROMPTS]
         kept = kept[kept >= MIN_PROMPTS]
         m = len(rows)
-        words = behaviour.sample[rows].reshape(m * SAMPLE, -1)
+        words = behaviour.sample[rows].reshape(m * SAMPLE, behaviour.sample.shape[-1])
         hashes = behaviour.sample_hash[rows].reshape(-1)
         owner = np.repeat(np.arange(m), SAMPLE)
         prompt, slot = np.nonzero((words >= 0) & (hashes != 0)[:, None])
