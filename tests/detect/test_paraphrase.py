@@ -16,6 +16,8 @@ from distillab.detect.calibrate import calibrate, collect, open_log
 from distillab.detect.config import DetectConfig
 from distillab.detect.paraphrase import PARAPHRASE, union_p
 from distillab.detect.run import link_all, run_detect
+from distillab.detect.scoring import Calibration
+from distillab.detect.text import Embedder
 
 THINGS = (
     "osmosis", "tectonics", "photosynthesis", "inflation", "mitochondria", "sonnets", "glaciers",
@@ -94,11 +96,20 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path
     return write(work / "ref.jsonl", reference), write(work / "log.jsonl", log), work / "labels.jsonl"
 
 
-def test_paraphrasers_are_linked_and_templated_peers_are_not(scenario: tuple[Path, Path, Path]) -> None:
-    reference_path, log_path, _ = scenario
-    embedder, batches = open_log(reference_path)
+@pytest.fixture(scope="module")
+def prepared(scenario: tuple[Path, Path, Path]) -> tuple[Embedder, Calibration]:
+    """The scenario's reference, calibrated (with its paraphrase null)."""
+    embedder, batches = open_log(scenario[0])
     reference = calibrate(collect(batches, embedder))
     assert reference.paraphrase is not None
+    return embedder, reference
+
+
+def test_paraphrasers_are_linked_and_templated_peers_are_not(
+    scenario: tuple[Path, Path, Path], prepared: tuple[Embedder, Calibration]
+) -> None:
+    log_path = scenario[1]
+    embedder, reference = prepared
     _, batches = open_log(log_path, embedder)
     table = collect(batches, embedder)
     links, found = link_all(table, reference)
@@ -131,11 +142,12 @@ def test_paraphrasers_are_flagged_and_honest_accounts_are_not(
     assert "ask paraphrases of the same questions" in flagged_groups[0]["reasons"][0]
 
 
-def test_a_log_of_accounts_with_too_few_prompts_links_none(scenario: tuple[Path, Path, Path]) -> None:
+def test_a_log_of_accounts_with_too_few_prompts_links_none(
+    scenario: tuple[Path, Path, Path], prepared: tuple[Embedder, Calibration]
+) -> None:
     """A live detector's first rounds: no account has kept enough prompts to compare (it raised before)."""
-    reference_path, log_path, _ = scenario
-    embedder, batches = open_log(reference_path)
-    reference = calibrate(collect(batches, embedder))
+    log_path = scenario[1]
+    embedder, reference = prepared
     first: dict[str, dict[str, Any]] = {}
     for line in log_path.read_text().splitlines():
         record = json.loads(line)
