@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 from detect_world import START, VERBS, world
 
+from distillab.detect.assess import link_all
 from distillab.detect.calibrate import calibrate, collect, open_log
 from distillab.detect.config import DetectConfig
 from distillab.detect.paraphrase import PARAPHRASE, union_p
-from distillab.detect.run import link_all, run_detect
+from distillab.detect.run import run_detect
 from distillab.detect.scoring import Calibration
 from distillab.detect.text import Embedder
 

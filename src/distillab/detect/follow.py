@@ -6,7 +6,7 @@ request log they share (`distillab detect-follow`).
 
 It tails the log by id, a batch at a time (`WHERE id > position ORDER BY id LIMIT batch`, only the
 columns detection reads: not the answers), folds the records into the same per-account state as the
-gateway's in-process detector (`detect.live.Detector`: the same fold, the same `run.assess`, the same
+gateway's in-process detector (`detect.live.Detector`: the same fold, the same `assess.assess`, the same
 decisions), scores every `every` seconds and writes its decisions to the store, which every replica
 re-reads within seconds.
 

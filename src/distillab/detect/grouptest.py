@@ -229,11 +229,37 @@ def inflation(exact_p: list[float]) -> float:
     return max(1.0, float(minus_log.mean()), tail)
 
 
-def group_p(pooled_p: float, rank: RankTest | None) -> float:
-    """A group's p-value from its two tests (pooled traffic, ranks), Bonferroni-combined."""
-    if rank is None:
-        return pooled_p
-    return min(1.0, 2.0 * min(pooled_p, rank.p_value))
+def bonferroni(*p_values: float) -> float:
+    """Several tests of one hypothesis, combined: the smallest p-value times their number, at most 1."""
+    return min(1.0, len(p_values) * min(p_values))
+
+
+@dataclass(frozen=True)
+class GroupTests:
+    """A linked group's tests: its pooled traffic against the reference's honest teams, its members'
+    rank test (with a reference), and the paraphrase test (when its accounts ask paraphrases of the
+    same questions, `paraphrase.py`). Their Bonferroni combination is the group's p-value."""
+
+    pooled: float
+    rank: float | None = None
+    paraphrase: float | None = None
+
+    @property
+    def tests(self) -> list[float]:
+        return [p for p in (self.pooled, self.rank, self.paraphrase) if p is not None]
+
+    @property
+    def p_value(self) -> float:
+        return bonferroni(*self.tests)
+
+    def paraphrase_passes(self, target: float) -> bool:
+        """Whether the paraphrase test alone, at its Bonferroni share, passes `target`."""
+        return self.paraphrase is not None and len(self.tests) * self.paraphrase <= target
+
+    def others_pass(self, target: float) -> bool:
+        """Whether a test other than paraphrase, at its Bonferroni share, passes `target`."""
+        others = [p for p in (self.pooled, self.rank) if p is not None]
+        return len(self.tests) * min(others) <= target
 
 
 def rank_groups(

@@ -12,7 +12,7 @@ records, read back from the shared log). Both fold the same way and decide the s
 
 `fold` adds records to a `StatsTable` (the offline detector's vectorised fast path: constant work per
 request) and, with indicators, counts each account's requests matching an imported indicator. `decide`
-scores all accounts and linked groups against the honest calibration (`detect.run.assess`, the same
+scores all accounts and linked groups against the honest calibration (`detect.assess.assess`, the same
 code as `distillab detect`) and returns the accounts newly flagged, or past `indicator_min_requests`
 matching requests. `apply` raises a decided account's state in the store to the configured action with
 the detector's reasons (`Store.escalate_state`: never lowers a state and never touches one an admin
@@ -25,12 +25,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Self
 
+from distillab.detect.assess import assess
 from distillab.detect.config import DetectConfig
 from distillab.detect.features import StatsTable
 from distillab.detect.indicators import IndicatorIndex, IndicatorTally, read_key
 from distillab.detect.live_config import ACTIONS, LiveDetectConfig
 from distillab.detect.logs import from_records
-from distillab.detect.run import assess, prepare_reference, prompt_embedder
+from distillab.detect.run import prepare_reference, prompt_embedder
 from distillab.detect.scoring import Calibration
 from distillab.detect.text import Embedder
 
