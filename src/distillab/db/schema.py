@@ -76,6 +76,22 @@ requests = sa.Table(
     sa.Index("ix_requests_account_id", "account", "id"),
 )
 LOG_FIELDS = tuple(c.name for c in requests.columns)
+AUDIT_FIELDS = ("id", "decision", "reason")
+"""The gateway's own columns of a log row: a log from elsewhere (or `distillab simulate`) has the rest."""
+RECORD_FIELDS = tuple(f for f in LOG_FIELDS if f not in AUDIT_FIELDS)
+_ARROW_TYPES = {"id": "int64", "ts": "float64", "latency_ms": "float64", "status": "int32"}
+_ARROW_TYPES |= {"prompt_tokens": "int64", "completion_tokens": "int64"}
+
+
+def log_parquet_schema(*, audited: bool = True) -> Any:
+    """The request log's flat Parquet schema (`distillab logs export`; with `audited=False`, the columns
+    of a log without the gateway's id and decisions, as `distillab simulate` writes). `messages`,
+    `prompt` and `params` are JSON text: their shapes vary per request."""
+    import pyarrow as pa
+
+    fields = LOG_FIELDS if audited else RECORD_FIELDS
+    return pa.schema([(f, pa.type_for_alias(_ARROW_TYPES.get(f, "string"))) for f in fields])
+
 
 decisions = sa.Table(
     "decisions",

@@ -2,9 +2,10 @@
 
 - `.jsonl`: one record per line, exactly as `Store.iter_logs` yields it: `messages`, `prompt` and
   `params` are nested JSON (a list of {role, content}, a string or list, an object).
-- `.parquet` (zstd): one flat schema, `PARQUET_SCHEMA`. `messages`, `prompt` and `params` are JSON text
-  columns (decode with `json.loads`): their shapes vary per request (a prompt is a string or a list,
-  params carry different keys and types), which no single Arrow type holds without losing something.
+- `.parquet` (zstd): one flat schema, `db.schema.log_parquet_schema()`. `messages`, `prompt` and
+  `params` are JSON text columns (decode with `json.loads`): their shapes vary per request (a prompt
+  is a string or a list, params carry different keys and types), which no single Arrow type holds
+  without losing something.
 
 Both load with `datasets.load_dataset("json" | "parquet", data_files=FILE)`. The file is written to a
 temporary name, fsynced and renamed, so a reader sees the old file or the complete new one.
@@ -19,42 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from distillab.atomic import atomic_path
-from distillab.db.schema import JSON_FIELDS
+from distillab.db.schema import JSON_FIELDS, log_parquet_schema
 from distillab.db.store import Store
 from distillab.errors import ConfigError
 
 SUFFIXES = (".jsonl", ".parquet")
 BATCH = 1000
-
-
-def _parquet_schema() -> Any:
-    import pyarrow as pa
-
-    text = pa.string()
-    return pa.schema(
-        [
-            ("id", pa.int64()),
-            ("ts", pa.float64()),
-            ("account", text),
-            ("key_id", text),
-            ("ip", text),
-            ("user_agent", text),
-            ("org", text),
-            ("payment_id", text),
-            ("endpoint", text),
-            ("model", text),
-            ("messages", text),
-            ("prompt", text),
-            ("params", text),
-            ("response", text),
-            ("prompt_tokens", pa.int64()),
-            ("completion_tokens", pa.int64()),
-            ("status", pa.int32()),
-            ("latency_ms", pa.float64()),
-            ("decision", text),
-            ("reason", text),
-        ]
-    )
 
 
 def export_logs(store: Store, out: Path, *, account: str | None = None, since: float | None = None) -> int:
@@ -85,7 +56,7 @@ def _write_parquet(records: Iterator[dict[str, Any]], path: Path) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = _parquet_schema()
+    schema = log_parquet_schema()
     count = 0
     with pq.ParquetWriter(path, schema, compression="zstd") as writer:
         while chunk := list(islice(records, BATCH)):

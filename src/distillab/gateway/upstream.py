@@ -83,22 +83,14 @@ class Upstream:
             )
             response = await self.session.request(method, url, data=data, headers=headers)
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise UpstreamError(
-                504,
-                error_body(
-                    f"the upstream model server timed out ({type(exc).__name__})",
-                    type="upstream_error",
-                    code="upstream_timeout",
-                ),
+            raise _failure(
+                504, f"the upstream model server timed out ({type(exc).__name__})", "upstream_timeout"
             ) from exc
         except aiohttp.ClientError as exc:
-            raise UpstreamError(
+            raise _failure(
                 502,
-                error_body(
-                    f"the upstream model server is unreachable ({type(exc).__name__})",
-                    type="upstream_error",
-                    code="upstream_unavailable",
-                ),
+                f"the upstream model server is unreachable ({type(exc).__name__})",
+                "upstream_unavailable",
             ) from exc
         if response.status >= 400:
             raw = await _read(response)
@@ -119,22 +111,12 @@ class Upstream:
         try:
             data = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise UpstreamError(
-                502,
-                error_body(
-                    "the upstream answered with something that is not JSON",
-                    type="upstream_error",
-                    code="upstream_bad_response",
-                ),
+            raise _failure(
+                502, "the upstream answered with something that is not JSON", "upstream_bad_response"
             ) from exc
         if not isinstance(data, dict):
-            raise UpstreamError(
-                502,
-                error_body(
-                    "the upstream answered with JSON that is not an object",
-                    type="upstream_error",
-                    code="upstream_bad_response",
-                ),
+            raise _failure(
+                502, "the upstream answered with JSON that is not an object", "upstream_bad_response"
             )
         return raw, data
 
@@ -158,22 +140,12 @@ async def _read(response: aiohttp.ClientResponse) -> bytes:
     try:
         return await response.read()
     except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-        raise UpstreamError(
-            504,
-            error_body(
-                f"the upstream model server timed out ({type(exc).__name__})",
-                type="upstream_error",
-                code="upstream_timeout",
-            ),
+        raise _failure(
+            504, f"the upstream model server timed out ({type(exc).__name__})", "upstream_timeout"
         ) from exc
     except aiohttp.ClientError as exc:
-        raise UpstreamError(
-            502,
-            error_body(
-                f"the upstream model server broke off ({type(exc).__name__})",
-                type="upstream_error",
-                code="upstream_unavailable",
-            ),
+        raise _failure(
+            502, f"the upstream model server broke off ({type(exc).__name__})", "upstream_unavailable"
         ) from exc
     finally:
         response.release()
@@ -190,3 +162,8 @@ def _error(status: int, raw: bytes) -> tuple[int, dict[str, Any]]:
     text = raw.decode("utf-8", "replace").strip()[:300] or f"HTTP {status}"
     kind = "upstream_error" if status >= 500 else "invalid_request_error"
     return (502 if status >= 500 else status), error_body(f"upstream: {text}", type=kind)
+
+
+def _failure(status: int, message: str, code: str) -> UpstreamError:
+    """The gateway's answer when the upstream fails: `status` with an OpenAI-style upstream_error."""
+    return UpstreamError(status, error_body(message, type="upstream_error", code=code))

@@ -1,9 +1,10 @@
 """Writing simulated request logs (.jsonl or .parquet) and their labels (.jsonl or .csv), atomically.
 
 JSONL records are nested exactly like `distillab logs export` writes them. Parquet has one fixed flat
-schema, `parquet_schema()`, the gateway export's columns without `id`, `decision` and `reason`:
-`messages`, `prompt` and `params` are JSON text columns (decode with `json.loads`), because their
-shapes vary per request. Both load with `datasets.load_dataset("json" | "parquet", data_files=FILE)`.
+schema, `db.schema.log_parquet_schema(audited=False)`: the gateway export's columns without `id`,
+`decision` and `reason`; `messages`, `prompt` and `params` are JSON text columns (decode with
+`json.loads`), because their shapes vary per request. Both load with
+`datasets.load_dataset("json" | "parquet", data_files=FILE)`.
 """
 
 from __future__ import annotations
@@ -16,57 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from distillab.atomic import atomic_path as atomic
+from distillab.db.schema import JSON_FIELDS, RECORD_FIELDS, log_parquet_schema
 
-FIELDS = (
-    "ts",
-    "account",
-    "key_id",
-    "ip",
-    "user_agent",
-    "org",
-    "payment_id",
-    "endpoint",
-    "model",
-    "messages",
-    "prompt",
-    "params",
-    "response",
-    "prompt_tokens",
-    "completion_tokens",
-    "status",
-    "latency_ms",
-)
-JSON_FIELDS = ("messages", "prompt", "params")
+FIELDS = RECORD_FIELDS
 LABEL_FIELDS = ("account", "label", "kind")
 CHUNK = 20_000
 _encode = json.JSONEncoder(check_circular=False).encode  # our records hold no cycles
-
-
-def parquet_schema() -> Any:
-    import pyarrow as pa
-
-    text = pa.string()
-    return pa.schema(
-        [
-            ("ts", pa.float64()),
-            ("account", text),
-            ("key_id", text),
-            ("ip", text),
-            ("user_agent", text),
-            ("org", text),
-            ("payment_id", text),
-            ("endpoint", text),
-            ("model", text),
-            ("messages", text),
-            ("prompt", text),
-            ("params", text),
-            ("response", text),
-            ("prompt_tokens", pa.int64()),
-            ("completion_tokens", pa.int64()),
-            ("status", pa.int32()),
-            ("latency_ms", pa.float64()),
-        ]
-    )
 
 
 def write_records(records: Iterable[dict[str, Any]], out: Path) -> int:
@@ -82,7 +38,7 @@ def write_records(records: Iterable[dict[str, Any]], out: Path) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = parquet_schema()
+    schema = log_parquet_schema(audited=False)
     with atomic(out) as tmp, pq.ParquetWriter(str(tmp), schema, compression="zstd") as writer:
         while chunk := list(islice(records, CHUNK)):
             columns = {name: [record[name] for record in chunk] for name in FIELDS}
