@@ -294,6 +294,15 @@ def test_chunked_cross_entropy_keeps_bf16_gradient_and_float32_value() -> None:
     assert torch.allclose(s.grad.float(), reference.grad.bfloat16().float())
 
 
+def test_chunked_backward_twice_is_an_error_not_a_rescaled_gradient() -> None:
+    s, _, m = _random()
+    s.requires_grad_()
+    value = 0.5 * sft_loss(s, _labels(m, s.shape[-1]), chunk_size=2)
+    value.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        value.backward()
+
+
 def test_chunked_cross_entropy_with_no_labels_is_zero_with_grad_path() -> None:
     s, _, m = _random()
     s.requires_grad_()
