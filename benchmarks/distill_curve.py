@@ -6,7 +6,7 @@ world's arith task.
 
 The whole user path, nothing special-cased: the cached toy arith teacher (``distillab toy teacher``;
 built first if the cache has none, which takes minutes), a random student a quarter of its size
-(``toy.student.build_student``), one harvest of the teacher's answers with top-20 log-probs
+(``models.random_init.random_student``), one harvest of the teacher's answers with top-20 log-probs
 (``run_harvest`` against the local teacher, exactly what ``distillab generate`` does), then for each
 budget of N queries (the first N prompts of that harvest) two students trained by ``run_train``: ``sft``
 (text only) and ``fkl`` (top-k forward KL mixed with CE, the default W = 0.5). With ``--draws K`` (default
@@ -144,8 +144,8 @@ def main() -> None:
     budgets = sorted(int(b) for b in args.budgets.split(","))
     torch.set_num_threads(args.threads)
 
+    from distillab.models.random_init import random_student
     from distillab.toy.arith import problems
-    from distillab.toy.student import build_student
     from distillab.train.config import TrainConfig
     from distillab.train.trainer import run_train
 
@@ -201,7 +201,9 @@ def main() -> None:
         tmp = Path(tmp_name)
         train_seeds = [int(x) for x in args.train_seeds.split(",")] if args.train_seeds else [args.seed]
         for seed in train_seeds:
-            student_info = build_student(teacher, tmp / f"student-{seed}", seed=seed)
+            student_info = random_student(
+                teacher, tmp / f"student-{seed}", seed=seed, max_ratio=0.25
+            ).to_json()
         t0 = time.monotonic()
         full = {
             "top-20": harvest_all(teacher, budgets[-1], tmp / "harvest" / "all", args.temperature, args.seed)

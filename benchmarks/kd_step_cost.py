@@ -17,13 +17,13 @@
    trainer's ``Objective`` and backward of a student shaped like SmolLM2-135M cut to 6 layers (hidden
    576, 9 heads / 3 key-value heads, MLP 1536, vocabulary 49,152, tied embeddings: the shape of
    ``distillab student --layers 6``; random weights, which do not change memory) on 8 x 256 tokens.
-   Modes: plain full-logit cross-entropy (SFT), full-vocabulary forward KL from a local teacher's
+   Modes: cross-entropy (SFT) plain and chunked, full-vocabulary forward KL from a local teacher's
    logits (kd-weight 1) unchunked and through the chunked path (``--chunk-size``), and chunked at
-   kd-weight 0.5, where the cross-entropy term is computed too. Each runs in its own process; the number
-   is the peak RSS during the step (``/proc/self/clear_refs`` resets the high-water mark just before it)
-   minus the RSS just before it, when the model, the batch and the teacher's logits exist. RSS
-   includes what glibc keeps of freed chunk temporaries: run with ``MALLOC_MMAP_THRESHOLD_=1048576``
-   to see the live-tensor floor instead.
+   kd-weight 0.5, where the cross-entropy term is computed too (chunked as well). Each runs in its own
+   process; the number is the peak RSS during the step (``/proc/self/clear_refs`` resets the
+   high-water mark just before it) minus the RSS just before it, when the model, the batch and the
+   teacher's logits exist. RSS includes what glibc keeps of freed chunk temporaries: run with
+   ``MALLOC_MMAP_THRESHOLD_=1048576`` to see the live-tensor floor instead.
 
 Writes benchmarks/results/kd_step_cost.json.
 """
@@ -227,6 +227,7 @@ def _train_modes(chunk_sizes: list[int]) -> dict[str, dict[str, Any]]:
     """Name -> TrainConfig settings of each train-memory mode."""
     modes: dict[str, dict[str, Any]] = {
         "ce_plain": {"loss": "sft"},
+        f"ce_chunked_{chunk_sizes[0]}": {"loss": "sft", "chunk_size": chunk_sizes[0]},
         "kl_plain": {"loss": "fkl", "kd_weight": 1.0},
     }
     for chunk in chunk_sizes:

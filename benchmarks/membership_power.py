@@ -53,12 +53,12 @@ def main() -> None:
 
     from distillab.data.records import data_files
     from distillab.models.generate import Engine
+    from distillab.models.random_init import random_student
     from distillab.provenance.config import WatermarkConfig
     from distillab.provenance.membership import MembershipConfig, run_membership
     from distillab.provenance.watermark import Watermarker
     from distillab.serving.app import create_app
     from distillab.toy.prompts import prompt_rows, write_rows
-    from distillab.toy.student import build_student
     from distillab.train.config import TrainConfig
     from distillab.train.trainer import run_train
 
@@ -90,7 +90,7 @@ def main() -> None:
         def train(name: str, rho: float, seed: int) -> Path:
             init = tmp / f"init-{seed}"
             if not init.exists():
-                build_student(teacher, init, seed=seed)
+                random_student(teacher, init, seed=seed, max_ratio=0.25)
             data = rc.mix(marked, plain, set(order[: round(rho * len(order))]), tmp / f"data-{name}")
             out = tmp / f"student-{name}"
             run_train(

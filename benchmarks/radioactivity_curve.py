@@ -171,6 +171,7 @@ def main() -> None:
     from distillab.data.records import read_records
     from distillab.models.generate import Engine
     from distillab.models.load import load_model
+    from distillab.models.random_init import random_student
     from distillab.provenance.config import WatermarkConfig
     from distillab.provenance.detect import pairs
     from distillab.provenance.keys import derive
@@ -179,7 +180,6 @@ def main() -> None:
     from distillab.provenance.watermark import Watermark, Watermarker
     from distillab.serving.app import create_app
     from distillab.toy.prompts import prompt_rows, write_rows
-    from distillab.toy.student import build_student
     from distillab.train.config import TrainConfig
     from distillab.train.trainer import run_train
 
@@ -317,7 +317,7 @@ def main() -> None:
         def train(name: str, rho: float, seed: int, data: Path | None = None) -> Path:
             student = tmp / f"student-init-{seed}"
             if not student.exists():
-                info["student"] = build_student(teacher, student, seed=seed)
+                info["student"] = random_student(teacher, student, seed=seed, max_ratio=0.25).to_json()
             if data is None:
                 data = mix(marked, plain, set(order[: round(rho * len(order))]), tmp / f"data-{name}")
             out = tmp / f"student-{name}"

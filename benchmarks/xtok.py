@@ -5,7 +5,7 @@
 The user path, nothing special-cased: the toy arith teacher (``--teacher``, else the cached
 ``distillab toy teacher``), one harvest of its answers to ``--queries`` train prompts with top-20
 log-probs (``run_harvest``, as ``distillab generate`` does; the harvest records the teacher's
-tokenizer), and two random students a quarter of the teacher's size (``toy.student.build_student``):
+tokenizer), and two random students a quarter of the teacher's size (``models.random_init.random_student``):
 
 - ``same``: the teacher's tokenizer; trained with ``sft`` (text only) and ``fkl`` (top-k forward KL);
 - ``other``: the tiny world's second tokenizer (``toy.tokenizer.other_tokenizer``: every number's
@@ -155,8 +155,8 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     wanted = set(args.arms.split(","))
 
+    from distillab.models.random_init import random_student
     from distillab.toy.arith import problems
-    from distillab.toy.student import build_student
     from distillab.toy.tokenizer import other_tokenizer
     from distillab.train.config import TrainConfig
     from distillab.train.trainer import run_train
@@ -204,8 +204,15 @@ def main() -> None:
         for seed in seeds:
             for kind in ("same", "other"):
                 tokenizer = other_tokenizer() if kind == "other" else None
-                info = build_student(teacher, tmp / f"{kind}-{seed}", seed=seed, tokenizer=tokenizer)
-                students[kind] = {k: info[k] for k in ("parameters", "ratio", "layers", "hidden_size")}
+                made = random_student(
+                    teacher, tmp / f"{kind}-{seed}", seed=seed, max_ratio=0.25, tokenizer=tokenizer
+                )
+                students[kind] = {
+                    "parameters": made.student_parameters,
+                    "ratio": made.ratio,
+                    "layers": made.layers,
+                    "hidden_size": made.hidden_size,
+                }
             for kind, arm, loss, cross, logits in ARMS:
                 if f"{kind}/{arm}" not in wanted:
                     continue

@@ -16,8 +16,9 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
+from distillab.db.request_log import tail_query
 from distillab.db.schema import decisions, metadata
-from distillab.db.store import database_url, tail_query
+from distillab.db.store import database_url
 from distillab.errors import ConfigError, DataError, DistillabError
 from distillab.gateway import Store, export_logs
 

@@ -18,12 +18,8 @@ from distillab.errors import ConfigError
 from distillab.models.generate import Engine, EngineRequest
 from distillab.provenance.config import WatermarkConfig
 from distillab.provenance.detect import pairs
-from distillab.provenance.radioactivity import (
-    RadioactivityConfig,
-    radioactivity_results,
-    score_keys,
-    suspect_predictions,
-)
+from distillab.provenance.radioactivity import RadioactivityConfig, score_keys, suspect_predictions
+from distillab.provenance.radioactivity_results import radioactivity_results
 from distillab.provenance.stats import binomial_pvalue
 from distillab.provenance.watermark import Watermarker
 from distillab.serving.app import create_app

@@ -64,10 +64,10 @@ def test_teacher_then_student(tmp_path: Path) -> None:
         app, ["toy", "student", "--like", str(teacher), "--out", str(tmp_path / "student")]
     )
     assert result.exit_code == 0, result.output
-    assert json.loads((tmp_path / "student" / "toy_info.json").read_text())["ratio"] <= 0.25
+    assert json.loads((tmp_path / "student" / "distillab_student.json").read_text())["ratio"] <= 0.25
     other = ["toy", "student", "--like", str(teacher), "--out", str(tmp_path / "s2"), "--tokenizer", "other"]
     assert runner.invoke(app, other).exit_code == 0
-    assert json.loads((tmp_path / "s2" / "toy_info.json").read_text())["own_tokenizer"] is True
+    assert json.loads((tmp_path / "s2" / "distillab_student.json").read_text())["own_tokenizer"] is True
     bad = runner.invoke(app, [*other[:-1], "mine", "--force"])
     assert isinstance(bad.exception, ConfigError)
     assert "--tokenizer: must be teacher or other" in str(bad.exception)
@@ -108,4 +108,4 @@ def test_bad_input_exits_1_with_the_field_named(tmp_path: Path) -> None:
         check=False,
         text=True,
     )
-    assert result.returncode == 1 and "config.json" in result.stderr
+    assert result.returncode == 1 and "missing does not exist" in result.stderr

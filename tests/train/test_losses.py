@@ -245,6 +245,73 @@ def test_chunked_without_grad_builds_no_gradient() -> None:
         assert torch.allclose(forward_kl(s, t, m, chunk_size=3), forward_kl(s, t, m))
 
 
+def _labels(m: Tensor, vocab: int, seed: int = 5) -> Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, vocab, m.shape, generator=g).masked_fill(~m, -100)
+
+
+@pytest.mark.parametrize("chunk_size", [1, 4, 1000])
+def test_chunked_cross_entropy_equals_torch_in_value_and_gradient(chunk_size: int) -> None:
+    s, _, m = _random()
+    labels = _labels(m, s.shape[-1])
+    s_torch, s_chunked = s.clone().requires_grad_(), s.clone().requires_grad_()
+    expected = F.cross_entropy(s_torch.reshape(-1, s.shape[-1]), labels.reshape(-1), ignore_index=-100)
+    chunked = sft_loss(s_chunked, labels, chunk_size=chunk_size)
+    assert torch.allclose(expected, chunked, rtol=1e-12, atol=1e-12)
+    (3.0 * expected).backward()
+    (3.0 * chunked).backward()
+    assert s_torch.grad is not None and s_chunked.grad is not None
+    assert torch.allclose(s_torch.grad, s_chunked.grad, rtol=1e-10, atol=1e-12)
+    assert (s_chunked.grad[~m] == 0).all()
+
+
+def test_chunked_cross_entropy_on_a_strided_view_keeps_the_gradient_in_place() -> None:
+    s, _, m = _random(t=6)
+    labels = _labels(m, s.shape[-1])[:, 1:]
+    s_torch, s_chunked = s.clone().requires_grad_(), s.clone().requires_grad_()
+    expected = sft_loss(s_torch[:, :-1], labels)
+    chunked = sft_loss(s_chunked[:, :-1], labels, chunk_size=2)
+    assert torch.allclose(expected, chunked, rtol=1e-12, atol=1e-12)
+    expected.backward()
+    chunked.backward()
+    assert s_torch.grad is not None and s_chunked.grad is not None
+    assert torch.allclose(s_torch.grad, s_chunked.grad, rtol=1e-10, atol=1e-12)
+    assert (s_chunked.grad[:, -1] == 0).all()
+
+
+def test_chunked_cross_entropy_keeps_bf16_gradient_and_float32_value() -> None:
+    s, _, m = _random(dtype=torch.bfloat16)
+    labels = _labels(m, s.shape[-1])
+    s.requires_grad_()
+    value = sft_loss(s, labels, chunk_size=2)
+    value.backward()
+    assert value.dtype == torch.float32 and s.grad is not None and s.grad.dtype == torch.bfloat16
+    reference = s.detach().float().requires_grad_()
+    expected = F.cross_entropy(reference.reshape(-1, s.shape[-1]), labels.reshape(-1), ignore_index=-100)
+    expected.backward()
+    assert reference.grad is not None
+    assert value.item() == pytest.approx(expected.item(), rel=1e-6)
+    assert torch.allclose(s.grad.float(), reference.grad.bfloat16().float())
+
+
+def test_chunked_backward_twice_is_an_error_not_a_rescaled_gradient() -> None:
+    s, _, m = _random()
+    s.requires_grad_()
+    value = 0.5 * sft_loss(s, _labels(m, s.shape[-1]), chunk_size=2)
+    value.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        value.backward()
+
+
+def test_chunked_cross_entropy_with_no_labels_is_zero_with_grad_path() -> None:
+    s, _, m = _random()
+    s.requires_grad_()
+    value = sft_loss(s, torch.full(m.shape, -100), chunk_size=3)
+    assert value.item() == 0.0 and value.requires_grad
+    value.backward()
+    assert s.grad is not None and (s.grad == 0).all()
+
+
 # --- empty masks, masked positions, -inf, dtypes, gradients ---------------------------------------
 
 

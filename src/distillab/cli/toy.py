@@ -99,7 +99,9 @@ def teacher(
         "Write a randomly initialised student for a teacher: "
         "same tokenizer, at most 1/4 of its parameters.\n\n"
         "Works for any Hugging Face causal LM directory with a config and a tokenizer; the student is a\n"
-        "Llama model with half the layers (at least two) and the widest hidden size within the budget.\n\n"
+        "Llama model with half the layers (at least two) and the widest hidden size within the budget.\n"
+        "The same builder as `distillab student --init random` (which takes an explicit shape instead):\n"
+        "a model directory plus distillab_student.json.\n\n"
         "Examples:\n\n"
         "\b\n"
         "  distillab toy student --like runs/teacher --out runs/student\n"
@@ -121,8 +123,8 @@ def student(
     ),
 ) -> None:
     from distillab.errors import ConfigError
+    from distillab.models.random_init import random_student
     from distillab.toy.cache import prepare_out
-    from distillab.toy.student import build_student
     from distillab.toy.tokenizer import other_tokenizer
 
     problems = []
@@ -134,13 +136,8 @@ def student(
         raise ConfigError(problems)
     prepare_out(out, force=force)
     own = other_tokenizer() if tokenizer == "other" else None
-    info = build_student(like, out, seed=seed, max_ratio=max_ratio, tokenizer=own)
-    console.print(
-        f"student: {out}  parameters={info['parameters']:,}  "
-        f"teacher={info['teacher_parameters']:,}  ratio={info['ratio']:.3f}",
-        markup=False,
-        highlight=False,
-    )
+    result = random_student(like, out, seed=seed, max_ratio=max_ratio, tokenizer=own)
+    console.print(result.summary(), markup=False, highlight=False)
 
 
 @app.command(

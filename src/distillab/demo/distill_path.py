@@ -1,7 +1,7 @@
 """`distillab demo --distill-only`: the distillation path on the tiny world, end to end, on one CPU machine.
 
 1. build or reuse the cached tiny arith teacher (`distillab toy teacher`) and a random student a
-   quarter of its size (`distillab toy student`);
+   quarter of its size (`distillab toy student`, `models.random_init.random_student`);
 2. write arith prompts from the train split (`distillab toy prompts`); evaluation uses the test split;
 3. serve the teacher with `distillab serve` on loopback, in its own process;
 4. `distillab distill` against that URL: harvest answers with top-20 log-probabilities over HTTP,
@@ -24,11 +24,11 @@ from rich.console import Console
 from distillab.data.records import data_files, read_records
 from distillab.distill import DistillConfig, run_distill
 from distillab.evaluate.result import EvalReport, TokenParity
+from distillab.models.random_init import random_student
 from distillab.serving.process import serve_process
 from distillab.toy import arith
 from distillab.toy.config import TeacherConfig
 from distillab.toy.prompts import prompt_rows, write_rows
-from distillab.toy.student import build_student
 from distillab.toy.train_teacher import toy_teacher
 
 TERMS = "Tiny-world teacher built locally by distillab; the user owns it and may distill it."
@@ -89,9 +89,9 @@ def run_demo(config: DemoConfig, console: Console | None = None) -> DemoResult:
     console.print(f"tiny arith teacher: {teacher_dir} (test accuracy {info.get('arith_accuracy', 'n/a')})")
     student_dir = out / "student-init"
     if not (student_dir / "config.json").is_file():
-        sizes = build_student(teacher_dir, student_dir, seed=0)
+        sizes = random_student(teacher_dir, student_dir, seed=0, max_ratio=0.25)
         console.print(
-            f"random student: {sizes['parameters']:,} parameters, {sizes['ratio']:.1%} of the teacher"
+            f"random student: {sizes.student_parameters:,} parameters, {sizes.ratio:.1%} of the teacher"
         )
 
     console.rule("2. prompts")

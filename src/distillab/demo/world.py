@@ -213,8 +213,8 @@ def build_world(config: ContestConfig, console: Console) -> World:
 
 
 def build_tiny(config: ContestConfig, console: Console) -> World:
+    from distillab.models.random_init import random_student
     from distillab.toy.cache import cache_key, cache_root
-    from distillab.toy.student import build_student
     from distillab.toy.train_teacher import toy_teacher
 
     teacher = toy_teacher(config.teacher, progress=console.is_terminal)
@@ -229,7 +229,7 @@ def build_tiny(config: ContestConfig, console: Console) -> World:
     cached(
         init,
         {"teacher": str(teacher), "seed": config.seed},
-        lambda: build_student(teacher, init, seed=config.seed),
+        lambda: random_student(teacher, init, seed=config.seed, max_ratio=0.25),
         done="config.json",
     )
     return innocents(

@@ -28,6 +28,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from distillab.errors import RequestError, StoreError
+from distillab.gateway.answers import SSEText, answer_text, without_echo
 from distillab.gateway.buckets import Buckets, LocalBuckets
 from distillab.gateway.keycache import KeyCache
 from distillab.gateway.metrics import Metrics
@@ -228,7 +229,7 @@ class Relay:
             return JSONResponse(exc.body, status_code=exc.status)
         usage = answer.get("usage") or {}
         record.update(
-            response=_answer_text(answer, forwarded),
+            response=answer_text(answer, forwarded),
             prompt_tokens=usage.get("prompt_tokens"),
             completion_tokens=usage.get("completion_tokens"),
         )
@@ -265,7 +266,7 @@ class Relay:
                     held = chunk
                 upstream.release()
                 record.update(
-                    response=_without_echo(events.text(), request),
+                    response=without_echo(events.text(), request),
                     prompt_tokens=events.prompt_tokens,
                     completion_tokens=events.completion_tokens,
                 )
@@ -282,7 +283,7 @@ class Relay:
                 if not logged:  # the client went away, or the upstream broke off mid-answer
                     upstream.close()
                     record.update(
-                        response=_without_echo(events.text(), request),
+                        response=without_echo(events.text(), request),
                         completion_tokens=events.completion_tokens,
                     )
                     asyncio.ensure_future(
@@ -360,88 +361,6 @@ class Relay:
     def _count(self, endpoint: str, status: int, decision: str, started: float) -> None:
         self.metrics.requests.labels(endpoint, str(status), decision).inc()
         self.metrics.latency.labels(endpoint).observe(time.monotonic() - started)
-
-
-class SSEText:
-    """Reads an OpenAI server-sent-event stream as it passes: the text of choice 0, and the usage."""
-
-    def __init__(self) -> None:
-        self.buffer = b""
-        self.pieces: list[str] = []
-        self.content_chunks = 0
-        self.prompt_tokens: int | None = None
-        self.usage_completion: int | None = None
-        self.usage: dict[str, Any] | None = None
-        """The usage chunk's, when the client asked for one (stream_options.include_usage)."""
-
-    def feed(self, chunk: bytes) -> None:
-        self.buffer += chunk
-        *lines, self.buffer = self.buffer.split(b"\n")
-        for line in lines:
-            if not line.startswith(b"data:"):
-                continue
-            data = line[5:].strip()
-            if data == b"[DONE]":
-                continue
-            try:
-                event = json.loads(data)
-            except json.JSONDecodeError:
-                continue
-            if event.get("usage"):
-                self.usage = event["usage"]
-                self.prompt_tokens = event["usage"].get("prompt_tokens")
-                self.usage_completion = event["usage"].get("completion_tokens")
-            for choice in event.get("choices") or []:
-                if choice.get("index", 0) != 0:
-                    continue
-                piece = (
-                    (choice.get("delta") or {}).get("content") if "delta" in choice else choice.get("text")
-                )
-                if piece:
-                    self.pieces.append(piece)
-                    self.content_chunks += 1
-
-    def text(self) -> str:
-        return "".join(self.pieces)
-
-    @property
-    def completion_tokens(self) -> int:
-        """From the usage chunk when the client asked for one, else one token per content chunk."""
-        return self.usage_completion if self.usage_completion is not None else self.content_chunks
-
-
-def _answer_text(answer: dict[str, Any], request: dict[str, Any]) -> str | None:
-    """Choice 0's answer: the message, or the completion's text without the prompt `echo` put before it."""
-    choices = answer.get("choices") or []
-    if not choices:
-        return None
-    first = choices[0]
-    message = first.get("message")
-    if isinstance(message, dict):
-        return message.get("content")
-    text = first.get("text")
-    if not isinstance(text, str) or not request.get("echo"):
-        return text
-    prompt = _first_prompt(request.get("prompt"))
-    if isinstance(prompt, list):  # token ids: the answer starts at the offset of the first answer token
-        offsets = (first.get("logprobs") or {}).get("text_offset") or []
-        return text[offsets[len(prompt)] :] if len(offsets) > len(prompt) else ""
-    return _without_echo(text, request)
-
-
-def _first_prompt(prompt: Any) -> Any:
-    """The prompt choice 0 answers: the first of a batch of prompts (strings or token-id lists)."""
-    if isinstance(prompt, list) and prompt and isinstance(prompt[0], (str, list)):
-        return prompt[0]
-    return prompt
-
-
-def _without_echo(text: str, request: dict[str, Any]) -> str:
-    """`text` without the prompt an `echo` request gets back before its answer (the log keeps answers)."""
-    prompt = _first_prompt(request.get("prompt"))
-    if request.get("echo") and isinstance(prompt, str) and text.startswith(prompt):
-        return text[len(prompt) :]
-    return text
 
 
 def _error(

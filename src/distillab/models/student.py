@@ -40,13 +40,19 @@ class StudentResult:
     """prune: indices of the teacher's layers the student is made of, in order."""
     seed: int | None = None
     """random: the seed of the initial weights."""
+    own_tokenizer: bool = False
+    """random: the student has another tokenizer than the teacher's (cross-tokenizer distillation)."""
 
     @property
     def ratio(self) -> float:
         return self.student_parameters / self.teacher_parameters
 
     def to_json(self) -> dict[str, object]:
-        made = {"kept_layers": self.kept} if self.init == "prune" else {"seed": self.seed}
+        made: dict[str, object] = (
+            {"kept_layers": self.kept}
+            if self.init == "prune"
+            else {"seed": self.seed, "own_tokenizer": self.own_tokenizer}
+        )
         return {
             "out": str(self.out),
             "teacher": self.teacher,

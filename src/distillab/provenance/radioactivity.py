@@ -28,7 +28,8 @@ adjusted p is below alpha are flagged while the chance of flagging any innocent 
 alpha, whatever the dependence between the tests. The smallest adjusted p-value is the p-value of
 "some key leaked" (Bonferroni). Fisher's combination would be more powerful when many keys leaked,
 but it names no account and needs independent tests. Several text or prompt sets under one key are
-pooled: the union of their distinct pairs is one exact test.
+pooled: the union of their distinct pairs is one exact test. The tests' wording and the Holm step are
+in `distillab.provenance.radioactivity_results`.
 """
 
 from __future__ import annotations
@@ -48,12 +49,12 @@ from distillab.errors import ConfigError, DataError
 from distillab.logit_batches import LOGITS_BUDGET
 from distillab.models.load import load_tokenizer
 from distillab.models.scoring import forward_logits
-from distillab.provenance.detect import Tally, binomial_result, pairs, tally
+from distillab.provenance.detect import Tally, pairs, tally
 from distillab.provenance.evidence import TestResult
 from distillab.provenance.keys import derive, load_key
 from distillab.provenance.radioactivity_config import DEFAULT_PROMPTS, RadioactivityConfig
+from distillab.provenance.radioactivity_results import radioactivity_results
 from distillab.provenance.report import write_evidence
-from distillab.provenance.stats import holm
 from distillab.provenance.texts import read_texts
 from distillab.provenance.watermark import Watermark, mix64
 
@@ -172,147 +173,6 @@ def score_keys(
         exclude = mark.hashes(seen_windows, seen_tokens) if len(seen_tokens) else None
         out.append(tally(mark, windows, tokens, exclude=exclude))
     return out
-
-
-# -- results ---------------------------------------------------------------------------------------------
-
-OPEN_METHOD = (
-    "The suspect read {texts} texts ({tokens} tokens) under teacher forcing; at every position "
-    "{predicted} paired with the preceding context from the text. Each distinct "
-    "(context, token) pair was scored once, {skipped}, "
-    "and the number of green pairs was compared with Binomial(pairs, gamma = {gamma:g}) by an exact "
-    "one-sided test."
-)
-CLOSED_METHOD = (
-    "The suspect completed {prompts} prompts ({texts} completions, {tokens} tokens). Each distinct "
-    "(context, token) pair of the completions was scored once, pairs occurring in the prompts were "
-    "skipped, and the number of green pairs was compared with Binomial(pairs, gamma = {gamma:g}) by "
-    "an exact one-sided test."
-)
-
-
-REFERENCE_ASSUMPTION = (
-    "The reference model does not depend on the key. (Had it learned the mark, the tokens "
-    "scored would lean away from green: the test would lose power, not flag more often.)"
-)
-
-
-def _assumptions(mode: str, reference: bool = False) -> list[str]:
-    common = [
-        (
-            "The key was secret: a model that never saw text marked with it is green on a distinct pair with "
-            "probability at most gamma, independently of other pairs."
-        ),
-        "The watermark settings (scheme, context, gamma) are those the marked text was served with.",
-    ]
-    if mode == "open":
-        return [
-            "The suspect uses the watermarked model's tokenizer.",
-            *common,
-            *([] if not reference else [REFERENCE_ASSUMPTION]),
-        ]
-    return [
-        (
-            "The completions were tokenized with the watermarked model's tokenizer and are the suspect's own "
-            "(no post-processing that rewrites tokens)."
-        ),
-        *common,
-    ]
-
-
-def radioactivity_results(
-    mode: str,
-    marks: Sequence[Watermark],
-    tallies: Sequence[Tally],
-    *,
-    sample_sizes: dict[str, int],
-    alpha: float = 0.05,
-    suspect: str = "the suspect",
-    details: dict[str, Any] | None = None,
-) -> list[TestResult]:
-    """One TestResult per key (Holm-adjusted p-values in details) and, for several keys, the combined test."""
-    unmarked = bool((details or {}).get("unmarked_texts"))
-    top_k = int((details or {}).get("top_k", 1))
-    reference = (details or {}).get("reference")
-    if reference is not None:
-        candidates = int((details or {}).get("candidates", 20))
-        which = "the token" if top_k == 1 else f"each of the {top_k} tokens"
-        predicted = (
-            f"{which}, among its {candidates} most likely next tokens, whose log-probability rose most "
-            f"over that of the reference model {reference} was"
-        )
-    else:
-        predicted = (
-            "its most likely next token was"
-            if top_k == 1
-            else f"each of its {top_k} most likely next tokens was"
-        )
-    skipped = (
-        "the texts were declared and checked unmarked, so pairs occurring in them were scored too"
-        if unmarked
-        else "pairs occurring in the texts themselves were skipped"
-    )
-    method = (OPEN_METHOD if mode == "open" else CLOSED_METHOD).format(
-        skipped=skipped,
-        predicted=predicted,
-        gamma=marks[0].config.gamma,
-        texts=sample_sizes.get("texts", 0),
-        tokens=sample_sizes.get("tokens", 0),
-        prompts=sample_sizes.get("prompts", 0),
-    )
-    results = []
-    for mark, counts in zip(marks, tallies):
-        who = f"for account {mark.account}" if mark.account is not None else "with the default key"
-        result = binomial_result(
-            counts,
-            mark,
-            name=f"radioactivity/{mode}" + (f"/{mark.account}" if mark.account is not None else ""),
-            question=f"Was {suspect} trained on text watermarked {who} (key id {mark.key_id})?",
-            null_hypothesis="the suspect never learned from text marked with this key",
-            method=method,
-            assumptions=_assumptions(mode, reference is not None),
-            sample_sizes=sample_sizes,
-            details={"mode": mode, "suspect": suspect, **(details or {})},
-        )
-        result.alpha = alpha
-        results.append(result)
-    if len(results) > 1:
-        adjusted = holm([r.p_value for r in results])
-        for result, p in zip(results, adjusted):
-            result.details["p_holm"] = p
-            result.details["keys_tested"] = len(results)
-        best = min(range(len(results)), key=lambda i: adjusted[i])
-        results.append(
-            TestResult(
-                name=f"radioactivity/{mode}/any-key",
-                question=(
-                    f"Was {suspect} trained on text watermarked with any of the {len(marks)} keys tested?"
-                ),
-                null_hypothesis="the suspect never learned from text marked with any of these keys",
-                method=(
-                    "Holm's correction over the per-key tests; this p-value is the smallest Holm-adjusted "
-                    "one (Bonferroni), valid whatever the dependence between the per-key tests."
-                ),
-                assumptions=_assumptions(mode, reference is not None),
-                sample_sizes=sample_sizes,
-                statistic=float(len(marks)),
-                p_value=adjusted[best],
-                alpha=alpha,
-                effect={"flagged_keys": float(sum(p < alpha for p in adjusted))},
-                details={
-                    "mode": mode,
-                    "suspect": suspect,
-                    "strongest_account": marks[best].account,
-                    "strongest_key_id": marks[best].key_id,
-                    "flagged_accounts": [m.account for m, p in zip(marks, adjusted) if p < alpha],
-                    "per_key": [
-                        {"account": m.account, "key_id": m.key_id, "p_value": r.p_value, "p_holm": p}
-                        for m, r, p in zip(marks, results, adjusted)
-                    ],
-                },
-            )
-        )
-    return results
 
 
 # -- the command -----------------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 - `arith`: multi-step word problems with worked answers; `problems(split, n, seed)`, `is_correct`.
 - `text`: continuing stdlib docstring paragraphs; `passages(split, n, seed)`.
 - `train_teacher`: `toy_teacher(TeacherConfig(...))` builds (or fetches from the cache) a teacher dir.
-- `student`: `build_student(teacher_dir, out_dir)`, a random student <= 1/4 the teacher's size.
 - `prompts`: `prompt_rows` / `write_rows` for prompt files.
 
 Only the torch-free pieces are imported here; import the others from their modules.

@@ -56,7 +56,9 @@ class TrainConfig:
     eval_every: int = _f(0, "Compute eval loss every N steps (0: only at the end).")
     lora_r: int = _f(0, "LoRA rank (0: full fine-tuning). The adapter is saved in OUT/adapter and merged.")
     bf16: bool | None = _f(None, "bf16 mixed precision (default: on where CUDA supports bf16, else fp32).")
-    chunk_size: int | None = _f(None, "Full-vocab losses (--teacher): positions per chunk, bounds memory.")
+    chunk_size: int | None = _f(
+        None, "Cross-entropy and full-vocab losses (--teacher): positions per chunk, bounds memory."
+    )
     save_every: int = _f(0, "Write a resumable checkpoint every N steps to OUT/checkpoints (0: never).")
     resume: bool = _f(False, "Continue from the latest checkpoint in OUT/checkpoints (same config required).")
     teacher: Path | None = _f(

@@ -69,7 +69,7 @@ class Objective:
         tokens = int((labels != IGNORE_INDEX).sum())
         ce_weight = 0.0 if on_policy else 1.0 - self.weight
         with torch.set_grad_enabled(torch.is_grad_enabled() and ce_weight > 0):
-            ce = sft_loss(student, labels)
+            ce = sft_loss(student, labels, chunk_size=self.chunk_size)
         if not self.distill:
             return Terms(ce, ce.detach(), None, tokens)
         kd = self._kd(student, batch, teacher_logits)
