@@ -8,6 +8,7 @@ import random
 import shutil
 import socket
 import sys
+import time
 import types
 from pathlib import Path
 
@@ -280,3 +281,28 @@ def test_cli_bad_input_names_the_file_line_or_url(
         "0",
     )
     assert code == 1 and closed in err and "error:" in err
+    timeout = ["--reference", str(world.ref), "--timeout", "0"]
+    code, _, err = _main(monkeypatch, capsys, *base, *suspect, *timeout)
+    assert code == 1 and "--timeout must be positive (got 0.0)" in err
+    with socket.socket() as silent:  # accepts connections (the kernel's backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        stalled = f"http://127.0.0.1:{silent.getsockname()[1]}/v1"
+        started = time.monotonic()
+        code, _, err = _main(
+            monkeypatch,
+            capsys,
+            *base,
+            "--suspect",
+            stalled,
+            "--reference",
+            str(world.ref),
+            "--prompts",
+            str(world.prompts),
+            "--max-retries",
+            "0",
+            "--timeout",
+            "0.5",
+        )
+    assert code == 1 and "no answer within 0.5s" in err, err
+    assert time.monotonic() - started < 60  # the default would wait 120 s for each answer

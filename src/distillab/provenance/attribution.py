@@ -241,6 +241,7 @@ def run_attribution(config: AttributionConfig, *, console: Console | None = None
             concurrency=config.concurrency,
             api_key_env=config.api_key_env,
             max_retries=config.max_retries,
+            timeout=config.timeout,
             progress=config.progress,
             console=console,
         )

@@ -46,6 +46,7 @@ class AttributionConfig:
     concurrency: int = _f(8, "Requests in flight at once per model.")
     api_key_env: str = _f("OPENAI_API_KEY", "Environment variable holding the API key for URL models.")
     max_retries: int = _f(6, "Retries of a request after 429, 5xx, timeouts or connection errors.")
+    timeout: float = _f(120.0, "Seconds to wait for one answer before retrying.")
     progress: bool = _f(True, "Show progress bars.")
 
     def __post_init__(self) -> None:
@@ -90,4 +91,5 @@ class AttributionConfig:
         need(0.0 < self.alpha < 1.0, f"--alpha must be in (0, 1) (got {self.alpha})")
         need(self.concurrency >= 1, f"--concurrency must be at least 1 (got {self.concurrency})")
         need(self.max_retries >= 0, f"--max-retries must be 0 or more (got {self.max_retries})")
+        need(self.timeout > 0, f"--timeout must be positive (got {self.timeout})")
         return p

@@ -277,6 +277,7 @@ def fresh_answers(
         concurrency=config.concurrency,
         api_key_env=config.api_key_env,
         max_retries=config.max_retries,
+        timeout=config.timeout,
         progress=config.progress,
         console=console,
         terms="fresh answers for a membership test (distillab prove membership)",

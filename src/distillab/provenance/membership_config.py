@@ -49,6 +49,7 @@ class MembershipConfig:
         "per-account watermark keys: the key of the account that was served).",
     )
     max_retries: int = _f(6, "With --teacher: retries after 429, 5xx, timeouts or connection errors.")
+    timeout: float = _f(120.0, "With --teacher: seconds to wait for one answer before retrying.")
     progress: bool = _f(True, "Show progress.")
     out: Path = _f(Path(), "Output directory: evidence.json and evidence.html.")
     batch_size: int = _f(8, "Answers per forward pass.")
@@ -101,6 +102,7 @@ class MembershipConfig:
             need(self.samples >= 1, f"--samples must be at least 1, got {self.samples}")
             need(self.concurrency >= 1, f"--concurrency must be at least 1, got {self.concurrency}")
             need(self.max_retries >= 0, f"--max-retries must be >= 0, got {self.max_retries}")
+            need(self.timeout > 0, f"--timeout must be positive (got {self.timeout})")
         need(self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}")
         need(self.max_length >= 2, f"--max-length must be at least 2, got {self.max_length}")
         need(0 < self.alpha < 1, f"--alpha must be in (0, 1), got {self.alpha}")

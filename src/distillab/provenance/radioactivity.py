@@ -297,6 +297,7 @@ def _closed(
         concurrency=config.concurrency,
         api_key_env=config.api_key_env,
         max_retries=config.max_retries,
+        timeout=config.timeout,
         progress=config.progress,
         console=console,
     )

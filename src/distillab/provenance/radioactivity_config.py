@@ -108,6 +108,7 @@ class RadioactivityConfig:
         "OPENAI_API_KEY", "Closed mode: environment variable holding the suspect's API key."
     )
     max_retries: int = _f(6, "Closed mode: retries after 429, 5xx, timeouts or connection errors.")
+    timeout: float = _f(120.0, "Closed mode: seconds to wait for one answer before retrying.")
     progress: bool = _f(True, "Show progress.")
 
     def __post_init__(self) -> None:
@@ -185,6 +186,7 @@ class RadioactivityConfig:
         need(0 < self.alpha < 1, f"--alpha must be in (0, 1), got {self.alpha}")
         need(self.concurrency >= 1, f"--concurrency must be at least 1, got {self.concurrency}")
         need(self.max_retries >= 0, f"--max-retries must be >= 0, got {self.max_retries}")
+        need(self.timeout > 0, f"--timeout must be positive (got {self.timeout})")
         try:
             WatermarkConfig(scheme=self.scheme, context=self.context, gamma=self.gamma)
         except ConfigError as exc:
