@@ -82,13 +82,13 @@ class Kept:
         return len(self.rows)
 
 
-def counts(a: Kept, b: Kept) -> np.ndarray:
-    """counts[x, y]: how many of account x's kept prompts (in `a`) have a paraphrase among account y's
-    (in `b`); a table with itself leaves each account's own prompts out."""
+def _paraphrased(a: Kept, b: Kept) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs of slots, one of `a` and one of `b`, whose prompts are paraphrases (a table with itself
+    leaves each account's own prompts out). The test is symmetric, so one product serves both ways."""
     shared = (a.weighted @ b.present.T).tocsr()
     words = (a.present @ b.present.T).tocsr()
     # One product of two matrices with one pattern (IDFs are positive) lists its entries in one order;
-    # sorting both (most of this function's time) is only needed if they were to differ.
+    # sorting both (most of the time this took) is only needed if they were to differ.
     if not (np.array_equal(shared.indptr, words.indptr) and np.array_equal(shared.indices, words.indices)):
         shared, words = shared.sorted_indices(), words.sorted_indices()
     i = np.repeat(np.arange(shared.shape[0]), np.diff(shared.indptr))
@@ -97,19 +97,35 @@ def counts(a: Kept, b: Kept) -> np.ndarray:
     similar &= words.data >= MIN_SHARED
     if a is b:
         similar &= a.owner[i] != b.owner[j]
-    width = max(len(b), 1)
-    keys = np.unique(i[similar].astype(np.int64) * width + b.owner[j[similar]])
+    return i[similar].astype(np.int64), j[similar].astype(np.int64)
+
+
+def _tally(slot: np.ndarray, owner: np.ndarray, other: np.ndarray, rows: int, width: int) -> np.ndarray:
+    """counts[x, y]: how many of account x's slots (`slot`, owned per `owner`) have a paraphrase among
+    account y's (`other`: the account of each slot's paraphrase)."""
+    width = max(width, 1)
+    keys = np.unique(slot * width + other)
     slot, account = keys // width, keys % width
-    return np.bincount(a.owner[slot] * width + account, minlength=len(a) * width).reshape(len(a), width)
+    return np.bincount(owner[slot] * width + account, minlength=rows * width).reshape(rows, width)
+
+
+def counts(a: Kept, b: Kept) -> tuple[np.ndarray, np.ndarray]:
+    """counts[x, y]: how many of account x's kept prompts (in `a`) have a paraphrase among account y's
+    (in `b`), len(a) x len(b); and the same from `b` to `a`, len(b) x len(a)."""
+    i, j = _paraphrased(a, b)
+    if a is b:
+        there = _tally(i, a.owner, b.owner[j], len(a), len(b))
+        return there, there
+    return _tally(i, a.owner, b.owner[j], len(a), len(b)), _tally(j, b.owner, a.owner[i], len(b), len(a))
 
 
 def shares(a: Kept, b: Kept | None = None) -> np.ndarray:
     """Per account of `a` and of `b` (default: `a` itself): the share of the two's kept prompts with a
     paraphrase in the other."""
     if b is None:
-        return _within(counts(a, a), a.prompts)
-    both = counts(a, b) + counts(b, a).T
-    return both / (a.prompts[:, None] + b.prompts[None, :])
+        return _within(counts(a, a)[0], a.prompts)
+    there, back = counts(a, b)
+    return (there + back.T) / (a.prompts[:, None] + b.prompts[None, :])
 
 
 def _within(count: np.ndarray, prompts: np.ndarray) -> np.ndarray:
@@ -156,10 +172,11 @@ class Overlaps:
         same &= (self._hashes[rows] == behaviour.sample_hash[rows]).all(axis=1)
         changed = rows[~(same & self._stored[rows])]
         if len(changed):
-            fresh = Kept.of(table, changed)
+            fresh = log if len(changed) == len(rows) else Kept.of(table, changed)
             assert np.array_equal(fresh.rows, changed)
-            self._counts[np.ix_(changed, rows)] = counts(fresh, log)
-            self._counts[np.ix_(rows, changed)] = counts(log, fresh)
+            there, back = counts(fresh, log)
+            self._counts[np.ix_(changed, rows)] = there
+            self._counts[np.ix_(rows, changed)] = back
             self._honest[changed] = np.nan
             self._sample[changed] = behaviour.sample[changed]
             self._hashes[changed] = behaviour.sample_hash[changed]
