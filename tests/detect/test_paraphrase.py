@@ -13,10 +13,11 @@ import pytest
 from detect_world import START, VERBS, world
 
 from distillab.detect.assess import assess, link_all, overlaps_for
+from distillab.detect.behaviour import SAMPLE
 from distillab.detect.calibrate import calibrate, collect, open_log
 from distillab.detect.config import DetectConfig
 from distillab.detect.features import StatsTable
-from distillab.detect.kept import Kept, Overlaps, highest, shares
+from distillab.detect.kept import JACCARD, MIN_SHARED, Kept, Overlaps, counts, highest, shares
 from distillab.detect.live import Detector
 from distillab.detect.live_config import LiveDetectConfig
 from distillab.detect.logs import from_records
@@ -259,3 +260,42 @@ def test_the_live_detector_keeping_its_overlaps_decides_as_afresh(
         assert decisions == afresh.decide()
         decided |= {d.account for d in decisions}
     assert decided >= {f"slow-{j}" for j in range(PARAPHRASERS)}
+
+
+def test_paraphrase_counts_follow_their_definition(
+    scenario: tuple[Path, Path, Path], prepared: tuple[Embedder, Calibration]
+) -> None:
+    """`kept.counts` (one sparse product for both directions) against its definition, prompt by prompt:
+    at least MIN_SHARED rare words in common, IDF-weighted Jaccard at least JACCARD, different text."""
+    embedder, _ = prepared
+    _, batches = open_log(scenario[1], embedder)
+    table = collect(batches, embedder)
+    rows = Kept.of(table).rows
+    slow = [table.index[f"slow-{j}"] for j in range(PARAPHRASERS)]
+    a = Kept.of(table, np.array(sorted({*slow[:3], *rows[:15].tolist()})))
+    b = Kept.of(table, np.array(sorted({*slow[3:], *rows[15:30].tolist()})))
+    idf = np.asarray(embedder.idf, np.float64)
+
+    def definition(x: Kept, y: Kept) -> np.ndarray:
+        out = np.zeros((len(x), len(y)), np.int64)
+        theirs = [set(y.present[t].indices.tolist()) for t in range(len(y) * SAMPLE)]
+        for s in range(len(x) * SAMPLE):
+            words = set(x.present[s].indices.tolist())
+            found = set()
+            for t, other in enumerate(theirs):
+                common = words & other
+                if len(common) < MIN_SHARED or x.hashes[s] == y.hashes[t]:
+                    continue
+                if x is y and s // SAMPLE == t // SAMPLE:
+                    continue
+                weight = sum(idf[w] for w in common)
+                if weight >= JACCARD * (x.total[s] + y.total[t] - weight):
+                    found.add(t // SAMPLE)
+            for account in found:
+                out[s // SAMPLE, account] += 1
+        return out
+
+    there, back = counts(a, b)
+    assert np.array_equal(there, definition(a, b)) and np.array_equal(back, definition(b, a))
+    assert there.sum() > 0  # the paraphrasers split between the two
+    assert np.array_equal(counts(a, a)[0], definition(a, a))

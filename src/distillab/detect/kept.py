@@ -31,6 +31,8 @@ TEMPLATE = 0.2
 """Words in at least this share of an account's own kept prompts (and at least 2) are its template."""
 MIN_PROMPTS = 5
 """Accounts with fewer kept prompts are not compared (a pair's share would be too coarse)."""
+CELLS = 1 << 22
+"""Slot x account cells tallied at a time (bytes of scratch)."""
 
 
 @dataclass
@@ -45,10 +47,12 @@ class Kept:
     """Per kept prompt slot (SAMPLE per account): its account's position in `rows`."""
     hashes: np.ndarray
     weighted: csr_matrix
-    """Slots x word buckets: the IDF of each rare word a prompt holds."""
+    """Slots x word buckets: the IDF of each rare word a prompt holds, plus 1j (a product with `present`
+    sums the shared words' IDF in its real part and counts them in its imaginary part, exactly)."""
     present: csr_matrix
     """The same pattern, 1 per word."""
     total: np.ndarray
+    """Per slot: the sum of its words' IDF."""
 
     @classmethod
     def of(cls, table: StatsTable, rows: np.ndarray | None = None) -> Kept:
@@ -76,47 +80,50 @@ class Kept:
         weighted = csr_matrix((idf, (prompt, bucket)), shape=shape)
         present = csr_matrix((np.ones(len(bucket)), (prompt, bucket)), shape=shape)
         total = np.asarray(weighted.sum(axis=1)).ravel()
+        weighted = weighted.astype(np.complex128)
+        weighted.data += 1j
         return cls(rows, kept, owner, hashes, weighted, present, total)
 
     def __len__(self) -> int:
         return len(self.rows)
 
 
-def _paraphrased(a: Kept, b: Kept) -> tuple[np.ndarray, np.ndarray]:
-    """The pairs of slots, one of `a` and one of `b`, whose prompts are paraphrases (a table with itself
-    leaves each account's own prompts out). The test is symmetric, so one product serves both ways."""
-    shared = (a.weighted @ b.present.T).tocsr()
-    words = (a.present @ b.present.T).tocsr()
-    # One product of two matrices with one pattern (IDFs are positive) lists its entries in one order;
-    # sorting both (most of the time this took) is only needed if they were to differ.
-    if not (np.array_equal(shared.indptr, words.indptr) and np.array_equal(shared.indices, words.indices)):
-        shared, words = shared.sorted_indices(), words.sorted_indices()
-    i = np.repeat(np.arange(shared.shape[0]), np.diff(shared.indptr))
-    j, both = shared.indices, shared.data
+def _paraphrased(a: Kept, b: Kept) -> csr_matrix:
+    """Slots of `a` x slots of `b`: 1 where the two prompts are paraphrases (a table with itself leaves
+    each account's own prompts out). The test is symmetric, so one product serves both ways."""
+    shared = (a.weighted @ b.present.T).tocsr()  # per pair of slots sharing a word: IDF + 1j per word
+    at = np.flatnonzero(shared.data.imag >= MIN_SHARED)  # most prompts sharing a rare word share only one
+    i = np.searchsorted(shared.indptr, at, side="right") - 1
+    j, both = shared.indices[at], shared.data.real[at]
     similar = (both >= JACCARD * (a.total[i] + b.total[j] - both)) & (a.hashes[i] != b.hashes[j])
-    similar &= words.data >= MIN_SHARED
     if a is b:
         similar &= a.owner[i] != b.owner[j]
-    return i[similar].astype(np.int64), j[similar].astype(np.int64)
+    i, j = i[similar], j[similar]
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(i, minlength=shared.shape[0]))])
+    return csr_matrix((np.ones(len(j), np.int8), j, indptr), shape=shared.shape)
 
 
-def _tally(slot: np.ndarray, owner: np.ndarray, other: np.ndarray, rows: int, width: int) -> np.ndarray:
-    """counts[x, y]: how many of account x's slots (`slot`, owned per `owner`) have a paraphrase among
-    account y's (`other`: the account of each slot's paraphrase)."""
-    width = max(width, 1)
-    keys = np.unique(slot * width + other)
-    slot, account = keys // width, keys % width
-    return np.bincount(owner[slot] * width + account, minlength=rows * width).reshape(rows, width)
+def _tally(pairs: csr_matrix, other: np.ndarray, width: int) -> np.ndarray:
+    """counts[x, y]: how many of account x's slots (rows of `pairs`, SAMPLE per account) have a
+    paraphrase among account y's (`other`: the account of each column's slot), in blocks of accounts."""
+    rows = pairs.shape[0] // SAMPLE
+    out = np.zeros((rows, width), np.int64)
+    step = max(1, CELLS // (SAMPLE * max(width, 1)))
+    for start in range(0, rows, step):
+        stop = min(rows, start + step)
+        block = pairs[start * SAMPLE : stop * SAMPLE]
+        seen = np.zeros(((stop - start) * SAMPLE, width), bool)
+        seen[np.repeat(np.arange(block.shape[0]), np.diff(block.indptr)), other[block.indices]] = True
+        out[start:stop] = seen.reshape(stop - start, SAMPLE, width).sum(axis=1)
+    return out
 
 
 def counts(a: Kept, b: Kept) -> tuple[np.ndarray, np.ndarray]:
     """counts[x, y]: how many of account x's kept prompts (in `a`) have a paraphrase among account y's
     (in `b`), len(a) x len(b); and the same from `b` to `a`, len(b) x len(a)."""
-    i, j = _paraphrased(a, b)
-    if a is b:
-        there = _tally(i, a.owner, b.owner[j], len(a), len(b))
-        return there, there
-    return _tally(i, a.owner, b.owner[j], len(a), len(b)), _tally(j, b.owner, a.owner[i], len(b), len(a))
+    pairs = _paraphrased(a, b)
+    there = _tally(pairs, b.owner, len(b))
+    return there, there if a is b else _tally(pairs.T.tocsr(), a.owner, len(a))
 
 
 def shares(a: Kept, b: Kept | None = None) -> np.ndarray:
