@@ -12,11 +12,17 @@ import numpy as np
 import pytest
 from detect_world import START, VERBS, world
 
-from distillab.detect.assess import link_all
+from distillab.detect.assess import assess, link_all, overlaps_for
+from distillab.detect.behaviour import SAMPLE
 from distillab.detect.calibrate import calibrate, collect, open_log
 from distillab.detect.config import DetectConfig
+from distillab.detect.features import StatsTable
+from distillab.detect.kept import JACCARD, MIN_SHARED, Kept, Overlaps, counts, highest, shares
+from distillab.detect.live import Detector
+from distillab.detect.live_config import LiveDetectConfig
+from distillab.detect.logs import from_records
 from distillab.detect.paraphrase import PARAPHRASE, union_p
-from distillab.detect.run import run_detect
+from distillab.detect.run import prompt_embedder, run_detect
 from distillab.detect.scoring import Calibration
 from distillab.detect.text import Embedder
 
@@ -171,3 +177,125 @@ def test_union_bound() -> None:
     assert hits / trials <= union_p(3, 2, n, q)
     assert union_p(2, 1, 10, 0.5) == 1.0
     assert union_p(6, 15, 600, 1e-4) < 1e-40
+
+
+# ---- kept between scorings ----------------------------------------------------------------------------
+def _scored(table: StatsTable, reference: Calibration, overlaps: Overlaps | None) -> dict[str, Any]:
+    links = link_all(table, reference, overlaps)
+    return {"found": links[1], **assess(table, reference, DetectConfig(log="log"), links=links)}
+
+
+def _same(a: dict[str, Any], b: dict[str, Any]) -> None:
+    assert a["found"] == b["found"]  # the same groups, members, links, p-values and cores
+    assert a["links"].clusters == b["links"].clusters and a["links"].reasons == b["links"].reasons
+    for key in ("p", "q", "flagged"):
+        assert np.array_equal(a[key], b[key])
+    assert a["by"] == b["by"]
+
+
+def test_overlaps_kept_between_checkpoints_score_as_afresh(
+    scenario: tuple[Path, Path, Path], prepared: tuple[Embedder, Calibration]
+) -> None:
+    """A log scored at 8 checkpoints as it grows, keeping its overlaps, finds at each exactly the groups,
+    p-values and flags that scoring afresh finds (the paraphrasers' group among them, by the end)."""
+    embedder, reference = prepared
+    assert reference.paraphrase is not None
+    records = [json.loads(line) for line in scenario[1].read_text().splitlines()]
+    table = StatsTable(embedder, prompt_embedder(embedder, reference, "lexical"))
+    overlaps = overlaps_for(reference)
+    assert overlaps is not None
+    groups = []
+    for chunk in np.array_split(np.arange(len(records)), 8):
+        table.update(from_records([records[i] for i in chunk]))
+        kept = _scored(table, reference, overlaps)
+        _same(kept, _scored(table, reference, None))
+        groups.append(len(kept["found"]))
+        log = Kept.of(table)
+        within, honest = overlaps.of(table, log)  # nothing changed since: all from what was kept
+        assert np.array_equal(within, shares(log))
+        needed = within.any(axis=1)
+        assert np.array_equal(honest[needed], highest(log, reference.paraphrase.reference)[needed])
+    assert groups[0] == 0 and groups[-1] >= 1
+    assert kept["by"].keys() >= {f"slow-{j}" for j in range(PARAPHRASERS)}
+
+
+def test_an_account_whose_kept_prompts_changed_is_compared_again(
+    scenario: tuple[Path, Path, Path], prepared: tuple[Embedder, Calibration]
+) -> None:
+    embedder, reference = prepared
+    assert reference.paraphrase is not None
+    _, batches = open_log(scenario[1], embedder)
+    table = collect(batches, embedder)
+    overlaps = Overlaps(reference.paraphrase.reference)
+    before = _scored(table, reference, overlaps)
+    assert {f"slow-{j}" for j in range(PARAPHRASERS)} <= set(before["found"][0].members)
+    # slow-0 now keeps an honest account's prompts (a checkpoint restored over the table does this)
+    slow, honest = table.index["slow-0"], table.index["translate-0"]
+    behaviour = table.behaviour
+    assert behaviour is not None
+    behaviour.sample[slow], behaviour.sample_hash[slow] = (
+        behaviour.sample[honest],
+        behaviour.sample_hash[honest],
+    )
+    after = _scored(table, reference, overlaps)
+    _same(after, _scored(table, reference, None))
+    assert "slow-0" not in after["found"][0].members
+    log = Kept.of(table)
+    within, _ = overlaps.of(table, log)
+    assert np.array_equal(within, shares(log))
+
+
+def test_the_live_detector_keeping_its_overlaps_decides_as_afresh(
+    scenario: tuple[Path, Path, Path], prepared: tuple[Embedder, Calibration]
+) -> None:
+    records = [json.loads(line) for line in scenario[1].read_text().splitlines()]
+    config = LiveDetectConfig(action="flag", target_fpr=0.01, embedder="lexical")
+    kept, afresh = Detector(config, prepared), Detector(config, prepared)
+    decided = set()
+    for chunk in np.array_split(np.arange(len(records)), 6):
+        for detector in (kept, afresh):
+            detector.fold([records[i] for i in chunk])
+        afresh.overlaps = None  # scores from scratch every time
+        decisions = kept.decide()
+        assert decisions == afresh.decide()
+        decided |= {d.account for d in decisions}
+    assert decided >= {f"slow-{j}" for j in range(PARAPHRASERS)}
+
+
+def test_paraphrase_counts_follow_their_definition(
+    scenario: tuple[Path, Path, Path], prepared: tuple[Embedder, Calibration]
+) -> None:
+    """`kept.counts` (one sparse product for both directions) against its definition, prompt by prompt:
+    at least MIN_SHARED rare words in common, IDF-weighted Jaccard at least JACCARD, different text."""
+    embedder, _ = prepared
+    _, batches = open_log(scenario[1], embedder)
+    table = collect(batches, embedder)
+    rows = Kept.of(table).rows
+    slow = [table.index[f"slow-{j}"] for j in range(PARAPHRASERS)]
+    a = Kept.of(table, np.array(sorted({*slow[:3], *rows[:15].tolist()})))
+    b = Kept.of(table, np.array(sorted({*slow[3:], *rows[15:30].tolist()})))
+    idf = np.asarray(embedder.idf, np.float64)
+
+    def definition(x: Kept, y: Kept) -> np.ndarray:
+        out = np.zeros((len(x), len(y)), np.int64)
+        theirs = [set(y.present[t].indices.tolist()) for t in range(len(y) * SAMPLE)]
+        for s in range(len(x) * SAMPLE):
+            words = set(x.present[s].indices.tolist())
+            found = set()
+            for t, other in enumerate(theirs):
+                common = words & other
+                if len(common) < MIN_SHARED or x.hashes[s] == y.hashes[t]:
+                    continue
+                if x is y and s // SAMPLE == t // SAMPLE:
+                    continue
+                weight = sum(idf[w] for w in common)
+                if weight >= JACCARD * (x.total[s] + y.total[t] - weight):
+                    found.add(t // SAMPLE)
+            for account in found:
+                out[s // SAMPLE, account] += 1
+        return out
+
+    there, back = counts(a, b)
+    assert np.array_equal(there, definition(a, b)) and np.array_equal(back, definition(b, a))
+    assert there.sum() > 0  # the paraphrasers split between the two
+    assert np.array_equal(counts(a, a)[0], definition(a, a))

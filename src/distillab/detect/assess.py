@@ -18,6 +18,7 @@ from distillab.detect.calibrate import Units, units_of, without_each
 from distillab.detect.config import DetectConfig
 from distillab.detect.features import StatsTable
 from distillab.detect.grouptest import GroupTests, rank_groups
+from distillab.detect.kept import Overlaps
 from distillab.detect.linking import Links, link
 from distillab.detect.paraphrase import PARAPHRASE, ParaphraseGroup, paraphrase_groups
 from distillab.detect.scoring import Calibration, Scored, benjamini_hochberg
@@ -30,14 +31,25 @@ MEMBER_SLACK): an honest account linked to a campaign by a shared network dilute
 does not go down with it, while each of a campaign's thin accounts carries its share of the evidence."""
 
 
-def link_all(table: StatsTable, calibration: Calibration | None) -> tuple[Links, list[ParaphraseGroup]]:
+def link_all(
+    table: StatsTable, calibration: Calibration | None, overlaps: Overlaps | None = None
+) -> tuple[Links, list[ParaphraseGroup]]:
     """Link the table's accounts, with behaviour and paraphrase overlap when `calibration` is an honest
-    reference's; returns the links and the paraphrase groups (`paraphrase.py`) among them."""
+    reference's; returns the links and the paraphrase groups (`paraphrase.py`) among them. `overlaps`:
+    kept from this growing table's earlier scorings (`overlaps_for`), to the same result."""
     if calibration is None:
         return link(table), []
-    found = paraphrase_groups(table, calibration.paraphrase) if calibration.paraphrase is not None else []
+    null = calibration.paraphrase
+    found = paraphrase_groups(table, null, overlaps) if null is not None else []
     joined = [(a, b, PARAPHRASE) for group in found for a, b in group.core_pairs]
     return link(table, calibration.behaviour, joined), found
+
+
+def overlaps_for(calibration: Calibration | None) -> Overlaps | None:
+    """What to keep between scorings of one growing table against `calibration` (`link_all`)."""
+    if calibration is None or calibration.paraphrase is None:
+        return None
+    return Overlaps(calibration.paraphrase.reference)
 
 
 def assess(

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Self
 
-from distillab.detect.assess import assess
+from distillab.detect.assess import assess, link_all, overlaps_for
 from distillab.detect.config import DetectConfig
 from distillab.detect.features import StatsTable
 from distillab.detect.indicators import IndicatorIndex, IndicatorTally, read_key
@@ -68,6 +68,9 @@ class Detector:
             IndicatorTally(indicators, config.indicator_min_requests) if indicators is not None else None
         )
         self.decided: set[str] = set()
+        self.overlaps = overlaps_for(self.calibration)
+        """Paraphrase overlaps kept between scorings (only the accounts whose kept prompts changed are
+        compared again)."""
         self._detect = DetectConfig(
             log="live gateway traffic", target_fpr=config.target_fpr, fdr=config.fdr, progress=False
         )
@@ -132,7 +135,8 @@ class Detector:
         decided on before."""
         found: dict[str, Decision] = {}
         if self.table is not None and self.calibration is not None and len(self.table):
-            result = assess(self.table, self.calibration, self._detect)
+            links = link_all(self.table, self.calibration, self.overlaps)
+            result = assess(self.table, self.calibration, self._detect, links=links)
             for account in result["by"]:
                 if account not in self.decided:
                     found[account] = Decision(account, "detector", _reason(account, result, self.calibration))

@@ -10,10 +10,10 @@ of each other's far more often than of anything honest traffic asks.
 
 **Prompts.** Each account keeps its first `behaviour.SAMPLE` prompts as their rarest words (up to
 `behaviour.WORDS` word buckets of the lexical embedder, leaving out words common in the reference) and a
-hash of the text. Words in many of an account's own kept prompts (`TEMPLATE`) are its template (a
+hash of the text. Words in many of an account's own kept prompts (`kept.TEMPLATE`) are its template (a
 writer's "friendly tone, 1000 words", a support bot's boilerplate) and are left out too. A prompt has a
 *paraphrase* in another account when one of that account's kept prompts shares its rare words
-(at least `MIN_SHARED` of them, IDF-weighted Jaccard at least `JACCARD`: one shared rare word is a
+(at least `kept.MIN_SHARED` of them, IDF-weighted Jaccard at least `kept.JACCARD`: one shared rare word is a
 topic, two or more a question) and its text differs: exact repeats (a benchmark's items sent
 by several runners) are not paraphrases.
 
@@ -40,7 +40,9 @@ halves, p 1.9e-5, three tutoring apps of three companies, sets the inflation at 
 campaign of 6 accounts held 4 to 11 links among its 15 pairs, a significant group in 4 of 6 logs.
 
 Cost: sparse products of the kept prompts' word sets (prompts sharing a rare word): about (SAMPLE x
-accounts) x (prompts sharing each rare word), for the log with itself and with the reference.
+accounts) x (prompts sharing each rare word), for the log with itself and with the reference. Scored
+again as it grows, a log pays for it only for the accounts whose kept prompts changed (`kept.Overlaps`).
+The kept prompts, their comparison and what is kept between scorings are in `kept.py`.
 """
 
 from __future__ import annotations
@@ -54,17 +56,10 @@ from scipy.sparse.csgraph import connected_components
 from scipy.special import gammaln
 from scipy.stats import binom
 
-from .behaviour import SAMPLE
 from .features import StatsTable
 from .grouptest import FLOOR, halves, inflation
-from .text import BUCKETS
+from .kept import Kept, Overlaps, shares
 
-JACCARD = 0.3
-MIN_SHARED = 2
-TEMPLATE = 0.2
-"""Words in at least this share of an account's own kept prompts (and at least 2) are its template."""
-MIN_PROMPTS = 5
-"""Accounts with fewer kept prompts are not compared (a pair's share would be too coarse)."""
 PAIR_QUANTILE = 1e-4
 """Share of honest pairs (reference halves) whose contrast is beyond `tau`."""
 FLOOR_SHARE = 1 / 32
@@ -72,82 +67,6 @@ FLOOR_SHARE = 1 / 32
 SPLITS = 4
 PARAPHRASE = "ask paraphrases of the same questions"
 """The reason of a pair linked on paraphrase overlap."""
-
-
-@dataclass
-class Kept:
-    """The kept prompts of a table's accounts that have at least MIN_PROMPTS of them."""
-
-    rows: np.ndarray
-    """The accounts' rows in the table."""
-    prompts: np.ndarray
-    """How many prompts each kept."""
-    owner: np.ndarray
-    """Per kept prompt slot (SAMPLE per account): its account's position in `rows`."""
-    hashes: np.ndarray
-    weighted: csr_matrix
-    """Slots x word buckets: the IDF of each rare word a prompt holds."""
-    present: csr_matrix
-    total: np.ndarray
-
-    @classmethod
-    def of(cls, table: StatsTable, rows: np.ndarray | None = None) -> Kept:
-        """The kept prompts of `table` (of its `rows` only, when given)."""
-        behaviour = table.behaviour
-        if behaviour is None or table.embedder is None:
-            raise ValueError("the table keeps no behaviour (made without an embedder)")
-        n = len(table)
-        candidates = np.arange(n) if rows is None else np.asarray(rows, np.int64)
-        kept = np.count_nonzero(behaviour.sample_hash[candidates], axis=1)
-        rows = candidates[kept >= MIN_PROMPTS]
-        kept = kept[kept >= MIN_PROMPTS]
-        m = len(rows)
-        words = behaviour.sample[rows].reshape(m * SAMPLE, behaviour.sample.shape[-1])
-        hashes = behaviour.sample_hash[rows].reshape(-1)
-        owner = np.repeat(np.arange(m), SAMPLE)
-        prompt, slot = np.nonzero((words >= 0) & (hashes != 0)[:, None])
-        bucket = words[prompt, slot].astype(np.int64)
-        key = owner[prompt] * BUCKETS + bucket
-        _, inverse, repeats = np.unique(key, return_inverse=True, return_counts=True)
-        own = repeats[inverse.reshape(-1)] >= np.maximum(TEMPLATE * kept[owner[prompt]], 2)
-        prompt, bucket = prompt[~own], bucket[~own]
-        idf = np.asarray(table.embedder.idf, np.float64)[bucket]
-        shape = (m * SAMPLE, BUCKETS)
-        weighted = csr_matrix((idf, (prompt, bucket)), shape=shape)
-        present = csr_matrix((np.ones(len(bucket)), (prompt, bucket)), shape=shape)
-        total = np.asarray(weighted.sum(axis=1)).ravel()
-        return cls(rows, kept, owner, hashes, weighted, present, total)
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-
-def _counts(a: Kept, b: Kept) -> np.ndarray:
-    """counts[x, y]: how many of account x's kept prompts (in `a`) have a paraphrase among account y's
-    (in `b`); a table with itself leaves each account's own prompts out."""
-    shared = (a.weighted @ b.present.T).tocsr().sorted_indices().tocoo()
-    words = (a.present @ b.present.T).tocsr().sorted_indices().tocoo()  # the same pattern (weights > 0)
-    i, j, both = shared.row, shared.col, shared.data
-    similar = (both >= JACCARD * (a.total[i] + b.total[j] - both)) & (a.hashes[i] != b.hashes[j])
-    similar &= words.data >= MIN_SHARED
-    if a is b:
-        similar &= a.owner[i] != b.owner[j]
-    width = max(len(b), 1)
-    keys = np.unique(i[similar].astype(np.int64) * width + b.owner[j[similar]])
-    slot, account = keys // width, keys % width
-    return np.bincount(a.owner[slot] * width + account, minlength=len(a) * width).reshape(len(a), width)
-
-
-def shares(a: Kept, b: Kept | None = None) -> np.ndarray:
-    """Per account of `a` and of `b` (default: `a` itself): the share of the two's kept prompts with a
-    paraphrase in the other."""
-    if b is None:
-        counts = _counts(a, a)
-        out = (counts + counts.T) / (a.prompts[:, None] + a.prompts[None, :])
-        np.fill_diagonal(out, 0.0)
-        return out
-    counts = _counts(a, b) + _counts(b, a).T
-    return counts / (a.prompts[:, None] + b.prompts[None, :])
 
 
 def contrast(within: np.ndarray, honest: np.ndarray) -> np.ndarray:
@@ -257,13 +176,18 @@ def fit_null(table: StatsTable, teams: list[list[int]], splits: int = SPLITS) ->
     )
 
 
-def paraphrase_groups(table: StatsTable, null: ParaphraseNull) -> list[ParaphraseGroup]:
-    """The log's groups of accounts linked by paraphrase, each tested (most significant first)."""
+def paraphrase_groups(
+    table: StatsTable, null: ParaphraseNull, overlaps: Overlaps | None = None
+) -> list[ParaphraseGroup]:
+    """The log's groups of accounts linked by paraphrase, each tested (most significant first).
+    `overlaps`: what an earlier scoring of this growing table kept (`Overlaps(null.reference)`, made
+    once and passed at every scoring); without it all is computed afresh, to the same result."""
     log = Kept.of(table)
     if len(log) < 2 or not math.isfinite(null.tau):
         return []
-    within = shares(log)
-    honest = shares(log, null.reference).max(axis=1) if len(null.reference) else np.zeros(len(log))
+    overlaps = overlaps if overlaps is not None else Overlaps(null.reference)
+    assert overlaps.reference is null.reference, "overlaps kept against another reference"
+    within, honest = overlaps.of(table, log)
     linked = contrast(within, honest) > null.tau
     names = [table.names[r] for r in log.rows.tolist()]
     out = []

@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from distillab.atomic import write_text
-from distillab.detect.assess import assess, flags, link_all
+from distillab.detect.assess import assess, flags, link_all, overlaps_for
 from distillab.detect.calibrate import Units, calibrate, collect, open_log, prefetch
 from distillab.detect.certify import at_smallest, certification, message
 from distillab.detect.config import DetectConfig
@@ -121,6 +121,7 @@ def run_detect(
     first_flag: dict[str, int] = {}
     checkpoints = 0
     hours = config.checkpoint_hours or 0.0
+    overlaps = overlaps_for(reference)
     if reference is not None and hours > 0:
         for columns, reached in _checkpoints(prefetch(batches), hours):
             table.update(columns)
@@ -128,7 +129,8 @@ def run_detect(
                 tally.add_columns(columns)
             if reached and len(table):
                 checkpoints += 1
-                for name in assess(table, reference, config)["by"]:
+                links = link_all(table, reference, overlaps)
+                for name in assess(table, reference, config, links=links)["by"]:
                     first_flag.setdefault(name, int(table.counts["n"][table.index[name]]))
     else:
         for columns in prefetch(batches):
@@ -137,7 +139,7 @@ def run_detect(
                 tally.add_columns(columns)
     if not len(table):
         raise DataError(f"{config.log}: no requests")
-    links = link_all(table, reference)
+    links = link_all(table, reference, overlaps)
     if reference is None:
         reference, left_out = self_calibrate(table, links[0], target_fpr=config.target_fpr, fdr=config.fdr)
         cert = certification(reference, config.target_fpr, left_out=int(left_out.sum()))
