@@ -6,6 +6,8 @@
     python benchmarks/detect_generalize.py --reference-accounts 400    # a smaller (or larger) reference
     python benchmarks/detect_generalize.py --dev --work runs/dev       # the development logs, kept
     python benchmarks/detect_generalize.py --null --reference-accounts 2000 --no-self  # honest-only logs
+    python benchmarks/detect_generalize.py --dev-2 --no-self     # more development logs (also --null-dev-2)
+    python benchmarks/detect_generalize.py --heldout-3 --no-self # held out (also --null-3)
 
 The detector was tuned on `distillab.detect.simulate`; tests/traffic was written apart from it, from
 public descriptions of distillation campaigns, with honest personas of its own. Nothing here tunes the
@@ -22,8 +24,8 @@ linked group), median requests until flagged, median p-value, and the CLI's own 
 (precision, honest accounts ever flagged at a checkpoint, ...). Also the seconds (wall and CPU) each log
 took to generate and write. Writes benchmarks/results/detect_generalize-SET-EMBEDDER[-refN].json.
 
-Seeds: LOGS and HELDOUT_2 are held out (reported, never developed on); DEV and DEV_REFERENCE are for
-development.
+Seeds: LOGS, HELDOUT_2, HELDOUT_3, NULL_HELDOUT and NULL_HELDOUT_2 are held out (reported, never
+developed on); DEV, DEV_2, NULL_DEV, NULL_DEV_2 and DEV_REFERENCE are for development.
 """
 
 from __future__ import annotations
@@ -60,6 +62,18 @@ NULL_HELDOUT = {f"honest{seed}-600": (seed, 600, 7) for seed in range(501, 507)}
 """Honest-only logs (`--null`, `--null-2`): each seed's campaign accounts left out, so every flag is a
 false positive. NULL_DEV is for finding why honest accounts are flagged; NULL_HELDOUT, declared with it,
 only reports the honest false-positive rate of the final code."""
+DEV_2 = {f"seed{seed}-600": (seed, 600, 7) for seed in range(211, 217)}
+NULL_DEV_2 = {f"honest{seed}-600": (seed, 600, 7) for seed in range(411, 421)}
+"""Development sets declared 2026-12-07 (`--dev-2` with DEV_REFERENCE, `--null-dev-2` honest-only),
+before any run of them, for the work on honest accounts flagged through linked groups (issue 16): on
+the first held-out set 4 developers went down with one behaviourally linked group, a kind of honest
+group DEV and NULL_DEV never produced. More development seeds, so that such groups are found (and
+honest groups' p-values checked for calibration) without looking at held-out seeds."""
+HELDOUT_3 = {"seed601-600": (601, 600, 7), "seed602-600": (602, 600, 7), "seed603-300": (603, 300, 7)}
+NULL_HELDOUT_2 = {f"honest{seed}-600": (seed, 600, 7) for seed in range(511, 517)}
+"""Held-out sets declared 2026-12-07 with DEV_2 and NULL_DEV_2, before the issue 16 work began
+(`--heldout-3`, reference as LOGS; `--null-3`, honest-only): run once, on the final code of that work,
+to report; nothing is developed on them."""
 QUICK_LOGS = {"seed101-300": (101, 300, 3), "seed102-200": (102, 200, 3)}
 REFERENCE = (900, 1100, 7)
 """Seed, accounts and days of the reference: its honest accounts only (about 1000)."""
@@ -240,6 +254,12 @@ def main() -> None:
     which.add_argument("--dev", action="store_true", help="the development logs (DEV, DEV_REFERENCE)")
     which.add_argument("--null", action="store_true", help="honest-only development logs (NULL_DEV)")
     which.add_argument("--null-2", action="store_true", help="honest-only held-out logs (NULL_HELDOUT)")
+    which.add_argument("--dev-2", action="store_true", help="more development logs (DEV_2, DEV_REFERENCE)")
+    which.add_argument(
+        "--null-dev-2", action="store_true", help="more honest-only development logs (NULL_DEV_2)"
+    )
+    which.add_argument("--heldout-3", action="store_true", help="the third held-out set (HELDOUT_3)")
+    which.add_argument("--null-3", action="store_true", help="honest-only held-out logs (NULL_HELDOUT_2)")
     parser.add_argument(
         "--reference-accounts",
         type=int,
@@ -261,11 +281,16 @@ def main() -> None:
         "dev": DEV,
         "null": NULL_DEV,
         "null_2": NULL_HELDOUT,
+        "dev_2": DEV_2,
+        "null_dev_2": NULL_DEV_2,
+        "heldout_3": HELDOUT_3,
+        "null_3": NULL_HELDOUT_2,
     }
     logs_name = next((name for name in sets if getattr(args, name)), "heldout")
     logs_spec = sets.get(logs_name, LOGS)
-    honest_only = logs_name in ("null", "null_2")
-    reference_spec = QUICK_REFERENCE if args.quick else DEV_REFERENCE if args.dev or args.null else REFERENCE
+    honest_only = logs_name in ("null", "null_2", "null_dev_2", "null_3")
+    developing = args.dev or args.null or args.dev_2 or args.null_dev_2
+    reference_spec = QUICK_REFERENCE if args.quick else DEV_REFERENCE if developing else REFERENCE
     logs_name = logs_name.replace("_", "-")
     if args.out is None:
         suffix = f"-{logs_name}-{args.embedder}" + (
