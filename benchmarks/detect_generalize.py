@@ -21,8 +21,12 @@ other options at their defaults. Reported per log and mode, and summed over the 
 campaign kind (accounts flagged / accounts) and whether each campaign was detected (any account),
 honest false positives per persona, flagged counts, how accounts were flagged (own traffic or through a
 linked group), median requests until flagged, median p-value, and the CLI's own summary metrics
-(precision, honest accounts ever flagged at a checkpoint, ...). Also the seconds (wall and CPU) each log
-took to generate and write. Writes benchmarks/results/detect_generalize-SET-EMBEDDER[-refN].json.
+(precision, honest accounts ever flagged at a checkpoint, ...). With a reference, also the honest-group
+calibration check: every linked group of honest accounts only, and per test (the group's combined
+p-value, its pooled traffic's, its rank test's) and kind of link the share with p <= alpha for alpha
+in 0.001..0.1, which a calibrated test keeps at most alpha (in an honest-only log every group
+counts). Also the seconds (wall and CPU) each log took to generate and write. Writes
+benchmarks/results/detect_generalize-SET-EMBEDDER[-refN].json.
 
 Seeds: LOGS, HELDOUT_2, HELDOUT_3, NULL_HELDOUT and NULL_HELDOUT_2 are held out (reported, never
 developed on); DEV, DEV_2, NULL_DEV, NULL_DEV_2 and DEV_REFERENCE are for development.
@@ -145,7 +149,51 @@ def detect(log: dict[str, Any], out: Path, reference: Path | None, embedder: str
     seconds = time.monotonic() - tick
     accounts = [json.loads(line) for line in (out / "accounts.jsonl").read_text().splitlines() if line]
     summary = json.loads((out / "summary.json").read_text())
-    return {"summary": summary, "accounts": accounts, "seconds": seconds}
+    groups = json.loads((out / "campaigns.json").read_text())
+    return {"summary": summary, "accounts": accounts, "groups": groups, "seconds": seconds}
+
+
+ALPHAS = (0.001, 0.005, 0.01, 0.05, 0.1)
+"""Levels of the honest-group calibration check: a calibrated test gives at most a share alpha of
+honest groups a p-value at most alpha."""
+
+
+def honest_groups(groups: list[dict[str, Any]], kinds: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
+    """The log's linked groups of honest accounts only: size, how linked (on behaviour or paraphrase, or
+    on metadata alone), personas, and their p-values (combined, pooled traffic, rank test)."""
+    out = []
+    for g in groups:
+        if any(kinds[m][0] != "benign" for m in g["members"]):
+            continue
+        linked = " ".join(g["linked_by"])
+        out.append(
+            {
+                "id": g["id"],
+                "accounts": len(g["members"]),
+                "linked": "behaviour" if "behave alike" in linked or "paraphrase" in linked else "metadata",
+                "personas": sorted({kinds[m][1] for m in g["members"]}),
+                "p_value": g["p_value"],
+                "pooled_p_value": g["pooled_p_value"],
+                "rank_p_value": g["rank_test"]["p_value"] if g["rank_test"] else None,
+                "flagged": g["flagged"],
+            }
+        )
+    return out
+
+
+def calibration_check(groups: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per test and per kind of link: honest groups, and the share with p <= alpha for each of ALPHAS
+    (at most alpha where the test is calibrated)."""
+    out: dict[str, Any] = {}
+    for test in ("p_value", "pooled_p_value", "rank_p_value"):
+        for linked in ("all", "behaviour", "metadata"):
+            p = [g[test] for g in groups if g[test] is not None and linked in ("all", g["linked"])]
+            out[f"{test}/{linked}"] = {
+                "groups": len(p),
+                "smallest": min(p) if p else None,
+                **{f"share_at_{a:g}": sum(x <= a for x in p) / len(p) if p else None for a in ALPHAS},
+            }
+    return out
 
 
 def score(accounts: list[dict[str, Any]], kinds: dict[str, tuple[str, str]]) -> dict[str, Any]:
@@ -321,6 +369,7 @@ def main() -> None:
                 scored = score(run["accounts"], log["kinds"])
                 results[name][mode] = {
                     **scored,
+                    "honest_groups": honest_groups(run["groups"], log["kinds"]),
                     "cli_metrics": run["summary"].get("metrics"),
                     "cli_notes": run["summary"].get("notes"),
                     "embedder": run["summary"].get("embedder"),
@@ -328,6 +377,13 @@ def main() -> None:
                 }
                 show(name, mode, scored)
     overall = {mode: total([r[mode] for r in results.values()]) for mode in mode_names}
+    for mode in ("reference",) if "reference" in mode_names else ():
+        check = calibration_check([g for r in results.values() for g in r[mode]["honest_groups"]])
+        overall[mode]["honest_group_calibration"] = check
+        for key in ("p_value/all", "p_value/behaviour", "pooled_p_value/all", "rank_p_value/all"):
+            c = check[key]
+            shares = " ".join(f"{a:g}:{c[f'share_at_{a:g}']:.3f}" for a in ALPHAS) if c["groups"] else "-"
+            print(f"honest groups [{key}]: {c['groups']} groups, share with p <= alpha {shares}")
     for mode, o in overall.items():
         recalls = " ".join(f"{k}={v['recall']:.2f}" for k, v in o["campaigns"].items())
         fps = " ".join(f"{k}={v['flagged']}/{v['accounts']}" for k, v in o["honest"].items() if v["flagged"])
