@@ -92,13 +92,16 @@ def test_inflation_keeps_honest_groups_uniform_below_a_tenth() -> None:
 def test_groups_linked_on_behaviour_are_calibrated_on_their_own_kind() -> None:
     rng = np.random.default_rng(2)
     teams = list(rng.uniform(size=200))
-    behaving = [1e-5, 1e-4, 0.02, 0.3, 0.6, 0.9]  # honest groups linked on behaviour: further out
+    behaving = [1e-5, 1e-4, 0.02, 0.3, 0.6, 0.9] * 4  # honest groups linked on behaviour: further out
     exact = teams + behaving
     alike = [False] * len(teams) + [True] * len(behaving)
     null = GroupNull.of(exact, pooled_p=[0.5] * len(exact), alike=alike)
     rank, pooled = null.power(alike=True)
     assert rank > null.power(alike=False)[0] >= 1.0
     assert rank >= inflation(behaving) and pooled == null.pooled_inflation == 1.0
+    # Too few groups of a kind for an inflation of their own: the overall one.
+    few = GroupNull.of(teams + behaving[:6], pooled_p=[0.5] * 206, alike=[False] * 200 + [True] * 6)
+    assert few.power(alike=True) == few.power(alike=False)
     # A kind whose own groups look ordinary still gets at least the inflation of all honest groups.
     mild = GroupNull.of([1e-6] + teams, pooled_p=[1e-6] + teams, alike=[False] + [True] * len(teams))
     assert mild.power(alike=True) == (mild.inflation, mild.pooled_inflation) == mild.power(alike=False)
