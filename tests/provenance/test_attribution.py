@@ -267,19 +267,8 @@ def test_cli_bad_input_names_the_file_line_or_url(
         probe.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{probe.getsockname()[1]}/v1"
     # The suspect is sampled first: an unreachable one fails before any model is loaded.
-    code, _, err = _main(
-        monkeypatch,
-        capsys,
-        *base,
-        "--suspect",
-        closed,
-        "--reference",
-        str(world.ref),
-        "--prompts",
-        str(world.prompts),
-        "--max-retries",
-        "0",
-    )
+    once = ["--reference", str(world.ref), "--prompts", str(world.prompts), "--max-retries", "0"]
+    code, _, err = _main(monkeypatch, capsys, *base, "--suspect", closed, *once)
     assert code == 1 and closed in err and "error:" in err
     timeout = ["--reference", str(world.ref), "--timeout", "0"]
     code, _, err = _main(monkeypatch, capsys, *base, *suspect, *timeout)
@@ -289,20 +278,6 @@ def test_cli_bad_input_names_the_file_line_or_url(
         silent.listen(8)
         stalled = f"http://127.0.0.1:{silent.getsockname()[1]}/v1"
         started = time.monotonic()
-        code, _, err = _main(
-            monkeypatch,
-            capsys,
-            *base,
-            "--suspect",
-            stalled,
-            "--reference",
-            str(world.ref),
-            "--prompts",
-            str(world.prompts),
-            "--max-retries",
-            "0",
-            "--timeout",
-            "0.5",
-        )
+        code, _, err = _main(monkeypatch, capsys, *base, "--suspect", stalled, *once, "--timeout", "0.5")
     assert code == 1 and "no answer within 0.5s" in err, err
     assert time.monotonic() - started < 60  # the default would wait 120 s for each answer
