@@ -16,7 +16,7 @@ from datasketch import MinHash
 
 from distillab.detect.indicator_export import export_indicators, flagged_campaigns, labelled_campaigns
 from distillab.detect.indicators import IndicatorIndex, IndicatorTally, keyed, read_key
-from distillab.detect.logs import ip_prefix
+from distillab.detect.record import ip_prefix
 from distillab.detect.simulate import SimulateConfig, read_labels, simulate
 from distillab.detect.templates import NUM_PERM, SCHEME, SEED, Signer, TemplateIndex, shingles, similarity
 from distillab.errors import ConfigError

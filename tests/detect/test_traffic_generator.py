@@ -12,7 +12,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from distillab.detect.logs import ip_prefix, read_batches
+from distillab.detect.logs import read_batches
+from distillab.detect.record import ip_prefix
 from distillab.errors import ConfigError
 from traffic import Traffic, TrafficConfig, generate, write_labels, write_log
 from traffic.campaigns import CAMPAIGNS

@@ -50,7 +50,8 @@ import pyarrow.compute as pc
 
 from .behaviour import ASK_EVERY, ASK_FIRST, BehaviourState
 from .embeddings import Lexical, PromptEmbedder
-from .logs import Columns, request_fields
+from .logs import Columns
+from .record import request_fields
 from .text import DIM, Embedder, K, mix64
 
 FEATURES = ("single_shot", "coverage", "novelty", "output", "reasoning", "distribution")

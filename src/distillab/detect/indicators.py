@@ -31,7 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from distillab.detect.logs import Columns, request_fields
+from distillab.detect.logs import Columns
+from distillab.detect.record import request_fields
 from distillab.detect.templates import EDGE, NUM_PERM, SCHEME, SEED, Signer, TemplateIndex
 from distillab.errors import ConfigError, DataError
 

@@ -10,7 +10,8 @@ distribution requests, completion tokens, network and account metadata). Sources
 - a `.jsonl` file (nested `messages`/`params`);
 - a gateway store: a `sqlite:///...` or `postgresql://...` URL, or a `.db` SQLite file.
 
-`request_fields(record)` reduces one record (a dict) the same way: the live, one-request-at-a-time path.
+`record.request_fields(record)` reduces one record (a dict) the same way: the live, one-request-at-a-time
+path.
 
 Only `ts`, `account` and one of `messages`/`prompt` are required; unknown fields are kept and ignored.
 `ts` may be epoch seconds or an RFC 3339 string. Bad rows raise `DataError` naming the file and row.
@@ -22,7 +23,6 @@ import json
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,17 @@ import pyarrow.compute as pc
 from distillab.errors import ConfigError, DataError
 from distillab.jsonl import iter_jsonl
 
+from .record import (
+    asks_distribution,
+    check,
+    ip_prefix,
+    messages_fields,
+    prompt_text,
+    request_fields,
+    style_of_params,
+    style_of_params_text,
+    to_epoch,
+)
 from .text import COT, mix64
 
 BATCH = 65_536
@@ -72,7 +83,7 @@ class Columns:
     org: pa.Array
     payment_id: pa.Array
     style: np.ndarray
-    """A hash of how the request is made: its sampling parameters (`STYLE_PARAMS`), its system prompt
+    """A hash of how the request is made: its sampling parameters (`record.STYLE_PARAMS`), its system prompt
     and whether it is a chat or a completions request (behavioural linking compares their mix)."""
 
     def __len__(self) -> int:
@@ -87,94 +98,6 @@ class Columns:
 
 
 # ---- one record -----------------------------------------------------------------------------------
-def to_epoch(value: Any, where: str) -> float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            pass
-    raise DataError(f"{where}: 'ts' must be epoch seconds or an RFC 3339 time, got {value!r}")
-
-
-def ip_prefix(ip: str | None) -> str | None:
-    """The /24 of an IPv4 address or the /48 of an IPv6 one."""
-    if not ip:
-        return None
-    if ":" in ip:
-        return ":".join(ip.split(":")[:3]) + "::/48"
-    parts = ip.split(".")
-    return ".".join(parts[:3]) + ".0/24" if len(parts) == 4 else ip
-
-
-def _content(message: Any) -> str:
-    content = message.get("content") if isinstance(message, dict) else None
-    if isinstance(content, list):  # content parts
-        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return str(content or "")
-
-
-def _messages_fields(messages: list[Any]) -> tuple[str, bool, str]:
-    """(newest turn's text, carries assistant turns, system prompt)."""
-    text = _content(messages[-1]) if messages else ""
-    conversational = any(isinstance(m, dict) and m.get("role") == "assistant" for m in messages)
-    first = messages[0] if messages else None
-    system = _content(first) if isinstance(first, dict) and first.get("role") == "system" else ""
-    return text, conversational, system
-
-
-def _prompt_text(prompt: Any) -> str:
-    return " ".join(str(p) for p in prompt) if isinstance(prompt, list) else str(prompt or "")
-
-
-def _distribution(params: Any) -> bool:
-    if not isinstance(params, dict):
-        return False
-    n = params.get("n")
-    return bool(params.get("logprobs") or params.get("top_logprobs")) or (isinstance(n, int) and n > 1)
-
-
-def _tokens(record: dict[str, Any]) -> float:
-    value = record.get("completion_tokens")
-    status = record.get("status")
-    ok = status is None or (isinstance(status, int) and 200 <= status < 300)
-    return (
-        float(value)
-        if ok and isinstance(value, (int, float)) and not isinstance(value, bool)
-        else float("nan")
-    )
-
-
-STYLE_PARAMS = (
-    "max_tokens",
-    "max_completion_tokens",
-    "temperature",
-    "top_p",
-    "n",
-    "logprobs",
-    "top_logprobs",
-    "stream",
-    "stop",
-    "response_format",
-)
-"""The parameters that make a request's style (not ids, seeds or per-request values)."""
-
-
-def _params_style(params: Any) -> int:
-    if not isinstance(params, dict):
-        return 0
-    chosen = {k: params[k] for k in STYLE_PARAMS if params.get(k) is not None}
-    return zlib.crc32(json.dumps(chosen, sort_keys=True, default=str).encode()) if chosen else 0
-
-
-def _params_text_style(text: str | None) -> int:
-    try:
-        return _params_style(json.loads(text)) if text else 0
-    except json.JSONDecodeError:
-        return 0
-
-
 def style_hash(params_style: np.ndarray, system: pa.Array, completion: np.ndarray) -> np.ndarray:
     """`Columns.style` from the parameters' hashes, the system prompts (null: none) and whether each
     request is a completions request."""
@@ -184,49 +107,6 @@ def style_hash(params_style: np.ndarray, system: pa.Array, completion: np.ndarra
     )
     parts = params_style.astype(np.uint64) ^ (system_hash << np.uint64(32)) ^ completion.astype(np.uint64)
     return mix64(parts)
-
-
-def check(record: Any, where: str) -> dict[str, Any]:
-    """The record, validated: DataError naming `where` if it lacks what detection needs."""
-    if not isinstance(record, dict):
-        raise DataError(f"{where}: expected a JSON object per request")
-    if not isinstance(record.get("account"), str) or not record["account"]:
-        raise DataError(f"{where}: 'account' must be a non-empty string")
-    if record.get("messages") is None and record.get("prompt") is None:
-        raise DataError(f"{where}: needs 'messages' or 'prompt'")
-    record["ts"] = to_epoch(record.get("ts"), where)
-    return record
-
-
-def request_fields(record: dict[str, Any], *, cot: bool = True) -> dict[str, Any]:
-    """One validated record reduced to the `Columns` fields (one value each), plus its system prompt.
-    With cot=False the reasoning check is left to the caller ("cot" is None): `from_records` does it
-    for a whole batch with one Arrow kernel, many times faster than Python's `re` on each text."""
-    messages = record.get("messages")
-    if isinstance(messages, list) and messages:
-        text, conversational, system = _messages_fields(messages)
-    else:
-        text, conversational, system = _prompt_text(record.get("prompt")), False, ""
-    return {
-        "ts": float(record["ts"]),
-        "account": record["account"],
-        "text": text,
-        "system": system,
-        "conversational": conversational,
-        "cot": bool(COT.search(text) or (system and COT.search(system))) if cot else None,
-        "distribution": _distribution(record.get("params")),
-        "completion_tokens": _tokens(record),
-        "prefix": ip_prefix(record.get("ip")),
-        "user_agent": _str(record.get("user_agent")),
-        "org": _str(record.get("org")),
-        "payment_id": _str(record.get("payment_id")),
-        "params_style": _params_style(record.get("params")),
-        "completion": not (isinstance(messages, list) and messages),
-    }
-
-
-def _str(value: Any) -> str | None:
-    return str(value) if value else None
 
 
 def from_records(records: list[dict[str, Any]]) -> Columns:
@@ -345,7 +225,7 @@ def _per_unique(values: pa.Array, function: Any, out_type: pa.DataType) -> pa.Ar
 
 def _params_distribution(text: str | None) -> bool:
     try:
-        return _distribution(json.loads(text)) if text else False
+        return asks_distribution(json.loads(text)) if text else False
     except json.JSONDecodeError:
         return False
 
@@ -406,12 +286,12 @@ def from_arrow(batch: pa.RecordBatch, *, where: str, first_row: int) -> Columns:
             pc.fill_null(_per_unique(params.cast(pa.string()), _params_distribution, pa.bool_()), False)
         )
         params_style = np.asarray(
-            pc.fill_null(_per_unique(params.cast(pa.string()), _params_text_style, pa.int64()), 0)
+            pc.fill_null(_per_unique(params.cast(pa.string()), style_of_params_text, pa.int64()), 0)
         )
     else:
         values = params.to_pylist()
-        distribution = np.array([_distribution(p) for p in values], bool)
-        params_style = np.array([_params_style(p) for p in values], np.int64)
+        distribution = np.array([asks_distribution(p) for p in values], bool)
+        params_style = np.array([style_of_params(p) for p in values], np.int64)
     tokens = (
         np.asarray(pc.fill_null(batch.column("completion_tokens").cast(pa.float64()), np.nan))
         if "completion_tokens" in batch.schema.names
@@ -458,7 +338,7 @@ def _fallback(
             except json.JSONDecodeError:
                 value = None
         if isinstance(value, list) and value:
-            texts[i], conversational[i], found = _messages_fields(value)
+            texts[i], conversational[i], found = messages_fields(value)
             cot_system[i] = bool(found and COT.search(found))
             systems[i] = found or None
             continue
@@ -468,7 +348,7 @@ def _fallback(
                 prompt = json.loads(prompt)
             except json.JSONDecodeError:
                 pass
-        texts[i] = _prompt_text(prompt)
+        texts[i] = prompt_text(prompt)
     return pa.array(texts, pa.string()), conversational, cot_system, pa.array(systems, pa.string())
 
 
