@@ -6,6 +6,8 @@
     python benchmarks/detect_generalize.py --reference-accounts 400    # a smaller (or larger) reference
     python benchmarks/detect_generalize.py --dev --work runs/dev       # the development logs, kept
     python benchmarks/detect_generalize.py --null --reference-accounts 2000 --no-self  # honest-only logs
+    python benchmarks/detect_generalize.py --dev-2 --no-self     # more development logs (also --null-dev-2)
+    python benchmarks/detect_generalize.py --heldout-3 --no-self # held out (also --null-3)
 
 The detector was tuned on `distillab.detect.simulate`; tests/traffic was written apart from it, from
 public descriptions of distillation campaigns, with honest personas of its own. Nothing here tunes the
@@ -19,11 +21,15 @@ other options at their defaults. Reported per log and mode, and summed over the 
 campaign kind (accounts flagged / accounts) and whether each campaign was detected (any account),
 honest false positives per persona, flagged counts, how accounts were flagged (own traffic or through a
 linked group), median requests until flagged, median p-value, and the CLI's own summary metrics
-(precision, honest accounts ever flagged at a checkpoint, ...). Also the seconds (wall and CPU) each log
-took to generate and write. Writes benchmarks/results/detect_generalize-SET-EMBEDDER[-refN].json.
+(precision, honest accounts ever flagged at a checkpoint, ...). With a reference, also the honest-group
+calibration check: every linked group of honest accounts only, and per test (the group's combined
+p-value, its pooled traffic's, its rank test's) and kind of link the share with p <= alpha for alpha
+in 0.001..0.1, which a calibrated test keeps at most alpha (in an honest-only log every group
+counts). Also the seconds (wall and CPU) each log took to generate and write. Writes
+benchmarks/results/detect_generalize-SET-EMBEDDER[-refN].json.
 
-Seeds: LOGS and HELDOUT_2 are held out (reported, never developed on); DEV and DEV_REFERENCE are for
-development.
+Seeds: LOGS, HELDOUT_2, HELDOUT_3, NULL_HELDOUT and NULL_HELDOUT_2 are held out (reported, never
+developed on); DEV, DEV_2, NULL_DEV, NULL_DEV_2 and DEV_REFERENCE are for development.
 """
 
 from __future__ import annotations
@@ -60,6 +66,18 @@ NULL_HELDOUT = {f"honest{seed}-600": (seed, 600, 7) for seed in range(501, 507)}
 """Honest-only logs (`--null`, `--null-2`): each seed's campaign accounts left out, so every flag is a
 false positive. NULL_DEV is for finding why honest accounts are flagged; NULL_HELDOUT, declared with it,
 only reports the honest false-positive rate of the final code."""
+DEV_2 = {f"seed{seed}-600": (seed, 600, 7) for seed in range(211, 217)}
+NULL_DEV_2 = {f"honest{seed}-600": (seed, 600, 7) for seed in range(411, 421)}
+"""Development sets declared 2026-12-07 (`--dev-2` with DEV_REFERENCE, `--null-dev-2` honest-only),
+before any run of them, for the work on honest accounts flagged through linked groups (issue 16): on
+the first held-out set 4 developers went down with one behaviourally linked group, a kind of honest
+group DEV and NULL_DEV never produced. More development seeds, so that such groups are found (and
+honest groups' p-values checked for calibration) without looking at held-out seeds."""
+HELDOUT_3 = {"seed601-600": (601, 600, 7), "seed602-600": (602, 600, 7), "seed603-300": (603, 300, 7)}
+NULL_HELDOUT_2 = {f"honest{seed}-600": (seed, 600, 7) for seed in range(511, 517)}
+"""Held-out sets declared 2026-12-07 with DEV_2 and NULL_DEV_2, before the issue 16 work began
+(`--heldout-3`, reference as LOGS; `--null-3`, honest-only): run once, on the final code of that work,
+to report; nothing is developed on them."""
 QUICK_LOGS = {"seed101-300": (101, 300, 3), "seed102-200": (102, 200, 3)}
 REFERENCE = (900, 1100, 7)
 """Seed, accounts and days of the reference: its honest accounts only (about 1000)."""
@@ -131,7 +149,51 @@ def detect(log: dict[str, Any], out: Path, reference: Path | None, embedder: str
     seconds = time.monotonic() - tick
     accounts = [json.loads(line) for line in (out / "accounts.jsonl").read_text().splitlines() if line]
     summary = json.loads((out / "summary.json").read_text())
-    return {"summary": summary, "accounts": accounts, "seconds": seconds}
+    groups = json.loads((out / "campaigns.json").read_text())
+    return {"summary": summary, "accounts": accounts, "groups": groups, "seconds": seconds}
+
+
+ALPHAS = (0.001, 0.005, 0.01, 0.05, 0.1)
+"""Levels of the honest-group calibration check: a calibrated test gives at most a share alpha of
+honest groups a p-value at most alpha."""
+
+
+def honest_groups(groups: list[dict[str, Any]], kinds: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
+    """The log's linked groups of honest accounts only: size, how linked (on behaviour or paraphrase, or
+    on metadata alone), personas, and their p-values (combined, pooled traffic, rank test)."""
+    out = []
+    for g in groups:
+        if any(kinds[m][0] != "benign" for m in g["members"]):
+            continue
+        linked = " ".join(g["linked_by"])
+        out.append(
+            {
+                "id": g["id"],
+                "accounts": len(g["members"]),
+                "linked": "behaviour" if "behave alike" in linked or "paraphrase" in linked else "metadata",
+                "personas": sorted({kinds[m][1] for m in g["members"]}),
+                "p_value": g["p_value"],
+                "pooled_p_value": g["pooled_p_value"],
+                "rank_p_value": g["rank_test"]["p_value"] if g["rank_test"] else None,
+                "flagged": g["flagged"],
+            }
+        )
+    return out
+
+
+def calibration_check(groups: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per test and per kind of link: honest groups, and the share with p <= alpha for each of ALPHAS
+    (at most alpha where the test is calibrated)."""
+    out: dict[str, Any] = {}
+    for test in ("p_value", "pooled_p_value", "rank_p_value"):
+        for linked in ("all", "behaviour", "metadata"):
+            p = [g[test] for g in groups if g[test] is not None and linked in ("all", g["linked"])]
+            out[f"{test}/{linked}"] = {
+                "groups": len(p),
+                "smallest": min(p) if p else None,
+                **{f"share_at_{a:g}": sum(x <= a for x in p) / len(p) if p else None for a in ALPHAS},
+            }
+    return out
 
 
 def score(accounts: list[dict[str, Any]], kinds: dict[str, tuple[str, str]]) -> dict[str, Any]:
@@ -240,6 +302,12 @@ def main() -> None:
     which.add_argument("--dev", action="store_true", help="the development logs (DEV, DEV_REFERENCE)")
     which.add_argument("--null", action="store_true", help="honest-only development logs (NULL_DEV)")
     which.add_argument("--null-2", action="store_true", help="honest-only held-out logs (NULL_HELDOUT)")
+    which.add_argument("--dev-2", action="store_true", help="more development logs (DEV_2, DEV_REFERENCE)")
+    which.add_argument(
+        "--null-dev-2", action="store_true", help="more honest-only development logs (NULL_DEV_2)"
+    )
+    which.add_argument("--heldout-3", action="store_true", help="the third held-out set (HELDOUT_3)")
+    which.add_argument("--null-3", action="store_true", help="honest-only held-out logs (NULL_HELDOUT_2)")
     parser.add_argument(
         "--reference-accounts",
         type=int,
@@ -261,11 +329,16 @@ def main() -> None:
         "dev": DEV,
         "null": NULL_DEV,
         "null_2": NULL_HELDOUT,
+        "dev_2": DEV_2,
+        "null_dev_2": NULL_DEV_2,
+        "heldout_3": HELDOUT_3,
+        "null_3": NULL_HELDOUT_2,
     }
     logs_name = next((name for name in sets if getattr(args, name)), "heldout")
     logs_spec = sets.get(logs_name, LOGS)
-    honest_only = logs_name in ("null", "null_2")
-    reference_spec = QUICK_REFERENCE if args.quick else DEV_REFERENCE if args.dev or args.null else REFERENCE
+    honest_only = logs_name in ("null", "null_2", "null_dev_2", "null_3")
+    developing = args.dev or args.null or args.dev_2 or args.null_dev_2
+    reference_spec = QUICK_REFERENCE if args.quick else DEV_REFERENCE if developing else REFERENCE
     logs_name = logs_name.replace("_", "-")
     if args.out is None:
         suffix = f"-{logs_name}-{args.embedder}" + (
@@ -296,6 +369,7 @@ def main() -> None:
                 scored = score(run["accounts"], log["kinds"])
                 results[name][mode] = {
                     **scored,
+                    "honest_groups": honest_groups(run["groups"], log["kinds"]),
                     "cli_metrics": run["summary"].get("metrics"),
                     "cli_notes": run["summary"].get("notes"),
                     "embedder": run["summary"].get("embedder"),
@@ -303,6 +377,13 @@ def main() -> None:
                 }
                 show(name, mode, scored)
     overall = {mode: total([r[mode] for r in results.values()]) for mode in mode_names}
+    for mode in ("reference",) if "reference" in mode_names else ():
+        check = calibration_check([g for r in results.values() for g in r[mode]["honest_groups"]])
+        overall[mode]["honest_group_calibration"] = check
+        for key in ("p_value/all", "p_value/behaviour", "pooled_p_value/all", "rank_p_value/all"):
+            c = check[key]
+            shares = " ".join(f"{a:g}:{c[f'share_at_{a:g}']:.3f}" for a in ALPHAS) if c["groups"] else "-"
+            print(f"honest groups [{key}]: {c['groups']} groups, share with p <= alpha {shares}")
     for mode, o in overall.items():
         recalls = " ".join(f"{k}={v['recall']:.2f}" for k, v in o["campaigns"].items())
         fps = " ".join(f"{k}={v['flagged']}/{v['accounts']}" for k, v in o["honest"].items() if v["flagged"])

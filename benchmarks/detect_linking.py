@@ -198,7 +198,11 @@ def main() -> None:
                 per[f"{name}-reference"] = {
                     "seconds": round(time.monotonic() - started, 1),
                     "units": prepared[1].n,
-                    "group_null": {k: v for k, v in vars(prepared[1].group_null).items() if k != "exact_p"},
+                    "group_null": {
+                        k: v
+                        for k, v in vars(prepared[1].group_null).items()
+                        if k not in ("exact_p", "pooled_p", "alike")
+                    },
                 }
                 for scenario, (log, labels) in scenarios.items():
                     per[scenario] = evaluate(

@@ -12,7 +12,7 @@ import pytest
 from detect_world import detect_at
 from scipy.stats import hypergeom
 
-from distillab.detect.grouptest import inflation, rank_test, scan_p, top_p
+from distillab.detect.grouptest import GroupNull, calibrated, inflation, rank_test, scan_p, top_p
 from distillab.detect.run import prepare_reference
 from distillab.detect.simulate import SimulateConfig, simulate
 
@@ -76,6 +76,38 @@ def test_inflation_follows_the_honest_groups() -> None:
     assert inflation([1e-12] + [0.5] * 39) == pytest.approx(np.log(1e-12) / np.log(0.05 / 40))
 
 
+def test_inflation_keeps_honest_groups_uniform_below_a_tenth() -> None:
+    # A tenth of 100 honest groups at p = 0.001: their mean -log p (0.69) and their smallest (against
+    # 0.05 / 100) both pass uncorrected, yet 10% of honest groups would be flagged at 0.001.
+    honest = [0.001] * 10 + [1.0] * 90
+    power = inflation(honest)
+    assert power == pytest.approx(np.log(0.001) / np.log(9.05 / 100))
+    corrected = np.array([calibrated(p, power) for p in honest])
+    for alpha in (0.001, 0.01, 0.05, 0.09):
+        assert (corrected <= alpha).mean() <= alpha
+    # Large honest p-values say nothing about the tail: they never raise the power.
+    assert inflation([0.5] * 100) == 1.0
+
+
+def test_groups_linked_on_behaviour_are_calibrated_on_their_own_kind() -> None:
+    rng = np.random.default_rng(2)
+    teams = list(rng.uniform(size=200))
+    behaving = [1e-5, 1e-4, 0.02, 0.3, 0.6, 0.9] * 4  # honest groups linked on behaviour: further out
+    exact = teams + behaving
+    alike = [False] * len(teams) + [True] * len(behaving)
+    null = GroupNull.of(exact, pooled_p=[0.5] * len(exact), alike=alike)
+    rank, pooled = null.power(alike=True)
+    assert rank > null.power(alike=False)[0] >= 1.0
+    assert rank >= inflation(behaving) and pooled == null.pooled_inflation == 1.0
+    # Too few groups of a kind for an inflation of their own: the overall one.
+    few = GroupNull.of(teams + behaving[:6], pooled_p=[0.5] * 206, alike=[False] * 200 + [True] * 6)
+    assert few.power(alike=True) == few.power(alike=False)
+    # A kind whose own groups look ordinary still gets at least the inflation of all honest groups.
+    mild = GroupNull.of([1e-6] + teams, pooled_p=[1e-6] + teams, alike=[False] + [True] * len(teams))
+    assert mild.power(alike=True) == (mild.inflation, mild.pooled_inflation) == mild.power(alike=False)
+    assert mild.pooled_inflation > 1.0
+
+
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
     out = tmp_path_factory.mktemp("reference") / "honest.parquet"
@@ -93,6 +125,9 @@ def test_honest_only_traffic_forms_no_flagged_group(
     simulate(SimulateConfig(out=log, seed=seed, accounts=300, days=1.0, attacker_share=0.0))
     target = 0.01
     summary, groups = detect_at(log, reference, tmp_path / "out", target)
+    null = reference[1][1].group_null
+    assert len(null.pooled_p) == len(null.exact_p) == len(null.alike) == null.groups > 0
+    assert min(null.power(alike=True)) >= 1.0
     assert groups and summary.groups == len(groups)
     assert summary.flagged_groups == 0
     assert sum(g["rank_test"]["p_value"] <= target for g in groups) <= target * len(groups) + 1

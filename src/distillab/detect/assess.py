@@ -17,7 +17,7 @@ import numpy as np
 from distillab.detect.calibrate import Units, units_of, without_each
 from distillab.detect.config import DetectConfig
 from distillab.detect.features import StatsTable
-from distillab.detect.grouptest import GroupTests, rank_groups
+from distillab.detect.grouptest import GroupNull, GroupTests, calibrated, rank_groups
 from distillab.detect.kept import Overlaps
 from distillab.detect.linking import Links, link
 from distillab.detect.paraphrase import PARAPHRASE, ParaphraseGroup, paraphrase_groups
@@ -63,7 +63,8 @@ def assess(
     """Score every account and linked group in `table`; flags at the configured FPR and FDR. With an
     honest reference, a group's p-value combines its pooled traffic's and its members' exact rank
     test (`grouptest`), and, for a group holding accounts that ask paraphrases of the same questions,
-    that group's test (`paraphrase`), Bonferroni-combined."""
+    that group's test (`paraphrase`), Bonferroni-combined. The pooled traffic's and the rank test's
+    p-values are calibrated on the reference's honest groups (`GroupNull`)."""
     links_, found = links if links is not None else link_all(table, calibration)
     units, _ = units_of(table, links_, calibration.prior)
     n = len(table)
@@ -73,14 +74,18 @@ def assess(
     scored = Scored.concat([accounts_scored, groups_scored])
     # Rank tests need honest reference units: the log's own accounts are not exchangeable with a group
     # of alike accounts among them (an honest bot fleet ranks together against everyone else).
-    member_rows = [[table.index[m] for m in units.members[i]] for i in range(n, len(units.ids))]
-    tests = [] if self_reference else rank_groups(member_rows, accounts_scored.family_distance, calibration)
-    ranks = dict(zip(range(n, len(units.ids)), tests))
     group_of = {m: i for i in range(n, len(units.ids)) for m in units.members[i]}
     paraphrased = {group_of[g.core[0]]: g for g in found if g.core and not self_reference}
+    # Groups linked on behaviour or paraphrase are calibrated on their own kind (`GroupNull.power`).
+    alike = [links_.alike[i - n] is not None or i in paraphrased for i in range(n, len(units.ids))]
+    member_rows = [[table.index[m] for m in units.members[i]] for i in range(n, len(units.ids))]
+    distances = accounts_scored.family_distance
+    tests = [] if self_reference else rank_groups(member_rows, distances, calibration, alike)
+    ranks = dict(zip(range(n, len(units.ids)), tests))
+    null = calibration.group_null or GroupNull()
     group_tests = {
         i: GroupTests(
-            float(scored.p_value[i]),
+            calibrated(float(scored.p_value[i]), null.power(alike[i - n])[1]),
             ranks[i][0].p_value if i in ranks else None,
             paraphrased[i].p_value if i in paraphrased else None,
         )

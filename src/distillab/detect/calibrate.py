@@ -24,7 +24,7 @@ import numpy as np
 from .alike import Profiles
 from .embeddings import PromptEmbedder
 from .features import COUNTS, AccountStats, StatsTable, distinct, prior_of, raw_features, shrink, table_of
-from .grouptest import calibrate_groups
+from .grouptest import calibrate_groups, pooled_stats
 from .linking import Links, leave_out, link
 from .logs import Columns, read_batches
 from .paraphrase import fit_null
@@ -108,12 +108,7 @@ def units_of(
     ids, members = list(table.names), [[name] for name in table.names]
     requests = [int(x) for x in table.counts["n"][:n_accounts]]
     if links.clusters:
-        pooled = []
-        for i, group in enumerate(links.clusters):
-            stats = AccountStats(f"group-{i + 1}")
-            for name in group:
-                stats.merge(table.stats(name))
-            pooled.append(stats)
+        pooled = pooled_stats(table, links.clusters)
         pooled_raw = table_of(pooled, table.embedder).raw()
         features.append(shrink(pooled_raw, prior))
         volume.append(pooled_raw["volume"])

@@ -261,7 +261,7 @@ def _rows(
                         *([test.words()] if test else []),
                         *reasons,
                     ],
-                    "pooled_p_value": float(scored.p_value[i]),
+                    "pooled_p_value": result["group_tests"][i].pooled,
                     "rank_test": asdict(test) if test else None,
                 }
             )
