@@ -27,13 +27,17 @@ def tiny(out: Path, **overrides: object) -> ContestConfig:
         "defenses": ("detect+degrade",),
         "campaign_accounts": 6,
         # 16 queries an account: the live detector can certify the linked campaign after 35 to 41 of its 96
-        # queries (its members' rank test against 200 honest reference accounts) and acts a few seconds
+        # queries (its members' rank test against the honest reference accounts) and acts a few seconds
         # later; the rest is the margin its flag must land in on a slow, busy machine (with 8 an account,
         # about 13 queries were left, and a CI run had degraded=0).
         "campaign_queries": 96,
         "honest_accounts": 10,
         "honest_requests": 24,
-        "reference_accounts": 200,
+        # 400 honest reference accounts: their halves' honest groups calibrate the group tests
+        # (`grouptest.GroupNull`), and on 200 (84 honest groups over 8 halvings) one honest pair linked on
+        # behaviour, at rank p = 6e-4 on 3 halvings, set an inflation of 2.2 that left this 6-account
+        # campaign uncertified within its 96 queries (1.7 on 400).
+        "reference_accounts": 400,
         "rpm": 600,
         "detect_every": 0.5,
         "steps": 8,
