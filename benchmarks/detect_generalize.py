@@ -8,6 +8,7 @@
     python benchmarks/detect_generalize.py --null --reference-accounts 2000 --no-self  # honest-only logs
     python benchmarks/detect_generalize.py --dev-2 --no-self     # more development logs (also --null-dev-2)
     python benchmarks/detect_generalize.py --heldout-3 --no-self # held out (also --null-3)
+    python benchmarks/detect_generalize.py --heldout-4 --no-self # held out, own reference (also --null-4)
 
 The detector was tuned on `distillab.detect.simulate`; tests/traffic was written apart from it, from
 public descriptions of distillation campaigns, with honest personas of its own. Nothing here tunes the
@@ -28,8 +29,9 @@ in 0.001..0.1, which a calibrated test keeps at most alpha (in an honest-only lo
 counts). Also the seconds (wall and CPU) each log took to generate and write. Writes
 benchmarks/results/detect_generalize-SET-EMBEDDER[-refN].json.
 
-Seeds: LOGS, HELDOUT_2, HELDOUT_3, NULL_HELDOUT and NULL_HELDOUT_2 are held out (reported, never
-developed on); DEV, DEV_2, NULL_DEV, NULL_DEV_2 and DEV_REFERENCE are for development.
+Seeds: LOGS, HELDOUT_2, HELDOUT_3, HELDOUT_4, NULL_HELDOUT, NULL_HELDOUT_2 and NULL_HELDOUT_3 are held
+out (reported, never developed on; HELDOUT_4 and NULL_HELDOUT_3 with REFERENCE_4); DEV, DEV_2,
+NULL_DEV, NULL_DEV_2 and DEV_REFERENCE are for development.
 """
 
 from __future__ import annotations
@@ -78,6 +80,12 @@ NULL_HELDOUT_2 = {f"honest{seed}-600": (seed, 600, 7) for seed in range(511, 517
 """Held-out sets declared 2026-12-07 with DEV_2 and NULL_DEV_2, before the issue 16 work began
 (`--heldout-3`, reference as LOGS; `--null-3`, honest-only): run once, on the final code of that work,
 to report; nothing is developed on them."""
+HELDOUT_4 = {"seed701-600": (701, 600, 7), "seed702-600": (702, 600, 7), "seed703-300": (703, 300, 7)}
+NULL_HELDOUT_3 = {f"honest{seed}-600": (seed, 600, 7) for seed in range(521, 527)}
+REFERENCE_4 = (903, 1100, 7)
+"""Held-out sets declared 2026-12-08, before any run of them, with a reference seed of their own
+(`--heldout-4`, `--null-4`): every earlier held-out set had been seen once by the group calibration
+work. Run once, on the final code of issue 16, to report; nothing is developed on them."""
 QUICK_LOGS = {"seed101-300": (101, 300, 3), "seed102-200": (102, 200, 3)}
 REFERENCE = (900, 1100, 7)
 """Seed, accounts and days of the reference: its honest accounts only (about 1000)."""
@@ -308,6 +316,12 @@ def main() -> None:
     )
     which.add_argument("--heldout-3", action="store_true", help="the third held-out set (HELDOUT_3)")
     which.add_argument("--null-3", action="store_true", help="honest-only held-out logs (NULL_HELDOUT_2)")
+    which.add_argument(
+        "--heldout-4", action="store_true", help="the fourth held-out set (HELDOUT_4, REFERENCE_4)"
+    )
+    which.add_argument(
+        "--null-4", action="store_true", help="honest-only held-out logs (NULL_HELDOUT_3, REFERENCE_4)"
+    )
     parser.add_argument(
         "--reference-accounts",
         type=int,
@@ -333,12 +347,22 @@ def main() -> None:
         "null_dev_2": NULL_DEV_2,
         "heldout_3": HELDOUT_3,
         "null_3": NULL_HELDOUT_2,
+        "heldout_4": HELDOUT_4,
+        "null_4": NULL_HELDOUT_3,
     }
     logs_name = next((name for name in sets if getattr(args, name)), "heldout")
     logs_spec = sets.get(logs_name, LOGS)
-    honest_only = logs_name in ("null", "null_2", "null_dev_2", "null_3")
+    honest_only = logs_name in ("null", "null_2", "null_dev_2", "null_3", "null_4")
     developing = args.dev or args.null or args.dev_2 or args.null_dev_2
-    reference_spec = QUICK_REFERENCE if args.quick else DEV_REFERENCE if developing else REFERENCE
+    reference_spec = (
+        QUICK_REFERENCE
+        if args.quick
+        else DEV_REFERENCE
+        if developing
+        else REFERENCE_4
+        if args.heldout_4 or args.null_4
+        else REFERENCE
+    )
     logs_name = logs_name.replace("_", "-")
     if args.out is None:
         suffix = f"-{logs_name}-{args.embedder}" + (
