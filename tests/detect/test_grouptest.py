@@ -12,7 +12,15 @@ import pytest
 from detect_world import detect_at
 from scipy.stats import hypergeom
 
-from distillab.detect.grouptest import GroupNull, calibrated, inflation, rank_test, scan_p, top_p
+from distillab.detect.grouptest import (
+    GroupNull,
+    GroupTests,
+    calibrated,
+    inflation,
+    rank_test,
+    scan_p,
+    top_p,
+)
 from distillab.detect.run import prepare_reference
 from distillab.detect.simulate import SimulateConfig, simulate
 
@@ -106,6 +114,17 @@ def test_groups_linked_on_behaviour_are_calibrated_on_their_own_kind() -> None:
     mild = GroupNull.of([1e-6] + teams, pooled_p=[1e-6] + teams, alike=[False] + [True] * len(teams))
     assert mild.power(alike=True) == (mild.inflation, mild.pooled_inflation) == mild.power(alike=False)
     assert mild.pooled_inflation > 1.0
+
+
+def test_each_test_of_a_group_passes_only_at_its_bonferroni_share() -> None:
+    """A group's tests are combined with Bonferroni, and a test that takes members down with the group
+    (its rank test's most extreme accounts, the paraphrase group's core) must pass at its share too."""
+    tests = GroupTests(pooled=0.5, rank=0.0008, paraphrase=0.9)
+    assert tests.p_value == pytest.approx(0.0024) and not tests.rank_passes(0.001)
+    assert GroupTests(pooled=0.5, rank=0.0003).rank_passes(0.001)
+    assert not GroupTests(pooled=0.5).rank_passes(1.0)
+    assert GroupTests(pooled=0.5, rank=0.9, paraphrase=0.0003).paraphrase_passes(0.001)
+    assert not GroupTests(pooled=0.0002, rank=0.9, paraphrase=0.0004).paraphrase_passes(0.001)
 
 
 @pytest.fixture(scope="module")

@@ -138,7 +138,7 @@ def flags(
     for i, members in enumerate(units.members):
         if flagged[i] and i in result["ranks"]:
             test, beaten = result["ranks"][i]  # the accounts that carry its rank test go with the group
-            if test.p_value <= target_fpr:
+            if group_tests[i].rank_passes(target_fpr):
                 for m, b in zip(members, beaten):
                     if b <= test.beaten_by:
                         by.setdefault(m, units.ids[i])

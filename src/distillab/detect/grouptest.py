@@ -355,6 +355,10 @@ class GroupTests:
         """Whether the paraphrase test alone, at its Bonferroni share, passes `target`."""
         return self.paraphrase is not None and len(self.tests) * self.paraphrase <= target
 
+    def rank_passes(self, target: float) -> bool:
+        """Whether the rank test alone, at its Bonferroni share, passes `target`."""
+        return self.rank is not None and len(self.tests) * self.rank <= target
+
     def others_pass(self, target: float) -> bool:
         """Whether a test other than paraphrase, at its Bonferroni share, passes `target`."""
         others = [p for p in (self.pooled, self.rank) if p is not None]
