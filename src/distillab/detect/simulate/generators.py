@@ -13,8 +13,7 @@ import re
 from collections.abc import Callable, Iterator
 from random import Random
 
-from distillab.detect.simulate import tasks
-from distillab.detect.simulate import text as t
+from distillab.detect.simulate import tasks, words
 from distillab.detect.simulate.text import pick
 
 COT_PHRASES = (
@@ -43,10 +42,10 @@ class Sweep:
 
 
 def _grid(r: Random) -> Iterator[tasks.Task]:
-    explain = itertools.cycle(itertools.product(t.CONCEPTS, t.FIELDS[:5], t.AUDIENCES))
-    code = itertools.cycle(itertools.product(t.LANGS, t.CODE_TASKS))
-    translate = itertools.cycle(itertools.product(t.LANGUAGES, t.EVERYDAY_SENTENCES))
-    examples = itertools.cycle(itertools.product(("three", "five"), t.CONCEPTS))
+    explain = itertools.cycle(itertools.product(words.CONCEPTS, words.FIELDS[:5], words.AUDIENCES))
+    code = itertools.cycle(itertools.product(words.LANGS, words.CODE_TASKS))
+    translate = itertools.cycle(itertools.product(words.LANGUAGES, words.EVERYDAY_SENTENCES))
+    examples = itertools.cycle(itertools.product(("three", "five"), words.CONCEPTS))
     makers: list[Callable[[], tasks.Task]] = [
         lambda: _solve(r),
         lambda: _fill("Explain the concept of {} in {} to {}.", next(explain)),

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from distillab.detect.simulate import tasks
+from distillab.detect.simulate import tasks, words
 from distillab.detect.simulate import timing as tm
 from distillab.detect.simulate.actor import Actor, Request, assistant, chat_request, system, user
 from distillab.detect.simulate.config import PERSONAS
@@ -30,7 +30,7 @@ from distillab.detect.simulate.identity import (
     home_ip,
     in_prefix,
 )
-from distillab.detect.simulate.text import pick
+from distillab.detect.simulate.text import pick, terms
 from distillab.detect.simulate.workloads import Benchmark, Labelling
 from distillab.detect.simulate.world import World
 
@@ -121,7 +121,7 @@ class Conversation(Actor):
         r = self.r
         if self.documents:
             _, self.doc = tasks.pick_document(r)
-            self.terms = tasks.t.terms(self.doc)
+            self.terms = terms(self.doc)
             task = tasks.doc_question(r, self.doc, self.terms)
             framing = pick(
                 r,
@@ -148,7 +148,7 @@ class Conversation(Actor):
                 prompt=pick(r, ("Also, ", "Another question: ", "", "One more thing. ")) + task.prompt
             )
         if self.domain == "coding" and r.random() < 0.5:
-            error = pick(r, tasks.t.CODE_ERRORS)
+            error = pick(r, words.CODE_ERRORS)
             return tasks.Task(
                 f"That didn't work, I get `{error}`",
                 f"Sorry about that. `{error.split(':')[0]}` "

@@ -11,6 +11,7 @@ from random import Random
 from typing import NamedTuple
 
 from distillab.detect.simulate import text as t
+from distillab.detect.simulate import words
 from distillab.detect.simulate.text import between, pick
 
 
@@ -21,15 +22,15 @@ class Task(NamedTuple):
     answer: str
 
 
-def _snake(words: str) -> str:
-    return "_".join(w for w in words.replace("-", " ").split()[:3] if w.isalpha()).lower()
+def _snake(phrase: str) -> str:
+    return "_".join(w for w in phrase.replace("-", " ").split()[:3] if w.isalpha()).lower()
 
 
 def coding(r: Random) -> Task:
     kind = r.random()
-    lang = pick(r, t.LANGS)
+    lang = pick(r, words.LANGS)
     if kind < 0.3:
-        task = pick(r, t.CODE_TASKS)
+        task = pick(r, words.CODE_TASKS)
         fn = _snake(task)
         code = (
             f"def {fn}(data):\n"
@@ -80,7 +81,7 @@ def coding(r: Random) -> Task:
             summary,
         )
     if kind < 0.8:
-        error, action = pick(r, t.CODE_ERRORS), pick(r, t.CODE_ACTIONS)
+        error, action = pick(r, words.CODE_ERRORS), pick(r, words.CODE_ACTIONS)
         prompt = pick(
             r,
             (
@@ -101,7 +102,7 @@ def coding(r: Random) -> Task:
             ),
             error.split(":")[0],
         )
-    a, b = pick(r, t.CODE_PAIRS)
+    a, b = pick(r, words.CODE_PAIRS)
     return Task(
         f"What's the difference between {a} and {b} in {lang}?",
         f"Both work, but {a} and {b} trade off differently: pick {a} when you need the simpler "
@@ -115,7 +116,7 @@ def coding(r: Random) -> Task:
 def chat(r: Random) -> Task:
     kind = int(r.random() * 8)
     if kind == 0:
-        k, occasion = between(r, 3, 7), pick(r, t.OCCASIONS)
+        k, occasion = between(r, 3, 7), pick(r, words.OCCASIONS)
         ideas = r.sample(
             (
                 "a picnic",
@@ -139,7 +140,7 @@ def chat(r: Random) -> Task:
             ideas[0],
         )
     if kind == 1:
-        dish, missing = pick(r, t.DISHES), pick(r, t.INGREDIENTS)
+        dish, missing = pick(r, words.DISHES), pick(r, words.INGREDIENTS)
         return Task(
             f"What's a good recipe for {dish} without {missing}?",
             f"You can make {dish} without {missing}: swap it for a common substitute, keep the other "
@@ -148,8 +149,8 @@ def chat(r: Random) -> Task:
             dish,
         )
     if kind == 2:
-        tone, who, topic = pick(r, t.TONES), pick(r, t.RECIPIENTS), pick(r, t.EMAIL_TOPICS)
-        name = pick(r, t.NAMES)
+        tone, who, topic = pick(r, words.TONES), pick(r, words.RECIPIENTS), pick(r, words.EMAIL_TOPICS)
+        name = pick(r, words.NAMES)
         return Task(
             f"Help me write a {tone} email to my {who} about {topic}.",
             f"Subject: About {topic}\n\nHi,\n\nI wanted to get in touch about {topic}. Could we find a "
@@ -158,7 +159,7 @@ def chat(r: Random) -> Task:
             topic,
         )
     if kind == 3:
-        genre, subject = pick(r, t.GENRES), pick(r, t.SUBJECTS)
+        genre, subject = pick(r, words.GENRES), pick(r, words.SUBJECTS)
         return Task(
             f"Write a short {genre} about {subject}.",
             f"Here's a short {genre}:\n\nIn quiet hours, {subject} waits,\nwhile the world turns slow;"
@@ -167,7 +168,7 @@ def chat(r: Random) -> Task:
             subject,
         )
     if kind == 4:
-        goal = pick(r, t.GOALS)
+        goal = pick(r, words.GOALS)
         return Task(
             pick(
                 r,
@@ -179,7 +180,7 @@ def chat(r: Random) -> Task:
             goal,
         )
     if kind == 5:
-        place, month = pick(r, t.PLACES), pick(r, t.MONTHS)
+        place, month = pick(r, words.PLACES), pick(r, words.MONTHS)
         return Task(
             f"I'm planning a trip to {place} in {month}. What should I pack?",
             f"For {place} in {month}, pack layers, a light rain jacket, comfortable walking shoes and "
@@ -188,7 +189,7 @@ def chat(r: Random) -> Task:
             place,
         )
     if kind == 6:
-        concept, audience = pick(r, t.CONCEPTS), pick(r, t.AUDIENCES)
+        concept, audience = pick(r, words.CONCEPTS), pick(r, words.AUDIENCES)
         return Task(
             f"Explain {concept} like I'm {audience}.",
             f"Imagine {concept} as something you already know from daily life: it is a simple rule that, "
@@ -196,7 +197,7 @@ def chat(r: Random) -> Task:
             (),
             concept,
         )
-    choice = pick(r, t.CHOICES)
+    choice = pick(r, words.CHOICES)
     return Task(
         f"What are the pros and cons of {choice}?",
         f"Pros of {choice}: flexibility and long-term savings. Cons: upfront cost and some risk. It "
@@ -208,7 +209,7 @@ def chat(r: Random) -> Task:
 
 def math(r: Random) -> Task:
     kind = int(r.random() * 6)
-    name = pick(r, t.NAMES)
+    name = pick(r, words.NAMES)
     if kind == 0:
         a, p = between(r, 2, 12), between(r, 2, 15)
         bill = next(b for b in (10, 20, 50, 100, 200) if b > a * p)
@@ -265,8 +266,8 @@ def math(r: Random) -> Task:
 
 
 def translation(r: Random) -> Task:
-    lang = pick(r, t.LANGUAGES)
-    sentence = pick(r, t.EVERYDAY_SENTENCES) if r.random() < 0.6 else pick(r, t.corpus().sentences)
+    lang = pick(r, words.LANGUAGES)
+    sentence = pick(r, words.EVERYDAY_SENTENCES) if r.random() < 0.6 else pick(r, t.corpus().sentences)
     prompt = pick(
         r,
         (
@@ -294,7 +295,7 @@ def summarise(r: Random) -> Task:
 
 
 def trivia(r: Random) -> Task:
-    q, a = pick(r, t.TRIVIA)
+    q, a = pick(r, words.TRIVIA)
     prompt = pick(r, (q, q.lower(), f"Quick question: {q}", f"{q} Just the answer please."))
     return Task(prompt, f"{a[0].upper()}{a[1:]}.", (), a)
 
@@ -309,21 +310,21 @@ def support(r: Random) -> Task:
             "I've checked it: it is with the carrier and should arrive soon."
         )
     elif kind == 1:
-        app = pick(r, t.APPS)
+        app = pick(r, words.APPS)
         q = f"How do I reset my password on the {app} app?"
         a = (
             f"Open the {app} app, tap 'Forgot password' on the sign-in screen "
             "and follow the link we email you."
         )
     elif kind == 2:
-        plan = pick(r, t.PLANS)
+        plan = pick(r, words.PLANS)
         q = f"I was charged twice for my {plan} subscription this month. Can I get a refund?"
         a = (
             f"Sorry about the double charge on your {plan} plan. "
             "I've requested a refund of the duplicate payment."
         )
     else:
-        product = pick(r, t.PRODUCTS)
+        product = pick(r, words.PRODUCTS)
         q = (
             f"The {product} I bought {between(r, 2, 14)} months ago stopped working. "
             "Is it covered by the warranty?"
@@ -348,8 +349,8 @@ def pick_document(r: Random) -> tuple[str, str]:
 def doc_question(r: Random, doc: str, terms: list[str]) -> Task:
     """A question about `doc` (which the caller puts in the prompt once, at the start of a chat), maybe
     about one of its `terms` (`text.terms(doc)`)."""
-    words = terms or ["it"]
-    term = pick(r, words[:12])
+    found = terms or ["it"]
+    term = pick(r, found[:12])
     sentence = next((s for s in doc.split(". ") if term in s), doc.split(". ")[0]).rstrip(".")
     q = pick(
         r,
