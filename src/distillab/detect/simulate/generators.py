@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from random import Random
 
 from distillab.detect.simulate import tasks, words
+from distillab.detect.simulate.domains import DOMAINS
 from distillab.detect.simulate.text import pick
 
 COT_PHRASES = (
@@ -33,12 +34,12 @@ COT_SYSTEMS = (
 class Sweep:
     """Round-robin over all domains: the broad, even coverage a distiller wants and a person never has."""
 
-    def __init__(self, r: Random, domains: tuple[str, ...] = tuple(tasks.DOMAINS)):
+    def __init__(self, r: Random, domains: tuple[str, ...] = tuple(DOMAINS)):
         self.r = r
         self.order = itertools.cycle(domains)
 
     def __call__(self) -> tasks.Task:
-        return tasks.DOMAINS[next(self.order)](self.r)
+        return DOMAINS[next(self.order)](self.r)
 
 
 def _grid(r: Random) -> Iterator[tasks.Task]:

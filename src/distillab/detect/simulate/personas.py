@@ -18,6 +18,7 @@ from distillab.detect.simulate import tasks, words
 from distillab.detect.simulate import timing as tm
 from distillab.detect.simulate.actor import Actor, Request, assistant, chat_request, system, user
 from distillab.detect.simulate.config import PERSONAS
+from distillab.detect.simulate.domains import DOMAINS
 from distillab.detect.simulate.identity import (
     APPS,
     BROWSERS,
@@ -133,7 +134,7 @@ class Conversation(Actor):
             )
             return task._replace(prompt=framing.format(doc=self.doc, q=task.prompt))
         self.domain = r.choices(self.names, cum_weights=self.cum_weights)[0]
-        return tasks.DOMAINS[self.domain](r)
+        return DOMAINS[self.domain](r)
 
     def _follow_up(self) -> tasks.Task:
         r = self.r
@@ -143,7 +144,7 @@ class Conversation(Actor):
             question, answer = pick(r, _SUPPORT_FOLLOW_UPS)
             return tasks.Task(question, answer, (), answer)
         if r.random() < 0.5:
-            task = tasks.DOMAINS[self.domain](r)
+            task = DOMAINS[self.domain](r)
             return task._replace(
                 prompt=pick(r, ("Also, ", "Another question: ", "", "One more thing. ")) + task.prompt
             )

@@ -1,6 +1,6 @@
 """Word lists and fillers for simulated prompts: names, languages, coding tasks and errors, everyday
 topics, trivia with answers, products and support tickets. The templates that use them are in `tasks`,
-`workloads` and `generators`; the real text (standard-library docstrings) is in `text`.
+`domains`, `workloads` and `generators`; the real text (standard-library docstrings) is in `text`.
 """
 
 from __future__ import annotations
