@@ -190,7 +190,7 @@ def test_tiny_contest_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     def reuse_only(path: Path, settings: dict[str, Any], build: Callable[[], object], *, done: str) -> bool:
         return cached(path, settings, lambda: pytest.fail(f"the rerun built {path} again"), done=done)
 
-    for module in ("world", "round", "proof", "membership"):
+    for module in ("world", "round", "extraction", "proof", "membership"):
         monkeypatch.setattr(f"distillab.demo.{module}.cached", reuse_only)
     monkeypatch.setattr(
         "distillab.serving.process.serve_process", lambda *a, **k: pytest.fail("served again")

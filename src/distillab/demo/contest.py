@@ -19,10 +19,11 @@ from rich.console import Console
 
 from distillab.atomic import write_text
 from distillab.demo.config import ContestConfig
+from distillab.demo.extraction import evaluate, reference_losses
 from distillab.demo.membership import membership
 from distillab.demo.proof import prove
 from distillab.demo.results import ContestResult, ControlResult, TeacherScore
-from distillab.demo.round import evaluate, reference_losses, run_contest_round
+from distillab.demo.round import run_contest_round
 from distillab.demo.story import render_report
 from distillab.demo.world import build_world
 

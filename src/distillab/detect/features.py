@@ -13,7 +13,7 @@ Two ways in, one state and one set of formulas:
 The embedder and the calibration come from honest reference traffic (`run.prepare_reference`).
 
 Memory grows with accounts, not requests: per account a handful of counters, a topic histogram
-(`text.K` bins), a HyperLogLog sketch of distinct prompts, a MinHash of prompt skeletons, active
+(`text.K` bins), a HyperLogLog sketch of distinct prompts, a MinHash of prompt skeletons (`sketches`), active
 days and hours, and capped sets of network prefixes, user agents, orgs and payment ids. Prompts are
 embedded for every request of an account's first `FULL` and every `STRIDE`-th after that (weighted by
 `STRIDE`), so heavy accounts cost less text work per request.
@@ -52,6 +52,7 @@ from .behaviour import ASK_EVERY, ASK_FIRST, BehaviourState
 from .embeddings import Lexical, PromptEmbedder
 from .logs import Columns
 from .record import request_fields
+from .sketches import EMPTY_SIG, HLL_BITS, MINHASH, SEEDS, add_prompts, distinct, hll_ranks
 from .text import DIM, Embedder, K, mix64
 
 FEATURES = ("single_shot", "coverage", "novelty", "output", "reasoning", "distribution")
@@ -59,14 +60,8 @@ FEATURES = ("single_shot", "coverage", "novelty", "output", "reasoning", "distri
 COUNTS = ("n", "single", "cot", "distribution", "out_n", "out_sum", "embedded")
 FULL, STRIDE = 128, 8
 assert ASK_FIRST <= FULL and ASK_EVERY % STRIDE == 0  # behaviour's prompts are among the topics'
-HLL_BITS = 9
-MINHASH = 64
 MAX_SET = 32
 PSEUDO = 10.0
-_SEEDS = np.random.default_rng(7).integers(1, 2**63, MINHASH, dtype=np.int64).astype(np.uint64)
-_EMPTY_SIG = np.iinfo(np.uint64).max
-_POWERS = np.power(2.0, -np.arange(256, dtype=np.float64))
-"""2 ** -rank for every register value (exact), read by `distinct` instead of computing powers."""
 
 
 @dataclass
@@ -78,7 +73,7 @@ class AccountStats:
     counts: dict[str, float] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0.0))
     topics: np.ndarray = field(default_factory=lambda: np.zeros(K, np.float64))
     hll: np.ndarray = field(default_factory=lambda: np.zeros(1 << HLL_BITS, np.uint8))
-    skeletons: np.ndarray = field(default_factory=lambda: np.full(MINHASH, _EMPTY_SIG, np.uint64))
+    skeletons: np.ndarray = field(default_factory=lambda: np.full(MINHASH, EMPTY_SIG, np.uint64))
     first_ts: float = math.inf
     last_ts: float = -math.inf
     days: set[int] = field(default_factory=set)
@@ -128,9 +123,9 @@ class AccountStats:
             cluster = int(self.embedder.cluster(vector[None, :])[0])
             self.topics[cluster] += 1.0 if ordinal < FULL else float(STRIDE)
             c["embedded"] += 1
-            register, rank = _hll(np.array([content], np.uint64))
+            register, rank = hll_ranks(np.array([content], np.uint64))
             self.hll[register[0]] = max(self.hll[register[0]], rank[0])
-            self.skeletons = np.minimum(self.skeletons, mix64(np.uint64(skeleton) ^ _SEEDS))
+            self.skeletons = np.minimum(self.skeletons, mix64(np.uint64(skeleton) ^ SEEDS))
 
     def merge(self, other: AccountStats) -> None:
         """Pool another account's traffic into this one (a linked campaign is judged as one)."""
@@ -146,16 +141,6 @@ class AccountStats:
         for name in ("prefixes", "agents", "orgs", "payments"):
             getattr(self, name).update(getattr(other, name))
         self.members += other.members
-
-
-def distinct(hll: np.ndarray) -> np.ndarray:
-    """HyperLogLog estimate of distinct items per row of registers (linear counting when small)."""
-    hll = np.atleast_2d(hll)
-    m = hll.shape[1]
-    raw = (0.7213 / (1 + 1.079 / m)) * m * m / np.sum(_POWERS[hll], axis=1)
-    zeros = np.sum(hll == 0, axis=1)
-    small = (raw <= 2.5 * m) & (zeros > 0)
-    return np.where(small, m * np.log(m / np.maximum(zeros, 1)), raw)
 
 
 def raw_features(
@@ -240,7 +225,7 @@ class StatsTable:
                 self._grow(max(16, 2 * self._capacity))
             self.first_ts[row], self.last_ts[row] = math.inf, -math.inf
             self.members[row] = 1
-            self.skeletons[row] = _EMPTY_SIG
+            self.skeletons[row] = EMPTY_SIG
             self.days.append(set())
             self.hours.append({})
             for sets in self.meta.values():
@@ -380,20 +365,7 @@ class StatsTable:
         clusters = self.embedder.cluster(vectors)[which]
         self.topics += np.bincount(acc * K + clusters, weight, minlength=self._capacity * K).reshape(-1, K)
         self.counts["embedded"] += np.bincount(acc, minlength=self._capacity)
-        # The sketches keep maxima and minima, so each account's distinct prompts (and distinct
-        # skeletons: a template's prompts share one) count once.
-        pairs = np.unique(acc * len(content) + which)
-        owner, prompt = pairs // len(content), pairs % len(content)
-        register, rank = _hll(content)
-        np.maximum.at(self.hll, (owner, register[prompt]), rank[prompt])
-        shapes, shape_of = np.unique(skeleton, return_inverse=True)
-        pairs = np.unique(acc * len(shapes) + shape_of.reshape(-1)[which])
-        owner, shape = pairs // len(shapes), pairs % len(shapes)
-        signatures = mix64(shapes[:, None] ^ _SEEDS[None, :])
-        starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-        mins = np.minimum.reduceat(signatures[shape], starts, axis=0)
-        owners = owner[starts]
-        self.skeletons[owners] = np.minimum(self.skeletons[owners], mins)
+        add_prompts(self.hll, self.skeletons, acc, which, content, skeleton)
         return vectors[which]
 
     def _time(self, acc: np.ndarray, ts: np.ndarray) -> None:
@@ -418,15 +390,6 @@ class StatsTable:
             row, code = divmod(key, len(names) + 1)
             if len(sets[row]) < MAX_SET:
                 sets[row].add(names[code])
-
-
-def _hll(content: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """HyperLogLog register and rank of each content hash. The rank (position of the first 1 bit) is
-    read from the top 52 bits of the rest through `frexp`, which is exact in float64."""
-    hashed = mix64(content)
-    register = (hashed & np.uint64((1 << HLL_BITS) - 1)).astype(np.int64)
-    rest = (hashed >> np.uint64(HLL_BITS + 3)).astype(np.float64)
-    return register, (53 - np.frexp(rest)[1]).astype(np.uint8)
 
 
 def table_of(stats: list[AccountStats], embedder: Embedder | None) -> StatsTable:

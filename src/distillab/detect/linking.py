@@ -32,7 +32,8 @@ from itertools import combinations
 import numpy as np
 
 from distillab.detect.alike import Pair, Profiles, alike, describe
-from distillab.detect.features import MINHASH, StatsTable
+from distillab.detect.features import StatsTable
+from distillab.detect.sketches import MINHASH
 from distillab.detect.text import mix64
 
 LINK_AT = 2.0

@@ -13,8 +13,8 @@ import re
 from collections.abc import Callable, Iterator
 from random import Random
 
-from distillab.detect.simulate import tasks
-from distillab.detect.simulate import text as t
+from distillab.detect.simulate import tasks, words
+from distillab.detect.simulate.domains import DOMAINS
 from distillab.detect.simulate.text import pick
 
 COT_PHRASES = (
@@ -34,19 +34,19 @@ COT_SYSTEMS = (
 class Sweep:
     """Round-robin over all domains: the broad, even coverage a distiller wants and a person never has."""
 
-    def __init__(self, r: Random, domains: tuple[str, ...] = tuple(tasks.DOMAINS)):
+    def __init__(self, r: Random, domains: tuple[str, ...] = tuple(DOMAINS)):
         self.r = r
         self.order = itertools.cycle(domains)
 
     def __call__(self) -> tasks.Task:
-        return tasks.DOMAINS[next(self.order)](self.r)
+        return DOMAINS[next(self.order)](self.r)
 
 
 def _grid(r: Random) -> Iterator[tasks.Task]:
-    explain = itertools.cycle(itertools.product(t.CONCEPTS, t.FIELDS[:5], t.AUDIENCES))
-    code = itertools.cycle(itertools.product(t.LANGS, t.CODE_TASKS))
-    translate = itertools.cycle(itertools.product(t.LANGUAGES, t.EVERYDAY_SENTENCES))
-    examples = itertools.cycle(itertools.product(("three", "five"), t.CONCEPTS))
+    explain = itertools.cycle(itertools.product(words.CONCEPTS, words.FIELDS[:5], words.AUDIENCES))
+    code = itertools.cycle(itertools.product(words.LANGS, words.CODE_TASKS))
+    translate = itertools.cycle(itertools.product(words.LANGUAGES, words.EVERYDAY_SENTENCES))
+    examples = itertools.cycle(itertools.product(("three", "five"), words.CONCEPTS))
     makers: list[Callable[[], tasks.Task]] = [
         lambda: _solve(r),
         lambda: _fill("Explain the concept of {} in {} to {}.", next(explain)),

@@ -14,10 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from distillab.detect.simulate import tasks
+from distillab.detect.simulate import tasks, words
 from distillab.detect.simulate import timing as tm
 from distillab.detect.simulate.actor import Actor, Request, assistant, chat_request, system, user
 from distillab.detect.simulate.config import PERSONAS
+from distillab.detect.simulate.domains import DOMAINS
 from distillab.detect.simulate.identity import (
     APPS,
     BROWSERS,
@@ -30,7 +31,7 @@ from distillab.detect.simulate.identity import (
     home_ip,
     in_prefix,
 )
-from distillab.detect.simulate.text import pick
+from distillab.detect.simulate.text import pick, terms
 from distillab.detect.simulate.workloads import Benchmark, Labelling
 from distillab.detect.simulate.world import World
 
@@ -121,7 +122,7 @@ class Conversation(Actor):
         r = self.r
         if self.documents:
             _, self.doc = tasks.pick_document(r)
-            self.terms = tasks.t.terms(self.doc)
+            self.terms = terms(self.doc)
             task = tasks.doc_question(r, self.doc, self.terms)
             framing = pick(
                 r,
@@ -133,7 +134,7 @@ class Conversation(Actor):
             )
             return task._replace(prompt=framing.format(doc=self.doc, q=task.prompt))
         self.domain = r.choices(self.names, cum_weights=self.cum_weights)[0]
-        return tasks.DOMAINS[self.domain](r)
+        return DOMAINS[self.domain](r)
 
     def _follow_up(self) -> tasks.Task:
         r = self.r
@@ -143,12 +144,12 @@ class Conversation(Actor):
             question, answer = pick(r, _SUPPORT_FOLLOW_UPS)
             return tasks.Task(question, answer, (), answer)
         if r.random() < 0.5:
-            task = tasks.DOMAINS[self.domain](r)
+            task = DOMAINS[self.domain](r)
             return task._replace(
                 prompt=pick(r, ("Also, ", "Another question: ", "", "One more thing. ")) + task.prompt
             )
         if self.domain == "coding" and r.random() < 0.5:
-            error = pick(r, tasks.t.CODE_ERRORS)
+            error = pick(r, words.CODE_ERRORS)
             return tasks.Task(
                 f"That didn't work, I get `{error}`",
                 f"Sorry about that. `{error.split(':')[0]}` "

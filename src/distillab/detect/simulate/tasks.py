@@ -1,16 +1,19 @@
 """One request's worth of text per domain: a prompt and a plausible synthetic reply.
 
 Each generator takes a `random.Random` and returns a `Task`: the user's prompt, a short reply, worked
-`steps` (for replies that show their reasoning) and the bare `answer`. `DOMAINS` maps names to them.
+`steps` (for replies that show their reasoning) and the bare `answer`. Here: the domains with one
+worked problem, fact, sentence or document each (math, trivia, support, translation, summarising,
+questions about a document) and `cot_reply`; the open-ended ones (coding, chat) and `DOMAINS`, every
+domain by name, are in `domains`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from random import Random
 from typing import NamedTuple
 
 from distillab.detect.simulate import text as t
+from distillab.detect.simulate import words
 from distillab.detect.simulate.text import between, pick
 
 
@@ -21,194 +24,9 @@ class Task(NamedTuple):
     answer: str
 
 
-def _snake(words: str) -> str:
-    return "_".join(w for w in words.replace("-", " ").split()[:3] if w.isalpha()).lower()
-
-
-def coding(r: Random) -> Task:
-    kind = r.random()
-    lang = pick(r, t.LANGS)
-    if kind < 0.3:
-        task = pick(r, t.CODE_TASKS)
-        fn = _snake(task)
-        code = (
-            f"def {fn}(data):\n"
-            "    result = []\n"
-            "    for item in data:\n"
-            "        result.append(item)\n"
-            "    return result"
-        )
-        prompt = pick(
-            r,
-            (
-                f"How do I {task} in {lang}?",
-                f"Write a {lang} function to {task}.",
-                f"what's the cleanest way to {task} in {lang}",
-                f"Can you show me how to {task}?",
-            ),
-        )
-        return Task(
-            prompt,
-            f"Here's a simple way to {task}:\n\n```\n{code}\n```\n\nIt walks the input once, so "
-            f"it runs in linear time. For large inputs consider a generator instead of a list.",
-            (
-                f"Define a function {fn} that takes the input.",
-                "Loop over the items once.",
-                "Collect the results and return them.",
-            ),
-            fn,
-        )
-    if kind < 0.55:
-        name, summary = pick(r, t.corpus().apis)
-        prompt = pick(
-            r,
-            (
-                f"What does `{name}` do in Python?",
-                f"Can you explain {name} with an example?",
-                f"When should I use {name}?",
-            ),
-        )
-        return Task(
-            prompt,
-            f"`{name}`: {summary}\n\nA typical use is to call it once with your data and check "
-            f"the result; see the standard library documentation for every parameter.",
-            (
-                f"Look up {name} in the standard library.",
-                f"Its documentation says: {summary}",
-                "Show a minimal call.",
-            ),
-            summary,
-        )
-    if kind < 0.8:
-        error, action = pick(r, t.CODE_ERRORS), pick(r, t.CODE_ACTIONS)
-        prompt = pick(
-            r,
-            (
-                f"I'm getting `{error}` when I {action}. What am I doing wrong?",
-                f"{error}\n\nthis happens every time I {action}, any idea?",
-                f'Why would I see "{error}" when I {action}?',
-            ),
-        )
-        return Task(
-            prompt,
-            f"`{error.split(':')[0]}` usually means the value is not what the code expects at "
-            f"that point. Print it just before the failing line, check where it is set, and "
-            f"handle the empty case explicitly.",
-            (
-                "Read the error type and message.",
-                "Find the line that raises it.",
-                "Check the value at that point and fix its source.",
-            ),
-            error.split(":")[0],
-        )
-    a, b = pick(r, t.CODE_PAIRS)
-    return Task(
-        f"What's the difference between {a} and {b} in {lang}?",
-        f"Both work, but {a} and {b} trade off differently: pick {a} when you need the simpler "
-        f"behaviour and {b} when you need the other guarantee. In {lang} the idiomatic choice is "
-        f"usually the one the standard library uses.",
-        (f"Describe {a}.", f"Describe {b}.", "Compare them on one example."),
-        a,
-    )
-
-
-def chat(r: Random) -> Task:
-    kind = int(r.random() * 8)
-    if kind == 0:
-        k, occasion = between(r, 3, 7), pick(r, t.OCCASIONS)
-        ideas = r.sample(
-            (
-                "a picnic",
-                "a board game night",
-                "a short hike",
-                "a cooking challenge",
-                "a movie marathon",
-                "a scavenger hunt",
-                "a craft project",
-                "a karaoke session",
-                "a museum visit",
-            ),
-            3,
-        )
-        return Task(
-            f"Can you suggest {k} ideas for {occasion}?",
-            "Sure! A few ideas:\n"
-            + "\n".join(f"{i + 1}. {idea.capitalize()}" for i, idea in enumerate(ideas))
-            + "\nPick based on budget and how much time you have.",
-            (),
-            ideas[0],
-        )
-    if kind == 1:
-        dish, missing = pick(r, t.DISHES), pick(r, t.INGREDIENTS)
-        return Task(
-            f"What's a good recipe for {dish} without {missing}?",
-            f"You can make {dish} without {missing}: swap it for a common substitute, keep the other "
-            f"quantities the same and check it a few minutes early.",
-            (),
-            dish,
-        )
-    if kind == 2:
-        tone, who, topic = pick(r, t.TONES), pick(r, t.RECIPIENTS), pick(r, t.EMAIL_TOPICS)
-        name = pick(r, t.NAMES)
-        return Task(
-            f"Help me write a {tone} email to my {who} about {topic}.",
-            f"Subject: About {topic}\n\nHi,\n\nI wanted to get in touch about {topic}. Could we find a "
-            f"time this week to sort it out?\n\nThanks,\n{name}",
-            (),
-            topic,
-        )
-    if kind == 3:
-        genre, subject = pick(r, t.GENRES), pick(r, t.SUBJECTS)
-        return Task(
-            f"Write a short {genre} about {subject}.",
-            f"Here's a short {genre}:\n\nIn quiet hours, {subject} waits,\nwhile the world turns slow;"
-            f"\nsmall things become great things\nfor those who stay to know.",
-            (),
-            subject,
-        )
-    if kind == 4:
-        goal = pick(r, t.GOALS)
-        return Task(
-            pick(
-                r,
-                (f"How can I {goal}?", f"any tips to {goal}?", f"I really want to {goal}. Where do I start?"),
-            ),
-            f"To {goal}, start small: pick one habit, do it at the same time every day for two weeks, "
-            f"and track it. Most people fail by changing too much at once.",
-            (),
-            goal,
-        )
-    if kind == 5:
-        place, month = pick(r, t.PLACES), pick(r, t.MONTHS)
-        return Task(
-            f"I'm planning a trip to {place} in {month}. What should I pack?",
-            f"For {place} in {month}, pack layers, a light rain jacket, comfortable walking shoes and "
-            f"an adapter. Check the forecast a few days before you leave.",
-            (),
-            place,
-        )
-    if kind == 6:
-        concept, audience = pick(r, t.CONCEPTS), pick(r, t.AUDIENCES)
-        return Task(
-            f"Explain {concept} like I'm {audience}.",
-            f"Imagine {concept} as something you already know from daily life: it is a simple rule that, "
-            f"repeated many times, adds up to a big effect.",
-            (),
-            concept,
-        )
-    choice = pick(r, t.CHOICES)
-    return Task(
-        f"What are the pros and cons of {choice}?",
-        f"Pros of {choice}: flexibility and long-term savings. Cons: upfront cost and some risk. It "
-        f"depends on your situation and time horizon.",
-        (),
-        choice,
-    )
-
-
 def math(r: Random) -> Task:
     kind = int(r.random() * 6)
-    name = pick(r, t.NAMES)
+    name = pick(r, words.NAMES)
     if kind == 0:
         a, p = between(r, 2, 12), between(r, 2, 15)
         bill = next(b for b in (10, 20, 50, 100, 200) if b > a * p)
@@ -265,8 +83,8 @@ def math(r: Random) -> Task:
 
 
 def translation(r: Random) -> Task:
-    lang = pick(r, t.LANGUAGES)
-    sentence = pick(r, t.EVERYDAY_SENTENCES) if r.random() < 0.6 else pick(r, t.corpus().sentences)
+    lang = pick(r, words.LANGUAGES)
+    sentence = pick(r, words.EVERYDAY_SENTENCES) if r.random() < 0.6 else pick(r, t.corpus().sentences)
     prompt = pick(
         r,
         (
@@ -294,7 +112,7 @@ def summarise(r: Random) -> Task:
 
 
 def trivia(r: Random) -> Task:
-    q, a = pick(r, t.TRIVIA)
+    q, a = pick(r, words.TRIVIA)
     prompt = pick(r, (q, q.lower(), f"Quick question: {q}", f"{q} Just the answer please."))
     return Task(prompt, f"{a[0].upper()}{a[1:]}.", (), a)
 
@@ -309,21 +127,21 @@ def support(r: Random) -> Task:
             "I've checked it: it is with the carrier and should arrive soon."
         )
     elif kind == 1:
-        app = pick(r, t.APPS)
+        app = pick(r, words.APPS)
         q = f"How do I reset my password on the {app} app?"
         a = (
             f"Open the {app} app, tap 'Forgot password' on the sign-in screen "
             "and follow the link we email you."
         )
     elif kind == 2:
-        plan = pick(r, t.PLANS)
+        plan = pick(r, words.PLANS)
         q = f"I was charged twice for my {plan} subscription this month. Can I get a refund?"
         a = (
             f"Sorry about the double charge on your {plan} plan. "
             "I've requested a refund of the duplicate payment."
         )
     else:
-        product = pick(r, t.PRODUCTS)
+        product = pick(r, words.PRODUCTS)
         q = (
             f"The {product} I bought {between(r, 2, 14)} months ago stopped working. "
             "Is it covered by the warranty?"
@@ -348,8 +166,8 @@ def pick_document(r: Random) -> tuple[str, str]:
 def doc_question(r: Random, doc: str, terms: list[str]) -> Task:
     """A question about `doc` (which the caller puts in the prompt once, at the start of a chat), maybe
     about one of its `terms` (`text.terms(doc)`)."""
-    words = terms or ["it"]
-    term = pick(r, words[:12])
+    found = terms or ["it"]
+    term = pick(r, found[:12])
     sentence = next((s for s in doc.split(". ") if term in s), doc.split(". ")[0]).rstrip(".")
     q = pick(
         r,
@@ -363,17 +181,6 @@ def doc_question(r: Random, doc: str, terms: list[str]) -> Task:
         ),
     )
     return Task(q, f'The document says: "{sentence}."', (), sentence)
-
-
-DOMAINS: dict[str, Callable[[Random], Task]] = {
-    "coding": coding,
-    "chat": chat,
-    "math": math,
-    "translation": translation,
-    "summarise": summarise,
-    "trivia": trivia,
-    "support": support,
-}
 
 
 def cot_reply(task: Task, r: Random) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from random import Random
 
-from distillab.detect.simulate import tasks
+from distillab.detect.simulate import tasks, words
 from distillab.detect.simulate import text as t
 from distillab.detect.simulate.actor import COMPLETIONS, Actor, Request, chat_request, user
 from distillab.detect.simulate.identity import MODELS
@@ -41,7 +41,7 @@ def _mc_item(r: Random, task: tasks.Task, pool: list[str]) -> tuple[str, str]:
 
 
 def _trivia(r: Random) -> tasks.Task:
-    q, a = pick(r, t.TRIVIA)
+    q, a = pick(r, words.TRIVIA)
     return tasks.Task(q, a, (), a)
 
 
@@ -61,7 +61,7 @@ class Benchmark(Actor):
         self.logprobs = r.random() < 0.4
         if self.suite == "mc":
             made = [_trivia(r) if r.random() < 0.4 else tasks.math(r) for _ in range(size + 3)]
-            pool = sorted({m.answer for m in made} | {a for _, a in t.TRIVIA})
+            pool = sorted({m.answer for m in made} | {a for _, a in words.TRIVIA})
             items = [_mc_item(r, m, pool) for m in made]
             shots = "".join(f"{q} {a}\n\n" for q, a in items[:3])
             prefix = _MC_PREFIX.format(subject=pick(r, SUBJECTS)) + shots
@@ -132,9 +132,10 @@ class Labelling(Actor):
     def request(self, ts: float, ok: bool) -> Request:
         r = self.r
         if self.task == "sentiment":
-            (opinion, label), quality = pick(r, t.REVIEW_OPINIONS), pick(r, _QUALITY)
+            (opinion, label), quality = pick(r, words.REVIEW_OPINIONS), pick(r, _QUALITY)
             item = (
-                f"I {opinion} this {pick(r, t.PRODUCTS)}. The {pick(r, t.REVIEW_ASPECTS)} is {quality}. "
+                f"I {opinion} this {pick(r, words.PRODUCTS)}. "
+                f"The {pick(r, words.REVIEW_ASPECTS)} is {quality}. "
                 f"{pick(r, _EXTRA)}"
             ).strip()
             instruction = (
@@ -142,7 +143,7 @@ class Labelling(Actor):
             )
             head = "Review"
         elif self.task == "ticket":
-            topic, label = pick(r, t.TICKET_TOPICS)
+            topic, label = pick(r, words.TICKET_TOPICS)
             item = (
                 f"Hi, {topic}. Order #{between(r, 100000, 999999)}. "
                 f"{pick(r, ('Thanks', 'Please help', 'Regards'))}"
