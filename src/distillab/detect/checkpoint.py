@@ -24,7 +24,8 @@ from distillab.detect.features import COUNTS, StatsTable
 from distillab.detect.indicators import Hits, IndicatorTally, key_check
 from distillab.errors import DataError
 
-VERSION = 3
+VERSION = 4
+"""4: 32 kept prompts per account (`behaviour.SAMPLE`), where 3 kept 16."""
 BEHAVIOUR_ARRAYS = ("ask", "asked", "style", "phrasing", "last_seen", "sample", "sample_hash")
 TABLE_STATE = {
     "embedder",  # given again at restore (it comes from the reference), not saved
