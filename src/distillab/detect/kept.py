@@ -1,7 +1,6 @@
 """Accounts' kept prompts and how many of them have a paraphrase in another account's (`paraphrase.py`).
 
-    reference = Kept.of(honest, frames(honest))  # an honest reference table's, its frames left out
-    log = Kept.of(table, reference.frames)    # the kept prompts of the accounts that kept enough
+    log = Kept.of(table)                      # the kept prompts of the accounts that kept enough
     within = shares(log)                      # pairs' overlap within the log
     honest = shares(log, reference).max(1)    # each account's highest overlap with a reference account
     overlaps = Overlaps(reference)            # the same two, kept between scorings of a growing table
@@ -196,8 +195,7 @@ class Overlaps:
 
     def of(self, table: StatsTable, log: Kept) -> tuple[np.ndarray, np.ndarray]:
         """`shares(log)` and, for each account in a pair with some overlap, `highest(log, reference)`
-        (0 for the others: their pairs' contrast is 0 whatever it is), for
-        `log = Kept.of(table, reference.frames)`."""
+        (0 for the others: their pairs' contrast is 0 whatever it is), for `log = Kept.of(table)`."""
         behaviour = table.behaviour
         assert behaviour is not None
         assert np.array_equal(log.frames, self.reference.frames), "log kept without the reference's frames"

@@ -11,10 +11,7 @@ of each other's far more often than of anything honest traffic asks.
 **Prompts.** Each account keeps its first `behaviour.SAMPLE` prompts as their rarest words (up to
 `behaviour.WORDS` word buckets of the lexical embedder, leaving out words common in the reference) and a
 hash of the text. Words in many of an account's own kept prompts (`kept.TEMPLATE`) are its template (a
-writer's "friendly tone, 1000 words", a support bot's boilerplate) and are left out too, and so are
-*frames*, the words in the templates of several honest reference accounts (`kept.frames`: "for a
-beginner", "in short"), which an account using them a little less often than its template share would
-keep and match others on alone. A prompt has a
+writer's "friendly tone, 1000 words", a support bot's boilerplate) and are left out too. A prompt has a
 *paraphrase* in another account when one of that account's kept prompts shares its rare words
 (at least `kept.MIN_SHARED` of them, IDF-weighted Jaccard at least `kept.JACCARD`: one shared rare word is a
 topic, two or more a question) and its text differs: exact repeats (a benchmark's items sent
@@ -38,14 +35,9 @@ so that the honest ones are valid. Only a group's 2-core (`ParaphraseGroup.core`
 campaign and flagged with it.
 
 On the development logs of tests/traffic (benchmarks/paraphrase_overlap.py) the honest components at
-`tau` were mostly pairs and trees of 3 or 4 accounts. With 16 kept prompts a low-and-slow campaign of 6
-accounts held 4 to 11 links among its 15 pairs, a significant group in 4 of 6 logs: two of its accounts'
-16 prompts, drawn from its 40 questions, share about a third of them (1 - (39/40)^16), which is about
-what each shares by chance with its closest honest reference account (everyday questions have
-paraphrases in honest traffic too: 94% to 99% of the campaign's kept prompts had one in the reference).
-With 32 kept prompts the campaign's pairs share more than half (median overlap 0.55 to 0.61 in seeds
-201, 203 and 206, against honest maxima of 0.21 to 0.34) and 14 or 15 of its 15 pairs are linked; see
-docs/detect.md, "Paraphrase overlap", for the measurements.
+`tau` were mostly pairs and trees of 3 or 4 accounts (p near 1; the most extreme on the reference
+halves, p 1.9e-5, three tutoring apps of three companies, sets the inflation at 1.6); a low-and-slow
+campaign of 6 accounts held 4 to 11 links among its 15 pairs, a significant group in 4 of 6 logs.
 
 Cost: sparse products of the kept prompts' word sets (prompts sharing a rare word): about (SAMPLE x
 accounts) x (prompts sharing each rare word), for the log with itself and with the reference. Scored
