@@ -55,7 +55,7 @@ def quantiles(values: np.ndarray) -> dict[str, float]:
 
 
 def signal(table: Any, null: paraphrase.ParaphraseNull, kinds: dict[str, tuple[str, str]]) -> dict[str, Any]:
-    kept = paraphrase.Kept.of(table, null.reference.frames)
+    kept = paraphrase.Kept.of(table)
     within = paraphrase.shares(kept)
     honest = paraphrase.shares(kept, null.reference).max(axis=1)
     contrast = paraphrase.contrast(within, honest)

@@ -13,23 +13,11 @@ import pytest
 from detect_world import START, VERBS, world
 
 from distillab.detect.assess import assess, link_all, overlaps_for
-from distillab.detect.behaviour import MIN_IDF, SAMPLE
+from distillab.detect.behaviour import SAMPLE
 from distillab.detect.calibrate import calibrate, collect, open_log
 from distillab.detect.config import DetectConfig
 from distillab.detect.features import StatsTable
-from distillab.detect.kept import (
-    FRAME_ACCOUNTS,
-    JACCARD,
-    MIN_PROMPTS,
-    MIN_SHARED,
-    TEMPLATE,
-    Kept,
-    Overlaps,
-    counts,
-    frames,
-    highest,
-    shares,
-)
+from distillab.detect.kept import JACCARD, MIN_SHARED, Kept, Overlaps, counts, highest, shares
 from distillab.detect.live import Detector
 from distillab.detect.live_config import LiveDetectConfig
 from distillab.detect.logs import from_records
@@ -222,7 +210,7 @@ def test_overlaps_kept_between_checkpoints_score_as_afresh(
         kept = _scored(table, reference, overlaps)
         _same(kept, _scored(table, reference, None))
         groups.append(len(kept["found"]))
-        log = Kept.of(table, reference.paraphrase.reference.frames)
+        log = Kept.of(table)
         within, honest = overlaps.of(table, log)  # nothing changed since: all from what was kept
         assert np.array_equal(within, shares(log))
         needed = within.any(axis=1)
@@ -252,7 +240,7 @@ def test_an_account_whose_kept_prompts_changed_is_compared_again(
     after = _scored(table, reference, overlaps)
     _same(after, _scored(table, reference, None))
     assert "slow-0" not in after["found"][0].members
-    log = Kept.of(table, reference.paraphrase.reference.frames)
+    log = Kept.of(table)
     within, _ = overlaps.of(table, log)
     assert np.array_equal(within, shares(log))
 
@@ -279,15 +267,13 @@ def test_paraphrase_counts_follow_their_definition(
 ) -> None:
     """`kept.counts` (one sparse product for both directions) against its definition, prompt by prompt:
     at least MIN_SHARED rare words in common, IDF-weighted Jaccard at least JACCARD, different text."""
-    embedder, reference = prepared
-    assert reference.paraphrase is not None
-    frames = reference.paraphrase.reference.frames
+    embedder, _ = prepared
     _, batches = open_log(scenario[1], embedder)
     table = collect(batches, embedder)
-    rows = Kept.of(table, frames).rows
+    rows = Kept.of(table).rows
     slow = [table.index[f"slow-{j}"] for j in range(PARAPHRASERS)]
-    a = Kept.of(table, frames, np.array(sorted({*slow[:3], *rows[:15].tolist()})))
-    b = Kept.of(table, frames, np.array(sorted({*slow[3:], *rows[15:30].tolist()})))
+    a = Kept.of(table, np.array(sorted({*slow[:3], *rows[:15].tolist()})))
+    b = Kept.of(table, np.array(sorted({*slow[3:], *rows[15:30].tolist()})))
     idf = np.asarray(embedder.idf, np.float64)
 
     def definition(x: Kept, y: Kept) -> np.ndarray:
@@ -313,28 +299,3 @@ def test_paraphrase_counts_follow_their_definition(
     assert np.array_equal(there, definition(a, b)) and np.array_equal(back, definition(b, a))
     assert there.sum() > 0  # the paraphrasers split between the two
     assert np.array_equal(counts(a, a)[0], definition(a, a))
-
-
-def test_frames_are_the_words_of_several_honest_accounts_templates(scenario: tuple[Path, Path, Path]) -> None:
-    """`frames`: the word buckets in at least FRAME_ACCOUNTS honest accounts' templates (here the honest
-    askers' shared endings, "in short?", "for a beginner?"), against its definition account by account;
-    no account keeps them."""
-    embedder, batches = open_log(scenario[0])
-    table = collect(batches, embedder)
-    behaviour = table.behaviour
-    assert behaviour is not None
-    found = frames(table)
-    templates: dict[int, int] = {}
-    for row in range(len(table)):
-        prompts = [set(b for b in behaviour.sample[row, s].tolist() if b >= 0) for s in range(SAMPLE)]
-        prompts = [p for p, h in zip(prompts, behaviour.sample_hash[row].tolist()) if h]
-        if len(prompts) < MIN_PROMPTS:
-            continue
-        for word in set().union(*prompts):
-            if sum(word in p for p in prompts) >= max(TEMPLATE * len(prompts), 2):
-                templates[word] = templates.get(word, 0) + 1
-    assert set(found.tolist()) == {w for w, n in templates.items() if n >= FRAME_ACCOUNTS}
-    assert embedder.rare_words("in short, for a beginner", 8, MIN_IDF)
-    assert set(embedder.rare_words("in short, for a beginner", 8, MIN_IDF)) <= set(found.tolist())
-    kept = Kept.of(table, found)
-    assert not np.isin(kept.present.indices, found).any()

@@ -2,7 +2,7 @@
 its requests, and when it sends them. Behavioural linking (`linking.py`) compares accounts on this.
 
 Kept per account, a batch at a time (`BehaviourState.update`, called by `StatsTable.update`), in fixed
-size (about 3 KB per account with MiniLM, 2 KB lexical):
+size (about 2.5 KB per account with MiniLM, 1.5 KB lexical):
 
 - what it asks: the sum of its prompts' sentence embeddings (`embeddings.py`: MiniLM or lexical), over
   its first `ASK_FIRST` prompts and every `ASK_EVERY`-th after;
@@ -11,9 +11,8 @@ size (about 3 KB per account with MiniLM, 2 KB lexical):
 - how it phrases: counts of the same prompts' first and last two words, hashed into `PHRASE_BINS` bins;
 - when: the mean and spread of log seconds between its consecutive requests; and the sampled prompts'
   length;
-- its first `SAMPLE` prompts themselves (embedded or not), as their rarest words (`WORDS` IDF-weighted
-  word buckets of the lexical embedder) and text hashes, for the cross-account paraphrase test
-  (`paraphrase.py`).
+- its first `SAMPLE` prompts themselves, as their rarest words (`WORDS` IDF-weighted word buckets of the
+  lexical embedder) and text hashes, for the cross-account paraphrase test (`paraphrase.py`).
 
 The hour-of-day profile comes from `StatsTable.hours`. A pooled group (`AccountStats`) and the one
 request at a time path carry none of this: linking reads the batch table, where every account's
@@ -44,16 +43,13 @@ EDGE_CHARS = 60
 HEAD = r"^[^a-z]*(?P<w>[a-z]+(?:[^a-z]+[a-z]+)?)"
 TAIL = r"(?P<w>[a-z]+(?:[^a-z]+[a-z]+)?)[^a-z]*$"
 SCALARS = ("gap_n", "gap_sum", "gap_sq", "length_sum")
-SAMPLE = 32
-"""An account's first prompts kept one by one (rarest words and hash: about 1.3 KB per account). A campaign
-that spreads a private set of Q questions over its accounts shows in two accounts' kept prompts in
-proportion to 1 - (1 - 1/Q)^SAMPLE, the chance that a question one asked is among the other's; at 16
-kept prompts and 40 questions that is a third, about what honest accounts asking everyday questions
-share by chance with their closest honest peer (`paraphrase.py`)."""
+SAMPLE = 16
+"""An account's first prompts kept one by one (rarest words and hash: under 1 KB per account)."""
 WORDS = 8
 MIN_IDF = 4.0
 """Words in more than about 1 in 20 reference prompts (IDF ln(20) + 1) are not kept: a frame's or a
 template's words, not what a question is about."""
+assert SAMPLE <= ASK_FIRST  # the kept prompts are among those embedded
 
 
 class BehaviourState:
@@ -117,25 +113,20 @@ class BehaviourState:
             else:
                 vectors = self.prompts.embed(texts)
             np.add.at(self.ask, acc[asked], vectors)
+            kept = np.flatnonzero(ordinal[asked] < SAMPLE)
+            if len(kept):
+                rows, slots = acc[asked[kept]], ordinal[asked[kept]].astype(np.int64)
+                for row, slot, text in zip(rows, slots, pc.take(texts, pa.array(kept)).to_pylist()):
+                    found = self.words.rare_words(text or "", WORDS, MIN_IDF)
+                    self.sample[row, slot, : len(found)] = found
+                    self.sample_hash[row, slot] = zlib.crc32((text or "").encode()) + 1
             self.asked += np.bincount(acc[asked], minlength=size)
             self.phrasing += _phrase_counts(acc[asked], texts, size)
             lengths = np.log2(1.0 + np.asarray(pc.utf8_length(texts), np.float64))
             self.scalars["length_sum"] += np.bincount(acc[asked], lengths, minlength=size)
-        self._keep(acc, ordinal, columns.text)
         bins = (columns.style % np.uint64(STYLE_BINS)).astype(np.int64)
         self.style += np.bincount(acc * STYLE_BINS + bins, minlength=size * STYLE_BINS).reshape(size, -1)
         self._gaps(acc, columns.ts, size)
-
-    def _keep(self, acc: np.ndarray, ordinal: np.ndarray, text: pa.Array) -> None:
-        """Keep the rarest words and hashes of each account's first SAMPLE prompts."""
-        kept = np.flatnonzero(ordinal < SAMPLE)
-        if not len(kept):
-            return
-        texts = pc.take(text, pa.array(kept)).to_pylist() if len(kept) < len(acc) else text.to_pylist()
-        for row, slot, prompt in zip(acc[kept].tolist(), ordinal[kept].astype(np.int64).tolist(), texts):
-            found = self.words.rare_words(prompt or "", WORDS, MIN_IDF)
-            self.sample[row, slot, : len(found)] = found
-            self.sample_hash[row, slot] = zlib.crc32((prompt or "").encode()) + 1
 
     def _gaps(self, acc: np.ndarray, ts: np.ndarray, size: int) -> None:
         order = np.lexsort((ts, acc))

@@ -24,8 +24,7 @@ from distillab.detect.features import COUNTS, StatsTable
 from distillab.detect.indicators import Hits, IndicatorTally, key_check
 from distillab.errors import DataError
 
-VERSION = 4
-"""4: 32 kept prompts per account (`behaviour.SAMPLE`), where 3 kept 16."""
+VERSION = 3
 BEHAVIOUR_ARRAYS = ("ask", "asked", "style", "phrasing", "last_seen", "sample", "sample_hash")
 TABLE_STATE = {
     "embedder",  # given again at restore (it comes from the reference), not saved

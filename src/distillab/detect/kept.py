@@ -29,8 +29,6 @@ JACCARD = 0.3
 MIN_SHARED = 2
 TEMPLATE = 0.2
 """Words in at least this share of an account's own kept prompts (and at least 2) are its template."""
-FRAME_ACCOUNTS = 6
-"""Words in the template of at least this many honest reference accounts are a frame (`frames`)."""
 MIN_PROMPTS = 5
 """Accounts with fewer kept prompts are not compared (a pair's share would be too coarse)."""
 CELLS = 1 << 22
@@ -55,64 +53,39 @@ class Kept:
     """The same pattern, 1 per word."""
     total: np.ndarray
     """Per slot: the sum of its words' IDF."""
-    frames: np.ndarray
-    """The word buckets left out of every prompt (`frames`)."""
 
     @classmethod
-    def of(cls, table: StatsTable, frames: np.ndarray, rows: np.ndarray | None = None) -> Kept:
-        """The kept prompts of `table` (of its `rows` only, when given), leaving out the word buckets
-        `frames` (`frames(reference)`) and each account's own template."""
-        rows, kept, hashes, prompt, bucket, own = _words(table, rows)
-        drop = own | np.isin(bucket, frames)
-        prompt, bucket = prompt[~drop], bucket[~drop]
-        assert table.embedder is not None
-        idf = np.asarray(table.embedder.idf, np.float64)[bucket]
+    def of(cls, table: StatsTable, rows: np.ndarray | None = None) -> Kept:
+        """The kept prompts of `table` (of its `rows` only, when given)."""
+        behaviour = table.behaviour
+        if behaviour is None or table.embedder is None:
+            raise ValueError("the table keeps no behaviour (made without an embedder)")
+        n = len(table)
+        candidates = np.arange(n) if rows is None else np.asarray(rows, np.int64)
+        kept = np.count_nonzero(behaviour.sample_hash[candidates], axis=1)
+        rows = candidates[kept >= MIN_PROMPTS]
+        kept = kept[kept >= MIN_PROMPTS]
         m = len(rows)
+        words = behaviour.sample[rows].reshape(m * SAMPLE, behaviour.sample.shape[-1])
+        hashes = behaviour.sample_hash[rows].reshape(-1)
+        owner = np.repeat(np.arange(m), SAMPLE)
+        prompt, slot = np.nonzero((words >= 0) & (hashes != 0)[:, None])
+        bucket = words[prompt, slot].astype(np.int64)
+        key = owner[prompt] * BUCKETS + bucket
+        _, inverse, repeats = np.unique(key, return_inverse=True, return_counts=True)
+        own = repeats[inverse.reshape(-1)] >= np.maximum(TEMPLATE * kept[owner[prompt]], 2)
+        prompt, bucket = prompt[~own], bucket[~own]
+        idf = np.asarray(table.embedder.idf, np.float64)[bucket]
         shape = (m * SAMPLE, BUCKETS)
         weighted = csr_matrix((idf, (prompt, bucket)), shape=shape)
         present = csr_matrix((np.ones(len(bucket)), (prompt, bucket)), shape=shape)
         total = np.asarray(weighted.sum(axis=1)).ravel()
         weighted = weighted.astype(np.complex128)
         weighted.data += 1j
-        return cls(rows, kept, np.repeat(np.arange(m), SAMPLE), hashes, weighted, present, total, frames)
+        return cls(rows, kept, owner, hashes, weighted, present, total)
 
     def __len__(self) -> int:
         return len(self.rows)
-
-
-def _words(
-    table: StatsTable, rows: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The accounts (of `rows`, default all) with at least MIN_PROMPTS kept prompts: their rows, kept
-    counts and slots' hashes; each (slot, word bucket) they hold, and whether the word is its account's
-    template (in at least TEMPLATE of its kept prompts, and at least 2)."""
-    behaviour = table.behaviour
-    if behaviour is None or table.embedder is None:
-        raise ValueError("the table keeps no behaviour (made without an embedder)")
-    candidates = np.arange(len(table)) if rows is None else np.asarray(rows, np.int64)
-    kept = np.count_nonzero(behaviour.sample_hash[candidates], axis=1)
-    rows = candidates[kept >= MIN_PROMPTS]
-    kept = kept[kept >= MIN_PROMPTS]
-    m = len(rows)
-    words = behaviour.sample[rows].reshape(m * SAMPLE, behaviour.sample.shape[-1])
-    hashes = behaviour.sample_hash[rows].reshape(-1)
-    prompt, slot = np.nonzero((words >= 0) & (hashes != 0)[:, None])
-    bucket = words[prompt, slot].astype(np.int64)
-    owner = prompt // SAMPLE
-    _, inverse, repeats = np.unique(owner * BUCKETS + bucket, return_inverse=True, return_counts=True)
-    own = repeats[inverse.reshape(-1)] >= np.maximum(TEMPLATE * kept[owner], 2)
-    return rows, kept, hashes, prompt, bucket, own
-
-
-def frames(reference: StatsTable) -> np.ndarray:
-    """The word buckets in the template of FRAME_ACCOUNTS or more of an honest `reference`'s accounts:
-    a product's or a persona's frame ("for a beginner", "in 1000 words"), which says nothing about
-    which question a prompt asks. Left out of every account's kept prompts, where an account that uses
-    the frame less often than its template share would keep it, and match others on it alone."""
-    _, _, _, prompt, bucket, own = _words(reference, None)
-    key = np.unique((prompt[own] // SAMPLE) * BUCKETS + bucket[own])
-    found, accounts = np.unique(key % BUCKETS, return_counts=True)
-    return found[accounts >= FRAME_ACCOUNTS]
 
 
 def _paraphrased(a: Kept, b: Kept) -> csr_matrix:
@@ -198,7 +171,6 @@ class Overlaps:
         (0 for the others: their pairs' contrast is 0 whatever it is), for `log = Kept.of(table)`."""
         behaviour = table.behaviour
         assert behaviour is not None
-        assert np.array_equal(log.frames, self.reference.frames), "log kept without the reference's frames"
         rows = log.rows
         self._fit(table, len(table))
         if (self._stored & ~np.isin(np.arange(len(self._stored)), rows)).any():
@@ -207,7 +179,7 @@ class Overlaps:
         same &= (self._hashes[rows] == behaviour.sample_hash[rows]).all(axis=1)
         changed = rows[~(same & self._stored[rows])]
         if len(changed):
-            fresh = log if len(changed) == len(rows) else Kept.of(table, log.frames, changed)
+            fresh = log if len(changed) == len(rows) else Kept.of(table, changed)
             assert np.array_equal(fresh.rows, changed)
             there, back = counts(fresh, log)
             self._counts[np.ix_(changed, rows)] = there
@@ -220,7 +192,7 @@ class Overlaps:
         needed = rows[within.any(axis=1)]
         missing = needed[np.isnan(self._honest[needed])]
         if len(missing):
-            self._honest[missing] = highest(Kept.of(table, log.frames, missing), self.reference)
+            self._honest[missing] = highest(Kept.of(table, missing), self.reference)
         honest = np.zeros(len(rows))
         honest[within.any(axis=1)] = self._honest[needed]
         return within, honest

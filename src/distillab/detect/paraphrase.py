@@ -58,7 +58,7 @@ from scipy.stats import binom
 
 from .features import StatsTable
 from .grouptest import FLOOR, halves, inflation
-from .kept import Kept, Overlaps, frames, shares
+from .kept import Kept, Overlaps, shares
 
 PAIR_QUANTILE = 1e-4
 """Share of honest pairs (reference halves) whose contrast is beyond `tau`."""
@@ -146,7 +146,7 @@ def _core(linked: np.ndarray) -> np.ndarray:
 def fit_null(table: StatsTable, teams: list[list[int]], splits: int = SPLITS) -> ParaphraseNull:
     """Honest pairs' contrast and honest groups' p-values on halves of an honest reference `table`
     (`teams`: rows linked on the whole table, kept in one half)."""
-    reference = Kept.of(table, frames(table))
+    reference = Kept.of(table)
     within = shares(reference)
     position = {int(r): i for i, r in enumerate(reference.rows)}
     samples: list[np.ndarray] = []
@@ -182,7 +182,7 @@ def paraphrase_groups(
     """The log's groups of accounts linked by paraphrase, each tested (most significant first).
     `overlaps`: what an earlier scoring of this growing table kept (`Overlaps(null.reference)`, made
     once and passed at every scoring); without it all is computed afresh, to the same result."""
-    log = Kept.of(table, null.reference.frames)
+    log = Kept.of(table)
     if len(log) < 2 or not math.isfinite(null.tau):
         return []
     overlaps = overlaps if overlaps is not None else Overlaps(null.reference)
