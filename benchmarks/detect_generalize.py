@@ -9,6 +9,7 @@
     python benchmarks/detect_generalize.py --dev-2 --no-self     # more development logs (also --null-dev-2)
     python benchmarks/detect_generalize.py --heldout-3 --no-self # held out (also --null-3)
     python benchmarks/detect_generalize.py --heldout-4 --no-self # held out, own reference (also --null-4)
+    python benchmarks/detect_generalize.py --heldout-5 --no-self # held out, own reference (also --null-5)
 
 The detector was tuned on `distillab.detect.simulate`; tests/traffic was written apart from it, from
 public descriptions of distillation campaigns, with honest personas of its own. Nothing here tunes the
@@ -29,9 +30,9 @@ in 0.001..0.1, which a calibrated test keeps at most alpha (in an honest-only lo
 counts). Also the seconds (wall and CPU) each log took to generate and write. Writes
 benchmarks/results/detect_generalize-SET-EMBEDDER[-refN].json.
 
-Seeds: LOGS, HELDOUT_2, HELDOUT_3, HELDOUT_4, NULL_HELDOUT, NULL_HELDOUT_2 and NULL_HELDOUT_3 are held
-out (reported, never developed on; HELDOUT_4 and NULL_HELDOUT_3 with REFERENCE_4); DEV, DEV_2,
-NULL_DEV, NULL_DEV_2 and DEV_REFERENCE are for development.
+Seeds: LOGS, HELDOUT_2 to HELDOUT_5 and NULL_HELDOUT to NULL_HELDOUT_4 are held out (reported, never
+developed on; HELDOUT_4 and NULL_HELDOUT_3 with REFERENCE_4, HELDOUT_5 and NULL_HELDOUT_4 with
+REFERENCE_5); DEV, DEV_2, NULL_DEV, NULL_DEV_2 and DEV_REFERENCE are for development.
 """
 
 from __future__ import annotations
@@ -86,6 +87,13 @@ REFERENCE_4 = (903, 1100, 7)
 """Held-out sets declared 2026-12-08, before any run of them, with a reference seed of their own
 (`--heldout-4`, `--null-4`): every earlier held-out set had been seen once by the group calibration
 work. Run once, on the final code of issue 16, to report; nothing is developed on them."""
+HELDOUT_5 = {"seed801-600": (801, 600, 7), "seed802-600": (802, 600, 7), "seed803-300": (803, 300, 7)}
+NULL_HELDOUT_4 = {f"honest{seed}-600": (seed, 600, 7) for seed in range(531, 537)}
+REFERENCE_5 = (905, 1100, 7)
+"""Held-out sets declared 2026-12-08, after HELDOUT_4 was run, before any run of these (`--heldout-5`,
+`--null-5`): HELDOUT_4's seeds 701-703 turned out to be among benchmarks/paraphrase_overlap.py's
+honest-only null seeds (701-712), so their honest accounts had been looked at while paraphrase overlap
+was developed. These seeds and this reference seed are used by no other run."""
 QUICK_LOGS = {"seed101-300": (101, 300, 3), "seed102-200": (102, 200, 3)}
 REFERENCE = (900, 1100, 7)
 """Seed, accounts and days of the reference: its honest accounts only (about 1000)."""
@@ -322,6 +330,12 @@ def main() -> None:
     which.add_argument(
         "--null-4", action="store_true", help="honest-only held-out logs (NULL_HELDOUT_3, REFERENCE_4)"
     )
+    which.add_argument(
+        "--heldout-5", action="store_true", help="the fifth held-out set (HELDOUT_5, REFERENCE_5)"
+    )
+    which.add_argument(
+        "--null-5", action="store_true", help="honest-only held-out logs (NULL_HELDOUT_4, REFERENCE_5)"
+    )
     parser.add_argument(
         "--reference-accounts",
         type=int,
@@ -349,10 +363,12 @@ def main() -> None:
         "null_3": NULL_HELDOUT_2,
         "heldout_4": HELDOUT_4,
         "null_4": NULL_HELDOUT_3,
+        "heldout_5": HELDOUT_5,
+        "null_5": NULL_HELDOUT_4,
     }
     logs_name = next((name for name in sets if getattr(args, name)), "heldout")
     logs_spec = sets.get(logs_name, LOGS)
-    honest_only = logs_name in ("null", "null_2", "null_dev_2", "null_3", "null_4")
+    honest_only = logs_name in ("null", "null_2", "null_dev_2", "null_3", "null_4", "null_5")
     developing = args.dev or args.null or args.dev_2 or args.null_dev_2
     reference_spec = (
         QUICK_REFERENCE
@@ -361,6 +377,8 @@ def main() -> None:
         if developing
         else REFERENCE_4
         if args.heldout_4 or args.null_4
+        else REFERENCE_5
+        if args.heldout_5 or args.null_5
         else REFERENCE
     )
     logs_name = logs_name.replace("_", "-")
