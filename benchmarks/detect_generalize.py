@@ -56,49 +56,28 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from traffic import Traffic, TrafficConfig, generate, write_labels, write_log  # noqa: E402
+from traffic.seeds import (  # noqa: E402
+    DEV,
+    DEV_2,
+    DEV_REFERENCE,
+    HELDOUT_2,
+    HELDOUT_3,
+    HELDOUT_4,
+    HELDOUT_5,
+    LOGS,
+    NULL_DEV,
+    NULL_DEV_2,
+    NULL_HELDOUT,
+    NULL_HELDOUT_2,
+    NULL_HELDOUT_3,
+    NULL_HELDOUT_4,
+    QUICK_LOGS,
+    QUICK_REFERENCE,
+    REFERENCE,
+    REFERENCE_4,
+    REFERENCE_5,
+)
 
-LOGS = {"seed101-600": (101, 600, 7), "seed102-600": (102, 600, 7), "seed103-300": (103, 300, 7)}
-HELDOUT_2 = {"seed301-600": (301, 600, 7), "seed302-600": (302, 600, 7), "seed303-300": (303, 300, 7)}
-"""A second held-out set (`--heldout-2`), declared before the false-positive work on content writers
-and looked at only to report: nothing was developed on these seeds."""
-DEV = {f"seed{seed}-600": (seed, 600, 7) for seed in range(201, 207)}
-"""Development logs (`--dev`, with DEV_REFERENCE): the detector's changes after the first held-out
-report were developed on these, never on LOGS or HELDOUT_2."""
-NULL_DEV = {f"honest{seed}-600": (seed, 600, 7) for seed in range(401, 407)}
-NULL_HELDOUT = {f"honest{seed}-600": (seed, 600, 7) for seed in range(501, 507)}
-"""Honest-only logs (`--null`, `--null-2`): each seed's campaign accounts left out, so every flag is a
-false positive. NULL_DEV is for finding why honest accounts are flagged; NULL_HELDOUT, declared with it,
-only reports the honest false-positive rate of the final code."""
-DEV_2 = {f"seed{seed}-600": (seed, 600, 7) for seed in range(211, 217)}
-NULL_DEV_2 = {f"honest{seed}-600": (seed, 600, 7) for seed in range(411, 421)}
-"""Development sets declared 2026-12-07 (`--dev-2` with DEV_REFERENCE, `--null-dev-2` honest-only),
-before any run of them, for the work on honest accounts flagged through linked groups (issue 16): on
-the first held-out set 4 developers went down with one behaviourally linked group, a kind of honest
-group DEV and NULL_DEV never produced. More development seeds, so that such groups are found (and
-honest groups' p-values checked for calibration) without looking at held-out seeds."""
-HELDOUT_3 = {"seed601-600": (601, 600, 7), "seed602-600": (602, 600, 7), "seed603-300": (603, 300, 7)}
-NULL_HELDOUT_2 = {f"honest{seed}-600": (seed, 600, 7) for seed in range(511, 517)}
-"""Held-out sets declared 2026-12-07 with DEV_2 and NULL_DEV_2, before the issue 16 work began
-(`--heldout-3`, reference as LOGS; `--null-3`, honest-only): run once, on the final code of that work,
-to report; nothing is developed on them."""
-HELDOUT_4 = {"seed701-600": (701, 600, 7), "seed702-600": (702, 600, 7), "seed703-300": (703, 300, 7)}
-NULL_HELDOUT_3 = {f"honest{seed}-600": (seed, 600, 7) for seed in range(521, 527)}
-REFERENCE_4 = (903, 1100, 7)
-"""Held-out sets declared 2026-12-08, before any run of them, with a reference seed of their own
-(`--heldout-4`, `--null-4`): every earlier held-out set had been seen once by the group calibration
-work. Run once, on the final code of issue 16, to report; nothing is developed on them."""
-HELDOUT_5 = {"seed801-600": (801, 600, 7), "seed802-600": (802, 600, 7), "seed803-300": (803, 300, 7)}
-NULL_HELDOUT_4 = {f"honest{seed}-600": (seed, 600, 7) for seed in range(531, 537)}
-REFERENCE_5 = (905, 1100, 7)
-"""Held-out sets declared 2026-12-08, after HELDOUT_4 was run, before any run of these (`--heldout-5`,
-`--null-5`): HELDOUT_4's seeds 701-703 turned out to be among benchmarks/paraphrase_overlap.py's
-honest-only null seeds (701-712), so their honest accounts had been looked at while paraphrase overlap
-was developed. These seeds and this reference seed are used by no other run."""
-QUICK_LOGS = {"seed101-300": (101, 300, 3), "seed102-200": (102, 200, 3)}
-REFERENCE = (900, 1100, 7)
-"""Seed, accounts and days of the reference: its honest accounts only (about 1000)."""
-QUICK_REFERENCE = (900, 500, 3)
-DEV_REFERENCE = (901, 1100, 7)
 HONEST_SHARE = 0.85
 """Below the generator's honest share (about 0.9), so that `--reference-accounts` always has enough."""
 

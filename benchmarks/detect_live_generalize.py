@@ -38,11 +38,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 from distillab.detect.live import Detector  # noqa: E402
 from distillab.detect.live_config import LiveDetectConfig  # noqa: E402
 from traffic import TrafficConfig, generate, write_labels, write_log  # noqa: E402
-
-LOG, QUICK_LOG = (104, 300, 3), (105, 150, 2)
-"""Seed, accounts and days of the replayed log (seeds no other benchmark or test uses)."""
-REFERENCE, QUICK_REFERENCE = (900, 1100, 7), (900, 500, 3)
-"""Seed, accounts and days of the honest reference (its honest accounts only), as detect_generalize's."""
+from traffic.seeds import LIVE_LOG as LOG  # noqa: E402
+from traffic.seeds import LIVE_QUICK_LOG as QUICK_LOG  # noqa: E402
+from traffic.seeds import QUICK_REFERENCE, REFERENCE  # noqa: E402
 
 
 def replay(

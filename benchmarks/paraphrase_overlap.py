@@ -11,7 +11,7 @@ Against the development reference (`detect_generalize.DEV_REFERENCE`, seed 901, 
   reference account) of pairs within each campaign kind and of honest pairs (quantiles, maximum, how
   many honest pairs pass the reference's `tau`), and the paraphrase groups found, with their members'
   kinds and p-values;
-- `null`: honest-only logs of seeds no other run uses (`NULL_SEEDS`): the paraphrase groups found and
+- `null`: honest-only development logs (`traffic.seeds.PARAPHRASE_NULL`): the paraphrase groups found and
   how many would be flagged at `--target-fpr` (3 x p <= target: the group's test is one of three,
   Bonferroni-combined, in `distillab detect`).
 
@@ -35,15 +35,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from detect_generalize import DEV, DEV_REFERENCE, make  # noqa: E402
+from detect_generalize import make  # noqa: E402
 
 from distillab.detect import paraphrase  # noqa: E402
 from distillab.detect.calibrate import collect, open_log  # noqa: E402
 from distillab.detect.embeddings import Lexical  # noqa: E402
 from distillab.detect.run import prepare_reference  # noqa: E402
-
-NULL_SEEDS = range(701, 713)
-"""Honest-only logs for the null (used by no other run)."""
+from traffic.seeds import DEV, DEV_REFERENCE, PARAPHRASE_NULL  # noqa: E402
 
 
 def quantiles(values: np.ndarray) -> dict[str, float]:
@@ -103,7 +101,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--null-seeds", type=int, default=6, help=f"honest-only logs (seeds from {NULL_SEEDS.start})"
+        "--null-seeds", type=int, default=6, help=f"honest-only logs (seeds from {PARAPHRASE_NULL.start})"
     )
     parser.add_argument(
         "--accounts", type=int, default=600, help="accounts per honest-only log (before the campaigns leave)"
@@ -147,7 +145,7 @@ def main() -> None:
                 )
                 print(g["kinds"])
         nulls: dict[str, Any] = {}
-        for seed in list(NULL_SEEDS)[: args.null_seeds]:
+        for seed in list(PARAPHRASE_NULL)[: args.null_seeds]:
             log = make(work, f"honest{seed}", seed, args.accounts, 7, honest=True)
             _, batches = open_log(log["log"], embedder)
             table = collect(batches, embedder, Lexical(embedder))
