@@ -32,22 +32,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from distillab.detect.alike import Profiles  # noqa: E402
 from distillab.detect.calibrate import collect, open_log  # noqa: E402
 from distillab.detect.embeddings import choose  # noqa: E402
-from distillab.detect.features import prior_of, shrink  # noqa: E402
-from distillab.detect.grouptest import (  # noqa: E402
-    FLOOR,
-    SURPRISE,
-    beaten_by,
-    halves,
-    honest_reference,
-    inflation,
-    pooled_features,
-    rank_test,
-)
+from distillab.detect.features import prior_of  # noqa: E402
+from distillab.detect.grouptest import FLOOR, SURPRISE, honest_groups, inflation  # noqa: E402
 from distillab.detect.linking import link  # noqa: E402
 from traffic import TrafficConfig, generate, write_log  # noqa: E402
+from traffic.seeds import DEV_REFERENCE  # noqa: E402
 
 ALPHAS = (0.001, 0.005, 0.01, 0.05, 0.1)
 
@@ -60,35 +51,21 @@ def earlier(p_values: list[float]) -> float:
     return max(1.0, float(minus_log.mean()), float(minus_log.max()) / -math.log(SURPRISE / len(minus_log)))
 
 
-def honest_groups(log: Path, splits: int) -> list[dict[str, Any]]:
-    """Every honest group linked on a half against the other half: split, kind, size, exact rank p,
-    pooled p (as `calibrate_groups` computes them)."""
+def groups_of(log: Path, splits: int) -> list[dict[str, Any]]:
+    """Every honest group linked on a half against the other half (`grouptest.honest_groups`, as
+    `calibrate_groups` forms them): split, kind, size, exact rank p, pooled p."""
     lexical, batches = open_log(log)
     table = collect(batches, lexical, choose("lexical", lexical))
-    prior = prior_of(table.raw())
-    teams = [[table.index[m] for m in cluster] for cluster in link(table).clusters]
-    rows = []
-    for split in range(splits):
-        first, second = halves(len(table), teams, split)
-        reference, half = table.subset(first), table.subset(second)
-        calibration = honest_reference(reference, prior)
-        links = link(half, Profiles.of(reference, prior))
-        if not links.clusters:
-            continue
-        beaten = beaten_by(calibration, calibration.score(shrink(half.raw(), prior)).family_distance)
-        pooled = calibration.score(pooled_features(half, links, prior), groups=True).p_value
-        for c, cluster in enumerate(links.clusters):
-            test = rank_test(beaten[[half.index[m] for m in cluster]], calibration.n)
-            rows.append(
-                {
-                    "split": split,
-                    "kind": "behaviour" if links.alike[c] is not None else "metadata",
-                    "accounts": len(cluster),
-                    "rank_exact_p": test.exact_p,
-                    "pooled_p": float(pooled[c]),
-                }
-            )
-    return rows
+    return [
+        {
+            "split": group.split,
+            "kind": "behaviour" if group.alike else "metadata",
+            "accounts": len(group.members),
+            "rank_exact_p": group.exact_p,
+            "pooled_p": group.pooled_p,
+        }
+        for group in honest_groups(table, prior_of(table.raw()), link(table), splits)
+    ]
 
 
 def check(rows: list[dict[str, Any]], fit: int) -> dict[str, Any]:
@@ -121,9 +98,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--seed", type=int, default=901, help="the reference's seed (development: 901)")
-    parser.add_argument("--accounts", type=int, default=1100)
-    parser.add_argument("--days", type=int, default=7)
+    seed, accounts, days = DEV_REFERENCE
+    parser.add_argument("--seed", type=int, default=seed, help=f"the reference's seed (development: {seed})")
+    parser.add_argument("--accounts", type=int, default=accounts)
+    parser.add_argument("--days", type=int, default=days)
     parser.add_argument("--splits", type=int, default=12, help="halvings in all")
     parser.add_argument("--fit", type=int, default=8, help="the first FIT halvings fit; the rest check")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/group_calibration.json")
@@ -134,7 +112,7 @@ def main() -> None:
         write_log(
             generate(TrafficConfig(accounts=args.accounts, seed=args.seed, days=args.days)).honest(), log
         )
-        rows = honest_groups(log, args.splits)
+        rows = groups_of(log, args.splits)
     result = check(rows, args.fit)
     for key, entry in result.items():
         shares = " ".join(

@@ -60,6 +60,7 @@ honest-only logs over several seeds that groups are flagged no more often than t
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -254,34 +255,51 @@ def halves(n: int, teams: list[list[int]], seed: int) -> tuple[np.ndarray, np.nd
     return np.flatnonzero(in_first), np.flatnonzero(~in_first)
 
 
-def calibrate_groups(
+@dataclass(frozen=True)
+class HonestGroup:
+    """An honest group that linking formed on one half of the reference, tested against the other."""
+
+    split: int
+    members: list[str]
+    exact_p: float
+    """Its rank test's exact p-value."""
+    pooled_p: float
+    """Its pooled traffic's p-value against the other half's honest teams."""
+    alike: bool
+    """Whether it was linked on behaviour."""
+
+
+def honest_groups(
     table: StatsTable, prior: dict[str, float], links: Links | None = None, splits: int = SPLITS
-) -> GroupNull:
-    """Test the honest groups that linking forms on halves of an honest `table` against the other half
-    (see the module docstring; `links`: the table's own, whose teams stay whole in one half); the
-    returned inflation is what a group's p-value is calibrated with."""
-    n = len(table)
-    exact: list[float] = []
-    pooled: list[float] = []
-    alike: list[bool] = []
-    if n < 8:
-        return GroupNull()
+) -> Iterator[HonestGroup]:
+    """The honest groups that linking forms on halves of an honest `table`, each tested against the
+    other half (see the module docstring; `links`: the table's own, whose teams stay whole in one half)."""
     teams = [[table.index[m] for m in cluster] for cluster in (links.clusters if links else [])]
     for split in range(splits):
-        first, second = halves(n, teams, split)
+        first, second = halves(len(table), teams, split)
         reference, log = table.subset(first), table.subset(second)
         calibration = honest_reference(reference, prior)
         links_ = link(log, Profiles.of(reference, prior) if reference.behaviour is not None else None)
         if not links_.clusters:
             continue
         beaten = beaten_by(calibration, calibration.score(shrink(log.raw(), prior)).family_distance)
-        pooled += calibration.score(pooled_features(log, links_, prior), groups=True).p_value.tolist()
+        pooled = calibration.score(pooled_features(log, links_, prior), groups=True).p_value
         for c, cluster in enumerate(links_.clusters):
-            exact.append(rank_test(beaten[[log.index[m] for m in cluster]], calibration.n).exact_p)
-            alike.append(links_.alike[c] is not None)
-    if not exact:
+            exact = rank_test(beaten[[log.index[m] for m in cluster]], calibration.n).exact_p
+            yield HonestGroup(split, cluster, exact, float(pooled[c]), links_.alike[c] is not None)
+
+
+def calibrate_groups(
+    table: StatsTable, prior: dict[str, float], links: Links | None = None, splits: int = SPLITS
+) -> GroupNull:
+    """The inflations that the honest groups on halves of an honest `table` (`honest_groups`) need:
+    what a group's p-values are calibrated with."""
+    if len(table) < 8:
         return GroupNull()
-    return GroupNull.of(exact, pooled, alike)
+    found = list(honest_groups(table, prior, links, splits))
+    if not found:
+        return GroupNull()
+    return GroupNull.of([g.exact_p for g in found], [g.pooled_p for g in found], [g.alike for g in found])
 
 
 def honest_reference(table: StatsTable, prior: dict[str, float]) -> Calibration:
