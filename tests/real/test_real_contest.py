@@ -64,9 +64,11 @@ def test_the_contest_plays_on_the_real_model(
     assert len({r["ip"] for r in logged}) == 4 and "127.0.0.1" not in {r["ip"] for r in logged}
     assert len({r["payment_id"] for r in logged}) == 4
 
-    # The innocent control's tests are not significant; every p-value is a probability.
+    # The innocent control's tests are calibrated: at their alpha (0.05) they call it significant 5% of
+    # the time (a CI run saw p = 0.04, 77 green of 259 pairs against 65 expected), so none may be far
+    # below it; every p-value is a probability.
     control = summary.control.proof
-    assert control.radioactivity and not any(t.significant for t in control.radioactivity)
+    assert control.radioactivity and all(t.p_value > 1e-3 for t in control.radioactivity)
     for proof in (round_.proof, control):
         assert all(0 < t.p_value <= 1 for t in proof.radioactivity + proof.attribution + proof.membership)
     report = (config.out / "report.html").read_text()
